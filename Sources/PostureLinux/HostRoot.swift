@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// The host's files, seen below a root directory: `/` on a live host, a fixture tree in tests and
+/// forensics. Every path given to it is absolute as the host sees it (`/proc/self/mountinfo`); symlinks,
+/// even absolute ones, resolve inside the root, as they would after chroot.
+public struct HostRoot: Sendable, Equatable {
+    public let path: String
+
+    public init(_ path: String = "/") {
+        var trimmed = path
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed.removeLast() }
+        self.path = trimmed
+    }
+
+    public var isLiveHost: Bool { path == "/" }
+
+    /// The real filesystem path of a host path.
+    public func hostPath(_ absolute: String) -> String {
+        isLiveHost ? absolute : path + absolute
+    }
+
+    /// Reads a whole (small) file as UTF-8 text. Sysfs and procfs files report no useful size, so this
+    /// reads until end of file, refusing more than `limit` bytes.
+    public func readText(_ absolute: String, limit: Int = 4 << 20) throws(SystemError) -> String {
+        let bytes = try readBytes(absolute, limit: limit)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Reads a sysfs-style one-line attribute, without its trailing newline.
+    public func readAttribute(_ absolute: String) throws(SystemError) -> String {
+        var text = try readText(absolute, limit: 64 << 10)
+        while text.last == "\n" || text.last == " " { text.removeLast() }
+        return text
+    }
+
+    public func readBytes(_ absolute: String, limit: Int = 4 << 20) throws(SystemError) -> [UInt8] {
+        let real = hostPath(absolute)
+        let fd = try retryingEINTR("open", subject: real) { Int(open(real, O_RDONLY | O_CLOEXEC)) }
+        defer { close(Int32(fd)) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let count = try retryingEINTR("read", subject: real) {
+                chunk.withUnsafeMutableBytes { read(Int32(fd), $0.baseAddress, $0.count) }
+            }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+            if result.count > limit {
+                throw SystemError(code: .tooLarge, call: "read", subject: real, detail: "larger than \(limit) bytes")
+            }
+        }
+        return result
+    }
+
+    public func exists(_ absolute: String) -> Bool {
+        access(hostPath(absolute), F_OK) == 0
+    }
+
+    public func isDirectory(_ absolute: String) -> Bool {
+        var info = stat()
+        return stat(hostPath(absolute), &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// Names in a directory, without `.` and `..`, sorted.
+    public func contentsOfDirectory(_ absolute: String) throws(SystemError) -> [String] {
+        let real = hostPath(absolute)
+        guard let dir = opendir(real) else { throw SystemError.errno(errno, call: "opendir", subject: real) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// The target of a symlink, as stored.
+    public func readLink(_ absolute: String) throws(SystemError) -> String {
+        let real = hostPath(absolute)
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(real, &buffer, Int(PATH_MAX))
+        if count < 0 { throw SystemError.errno(errno, call: "readlink", subject: real) }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Resolves every symlink in a host path, inside the root, and returns the canonical host path.
+    public func canonicalPath(_ absolute: String) throws(SystemError) -> String {
+        var pending = Self.components(absolute)
+        var resolved: [String] = []
+        var links = 0
+        while !pending.isEmpty {
+            let component = pending.removeFirst()
+            if component == "." { continue }
+            if component == ".." {
+                if !resolved.isEmpty { resolved.removeLast() }
+                continue
+            }
+            let candidate = "/" + (resolved + [component]).joined(separator: "/")
+            var info = stat()
+            guard lstat(hostPath(candidate), &info) == 0 else {
+                throw SystemError.errno(errno, call: "lstat", subject: hostPath(candidate))
+            }
+            if (info.st_mode & S_IFMT) == S_IFLNK {
+                links += 1
+                if links > 40 { throw SystemError.errno(ELOOP, call: "readlink", subject: hostPath(candidate)) }
+                let target = try readLink(candidate)
+                if target.hasPrefix("/") { resolved = [] }
+                pending = Self.components(target) + pending
+            } else {
+                resolved.append(component)
+            }
+        }
+        return "/" + resolved.joined(separator: "/")
+    }
+
+    private static func components(_ path: String) -> [String] {
+        path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+    }
+}

@@ -1,0 +1,154 @@
+import CSystemd
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Which journal to read.
+public enum JournalSource: Sendable, Equatable, CustomStringConvertible {
+    /// The local system journal (below `root`'s `/var/log/journal` and `/run/log/journal`).
+    case system(root: HostRoot)
+    /// Every journal file in a directory (as `journalctl -D`).
+    case directory(String)
+    /// Exactly these files (as `journalctl --file`).
+    case files([String])
+
+    public var description: String {
+        switch self {
+        case .system(let root): return root.isLiveHost ? "system journal" : "system journal below \(root.path)"
+        case .directory(let path): return "journal directory \(path)"
+        case .files(let paths): return "journal files \(paths.joined(separator: ", "))"
+        }
+    }
+}
+
+/// Where to start reading.
+public enum JournalStart: Sendable, Equatable {
+    /// Strictly after the entry with this cursor (the entry itself is not returned again).
+    case after(cursor: String)
+    /// From the first entry at or after this wall-clock time, in microseconds since the epoch.
+    case realtime(microseconds: UInt64)
+    case head
+}
+
+/// A thin, synchronous reader over sd-journal. One instance belongs to one task at a time: sd-journal
+/// handles are not thread-safe, so the type is deliberately not `Sendable`.
+public final class JournalReader {
+    private let handle: OpaquePointer
+    private var pendingSkipCursor: String?
+
+    public init(_ source: JournalSource) throws(SystemError) {
+        var journal: OpaquePointer?
+        let result: Int32
+        switch source {
+        case .system(let root):
+            if root.isLiveHost {
+                result = sd_journal_open(&journal, Int32(SD_JOURNAL_LOCAL_ONLY))
+            } else {
+                result = sd_journal_open_directory(&journal, root.path, Int32(SD_JOURNAL_OS_ROOT))
+            }
+        case .directory(let path):
+            result = sd_journal_open_directory(&journal, path, 0)
+        case .files(let paths):
+            result = Self.withCStringArray(paths) { sd_journal_open_files(&journal, $0, 0) }
+        }
+        guard result >= 0, let journal else {
+            throw SystemError.errno(-result, call: "sd_journal_open", subject: source.description)
+        }
+        handle = journal
+    }
+
+    deinit { sd_journal_close(handle) }
+
+    /// Bytes of journal files open; zero means there was no journal file to open at all.
+    public func usageBytes() -> UInt64 {
+        var bytes: UInt64 = 0
+        return sd_journal_get_usage(handle, &bytes) >= 0 ? bytes : 0
+    }
+
+    /// Restricts reading to entries matching any of `matches` (each `FIELD=value`). Matches on the same
+    /// field are alternatives; groups are joined by disjunction, so every group is an alternative too.
+    public func addMatches(anyOf groups: [[String]]) throws(SystemError) {
+        for (index, group) in groups.enumerated() {
+            if index > 0 {
+                let result = sd_journal_add_disjunction(handle)
+                if result < 0 { throw SystemError.errno(-result, call: "sd_journal_add_disjunction") }
+            }
+            for match in group {
+                let result = match.withCString { sd_journal_add_match(handle, $0, 0) }
+                if result < 0 { throw SystemError.errno(-result, call: "sd_journal_add_match", subject: match) }
+            }
+        }
+    }
+
+    public func seek(_ start: JournalStart) throws(SystemError) {
+        let result: Int32
+        pendingSkipCursor = nil
+        switch start {
+        case .after(let cursor):
+            result = cursor.withCString { sd_journal_seek_cursor(handle, $0) }
+            pendingSkipCursor = cursor
+        case .realtime(let microseconds):
+            result = sd_journal_seek_realtime_usec(handle, microseconds)
+        case .head:
+            result = sd_journal_seek_head(handle)
+        }
+        if result < 0 {
+            throw SystemError.errno(
+                -result, call: "sd_journal_seek", subject: "\(start)",
+                detail: "a cursor must come from an earlier read of this journal")
+        }
+    }
+
+    /// Moves to the next entry; false at the end. After `seek(.after(cursor))`, the cursor's own entry is
+    /// skipped when it still exists; if it was vacuumed, reading resumes at the next entry that does.
+    public func next() throws(SystemError) -> Bool {
+        let result = sd_journal_next(handle)
+        if result < 0 { throw SystemError.errno(-result, call: "sd_journal_next") }
+        if result == 0 { return false }
+        if let cursor = pendingSkipCursor {
+            pendingSkipCursor = nil
+            if cursor.withCString({ sd_journal_test_cursor(handle, $0) }) > 0 {
+                return try next()
+            }
+        }
+        return true
+    }
+
+    /// The value of a field of the current entry, or nil when the entry has no such field.
+    public func field(_ name: String) -> String? {
+        var data: UnsafeRawPointer?
+        var length = 0
+        let result = name.withCString { sd_journal_get_data(handle, $0, &data, &length) }
+        guard result >= 0, let data else { return nil }
+        // sd-journal returns "NAME=value", not NUL-terminated.
+        let prefix = name.utf8.count + 1
+        guard length >= prefix else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: data + prefix, count: length - prefix)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    public func cursor() throws(SystemError) -> String {
+        var raw: UnsafeMutablePointer<CChar>?
+        let result = sd_journal_get_cursor(handle, &raw)
+        guard result >= 0, let raw else { throw SystemError.errno(-result, call: "sd_journal_get_cursor") }
+        defer { free(raw) }
+        return String(cString: raw)
+    }
+
+    public func realtimeMicroseconds() throws(SystemError) -> UInt64 {
+        var value: UInt64 = 0
+        let result = sd_journal_get_realtime_usec(handle, &value)
+        if result < 0 { throw SystemError.errno(-result, call: "sd_journal_get_realtime_usec") }
+        return value
+    }
+
+    private static func withCStringArray<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>) -> R) -> R {
+        let copies = strings.map { strdup($0) }
+        defer { copies.forEach { free($0) } }
+        var pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) } + [nil]
+        return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+    }
+}

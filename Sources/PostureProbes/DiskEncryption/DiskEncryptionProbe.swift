@@ -1,0 +1,159 @@
+import PostureLinux
+import PostureModel
+
+/// Encryption at rest: for every mounted block-backed filesystem and every active swap area, the chain
+/// of block devices below it, and whether every path down that chain crosses a dm-crypt layer.
+public struct DiskEncryptionProbe: Probe {
+    static let source = "/proc/self/mountinfo, /proc/swaps, /sys/class/block"
+
+    public init() {}
+
+    public func collect(in context: ProbeContext) -> Fact<DiskEncryptionFacts> {
+        .reading(Self.source) { try facts(root: context.root) }
+    }
+
+    struct Placement {
+        var entry: MountEntry
+        var volume: Result<Int, SystemError>?
+    }
+
+    func facts(root: HostRoot) throws -> DiskEncryptionFacts {
+        let topology = BlockTopology(root: root)
+        let mounts = try MountTable.parseMountInfo(root.readText("/proc/self/mountinfo"))
+
+        var volumes: [MountedVolume] = []
+        var volumeIndexByKey: [[String]: Int] = [:]
+        // Every mount at each mount point, in mountinfo order (the last one is on top), with its volume:
+        // nil when not block-backed, a failure when its devices could not be followed.
+        var mountsAt: [String: [Placement]] = [:]
+
+        for entry in mounts {
+            let devices: [BlockDevice]
+            do {
+                guard let resolved = try resolveDevices(entry, topology) else {
+                    mountsAt[entry.mountPoint, default: []].append(Placement(entry: entry, volume: nil))
+                    continue
+                }
+                devices = resolved
+            } catch {
+                mountsAt[entry.mountPoint, default: []].append(Placement(entry: entry, volume: .failure(error)))
+                continue
+            }
+            let key = devices.map(\.name).sorted()
+            let index: Int
+            if let existing = volumeIndexByKey[key] {
+                index = existing
+                if !volumes[index].mountPoints.contains(entry.mountPoint) {
+                    volumes[index].mountPoints.append(entry.mountPoint)
+                }
+            } else {
+                index = volumes.count
+                volumeIndexByKey[key] = index
+                volumes.append(
+                    MountedVolume(
+                        mountPoints: [entry.mountPoint], fsType: entry.fsType, source: entry.source, devices: devices,
+                        encrypted: devices.allSatisfy(\.isEncrypted),
+                        encryption: Self.layers(devices)))
+            }
+            mountsAt[entry.mountPoint, default: []].append(Placement(entry: entry, volume: .success(index)))
+        }
+
+        // Every filesystem stacked on a mount point must be encrypted: one mounted over an unencrypted
+        // root (an encrypted loop device, say) hides the root's files but does not encrypt them.
+        func encryption(at mountPoint: String) -> Fact<Bool>? {
+            guard let placements = mountsAt[mountPoint] else { return nil }
+            var unknown: [String] = []
+            for placement in placements {
+                switch placement.volume {
+                case .success(let index):
+                    if !volumes[index].encrypted { return .observed(false, source: Self.source) }
+                case .failure(let error):
+                    unknown.append("the block device under \(mountPoint) could not be followed: \(error)")
+                case nil:
+                    unknown.append(
+                        "\(mountPoint) is \(placement.entry.fsType) from \(placement.entry.source), not a block "
+                            + "device, so what stores its data cannot be checked from this host")
+                }
+            }
+            if !unknown.isEmpty { return .unavailable(reason: unknown.joined(separator: "; "), source: Self.source) }
+            return .observed(true, source: Self.source)
+        }
+
+        let swapsText = try root.readText("/proc/swaps")
+        var swaps: [SwapArea] = []
+        var swapProblems: [String] = []
+        for swap in MountTable.parseSwaps(swapsText) {
+            do {
+                swaps.append(try swapArea(swap, topology: topology, mounts: mountsAt, volumes: volumes))
+            } catch {
+                swapProblems.append("\(swap.path): \(error)")
+            }
+        }
+
+        return DiskEncryptionFacts(
+            rootEncrypted: encryption(at: "/")
+                ?? .unavailable(reason: "/proc/self/mountinfo has no mount at /", source: Self.source),
+            homeEncrypted: encryption(at: "/home"),
+            allSwapEncrypted: swapProblems.isEmpty
+                ? .observed(swaps.allSatisfy(\.encrypted), source: "/proc/swaps")
+                : .unavailable(
+                    reason: "swap could not be followed to its device: \(swapProblems.joined(separator: "; "))",
+                    source: "/proc/swaps"),
+            volumes: volumes,
+            swaps: swaps)
+    }
+
+    /// The devices under a mount, or nil when it is not block-backed.
+    private func resolveDevices(_ entry: MountEntry, _ topology: BlockTopology) throws(SystemError) -> [BlockDevice]? {
+        if entry.hasBlockNumber {
+            return [try topology.device(number: "\(entry.major):\(entry.minor)")]
+        }
+        // btrfs reports an anonymous device number; its source names a member device.
+        guard entry.source.hasPrefix("/dev/"), let name = topology.kernelName(forDevicePath: entry.source) else {
+            return nil
+        }
+        let members = entry.fsType == "btrfs" ? topology.btrfsMembers(of: name) : [name]
+        var devices: [BlockDevice] = []
+        for member in members { devices.append(try topology.device(named: member)) }
+        return devices
+    }
+
+    private func swapArea(
+        _ swap: MountTable.SwapEntry, topology: BlockTopology,
+        mounts: [String: [Placement]], volumes: [MountedVolume]
+    ) throws -> SwapArea {
+        if swap.type == "partition" {
+            guard let name = topology.kernelName(forDevicePath: swap.path) else {
+                throw ProbeError("no block device in /sys/class/block for \(swap.path)")
+            }
+            let device = try topology.device(named: name)
+            return SwapArea(
+                path: swap.path, kind: .partition, sizeKiB: swap.sizeKiB, devices: [device],
+                encrypted: device.isEncrypted, encryption: Self.layers([device]))
+        }
+        // A swap file is as safe as the filesystem holding it: the mount with the longest matching prefix.
+        let holder = mounts.keys.filter { Self.path(swap.path, isBelow: $0) }.max { $0.count < $1.count }
+        guard let holder, let top = mounts[holder]?.last else {
+            throw ProbeError("no mount holds the swap file")
+        }
+        guard case .success(let index) = top.volume else {
+            throw ProbeError("the swap file is on \(top.entry.fsType) from \(top.entry.source), not a block device")
+        }
+        let devices = volumes[index].devices
+        return SwapArea(
+            path: swap.path, kind: .file, sizeKiB: swap.sizeKiB, devices: devices,
+            encrypted: volumes[index].encrypted, encryption: volumes[index].encryption)
+    }
+
+    static func path(_ path: String, isBelow mountPoint: String) -> Bool {
+        mountPoint == "/" || path == mountPoint || path.hasPrefix(mountPoint + "/")
+    }
+
+    static func layers(_ devices: [BlockDevice]) -> [EncryptionKind] {
+        var layers: [EncryptionKind] = []
+        for device in devices {
+            for layer in device.encryptionLayers where !layers.contains(layer) { layers.append(layer) }
+        }
+        return layers
+    }
+}

@@ -1,0 +1,1 @@
+print("posture-bench: not yet")

@@ -1,0 +1,88 @@
+import ArgumentParser
+import PostureLinux
+import PostureModel
+import PostureProbes
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+@main
+struct Postured: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "postured",
+        abstract: "Posture agent: gathers this device's posture facts.",
+        discussion: """
+            Exit codes: 0 success; 64 bad usage; 74 a report could not be written.
+            """,
+        version: postureAgentVersion,
+        subcommands: [Probe.self]
+    )
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case json, table
+}
+
+struct Probe: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Gather every fact once and print the report (no enrollment needed).",
+        discussion: """
+            Reads /proc, /sys, /etc and /dev below --root (default /). Firewall state always comes from
+            the kernel of the current network namespace. Without --journal-cursor, journal events of the
+            last --journal-window are read; the report's journal.value.cursor resumes exactly after them.
+            The JSON schema is documented in Sources/PostureModel/SCHEMA.md.
+            """)
+
+    @Option(help: "Output format: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var format: OutputFormat = .table
+
+    @Option(help: ArgumentHelp("Read the host's files below this directory (a fixture tree).", valueName: "dir"))
+    var root: String = "/"
+
+    @Option(name: .customLong("journal-file"), help: ArgumentHelp("Read these journal files instead of the system journal (repeatable).", valueName: "file"))
+    var journalFiles: [String] = []
+
+    @Option(name: .customLong("journal-directory"), help: ArgumentHelp("Read the journal files in this directory.", valueName: "dir"))
+    var journalDirectory: String?
+
+    @Option(name: .customLong("journal-cursor"), help: ArgumentHelp("Report only journal entries after this cursor.", valueName: "cursor"))
+    var journalCursor: String?
+
+    @Option(name: .customLong("journal-window"), help: ArgumentHelp("Without a cursor, how far back to read, e.g. 30m, 24h, 7d.", valueName: "duration"))
+    var journalWindow: String = "24h"
+
+    func validate() throws {
+        if !journalFiles.isEmpty && journalDirectory != nil {
+            throw ValidationError("--journal-file and --journal-directory exclude each other; give one of them.")
+        }
+        if Self.parseDuration(journalWindow) == nil {
+            throw ValidationError("--journal-window \(journalWindow) is not a duration; write e.g. 30m, 24h or 7d.")
+        }
+    }
+
+    func run() throws {
+        var journal = JournalOptions(afterCursor: journalCursor, window: Self.parseDuration(journalWindow)!)
+        if !journalFiles.isEmpty { journal.source = .files(journalFiles) }
+        if let journalDirectory { journal.source = .directory(journalDirectory) }
+        let context = ProbeContext(root: HostRoot(root), now: Date(), journal: journal)
+        let report = ReportCollector().collect(in: context)
+        switch format {
+        case .json:
+            let data = try PostureReport.makeEncoder(pretty: true).encode(report)
+            print(String(decoding: data, as: UTF8.self))
+        case .table:
+            print(ReportTable.render(report), terminator: "")
+        }
+    }
+
+    static func parseDuration(_ text: String) -> Duration? {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        guard let unit = text.last, let scale = units[unit], let count = Int64(text.dropLast()), count >= 0 else {
+            return nil
+        }
+        return .seconds(count * scale)
+    }
+}
