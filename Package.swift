@@ -55,14 +55,16 @@ let package = Package(
             dependencies: ["PostureProbes", "PostureLinux"]
         ),
 
+        // Helpers shared by the test targets: running real tools, network namespaces, paths.
+        .target(name: "TestSupport", dependencies: ["CNetfilter"], path: "Tests/TestSupport"),
         .testTarget(name: "PostureModelTests", dependencies: ["PostureModel"]),
-        .testTarget(name: "PostureLinuxTests", dependencies: ["PostureLinux"]),
+        .testTarget(name: "PostureLinuxTests", dependencies: ["PostureLinux", "TestSupport"]),
         .testTarget(
             name: "PostureProbesTests",
-            dependencies: ["PostureProbes", "PostureLinux"],
+            dependencies: ["PostureProbes", "PostureLinux", "TestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["PostureModel"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["PostureModel", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,9 @@
 // Reads iptables-legacy tables through the kernel's getsockopt ABI (IPT_SO_GET_INFO/GET_ENTRIES),
 // without libiptc or running iptables-legacy-save. Only counts and built-in chain policies.
+#define _GNU_SOURCE
 #include "CNetfilter.h"
+
+#include <sched.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -99,4 +102,8 @@ int posture_xt_read_table(int family, const char *table, posture_xt_table *out) 
     walk(buf + header, info.size, info.underflow, info.valid_hooks, is_v6, out);
     free(buf);
     return 0;
+}
+
+int posture_join_network_namespace(int fd) {
+    return setns(fd, CLONE_NEWNET) == 0 ? 0 : -errno;
 }

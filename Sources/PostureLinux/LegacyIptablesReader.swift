@@ -8,7 +8,7 @@ import Musl
 #endif
 
 /// Reads iptables-legacy tables of the calling thread's network namespace through the kernel's x_tables
-/// getsockopt interface. Only tables the kernel lists in `/proc/net/ip{,6}_tables_names` are queried,
+/// getsockopt interface. Only tables the kernel lists in `/proc/thread-self/net/ip{,6}_tables_names` (this thread's namespace) are queried,
 /// because asking for any other would instantiate it.
 public enum LegacyIptablesReader {
     private static let hookNames = ["PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"]
@@ -16,7 +16,7 @@ public enum LegacyIptablesReader {
     public static func tables() throws(SystemError) -> [LegacyTable] {
         var tables: [LegacyTable] = []
         for (family, namesFile, addressFamily) in [
-            ("ipv4", "/proc/net/ip_tables_names", AF_INET), ("ipv6", "/proc/net/ip6_tables_names", AF_INET6),
+            ("ipv4", "/proc/thread-self/net/ip_tables_names", AF_INET), ("ipv6", "/proc/thread-self/net/ip6_tables_names", AF_INET6),
         ] {
             let names: String
             do {

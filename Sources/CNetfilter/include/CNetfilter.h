@@ -22,4 +22,8 @@ typedef struct {
  * namespace. Returns 0, or a negative errno (ENOENT: table not instantiated; EPERM: needs CAP_NET_ADMIN). */
 int posture_xt_read_table(int family, const char *table, posture_xt_table *out);
 
+/* Moves the calling thread into the network namespace open at fd (setns(2) with CLONE_NEWNET, which
+ * Swift cannot see without _GNU_SOURCE). Returns 0 or a negative errno. */
+int posture_join_network_namespace(int fd);
+
 #endif
