@@ -33,6 +33,26 @@ public enum JournalStart: Sendable, Equatable {
     case head
 }
 
+/// Field names to read together with `JournalReader.read(_:)`, prepared once.
+public struct FieldSet: Sendable {
+    public let names: [String]
+    /// Every `NAME=` prefix, back to back; `offsets[i]..<offsets[i + 1]` is the i-th.
+    fileprivate let prefixes: [UInt8]
+    fileprivate let offsets: [Int]
+
+    public init(_ names: [String]) {
+        self.names = names
+        var prefixes: [UInt8] = []
+        var offsets = [0]
+        for name in names {
+            prefixes += Array("\(name)=".utf8)
+            offsets.append(prefixes.count)
+        }
+        self.prefixes = prefixes
+        self.offsets = offsets
+    }
+}
+
 /// A thin, synchronous reader over sd-journal. One instance belongs to one task at a time: sd-journal
 /// handles are not thread-safe, so the type is deliberately not `Sendable`.
 public final class JournalReader {
@@ -115,6 +135,52 @@ public final class JournalReader {
             }
         }
         return true
+    }
+
+    /// Several fields of the current entry in one pass over its data (one lookup per field costs a walk
+    /// over all of the entry's items each time). Values come back in the order of `fields.names`.
+    public func read(_ fields: FieldSet) -> [String?] {
+        let count = fields.names.count
+        var values = [String?](repeating: nil, count: count)
+        var found: UInt64 = 0
+        let all: UInt64 = count >= 64 ? .max : (1 << UInt64(count)) - 1
+        var data: UnsafeRawPointer?
+        var length = 0
+        sd_journal_restart_data(handle)
+        fields.prefixes.withUnsafeBufferPointer { prefixes in
+            fields.offsets.withUnsafeBufferPointer { offsets in
+                while found != all, sd_journal_enumerate_available_data(handle, &data, &length) > 0, let data,
+                    length > 0
+                {
+                    let bytes = data.assumingMemoryBound(to: UInt8.self)
+                    for index in 0..<count where found & (1 << UInt64(index)) == 0 {
+                        let start = offsets[index]
+                        let prefixLength = offsets[index + 1] - start
+                        guard length >= prefixLength, prefixes[start] == bytes[0],
+                            memcmp(bytes, prefixes.baseAddress! + start, prefixLength) == 0
+                        else { continue }
+                        values[index] = String(
+                            decoding: UnsafeBufferPointer(start: bytes + prefixLength, count: length - prefixLength),
+                            as: UTF8.self)
+                        found |= 1 << UInt64(index)
+                        break
+                    }
+                }
+            }
+        }
+        return values
+    }
+
+    /// Moves to the previous entry; false at the start.
+    public func previous() throws(SystemError) -> Bool {
+        let result = sd_journal_previous(handle)
+        if result < 0 { throw SystemError.errno(-result, call: "sd_journal_previous") }
+        return result > 0
+    }
+
+    /// True when the current entry is the one this cursor names.
+    public func isAt(cursor: String) -> Bool {
+        cursor.withCString { sd_journal_test_cursor(handle, $0) } > 0
     }
 
     /// The value of a field of the current entry, or nil when the entry has no such field.

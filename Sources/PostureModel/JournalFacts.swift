@@ -70,7 +70,7 @@ public enum JournalEventCategory: String, Sendable, Codable, CaseIterable, Codin
 
 public struct JournalEvent: Sendable, Codable, Equatable {
     public var category: JournalEventCategory
-    public var time: Date
+    public var time: Timestamp
     /// `_SYSTEMD_UNIT`, or the `UNIT` a systemd message is about.
     public var unit: String?
     public var identifier: String?
@@ -78,7 +78,7 @@ public struct JournalEvent: Sendable, Codable, Equatable {
     public var cursor: String
 
     public init(
-        category: JournalEventCategory, time: Date, unit: String?, identifier: String?, message: String,
+        category: JournalEventCategory, time: Timestamp, unit: String?, identifier: String?, message: String,
         cursor: String
     ) {
         self.category = category

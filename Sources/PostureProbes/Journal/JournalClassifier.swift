@@ -1,3 +1,4 @@
+import PostureLinux
 import PostureModel
 
 /// Decides which security category, if any, a journal entry belongs to. Sources are told apart by
@@ -52,31 +53,31 @@ struct JournalClassifier {
 
     private func sshCategory(_ message: String) -> JournalEventCategory? {
         // "Failed password for root from 192.0.2.1 port 22 ssh2", "Failed publickey for invalid user …"
-        if message.hasPrefix("Failed "), message.contains(" for ") { return .sshAuthFailure }
+        if message.hasPrefixBytes("Failed "), message.containsBytes(" for ") { return .sshAuthFailure }
         // "Invalid user admin from 192.0.2.1 port 4711"
-        if message.hasPrefix("Invalid user ") { return .sshInvalidUser }
+        if message.hasPrefixBytes("Invalid user ") { return .sshInvalidUser }
         return nil
     }
 
     private func sudoCategory(_ message: String) -> JournalEventCategory? {
         // "alice : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/sh"
-        if message.contains("incorrect password attempt") { return .sudoAuthFailure }
-        if message.contains("user NOT in sudoers") || message.contains("command not allowed")
-            || message.contains("user NOT authorized on host")
+        if message.containsBytes("incorrect password attempt") { return .sudoAuthFailure }
+        if message.containsBytes("user NOT in sudoers") || message.containsBytes("command not allowed")
+            || message.containsBytes("user NOT authorized on host")
         {
             return .sudoDenied
         }
-        if message.contains(" ; USER=root ; COMMAND=") { return .sudoToRoot }
+        if message.containsBytes(" ; USER=root ; COMMAND=") { return .sudoToRoot }
         return nil
     }
 
     private func kernelCategory(_ message: String) -> JournalEventCategory? {
         // "usb 1-1: New USB device found, idVendor=0781, idProduct=5567, bcdDevice= 1.00"
-        if message.contains("New USB device found") { return .usbDeviceAdded }
+        if message.containsBytes("New USB device found") { return .usbDeviceAdded }
         // "a.out[4242]: segfault at 0 ip 000055d0c0de1139 sp 00007ffd4e3c5d60 error 6 in a.out[…]"
-        if message.contains(": segfault at ") { return .segfault }
-        if message.hasPrefix("Oops:") || message.hasPrefix("BUG: ") || message.hasPrefix("kernel BUG at ")
-            || message.hasPrefix("general protection fault")
+        if message.containsBytes(": segfault at ") { return .segfault }
+        if message.hasPrefixBytes("Oops:") || message.hasPrefixBytes("BUG: ") || message.hasPrefixBytes("kernel BUG at ")
+            || message.hasPrefixBytes("general protection fault")
         {
             return .kernelOops
         }

@@ -11,6 +11,16 @@ import PostureModel
 public struct JournalProbe: Probe {
     public init() {}
 
+    /// The fields the classifier and the notable events need, read in one pass per entry.
+    static let fields = FieldSet(["SYSLOG_IDENTIFIER", "_TRANSPORT", "MESSAGE_ID", "UNIT", "MESSAGE", "_SYSTEMD_UNIT"])
+    /// The first five: all the forward pass needs, so its scan of each entry can stop sooner.
+    static let classifierFields = FieldSet(Array(fields.names.prefix(5)))
+
+    static func entry(_ values: [String?]) -> JournalClassifier.Entry {
+        JournalClassifier.Entry(
+            identifier: values[0], transport: values[1], messageID: values[2], unit: values[3], message: values[4] ?? "")
+    }
+
     public func collect(in context: ProbeContext) -> Fact<JournalFacts> {
         let options = context.journal
         let source = options.source ?? .system(root: context.root)
@@ -33,42 +43,45 @@ public struct JournalProbe: Probe {
             try reader.seek(.realtime(microseconds: UInt64(max(0, start.timeIntervalSince1970) * 1_000_000)))
         }
 
+        // Forward: classify and count every entry. Cursors are not read here: formatting one costs more
+        // than classifying an entry, and only the newest `notableLimit` notable events are attached.
         let classifier = JournalClassifier(watchedUnits: options.watchedUnits)
-        var counts = Dictionary(uniqueKeysWithValues: JournalEventCategory.allCases.map { ($0, 0) })
-        var notable: [JournalEvent] = []
-        var omitted = 0
+        let categories = JournalEventCategory.allCases
+        var counts = [Int](repeating: 0, count: categories.count)
         var examined = 0
-        var lastCursor = options.afterCursor
-        var movedPastStart = false
-
         while try reader.next() {
             examined += 1
-            movedPastStart = true
-            let messageID = reader.field("MESSAGE_ID")
-            let entry = JournalClassifier.Entry(
-                identifier: reader.field("SYSLOG_IDENTIFIER"),
-                transport: reader.field("_TRANSPORT"),
-                messageID: messageID,
-                unit: messageID == nil ? nil : reader.field("UNIT"),
-                message: reader.field("MESSAGE") ?? "")
-            guard let category = classifier.category(of: entry) else { continue }
-            counts[category, default: 0] += 1
-            guard category.isNotable else { continue }
-            if notable.count == options.notableLimit {
-                notable.removeFirst()
-                omitted += 1
+            if let category = classifier.category(of: Self.entry(reader.read(Self.classifierFields))) {
+                counts[categories.firstIndex(of: category)!] += 1
             }
-            notable.append(
-                JournalEvent(
-                    category: category,
-                    time: Date(timeIntervalSince1970: Double(try reader.realtimeMicroseconds()) / 1_000_000),
-                    unit: entry.unit ?? reader.field("_SYSTEMD_UNIT"), identifier: entry.identifier,
-                    message: entry.message, cursor: try reader.cursor()))
         }
-        if movedPastStart { lastCursor = try reader.cursor() }
+        let notableTotal = zip(categories, counts).filter { $0.0.isNotable }.reduce(0) { $0 + $1.1 }
+        var notable: [JournalEvent] = []
+        var lastCursor = options.afterCursor
+        if examined > 0 {
+            // The reader still stands on the last entry read: resume from here next time.
+            lastCursor = try reader.cursor()
+            // Backward from it: the newest notable events, with their cursors.
+            let wanted = min(options.notableLimit, notableTotal)
+            if wanted > 0 { repeat {
+                if let after = options.afterCursor, reader.isAt(cursor: after) { break }
+                let values = reader.read(Self.fields)
+                let entry = Self.entry(values)
+                guard let category = classifier.category(of: entry), category.isNotable else { continue }
+                notable.append(
+                    JournalEvent(
+                        category: category,
+                        time: Timestamp(microsecondsSinceEpoch: Int64(try reader.realtimeMicroseconds())),
+                        unit: entry.unit ?? values[5], identifier: entry.identifier, message: entry.message,
+                        cursor: try reader.cursor()))
+            } while try notable.count < wanted && reader.previous() }
+            notable.reverse()
+        }
+        let countsByCategory = Dictionary(uniqueKeysWithValues: zip(categories, counts))
+        let omitted = notableTotal - notable.count
 
         return JournalFacts(
             journal: source.description, afterCursor: options.afterCursor, since: since, cursor: lastCursor,
-            entriesExamined: examined, counts: counts, notable: notable, notableOmitted: omitted)
+            entriesExamined: examined, counts: countsByCategory, notable: notable, notableOmitted: omitted)
     }
 }
