@@ -19,8 +19,26 @@ public struct Timestamp: Sendable, Equatable, Comparable, Hashable, Codable, Cus
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
         let secondOfDay = seconds - days * 86400
         let (year, month, day) = Self.civilDate(daysSinceEpoch: days)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):"
-            + "\(pad(secondOfDay % 3600 / 60, 2)):\(pad(secondOfDay % 60, 2)).\(pad(fraction, 6))Z"
+        // "YYYY-MM-DDTHH:MM:SS.ffffffZ", written digit by digit into a fixed buffer.
+        var bytes = [UInt8](repeating: 0, count: 27)
+        func put(_ value: Int64, at offset: Int, width: Int) {
+            var rest = value
+            for index in stride(from: offset + width - 1, through: offset, by: -1) {
+                bytes[index] = UInt8(48 + rest % 10)
+                rest /= 10
+            }
+        }
+        put(year, at: 0, width: 4)
+        put(month, at: 5, width: 2)
+        put(day, at: 8, width: 2)
+        put(secondOfDay / 3600, at: 11, width: 2)
+        put(secondOfDay % 3600 / 60, at: 14, width: 2)
+        put(secondOfDay % 60, at: 17, width: 2)
+        put(fraction, at: 20, width: 6)
+        for (offset, separator) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (26, "Z")] as [(Int, Unicode.Scalar)] {
+            bytes[offset] = UInt8(ascii: separator)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -85,9 +103,4 @@ public struct Timestamp: Sendable, Equatable, Comparable, Hashable, Codable, Cus
         let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
         return era * 146_097 + doe - 719_468
     }
-}
-
-private func pad(_ value: Int64, _ width: Int) -> String {
-    let digits = String(value)
-    return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
 }

@@ -102,9 +102,10 @@ func fixed(_ value: Double, _ digits: Int) -> String {
 
 func format(_ milliseconds: Double) -> String { "\(fixed(milliseconds, 2)) ms" }
 
-/// A journal file with `count` old entries, then `count` new security-relevant ones after a cursor.
-func makeJournal(in directory: String, count: Int) -> (file: String, cursor: String) {
-    let file = "\(directory)/remote-bench.journal"
+/// A journal file with `count` old entries, then `count` new ones after a cursor, of which one in
+/// `relevantEvery` is security-relevant (the others are cron noise that the journal's index skips).
+func makeJournal(in directory: String, count: Int, relevantEvery: Int) -> (file: String, cursor: String) {
+    let file = "\(directory)/remote-bench-\(relevantEvery).journal"
     let now = UInt64(Date().timeIntervalSince1970 * 1_000_000)
     func export(_ offset: Int, _ relevant: Bool) -> String {
         var text = ""
@@ -112,7 +113,7 @@ func makeJournal(in directory: String, count: Int) -> (file: String, cursor: Str
             let stamp = now - UInt64((2 * count - offset - i) * 1000)
             text += "__REALTIME_TIMESTAMP=\(stamp)\n__MONOTONIC_TIMESTAMP=\(1_000_000 + offset + i)\n"
             text += "_BOOT_ID=0123456789abcdef0123456789abcdef\n"
-            if !relevant {
+            if !relevant || i % relevantEvery != 0 {
                 text += "SYSLOG_IDENTIFIER=cron\n_TRANSPORT=syslog\nMESSAGE=(root) CMD (run-parts /etc/cron.hourly) \(i)\n\n"
                 continue
             }
@@ -152,15 +153,19 @@ guard getuid() == 0 else {
     exit(77)
 }
 let directory = String(cString: mkdtemp(strdup("/tmp/posture-bench-XXXXXX")))
-let (journalFile, cursor) = makeJournal(in: directory, count: options.entries)
+let (journalFile, cursor) = makeJournal(in: directory, count: options.entries, relevantEvery: 1)
 let journalOptions = JournalOptions(source: .files([journalFile]), afterCursor: cursor)
 let context = ProbeContext(now: Date(), journal: journalOptions)
+let typical = makeJournal(in: directory, count: options.entries, relevantEvery: 10)
+let typicalContext = ProbeContext(
+    now: Date(), journal: JournalOptions(source: .files([typical.file]), afterCursor: typical.cursor))
 
 // Check the cycle sees exactly the new entries before timing it.
 let sample = ReportCollector().collect(in: context)
 let examined = sample.journal.value?.entriesExamined ?? -1
 print("posture-bench: \(options.entries) new journal entries after the cursor (all security-relevant), "
-    + "\(options.entries) older ones before it; the cycle examined \(examined)")
+    + "\(options.entries) older ones before it; the cycle examined \(examined), attached "
+    + "\(sample.journal.value?.notable.count ?? 0) notable events")
 
 // 1. The in-process cycle: every probe, and the report encoded as JSON.
 let encoder = PostureReport.makeEncoder()
@@ -173,6 +178,13 @@ for _ in 0..<options.cycles {
     _ = try encoder.encode(ReportCollector().collect(in: context))
     cycleCPU.append((cpuSeconds() - cpu0) * 1000)
     cycleWall.append((wallSeconds() - wall0) * 1000)
+}
+
+var typicalCPU: [Double] = []
+for _ in 0..<options.cycles {
+    let cpu0 = cpuSeconds()
+    _ = try encoder.encode(ReportCollector().collect(in: typicalContext))
+    typicalCPU.append((cpuSeconds() - cpu0) * 1000)
 }
 
 // Per-probe CPU, to show where a cycle's time goes.
@@ -213,9 +225,13 @@ for _ in 0..<max(3, options.runs / 2) {
 }
 
 print("")
-print("in-process probe cycle (\(options.cycles) cycles, median):")
-print("  CPU   \(format(median(cycleCPU)))   (target ≤ 6 ms)")
-print("  wall  \(format(median(cycleWall)))")
+print("in-process probe cycle, report encoded as JSON (\(options.cycles) cycles, median):")
+print("  worst case, all \(options.entries) new entries security-relevant:")
+print("    CPU   \(format(median(cycleCPU)))   (target ≤ 6 ms)")
+print("    wall  \(format(median(cycleWall)))")
+print("  typical, 1 in 10 of \(options.entries) new entries security-relevant:")
+print("    CPU   \(format(median(typicalCPU)))   (target ≤ 6 ms)")
+print("  where the worst case's CPU goes:")
 for (name, cpu) in breakdown { print("    \(name): \(format(cpu)) CPU") }
 print("postured probe --format json (\(options.runs) runs, median; max RSS is the largest run):")
 print("  CPU   \(format(median(runs.map { $0.cpu * 1000 })))")
@@ -229,22 +245,3 @@ print("  CPU   \(format(median(reference.map { $0.cpu * 1000 })))\(referenceOK ?
 print("  wall  \(format(median(reference.map { $0.wall * 1000 })))")
 print("  ratio \(fixed(median(reference.map { $0.cpu * 1000 }) / max(median(cycleCPU), 0.001), 0))x the in-process cycle's CPU")
 if getenv("POSTURE_BENCH_KEEP") == nil { _ = spawnMeasured(["rm", "-rf", directory]) } else { print("kept \(directory)") }
-if getenv("POSTURE_BENCH_EXPERIMENT") != nil {
-    func t(_ label: String, matches: Bool = true, _ body: (JournalReader) throws -> Void) throws {
-        let start = cpuSeconds()
-        for _ in 0..<100 {
-            let reader = try JournalReader(.files([journalFile]))
-            if matches { try reader.addMatches(anyOf: [["SYSLOG_IDENTIFIER=sshd", "SYSLOG_IDENTIFIER=sshd-session", "SYSLOG_IDENTIFIER=sudo"], ["_TRANSPORT=kernel"], ["MESSAGE_ID=9d1aaa27d60140bd96365438aad20286"]]) }
-            try reader.seek(.after(cursor: cursor))
-            try body(reader)
-        }
-        print(label, fixed((cpuSeconds() - start) * 1000 / 100, 3), "ms")
-    }
-    let fs = FieldSet(["SYSLOG_IDENTIFIER", "_TRANSPORT", "MESSAGE_ID", "UNIT", "MESSAGE"])
-    try t("open+seek") { _ in }
-    try t("next only") { r in while try r.next() {} }
-    try t("next only, no matches", matches: false) { r in while try r.next() {} }
-    try t("next+read no matches", matches: false) { r in while try r.next() { _ = r.read(fs) } }
-    try t("next+read") { r in while try r.next() { _ = r.read(fs) } }
-    try t("next+field MESSAGE") { r in while try r.next() { _ = r.field("MESSAGE") } }
-}

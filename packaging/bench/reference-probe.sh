@@ -6,7 +6,7 @@ journal=$1 cursor=$2 key=$3
 out=$(mktemp)
 {
   echo '{"os":'
-  jq -Rn '[inputs | select(test("=")) | capture("^(?<k>[A-Z_]+)=\"?(?<v>.*?)\"?$")] | from_entries' /etc/os-release
+  jq -Rn '[inputs | select(test("^[A-Z_]+=")) | split("=") | {key: .[0], value: (.[1:] | join("=") | ltrimstr("\"") | rtrimstr("\""))}] | from_entries' /etc/os-release
   printf ',"kernel":"%s","arch":"%s","machineId":"%s","bootId":"%s","uptime":"%s"' \
     "$(uname -r)" "$(uname -m)" "$(cat /etc/machine-id)" "$(cat /proc/sys/kernel/random/boot_id)" "$(cut -d' ' -f1 /proc/uptime)"
   echo ',"disk":'
