@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "CNetfilter"),
 
         // Pure value types: facts, report, (later) attestations and verdicts. No I/O.
-        .target(name: "PostureModel"),
+        .target(name: "PostureModel", exclude: ["SCHEMA.md"]),
 
         // The only module that touches libc, /proc, /sys, sd-journal and netfilter.
         .target(
@@ -40,7 +40,11 @@ let package = Package(
         // One folder per probe; each reads through PostureLinux below a configurable root.
         .target(
             name: "PostureProbes",
-            dependencies: ["PostureLinux", "PostureModel"]
+            dependencies: ["PostureLinux", "PostureModel"],
+            exclude: [
+                "OS/README.md", "DiskEncryption/README.md", "Firewall/README.md", "Journal/README.md",
+                "SecureBoot/README.md", "KernelLockdown/README.md", "SecurityModules/README.md", "SSHD/README.md",
+            ]
         ),
 
         .executableTarget(

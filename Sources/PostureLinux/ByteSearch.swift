@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 extension String {
@@ -34,7 +34,9 @@ extension String {
         let count = pattern.utf8CodeUnitCount
         var copy = self
         return copy.withUTF8 { bytes in
-            bytes.count >= count && (count == 0 || memcmp(bytes.baseAddress!, pattern.utf8Start, count) == 0)
+            guard count > 0 else { return true }
+            guard let base = bytes.baseAddress, bytes.count >= count else { return false }
+            return memcmp(base, pattern.utf8Start, count) == 0
         }
     }
 }

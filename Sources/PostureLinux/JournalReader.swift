@@ -1,9 +1,9 @@
 import CSystemd
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Which journal to read.
@@ -148,6 +148,7 @@ public final class JournalReader {
         var length = 0
         sd_journal_restart_data(handle)
         fields.prefixes.withUnsafeBufferPointer { prefixes in
+            guard let prefixBase = prefixes.baseAddress else { return }
             fields.offsets.withUnsafeBufferPointer { offsets in
                 while found != all, sd_journal_enumerate_available_data(handle, &data, &length) > 0, let data,
                     length > 0
@@ -157,7 +158,7 @@ public final class JournalReader {
                         let start = offsets[index]
                         let prefixLength = offsets[index + 1] - start
                         guard length >= prefixLength, prefixes[start] == bytes[0],
-                            memcmp(bytes, prefixes.baseAddress! + start, prefixLength) == 0
+                            memcmp(bytes, prefixBase + start, prefixLength) == 0
                         else { continue }
                         values[index] = String(
                             decoding: UnsafeBufferPointer(start: bytes + prefixLength, count: length - prefixLength),
@@ -211,10 +212,16 @@ public final class JournalReader {
         return value
     }
 
-    private static func withCStringArray<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    private static func withCStringArray<R>(
+        _ strings: [String], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>) -> R
+    ) -> R {
         let copies = strings.map { strdup($0) }
-        defer { copies.forEach { free($0) } }
+        defer { for copy in copies { free(copy) } }
         var pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) } + [nil]
-        return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
+        // The array is never empty (it ends in nil), so its buffer always has a base address.
+        return pointers.withUnsafeMutableBufferPointer { buffer in
+            guard let base = buffer.baseAddress else { preconditionFailure("empty C string array") }
+            return body(base)
+        }
     }
 }

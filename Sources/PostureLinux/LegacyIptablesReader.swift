@@ -2,9 +2,9 @@ import CNetfilter
 import PostureModel
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Reads iptables-legacy tables of the calling thread's network namespace through the kernel's x_tables
@@ -16,12 +16,13 @@ public enum LegacyIptablesReader {
     public static func tables() throws(SystemError) -> [LegacyTable] {
         var tables: [LegacyTable] = []
         for (family, namesFile, addressFamily) in [
-            ("ipv4", "/proc/thread-self/net/ip_tables_names", AF_INET), ("ipv6", "/proc/thread-self/net/ip6_tables_names", AF_INET6),
+            ("ipv4", "/proc/thread-self/net/ip_tables_names", AF_INET),
+            ("ipv6", "/proc/thread-self/net/ip6_tables_names", AF_INET6),
         ] {
             let names: String
             do {
                 names = try HostRoot().readText(namesFile)
-            } catch where error.code == .notFound {
+            } catch  where error.code == .notFound {
                 continue  // x_tables for this family is not in the kernel: no legacy rules possible
             }
             for name in names.split(whereSeparator: \.isNewline).map(String.init).sorted() {

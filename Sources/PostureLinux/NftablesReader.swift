@@ -1,9 +1,9 @@
 import CNftables
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// Reads the nftables ruleset of the calling thread's network namespace, in-process, as libnftables JSON.

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #endif
 
 /// The one error type of `PostureLinux`: which call failed, on what, and why (errno where there is one).
@@ -37,7 +37,8 @@ public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
     }
 
     /// Builds the error for a negative errno as libc or libsystemd return it.
-    public static func errno(_ value: Int32, call: String, subject: String? = nil, detail: String? = nil) -> SystemError {
+    public static func errno(_ value: Int32, call: String, subject: String? = nil, detail: String? = nil) -> SystemError
+    {
         let code: Code
         switch value {
         case ENOENT, ENOTDIR: code = .notFound

@@ -10,7 +10,9 @@ public enum ReportTable {
         out.row("machine-id", os.machineID)
         out.row("boot-id", os.bootID)
         out.row("uptime", os.uptimeSeconds.map { formatDuration($0) })
-        out.row("reboot required", os.rebootRequired.map { $0.required ? "yes: " + $0.reasons.joined(separator: "; ") : "no" })
+        out.row(
+            "reboot required",
+            os.rebootRequired.map { $0.required ? "yes: " + $0.reasons.joined(separator: "; ") : "no" })
 
         out.section("Disk encryption")
         switch report.diskEncryption {
@@ -25,7 +27,9 @@ public enum ReportTable {
                 out.line("  \(volume.mountPoints.joined(separator: ", ")) [\(volume.fsType)] \(chain)")
             }
             for swap in disk.swaps {
-                out.line("  swap \(swap.path) (\(swap.kind.rawValue)) \(swap.devices.map(describe).joined(separator: " + "))")
+                out.line(
+                    "  swap \(swap.path) (\(swap.kind.rawValue)) \(swap.devices.map(describe).joined(separator: " + "))"
+                )
             }
         }
 
@@ -33,15 +37,21 @@ public enum ReportTable {
         let firewall = report.firewall
         out.row("inbound filtered", firewall.inboundFiltered.map { "IPv4 \(yesNo($0.ipv4)), IPv6 \(yesNo($0.ipv6))" })
         out.row("frameworks", firewall.activeFrameworks.map { $0.isEmpty ? "none" : $0.joined(separator: ", ") })
-        out.row("nftables", firewall.nftables.map { ruleset in
-            ruleset.tables.isEmpty ? "no tables" : "\(ruleset.tables.count) tables, "
-                + "\(ruleset.tables.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.ruleCount } }) rules"
-        })
+        out.row(
+            "nftables",
+            firewall.nftables.map { ruleset in
+                ruleset.tables.isEmpty
+                    ? "no tables"
+                    : "\(ruleset.tables.count) tables, "
+                        + "\(ruleset.tables.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.ruleCount } }) rules"
+            })
         if case .observed(let ruleset, _) = firewall.nftables {
             for table in ruleset.tables {
                 for chain in table.chains where chain.isBaseChain {
-                    out.line("  \(table.family) \(table.name) \(chain.name): hook \(chain.hook ?? "?") priority "
-                        + "\(chain.priority.map(String.init) ?? "?") policy \(chain.policy ?? "accept"), \(chain.ruleCount) rules")
+                    out.line(
+                        "  \(table.family) \(table.name) \(chain.name): hook \(chain.hook ?? "?") priority "
+                            + "\(chain.priority.map(String.init) ?? "?") policy \(chain.policy ?? "accept"), \(chain.ruleCount) rules"
+                    )
                 }
             }
         }
@@ -62,16 +72,24 @@ public enum ReportTable {
         out.section("Platform")
         out.row("secure boot", report.secureBoot.map { "\($0.firmware), \($0.enabled ? "enabled" : "disabled")" })
         out.row("kernel lockdown", report.kernelLockdown.map(\.mode))
-        out.row("security modules", report.securityModules.map { modules in
-            var parts = [modules.active.isEmpty ? "-" : modules.active.joined(separator: ",")]
-            if let apparmor = modules.appArmor { parts.append("AppArmor \(apparmor.enabled ? "enabled" : "disabled")") }
-            if let selinux = modules.selinux { parts.append("SELinux \(selinux.enforcing ? "enforcing" : "permissive")") }
-            return parts.joined(separator: "; ")
-        })
-        out.row("sshd", report.sshd.map { sshd in
-            "\(sshd.installed ? "installed" : "not installed"); PermitRootLogin \(sshd.permitRootLogin), "
-                + "PasswordAuthentication \(yesNo(sshd.passwordAuthentication))"
-        })
+        out.row(
+            "security modules",
+            report.securityModules.map { modules in
+                var parts = [modules.active.isEmpty ? "-" : modules.active.joined(separator: ",")]
+                if let apparmor = modules.appArmor {
+                    parts.append("AppArmor \(apparmor.enabled ? "enabled" : "disabled")")
+                }
+                if let selinux = modules.selinux {
+                    parts.append("SELinux \(selinux.enforcing ? "enforcing" : "permissive")")
+                }
+                return parts.joined(separator: "; ")
+            })
+        out.row(
+            "sshd",
+            report.sshd.map { sshd in
+                "\(sshd.installed ? "installed" : "not installed"); PermitRootLogin \(sshd.permitRootLogin), "
+                    + "PasswordAuthentication \(yesNo(sshd.passwordAuthentication))"
+            })
         return out.text
     }
 

@@ -35,7 +35,9 @@ public struct Timestamp: Sendable, Equatable, Comparable, Hashable, Codable, Cus
         put(secondOfDay % 3600 / 60, at: 14, width: 2)
         put(secondOfDay % 60, at: 17, width: 2)
         put(fraction, at: 20, width: 6)
-        for (offset, separator) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (26, "Z")] as [(Int, Unicode.Scalar)] {
+        for (offset, separator) in [(4, "-"), (7, "-"), (10, "T"), (13, ":"), (16, ":"), (19, "."), (26, "Z")]
+            as [(Int, Unicode.Scalar)]
+        {
             bytes[offset] = UInt8(ascii: separator)
         }
         return String(decoding: bytes, as: UTF8.self)
@@ -79,7 +81,8 @@ public struct Timestamp: Sendable, Equatable, Comparable, Hashable, Codable, Cus
             for _ in digits..<6 { micros *= 10 }
         }
         let days = daysSinceEpoch(year: year, month: month, day: day)
-        return Timestamp(microsecondsSinceEpoch: ((days * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000) + micros)
+        return Timestamp(
+            microsecondsSinceEpoch: ((days * 86400 + hour * 3600 + minute * 60 + second) * 1_000_000) + micros)
     }
 
     // Howard Hinnant's days-from-civil algorithms (proleptic Gregorian calendar).

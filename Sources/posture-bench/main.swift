@@ -1,16 +1,17 @@
+import Glibc
+import PostureLinux
+import PostureModel
+import PostureProbes
+
 // posture-bench: measures a full probe cycle and `postured probe`, and, in the same run, the reference
 // it is compared with (packaging/bench/reference-probe.sh: the same facts with lsblk, nft, journalctl,
 // jq and openssl). Prints numbers; asserts nothing. Run as root (nftables needs CAP_NET_ADMIN):
 //   swift build -c release && .build/release/posture-bench [--cycles N] [--runs N]
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
-import Glibc
-import PostureLinux
-import PostureModel
-import PostureProbes
 
 struct Options {
     var cycles = 200
@@ -66,7 +67,7 @@ func spawnMeasured(_ arguments: [String], stdin: String? = nil, quiet: Bool = tr
     }
     if quiet { posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0) }
     let argv = arguments.map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
+    defer { for pointer in argv { free(pointer) } }
     var pid: pid_t = 0
     let start = wallSeconds()
     let result = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
@@ -83,7 +84,8 @@ func spawnMeasured(_ arguments: [String], stdin: String? = nil, quiet: Bool = tr
     var usage = rusage()
     while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
     let wall = wallSeconds() - start
-    let cpu = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+    let cpu =
+        Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
         + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
     return ChildUsage(status: status, wall: wall, cpu: cpu, maxRSSKiB: usage.ru_maxrss)
 }
@@ -114,14 +116,23 @@ func makeJournal(in directory: String, count: Int, relevantEvery: Int) -> (file:
             text += "__REALTIME_TIMESTAMP=\(stamp)\n__MONOTONIC_TIMESTAMP=\(1_000_000 + offset + i)\n"
             text += "_BOOT_ID=0123456789abcdef0123456789abcdef\n"
             if !relevant || i % relevantEvery != 0 {
-                text += "SYSLOG_IDENTIFIER=cron\n_TRANSPORT=syslog\nMESSAGE=(root) CMD (run-parts /etc/cron.hourly) \(i)\n\n"
+                text +=
+                    "SYSLOG_IDENTIFIER=cron\n_TRANSPORT=syslog\nMESSAGE=(root) CMD (run-parts /etc/cron.hourly) \(i)\n\n"
                 continue
             }
             switch i % 4 {
-            case 0: text += "SYSLOG_IDENTIFIER=sshd\n_TRANSPORT=syslog\nMESSAGE=Failed password for root from 192.0.2.\(i % 250) port 22 ssh2\n"
-            case 1: text += "SYSLOG_IDENTIFIER=sshd\n_TRANSPORT=syslog\nMESSAGE=Invalid user admin\(i) from 198.51.100.7 port 50000\n"
-            case 2: text += "SYSLOG_IDENTIFIER=sudo\n_TRANSPORT=syslog\nMESSAGE=alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id\n"
-            default: text += "SYSLOG_IDENTIFIER=kernel\n_TRANSPORT=kernel\nMESSAGE=usb 1-\(i): New USB device found, idVendor=0781, idProduct=5567\n"
+            case 0:
+                text +=
+                    "SYSLOG_IDENTIFIER=sshd\n_TRANSPORT=syslog\nMESSAGE=Failed password for root from 192.0.2.\(i % 250) port 22 ssh2\n"
+            case 1:
+                text +=
+                    "SYSLOG_IDENTIFIER=sshd\n_TRANSPORT=syslog\nMESSAGE=Invalid user admin\(i) from 198.51.100.7 port 50000\n"
+            case 2:
+                text +=
+                    "SYSLOG_IDENTIFIER=sudo\n_TRANSPORT=syslog\nMESSAGE=alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/id\n"
+            default:
+                text +=
+                    "SYSLOG_IDENTIFIER=kernel\n_TRANSPORT=kernel\nMESSAGE=usb 1-\(i): New USB device found, idVendor=0781, idProduct=5567\n"
             }
             text += "\n"
         }
@@ -163,9 +174,10 @@ let typicalContext = ProbeContext(
 // Check the cycle sees exactly the new entries before timing it.
 let sample = ReportCollector().collect(in: context)
 let examined = sample.journal.value?.entriesExamined ?? -1
-print("posture-bench: \(options.entries) new journal entries after the cursor (all security-relevant), "
-    + "\(options.entries) older ones before it; the cycle examined \(examined), attached "
-    + "\(sample.journal.value?.notable.count ?? 0) notable events")
+print(
+    "posture-bench: \(options.entries) new journal entries after the cursor (all security-relevant), "
+        + "\(options.entries) older ones before it; the cycle examined \(examined), attached "
+        + "\(sample.journal.value?.notable.count ?? 0) notable events")
 
 // 1. The in-process cycle: every probe, and the report encoded as JSON.
 let encoder = PostureReport.makeEncoder()
@@ -198,20 +210,28 @@ let breakdown: [(String, Double)] = [
     ("disk encryption", probeCPU { _ = DiskEncryptionProbe().collect(in: context) }),
     ("firewall", probeCPU { _ = FirewallProbe().collect(in: context) }),
     ("journal", probeCPU { _ = JournalProbe().collect(in: context) }),
-    ("secure boot + lockdown + LSM + sshd", probeCPU {
-        _ = SecureBootProbe().collect(in: context)
-        _ = KernelLockdownProbe().collect(in: context)
-        _ = SecurityModulesProbe().collect(in: context)
-        _ = SSHDProbe().collect(in: context)
-    }),
+    (
+        "secure boot + lockdown + LSM + sshd",
+        probeCPU {
+            _ = SecureBootProbe().collect(in: context)
+            _ = KernelLockdownProbe().collect(in: context)
+            _ = SecurityModulesProbe().collect(in: context)
+            _ = SSHDProbe().collect(in: context)
+        }
+    ),
     ("JSON encoding of the report", probeCPU { _ = try? encoder.encode(sample) }),
 ]
 
 // 2. The whole `postured probe` process, as a user or a timer would run it.
-let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("postured").path
+let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+    "postured"
+).path
 var runs: [ChildUsage] = []
 for _ in 0..<options.runs {
-    runs.append(spawnMeasured([executable, "probe", "--format", "json", "--journal-file", journalFile, "--journal-cursor", cursor]))
+    runs.append(
+        spawnMeasured([
+            executable, "probe", "--format", "json", "--journal-file", journalFile, "--journal-cursor", cursor,
+        ]))
 }
 
 // 3. The reference, in the same run.
@@ -240,8 +260,18 @@ print("  RSS   \(fixed(Double(runs.map(\.maxRSSKiB).max() ?? 0) / 1024, 1)) MiB 
 let failedRuns = runs.filter { $0.status != 0 }.count
 if failedRuns > 0 { print("  WARNING: \(failedRuns) runs exited non-zero") }
 let referenceOK = reference.allSatisfy { $0.status == 0 }
-print("reference: packaging/bench/reference-probe.sh (lsblk, nft, journalctl, jq, openssl; \(reference.count) runs, median):")
-print("  CPU   \(format(median(reference.map { $0.cpu * 1000 })))\(referenceOK ? "" : "   (WARNING: the script failed; install jq, openssl, nftables)")")
+print(
+    "reference: packaging/bench/reference-probe.sh (lsblk, nft, journalctl, jq, openssl; \(reference.count) runs, median):"
+)
+print(
+    "  CPU   \(format(median(reference.map { $0.cpu * 1000 })))\(referenceOK ? "" : "   (WARNING: the script failed; install jq, openssl, nftables)")"
+)
 print("  wall  \(format(median(reference.map { $0.wall * 1000 })))")
-print("  ratio \(fixed(median(reference.map { $0.cpu * 1000 }) / max(median(cycleCPU), 0.001), 0))x the in-process cycle's CPU")
-if getenv("POSTURE_BENCH_KEEP") == nil { _ = spawnMeasured(["rm", "-rf", directory]) } else { print("kept \(directory)") }
+print(
+    "  ratio \(fixed(median(reference.map { $0.cpu * 1000 }) / max(median(cycleCPU), 0.001), 0))x the in-process cycle's CPU"
+)
+if getenv("POSTURE_BENCH_KEEP") == nil {
+    _ = spawnMeasured(["rm", "-rf", directory])
+} else {
+    print("kept \(directory)")
+}

@@ -4,9 +4,9 @@ import PostureModel
 import PostureProbes
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 @main
@@ -15,7 +15,7 @@ struct Postured: ParsableCommand {
         commandName: "postured",
         abstract: "Posture agent: gathers this device's posture facts.",
         discussion: """
-            Exit codes: 0 success; 64 bad usage; 74 a report could not be written.
+            Exit codes: 0 success; 64 bad usage (the message names the option); 1 any other failure.
             """,
         version: postureAgentVersion,
         subcommands: [Probe.self]
@@ -26,45 +26,70 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case json, table
 }
 
+/// A duration written as a count and a unit: `90s`, `30m`, `24h`, `7d`.
+struct DurationArgument: ExpressibleByArgument {
+    let duration: Duration
+    let text: String
+
+    init?(argument: String) {
+        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+        guard let unit = argument.last, let scale = units[unit], let count = Int64(argument.dropLast()), count >= 0
+        else { return nil }
+        duration = .seconds(count * scale)
+        text = argument
+    }
+
+    var defaultValueDescription: String { text }
+
+    static var defaultCompletionKind: CompletionKind { .list(["30m", "24h", "7d"]) }
+}
+
 struct Probe: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Gather every fact once and print the report (no enrollment needed).",
         discussion: """
-            Reads /proc, /sys, /etc and /dev below --root (default /). Firewall state always comes from
-            the kernel of the current network namespace. Without --journal-cursor, journal events of the
-            last --journal-window are read; the report's journal.value.cursor resumes exactly after them.
-            The JSON schema is documented in Sources/PostureModel/SCHEMA.md.
+            Reads /proc, /sys, /etc and /dev below --root (default /). Firewall state always comes from \
+            the kernel of the current network namespace, and needs root (CAP_NET_ADMIN) to read. Without \
+            --journal-cursor, journal events of the last --journal-window are read; the report's \
+            journal.value.cursor resumes exactly after them. The JSON schema is documented in \
+            Sources/PostureModel/SCHEMA.md. A fact that cannot be read is reported as unavailable with \
+            the reason; the command still succeeds.
             """)
 
-    @Option(help: "Output format: \(OutputFormat.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Output format: json or table.")
     var format: OutputFormat = .table
 
     @Option(help: ArgumentHelp("Read the host's files below this directory (a fixture tree).", valueName: "dir"))
     var root: String = "/"
 
-    @Option(name: .customLong("journal-file"), help: ArgumentHelp("Read these journal files instead of the system journal (repeatable).", valueName: "file"))
+    @Option(
+        name: .customLong("journal-file"),
+        help: ArgumentHelp("Read these journal files instead of the system journal (repeatable).", valueName: "file"))
     var journalFiles: [String] = []
 
-    @Option(name: .customLong("journal-directory"), help: ArgumentHelp("Read the journal files in this directory.", valueName: "dir"))
+    @Option(
+        name: .customLong("journal-directory"),
+        help: ArgumentHelp("Read the journal files in this directory.", valueName: "dir"))
     var journalDirectory: String?
 
-    @Option(name: .customLong("journal-cursor"), help: ArgumentHelp("Report only journal entries after this cursor.", valueName: "cursor"))
+    @Option(
+        name: .customLong("journal-cursor"),
+        help: ArgumentHelp("Report only journal entries after this cursor.", valueName: "cursor"))
     var journalCursor: String?
 
-    @Option(name: .customLong("journal-window"), help: ArgumentHelp("Without a cursor, how far back to read, e.g. 30m, 24h, 7d.", valueName: "duration"))
-    var journalWindow: String = "24h"
+    @Option(
+        name: .customLong("journal-window"),
+        help: ArgumentHelp("Without a cursor, how far back to read: 30m, 24h, 7d.", valueName: "duration"))
+    var journalWindow = DurationArgument.day
 
     func validate() throws {
         if !journalFiles.isEmpty && journalDirectory != nil {
             throw ValidationError("--journal-file and --journal-directory exclude each other; give one of them.")
         }
-        if Self.parseDuration(journalWindow) == nil {
-            throw ValidationError("--journal-window \(journalWindow) is not a duration; write e.g. 30m, 24h or 7d.")
-        }
     }
 
     func run() throws {
-        var journal = JournalOptions(afterCursor: journalCursor, window: Self.parseDuration(journalWindow)!)
+        var journal = JournalOptions(afterCursor: journalCursor, window: journalWindow.duration)
         if !journalFiles.isEmpty { journal.source = .files(journalFiles) }
         if let journalDirectory { journal.source = .directory(journalDirectory) }
         let context = ProbeContext(root: HostRoot(root), now: Date(), journal: journal)
@@ -77,12 +102,13 @@ struct Probe: ParsableCommand {
             print(ReportTable.render(report), terminator: "")
         }
     }
+}
 
-    static func parseDuration(_ text: String) -> Duration? {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        guard let unit = text.last, let scale = units[unit], let count = Int64(text.dropLast()), count >= 0 else {
-            return nil
-        }
-        return .seconds(count * scale)
+extension DurationArgument {
+    private init(duration: Duration, text: String) {
+        self.duration = duration
+        self.text = text
     }
+
+    static let day = DurationArgument(duration: .seconds(86400), text: "24h")
 }

@@ -1,8 +1,8 @@
 import Foundation
 import PostureLinux
 import PostureModel
-import Testing
 import TestSupport
+import Testing
 
 @testable import PostureProbes
 
@@ -27,15 +27,18 @@ import TestSupport
 
     @Test func fixturesCoverTheRequiredLayouts() {
         let required = ["luks2-root", "lvm-on-luks", "luks-on-lvm", "btrfs-nvme-luks", "plain-root-encrypted-loop"]
-        #expect(Set(required).isSubset(of: Set(Self.layouts)), "missing fixtures: \(Set(required).subtracting(Self.layouts))")
+        #expect(
+            Set(required).isSubset(of: Set(Self.layouts)),
+            "missing fixtures: \(Set(required).subtracting(Self.layouts))")
     }
 
     @Test(arguments: layouts)
     func fixtureMatchesGroundTruthAndLsblk(layout: String) throws {
         let directory = Self.fixtures.appendingPathComponent(layout)
         let facts = try DiskEncryptionProbe().facts(root: HostRoot(directory.path))
-        let expected = try JSONSerialization.jsonObject(
-            with: Data(contentsOf: directory.appendingPathComponent("expected.json"))) as! [String: Any]
+        let expected =
+            try JSONSerialization.jsonObject(
+                with: Data(contentsOf: directory.appendingPathComponent("expected.json"))) as! [String: Any]
 
         #expect(facts.rootEncrypted.value == expected["rootEncrypted"] as? Bool, "\(layout): root")
         if let home = expected["homeEncrypted"] as? Bool {
@@ -101,7 +104,10 @@ import TestSupport
     @Test func mountInfoEscapesAreDecoded() throws {
         let entries = try MountTable.parseMountInfo(
             "36 35 98:0 /mnt1 /mnt\\040with\\040space rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n")
-        #expect(entries == [MountEntry(major: 98, minor: 0, mountPoint: "/mnt with space", fsType: "ext3", source: "/dev/root")])
+        #expect(
+            entries == [
+                MountEntry(major: 98, minor: 0, mountPoint: "/mnt with space", fsType: "ext3", source: "/dev/root")
+            ])
         #expect(throws: ProbeError.self) { try MountTable.parseMountInfo("garbage line\n") }
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
 import PostureLinux
 import PostureModel
-import Testing
 import TestSupport
+import Testing
 
 @testable import PostureProbes
 
@@ -35,7 +35,8 @@ struct FirewallProbeTests {
         let table = try #require(facts.nftables.value?.tables.first)
         #expect(table.family == "inet" && table.name == "filter")
         let input = try #require(table.chains.first { $0.name == "input" })
-        #expect(input == NftChain(name: "input", type: "filter", hook: "input", priority: 0, policy: "drop", ruleCount: 3))
+        #expect(
+            input == NftChain(name: "input", type: "filter", hook: "input", priority: 0, policy: "drop", ruleCount: 3))
         #expect(facts.activeFrameworks.value == ["nftables"])
         try expectRuleCountsMatchNftCLI(facts, namespace)
     }
@@ -106,7 +107,9 @@ struct FirewallProbeTests {
 
     @Test func iptablesNftRulesAreReadAsNftables() throws {
         let namespace = try NetworkNamespace(label: "fw-ipt-nft")
-        try namespace.exec(["iptables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED", "-j", "ACCEPT"])
+        try namespace.exec([
+            "iptables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED", "-j", "ACCEPT",
+        ])
         try namespace.exec(["iptables-nft", "-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"])
         try namespace.exec(["iptables-nft", "-P", "INPUT", "DROP"])
         let facts = try probe(in: namespace)
@@ -144,8 +147,10 @@ struct FirewallProbeTests {
         let namespace = try NetworkNamespace(label: "fw-empty")
         let facts = try probe(in: namespace)
         #expect(facts.nftables.value == NftablesRuleset(tables: []))
-        #expect(facts.inboundFiltered.value == InboundFiltering(
-            ipv4: false, ipv6: false, byFamily: ["ip": false, "ip6": false, "inet": false], evidence: []))
+        #expect(
+            facts.inboundFiltered.value
+                == InboundFiltering(
+                    ipv4: false, ipv6: false, byFamily: ["ip": false, "ip6": false, "inet": false], evidence: []))
         #expect(facts.activeFrameworks.value == [])
         #expect(facts.iptablesLegacy.value?.hasRules == false)
     }
@@ -172,4 +177,3 @@ struct FirewallProbeTests {
         #expect(!counts.isEmpty)
     }
 }
-

@@ -1,8 +1,8 @@
 import Foundation
 import PostureLinux
 import PostureModel
-import Testing
 import TestSupport
+import Testing
 
 @testable import PostureProbes
 
@@ -23,24 +23,87 @@ struct JournalProbeTests {
         let kernel = ["SYSLOG_IDENTIFIER": "kernel", "_TRANSPORT": "kernel"]
         let systemd = ["SYSLOG_IDENTIFIER": "systemd", "_TRANSPORT": "journal", "_PID": "1"]
         for i in 0..<n {
-            add("sshAuthFailure", sshd.merging(["MESSAGE": "Failed password for root from 192.0.2.\(i) port 22 ssh2"]) { $1 })
-            add("sshAuthFailure", sshd.merging(["MESSAGE": "Failed publickey for invalid user bob from 192.0.2.9 port 4 ssh2"]) { $1 })
-            add("sshInvalidUser", sshd.merging(["SYSLOG_IDENTIFIER": "sshd-session", "MESSAGE": "Invalid user admin\(i) from 198.51.100.7 port 50000"]) { $1 })
+            add(
+                "sshAuthFailure",
+                sshd.merging(["MESSAGE": "Failed password for root from 192.0.2.\(i) port 22 ssh2"]) { $1 })
+            add(
+                "sshAuthFailure",
+                sshd.merging(["MESSAGE": "Failed publickey for invalid user bob from 192.0.2.9 port 4 ssh2"]) { $1 })
+            add(
+                "sshInvalidUser",
+                sshd.merging([
+                    "SYSLOG_IDENTIFIER": "sshd-session",
+                    "MESSAGE": "Invalid user admin\(i) from 198.51.100.7 port 50000",
+                ]) { $1 })
             add("none", sshd.merging(["MESSAGE": "Accepted publickey for alice from 192.0.2.1 port 22 ssh2"]) { $1 })
             add("none", sshd.merging(["MESSAGE": "pam_unix(sshd:auth): authentication failure; logname= uid=0"]) { $1 })
-            add("sudoAuthFailure", sudo.merging(["MESSAGE": "alice : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/sh"]) { $1 })
-            add("sudoDenied", sudo.merging(["MESSAGE": "mallory : user NOT in sudoers ; TTY=pts/1 ; PWD=/tmp ; USER=root ; COMMAND=/bin/bash"]) { $1 })
-            add("sudoToRoot", sudo.merging(["MESSAGE": "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/apt update"]) { $1 })
-            add("none", sudo.merging(["MESSAGE": "alice : TTY=pts/0 ; PWD=/home/alice ; USER=postgres ; COMMAND=/usr/bin/psql"]) { $1 })
-            add("usbDeviceAdded", kernel.merging(["MESSAGE": "usb 1-\(i): New USB device found, idVendor=0781, idProduct=5567, bcdDevice= 1.00"]) { $1 })
-            add("none", kernel.merging(["MESSAGE": "usb 1-\(i): new high-speed USB device number 3 using xhci_hcd"]) { $1 })
-            add("segfault", kernel.merging(["MESSAGE": "a.out[42\(i)]: segfault at 0 ip 000055d0c0de1139 sp 00007ffd4e3c5d60 error 6 in a.out[55d0c0de1000+1000]"]) { $1 })
-            add("kernelOops", kernel.merging(["MESSAGE": "BUG: kernel NULL pointer dereference, address: 0000000000000000"]) { $1 })
-            add("securityUnitStopped", systemd.merging(["MESSAGE": "Stopped nftables.service.", "MESSAGE_ID": JournalClassifier.unitStopped, "UNIT": "nftables.service"]) { $1 })
-            add("none", systemd.merging(["MESSAGE": "Stopped cron.service.", "MESSAGE_ID": JournalClassifier.unitStopped, "UNIT": "cron.service"]) { $1 })
-            add("securityUnitFailed", systemd.merging(["MESSAGE": "auditd.service: Failed with result 'exit-code'.", "MESSAGE_ID": JournalClassifier.unitFailureResult, "UNIT": "auditd.service"]) { $1 })
-            add("loginSessionStarted", ["SYSLOG_IDENTIFIER": "systemd-logind", "_TRANSPORT": "journal", "MESSAGE": "New session \(i) of user alice.", "MESSAGE_ID": JournalClassifier.sessionStart])
-            add("none", ["SYSLOG_IDENTIFIER": "CRON", "_TRANSPORT": "syslog", "MESSAGE": "Failed password for nothing (not sshd)"])
+            add(
+                "sudoAuthFailure",
+                sudo.merging([
+                    "MESSAGE":
+                        "alice : 3 incorrect password attempts ; TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/bin/sh"
+                ]) { $1 })
+            add(
+                "sudoDenied",
+                sudo.merging([
+                    "MESSAGE": "mallory : user NOT in sudoers ; TTY=pts/1 ; PWD=/tmp ; USER=root ; COMMAND=/bin/bash"
+                ]) { $1 })
+            add(
+                "sudoToRoot",
+                sudo.merging([
+                    "MESSAGE": "alice : TTY=pts/0 ; PWD=/home/alice ; USER=root ; COMMAND=/usr/bin/apt update"
+                ]) { $1 })
+            add(
+                "none",
+                sudo.merging(["MESSAGE": "alice : TTY=pts/0 ; PWD=/home/alice ; USER=postgres ; COMMAND=/usr/bin/psql"])
+                { $1 })
+            add(
+                "usbDeviceAdded",
+                kernel.merging([
+                    "MESSAGE": "usb 1-\(i): New USB device found, idVendor=0781, idProduct=5567, bcdDevice= 1.00"
+                ]) { $1 })
+            add(
+                "none",
+                kernel.merging(["MESSAGE": "usb 1-\(i): new high-speed USB device number 3 using xhci_hcd"]) { $1 })
+            add(
+                "segfault",
+                kernel.merging([
+                    "MESSAGE":
+                        "a.out[42\(i)]: segfault at 0 ip 000055d0c0de1139 sp 00007ffd4e3c5d60 error 6 in a.out[55d0c0de1000+1000]"
+                ]) { $1 })
+            add(
+                "kernelOops",
+                kernel.merging(["MESSAGE": "BUG: kernel NULL pointer dereference, address: 0000000000000000"]) { $1 })
+            add(
+                "securityUnitStopped",
+                systemd.merging([
+                    "MESSAGE": "Stopped nftables.service.", "MESSAGE_ID": JournalClassifier.unitStopped,
+                    "UNIT": "nftables.service",
+                ]) { $1 })
+            add(
+                "none",
+                systemd.merging([
+                    "MESSAGE": "Stopped cron.service.", "MESSAGE_ID": JournalClassifier.unitStopped,
+                    "UNIT": "cron.service",
+                ]) { $1 })
+            add(
+                "securityUnitFailed",
+                systemd.merging([
+                    "MESSAGE": "auditd.service: Failed with result 'exit-code'.",
+                    "MESSAGE_ID": JournalClassifier.unitFailureResult, "UNIT": "auditd.service",
+                ]) { $1 })
+            add(
+                "loginSessionStarted",
+                [
+                    "SYSLOG_IDENTIFIER": "systemd-logind", "_TRANSPORT": "journal",
+                    "MESSAGE": "New session \(i) of user alice.", "MESSAGE_ID": JournalClassifier.sessionStart,
+                ])
+            add(
+                "none",
+                [
+                    "SYSLOG_IDENTIFIER": "CRON", "_TRANSPORT": "syslog",
+                    "MESSAGE": "Failed password for nothing (not sshd)",
+                ])
         }
         return entries
     }
@@ -83,7 +146,10 @@ struct JournalProbeTests {
             #expect(entry[Self.label] as? String == event.category.rawValue)
         }
         #expect(facts.notable.count == facts.counts.filter { $0.key.isNotable }.values.reduce(0, +))
-        #expect(facts.cursor == oracle.last { ($0[Self.label] as? String) != nil && $0["SYSLOG_IDENTIFIER"] as? String != "CRON" }?["__CURSOR"] as? String)
+        #expect(
+            facts.cursor == oracle.last {
+                ($0[Self.label] as? String) != nil && $0["SYSLOG_IDENTIFIER"] as? String != "CRON"
+            }?["__CURSOR"] as? String)
     }
 
     @Test func resumingFromTheCursorYieldsExactlyTheNewEntries() throws {
@@ -108,8 +174,11 @@ struct JournalProbeTests {
         // None lost, none twice.
         let firstCursors = Set(first.notable.map(\.cursor))
         #expect(second.notable.allSatisfy { !firstCursors.contains($0.cursor) })
-        #expect(first.notable.count + second.notable.count
-            == all.filter { ($0[Self.label] as? String).flatMap(JournalEventCategory.init(rawValue:))?.isNotable == true }.count)
+        #expect(
+            first.notable.count + second.notable.count
+                == all.filter {
+                    ($0[Self.label] as? String).flatMap(JournalEventCategory.init(rawValue:))?.isNotable == true
+                }.count)
         #expect(second.cursor != firstCursor)
     }
 

@@ -1,8 +1,8 @@
 import Foundation
 import PostureLinux
 import PostureModel
-import Testing
 import TestSupport
+import Testing
 
 @testable import PostureProbes
 
@@ -28,7 +28,8 @@ import TestSupport
         let bootID = try String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
         #expect(facts.bootID.value == bootID.trimmed)
         let uptime = try #require(facts.uptimeSeconds.value)
-        let sysinfoUptime = Double(try String(contentsOfFile: "/proc/uptime", encoding: .utf8).split(separator: " ")[0])!
+        let sysinfoUptime = Double(
+            try String(contentsOfFile: "/proc/uptime", encoding: .utf8).split(separator: " ")[0])!
         #expect(abs(uptime - sysinfoUptime) < 5)
         #expect(facts.rebootRequired.value != nil)
     }
@@ -36,7 +37,8 @@ import TestSupport
     @Test(Requirement.available(programs: [python]))
     func osReleaseQuotingMatchesPython() throws {
         let root = try Paths.temporaryDirectory("osrelease")
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("etc"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("etc"), withIntermediateDirectories: true)
         let text = """
             # a comment
             NAME="Fancy \\"Quoted\\" Linux"
@@ -63,8 +65,10 @@ import TestSupport
 
     @Test func fallsBackToUsrLibOsRelease() throws {
         let root = try Paths.temporaryDirectory("osrelease-usr")
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("usr/lib"), withIntermediateDirectories: true)
-        try "ID=fallback\n".write(to: root.appendingPathComponent("usr/lib/os-release"), atomically: true, encoding: .utf8)
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("usr/lib"), withIntermediateDirectories: true)
+        try "ID=fallback\n".write(
+            to: root.appendingPathComponent("usr/lib/os-release"), atomically: true, encoding: .utf8)
         let facts = OSProbe().collect(in: ProbeContext(root: HostRoot(root.path), now: Date()))
         #expect(facts.osRelease == .observed(["ID": "fallback"], source: "/usr/lib/os-release"))
         // Nothing else exists in this tree: every other fact says why it is unknown.
@@ -78,22 +82,29 @@ import TestSupport
         for directory in ["run", "proc/sys/kernel", "lib/modules/6.1.0-25-amd64", "lib/modules/6.1.0-27-amd64"] {
             try fm.createDirectory(at: root.appendingPathComponent(directory), withIntermediateDirectories: true)
         }
-        try "6.1.0-25-amd64\n".write(to: root.appendingPathComponent("proc/sys/kernel/osrelease"), atomically: true, encoding: .utf8)
+        try "6.1.0-25-amd64\n".write(
+            to: root.appendingPathComponent("proc/sys/kernel/osrelease"), atomically: true, encoding: .utf8)
         for release in ["6.1.0-25-amd64", "6.1.0-27-amd64"] {
-            try "".write(to: root.appendingPathComponent("lib/modules/\(release)/modules.dep"), atomically: true, encoding: .utf8)
+            try "".write(
+                to: root.appendingPathComponent("lib/modules/\(release)/modules.dep"), atomically: true, encoding: .utf8
+            )
         }
         var facts = OSProbe().collect(in: ProbeContext(root: HostRoot(root.path), now: Date()))
-        #expect(facts.rebootRequired.value == RebootRequired(
-            required: true, reasons: ["kernel 6.1.0-27-amd64 is installed but 6.1.0-25-amd64 is running"]))
+        #expect(
+            facts.rebootRequired.value
+                == RebootRequired(
+                    required: true, reasons: ["kernel 6.1.0-27-amd64 is installed but 6.1.0-25-amd64 is running"]))
 
         try fm.removeItem(at: root.appendingPathComponent("lib/modules/6.1.0-27-amd64"))
         facts = OSProbe().collect(in: ProbeContext(root: HostRoot(root.path), now: Date()))
         #expect(facts.rebootRequired.value == RebootRequired(required: false, reasons: []))
 
         try "".write(to: root.appendingPathComponent("run/reboot-required"), atomically: true, encoding: .utf8)
-        try "libc6\nlibc6\nlinux-image-amd64\n".write(to: root.appendingPathComponent("run/reboot-required.pkgs"), atomically: true, encoding: .utf8)
+        try "libc6\nlibc6\nlinux-image-amd64\n".write(
+            to: root.appendingPathComponent("run/reboot-required.pkgs"), atomically: true, encoding: .utf8)
         facts = OSProbe().collect(in: ProbeContext(root: HostRoot(root.path), now: Date()))
-        #expect(facts.rebootRequired.value?.reasons == ["/run/reboot-required exists (packages: libc6, linux-image-amd64)"])
+        #expect(
+            facts.rebootRequired.value?.reasons == ["/run/reboot-required exists (packages: libc6, linux-image-amd64)"])
     }
 
     @Test func kernelReleasesOrderNumerically() {

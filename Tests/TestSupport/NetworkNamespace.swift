@@ -2,7 +2,7 @@ import CNetfilter
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A named network namespace (`ip netns add`) for one test: its own, empty netfilter state. Code runs

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Runs real commands for tests: the system tools that build fixtures (nft, ip, systemd-journal-remote)
 /// and the oracles a probe is checked against (journalctl, lsblk, uname).
@@ -97,7 +98,8 @@ public enum Paths {
 
     /// The directory holding the test bundle, where SwiftPM also puts the package's executables.
     public static var buildProducts: URL {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var url = URL(fileURLWithPath: exe)
         while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("postured").path) {
             url.deleteLastPathComponent()
@@ -110,13 +112,12 @@ public enum Paths {
     }
 
     public static func temporaryDirectory(_ label: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("posture-\(label)-\(UUID().uuidString.prefix(8))")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "posture-\(label)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
 }
-
-import Testing
 
 extension Requirement {
     /// A trait that skips the test, with the reason, when the machine lacks what it needs; in CI the test

@@ -49,7 +49,8 @@ struct BlockTopology {
 
     private func build(sysPath: String, depth: Int) throws(SystemError) -> BlockDevice {
         guard depth < 16 else {
-            throw SystemError(code: .malformed, call: "walk sysfs", subject: sysPath, detail: "block device chain deeper than 16")
+            throw SystemError(
+                code: .malformed, call: "walk sysfs", subject: sysPath, detail: "block device chain deeper than 16")
         }
         let name = String(sysPath.split(separator: "/").last ?? "")
         let number = (try? root.readAttribute("\(sysPath)/dev")) ?? "?"

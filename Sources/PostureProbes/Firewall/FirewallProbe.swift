@@ -11,7 +11,9 @@ public struct FirewallProbe: Probe {
     public init() {}
 
     public func collect(in context: ProbeContext) -> FirewallFacts {
-        let analysis: Result<NftablesAnalysis, any Error> = Result { try NftablesAnalysis(json: NftablesReader.rulesetJSON()) }
+        let analysis: Result<NftablesAnalysis, any Error> = Result {
+            try NftablesAnalysis(json: NftablesReader.rulesetJSON())
+        }
         let legacy: Result<[LegacyTable], any Error> = Result { try LegacyIptablesReader.tables() }
         return Self.facts(nftables: analysis, legacy: legacy)
     }
@@ -51,8 +53,8 @@ public struct FirewallProbe: Probe {
             evidence.append("iptables-legacy \(table.family) filter INPUT: policy DROP")
         }
         return InboundFiltering(
-            ipv4: byFamily["ip"]! || byFamily["inet"]! || legacyV4,
-            ipv6: byFamily["ip6"]! || byFamily["inet"]! || legacyV6,
+            ipv4: byFamily["ip"] == true || byFamily["inet"] == true || legacyV4,
+            ipv6: byFamily["ip6"] == true || byFamily["inet"] == true || legacyV6,
             byFamily: byFamily, evidence: evidence)
     }
 
@@ -64,7 +66,8 @@ public struct FirewallProbe: Probe {
             analysis.chains.filter { iptablesChains.contains($0.summary.name) }.map { "\($0.family) \($0.table)" })
         var frameworks: [String] = []
         if analysis.tableOrder.contains(where: { $0.name == "firewalld" }) { frameworks.append("firewalld") }
-        if analysis.chains.contains(where: { $0.summary.name.hasPrefix("ufw-") || $0.summary.name.hasPrefix("ufw6-") }) {
+        if analysis.chains.contains(where: { $0.summary.name.hasPrefix("ufw-") || $0.summary.name.hasPrefix("ufw6-") })
+        {
             frameworks.append("ufw")
         }
         if analysis.usesXtables || !iptablesNftTables.isEmpty { frameworks.append("iptables-nft") }

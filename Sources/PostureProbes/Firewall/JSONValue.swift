@@ -46,7 +46,9 @@ enum JSONValue: Decodable, Equatable {
 
     /// For a single-key object (`{"chain": {…}}`), the key and its value.
     var soleEntry: (key: String, value: JSONValue)? {
-        if case .object(let fields) = self, fields.count == 1, let entry = fields.first { return (entry.key, entry.value) }
+        if case .object(let fields) = self, fields.count == 1, let entry = fields.first {
+            return (entry.key, entry.value)
+        }
         return nil
     }
 }

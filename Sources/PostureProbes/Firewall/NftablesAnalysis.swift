@@ -1,9 +1,10 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Turns libnftables JSON (libnftables-json(5)) into the reported ruleset, and decides whether each
 /// family's input path drops new inbound traffic by default. The rules are in `Firewall/README.md`.

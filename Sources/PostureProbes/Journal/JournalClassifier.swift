@@ -76,7 +76,8 @@ struct JournalClassifier {
         if message.containsBytes("New USB device found") { return .usbDeviceAdded }
         // "a.out[4242]: segfault at 0 ip 000055d0c0de1139 sp 00007ffd4e3c5d60 error 6 in a.out[…]"
         if message.containsBytes(": segfault at ") { return .segfault }
-        if message.hasPrefixBytes("Oops:") || message.hasPrefixBytes("BUG: ") || message.hasPrefixBytes("kernel BUG at ")
+        if message.hasPrefixBytes("Oops:") || message.hasPrefixBytes("BUG: ")
+            || message.hasPrefixBytes("kernel BUG at ")
             || message.hasPrefixBytes("general protection fault")
         {
             return .kernelOops

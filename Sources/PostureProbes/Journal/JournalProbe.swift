@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import PostureLinux
 import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Security-relevant journal events after a cursor (or, without one, within a window before now),
 /// counted per category, with the notable ones attached and the cursor to resume from.
@@ -18,7 +19,8 @@ public struct JournalProbe: Probe {
 
     static func entry(_ values: [String?]) -> JournalClassifier.Entry {
         JournalClassifier.Entry(
-            identifier: values[0], transport: values[1], messageID: values[2], unit: values[3], message: values[4] ?? "")
+            identifier: values[0], transport: values[1], messageID: values[2], unit: values[3], message: values[4] ?? ""
+        )
     }
 
     public func collect(in context: ProbeContext) -> Fact<JournalFacts> {
@@ -52,7 +54,7 @@ public struct JournalProbe: Probe {
         while try reader.next() {
             examined += 1
             if let category = classifier.category(of: Self.entry(reader.read(Self.classifierFields))) {
-                counts[categories.firstIndex(of: category)!] += 1
+                if let index = categories.firstIndex(of: category) { counts[index] += 1 }
             }
         }
         let notableTotal = zip(categories, counts).filter { $0.0.isNotable }.reduce(0) { $0 + $1.1 }
@@ -63,18 +65,20 @@ public struct JournalProbe: Probe {
             lastCursor = try reader.cursor()
             // Backward from it: the newest notable events, with their cursors.
             let wanted = min(options.notableLimit, notableTotal)
-            if wanted > 0 { repeat {
-                if let after = options.afterCursor, reader.isAt(cursor: after) { break }
-                let values = reader.read(Self.fields)
-                let entry = Self.entry(values)
-                guard let category = classifier.category(of: entry), category.isNotable else { continue }
-                notable.append(
-                    JournalEvent(
-                        category: category,
-                        time: Timestamp(microsecondsSinceEpoch: Int64(try reader.realtimeMicroseconds())),
-                        unit: entry.unit ?? values[5], identifier: entry.identifier, message: entry.message,
-                        cursor: try reader.cursor()))
-            } while try notable.count < wanted && reader.previous() }
+            if wanted > 0 {
+                repeat {
+                    if let after = options.afterCursor, reader.isAt(cursor: after) { break }
+                    let values = reader.read(Self.fields)
+                    let entry = Self.entry(values)
+                    guard let category = classifier.category(of: entry), category.isNotable else { continue }
+                    notable.append(
+                        JournalEvent(
+                            category: category,
+                            time: Timestamp(microsecondsSinceEpoch: Int64(try reader.realtimeMicroseconds())),
+                            unit: entry.unit ?? values[5], identifier: entry.identifier, message: entry.message,
+                            cursor: try reader.cursor()))
+                } while try notable.count < wanted && reader.previous()
+            }
             notable.reverse()
         }
         let countsByCategory = Dictionary(uniqueKeysWithValues: zip(categories, counts))

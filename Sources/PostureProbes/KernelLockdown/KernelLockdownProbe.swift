@@ -14,7 +14,8 @@ public struct KernelLockdownProbe: Probe {
                 throw ProbeError(
                     root.exists("/sys/kernel/security/lsm")
                         ? "the kernel has no lockdown LSM (\(Self.path) is absent)"
-                        : "securityfs is not mounted at /sys/kernel/security (mount -t securityfs securityfs /sys/kernel/security)")
+                        : "securityfs is not mounted at /sys/kernel/security (mount -t securityfs securityfs /sys/kernel/security)"
+                )
             }
             return try Self.parse(root.readAttribute(Self.path))
         }

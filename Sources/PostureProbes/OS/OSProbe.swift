@@ -9,13 +9,16 @@ public struct OSProbe: Probe {
         let root = context.root
         return OSFacts(
             osRelease: osRelease(root),
-            kernelRelease: .reading("/proc/sys/kernel/osrelease") { try root.readAttribute("/proc/sys/kernel/osrelease") },
+            kernelRelease: .reading("/proc/sys/kernel/osrelease") {
+                try root.readAttribute("/proc/sys/kernel/osrelease")
+            },
             kernelVersion: .reading("/proc/sys/kernel/version") { try root.readAttribute("/proc/sys/kernel/version") },
             architecture: .reading("/proc/sys/kernel/arch") { try root.readAttribute("/proc/sys/kernel/arch") },
             machineID: .reading("/etc/machine-id") {
                 let id = try root.readAttribute("/etc/machine-id")
                 guard id.count == 32, id.allSatisfy(\.isHexDigit) else {
-                    throw ProbeError("/etc/machine-id is not 32 hex digits (see machine-id(5); systemd-machine-id-setup makes one)")
+                    throw ProbeError(
+                        "/etc/machine-id is not 32 hex digits (see machine-id(5); systemd-machine-id-setup makes one)")
                 }
                 return id.lowercased()
             },
@@ -48,7 +51,8 @@ public struct OSProbe: Probe {
         var reasons: [String] = []
         // Debian and Ubuntu packages touch this flag file (and list themselves in the .pkgs file).
         if root.exists("/run/reboot-required") {
-            let packages = (try? root.readText("/run/reboot-required.pkgs"))?
+            let packages =
+                (try? root.readText("/run/reboot-required.pkgs"))?
                 .split(whereSeparator: \.isNewline).map(String.init) ?? []
             reasons.append(
                 packages.isEmpty

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import PostureLinux
 import PostureModel
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// OpenSSH server settings as sshd would apply them, read from `/etc/ssh/sshd_config` and its includes.
 public struct SSHDProbe: Probe {
@@ -101,7 +102,7 @@ struct SSHDConfig {
         guard pattern.contains(where: { "*?[".contains($0) }) else {
             return root.exists(pattern) ? [pattern] : []
         }
-        let slash = pattern.lastIndex(of: "/")!
+        guard let slash = pattern.lastIndex(of: "/") else { return [] }
         let directory = String(pattern[..<slash])
         let namePattern = String(pattern[pattern.index(after: slash)...])
         guard let names = try? root.contentsOfDirectory(directory) else { return [] }

@@ -12,12 +12,17 @@ public struct SecureBootProbe: Probe {
         let root = context.root
         guard root.exists("/sys/firmware/efi") else {
             // No EFI runtime: the machine booted through legacy BIOS (or a firmware without UEFI).
-            return .observed(SecureBootFacts(firmware: "bios", enabled: false, setupMode: nil), source: "/sys/firmware/efi")
+            return .observed(
+                SecureBootFacts(firmware: "bios", enabled: false, setupMode: nil), source: "/sys/firmware/efi")
         }
         return .reading(Self.source) {
             guard root.exists("/sys/firmware/efi/efivars/SecureBoot-\(Self.globalVariableGUID)") else {
-                if !root.exists("/sys/firmware/efi/efivars/") || (try? root.contentsOfDirectory("/sys/firmware/efi/efivars"))?.isEmpty != false {
-                    throw ProbeError("efivarfs is not mounted at /sys/firmware/efi/efivars (mount -t efivarfs efivarfs /sys/firmware/efi/efivars)")
+                if !root.exists("/sys/firmware/efi/efivars/")
+                    || (try? root.contentsOfDirectory("/sys/firmware/efi/efivars"))?.isEmpty != false
+                {
+                    throw ProbeError(
+                        "efivarfs is not mounted at /sys/firmware/efi/efivars (mount -t efivarfs efivarfs /sys/firmware/efi/efivars)"
+                    )
                 }
                 // UEFI without the variable: firmware that does not implement Secure Boot.
                 return SecureBootFacts(firmware: "uefi", enabled: false, setupMode: nil)

@@ -1,0 +1,31 @@
+# Shared by the developer scripts: run as root (re-exec through sudo if needed), install packages.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+# Debian packages the build and the tests need. The tests use the real tools, not stand-ins:
+# systemd-journal-remote makes journal files, nft/iptables load rulesets in network namespaces,
+# lsblk and Debian's python3 are oracles.
+POSTURE_APT_PACKAGES=(
+    pkg-config libsystemd-dev libnftables-dev
+    systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
+    jq openssl
+)
+
+require_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "$0 needs root (apt-get, network namespaces, nftables); re-running with sudo" >&2
+        exec sudo --preserve-env=PATH,CI "$0" "$@"
+    fi
+}
+
+install_packages() {
+    local missing=()
+    for package in "${POSTURE_APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -q
+    apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}"
+}
