@@ -17,17 +17,21 @@ struct Options {
     var cycles = 200
     var runs = 20
     var entries = 1000
+    /// The `postured` to measure; default: the one built next to this benchmark.
+    var postured: String?
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
         while let argument = iterator.next() {
-            let value = iterator.next().flatMap(Int.init)
+            let text = iterator.next()
+            let value = text.flatMap(Int.init)
             switch argument {
+            case "--postured": postured = text
             case "--cycles": cycles = value ?? cycles
             case "--runs": runs = value ?? runs
             case "--entries": entries = value ?? entries
             default:
-                print("usage: posture-bench [--cycles N] [--runs N] [--entries N]")
+                print("usage: posture-bench [--cycles N] [--runs N] [--entries N] [--postured PATH]")
                 exit(64)
             }
         }
@@ -223,9 +227,10 @@ let breakdown: [(String, Double)] = [
 ]
 
 // 2. The whole `postured probe` process, as a user or a timer would run it.
-let executable = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
-    "postured"
-).path
+let executable =
+    options.postured
+    ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("postured")
+    .path
 var runs: [ChildUsage] = []
 for _ in 0..<options.runs {
     runs.append(
@@ -253,7 +258,7 @@ print("  typical, 1 in 10 of \(options.entries) new entries security-relevant:")
 print("    CPU   \(format(median(typicalCPU)))   (target ≤ 6 ms)")
 print("  where the worst case's CPU goes:")
 for (name, cpu) in breakdown { print("    \(name): \(format(cpu)) CPU") }
-print("postured probe --format json (\(options.runs) runs, median; max RSS is the largest run):")
+print("\(executable) probe --format json (\(options.runs) runs, median; max RSS is the largest run):")
 print("  CPU   \(format(median(runs.map { $0.cpu * 1000 })))")
 print("  wall  \(format(median(runs.map { $0.wall * 1000 })))")
 print("  RSS   \(fixed(Double(runs.map(\.maxRSSKiB).max() ?? 0) / 1024, 1)) MiB   (target ≤ 15 MiB)")

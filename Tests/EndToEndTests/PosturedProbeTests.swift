@@ -1,0 +1,95 @@
+import Foundation
+import PostureModel
+import TestSupport
+import Testing
+
+/// The shipped executable, run as a user would: `postured probe`, its JSON decoded with the model's
+/// own decoder, its facts checked against the host and against rulesets and journals made for the test.
+@Suite struct PosturedProbeTests {
+    static let postured = Paths.executable("postured")
+
+    private func report(_ arguments: [String], in namespace: NetworkNamespace? = nil) throws -> PostureReport {
+        let command = [Self.postured, "probe", "--format", "json"] + arguments
+        let output = try namespace.map { try $0.exec(command) } ?? Shell.run(command)
+        return try PostureReport.makeDecoder().decode(PostureReport.self, from: Data(output.stdout.utf8))
+    }
+
+    @Test func reportDescribesThisHost() throws {
+        let report = try report([])
+        #expect(report.schemaVersion == PostureReport.currentSchemaVersion)
+        #expect(abs(report.collectedAt.timeIntervalSinceNow) < 60)
+        let uname = try Shell.run(["uname", "-r"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(report.os.kernelRelease.value == uname)
+        let osRelease = try String(contentsOfFile: "/etc/os-release", encoding: .utf8)
+        let id = try #require(report.os.osRelease.value?["ID"])
+        #expect(osRelease.contains("ID=\(id)"))
+        // Root's encryption state is a definite answer on a block-backed root, with its chain listed.
+        let disk = try #require(report.diskEncryption.value)
+        if let root = disk.volumes.first(where: { $0.mountPoints.contains("/") }) {
+            #expect(disk.rootEncrypted.value == root.encrypted)
+            #expect(!root.devices.isEmpty)
+        } else {
+            #expect(disk.rootEncrypted.unavailableReason != nil)
+        }
+    }
+
+    @Test func tableFormatIsTheDefaultAndNamesEverySection() throws {
+        let output = try Shell.run([Self.postured, "probe"]).stdout
+        for section in ["Operating system", "Disk encryption", "Firewall", "Journal", "Platform"] {
+            #expect(output.contains(section), "missing section \(section)")
+        }
+    }
+
+    @Test(Requirement.available(programs: ["ip", "nft"], root: true))
+    func firewallVerdictFollowsTheNamespaceRuleset() throws {
+        let namespace = try NetworkNamespace(label: "e2e-fw")
+        let open = try report([], in: namespace)
+        #expect(open.firewall.inboundFiltered.value?.ipv4 == false)
+        try namespace.loadNftables(
+            """
+            table inet filter {
+              chain input { type filter hook input priority 0; policy drop; iif "lo" accept; }
+            }
+            """)
+        let closed = try report([], in: namespace)
+        #expect(closed.firewall.inboundFiltered.value?.ipv4 == true)
+        #expect(closed.firewall.inboundFiltered.value?.ipv6 == true)
+        #expect(closed.firewall.nftables.value?.tables.map(\.name) == ["filter"])
+    }
+
+    @Test(Requirement.available(programs: [JournalFixture.journalRemote]))
+    func journalCursorRoundTripsThroughTheCommandLine() throws {
+        var fixture = JournalFixture(directory: try Paths.temporaryDirectory("e2e-journal"))
+        let failure = [
+            "SYSLOG_IDENTIFIER": "sshd", "_TRANSPORT": "syslog",
+            "MESSAGE": "Failed password for root from 203.0.113.5 port 22 ssh2",
+        ]
+        try fixture.append(Array(repeating: failure, count: 3))
+        let first = try #require(try report(["--journal-file", fixture.file.path]).journal.value)
+        #expect(first.counts[.sshAuthFailure] == 3)
+        let cursor = try #require(first.cursor)
+
+        try fixture.append(Array(repeating: failure, count: 2))
+        let second = try #require(
+            try report(["--journal-file", fixture.file.path, "--journal-cursor", cursor]).journal.value)
+        #expect(second.counts[.sshAuthFailure] == 2)
+        #expect(second.afterCursor == cursor)
+    }
+
+    @Test func badUsageExitsWithUsageErrorNamingTheOption() throws {
+        let output = try Shell.runAllowingFailure([Self.postured, "probe", "--journal-window", "soon"])
+        #expect(output.status == 64)
+        #expect(output.stderr.contains("--journal-window"))
+        let both = try Shell.runAllowingFailure([
+            Self.postured, "probe", "--journal-file", "/a", "--journal-directory", "/b",
+        ])
+        #expect(both.status == 64)
+        #expect(both.stderr.contains("--journal-directory"))
+    }
+
+    @Test func aMissingRootTreeIsReportedAsUnavailableNotACrash() throws {
+        let report = try report(["--root", "/nonexistent-posture-root"])
+        #expect(report.os.machineID.unavailableReason != nil)
+        #expect(report.diskEncryption.unavailableReason?.contains("mountinfo") == true)
+    }
+}
