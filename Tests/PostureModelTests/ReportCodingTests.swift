@@ -10,8 +10,7 @@ import Testing
         let unknown = String(
             decoding: try encoder.encode(Fact<Bool>.unavailable(reason: "no /x", source: "/x")), as: UTF8.self)
         #expect(
-            unknown == #"{"reason":"no \/x","source":"/x","status":"unavailable"}"#
-                || unknown == #"{"reason":"no /x","source":"/x","status":"unavailable"}"#)
+            unknown == #"{"reason":"no /x","source":"/x","status":"unavailable"}"#)
         let decoded = try PostureReport.makeDecoder().decode(Fact<Bool>.self, from: Data(unknown.utf8))
         #expect(decoded == .unavailable(reason: "no /x", source: "/x"))
     }

@@ -90,6 +90,9 @@ public enum Requirement {
     }
 }
 
+private let scratchPath = FileManager.default.temporaryDirectory.appendingPathComponent("posture-tests-\(getpid())")
+    .path
+
 /// Paths of this checkout and of the built executables.
 public enum Paths {
     /// The package root, found from this source file.
@@ -111,12 +114,20 @@ public enum Paths {
         buildProducts.appendingPathComponent(name).path
     }
 
+    /// A fresh directory under this test process's own scratch directory, which is removed when the
+    /// process exits.
     public static func temporaryDirectory(_ label: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
-            "posture-\(label)-\(UUID().uuidString.prefix(8))")
+        let url = scratch.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }
+
+    private static let scratch: URL = {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("posture-tests-\(getpid())")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: scratchPath) }
+        return url
+    }()
 }
 
 extension Requirement {
