@@ -6,10 +6,22 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "postured", targets: ["postured"]),
+        .executable(name: "posture-collector", targets: ["posture-collector"]),
         .executable(name: "posture-bench", targets: ["posture-bench"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C: libsystemd (sd-journal, sd-bus, sd-login, sd-daemon).
@@ -28,8 +40,16 @@ let package = Package(
         // are easier to read with the kernel's own headers than to re-declare in Swift.
         .target(name: "CNetfilter"),
 
-        // Pure value types: facts, report, (later) attestations and verdicts. No I/O.
-        .target(name: "PostureModel", exclude: ["SCHEMA.md"]),
+        // Pure value types: facts, report, attestations (JWS), device identity. No I/O, no clock.
+        .target(
+            name: "PostureModel",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            exclude: ["SCHEMA.md"]
+        ),
 
         // The only module that touches libc, /proc, /sys, sd-journal and netfilter.
         .target(
@@ -47,10 +67,57 @@ let package = Package(
             ]
         ),
 
+        // The agent: device key, enrollment, signed attestations over mTLS, on-disk spool.
+        .target(
+            name: "PostureAgent",
+            dependencies: [
+                "PostureProbes", "PostureLinux", "PostureModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["README.md"]
+        ),
+
+        // Storage behind one protocol: SQLite (GRDB, WAL).
+        .target(
+            name: "PostureStore",
+            dependencies: ["PostureModel", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+
+        // The collector: CA and enrollment, ingest and verification over mTLS.
+        .target(
+            name: "PostureCollector",
+            dependencies: [
+                "PostureModel", "PostureStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            exclude: ["README.md"]
+        ),
+
         .executableTarget(
             name: "postured",
             dependencies: [
-                "PostureProbes",
+                "PostureProbes", "PostureAgent",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "posture-collector",
+            dependencies: [
+                "PostureCollector", "PostureStore", "PostureModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

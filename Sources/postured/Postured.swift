@@ -10,7 +10,7 @@ import PostureProbes
 #endif
 
 @main
-struct Postured: ParsableCommand {
+struct Postured: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postured",
         abstract: "Posture agent: gathers this device's posture facts.",
@@ -18,7 +18,7 @@ struct Postured: ParsableCommand {
             Exit codes: 0 success; 64 bad usage (the message names the option); 1 any other failure.
             """,
         version: postureAgentVersion,
-        subcommands: [Probe.self]
+        subcommands: [Probe.self, Enroll.self, Run.self, Status.self]
     )
 }
 
@@ -32,10 +32,8 @@ struct DurationArgument: ExpressibleByArgument {
     let text: String
 
     init?(argument: String) {
-        let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
-        guard let unit = argument.last, let scale = units[unit], let count = Int64(argument.dropLast()), count >= 0
-        else { return nil }
-        duration = .seconds(count * scale)
+        guard let parsed = DurationText(argument) else { return nil }
+        duration = parsed.duration
         text = argument
     }
 
@@ -111,4 +109,5 @@ extension DurationArgument {
     }
 
     static let day = DurationArgument(duration: .seconds(86400), text: "24h")
+    static let minute = DurationArgument(duration: .seconds(60), text: "60s")
 }

@@ -1,0 +1,240 @@
+import Logging
+import PostureLinux
+import PostureModel
+import PostureProbes
+import ServiceLifecycle
+import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+public struct AgentOptions: Sendable {
+    /// Time between reports; each wait is shortened or lengthened by up to `jitter` of it, so a fleet
+    /// restarted together does not report in lockstep.
+    public var interval: Duration = .seconds(60)
+    public var jitter: Double = 0.1
+    /// Spooled reports kept while the collector is unreachable; beyond it the oldest are dropped and counted.
+    public var spoolCapacity: Int = 10_000
+    /// Stop after this many reports (and one last delivery attempt); nil runs until SIGTERM.
+    public var count: Int?
+    public var root = HostRoot()
+    /// Journal source; nil reads the system journal.
+    public var journalSource: JournalSource?
+
+    public init() {}
+}
+
+/// The daemon (`postured run`): every interval gather facts, sign them, spool them durably, deliver the
+/// spool oldest first over mutual TLS, and renew the certificate past half its life.
+///
+/// ```mermaid
+/// stateDiagram-v2
+///     [*] --> Gather
+///     Gather --> Spool: sign (ES256, device key)
+///     Spool --> Deliver
+///     Deliver --> Deliver: accepted (next nonce, cursor saved, entry removed)
+///     Deliver --> Resign: nonce expired / unknown / stale
+///     Resign --> Deliver
+///     Deliver --> Wait: spool empty, or collector unreachable / 5xx (entries kept)
+///     Wait --> Gather: interval ± jitter
+///     Wait --> [*]: SIGTERM
+/// ```
+public actor Agent: Service {
+    private let state: AgentState
+    private let options: AgentOptions
+    private let logger: Logger
+    private let spool: Spool
+    private let key: SoftwareSigningKey
+    private let enrollment: AgentState.Enrollment
+    private var client: CollectorClient
+    private var certificate: Certificate
+    private var lastSequence: UInt64
+    private var gatheredCursor: String?
+    private var collectorWasUnavailable = false
+
+    public init(state: AgentState, options: AgentOptions, logger: Logger) throws {
+        self.state = state
+        self.options = options
+        self.logger = logger
+        enrollment = try state.requireEnrollment()
+        try state.prepare()
+        spool = Spool(directory: state.spoolDirectory, capacity: options.spoolCapacity)
+        key = try DeviceKeyFile.loadOrCreate(state.keyPath)
+        (client, certificate) = try Self.makeClient(state: state, enrollment: enrollment)
+        // Never reuse a sequence number: the spool may hold one the sequence file has not seen yet.
+        let spooled = try spool.sequences()
+        let spool = self.spool
+        lastSequence = max(try state.lastSequence(), spooled.last ?? 0)
+        gatheredCursor = try spooled.last.flatMap { try spool.entry($0)?.journalCursor } ?? state.acceptedCursor()
+    }
+
+    static func makeClient(state: AgentState, enrollment: AgentState.Enrollment) throws -> (
+        CollectorClient, Certificate
+    ) {
+        guard let certificatePEM = try state.readText(state.certificatePath),
+            let keyPEM = try state.readText(state.keyPath),
+            let caPEM = try state.readText(state.caPath), let certificate = try? Certificate(pemEncoded: certificatePEM)
+        else {
+            throw AgentError(
+                .notEnrolled,
+                "the state directory \(state.directory) lacks device.crt, device.key or ca.crt; enroll again")
+        }
+        let client = try CollectorClient(
+            baseURL: enrollment.devicesURL, caPEM: caPEM, identity: (certificatePEM, keyPEM))
+        return (client, certificate)
+    }
+
+    public func run() async throws {
+        var produced = 0
+        while !Task.isShuttingDownGracefully {
+            try gatherAndSpool()
+            await deliver()
+            await renewIfDue()
+            produced += 1
+            if let count = options.count, produced >= count { break }
+            let seconds =
+                Double(options.interval.components.seconds) + Double(options.interval.components.attoseconds) / 1e18
+            let factor = 1 + Double.random(in: -options.jitter...options.jitter)
+            try? await cancelWhenGracefulShutdown {
+                try await Task.sleep(for: .milliseconds(Int64(seconds * factor * 1000)))
+            }
+        }
+        await client.shutdown()
+        let left = (try? spool.sequences().count) ?? 0
+        logger.notice("agent stopped", metadata: ["posture.spooled": "\(left)", "posture.sequence": "\(lastSequence)"])
+    }
+
+    /// One report: facts after the last gathered journal cursor, signed with the newest nonce.
+    func gatherAndSpool() throws {
+        let now = Date()
+        var journal = JournalOptions(source: options.journalSource, afterCursor: gatheredCursor)
+        journal.notableLimit = 100
+        let report = ReportCollector().collect(in: ProbeContext(root: options.root, now: now, journal: journal))
+        let sequence = lastSequence + 1
+        // The sequence is durable before anything carries it.
+        try state.saveSequence(sequence)
+        lastSequence = sequence
+        let nonce = try state.nonce()?.value ?? ""
+        let payload = AttestationPayload(
+            deviceID: enrollment.deviceID, sequence: sequence, issuedAt: now, nonce: nonce, spoolGap: try spool.gap(),
+            report: report)
+        var cursor = gatheredCursor
+        if case .observed(let facts, _) = report.journal, let end = facts.cursor { cursor = end }
+        let entry = Spool.Entry(payload: payload, jws: try sign(payload), journalCursor: cursor)
+        let dropped = try spool.append(entry)
+        if dropped > 0 {
+            logger.error(
+                "spool full: dropped the oldest reports; the gap is reported to the collector",
+                metadata: ["posture.dropped": "\(dropped)", "posture.capacity": "\(options.spoolCapacity)"])
+        }
+        gatheredCursor = cursor
+    }
+
+    private func sign(_ payload: AttestationPayload) throws -> String {
+        try CompactJWS.sign(payload: try PostureReport.wireEncoder().encode(payload), with: key).compact
+    }
+
+    /// Delivers the spool oldest first until it is empty or the collector cannot take more now.
+    func deliver() async {
+        do {
+            for sequence in try spool.sequences() {
+                guard var entry = try spool.entry(sequence) else { continue }
+                var resigned = false
+                delivery: while true {
+                    switch await client.post(
+                        "/v1/attestations", body: Array(entry.jws.utf8), contentType: "application/jose")
+                    {
+                    case .accepted(let bytes):
+                        let receipt = try PostureReport.wireDecoder().decode(AttestationReceipt.self, from: Data(bytes))
+                        try state.save(receipt.nextNonce)
+                        try delivered(entry)
+                        if collectorWasUnavailable {
+                            logger.notice("collector reachable again", metadata: ["posture.sequence": "\(sequence)"])
+                            collectorWasUnavailable = false
+                        }
+                        break delivery
+                    case .refused(let error, let status):
+                        if error.error.isCuredByFreshNonce && !resigned {
+                            guard
+                                case .accepted(let nonce) = await client.getJSON("/v1/nonce", answer: IssuedNonce.self)
+                            else {
+                                return
+                            }
+                            try state.save(nonce)
+                            entry.payload.nonce = nonce.value
+                            entry.payload.issuedAt = Date()
+                            entry.jws = try sign(entry.payload)
+                            try spool.replace(entry)
+                            resigned = true
+                            continue delivery
+                        }
+                        if error.error == .sequenceNotIncreasing || error.error == .nonceReused {
+                            // The collector has this sequence already: its answer was lost (a crash, a cut).
+                            logger.notice(
+                                "collector already had report \(sequence)", metadata: ["posture.code": "\(error.error)"]
+                            )
+                            try delivered(entry)
+                            break delivery
+                        }
+                        if error.error == .deviceRevoked || error.error == .certificateRequired {
+                            logger.error(
+                                "the collector refuses this device: \(error.message)",
+                                metadata: ["posture.code": "\(error.error)"])
+                            return
+                        }
+                        logger.error(
+                            "the collector refused report \(sequence) (\(status) \(error.error): \(error.message)); moved to spool/rejected",
+                            metadata: ["posture.code": "\(error.error)"])
+                        try spool.reject(sequence)
+                        break delivery
+                    case .unavailable(let reason):
+                        if !collectorWasUnavailable {
+                            logger.warning(
+                                "collector unavailable, reports stay in the spool: \(reason)",
+                                metadata: ["posture.spooled": "\((try? spool.sequences().count) ?? 0)"])
+                            collectorWasUnavailable = true
+                        }
+                        return
+                    }
+                }
+            }
+        } catch {
+            logger.error("delivery stopped: \(error)")
+        }
+    }
+
+    /// Accepted: the journal cursor advances to this report's end, the entry leaves the spool.
+    private func delivered(_ entry: Spool.Entry) throws {
+        if let cursor = entry.journalCursor { try state.saveAcceptedCursor(cursor) }
+        if let gap = entry.payload.spoolGap { try spool.clearGap(ifEqualTo: gap) }
+        try spool.remove(entry.sequence)
+    }
+
+    /// Past half its lifetime the certificate is renewed over mutual TLS, keeping the device key.
+    func renewIfDue() async {
+        let notBefore = certificate.notValidBefore
+        let half = notBefore.addingTimeInterval(certificate.notValidAfter.timeIntervalSince(notBefore) / 2)
+        guard Date() >= half else { return }
+        do {
+            let request = RenewalRequest(csr: try DeviceKeyFile.csr(for: key, hostname: currentHostname()))
+            switch await client.postJSON("/v1/renew", request, answer: CertificateGrant.self) {
+            case .accepted(let grant):
+                try state.writeText(grant.certificate, state.certificatePath)
+                try state.save(grant.nonce)
+                let old = client
+                (client, certificate) = try Self.makeClient(state: state, enrollment: enrollment)
+                await old.shutdown()
+                logger.notice("certificate renewed", metadata: ["posture.not_after": "\(grant.notAfter)"])
+            case .refused(let error, _):
+                logger.error("certificate renewal refused: \(error.error): \(error.message)")
+            case .unavailable(let reason):
+                logger.warning("certificate renewal postponed: \(reason)")
+            }
+        } catch {
+            logger.error("certificate renewal failed: \(error)")
+        }
+    }
+}

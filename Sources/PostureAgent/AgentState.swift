@@ -1,0 +1,137 @@
+import Crypto
+import PostureLinux
+import PostureModel
+import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The agent's state directory (default `/var/lib/posture`, mode 0700):
+/// `device.key` (0600), `device.crt`, `ca.crt`, `enrollment.json`, `nonce.json`, `sequence`,
+/// `journal.cursor`, `spool/`. Every write is durable (fsync, atomic rename).
+public struct AgentState: Sendable {
+    public let directory: String
+
+    public static let defaultDirectory = "/var/lib/posture"
+
+    public init(directory: String) { self.directory = directory }
+
+    public var keyPath: String { directory + "/device.key" }
+    public var certificatePath: String { directory + "/device.crt" }
+    public var caPath: String { directory + "/ca.crt" }
+    var enrollmentPath: String { directory + "/enrollment.json" }
+    var noncePath: String { directory + "/nonce.json" }
+    var sequencePath: String { directory + "/sequence" }
+    var cursorPath: String { directory + "/journal.cursor" }
+    public var spoolDirectory: String { directory + "/spool" }
+
+    /// What enrollment established.
+    public struct Enrollment: Codable, Sendable, Equatable {
+        public var deviceID: String
+        public var identity: String
+        public var collectorURL: String
+        public var devicesURL: String
+        public var enrolledAt: Date
+    }
+
+    public func prepare() throws {
+        try DurableFile.makeDirectory(directory, mode: 0o700)
+        try DurableFile.makeDirectory(spoolDirectory, mode: 0o700)
+    }
+
+    public func enrollment() throws -> Enrollment? {
+        try readJSON(Enrollment.self, enrollmentPath)
+    }
+
+    func requireEnrollment() throws -> Enrollment {
+        guard let enrollment = try enrollment() else {
+            throw AgentError(
+                .notEnrolled,
+                "this device is not enrolled (no \(enrollmentPath)); run `postured enroll --collector URL --token TOKEN --ca-fingerprint sha256:…` first"
+            )
+        }
+        return enrollment
+    }
+
+    func save(_ enrollment: Enrollment) throws { try writeJSON(enrollment, enrollmentPath) }
+
+    func nonce() throws -> IssuedNonce? { try readJSON(IssuedNonce.self, noncePath) }
+    func save(_ nonce: IssuedNonce) throws { try writeJSON(nonce, noncePath) }
+
+    /// The last sequence number used (0 before the first report).
+    func lastSequence() throws -> UInt64 {
+        guard let bytes = try DurableFile.read(sequencePath) else { return 0 }
+        return UInt64(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    func saveSequence(_ sequence: UInt64) throws {
+        try DurableFile.write(Array("\(sequence)\n".utf8), to: sequencePath, mode: 0o600)
+    }
+
+    /// The journal cursor of the last report the collector accepted.
+    public func acceptedCursor() throws -> String? {
+        guard let bytes = try DurableFile.read(cursorPath) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }
+
+    func saveAcceptedCursor(_ cursor: String) throws {
+        try DurableFile.write(Array((cursor + "\n").utf8), to: cursorPath, mode: 0o600)
+    }
+
+    func readText(_ path: String) throws -> String? {
+        try DurableFile.read(path).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    func writeText(_ text: String, _ path: String, mode: UInt32 = 0o644) throws {
+        try DurableFile.write(Array(text.utf8), to: path, mode: mode)
+    }
+
+    private func readJSON<T: Decodable>(_ type: T.Type, _ path: String) throws -> T? {
+        guard let bytes = try DurableFile.read(path) else { return nil }
+        do {
+            return try PostureReport.wireDecoder().decode(type, from: Data(bytes))
+        } catch {
+            throw AgentError(.stateDirectory, "\(path) is corrupt (\(error)); remove it and enroll again")
+        }
+    }
+
+    private func writeJSON(_ value: some Encodable, _ path: String) throws {
+        try DurableFile.write(Array(try PostureReport.wireEncoder().encode(value)), to: path, mode: 0o600)
+    }
+}
+
+/// The device key: P-256, PEM (PKCS#8) in `device.key`, created once with mode 0600.
+public enum DeviceKeyFile {
+    public static func loadOrCreate(_ path: String) throws -> SoftwareSigningKey {
+        if let bytes = try DurableFile.read(path) {
+            do {
+                return SoftwareSigningKey(
+                    try P256.Signing.PrivateKey(pemRepresentation: String(decoding: bytes, as: UTF8.self)))
+            } catch {
+                throw AgentError(
+                    .stateDirectory,
+                    "the device key \(path) is not a P-256 PEM key (\(error)); remove the state directory and enroll again"
+                )
+            }
+        }
+        let key = P256.Signing.PrivateKey()
+        try DurableFile.write(Array(key.pemRepresentation.utf8), to: path, mode: 0o600)
+        return SoftwareSigningKey(key)
+    }
+
+    /// A PKCS#10 request for the key, naming the host.
+    public static func csr(for key: SoftwareSigningKey, hostname: String) throws -> String {
+        let request = try CertificateSigningRequest(
+            version: .v1,
+            subject: try DistinguishedName {
+                CommonName(hostname.isEmpty ? "posture-device" : String(hostname.prefix(64)))
+            },
+            privateKey: Certificate.PrivateKey(key.privateKey), attributes: CertificateSigningRequest.Attributes(),
+            signatureAlgorithm: .ecdsaWithSHA256)
+        return try request.serializeAsPEM().pemString
+    }
+}

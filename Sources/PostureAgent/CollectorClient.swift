@@ -1,0 +1,137 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import PostureModel
+import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// How one request to the collector ended.
+public enum CollectorAnswer<Value: Sendable>: Sendable {
+    case accepted(Value)
+    /// The collector said no, with its stable code (4xx).
+    case refused(ErrorBody, status: Int)
+    /// Down, unreachable, timed out, or 5xx: try again later.
+    case unavailable(String)
+}
+
+/// HTTPS to the collector over one pooled, keep-alive client; TLS 1.3 only, trusting only the pinned CA,
+/// presenting the device certificate when there is one.
+public final class CollectorClient: Sendable {
+    private let client: HTTPClient
+    private let baseURL: String
+
+    /// - Parameters:
+    ///   - caPEM: the collector's CA; nil only to fetch the CA for pinning (no verification: the caller
+    ///     must check what it gets against the pin).
+    ///   - identity: the device certificate and key PEM, for mutual TLS.
+    public init(baseURL: String, caPEM: String?, identity: (certificate: String, key: String)? = nil) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv13
+        if let caPEM {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
+        } else {
+            tls.certificateVerification = .none
+        }
+        if let identity {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificate.utf8)).map {
+                .certificate($0)
+            }
+            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.key.utf8), format: .pem))
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        configuration.connectionPool = .init(idleTimeout: .seconds(120))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    /// Runs `body` with a client that is shut down afterwards, whatever happens.
+    public static func using<T: Sendable>(
+        baseURL: String, caPEM: String?, identity: (certificate: String, key: String)? = nil,
+        _ body: (CollectorClient) async throws -> T
+    ) async throws -> T {
+        let client = try CollectorClient(baseURL: baseURL, caPEM: caPEM, identity: identity)
+        do {
+            let result = try await body(client)
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
+    public func get(_ path: String) async -> CollectorAnswer<[UInt8]> {
+        await send(HTTPClientRequest(url: baseURL + path))
+    }
+
+    public func post(_ path: String, body: [UInt8], contentType: String) async -> CollectorAnswer<[UInt8]> {
+        var request = HTTPClientRequest(url: baseURL + path)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: contentType)
+        request.body = .bytes(ByteBuffer(bytes: body))
+        return await send(request)
+    }
+
+    public func postJSON<Body: Encodable, Answer: Decodable & Sendable>(
+        _ path: String, _ body: Body, answer: Answer.Type
+    ) async -> CollectorAnswer<Answer> {
+        guard let data = try? PostureReport.wireEncoder().encode(body) else {
+            return .unavailable("cannot encode the request")
+        }
+        return Self.decode(await post(path, body: Array(data), contentType: "application/json"), as: answer)
+    }
+
+    public func getJSON<Answer: Decodable & Sendable>(_ path: String, answer: Answer.Type) async -> CollectorAnswer<
+        Answer
+    > {
+        Self.decode(await get(path), as: answer)
+    }
+
+    static func decode<Answer: Decodable & Sendable>(_ answer: CollectorAnswer<[UInt8]>, as type: Answer.Type)
+        -> CollectorAnswer<Answer>
+    {
+        switch answer {
+        case .accepted(let bytes):
+            do {
+                return .accepted(try PostureReport.wireDecoder().decode(type, from: Data(bytes)))
+            } catch {
+                return .unavailable("the collector's answer is not a \(type): \(error)")
+            }
+        case .refused(let body, let status): return .refused(body, status: status)
+        case .unavailable(let reason): return .unavailable(reason)
+        }
+    }
+
+    private func send(_ request: HTTPClientRequest) async -> CollectorAnswer<[UInt8]> {
+        do {
+            let response = try await client.execute(request, timeout: .seconds(30))
+            let body = Array(try await response.body.collect(upTo: 16 << 20).readableBytesView)
+            switch response.status.code {
+            case 200..<300: return .accepted(body)
+            case 400..<500:
+                let error =
+                    (try? JSONDecoder().decode(ErrorBody.self, from: Data(body)))
+                    ?? ErrorBody(
+                        AttestationRefusal(
+                            .init(rawValue: "http_\(response.status.code)"),
+                            String(decoding: body.prefix(200), as: UTF8.self)))
+                return .refused(error, status: Int(response.status.code))
+            default:
+                return .unavailable("the collector answered \(response.status.code)")
+            }
+        } catch {
+            return .unavailable("\(error)")
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import PostureLinux
+import PostureModel
+import X509
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// `postured enroll`: pin the collector's CA, create the device key, send a CSR with the machine-id,
+/// store certificate, CA and the first nonce.
+public struct Enroller: Sendable {
+    public enum CATrust: Sendable {
+        /// A CA certificate file the operator copied to the device.
+        case file(String)
+        /// `sha256:<hex>` of the CA's public key: fetched from the collector and checked on first contact.
+        case fingerprint(CAFingerprint)
+    }
+
+    public var state: AgentState
+    public var collectorURL: String
+    public var token: String
+    public var trust: CATrust
+    public var root: HostRoot
+    public var force: Bool
+
+    public init(
+        state: AgentState, collectorURL: String, token: String, trust: CATrust, root: HostRoot = HostRoot(), force: Bool
+    ) {
+        self.state = state
+        self.collectorURL = collectorURL
+        self.token = token
+        self.trust = trust
+        self.root = root
+        self.force = force
+    }
+
+    public func enroll() async throws -> AgentState.Enrollment {
+        if let existing = try state.enrollment(), !force {
+            throw AgentError(
+                .alreadyEnrolled,
+                "already enrolled as \(existing.identity) with \(existing.collectorURL); pass --force to enroll again (the collector must allow it: a token created with --allow-reenroll, or the old device revoked)"
+            )
+        }
+        try state.prepare()
+        let caPEM = try await trustedCA()
+        let key = try DeviceKeyFile.loadOrCreate(state.keyPath)
+        let machineID: String
+        do {
+            machineID = try root.readText("/etc/machine-id").trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            throw AgentError(.stateDirectory, "cannot read /etc/machine-id (\(error)); run systemd-machine-id-setup")
+        }
+        let hostname = currentHostname()
+        let request = EnrollmentRequest(
+            token: token, csr: try DeviceKeyFile.csr(for: key, hostname: hostname), machineID: machineID,
+            hostname: hostname)
+        let grant: CertificateGrant
+        let answer = try await CollectorClient.using(baseURL: collectorURL, caPEM: caPEM) { client in
+            await client.postJSON("/v1/enroll", request, answer: CertificateGrant.self)
+        }
+        switch answer {
+        case .accepted(let value): grant = value
+        case .refused(let error, _):
+            throw AgentError(.refused, "the collector refused enrollment: \(error.error): \(error.message)")
+        case .unavailable(let reason):
+            throw AgentError(.collectorUnreachable, "cannot enroll with \(collectorURL): \(reason)")
+        }
+        try state.writeText(grant.certificate, state.certificatePath)
+        try state.writeText(caPEM, state.caPath)
+        try state.save(grant.nonce)
+        try state.saveSequence(0)
+        let enrollment = AgentState.Enrollment(
+            deviceID: grant.deviceID, identity: grant.identity, collectorURL: collectorURL,
+            devicesURL: grant.devicesURL,
+            enrolledAt: Date())
+        try state.save(enrollment)
+        return enrollment
+    }
+
+    /// The CA to trust from now on: the operator's file, or the collector's own once it matches the pin.
+    private func trustedCA() async throws -> String {
+        switch trust {
+        case .file(let path):
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                (try? Certificate(pemEncoded: text)) != nil
+            else {
+                throw AgentError(.usage, "--ca \(path) is not a readable PEM certificate")
+            }
+            return text
+        case .fingerprint(let pin):
+            let answer = try await CollectorClient.using(baseURL: collectorURL, caPEM: nil) { client in
+                await client.get("/v1/ca")
+            }
+            switch answer {
+            case .accepted(let bytes):
+                let pem = String(decoding: bytes, as: UTF8.self)
+                guard let certificate = try? Certificate(pemEncoded: pem) else {
+                    throw AgentError(.caPinMismatch, "\(collectorURL)/v1/ca did not return a PEM certificate")
+                }
+                let actual = try CAFingerprint(certificate)
+                guard actual == pin else {
+                    throw AgentError(
+                        .caPinMismatch,
+                        "the collector's CA is \(actual), not the pinned \(pin): not enrolling (a different collector, or someone in between)"
+                    )
+                }
+                return pem
+            case .refused(let error, let status):
+                throw AgentError(.collectorUnreachable, "\(collectorURL)/v1/ca answered \(status) \(error.error)")
+            case .unavailable(let reason):
+                throw AgentError(.collectorUnreachable, "cannot reach \(collectorURL) to fetch its CA: \(reason)")
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import PostureModel
+import Yams
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The collector's configuration. Every key is documented in `etc/posture/collector.yaml`; a missing file
+/// means all defaults; a malformed file or an unknown key is fatal with the file and the key.
+public struct CollectorConfiguration: Sendable, Codable, Equatable {
+    public var trustDomain: String = "posture.local"
+    /// The device API's URL as agents reach it. Default: the enrollment request's host, listen.devices' port.
+    public var devicesURL: String?
+    public var stateDirectory: String = "/var/lib/posture-collector"
+    public var listen = Listen()
+    public var tls = TLS()
+    public var ca = CA()
+    public var certificates = Certificates()
+    public var attestations = Attestations()
+    public var storage = Storage()
+
+    public struct Listen: Sendable, Codable, Equatable {
+        /// TLS with server authentication only: enrollment and the CA bundle.
+        public var enrollment: String = "127.0.0.1:8443"
+        /// Mutual TLS: attestations, nonces, renewal. No client certificate, no handshake.
+        public var devices: String = "127.0.0.1:8444"
+    }
+
+    public struct TLS: Sendable, Codable, Equatable {
+        /// Names in the server certificate the collector issues itself (when `certificate` is not set).
+        public var serverNames: [String] = ["localhost", "127.0.0.1", "::1"]
+        public var certificate: String?
+        public var key: String?
+    }
+
+    public struct CA: Sendable, Codable, Equatable {
+        /// An existing PKI's CA certificate and key (PEM). Unset: created in the state directory.
+        public var certificate: String?
+        public var key: String?
+    }
+
+    public struct Certificates: Sendable, Codable, Equatable {
+        public var deviceLifetime = DurationText(.seconds(86400), text: "24h")
+    }
+
+    public struct Attestations: Sendable, Codable, Equatable {
+        public var maxBodyBytes: Int = 1 << 20
+        public var skew = DurationText(.seconds(300), text: "5m")
+        public var nonceLifetime = DurationText(.seconds(900), text: "15m")
+    }
+
+    public struct Storage: Sendable, Codable, Equatable {
+        /// `sqlite` (the embedded default).
+        public var driver: String = "sqlite"
+        /// Default: `<stateDirectory>/collector.sqlite`.
+        public var sqlitePath: String?
+    }
+
+    public init() {}
+
+    public var sqlitePath: String { storage.sqlitePath ?? stateDirectory + "/collector.sqlite" }
+}
+
+extension CollectorConfiguration {
+    /// The default location of the configuration file.
+    public static let defaultPath = "/etc/posture/collector.yaml"
+
+    /// Reads `path`; a missing file gives the defaults unless `required`.
+    public static func load(path: String, required: Bool) throws -> CollectorConfiguration {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if required || FileManager.default.fileExists(atPath: path) {
+                throw CollectorError(
+                    .configuration, "cannot read the configuration file \(path); check the path and its permissions")
+            }
+            return CollectorConfiguration()
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> CollectorConfiguration {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            throw CollectorError(.configuration, "\(file): not valid YAML: \(error)")
+        }
+        guard let node else { return CollectorConfiguration() }
+        try checkKeys(node, file: file)
+        var configuration: CollectorConfiguration
+        do {
+            configuration = try YAMLDecoder().decode(CollectorConfiguration.self, from: node)
+        } catch let error as DecodingError {
+            throw CollectorError(.configuration, "\(file): \(describe(error))")
+        }
+        try configuration.validate(file: file)
+        return configuration
+    }
+
+    public func validate(file: String) throws {
+        guard DeviceIdentity(uri: "spiffe://\(trustDomain)/device/x") != nil, !trustDomain.contains("/") else {
+            throw CollectorError(
+                .configuration,
+                "\(file): trustDomain '\(trustDomain)' is not a SPIFFE trust domain name (e.g. posture.example.com)")
+        }
+        for (key, value) in [("listen.enrollment", listen.enrollment), ("listen.devices", listen.devices)]
+        where HostPort(value) == nil {
+            throw CollectorError(.configuration, "\(file): \(key) '\(value)' is not host:port (e.g. 127.0.0.1:8443)")
+        }
+        if (ca.certificate == nil) != (ca.key == nil) {
+            throw CollectorError(.configuration, "\(file): ca.certificate and ca.key are set together or not at all")
+        }
+        if (tls.certificate == nil) != (tls.key == nil) {
+            throw CollectorError(.configuration, "\(file): tls.certificate and tls.key are set together or not at all")
+        }
+        guard storage.driver == "sqlite" else {
+            throw CollectorError(
+                .configuration, "\(file): storage.driver '\(storage.driver)' is not supported; use sqlite")
+        }
+        guard attestations.maxBodyBytes >= 1024 else {
+            throw CollectorError(.configuration, "\(file): attestations.maxBodyBytes must be at least 1024")
+        }
+    }
+
+    /// Top-level keys and, for sections, their keys.
+    static let allowedKeys: [String: [String]] = [
+        "trustDomain": [], "stateDirectory": [], "devicesURL": [],
+        "listen": ["enrollment", "devices"],
+        "tls": ["serverNames", "certificate", "key"],
+        "ca": ["certificate", "key"],
+        "certificates": ["deviceLifetime"],
+        "attestations": ["maxBodyBytes", "skew", "nonceLifetime"],
+        "storage": ["driver", "sqlitePath"],
+    ]
+
+    static func checkKeys(_ node: Node, file: String) throws {
+        func unknown(_ key: Node, _ path: String, known: [String]) -> CollectorError {
+            let line = key.mark.map { " (line \($0.line))" } ?? ""
+            return CollectorError(
+                .configuration,
+                "\(file)\(line): unknown key '\(path)'; known keys here: \(known.sorted().joined(separator: ", "))")
+        }
+        guard let mapping = node.mapping else {
+            throw CollectorError(.configuration, "\(file): the top level must be a mapping of keys to values")
+        }
+        for (key, value) in mapping {
+            let name = key.string ?? "?"
+            guard let children = allowedKeys[name] else { throw unknown(key, name, known: Array(allowedKeys.keys)) }
+            guard !children.isEmpty, let section = value.mapping else { continue }
+            for (child, _) in section where !children.contains(child.string ?? "?") {
+                throw unknown(child, name + "." + (child.string ?? "?"), known: children)
+            }
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func key(_ path: [any CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return "key \(key(context.codingPath)): expected \(type); \(context.debugDescription)"
+        case .valueNotFound(_, let context): return "key \(key(context.codingPath)): missing value"
+        case .keyNotFound(let missing, let context): return "key \(key(context.codingPath + [missing])): missing"
+        case .dataCorrupted(let context): return "key \(key(context.codingPath)): \(context.debugDescription)"
+        @unknown default: return "\(error)"
+        }
+    }
+}
+
+/// `host:port`, with IPv6 hosts in brackets.
+public struct HostPort: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
+    }
+}

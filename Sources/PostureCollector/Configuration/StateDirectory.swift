@@ -1,0 +1,38 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The collector's state directory: mode 0700, so a key file is never reachable by others even before
+/// its own mode is set.
+enum StateDirectory {
+    static func prepare(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: path)
+        } catch {
+            throw CollectorError(.configuration, "cannot create the state directory \(path) (stateDirectory): \(error)")
+        }
+    }
+
+    /// Writes atomically (temporary file, rename) with `mode`.
+    static func write(_ text: String, to path: String, mode: Int) throws {
+        let temporary = path + ".tmp"
+        guard
+            FileManager.default.createFile(
+                atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
+        else {
+            throw CollectorError(
+                .configuration, "cannot write \(path); check the state directory's owner and permissions")
+        }
+        do {
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: temporary)
+            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+            try FileManager.default.moveItem(atPath: temporary, toPath: path)
+        } catch {
+            throw CollectorError(.configuration, "cannot write \(path): \(error)")
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import Hummingbird
+import Logging
+import PostureModel
+import PostureStore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The enrollment listener (TLS, server authentication only): the CA bundle and `POST /v1/enroll`.
+struct EnrollmentRoutes: Sendable {
+    let collector: CollectorCore
+
+    func register(on router: Router<CollectorRequestContext>) {
+        router.get("/healthz") { _, _ in Responses.text("ok\n", contentType: "text/plain") }
+        router.get("/v1/ca") { _, _ in Responses.text(collector.ca.pem, contentType: "application/x-pem-file") }
+        router.post("/v1/enroll") { request, context in
+            do {
+                let body = try await request.decodeJSON(EnrollmentRequest.self, limit: 64 << 10)
+                return Responses.json(try await collector.enroll(body, requestHost: request.head.authority))
+            } catch {
+                await collector.refused(error, deviceID: nil, peer: context.channel.remoteAddress?.description)
+                return Responses.refusal(error)
+            }
+        }
+    }
+}
+
+/// The device listener (mutual TLS): attestations, nonces, certificate renewal.
+struct DeviceRoutes: Sendable {
+    let collector: CollectorCore
+
+    func register(on router: Router<CollectorRequestContext>) {
+        router.post("/v1/attestations") { request, context in
+            var deviceID: String?
+            do {
+                let peer = try await collector.peers.identity(of: context.channel)
+                deviceID = peer.identity.deviceID
+                let body = try await request.collectBody(limit: collector.configuration.attestations.maxBodyBytes)
+                return Responses.json(try await collector.ingest(body: body, peer: peer))
+            } catch {
+                await collector.refused(error, deviceID: deviceID, peer: context.channel.remoteAddress?.description)
+                return Responses.refusal(error)
+            }
+        }
+        router.get("/v1/nonce") { _, context in
+            do {
+                let peer = try await collector.peers.identity(of: context.channel)
+                return Responses.json(try await collector.issueNonce(deviceID: peer.identity.deviceID))
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
+        router.post("/v1/renew") { request, context in
+            var deviceID: String?
+            do {
+                let peer = try await collector.peers.identity(of: context.channel)
+                deviceID = peer.identity.deviceID
+                let body = try await request.decodeJSON(RenewalRequest.self, limit: 64 << 10)
+                return Responses.json(try await collector.renew(body, peer: peer))
+            } catch {
+                await collector.refused(error, deviceID: deviceID, peer: context.channel.remoteAddress?.description)
+                return Responses.refusal(error)
+            }
+        }
+    }
+}

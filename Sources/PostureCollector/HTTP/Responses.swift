@@ -1,0 +1,67 @@
+import Hummingbird
+import NIOCore
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// JSON responses: a value, or a refusal as `{"error", "message"}` with the status its code maps to.
+enum Responses {
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        let data = (try? PostureReport.wireEncoder().encode(value)) ?? Data("{}".utf8)
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func refusal(_ error: any Error) -> Response {
+        let refusal = AttestationRefusal(error)
+        return json(ErrorBody(refusal), status: HTTPResponse.Status(code: refusal.code.httpStatus))
+    }
+
+    static func text(_ text: String, contentType: String) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: contentType],
+            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+extension Request {
+    /// The body, refusing more than `limit` bytes (by Content-Length before reading, or while reading).
+    func collectBody(limit: Int) async throws(AttestationRefusal) -> [UInt8] {
+        if let length = headers[.contentLength].flatMap(Int.init), length > limit {
+            throw AttestationRefusal(.payloadTooLarge, "the body is \(length) bytes; the limit is \(limit)")
+        }
+        do {
+            let buffer = try await body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
+            throw AttestationRefusal(.payloadTooLarge, "the body exceeds the limit of \(limit) bytes")
+        } catch {
+            throw AttestationRefusal(.malformedRequest, "the request body could not be read: \(error)")
+        }
+    }
+
+    func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws(AttestationRefusal) -> T {
+        let bytes = try await collectBody(limit: limit)
+        do {
+            return try PostureReport.wireDecoder().decode(type, from: Data(bytes))
+        } catch {
+            throw AttestationRefusal(.malformedRequest, "the body is not a JSON \(type): \(error)")
+        }
+    }
+}
+
+extension AttestationRefusal {
+    /// Any error as a refusal; an error that is not one is the collector's own fault.
+    init(_ error: any Error) {
+        if let refusal = error as? AttestationRefusal {
+            self = refusal
+        } else {
+            self.init(.internalError, "the collector failed: \(error)")
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Crypto
+import PostureModel
+import PostureStore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Enrollment tokens: `pt_` and 32 random bytes, base64url. Only the SHA-256 is stored.
+public enum EnrollmentTokens {
+    public struct Created: Sendable {
+        public var token: String
+        public var record: TokenRecord
+    }
+
+    public static func create(reusable: Bool, allowReenroll: Bool, ttl: Duration, labels: [String: String], now: Date)
+        -> Created
+    {
+        let secret = "pt_" + Base64URL.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
+        let record = TokenRecord(
+            id: UUID().uuidString.lowercased(), hash: hash(secret), reusable: reusable, allowReenroll: allowReenroll,
+            labels: labels, createdAt: now, expiresAt: now.addingTimeInterval(seconds(ttl)))
+        return Created(token: secret, record: record)
+    }
+
+    public static func hash(_ token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Single-use nonces: 32 random bytes, base64url.
+enum NonceFactory {
+    static func make(now: Date, lifetime: Duration) -> IssuedNonce {
+        IssuedNonce(
+            value: Base64URL.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }), issuedAt: now,
+            expiresAt: now.addingTimeInterval(seconds(lifetime)))
+    }
+}

@@ -1,0 +1,90 @@
+import PostureModel
+import PostureStore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The checks that need no stored state, cheapest first, and nothing parsed before the signature
+/// verified but the JWS header: size, JWS shape, key, signature, envelope, schema, device, clock.
+struct AttestationVerifier: Sendable {
+    var maxBodyBytes: Int
+    var skew: Duration
+
+    private struct Envelope: Decodable {
+        var schemaVersion: Int
+        var deviceID: String
+        var sequence: UInt64
+        var issuedAt: Date
+        var nonce: String
+        var spoolGap: SpoolGap?
+        var report: ReportVersion
+    }
+
+    private struct ReportVersion: Decodable {
+        var schemaVersion: Int
+    }
+
+    func verify(body: [UInt8], peer: PeerIdentity, now: Date) throws(AttestationRefusal)
+        -> (AttestationEnvelope, Data)
+    {
+        guard body.count <= maxBodyBytes else {
+            throw AttestationRefusal(
+                .payloadTooLarge, "the attestation is \(body.count) bytes; the limit is \(maxBodyBytes)")
+        }
+        guard let text = String(validating: body, as: UTF8.self) else {
+            throw AttestationRefusal(
+                .malformedJWS, "the body is not UTF-8 text; send the compact JWS as application/jose")
+        }
+        let jws = try CompactJWS(parsing: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        let payload = try jws.verifiedPayload(with: peer.publicKey)
+        let envelope: Envelope
+        do {
+            envelope = try PostureReport.wireDecoder().decode(Envelope.self, from: payload)
+        } catch {
+            throw AttestationRefusal(
+                .malformedPayload, "the signed payload is not an attestation: \(Self.describe(error))")
+        }
+        guard envelope.schemaVersion == AttestationPayload.currentSchemaVersion,
+            envelope.report.schemaVersion == PostureReport.currentSchemaVersion
+        else {
+            throw AttestationRefusal(
+                .unsupportedSchema,
+                "schema \(envelope.schemaVersion)/report \(envelope.report.schemaVersion) is not known; this collector reads \(AttestationPayload.currentSchemaVersion)/\(PostureReport.currentSchemaVersion)"
+            )
+        }
+        guard envelope.deviceID == peer.identity.deviceID else {
+            throw AttestationRefusal(
+                .deviceMismatch,
+                "the report names device \(envelope.deviceID) but the certificate is \(peer.identity.deviceID)")
+        }
+        let skewSeconds = Double(skew.components.seconds)
+        guard envelope.issuedAt.timeIntervalSince(now) <= skewSeconds else {
+            throw AttestationRefusal(
+                .futureIssueTime,
+                "issuedAt is \(Int(envelope.issuedAt.timeIntervalSince(now))) s ahead of the collector's clock; check the device's time synchronisation"
+            )
+        }
+        return (
+            AttestationEnvelope(
+                schemaVersion: envelope.schemaVersion, deviceID: envelope.deviceID, sequence: envelope.sequence,
+                issuedAt: envelope.issuedAt, nonce: envelope.nonce, spoolGap: envelope.spoolGap),
+            payload
+        )
+    }
+
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "not JSON" }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "missing \((context.codingPath + [key]).map(\.stringValue).joined(separator: "."))"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            return path.isEmpty ? "not JSON" : "bad value at \(path)"
+        @unknown default:
+            return "not JSON"
+        }
+    }
+}

@@ -1,0 +1,78 @@
+/// Why the collector refused a request. Codes are stable: clients and tests match on `code`, never on
+/// the message. Documented in `Sources/PostureCollector/PROTOCOL.md`.
+public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        // The request itself.
+        public static let malformedRequest = Code(rawValue: "malformed_request")
+        public static let payloadTooLarge = Code(rawValue: "payload_too_large")
+        // The JWS.
+        public static let malformedJWS = Code(rawValue: "malformed_jws")
+        public static let unsupportedAlgorithm = Code(rawValue: "unsupported_algorithm")
+        public static let keyMismatch = Code(rawValue: "key_mismatch")
+        public static let badSignature = Code(rawValue: "bad_signature")
+        // The signed payload.
+        public static let malformedPayload = Code(rawValue: "malformed_payload")
+        public static let unsupportedSchema = Code(rawValue: "unsupported_schema")
+        public static let deviceMismatch = Code(rawValue: "device_mismatch")
+        public static let nonceUnknown = Code(rawValue: "nonce_unknown")
+        public static let nonceExpired = Code(rawValue: "nonce_expired")
+        public static let nonceReused = Code(rawValue: "nonce_reused")
+        public static let sequenceNotIncreasing = Code(rawValue: "sequence_not_increasing")
+        public static let staleIssueTime = Code(rawValue: "stale_issue_time")
+        public static let futureIssueTime = Code(rawValue: "future_issue_time")
+        // Identity and enrollment.
+        public static let certificateRequired = Code(rawValue: "certificate_required")
+        public static let deviceRevoked = Code(rawValue: "device_revoked")
+        public static let deviceUnknown = Code(rawValue: "device_unknown")
+        public static let tokenInvalid = Code(rawValue: "token_invalid")
+        public static let tokenExpired = Code(rawValue: "token_expired")
+        public static let tokenUsed = Code(rawValue: "token_used")
+        public static let machineAlreadyEnrolled = Code(rawValue: "machine_already_enrolled")
+        public static let badCSR = Code(rawValue: "bad_csr")
+        // The collector.
+        public static let internalError = Code(rawValue: "internal_error")
+
+        /// The HTTP status of each refusal: mapped here and nowhere else.
+        public var httpStatus: Int {
+            switch self {
+            case .payloadTooLarge: 413
+            case .certificateRequired, .keyMismatch, .badSignature, .tokenInvalid, .tokenExpired, .tokenUsed: 401
+            case .deviceRevoked, .deviceMismatch: 403
+            case .deviceUnknown: 404
+            case .machineAlreadyEnrolled, .nonceReused, .sequenceNotIncreasing: 409
+            case .internalError: 500
+            default: 400
+            }
+        }
+
+        /// A refusal the agent can cure by signing the same facts again with a fresh nonce.
+        public var isCuredByFreshNonce: Bool {
+            self == .nonceUnknown || self == .nonceExpired || self == .staleIssueTime || self == .futureIssueTime
+        }
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
+}
+
+/// The JSON body of every refusal: `{"error": "<code>", "message": "<cause and fix>"}`.
+public struct ErrorBody: Codable, Sendable, Equatable {
+    public var error: AttestationRefusal.Code
+    public var message: String
+
+    public init(_ refusal: AttestationRefusal) {
+        error = refusal.code
+        message = refusal.message
+    }
+}

@@ -1,0 +1,112 @@
+import Crypto
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Something that signs with a P-256 key: the device key today, a TPM-resident key later.
+public protocol ES256Signer: Sendable {
+    var publicKey: P256.Signing.PublicKey { get }
+    /// The raw signature, r‖s (64 bytes), over `data` hashed with SHA-256.
+    func sign(_ data: Data) throws -> P256.Signing.ECDSASignature
+}
+
+/// A P-256 key held in memory (the device key file, a test key).
+public struct SoftwareSigningKey: ES256Signer, @unchecked Sendable {
+    // @unchecked: swift-crypto's key is an immutable BoringSSL EC_KEY, which is safe to sign with from
+    // several threads; the type is only missing the annotation on Linux.
+    public let privateKey: P256.Signing.PrivateKey
+
+    public init(_ privateKey: P256.Signing.PrivateKey) { self.privateKey = privateKey }
+
+    public var publicKey: P256.Signing.PublicKey { privateKey.publicKey }
+
+    public func sign(_ data: Data) throws -> P256.Signing.ECDSASignature {
+        try privateKey.signature(for: data)
+    }
+}
+
+/// A JWS in compact serialization (RFC 7515) signed with ES256. Parsing checks only the shape and the
+/// header; the payload is handed out only after `verifiedPayload(with:)` checked the signature, so nothing
+/// unauthenticated is parsed beyond the protected header.
+public struct CompactJWS: Sendable, Equatable {
+    public struct Header: Codable, Sendable, Equatable {
+        public var alg: String
+        public var kid: String
+        public var typ: String?
+    }
+
+    /// The media type of a Posture attestation, in the header's `typ`.
+    public static let attestationType = "posture-attestation+jws"
+
+    public let compact: String
+    public let header: Header
+    private let signingInput: Substring
+    private let encodedPayload: Substring
+    private let signature: Data
+
+    /// Signs `payload` with `signer`; `kid` is the thumbprint of the signer's public key.
+    public static func sign(payload: Data, type: String = attestationType, with signer: some ES256Signer) throws
+        -> CompactJWS
+    {
+        let header = Header(alg: "ES256", kid: KeyThumbprint(signer.publicKey).value, typ: type)
+        let headerBytes = try JSONEncoder.sortedKeys.encode(header)
+        let input = Base64URL.encode(headerBytes) + "." + Base64URL.encode(payload)
+        let signature = try signer.sign(Data(input.utf8))
+        return try CompactJWS(parsing: input + "." + Base64URL.encode(signature.rawRepresentation))
+    }
+
+    /// Parses the compact form; throws a precise refusal for anything that is not an ES256 JWS.
+    public init(parsing compact: String) throws(AttestationRefusal) {
+        let parts = compact.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else {
+            throw AttestationRefusal(.malformedJWS, "a compact JWS has three base64url parts separated by dots")
+        }
+        guard let headerBytes = Base64URL.decode(parts[0]),
+            let header = try? JSONDecoder().decode(Header.self, from: headerBytes)
+        else {
+            throw AttestationRefusal(.malformedJWS, "the JWS protected header is not base64url JSON with alg and kid")
+        }
+        guard header.alg == "ES256" else {
+            throw AttestationRefusal(.unsupportedAlgorithm, "JWS alg is \(header.alg); only ES256 is accepted")
+        }
+        guard let signature = Base64URL.decode(parts[2]), signature.count == 64 else {
+            throw AttestationRefusal(.malformedJWS, "an ES256 signature is 64 bytes of base64url (r‖s)")
+        }
+        self.compact = compact
+        self.header = header
+        self.encodedPayload = parts[1]
+        self.signature = signature
+        self.signingInput = compact[compact.startIndex..<parts[1].endIndex]
+    }
+
+    /// The payload bytes, if and only if the signature verifies under `key` and `kid` names that key.
+    public func verifiedPayload(with key: P256.Signing.PublicKey) throws(AttestationRefusal) -> Data {
+        guard header.kid == KeyThumbprint(key).value else {
+            throw AttestationRefusal(
+                .keyMismatch, "JWS kid \(header.kid) is not the thumbprint of the client certificate's key")
+        }
+        guard let ecdsa = try? P256.Signing.ECDSASignature(rawRepresentation: signature),
+            key.isValidSignature(ecdsa, for: Data(signingInput.utf8))
+        else {
+            throw AttestationRefusal(
+                .badSignature, "the JWS signature does not verify under the device certificate's key")
+        }
+        guard let payload = Base64URL.decode(encodedPayload) else {
+            throw AttestationRefusal(.malformedJWS, "the JWS payload is not base64url")
+        }
+        return payload
+    }
+
+    public static func == (a: CompactJWS, b: CompactJWS) -> Bool { a.compact == b.compact }
+}
+
+extension JSONEncoder {
+    static var sortedKeys: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}

@@ -1,0 +1,45 @@
+/// Durations as people write them in flags and configuration: `500ms`, `30s`, `15m`, `24h`, `7d`.
+public struct DurationText: Sendable, Hashable, CustomStringConvertible, Codable {
+    public let duration: Duration
+    public let text: String
+
+    public init?(_ text: String) {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        for (suffix, millis) in units where text.hasSuffix(suffix) {
+            let number = text.dropLast(suffix.count)
+            // "ms" also ends in "s": only accept a number before the suffix.
+            guard let count = Int64(number), count >= 0 else { continue }
+            duration = .milliseconds(count * millis)
+            self.text = text
+            return
+        }
+        return nil
+    }
+
+    public init(_ duration: Duration, text: String) {
+        self.duration = duration
+        self.text = text
+    }
+
+    public var seconds: Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    public var description: String { text }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let parsed = DurationText(text) else {
+            throw DecodingError.dataCorrupted(
+                .init(
+                    codingPath: decoder.codingPath,
+                    debugDescription: "'\(text)' is not a duration; write e.g. 30s, 15m, 24h or 7d"))
+        }
+        self = parsed
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(text)
+    }
+}

@@ -1,0 +1,42 @@
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Everything the collector persists. One implementation per database; one conformance suite for all.
+/// Operations that decide (consume a token, accept an attestation) check and write in one transaction,
+/// so several collectors sharing one database cannot both win.
+public protocol PostureStore: Sendable {
+    func insertToken(_ token: TokenRecord) async throws
+    func tokens() async throws -> [TokenRecord]
+
+    /// Consumes the token, refuses a known machine-id unless the token allows re-enrollment, stores the
+    /// device, its certificate and its first nonce. Throws `AttestationRefusal` for a refused enrollment.
+    func enroll(_ enrollment: Enrollment, now: Date) async throws
+
+    func device(_ id: String) async throws -> DeviceRecord?
+    func deviceView(_ id: String) async throws -> DeviceView?
+    func devices() async throws -> [DeviceView]
+    /// Marks the device revoked; its certificates are refused from the next handshake on.
+    func revoke(deviceID: String, now: Date) async throws -> Bool
+    /// True when the certificate's device is active (not revoked, not replaced). Asked at every handshake.
+    func isDeviceActive(_ id: String) async throws -> Bool
+
+    func insertCertificate(_ certificate: CertificateRecord) async throws
+    /// Issues a nonce and supersedes the device's earlier ones.
+    func issueNonce(_ nonce: IssuedNonce, deviceID: String) async throws
+
+    /// Checks each attestation against stored state and stores the accepted ones, in order, in one
+    /// transaction (group commit). One result per input.
+    func accept(_ batch: [PendingAttestation], policy: FreshnessPolicy) async throws
+        -> [Result<AttestationReceipt, AttestationRefusal>]
+
+    func attestations(deviceID: String, limit: Int) async throws -> [StoredAttestation]
+    func certificates(deviceID: String) async throws -> [CertificateRecord]
+
+    func recordSecurityEvents(_ events: [SecurityEvent]) async throws
+    func securityEvents(limit: Int) async throws -> [SecurityEvent]
+}

@@ -1,0 +1,164 @@
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// An enrollment token as stored: only its SHA-256, never the token itself.
+public struct TokenRecord: Sendable, Equatable, Codable {
+    public var id: String
+    public var hash: String
+    public var reusable: Bool
+    /// May enroll a machine-id that is already enrolled (the old device is then marked replaced).
+    public var allowReenroll: Bool
+    public var labels: [String: String]
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var usedAt: Date?
+    public var uses: Int
+
+    public init(
+        id: String, hash: String, reusable: Bool, allowReenroll: Bool, labels: [String: String], createdAt: Date,
+        expiresAt: Date, usedAt: Date? = nil, uses: Int = 0
+    ) {
+        self.id = id
+        self.hash = hash
+        self.reusable = reusable
+        self.allowReenroll = allowReenroll
+        self.labels = labels
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+        self.uses = uses
+    }
+}
+
+public enum DeviceStatus: String, Sendable, Codable {
+    case active, revoked, replaced
+}
+
+public struct DeviceRecord: Sendable, Equatable, Codable {
+    public var id: String
+    public var machineID: String
+    public var hostname: String
+    public var labels: [String: String]
+    public var status: DeviceStatus
+    public var enrolledAt: Date
+    public var revokedAt: Date?
+    public var lastSequence: UInt64
+    public var keyThumbprint: String
+
+    public init(
+        id: String, machineID: String, hostname: String, labels: [String: String], status: DeviceStatus,
+        enrolledAt: Date, revokedAt: Date? = nil, lastSequence: UInt64 = 0, keyThumbprint: String
+    ) {
+        self.id = id
+        self.machineID = machineID
+        self.hostname = hostname
+        self.labels = labels
+        self.status = status
+        self.enrolledAt = enrolledAt
+        self.revokedAt = revokedAt
+        self.lastSequence = lastSequence
+        self.keyThumbprint = keyThumbprint
+    }
+}
+
+public struct CertificateRecord: Sendable, Equatable, Codable {
+    public var serial: String
+    public var deviceID: String
+    public var notBefore: Date
+    public var notAfter: Date
+    public var pem: String
+
+    public init(serial: String, deviceID: String, notBefore: Date, notAfter: Date, pem: String) {
+        self.serial = serial
+        self.deviceID = deviceID
+        self.notBefore = notBefore
+        self.notAfter = notAfter
+        self.pem = pem
+    }
+}
+
+/// What the store needs to enroll a device in one transaction with consuming the token.
+public struct Enrollment: Sendable {
+    public var tokenHash: String
+    public var device: DeviceRecord
+    public var certificate: CertificateRecord
+    public var nonce: IssuedNonce
+
+    public init(tokenHash: String, device: DeviceRecord, certificate: CertificateRecord, nonce: IssuedNonce) {
+        self.tokenHash = tokenHash
+        self.device = device
+        self.certificate = certificate
+        self.nonce = nonce
+    }
+}
+
+/// A verified attestation (certificate, signature, device, schema checked) awaiting the checks that need
+/// stored state: nonce, sequence, issue time against the nonce.
+public struct PendingAttestation: Sendable {
+    public var envelope: AttestationEnvelope
+    public var jws: String
+    /// The verified payload JSON, stored as the device's latest state.
+    public var payload: Data
+    public var receivedAt: Date
+    /// The next nonce, issued if this one is accepted.
+    public var nextNonce: IssuedNonce
+
+    public init(envelope: AttestationEnvelope, jws: String, payload: Data, receivedAt: Date, nextNonce: IssuedNonce) {
+        self.envelope = envelope
+        self.jws = jws
+        self.payload = payload
+        self.receivedAt = receivedAt
+        self.nextNonce = nextNonce
+    }
+}
+
+/// The time rules the store applies, from the collector's configuration.
+public struct FreshnessPolicy: Sendable {
+    /// How far a report's issue time may be ahead of the collector's clock or behind a nonce's issue.
+    public var skew: Duration
+
+    public init(skew: Duration) { self.skew = skew }
+
+    var skewSeconds: Double { Double(skew.components.seconds) + Double(skew.components.attoseconds) / 1e18 }
+}
+
+public struct StoredAttestation: Sendable, Equatable, Codable {
+    public var deviceID: String
+    public var sequence: UInt64
+    public var issuedAt: Date
+    public var receivedAt: Date
+    public var delivery: String
+    public var jws: String
+}
+
+public struct SecurityEvent: Sendable, Equatable, Codable {
+    public var at: Date
+    public var deviceID: String?
+    public var code: String
+    public var message: String
+    public var peer: String?
+
+    public init(at: Date, deviceID: String?, code: String, message: String, peer: String?) {
+        self.at = at
+        self.deviceID = deviceID
+        self.code = code
+        self.message = message
+        self.peer = peer
+    }
+}
+
+/// A device as the fleet sees it: its record, its newest accepted report, counts.
+public struct DeviceView: Sendable, Codable {
+    public var device: DeviceRecord
+    public var attestations: Int
+    public var lastReceivedAt: Date?
+    public var lastIssuedAt: Date?
+    public var lastDelivery: String?
+    /// The newest accepted payload (JSON text), for display.
+    public var latestPayload: String?
+}
