@@ -135,7 +135,10 @@ let package = Package(
             dependencies: ["PostureProbes", "PostureLinux", "TestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["PostureModel", "TestSupport"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["PostureModel", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

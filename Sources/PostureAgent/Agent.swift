@@ -88,13 +88,36 @@ public actor Agent: Service {
     }
 
     public func run() async throws {
+        // Gathering keeps its schedule while delivery waits on a slow or absent collector: two loops,
+        // the gatherer waking the deliverer after each spooled report.
+        let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in wakeups {
+                    await self.deliver()
+                    await self.renewIfDue()
+                }
+            }
+            await gatherLoop(wake: wake)
+            wake.finish()
+            await group.waitForAll()
+        }
+        await client.shutdown()
+        let left = (try? spool.sequences().count) ?? 0
+        logger.notice("agent stopped", metadata: ["posture.spooled": "\(left)", "posture.sequence": "\(lastSequence)"])
+    }
+
+    private func gatherLoop(wake: AsyncStream<Void>.Continuation) async {
         var produced = 0
         while !Task.isShuttingDownGracefully {
-            try gatherAndSpool()
-            await deliver()
-            await renewIfDue()
+            do {
+                try gatherAndSpool()
+            } catch {
+                logger.error("could not gather or spool a report: \(error)")
+            }
+            wake.yield()
             produced += 1
-            if let count = options.count, produced >= count { break }
+            if let count = options.count, produced >= count { return }
             let seconds =
                 Double(options.interval.components.seconds) + Double(options.interval.components.attoseconds) / 1e18
             let factor = 1 + Double.random(in: -options.jitter...options.jitter)
@@ -102,9 +125,6 @@ public actor Agent: Service {
                 try await Task.sleep(for: .milliseconds(Int64(seconds * factor * 1000)))
             }
         }
-        await client.shutdown()
-        let left = (try? spool.sequences().count) ?? 0
-        logger.notice("agent stopped", metadata: ["posture.spooled": "\(left)", "posture.sequence": "\(lastSequence)"])
     }
 
     /// One report: facts after the last gathered journal cursor, signed with the newest nonce.

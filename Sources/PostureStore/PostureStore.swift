@@ -34,6 +34,7 @@ public protocol PostureStore: Sendable {
     func accept(_ batch: [PendingAttestation], policy: FreshnessPolicy) async throws
         -> [Result<AttestationReceipt, AttestationRefusal>]
 
+    /// Newest first, in the order they were accepted.
     func attestations(deviceID: String, limit: Int) async throws -> [StoredAttestation]
     func certificates(deviceID: String) async throws -> [CertificateRecord]
 

@@ -190,7 +190,7 @@ public final class SQLiteStore: PostureStore {
     public func attestations(deviceID: String, limit: Int) async throws -> [StoredAttestation] {
         try await pool.read { db in
             try Row.fetchAll(
-                db, sql: "SELECT * FROM attestations WHERE device_id = ? ORDER BY sequence DESC LIMIT ?",
+                db, sql: "SELECT * FROM attestations WHERE device_id = ? ORDER BY id DESC LIMIT ?",
                 arguments: [deviceID, limit]
             ).map { row in
                 StoredAttestation(

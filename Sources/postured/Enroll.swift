@@ -1,5 +1,6 @@
 import ArgumentParser
 import PostureAgent
+import PostureLinux
 import PostureModel
 
 struct Enroll: AsyncParsableCommand {
@@ -20,6 +21,8 @@ struct Enroll: AsyncParsableCommand {
         String?
     @Option(help: ArgumentHelp("State directory.", valueName: "dir")) var stateDir: String = AgentState.defaultDirectory
     @Flag(help: "Enroll again although this state directory is enrolled.") var force = false
+    @Option(help: ArgumentHelp("Read /etc/machine-id below this directory (a test tree).", valueName: "dir"))
+    var root: String = "/"
 
     func validate() throws {
         guard (ca == nil) != (caFingerprint == nil) else {
@@ -43,7 +46,8 @@ struct Enroll: AsyncParsableCommand {
             throw ValidationError("give --ca or --ca-fingerprint")
         }
         let enrollment = try await Enroller(
-            state: AgentState(directory: stateDir), collectorURL: collector, token: token, trust: trust, force: force
+            state: AgentState(directory: stateDir), collectorURL: collector, token: token, trust: trust,
+            root: HostRoot(root), force: force
         ).enroll()
         print("enrolled \(enrollment.identity)")
         print("device \(enrollment.deviceID)")

@@ -4,11 +4,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 # Debian packages the build and the tests need. The tests use the real tools, not stand-ins:
 # systemd-journal-remote makes journal files, nft/iptables load rulesets in network namespaces,
-# lsblk and Debian's python3 are oracles.
+# lsblk and Debian's python3 are oracles; curl, openssl s_client and python3-cryptography are independent
+# TLS and JOSE clients for the collector.
 POSTURE_APT_PACKAGES=(
     pkg-config libsystemd-dev libnftables-dev
     systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
-    jq openssl
+    jq openssl curl python3-cryptography
 )
 
 require_root() {

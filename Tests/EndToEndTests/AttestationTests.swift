@@ -1,0 +1,329 @@
+import Crypto
+import Foundation
+import PostureModel
+import TestSupport
+import Testing
+
+/// The real collector and agent on loopback: enrollment, attestations, refusals, crash safety. Independent
+/// clients (curl, openssl s_client, Python's `cryptography`) check what our own code could get wrong twice.
+@Suite(.serialized, Requirement.available(programs: ["curl", "openssl", "python3"]))
+struct AttestationTests {
+    @Test func enrolledAgentAttestsAndTheCollectorStoresIt() throws {
+        let collector = try CollectorHarness("e2e-attest")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        try Shell.run([
+            CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "200ms", "--count", "3",
+        ])
+
+        let rows = try collector.attestations(deviceID)
+        #expect(rows.map(\.sequence) == [1, 2, 3])
+        #expect(rows.allSatisfy { $0.delivery == "fresh" })
+        let shown = try collector.command(["devices", "show", deviceID])
+        #expect(shown.contains("\"status\" : \"active\""))
+        #expect(shown.contains("\"attestations\" : 3"))
+        // The device key: 0600, owned by the user the agent ran as.
+        let attributes = try FileManager.default.attributesOfItem(atPath: state + "/device.key")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect((attributes[.ownerAccountID] as? Int).map(UInt32.init) == getuid())
+        let caKey = try FileManager.default.attributesOfItem(atPath: collector.stateDirectory + "/ca.key")
+        #expect((caKey[.posixPermissions] as? Int) == 0o600)
+        // The certificate names the device as a SPIFFE ID.
+        let text = try Shell.run(["openssl", "x509", "-in", state + "/device.crt", "-noout", "-ext", "subjectAltName"])
+            .stdout
+        #expect(text.contains("URI:spiffe://posture.local/device/\(deviceID)"))
+    }
+
+    @Test func theCAPinIsCheckedAgainstOpenSSL() throws {
+        let collector = try CollectorHarness("e2e-pin")
+        let openssl = try Shell.run([
+            "sh", "-c",
+            "openssl x509 -pubkey -noout -in '\(collector.caPath)' | openssl pkey -pubin -outform der | sha256sum",
+        ]).stdout.prefix(64)
+        #expect(try collector.fingerprint() == "sha256:" + openssl)
+        let (state, root) = try collector.makeAgentDirectories("wrong-pin")
+        let wrong = "sha256:" + String(repeating: "0", count: 64)
+        let output = try Shell.runAllowingFailure([
+            CollectorHarness.agentBinary, "enroll", "--collector", collector.enrollmentURL, "--token",
+            try collector.token(),
+            "--ca-fingerprint", wrong, "--state-dir", state, "--root", root,
+        ])
+        #expect(output.status != 0)
+        #expect(output.stderr.contains("not the pinned"))
+        #expect(!FileManager.default.fileExists(atPath: state + "/device.crt"))
+    }
+
+    @Test func handshakesWithoutAValidCurrentDeviceCertificateAreRefused() throws {
+        let collector = try CollectorHarness("e2e-tls")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        let nonceURL = collector.devicesURL + "/v1/nonce"
+
+        // The device's own certificate works (the control).
+        let good = try curl(
+            nonceURL, ca: collector.caPath, certificate: state + "/device.crt", key: state + "/device.key")
+        #expect(good.http == 200, "\(good)")
+
+        // No client certificate: openssl s_client and curl are both refused by the handshake.
+        let sClient = try Shell.runAllowingFailure(
+            [
+                "openssl", "s_client", "-ign_eof", "-connect", "127.0.0.1:\(collector.devicesPort)", "-tls1_3",
+                "-CAfile", collector.caPath,
+            ],
+            stdin: Data("GET /v1/nonce HTTP/1.1\r\nHost: x\r\n\r\n".utf8), timeout: 20)
+        #expect(sClient.stdout.contains("certificate required") || sClient.stderr.contains("certificate required"))
+        #expect(!sClient.stdout.contains("nextNonce") && !sClient.stdout.contains("\"value\""))
+        let bare = try curl(nonceURL, ca: collector.caPath)
+        #expect(bare.http == nil && bare.exit != 0)
+        #expect(bare.stderr.contains("alert"))
+
+        // A certificate for the same SPIFFE ID from another CA.
+        let other = collector.directory.appendingPathComponent("other").path
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try Shell.run([
+            "sh", "-ec",
+            """
+            cd '\(other)'
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt -subj /CN=rogue -days 1 2>/dev/null
+            openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout dev.key -out dev.csr -subj /CN=dev 2>/dev/null
+            printf 'subjectAltName=URI:spiffe://posture.local/device/\(deviceID)\\nextendedKeyUsage=clientAuth\\n' > ext
+            openssl x509 -req -in dev.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out dev.crt -days 1 -extfile ext 2>/dev/null
+            """,
+        ])
+        let rogue = try curl(nonceURL, ca: collector.caPath, certificate: other + "/dev.crt", key: other + "/dev.key")
+        #expect(rogue.http == nil && rogue.exit != 0, "\(rogue)")
+
+        // Revoked: refused by the very next handshake, with the device's genuine certificate.
+        try collector.command(["devices", "revoke", deviceID])
+        let revoked = try curl(
+            nonceURL, ca: collector.caPath, certificate: state + "/device.crt", key: state + "/device.key")
+        #expect(revoked.http == nil && revoked.exit != 0, "\(revoked)")
+        #expect(revoked.stderr.contains("alert"))
+    }
+
+    @Test func forgedReplayedStaleAndMalformedAttestationsAreRefusedAndNotStored() throws {
+        let collector = try CollectorHarness("e2e-refusals")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        let (_, otherDeviceID) = try collector.enrollAgent("other")
+        try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1"])
+        let captured = try #require(try collector.attestations(deviceID).first)
+        let device = try DeviceClient(collector: collector, state: state)
+        let key = SoftwareSigningKey(
+            try P256.Signing.PrivateKey(
+                pemRepresentation: String(contentsOfFile: state + "/device.key", encoding: .utf8)))
+        let original = try PostureReport.wireDecoder().decode(
+            AttestationPayload.self, from: try #require(Base64URL.decode(captured.jws.split(separator: ".")[1])))
+
+        func payload(_ change: (inout AttestationPayload) -> Void) throws -> AttestationPayload {
+            var payload = original
+            payload.sequence = 2
+            payload.issuedAt = Date()
+            payload.nonce = try device.freshNonce()
+            change(&payload)
+            return payload
+        }
+        func signed(_ payload: AttestationPayload, with signer: some ES256Signer = key) throws -> String {
+            try CompactJWS.sign(payload: PostureReport.wireEncoder().encode(payload), with: signer).compact
+        }
+
+        let replay = try device.post(captured.jws)
+        #expect(replay.http == 409 && replay.code == "nonce_reused", "\(replay)")
+
+        let otherKey = SoftwareSigningKey(P256.Signing.PrivateKey())
+        let wrongKey = try device.post(try signed(try payload { _ in }, with: otherKey))
+        #expect(wrongKey.http == 401 && wrongKey.code == "key_mismatch", "\(wrongKey)")
+
+        let forged = try device.post(
+            try signed(try payload { _ in }, with: ForgedSigner(claimed: key, actual: otherKey)))
+        #expect(forged.http == 401 && forged.code == "bad_signature", "\(forged)")
+
+        let foreign = try device.post(try signed(try payload { $0.deviceID = otherDeviceID }))
+        #expect(foreign.http == 403 && foreign.code == "device_mismatch", "\(foreign)")
+
+        let stale = try device.post(try signed(try payload { $0.issuedAt = Date().addingTimeInterval(-3600) }))
+        #expect(stale.http == 400 && stale.code == "stale_issue_time", "\(stale)")
+
+        let future = try device.post(try signed(try payload { $0.issuedAt = Date().addingTimeInterval(3600) }))
+        #expect(future.http == 400 && future.code == "future_issue_time", "\(future)")
+
+        let unknownNonce = try device.post(try signed(try payload { $0.nonce = "bm90LWlzc3VlZA" }))
+        #expect(unknownNonce.http == 400 && unknownNonce.code == "nonce_unknown", "\(unknownNonce)")
+
+        var newer = try payload { _ in }
+        newer.schemaVersion = 99
+        let schema = try device.post(try signed(newer))
+        #expect(schema.http == 400 && schema.code == "unsupported_schema", "\(schema)")
+
+        let notJSON = try device.post(
+            try CompactJWS.sign(payload: Data("{\"deviceID\": oops".utf8), with: key).compact)
+        #expect(notJSON.http == 400 && notJSON.code == "malformed_payload", "\(notJSON)")
+
+        let notJWS = try device.post("this is not a JWS")
+        #expect(notJWS.http == 400 && notJWS.code == "malformed_jws", "\(notJWS)")
+
+        let oversized = try device.post(String(repeating: "A", count: 2 << 20))
+        #expect(oversized.http == 413 && oversized.code == "payload_too_large", "\(oversized)")
+
+        // Nothing of the above was stored; a correct report right after is.
+        #expect(try collector.attestations(deviceID).map(\.sequence) == [1])
+        let valid = try device.post(try signed(try payload { _ in }))
+        #expect(valid.http == 200, "\(valid)")
+        #expect(try collector.attestations(deviceID).map(\.sequence) == [1, 2])
+    }
+
+    @Test func storedAttestationsVerifyWithAnIndependentJOSEImplementation() throws {
+        let collector = try CollectorHarness("e2e-python")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        try Shell.run([
+            CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "100ms", "--count", "2",
+        ])
+        let rows = try collector.attestations(deviceID)
+        #expect(rows.count == 2)
+        let script = """
+            import base64, hashlib, json, sys
+            from cryptography import x509
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import ec, utils
+            def b64(part): return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+            cert = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+            key = cert.public_key()
+            spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+            kid = base64.urlsafe_b64encode(hashlib.sha256(spki).digest()).rstrip(b"=").decode()
+            for jws in sys.argv[2:]:
+                h, p, s = jws.split(".")
+                header = json.loads(b64(h))
+                assert header["alg"] == "ES256" and header["kid"] == kid, header
+                raw = b64(s)
+                signature = utils.encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
+                key.verify(signature, (h + "." + p).encode(), ec.ECDSA(hashes.SHA256()))
+                print(json.loads(b64(p))["sequence"])
+            """
+        let output = try Shell.run(["python3", "-c", script, state + "/device.crt"] + rows.map(\.jws)).stdout
+        #expect(output.split(separator: "\n") == ["1", "2"])
+        // A single flipped bit in the stored payload makes the independent verifier refuse it.
+        var tampered = Array(rows[0].jws)
+        let index = tampered.firstIndex(of: ".").map { $0 + 5 } ?? 5
+        tampered[index] = tampered[index] == "A" ? "B" : "A"
+        let refused = try Shell.runAllowingFailure(["python3", "-c", script, state + "/device.crt", String(tampered)])
+        #expect(refused.status != 0)
+    }
+
+    @Test func aCollectorKilledMidStreamLosesAndDuplicatesNothing() throws {
+        let collector = try CollectorHarness("e2e-crash")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        let agent = try BackgroundProcess(
+            [CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "250ms"],
+            logPath: collector.directory.appendingPathComponent("agent.log").path)
+        #expect(BackgroundProcess.eventually { (try? collector.attestations(deviceID).count ?? 0) ?? 0 >= 4 })
+        collector.kill9()
+        Thread.sleep(forTimeInterval: 2)
+        let spooledDuringOutage = try FileManager.default.contentsOfDirectory(atPath: state + "/spool")
+            .filter { $0.hasSuffix(".json") && $0 != "gap.json" }.count
+        #expect(spooledDuringOutage >= 3, "the agent kept reporting into its spool while the collector was down")
+        try collector.start()
+        let before = try collector.attestations(deviceID).count
+        #expect(
+            BackgroundProcess.eventually {
+                (try? collector.attestations(deviceID).count ?? 0) ?? 0 >= before + spooledDuringOutage + 3
+            })
+        collector.kill9()
+        Thread.sleep(forTimeInterval: 0.6)
+        try collector.start()
+        Thread.sleep(forTimeInterval: 1.5)
+        agent.signal(SIGTERM)
+        #expect(agent.wait(timeout: 30) == 0, "\(agent.log)")
+
+        let sequences = try collector.attestations(deviceID).map(\.sequence)
+        let last =
+            UInt64(
+                try String(contentsOfFile: state + "/sequence", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        let spooled = try FileManager.default.contentsOfDirectory(atPath: state + "/spool")
+            .compactMap { $0.hasSuffix(".json") ? UInt64($0.dropLast(5)) : nil }.sorted()
+        // Exactly once, in order: the stored sequences are 1…k in arrival order, the rest still spooled.
+        #expect(sequences == Array(1...UInt64(sequences.count)), "\(sequences)")
+        #expect(
+            spooled == Array(UInt64(sequences.count + 1)..<(last + 1)),
+            "spool \(spooled), stored \(sequences.count), last \(last)")
+        #expect(sequences.count >= before + spooledDuringOutage)
+    }
+
+    @Test func twoAgentsRacingWithOneOneTimeTokenEnrollExactlyOne() throws {
+        let collector = try CollectorHarness("e2e-race")
+        let token = try collector.token()
+        let fingerprint = try collector.fingerprint()
+        let agents = try ["a", "b"].map { name in
+            let (state, root) = try collector.makeAgentDirectories(name)
+            return try BackgroundProcess(
+                [
+                    CollectorHarness.agentBinary, "enroll", "--collector", collector.enrollmentURL, "--token", token,
+                    "--ca-fingerprint", fingerprint, "--state-dir", state, "--root", root,
+                ], logPath: collector.directory.appendingPathComponent("enroll-\(name).log").path)
+        }
+        let statuses = agents.map { $0.wait(timeout: 60) }
+        #expect(statuses.filter { $0 == 0 }.count == 1, "\(agents.map(\.log))")
+        #expect(agents.filter { $0.log.contains("token_used") }.count == 1, "\(agents.map(\.log))")
+        let devices = try collector.command(["devices", "list", "--format", "json"])
+        #expect(devices.components(separatedBy: "\"machineID\"").count - 1 == 1)
+    }
+}
+
+/// Signs with one key while claiming another's `kid`: a forgery the signature check must catch.
+struct ForgedSigner: ES256Signer {
+    var claimed: SoftwareSigningKey
+    var actual: SoftwareSigningKey
+    var publicKey: P256.Signing.PublicKey { claimed.publicKey }
+    func sign(_ data: Data) throws -> P256.Signing.ECDSASignature { try actual.sign(data) }
+}
+
+/// curl as the device (its certificate and key), for requests our agent would never send.
+struct DeviceClient {
+    var collector: CollectorHarness
+    var state: String
+
+    init(collector: CollectorHarness, state: String) throws {
+        self.collector = collector
+        self.state = state
+    }
+
+    func freshNonce() throws -> String {
+        let answer = try curl(
+            collector.devicesURL + "/v1/nonce", ca: collector.caPath, certificate: state + "/device.crt",
+            key: state + "/device.key")
+        let nonce = try PostureReport.wireDecoder().decode(IssuedNonce.self, from: Data(answer.body.utf8))
+        return nonce.value
+    }
+
+    func post(_ body: String) throws -> CurlResult {
+        let file = collector.directory.appendingPathComponent("body-\(UUID().uuidString)").path
+        try Data(body.utf8).write(to: URL(fileURLWithPath: file))
+        return try curl(
+            collector.devicesURL + "/v1/attestations", ca: collector.caPath, certificate: state + "/device.crt",
+            key: state + "/device.key",
+            extra: ["-X", "POST", "-H", "Content-Type: application/jose", "--data-binary", "@" + file])
+    }
+}
+
+struct CurlResult: CustomStringConvertible {
+    var exit: Int32
+    var http: Int?
+    var body: String
+    var stderr: String
+    var code: String? {
+        (try? JSONDecoder().decode(ErrorBody.self, from: Data(body.utf8)))?.error.rawValue
+    }
+    var description: String {
+        "curl exit \(exit), HTTP \(http.map(String.init) ?? "-"): \(body.prefix(300)) \(stderr.prefix(300))"
+    }
+}
+
+func curl(_ url: String, ca: String, certificate: String? = nil, key: String? = nil, extra: [String] = []) throws
+    -> CurlResult
+{
+    var arguments = ["curl", "-sS", "--tlsv1.3", "--cacert", ca, "-w", "\n%{http_code}"]
+    if let certificate, let key { arguments += ["--cert", certificate, "--key", key] }
+    let output = try Shell.runAllowingFailure(arguments + extra + [url], timeout: 30)
+    var lines = output.stdout.components(separatedBy: "\n")
+    let status = lines.popLast().flatMap { Int($0) }
+    return CurlResult(
+        exit: output.status, http: status == 0 ? nil : status, body: lines.joined(separator: "\n"),
+        stderr: output.stderr)
+}

@@ -1,0 +1,110 @@
+import Foundation
+import TestSupport
+
+/// A real `posture-collector serve` on loopback ports picked for the test, with its own state directory.
+final class CollectorHarness: @unchecked Sendable {
+    static let collectorBinary = Paths.executable("posture-collector")
+    static let agentBinary = Paths.executable("postured")
+
+    let directory: URL
+    let stateDirectory: String
+    let enrollmentPort: Int
+    let devicesPort: Int
+    private(set) var server: BackgroundProcess?
+    private var starts = 0
+
+    init(_ label: String, extraArguments: [String] = []) throws {
+        directory = try Paths.temporaryDirectory(label)
+        stateDirectory = directory.appendingPathComponent("collector").path
+        enrollmentPort = try freeLoopbackPort()
+        devicesPort = try freeLoopbackPort()
+        try start()
+    }
+
+    var enrollmentURL: String { "https://127.0.0.1:\(enrollmentPort)" }
+    var devicesURL: String { "https://127.0.0.1:\(devicesPort)" }
+    var caPath: String { stateDirectory + "/ca.crt" }
+
+    func start() throws {
+        starts += 1
+        let server = try BackgroundProcess(
+            [
+                Self.collectorBinary, "serve", "--state-dir", stateDirectory,
+                "--listen-enrollment", "127.0.0.1:\(enrollmentPort)", "--listen-devices", "127.0.0.1:\(devicesPort)",
+            ], logPath: directory.appendingPathComponent("collector-\(starts).log").path)
+        self.server = server
+        let up = BackgroundProcess.eventually(timeout: 30) {
+            server.log.contains("listening devices") && server.log.contains("listening enrollment")
+        }
+        if !up { throw HarnessError("the collector did not start:\n\(server.log)") }
+    }
+
+    func kill9() {
+        server?.signal(SIGKILL)
+        server?.wait()
+    }
+
+    func stop() {
+        server?.signal(SIGTERM)
+        server?.wait()
+    }
+
+    @discardableResult
+    func command(_ arguments: [String]) throws -> String {
+        try Shell.run([Self.collectorBinary] + arguments + ["--state-dir", stateDirectory]).stdout
+    }
+
+    func token(_ extra: [String] = []) throws -> String {
+        try command(["token", "create"] + extra).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    func fingerprint() throws -> String {
+        try command(["ca", "fingerprint"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A state directory and fake root (own machine-id) for one more agent on this machine.
+    func makeAgentDirectories(_ name: String) throws -> (state: String, root: String) {
+        let root = directory.appendingPathComponent("\(name)-root")
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("etc"), withIntermediateDirectories: true)
+        let machineID = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        try (machineID + "\n").write(
+            to: root.appendingPathComponent("etc/machine-id"), atomically: true, encoding: .utf8)
+        return (directory.appendingPathComponent("\(name)-state").path, root.path)
+    }
+
+    /// Enrolls an agent with a fresh token; returns its state directory and device ID.
+    func enrollAgent(_ name: String) throws -> (state: String, deviceID: String) {
+        let (state, root) = try makeAgentDirectories(name)
+        let output = try Shell.run([
+            Self.agentBinary, "enroll", "--collector", enrollmentURL, "--token", try token(),
+            "--ca-fingerprint", try fingerprint(), "--state-dir", state, "--root", root,
+        ]).stdout
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("device ") }) else {
+            throw HarnessError("enroll printed no device line: \(output)")
+        }
+        return (state, String(line.dropFirst("device ".count)))
+    }
+
+    /// The device's stored attestations, oldest first.
+    func attestations(_ deviceID: String) throws -> [StoredAttestationRow] {
+        let json = try command(["devices", "attestations", deviceID, "--limit", "100000"])
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode([StoredAttestationRow].self, from: Data(json.utf8)).reversed()
+    }
+
+    deinit { server?.signal(SIGKILL) }
+}
+
+struct StoredAttestationRow: Decodable {
+    var deviceID: String
+    var sequence: UInt64
+    var delivery: String
+    var jws: String
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
