@@ -128,7 +128,11 @@ let package = Package(
 
         // Helpers shared by the test targets: running real tools, network namespaces, paths.
         .target(name: "TestSupport", dependencies: ["CNetfilter"], path: "Tests/TestSupport"),
-        .testTarget(name: "PostureModelTests", dependencies: ["PostureModel"]),
+        .testTarget(
+            name: "PostureModelTests",
+            dependencies: ["PostureModel", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(name: "PostureStoreTests", dependencies: ["PostureStore", "PostureModel", "TestSupport"]),
         .testTarget(name: "PostureLinuxTests", dependencies: ["PostureLinux", "TestSupport"]),
         .testTarget(
             name: "PostureProbesTests",
