@@ -73,6 +73,8 @@ let package = Package(
             dependencies: [
                 "PostureProbes", "PostureLinux", "PostureModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -93,6 +95,8 @@ let package = Package(
                 "PostureModel", "PostureStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -132,6 +136,7 @@ let package = Package(
             name: "PostureModelTests",
             dependencies: ["PostureModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(name: "PostureCollectorTests", dependencies: ["PostureCollector", "TestSupport"]),
         .testTarget(name: "PostureStoreTests", dependencies: ["PostureStore", "PostureModel", "TestSupport"]),
         .testTarget(name: "PostureLinuxTests", dependencies: ["PostureLinux", "TestSupport"]),
         .testTarget(

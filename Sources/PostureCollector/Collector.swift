@@ -69,7 +69,8 @@ public struct Collector: Sendable {
                 router: router, server: server,
                 configuration: ApplicationConfiguration(
                     address: .hostname(hostPort.host, port: hostPort.port), serverName: "posture-collector"),
-                onServerRunning: { channel in
+                onServerRunning: { [core] channel in
+                    if name == "devices" { core.boundDevicesPort.withLockedValue { $0 = channel.localAddress?.port } }
                     await onListening(name, "\(hostPort.host):\(channel.localAddress?.port ?? hostPort.port)")
                 },
                 logger: core.logger)

@@ -1,5 +1,6 @@
 import Crypto
 import Logging
+import NIOConcurrencyHelpers
 import PostureModel
 import PostureStore
 import X509
@@ -19,6 +20,8 @@ public struct CollectorCore: Sendable {
     let verifier: AttestationVerifier
     let committer: AttestationCommitter
     let logger: Logger
+    /// The device listener's port once bound (listen.devices may say port 0).
+    let boundDevicesPort = NIOLockedValueBox<Int?>(nil)
 
     init(configuration: CollectorConfiguration, ca: CertificateAuthority, store: any PostureStore, logger: Logger) {
         self.configuration = configuration
@@ -35,7 +38,7 @@ public struct CollectorCore: Sendable {
     /// The device API's URL for an agent that reached the enrollment listener as `host`.
     func devicesURL(requestHost: String?) -> String {
         if let configured = configuration.devicesURL { return configured }
-        let port = HostPort(configuration.listen.devices)?.port ?? 8444
+        let port = boundDevicesPort.withLockedValue { $0 } ?? HostPort(configuration.listen.devices)?.port ?? 8444
         var host = requestHost ?? "localhost"
         if let colon = host.lastIndex(of: ":"), !host.hasSuffix("]"), host.firstIndex(of: ":") == colon {
             host = String(host[..<colon])

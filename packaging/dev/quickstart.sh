@@ -1,8 +1,40 @@
 #!/usr/bin/env bash
-# The main job, from a fresh clone: install what is needed, build, and print this host's posture.
-# Usage: packaging/dev/quickstart.sh [postured probe options, e.g. --format json]
+# The main job, from a fresh clone: install what is needed, build, start a collector on loopback with the
+# embedded SQLite store, enroll this machine's agent into a temporary state directory, send three signed
+# attestations over mutual TLS, and show the device as the collector sees it.
+# Usage: packaging/dev/quickstart.sh [--keep]   (--keep leaves the collector running and prints how to stop it)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_root "$@"
 install_packages
 swift build -c release --product postured
-exec .build/release/postured probe "$@"
+swift build -c release --product posture-collector
+bin=.build/release
+work=$(mktemp -d /tmp/posture-demo.XXXXXX)
+keep=false
+[ "${1:-}" = "--keep" ] && keep=true
+
+echo "== collector: state in $work/collector, log in $work/collector.log"
+$bin/posture-collector serve --state-dir "$work/collector" \
+    --listen-enrollment 127.0.0.1:0 --listen-devices 127.0.0.1:0 >"$work/collector.log" 2>&1 &
+collector=$!
+$keep || trap 'kill $collector 2>/dev/null; wait $collector 2>/dev/null' EXIT
+for _ in $(seq 100); do grep -q '^listening devices' "$work/collector.log" && break; sleep 0.1; done
+enroll_url=$(awk '/^listening enrollment/ {print $3}' "$work/collector.log")
+[ -n "$enroll_url" ] || { cat "$work/collector.log"; exit 1; }
+token=$($bin/posture-collector token create --state-dir "$work/collector" --label demo=quickstart)
+pin=$($bin/posture-collector ca fingerprint --state-dir "$work/collector")
+echo "   enrollment at $enroll_url, CA pin $pin"
+
+echo "== agent: enroll (state in $work/agent)"
+$bin/postured enroll --collector "$enroll_url" --token "$token" --ca-fingerprint "$pin" --state-dir "$work/agent"
+echo "== agent: three signed attestations, two seconds apart"
+$bin/postured run --state-dir "$work/agent" --interval 2s --count 3
+$bin/postured status --state-dir "$work/agent"
+
+echo "== the collector's view"
+$bin/posture-collector devices list --state-dir "$work/collector"
+device=$(awk '/^device / {print $2; exit}' < <($bin/postured status --state-dir "$work/agent" | sed 's|^device *spiffe://[^/]*/device/|device |'))
+$bin/posture-collector devices show "$device" --format table --state-dir "$work/collector"
+if $keep; then
+    echo "collector still running (pid $collector); stop it with: kill $collector"
+fi

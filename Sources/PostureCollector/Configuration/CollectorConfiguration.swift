@@ -22,6 +22,8 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
     public var storage = Storage()
 
     public struct Listen: Sendable, Codable, Equatable {
+        public init() {}
+
         /// TLS with server authentication only: enrollment and the CA bundle.
         public var enrollment: String = "127.0.0.1:8443"
         /// Mutual TLS: attestations, nonces, renewal. No client certificate, no handshake.
@@ -29,6 +31,8 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
     }
 
     public struct TLS: Sendable, Codable, Equatable {
+        public init() {}
+
         /// Names in the server certificate the collector issues itself (when `certificate` is not set).
         public var serverNames: [String] = ["localhost", "127.0.0.1", "::1"]
         public var certificate: String?
@@ -36,22 +40,30 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
     }
 
     public struct CA: Sendable, Codable, Equatable {
+        public init() {}
+
         /// An existing PKI's CA certificate and key (PEM). Unset: created in the state directory.
         public var certificate: String?
         public var key: String?
     }
 
     public struct Certificates: Sendable, Codable, Equatable {
+        public init() {}
+
         public var deviceLifetime = DurationText(.seconds(86400), text: "24h")
     }
 
     public struct Attestations: Sendable, Codable, Equatable {
+        public init() {}
+
         public var maxBodyBytes: Int = 1 << 20
         public var skew = DurationText(.seconds(300), text: "5m")
         public var nonceLifetime = DurationText(.seconds(900), text: "15m")
     }
 
     public struct Storage: Sendable, Codable, Equatable {
+        public init() {}
+
         /// `sqlite` (the embedded default).
         public var driver: String = "sqlite"
         /// Default: `<stateDirectory>/collector.sqlite`.
@@ -136,7 +148,7 @@ extension CollectorConfiguration {
 
     static func checkKeys(_ node: Node, file: String) throws {
         func unknown(_ key: Node, _ path: String, known: [String]) -> CollectorError {
-            let line = key.mark.map { " (line \($0.line))" } ?? ""
+            let line = key.mark.map { ":\($0.line)" } ?? ""
             return CollectorError(
                 .configuration,
                 "\(file)\(line): unknown key '\(path)'; known keys here: \(known.sorted().joined(separator: ", "))")
@@ -181,5 +193,77 @@ public struct HostPort: Sendable, Equatable {
         guard !host.isEmpty else { return nil }
         self.host = host
         self.port = port
+    }
+}
+
+// Every key is optional: a missing key (or an empty section) keeps the default.
+extension CollectorConfiguration {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = CollectorConfiguration()
+        trustDomain = try c.decodeIfPresent(String.self, forKey: .trustDomain) ?? d.trustDomain
+        devicesURL = try c.decodeIfPresent(String.self, forKey: .devicesURL)
+        stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory) ?? d.stateDirectory
+        listen = try c.decodeIfPresent(Listen.self, forKey: .listen) ?? d.listen
+        tls = try c.decodeIfPresent(TLS.self, forKey: .tls) ?? d.tls
+        ca = try c.decodeIfPresent(CA.self, forKey: .ca) ?? d.ca
+        certificates = try c.decodeIfPresent(Certificates.self, forKey: .certificates) ?? d.certificates
+        attestations = try c.decodeIfPresent(Attestations.self, forKey: .attestations) ?? d.attestations
+        storage = try c.decodeIfPresent(Storage.self, forKey: .storage) ?? d.storage
+    }
+}
+
+extension CollectorConfiguration.Listen {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        enrollment = try c.decodeIfPresent(String.self, forKey: .enrollment) ?? enrollment
+        devices = try c.decodeIfPresent(String.self, forKey: .devices) ?? devices
+    }
+}
+
+extension CollectorConfiguration.TLS {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        serverNames = try c.decodeIfPresent([String].self, forKey: .serverNames) ?? serverNames
+        certificate = try c.decodeIfPresent(String.self, forKey: .certificate)
+        key = try c.decodeIfPresent(String.self, forKey: .key)
+    }
+}
+
+extension CollectorConfiguration.CA {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        certificate = try c.decodeIfPresent(String.self, forKey: .certificate)
+        key = try c.decodeIfPresent(String.self, forKey: .key)
+    }
+}
+
+extension CollectorConfiguration.Certificates {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        deviceLifetime = try c.decodeIfPresent(DurationText.self, forKey: .deviceLifetime) ?? deviceLifetime
+    }
+}
+
+extension CollectorConfiguration.Attestations {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? maxBodyBytes
+        skew = try c.decodeIfPresent(DurationText.self, forKey: .skew) ?? skew
+        nonceLifetime = try c.decodeIfPresent(DurationText.self, forKey: .nonceLifetime) ?? nonceLifetime
+    }
+}
+
+extension CollectorConfiguration.Storage {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        driver = try c.decodeIfPresent(String.self, forKey: .driver) ?? driver
+        sqlitePath = try c.decodeIfPresent(String.self, forKey: .sqlitePath)
     }
 }
