@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "postured", targets: ["postured"]),
         .executable(name: "posture-collector", targets: ["posture-collector"]),
         .executable(name: "posture-bench", targets: ["posture-bench"]),
+        .executable(name: "posture-collector-bench", targets: ["posture-collector-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -123,6 +124,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "posture-collector-bench",
+            dependencies: [
+                "PostureAgent", "PostureProbes", "PostureModel",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
             ]
         ),
         .executableTarget(

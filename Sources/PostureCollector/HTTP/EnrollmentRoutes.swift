@@ -33,6 +33,8 @@ struct DeviceRoutes: Sendable {
     let collector: CollectorCore
 
     func register(on router: Router<CollectorRequestContext>) {
+        // Constant, for liveness checks and as the benchmark's reference route.
+        router.get("/healthz") { _, _ in Responses.text("ok\n", contentType: "text/plain") }
         router.post("/v1/attestations") { request, context in
             var deviceID: String?
             do {
