@@ -146,6 +146,7 @@ let package = Package(
             dependencies: ["PostureModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .testTarget(name: "PostureCollectorTests", dependencies: ["PostureCollector", "TestSupport"]),
+        .testTarget(name: "PostureAgentTests", dependencies: ["PostureAgent", "PostureModel", "TestSupport"]),
         .testTarget(name: "PostureStoreTests", dependencies: ["PostureStore", "PostureModel", "TestSupport"]),
         .testTarget(name: "PostureLinuxTests", dependencies: ["PostureLinux", "TestSupport"]),
         .testTarget(

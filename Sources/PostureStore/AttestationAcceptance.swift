@@ -27,7 +27,8 @@ enum AttestationAcceptance {
         let issued = envelope.issuedAt.timeIntervalSince1970
         guard
             let device = try Row.fetchOne(
-                db, sql: "SELECT status, last_sequence FROM devices WHERE id = ?", arguments: [envelope.deviceID])
+                db.cachedStatement(sql: "SELECT status, last_sequence FROM devices WHERE id = ?"),
+                arguments: [envelope.deviceID])
         else {
             throw AttestationRefusal(.deviceUnknown, "device \(envelope.deviceID) is not enrolled here")
         }
@@ -36,7 +37,7 @@ enum AttestationAcceptance {
                 .deviceRevoked, "device \(envelope.deviceID) is \(device["status"] as String); enroll it again")
         }
         let nonce = try Row.fetchOne(
-            db, sql: "SELECT * FROM nonces WHERE value = ? AND device_id = ?",
+            db.cachedStatement(sql: "SELECT * FROM nonces WHERE value = ? AND device_id = ?"),
             arguments: [envelope.nonce, envelope.deviceID])
         let lastSequence = UInt64(device["last_sequence"] as Int64)
         guard envelope.sequence > lastSequence else {
@@ -74,19 +75,23 @@ enum AttestationAcceptance {
         }
         let received = pending.receivedAt.timeIntervalSince1970
         let delivery = received - issued > skew ? "late" : "fresh"
-        try db.execute(
+        try StoreSQL.run(
+            db,
             sql: """
                 INSERT INTO attestations (device_id, sequence, issued_at, received_at, delivery, jws)
                 VALUES (?, ?, ?, ?, ?, ?)
                 """,
             arguments: [envelope.deviceID, Int64(envelope.sequence), issued, received, delivery, pending.jws])
-        try db.execute(
+        try StoreSQL.run(
+            db,
             sql: "UPDATE devices SET last_sequence = ? WHERE id = ?",
             arguments: [Int64(envelope.sequence), envelope.deviceID])
-        try db.execute(
+        try StoreSQL.run(
+            db,
             sql: "UPDATE nonces SET first_used_at = ? WHERE value = ? AND first_used_at IS NULL",
             arguments: [received, envelope.nonce])
-        try db.execute(
+        try StoreSQL.run(
+            db,
             sql: """
                 INSERT INTO device_state (device_id, sequence, issued_at, received_at, delivery, payload)
                 VALUES (?, ?, ?, ?, ?, ?)
@@ -100,5 +105,12 @@ enum AttestationAcceptance {
         try SQLiteStore.insertNonce(pending.nextNonce, deviceID: envelope.deviceID, db: db)
         return AttestationReceipt(
             deviceID: envelope.deviceID, sequence: envelope.sequence, delivery: delivery, nextNonce: pending.nextNonce)
+    }
+}
+
+/// Statements on the hot path are prepared once per connection and reused.
+enum StoreSQL {
+    static func run(_ db: Database, sql: String, arguments: StatementArguments) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
     }
 }

@@ -248,11 +248,11 @@ public final class SQLiteStore: PostureStore {
     }
 
     static func insertNonce(_ nonce: IssuedNonce, deviceID: String, db: Database) throws {
-        try db.execute(
-            sql: "UPDATE nonces SET superseded_at = ? WHERE device_id = ? AND superseded_at IS NULL",
+        try StoreSQL.run(
+            db, sql: "UPDATE nonces SET superseded_at = ? WHERE device_id = ? AND superseded_at IS NULL",
             arguments: [nonce.issuedAt.timeIntervalSince1970, deviceID])
-        try db.execute(
-            sql: "INSERT INTO nonces (value, device_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
+        try StoreSQL.run(
+            db, sql: "INSERT INTO nonces (value, device_id, issued_at, expires_at) VALUES (?, ?, ?, ?)",
             arguments: [
                 nonce.value, deviceID, nonce.issuedAt.timeIntervalSince1970, nonce.expiresAt.timeIntervalSince1970,
             ])

@@ -23,7 +23,7 @@ struct PostureCollectorCommand: AsyncParsableCommand {
             Exit codes: 0 success, 1 a runtime error (the message names the file or key to fix), 64 bad usage.
             Configuration: \(CollectorConfiguration.defaultPath) (every key documented in etc/posture/collector.yaml).
             """,
-        subcommands: [Serve.self, CheckConfig.self, Token.self, Devices.self, CA.self]
+        subcommands: [Serve.self, CheckConfig.self, Token.self, Devices.self, CA.self, Events.self]
     )
 }
 

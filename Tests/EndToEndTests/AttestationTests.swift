@@ -162,6 +162,15 @@ struct AttestationTests {
         let oversized = try device.post(String(repeating: "A", count: 2 << 20))
         #expect(oversized.http == 413 && oversized.code == "payload_too_large", "\(oversized)")
 
+        // Each refusal is a recorded security event naming the device.
+        let events = try collector.command(["events", "--limit", "1000"])
+        for code in [
+            "nonce_reused", "key_mismatch", "bad_signature", "device_mismatch", "stale_issue_time", "future_issue_time",
+            "nonce_unknown", "unsupported_schema", "malformed_payload", "malformed_jws", "payload_too_large",
+        ] {
+            #expect(events.contains("\"code\" : \"\(code)\""), "no security event \(code)")
+        }
+        #expect(events.contains(deviceID))
         // Nothing of the above was stored; a correct report right after is.
         #expect(try collector.attestations(deviceID).map(\.sequence) == [1])
         let valid = try device.post(try signed(try payload { _ in }))
@@ -244,6 +253,42 @@ struct AttestationTests {
             spooled == Array(UInt64(sequences.count + 1)..<(last + 1)),
             "spool \(spooled), stored \(sequences.count), last \(last)")
         #expect(sequences.count >= before + spooledDuringOutage)
+    }
+
+    @Test func anOperatorsCAIsUsedAndDeviceCertificatesAreRenewedPastHalfTheirLife() throws {
+        let pki = try Paths.temporaryDirectory("operator-pki").path
+        try Shell.run([
+            "sh", "-ec",
+            """
+            cd '\(pki)'
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.crt \\
+              -subj '/O=Example Corp/CN=Example Device CA' -days 2 \\
+              -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+            """,
+        ])
+        let collector = try CollectorHarness(
+            "e2e-pki",
+            configuration: """
+                ca:
+                  certificate: \(pki)/ca.crt
+                  key: \(pki)/ca.key
+                certificates:
+                  deviceLifetime: 6s
+                """)
+        #expect(!FileManager.default.fileExists(atPath: collector.stateDirectory + "/ca.key"))
+        let (state, deviceID) = try collector.enrollAgent("agent", caFile: pki + "/ca.crt")
+        let issued = try String(contentsOfFile: state + "/device.crt", encoding: .utf8)
+        let run = try Shell.run([
+            CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "1s", "--count", "6",
+        ])
+        let renewed = try String(contentsOfFile: state + "/device.crt", encoding: .utf8)
+        #expect(renewed != issued, "\(run.stderr)")
+        #expect(run.stderr.contains("certificate renewed"))
+        #expect(try collector.attestations(deviceID).map(\.sequence) == [1, 2, 3, 4, 5, 6])
+        let issuer = try Shell.run(["openssl", "x509", "-in", state + "/device.crt", "-noout", "-issuer"]).stdout
+        #expect(issuer.contains("Example Device CA"))
+        let verified = try Shell.run(["openssl", "verify", "-CAfile", pki + "/ca.crt", state + "/device.crt"]).stdout
+        #expect(verified.contains(": OK"))
     }
 
     @Test func twoAgentsRacingWithOneOneTimeTokenEnrollExactlyOne() throws {

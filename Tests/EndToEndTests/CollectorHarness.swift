@@ -13,8 +13,16 @@ final class CollectorHarness: @unchecked Sendable {
     private(set) var server: BackgroundProcess?
     private var starts = 0
 
-    init(_ label: String, extraArguments: [String] = []) throws {
+    private var configPath: String?
+
+    /// - Parameter configuration: YAML for `--config`, if any.
+    init(_ label: String, configuration: String? = nil) throws {
         directory = try Paths.temporaryDirectory(label)
+        if let configuration {
+            let path = directory.appendingPathComponent("collector.yaml").path
+            try configuration.write(toFile: path, atomically: true, encoding: .utf8)
+            configPath = path
+        }
         stateDirectory = directory.appendingPathComponent("collector").path
         enrollmentPort = try freeLoopbackPort()
         devicesPort = try freeLoopbackPort()
@@ -31,7 +39,8 @@ final class CollectorHarness: @unchecked Sendable {
             [
                 Self.collectorBinary, "serve", "--state-dir", stateDirectory,
                 "--listen-enrollment", "127.0.0.1:\(enrollmentPort)", "--listen-devices", "127.0.0.1:\(devicesPort)",
-            ], logPath: directory.appendingPathComponent("collector-\(starts).log").path)
+            ] + (configPath.map { ["--config", $0] } ?? []),
+            logPath: directory.appendingPathComponent("collector-\(starts).log").path)
         self.server = server
         let up = BackgroundProcess.eventually(timeout: 30) {
             server.log.contains("listening devices") && server.log.contains("listening enrollment")
@@ -51,7 +60,10 @@ final class CollectorHarness: @unchecked Sendable {
 
     @discardableResult
     func command(_ arguments: [String]) throws -> String {
-        try Shell.run([Self.collectorBinary] + arguments + ["--state-dir", stateDirectory]).stdout
+        try Shell.run(
+            [Self.collectorBinary] + arguments + ["--state-dir", stateDirectory]
+                + (configPath.map { ["--config", $0] } ?? [])
+        ).stdout
     }
 
     func token(_ extra: [String] = []) throws -> String {
@@ -74,12 +86,16 @@ final class CollectorHarness: @unchecked Sendable {
     }
 
     /// Enrolls an agent with a fresh token; returns its state directory and device ID.
-    func enrollAgent(_ name: String) throws -> (state: String, deviceID: String) {
+    /// With `caFile`, the agent trusts that file instead of pinning the collector's CA by fingerprint.
+    func enrollAgent(_ name: String, caFile: String? = nil) throws -> (state: String, deviceID: String) {
         let (state, root) = try makeAgentDirectories(name)
-        let output = try Shell.run([
-            Self.agentBinary, "enroll", "--collector", enrollmentURL, "--token", try token(),
-            "--ca-fingerprint", try fingerprint(), "--state-dir", state, "--root", root,
-        ]).stdout
+        let trust = try caFile.map { ["--ca", $0] } ?? ["--ca-fingerprint", try fingerprint()]
+        let output = try Shell.run(
+            [
+                Self.agentBinary, "enroll", "--collector", enrollmentURL, "--token", try token(), "--state-dir", state,
+                "--root", root,
+            ] + trust
+        ).stdout
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("device ") }) else {
             throw HarnessError("enroll printed no device line: \(output)")
         }

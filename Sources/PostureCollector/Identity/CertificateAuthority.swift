@@ -101,7 +101,7 @@ public struct CertificateAuthority: @unchecked Sendable {
         let key = Certificate.PublicKey(publicKey)
         return try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: key,
-            notValidBefore: now.addingTimeInterval(-60), notValidAfter: now.addingTimeInterval(seconds(lifetime)),
+            notValidBefore: now, notValidAfter: now.addingTimeInterval(seconds(lifetime)),
             issuer: certificate.subject,
             subject: try DistinguishedName {
                 OrganizationName("Posture device")

@@ -15,24 +15,24 @@ public enum Base64URL {
 
     /// nil when the text is not base64url (padding, `+`, `/` and whitespace are refused).
     public static func decode<Text: StringProtocol>(_ text: Text) -> Data? {
-        var standard = ""
+        var standard: [UInt8] = []
         standard.reserveCapacity(text.utf8.count + 3)
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"):
-                standard.unicodeScalars.append(Unicode.Scalar(byte))
-            case UInt8(ascii: "-"): standard.append("+")
-            case UInt8(ascii: "_"): standard.append("/")
+                standard.append(byte)
+            case UInt8(ascii: "-"): standard.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"): standard.append(UInt8(ascii: "/"))
             default: return nil
             }
         }
-        switch standard.utf8.count % 4 {
-        case 2: standard.append("==")
-        case 3: standard.append("=")
+        switch standard.count % 4 {
+        case 2: standard += [UInt8(ascii: "="), UInt8(ascii: "=")]
+        case 3: standard.append(UInt8(ascii: "="))
         case 1: return nil
         default: break
         }
-        return Data(base64Encoded: standard)
+        return Data(base64Encoded: Data(standard))
     }
 }
