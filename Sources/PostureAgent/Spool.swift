@@ -17,6 +17,12 @@ public struct Spool: Sendable {
         /// The journal cursor after this report's events: saved as accepted when the collector takes it.
         public var journalCursor: String?
         public var sequence: UInt64 { payload.sequence }
+
+        public init(payload: AttestationPayload, jws: String, journalCursor: String?) {
+            self.payload = payload
+            self.jws = jws
+            self.journalCursor = journalCursor
+        }
     }
 
     public let directory: String

@@ -82,7 +82,7 @@ func startServer(_ arguments: [String], log: String) -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: arguments[0])
     process.arguments = Array(arguments.dropFirst())
-    FileManager.default.createFile(atPath: log, contents: nil)
+    _ = FileManager.default.createFile(atPath: log, contents: nil)
     let handle = FileHandle(forWritingAtPath: log)
     process.standardOutput = handle
     process.standardError = handle

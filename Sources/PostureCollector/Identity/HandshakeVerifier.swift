@@ -25,9 +25,9 @@ struct HandshakeVerifier: Sendable {
         }
         let intermediates = chain.dropFirst().compactMap { try? Certificate(derEncoded: $0.toDERBytes()) }
         var verifier = Verifier(rootCertificates: CertificateStore([ca])) {
-            RFC5280Policy(validationTime: Date())
+            RFC5280Policy()
         }
-        let result = await verifier.validate(leafCertificate: leaf, intermediates: CertificateStore(intermediates))
+        let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(intermediates))
         guard case .validCertificate = result else {
             logger.warning(
                 "handshake refused: certificate does not chain to the CA or is not current",
