@@ -89,11 +89,21 @@ let package = Package(
             dependencies: ["PostureModel", .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
+        // The compliance policy and its evaluation: pure, no clock, no store.
+        .target(
+            name: "PostureVerdict",
+            dependencies: [
+                "PostureModel", .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
         // The collector: CA and enrollment, ingest and verification over mTLS.
         .target(
             name: "PostureCollector",
             dependencies: [
-                "PostureModel", "PostureStore",
+                "PostureModel", "PostureStore", "PostureVerdict",
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -120,7 +130,7 @@ let package = Package(
         .executableTarget(
             name: "posture-collector",
             dependencies: [
-                "PostureCollector", "PostureStore", "PostureModel",
+                "PostureCollector", "PostureStore", "PostureModel", "PostureVerdict",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -144,6 +154,10 @@ let package = Package(
         .testTarget(
             name: "PostureModelTests",
             dependencies: ["PostureModel", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "PostureVerdictTests", dependencies: ["PostureVerdict", "PostureModel", "TestSupport"],
+            exclude: ["Fixtures"]
         ),
         .testTarget(name: "PostureCollectorTests", dependencies: ["PostureCollector", "TestSupport"]),
         .testTarget(name: "PostureAgentTests", dependencies: ["PostureAgent", "PostureModel", "TestSupport"]),

@@ -1,0 +1,289 @@
+import PostureModel
+import Yams
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// A policy file that cannot be used: the file, the line and what to change.
+public struct PolicyError: Error, CustomStringConvertible, Equatable {
+    public var file: String
+    public var line: Int?
+    public var reason: String
+
+    public var description: String { "\(file)\(line.map { ":\($0)" } ?? ""): \(reason)" }
+}
+
+/// Reads a policy file. Strict: an unknown key, a duplicate rule name, a value of the wrong kind is an
+/// error naming the line, so a typo never silently weakens the policy.
+public enum PolicyParser {
+    public static func load(path: String) throws(PolicyError) -> Policy {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw PolicyError(
+                file: path, line: nil, reason: "cannot read the policy file; check policy.path and its permissions")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws(PolicyError) -> Policy {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw PolicyError(file: file, line: nil, reason: "not valid YAML: \(error)")
+        } catch {
+            throw PolicyError(file: file, line: nil, reason: "not valid YAML: \(error)")
+        }
+        var policy = Policy()
+        policy.version = sha256Hex(Array(text.utf8), digits: 16)
+        guard let root else { throw PolicyError(file: file, line: nil, reason: "the file is empty; it needs rules:") }
+        let reader = Reader(file: file)
+        let top = try reader.mapping(
+            root, "the policy", keys: ["report", "whenUnavailable", "verdictLifetime", "risk", "rules"])
+        if let report = top["report"] {
+            let section = try reader.mapping(report, "report", keys: ["maxAge", "whenStale"])
+            if let node = section["maxAge"] { policy.maxReportAge = try reader.duration(node, "report.maxAge") }
+            if let node = section["whenStale"] {
+                policy.whenStale = try reader.choice(node, "report.whenStale", ["unknown", "noncompliant"]).flatMap {
+                    ComplianceStatus(rawValue: $0)
+                }!
+            }
+        }
+        if let node = top["whenUnavailable"] {
+            policy.whenUnavailable = UnavailableEffect(
+                rawValue: try reader.choice(node, "whenUnavailable", ["unknown", "fail", "pass"])!)!
+        }
+        if let node = top["verdictLifetime"] {
+            policy.verdictLifetime = try reader.duration(node, "verdictLifetime")
+        }
+        if let node = top["risk"] { policy.risk = try parseRisk(node, reader) }
+        guard let rulesNode = top["rules"] else {
+            throw PolicyError(file: file, line: root.mark?.line, reason: "no rules: list; an empty policy says nothing")
+        }
+        guard let list = rulesNode.sequence else {
+            throw PolicyError(file: file, line: rulesNode.mark?.line, reason: "rules must be a list of rules")
+        }
+        var names: Set<String> = []
+        for node in list {
+            let rule = try parseRule(node, reader)
+            guard names.insert(rule.name).inserted else {
+                throw PolicyError(file: file, line: rule.line, reason: "rule name '\(rule.name)' is used twice")
+            }
+            policy.rules.append(rule)
+        }
+        return policy
+    }
+
+    static let commonRuleKeys = ["name", "check", "severity", "grace", "labels", "whenUnavailable", "description"]
+    static let checkKeys: [String: [String]] = [
+        "osVersion": ["minimum", "otherDistributions"], "kernelVersion": ["minimum"], "rootEncrypted": [],
+        "swapEncrypted": [], "inboundFiltered": ["families"], "journalEvents": ["events", "max", "window"],
+        "secureBoot": [], "kernelLockdown": ["minimum"], "securityModule": ["anyOf"],
+        "sshd": ["permitRootLogin", "passwordAuthentication", "permitEmptyPasswords"], "noPendingReboot": [],
+    ]
+
+    static func parseRule(_ node: Node, _ reader: Reader) throws(PolicyError) -> Rule {
+        let line = node.mark?.line
+        guard let mapping = node.mapping, let kindNode = mapping["check"], let kind = kindNode.string else {
+            throw PolicyError(
+                file: reader.file, line: line,
+                reason: "each rule needs check: one of \(checkKeys.keys.sorted().joined(separator: ", "))")
+        }
+        guard let specific = checkKeys[kind] else {
+            throw PolicyError(
+                file: reader.file, line: kindNode.mark?.line,
+                reason: "unknown check '\(kind)'; known: \(checkKeys.keys.sorted().joined(separator: ", "))")
+        }
+        let fields = try reader.mapping(node, "rule", keys: commonRuleKeys + specific)
+        guard let name = fields["name"]?.string, !name.isEmpty,
+            name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
+        else {
+            throw PolicyError(
+                file: reader.file, line: line, reason: "each rule needs name: letters, digits, - and _ only")
+        }
+        let check: Check
+        switch kind {
+        case "osVersion":
+            guard let minimum = fields["minimum"] else { throw reader.missing("minimum", name, line) }
+            let versions = try reader.stringMap(minimum, "\(name).minimum")
+            let others = try fields["otherDistributions"].map { node throws(PolicyError) in
+                try reader.choice(node, "\(name).otherDistributions", ["fail", "pass"])
+            }
+            check = .osVersion(minimum: versions, allowOthers: others == "pass")
+        case "kernelVersion":
+            guard let minimum = fields["minimum"]?.string else { throw reader.missing("minimum", name, line) }
+            check = .kernelVersion(minimum: minimum)
+        case "rootEncrypted": check = .rootEncrypted
+        case "swapEncrypted": check = .swapEncrypted
+        case "inboundFiltered":
+            let families = try fields["families"].map { node throws(PolicyError) in
+                try reader.strings(node, "\(name).families")
+            }
+            check = .inboundFiltered(families: families ?? ["ipv4", "ipv6"])
+        case "journalEvents":
+            guard let eventsNode = fields["events"] else { throw reader.missing("events", name, line) }
+            var categories: [JournalEventCategory] = []
+            for text in try reader.strings(eventsNode, "\(name).events") {
+                guard let category = JournalEventCategory(rawValue: text) else {
+                    throw PolicyError(
+                        file: reader.file, line: eventsNode.mark?.line,
+                        reason:
+                            "\(name).events: unknown event '\(text)'; known: \(JournalEventCategory.allCases.map(\.rawValue).joined(separator: ", "))"
+                    )
+                }
+                categories.append(category)
+            }
+            guard let maxNode = fields["max"] else { throw reader.missing("max", name, line) }
+            let window = try fields["window"].map { node throws(PolicyError) in
+                try reader.duration(node, "\(name).window")
+            }
+            check = .journalEvents(
+                categories: categories, max: try reader.integer(maxNode, "\(name).max"), window: window ?? .seconds(3600))
+        case "secureBoot": check = .secureBoot
+        case "kernelLockdown":
+            let minimum = try fields["minimum"].map { node throws(PolicyError) in
+                try reader.choice(node, "\(name).minimum", ["integrity", "confidentiality"])!
+            }
+            check = .kernelLockdown(minimum: minimum ?? "integrity")
+        case "securityModule":
+            guard let anyOf = fields["anyOf"] else { throw reader.missing("anyOf", name, line) }
+            check = .securityModule(anyOf: try reader.strings(anyOf, "\(name).anyOf"))
+        case "sshd":
+            check = .sshd(
+                permitRootLogin: try fields["permitRootLogin"].map { node throws(PolicyError) in
+                    try reader.strings(node, "\(name).permitRootLogin")
+                },
+                passwordAuthentication: try fields["passwordAuthentication"].map { node throws(PolicyError) in
+                    try reader.bool(node, "\(name).passwordAuthentication")
+                },
+                permitEmptyPasswords: try fields["permitEmptyPasswords"].map { node throws(PolicyError) in
+                    try reader.bool(node, "\(name).permitEmptyPasswords")
+                })
+        default: check = .noPendingReboot
+        }
+        var rule = Rule(name: name, check: check)
+        rule.line = line ?? 0
+        rule.description = fields["description"]?.string
+        if let node = fields["severity"] {
+            rule.severity = Severity(
+                rawValue: try reader.choice(node, "\(name).severity", Severity.allCases.map(\.rawValue))!)!
+        }
+        if let node = fields["grace"] { rule.grace = try reader.duration(node, "\(name).grace") }
+        if let node = fields["labels"] { rule.labels = try reader.stringMap(node, "\(name).labels") }
+        if let node = fields["whenUnavailable"] {
+            rule.whenUnavailable = UnavailableEffect(
+                rawValue: try reader.choice(node, "\(name).whenUnavailable", ["unknown", "fail", "pass"])!)
+        }
+        return rule
+    }
+
+    static func parseRisk(_ node: Node, _ reader: Reader) throws(PolicyError) -> RiskModel {
+        var risk = RiskModel()
+        let section = try reader.mapping(node, "risk", keys: ["window", "severityWeights", "signals"])
+        if let node = section["window"] { risk.window = try reader.duration(node, "risk.window") }
+        if let node = section["severityWeights"] {
+            let weights = try reader.mapping(
+                node, "risk.severityWeights", keys: Severity.allCases.map(\.rawValue))
+            for (key, value) in weights {
+                risk.severityWeights[Severity(rawValue: key)!] = try reader.integer(value, "risk.severityWeights.\(key)")
+            }
+        }
+        if let node = section["signals"] {
+            let signals = try reader.mapping(
+                node, "risk.signals", keys: JournalEventCategory.allCases.map(\.rawValue))
+            risk.signals = [:]
+            for (key, value) in signals {
+                let weight = try reader.mapping(value, "risk.signals.\(key)", keys: ["perEvent", "max"])
+                guard let perEvent = weight["perEvent"], let max = weight["max"] else {
+                    throw PolicyError(
+                        file: reader.file, line: value.mark?.line,
+                        reason: "risk.signals.\(key) needs perEvent: and max:")
+                }
+                risk.signals[JournalEventCategory(rawValue: key)!] = SignalWeight(
+                    perEvent: try reader.integer(perEvent, "risk.signals.\(key).perEvent"),
+                    max: try reader.integer(max, "risk.signals.\(key).max"))
+            }
+        }
+        return risk
+    }
+
+    /// Typed reads of YAML nodes, each error naming the file, the line and the key.
+    struct Reader {
+        let file: String
+
+        func fail(_ node: Node, _ reason: String) -> PolicyError {
+            PolicyError(file: file, line: node.mark?.line, reason: reason)
+        }
+
+        func missing(_ key: String, _ rule: String, _ line: Int?) -> PolicyError {
+            PolicyError(file: file, line: line, reason: "rule \(rule) needs \(key):")
+        }
+
+        func mapping(_ node: Node, _ what: String, keys: [String]) throws(PolicyError) -> [String: Node] {
+            guard let mapping = node.mapping else { throw fail(node, "\(what) must be a mapping of keys to values") }
+            var result: [String: Node] = [:]
+            for (key, value) in mapping {
+                let name = key.string ?? "?"
+                guard keys.contains(name) else {
+                    throw fail(
+                        key, "unknown key '\(name)' in \(what); known keys here: \(keys.sorted().joined(separator: ", "))")
+                }
+                result[name] = value
+            }
+            return result
+        }
+
+        func duration(_ node: Node, _ key: String) throws(PolicyError) -> Duration {
+            guard let text = node.string, let duration = DurationText(text) else {
+                throw fail(node, "\(key): '\(node.string ?? "?")' is not a duration; write e.g. 30s, 15m, 24h or 7d")
+            }
+            return duration.duration
+        }
+
+        func integer(_ node: Node, _ key: String) throws(PolicyError) -> Int {
+            guard let text = node.string, let value = Int(text), value >= 0 else {
+                throw fail(node, "\(key): '\(node.string ?? "?")' is not a whole number >= 0")
+            }
+            return value
+        }
+
+        func bool(_ node: Node, _ key: String) throws(PolicyError) -> Bool {
+            switch node.string?.lowercased() {
+            case "true", "yes": return true
+            case "false", "no": return false
+            default: throw fail(node, "\(key): '\(node.string ?? "?")' is not true or false")
+            }
+        }
+
+        func choice(_ node: Node, _ key: String, _ allowed: [String]) throws(PolicyError) -> String? {
+            guard let text = node.string, allowed.contains(text) else {
+                throw fail(node, "\(key): '\(node.string ?? "?")' is not one of \(allowed.joined(separator: ", "))")
+            }
+            return text
+        }
+
+        func strings(_ node: Node, _ key: String) throws(PolicyError) -> [String] {
+            guard let list = node.sequence else { throw fail(node, "\(key) must be a list, e.g. [a, b]") }
+            var result: [String] = []
+            for item in list {
+                guard let text = item.string else { throw fail(item, "\(key): every item must be a plain value") }
+                result.append(text)
+            }
+            return result
+        }
+
+        func stringMap(_ node: Node, _ key: String) throws(PolicyError) -> [String: String] {
+            guard let mapping = node.mapping else { throw fail(node, "\(key) must be a mapping, e.g. {debian: \"12\"}") }
+            var result: [String: String] = [:]
+            for (name, value) in mapping {
+                guard let name = name.string, let text = value.string else {
+                    throw fail(value, "\(key): keys and values must be plain values")
+                }
+                result[name] = text
+            }
+            return result
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// One rule against one report: pass, fail with what was observed, or unavailable with why.
+enum RuleCheck {
+    enum Result: Equatable {
+        case pass
+        case fail(String)
+        case unavailable(String)
+    }
+
+    static func run(_ check: Check, report: PostureReport, signals: [SignalSample], now: Date) -> Result {
+        switch check {
+        case .osVersion(let minimum, let allowOthers):
+            guard let release = report.os.osRelease.value else { return unavailable(report.os.osRelease) }
+            let id = release["ID"] ?? "unknown"
+            let version = release["VERSION_ID"] ?? ""
+            guard let wanted = minimum[id] else {
+                return allowOthers ? .pass : .fail("\(id) \(version) is not an allowed distribution")
+            }
+            return compareVersions(version, wanted) >= 0 ? .pass : .fail("\(id) \(version)")
+        case .kernelVersion(let minimum):
+            guard let release = report.os.kernelRelease.value else { return unavailable(report.os.kernelRelease) }
+            return compareVersions(release, minimum) >= 0 ? .pass : .fail("kernel \(release)")
+        case .rootEncrypted:
+            guard let disk = report.diskEncryption.value else { return unavailable(report.diskEncryption) }
+            guard let encrypted = disk.rootEncrypted.value else { return unavailable(disk.rootEncrypted) }
+            return encrypted ? .pass : .fail("root filesystem not encrypted")
+        case .swapEncrypted:
+            guard let disk = report.diskEncryption.value else { return unavailable(report.diskEncryption) }
+            guard let encrypted = disk.allSwapEncrypted.value else { return unavailable(disk.allSwapEncrypted) }
+            let plain = disk.swaps.filter { !$0.encrypted }.map(\.path)
+            return encrypted ? .pass : .fail("swap not encrypted: \(plain.joined(separator: ", "))")
+        case .inboundFiltered(let families):
+            let fact = report.firewall.inboundFiltered
+            guard let filtering = fact.value else { return unavailable(fact) }
+            let open = families.filter { family in
+                switch family {
+                case "ipv4": !filtering.ipv4
+                case "ipv6": !filtering.ipv6
+                default: !(filtering.byFamily[family] ?? false)
+                }
+            }
+            return open.isEmpty ? .pass : .fail("inbound traffic not filtered for \(open.joined(separator: ", "))")
+        case .journalEvents(let categories, let max, let window):
+            guard report.journal.value != nil else { return unavailable(report.journal) }
+            let since = now.addingTimeInterval(-window.seconds)
+            let count = signals.filter { $0.at > since }.reduce(0) { sum, sample in
+                sum + categories.reduce(0) { $0 + (sample.counts[$1] ?? 0) }
+            }
+            let names = categories.map(\.rawValue).joined(separator: "+")
+            return count <= max ? .pass : .fail("\(count) \(names) in \(Policy.age(window.seconds))")
+        case .secureBoot:
+            guard let secureBoot = report.secureBoot.value else { return unavailable(report.secureBoot) }
+            return secureBoot.enabled ? .pass : .fail("Secure Boot off (\(secureBoot.firmware))")
+        case .kernelLockdown(let minimum):
+            guard let lockdown = report.kernelLockdown.value else { return unavailable(report.kernelLockdown) }
+            let order = ["none", "integrity", "confidentiality"]
+            let have = order.firstIndex(of: lockdown.mode) ?? 0
+            let want = order.firstIndex(of: minimum) ?? 1
+            return have >= want ? .pass : .fail("lockdown \(lockdown.mode)")
+        case .securityModule(let anyOf):
+            guard let modules = report.securityModules.value else { return unavailable(report.securityModules) }
+            return modules.active.contains(where: anyOf.contains)
+                ? .pass : .fail("active: \(modules.active.isEmpty ? "none" : modules.active.joined(separator: ","))")
+        case .sshd(let permitRootLogin, let passwordAuthentication, let permitEmptyPasswords):
+            guard let sshd = report.sshd.value else { return unavailable(report.sshd) }
+            guard sshd.installed else { return .pass }
+            var problems: [String] = []
+            if let allowed = permitRootLogin, !allowed.contains(sshd.permitRootLogin) {
+                problems.append("PermitRootLogin \(sshd.permitRootLogin)")
+            }
+            if let wanted = passwordAuthentication, sshd.passwordAuthentication != wanted {
+                problems.append("PasswordAuthentication \(sshd.passwordAuthentication ? "yes" : "no")")
+            }
+            if let wanted = permitEmptyPasswords, sshd.permitEmptyPasswords != wanted {
+                problems.append("PermitEmptyPasswords \(sshd.permitEmptyPasswords ? "yes" : "no")")
+            }
+            return problems.isEmpty ? .pass : .fail(problems.joined(separator: ", "))
+        case .noPendingReboot:
+            guard let reboot = report.os.rebootRequired.value else { return unavailable(report.os.rebootRequired) }
+            return reboot.required ? .fail("reboot pending: \(reboot.reasons.joined(separator: ", "))") : .pass
+        }
+    }
+
+    static func expectation(_ check: Check) -> String {
+        switch check {
+        case .osVersion(let minimum, let allowOthers):
+            let list = minimum.sorted { $0.key < $1.key }.map { "\($0.key) >= \($0.value)" }.joined(separator: ", ")
+            return allowOthers ? list + " (other distributions allowed)" : list
+        case .kernelVersion(let minimum): return "kernel >= \(minimum)"
+        case .rootEncrypted: return "root filesystem encrypted"
+        case .swapEncrypted: return "all swap encrypted"
+        case .inboundFiltered(let families): return "inbound traffic filtered for \(families.joined(separator: ", "))"
+        case .journalEvents(let categories, let max, let window):
+            return "at most \(max) \(categories.map(\.rawValue).joined(separator: "+")) in \(Policy.age(window.seconds))"
+        case .secureBoot: return "Secure Boot enabled"
+        case .kernelLockdown(let minimum): return "lockdown >= \(minimum)"
+        case .securityModule(let anyOf): return "one of \(anyOf.joined(separator: ", ")) active"
+        case .sshd(let root, let password, let empty):
+            var parts: [String] = []
+            if let root { parts.append("PermitRootLogin in [\(root.joined(separator: ", "))]") }
+            if let password { parts.append("PasswordAuthentication \(password ? "yes" : "no")") }
+            if let empty { parts.append("PermitEmptyPasswords \(empty ? "yes" : "no")") }
+            return "sshd: " + parts.joined(separator: ", ")
+        case .noPendingReboot: return "no reboot pending"
+        }
+    }
+
+    static func unavailable<T>(_ fact: Fact<T>) -> Result {
+        .unavailable("\(fact.unavailableReason ?? "unavailable") (\(fact.source))")
+    }
+
+    /// Compares dotted numeric versions (`12`, `22.04`, `6.1.0-13-amd64`); missing components are 0.
+    static func compareVersions(_ a: String, _ b: String) -> Int {
+        func parts(_ text: String) -> [Int] {
+            var numbers: [Int] = []
+            for piece in text.split(separator: ".", omittingEmptySubsequences: false) {
+                let digits = piece.prefix { $0.isASCII && $0.isNumber }
+                guard let number = Int(digits) else { break }
+                numbers.append(number)
+                if digits.count != piece.count { break }
+            }
+            return numbers
+        }
+        let (x, y) = (parts(a), parts(b))
+        for index in 0..<max(x.count, y.count) {
+            let (p, q) = (index < x.count ? x[index] : 0, index < y.count ? y[index] : 0)
+            if p != q { return p < q ? -1 : 1 }
+        }
+        return 0
+    }
+}

@@ -1,0 +1,153 @@
+import Crypto
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+public enum ComplianceStatus: String, Sendable, Codable, Equatable {
+    case compliant, noncompliant, unknown
+}
+
+/// What the collector says about one device at one moment. Encoded as the JSON of the verdict API and,
+/// in part, as the claims of the signed verdict JWT.
+public struct Verdict: Sendable, Codable, Equatable {
+    public var deviceID: String
+    public var status: ComplianceStatus
+    /// Rules that fail now (grace over, not waived), with what was observed.
+    public var failing: [RuleOutcome]
+    /// Rules whose facts are unavailable (they make the verdict unknown), and staleness.
+    public var unknown: [RuleOutcome]
+    /// Failing rules that do not count yet: in their grace period, or waived.
+    public var excused: [RuleOutcome]
+    public var risk: Int
+    public var riskReasons: [String]
+    public var quarantine: Quarantine?
+    public var reportIssuedAt: Date?
+    public var evaluatedAt: Date
+    /// How long the verdict may be relied on: the JWT's `exp`.
+    public var validUntil: Date
+    public var policyVersion: String
+    /// When the verdict changes by itself (a report ages out, a waiver or grace period ends).
+    public var reevaluateAt: Date?
+
+    /// Identifies the verdict's content (not its timestamps): the ETag, and what a long-poll waits on.
+    public var version: String {
+        var parts = [status.rawValue, policyVersion, String(risk), quarantine?.reason ?? "-"]
+        for outcome in failing + unknown + excused {
+            parts.append("\(outcome.rule)|\(outcome.state.rawValue)|\(outcome.observed)")
+        }
+        return sha256Hex(Array(parts.joined(separator: "\n").utf8), digits: 16)
+    }
+
+    /// When each failing rule started failing (carried between evaluations for grace periods).
+    public var failingSince: [String: Date] {
+        var since: [String: Date] = [:]
+        for outcome in failing + excused { if let start = outcome.since { since[outcome.rule] = start } }
+        return since
+    }
+}
+
+public struct RuleOutcome: Sendable, Codable, Equatable {
+    public enum State: String, Sendable, Codable, Equatable {
+        case failing, unavailable, stale, grace, waived
+    }
+
+    public var rule: String
+    public var severity: Severity
+    public var state: State
+    /// What the report showed, e.g. `debian 11`, `root not encrypted`, `27 sshAuthFailure in 1h`.
+    public var observed: String
+    /// What the rule wants, e.g. `debian >= 12`.
+    public var expected: String
+    /// When the rule started failing.
+    public var since: Date?
+    /// When a grace period or waiver ends.
+    public var until: Date?
+    /// The waiver that excuses it.
+    public var waiver: String?
+
+    public init(
+        rule: String, severity: Severity, state: State, observed: String, expected: String, since: Date? = nil,
+        until: Date? = nil, waiver: String? = nil
+    ) {
+        self.rule = rule
+        self.severity = severity
+        self.state = state
+        self.observed = observed
+        self.expected = expected
+        self.since = since
+        self.until = until
+        self.waiver = waiver
+    }
+}
+
+public struct Quarantine: Sendable, Codable, Equatable {
+    public var by: String
+    public var reason: String
+    public var at: Date
+
+    public init(by: String, reason: String, at: Date) {
+        self.by = by
+        self.reason = reason
+        self.at = at
+    }
+}
+
+/// A time-bound exception: rule `rule` does not count for a device (or every device with a label) until
+/// `expiresAt`.
+public struct Waiver: Sendable, Codable, Equatable {
+    public var id: String
+    public var rule: String
+    public var deviceID: String?
+    public var label: [String: String]?
+    public var reason: String
+    public var by: String
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var revokedAt: Date?
+
+    public init(
+        id: String, rule: String, deviceID: String?, label: [String: String]?, reason: String, by: String,
+        createdAt: Date, expiresAt: Date, revokedAt: Date? = nil
+    ) {
+        self.id = id
+        self.rule = rule
+        self.deviceID = deviceID
+        self.label = label
+        self.reason = reason
+        self.by = by
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+    }
+
+    public func covers(rule name: String, deviceID id: String, labels: [String: String], at now: Date) -> Bool {
+        guard rule == name, revokedAt == nil, now < expiresAt else { return false }
+        if let deviceID { return deviceID == id }
+        if let label { return label.allSatisfy { labels[$0.key] == $0.value } }
+        return false
+    }
+}
+
+/// Journal event counts of one report, at its issue time: the signals rules and the risk score sum.
+public struct SignalSample: Sendable, Equatable {
+    public var at: Date
+    public var counts: [JournalEventCategory: Int]
+
+    public init(at: Date, counts: [JournalEventCategory: Int]) {
+        self.at = at
+        self.counts = counts
+    }
+}
+
+/// The first `digits` hex digits of the SHA-256 of `bytes`.
+public func sha256Hex(_ bytes: [UInt8], digits: Int = 64) -> String {
+    let hex = SHA256.hash(data: bytes).map { byte in
+        let table = Array("0123456789abcdef")
+        return String([table[Int(byte >> 4)], table[Int(byte & 0xf)]])
+    }.joined()
+    return String(hex.prefix(digits))
+}

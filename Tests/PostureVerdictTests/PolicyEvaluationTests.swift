@@ -1,0 +1,217 @@
+import Foundation
+import PostureModel
+import PostureVerdict
+import Testing
+
+/// The policy against a real report (`postured probe` on a build machine: root not encrypted, no firewall,
+/// no journal, BIOS boot), varied one fact at a time, with a clock the test controls.
+@Suite struct PolicyEvaluationTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let shippedPolicy = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("etc/posture/policy.yaml")
+
+    let machineReport: PostureReport
+    let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+
+    init() throws {
+        machineReport = try PostureReport.makeDecoder().decode(
+            PostureReport.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("report.json")))
+    }
+
+    /// The machine's report with everything the shipped policy asks for put right.
+    var goodReport: PostureReport {
+        var report = machineReport
+        report.os.osRelease = .observed(["ID": "debian", "VERSION_ID": "12"], source: "test")
+        var disk = report.diskEncryption.value!
+        disk.rootEncrypted = .observed(true, source: "test")
+        disk.allSwapEncrypted = .observed(true, source: "test")
+        report.diskEncryption = .observed(disk, source: "test")
+        report.firewall.inboundFiltered = .observed(
+            InboundFiltering(ipv4: true, ipv6: true, byFamily: [:], evidence: []), source: "test")
+        report.journal = .observed(
+            try! PostureReport.makeDecoder().decode(
+                JournalFacts.self,
+                from: Data(#"{"journal":"system","entriesExamined":0,"counts":{},"notable":[],"notableOmitted":0}"#.utf8)),
+            source: "test")
+        return report
+    }
+
+    func policy(_ yaml: String) throws -> Policy { try PolicyParser.parse(yaml, file: "test.yaml") }
+
+    func input(_ report: PostureReport?, at now: Date, issued: Date? = nil, labels: [String: String] = [:])
+        -> EvaluationInput
+    {
+        EvaluationInput(
+            deviceID: "d1", labels: labels, report: report, reportIssuedAt: report == nil ? nil : (issued ?? now),
+            now: now)
+    }
+
+    @Test func theShippedPolicyParsesAndJudgesThisMachine() throws {
+        let policy = try PolicyParser.load(path: Self.shippedPolicy.path)
+        #expect(policy.rules.map(\.name).contains("root-encrypted"))
+        let verdict = policy.evaluate(input(machineReport, at: t0))
+        #expect(verdict.status == .noncompliant)
+        let root = try #require(verdict.failing.first { $0.rule == "root-encrypted" })
+        #expect(root.observed == "root filesystem not encrypted")
+        #expect(root.severity == .critical)
+        // The firewall rule has a 1h grace period: failing, but excused for now.
+        #expect(verdict.excused.contains { $0.rule == "inbound-filtered" && $0.state == .grace })
+        // Secure Boot applies to laptops only.
+        #expect(!(verdict.failing + verdict.excused).contains { $0.rule == "secure-boot" })
+        #expect(policy.evaluate(input(machineReport, at: t0, labels: ["class": "laptop"])).failing.contains {
+            $0.rule == "secure-boot"
+        })
+        #expect(policy.evaluate(input(goodReport, at: t0)).status == .compliant)
+    }
+
+    @Test func anUnavailableFactIsUnknownOrFailsAsThePolicySays() throws {
+        let yaml = """
+            rules:
+              - {name: journal-quiet, check: journalEvents, events: [sshAuthFailure], max: 5}
+            """
+        let lenient = try policy(yaml)
+        let verdict = lenient.evaluate(input(machineReport, at: t0))
+        #expect(verdict.status == .unknown)
+        #expect(verdict.unknown.first?.rule == "journal-quiet")
+        #expect(verdict.unknown.first?.observed.contains("no journal files") == true)
+        let strict = try policy("whenUnavailable: fail\n" + yaml)
+        #expect(strict.evaluate(input(machineReport, at: t0)).status == .noncompliant)
+        let skip = try policy(yaml.replacingOccurrences(of: "max: 5}", with: "max: 5, whenUnavailable: pass}"))
+        #expect(skip.evaluate(input(machineReport, at: t0)).status == .compliant)
+    }
+
+    @Test func aReportAgesOutAtMaxAge() throws {
+        let yaml = "report: {maxAge: 10m}\nrules:\n  - {name: root, check: rootEncrypted}\n"
+        let policy = try policy(yaml)
+        let fresh = policy.evaluate(input(goodReport, at: t0.addingTimeInterval(599), issued: t0))
+        #expect(fresh.status == .compliant)
+        #expect(fresh.reevaluateAt == t0.addingTimeInterval(600))
+        #expect(fresh.validUntil == t0.addingTimeInterval(600))  // not the 5m lifetime past the report's age
+        let stale = policy.evaluate(input(goodReport, at: t0.addingTimeInterval(600), issued: t0))
+        #expect(stale.status == .unknown)
+        #expect(stale.unknown.first?.state == .stale)
+        #expect(policy.evaluate(input(nil, at: t0)).status == .unknown)
+        let strict = try self.policy(yaml.replacingOccurrences(of: "{maxAge: 10m}", with: "{maxAge: 10m, whenStale: noncompliant}"))
+        #expect(strict.evaluate(input(goodReport, at: t0.addingTimeInterval(601), issued: t0)).status == .noncompliant)
+    }
+
+    @Test func graceRunsFromWhenTheRuleFirstFailed() throws {
+        let policy = try policy("report: {maxAge: 2h}\nrules:\n  - {name: root, check: rootEncrypted, grace: 1h}\n")
+        let first = policy.evaluate(input(machineReport, at: t0))
+        #expect(first.status == .compliant)
+        #expect(first.excused.first?.until == t0.addingTimeInterval(3600))
+        #expect(first.reevaluateAt == t0.addingTimeInterval(3600))
+        var later = input(machineReport, at: t0.addingTimeInterval(3599))
+        later.previous = first
+        let stillGrace = policy.evaluate(later)
+        #expect(stillGrace.status == .compliant)
+        later.now = t0.addingTimeInterval(3600)
+        later.previous = stillGrace
+        let over = policy.evaluate(later)
+        #expect(over.status == .noncompliant)
+        #expect(over.failing.first?.since == t0)
+        // Without the history the grace period would start again: the carried start time matters.
+        #expect(policy.evaluate(input(machineReport, at: t0.addingTimeInterval(3600))).status == .compliant)
+    }
+
+    @Test func aWaiverExcusesItsRuleUntilItExpires() throws {
+        let policy = try policy("rules:\n  - {name: root, check: rootEncrypted}\n  - {name: swap, check: swapEncrypted}\n")
+        let expires = t0.addingTimeInterval(7200)
+        let waiver = Waiver(
+            id: "w1", rule: "root", deviceID: "d1", label: nil, reason: "disk replacement ordered", by: "alice",
+            createdAt: t0, expiresAt: expires)
+        var waived = input(machineReport, at: expires.addingTimeInterval(-1))
+        waived.waivers = [waiver]
+        let during = policy.evaluate(waived)
+        #expect(during.status == .compliant)
+        #expect(during.excused.first?.waiver == "w1")
+        #expect(during.reevaluateAt == expires)
+        waived.now = expires
+        #expect(policy.evaluate(waived).status == .noncompliant)
+        // A waiver for another device, a label the device lacks, or a revoked waiver excuses nothing.
+        for other in [
+            Waiver(id: "w2", rule: "root", deviceID: "d2", label: nil, reason: "r", by: "a", createdAt: t0, expiresAt: expires),
+            Waiver(id: "w3", rule: "root", deviceID: nil, label: ["team": "x"], reason: "r", by: "a", createdAt: t0, expiresAt: expires),
+            Waiver(id: "w4", rule: "root", deviceID: "d1", label: nil, reason: "r", by: "a", createdAt: t0, expiresAt: expires, revokedAt: t0),
+        ] {
+            var other_ = input(machineReport, at: t0)
+            other_.waivers = [other]
+            #expect(policy.evaluate(other_).status == .noncompliant)
+        }
+        var byLabel = input(machineReport, at: t0, labels: ["team": "x"])
+        byLabel.waivers = [Waiver(id: "w5", rule: "root", deviceID: nil, label: ["team": "x"], reason: "r", by: "a", createdAt: t0, expiresAt: expires)]
+        #expect(policy.evaluate(byLabel).status == .compliant)
+    }
+
+    @Test func quarantineMakesAnyDeviceNoncompliant() throws {
+        let policy = try policy("rules:\n  - {name: root, check: rootEncrypted}\n")
+        var quarantined = input(goodReport, at: t0)
+        quarantined.quarantine = Quarantine(by: "alice", reason: "stolen laptop", at: t0)
+        let verdict = policy.evaluate(quarantined)
+        #expect(verdict.status == .noncompliant)
+        #expect(verdict.version != policy.evaluate(input(goodReport, at: t0)).version)
+    }
+
+    @Test func riskCountsFailingRulesAndSignalsWithinTheWindow() throws {
+        let policy = try policy(
+            """
+            risk: {window: 1h, signals: {usbDeviceAdded: {perEvent: 5, max: 15}, sshAuthFailure: {perEvent: 1, max: 20}}}
+            rules:
+              - {name: root, check: rootEncrypted, severity: critical}
+              - {name: brute, check: journalEvents, events: [sshAuthFailure], max: 10, window: 30m}
+            """)
+        var given = input(goodReport, at: t0)
+        given.signals = [
+            SignalSample(at: t0.addingTimeInterval(-4000), counts: [.usbDeviceAdded: 9]),  // out of the window
+            SignalSample(at: t0.addingTimeInterval(-2400), counts: [.sshAuthFailure: 8, .usbDeviceAdded: 2]),
+            SignalSample(at: t0.addingTimeInterval(-60), counts: [.sshAuthFailure: 4]),
+        ]
+        let verdict = policy.evaluate(given)
+        // 12 failures in the hour (risk), but only 4 in the rule's 30 minutes: the rule passes.
+        #expect(verdict.status == .compliant)
+        #expect(verdict.risk == 12 + 10)
+        #expect(verdict.riskReasons.contains("+12 12 sshAuthFailure in 1h"))
+        given.signals.append(SignalSample(at: t0, counts: [.sshAuthFailure: 7]))
+        let failing = policy.evaluate(given)
+        #expect(failing.failing.map(\.rule) == ["brute"])
+        #expect(failing.failing.first?.observed == "11 sshAuthFailure in 30m")
+        given.report = machineReport
+        given.report!.journal = goodReport.journal
+        let worst = policy.evaluate(given)
+        #expect(worst.risk == min(100, 40 + 10 + 19 + 10))
+    }
+
+    @Test func osVersionsCompareNumerically() throws {
+        let policy = try policy("rules:\n  - {name: os, check: osVersion, minimum: {ubuntu: \"22.04\", debian: 12}}\n")
+        for (id, version, ok) in [
+            ("ubuntu", "22.04", true), ("ubuntu", "22.10", true), ("ubuntu", "20.04", false), ("debian", "11", false),
+            ("debian", "13", true), ("fedora", "41", false), ("debian", "", false),
+        ] {
+            var report = goodReport
+            report.os.osRelease = .observed(["ID": id, "VERSION_ID": version], source: "t")
+            #expect(policy.evaluate(input(report, at: t0)).status == (ok ? .compliant : .noncompliant), "\(id) \(version)")
+        }
+    }
+
+    @Test func brokenPolicyFilesNameTheLineAndTheFix() {
+        let cases: [(String, Int?, String)] = [
+            ("rules:\n  - name: a\n    check: rootEncrypted\n    sevrity: high\n", 4, "unknown key 'sevrity'"),
+            ("rules:\n  - name: a\n    check: diskMagic\n", 3, "unknown check 'diskMagic'"),
+            ("rules:\n  - {name: a, check: rootEncrypted, grace: soon}\n", 2, "not a duration"),
+            ("rules:\n  - {name: a, check: rootEncrypted}\n  - {name: a, check: swapEncrypted}\n", 3, "used twice"),
+            ("report: {maxAge: 15m}\n", 1, "no rules"),
+            ("rules:\n  - {name: a, check: journalEvents, events: [sshFail], max: 3}\n", 2, "unknown event 'sshFail'"),
+            ("rules: [\n", nil, "not valid YAML"),
+        ]
+        for (yaml, line, reason) in cases {
+            #expect(throws: PolicyError.self) { try PolicyParser.parse(yaml, file: "p.yaml") }
+            do {
+                _ = try PolicyParser.parse(yaml, file: "p.yaml")
+            } catch {
+                #expect(error.line == line, "\(yaml)")
+                #expect(error.reason.contains(reason), "\(error)")
+                #expect(error.description.hasPrefix("p.yaml"))
+            }
+        }
+    }
+}
