@@ -86,7 +86,7 @@ let package = Package(
         // Storage behind one protocol: SQLite (GRDB, WAL).
         .target(
             name: "PostureStore",
-            dependencies: ["PostureModel", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["PostureModel", "PostureVerdict", .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
         // The compliance policy and its evaluation: pure, no clock, no store.
@@ -161,7 +161,9 @@ let package = Package(
         ),
         .testTarget(name: "PostureCollectorTests", dependencies: ["PostureCollector", "TestSupport"]),
         .testTarget(name: "PostureAgentTests", dependencies: ["PostureAgent", "PostureModel", "TestSupport"]),
-        .testTarget(name: "PostureStoreTests", dependencies: ["PostureStore", "PostureModel", "TestSupport"]),
+        .testTarget(
+            name: "PostureStoreTests", dependencies: ["PostureStore", "PostureModel", "PostureVerdict", "TestSupport"]
+        ),
         .testTarget(name: "PostureLinuxTests", dependencies: ["PostureLinux", "TestSupport"]),
         .testTarget(
             name: "PostureProbesTests",

@@ -78,10 +78,13 @@ enum AttestationAcceptance {
         try StoreSQL.run(
             db,
             sql: """
-                INSERT INTO attestations (device_id, sequence, issued_at, received_at, delivery, jws)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO attestations (device_id, sequence, issued_at, received_at, delivery, jws, journal_counts)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
-            arguments: [envelope.deviceID, Int64(envelope.sequence), issued, received, delivery, pending.jws])
+            arguments: [
+                envelope.deviceID, Int64(envelope.sequence), issued, received, delivery, pending.jws,
+                pending.journalCounts,
+            ])
         try StoreSQL.run(
             db,
             sql: "UPDATE devices SET last_sequence = ? WHERE id = ?",

@@ -9,7 +9,7 @@ import PostureModel
 /// Everything the collector persists. One implementation per database; one conformance suite for all.
 /// Operations that decide (consume a token, accept an attestation) check and write in one transaction,
 /// so several collectors sharing one database cannot both win.
-public protocol PostureStore: Sendable {
+public protocol PostureStore: VerdictStore {
     func insertToken(_ token: TokenRecord) async throws
     func tokens() async throws -> [TokenRecord]
 

@@ -107,13 +107,19 @@ public struct PendingAttestation: Sendable {
     public var receivedAt: Date
     /// The next nonce, issued if this one is accepted.
     public var nextNonce: IssuedNonce
+    /// The report's journal event counts as JSON (nil when none): the signals verdicts sum over a window.
+    public var journalCounts: String?
 
-    public init(envelope: AttestationEnvelope, jws: String, payload: Data, receivedAt: Date, nextNonce: IssuedNonce) {
+    public init(
+        envelope: AttestationEnvelope, jws: String, payload: Data, receivedAt: Date, nextNonce: IssuedNonce,
+        journalCounts: String? = nil
+    ) {
         self.envelope = envelope
         self.jws = jws
         self.payload = payload
         self.receivedAt = receivedAt
         self.nextNonce = nextNonce
+        self.journalCounts = journalCounts
     }
 }
 

@@ -10,7 +10,7 @@ import PostureModel
 /// The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so an accepted attestation
 /// survives a crash of the process and of the machine.
 public final class SQLiteStore: PostureStore {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     public let path: String
 
     public init(path: String) throws {
@@ -30,6 +30,9 @@ public final class SQLiteStore: PostureStore {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
             try db.execute(sql: StoreSchema.version1)
+        }
+        migrator.registerMigration("v2") { db in
+            try db.execute(sql: StoreSchema.version2)
         }
         return migrator
     }

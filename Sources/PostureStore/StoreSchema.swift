@@ -41,6 +41,41 @@ enum StoreSchema {
             id INTEGER PRIMARY KEY, at DOUBLE PRECISION NOT NULL, device_id TEXT, code TEXT NOT NULL,
             message TEXT NOT NULL, peer TEXT);
         """
+
+    /// Verdicts, operator actions, waivers, API tokens, Shared Signals streams and their outbox.
+    static let version2 = """
+        ALTER TABLE attestations ADD COLUMN journal_counts TEXT;
+        CREATE INDEX attestations_issued ON attestations (issued_at);
+        CREATE TABLE verdicts (
+            device_id TEXT PRIMARY KEY REFERENCES devices(id), status TEXT NOT NULL, version TEXT NOT NULL,
+            changed_at DOUBLE PRECISION NOT NULL, verdict TEXT NOT NULL);
+        CREATE TABLE verdict_changes (
+            id INTEGER PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(id), at DOUBLE PRECISION NOT NULL,
+            previous_status TEXT, status TEXT NOT NULL, cause TEXT NOT NULL, verdict TEXT NOT NULL);
+        CREATE INDEX verdict_changes_device ON verdict_changes (device_id, id);
+        CREATE TABLE operator_actions (
+            id INTEGER PRIMARY KEY, at DOUBLE PRECISION NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+            device_id TEXT, target TEXT, reason TEXT NOT NULL);
+        CREATE TABLE quarantines (
+            device_id TEXT PRIMARY KEY REFERENCES devices(id), actor TEXT NOT NULL, reason TEXT NOT NULL,
+            at DOUBLE PRECISION NOT NULL);
+        CREATE TABLE waivers (
+            id TEXT PRIMARY KEY, rule TEXT NOT NULL, device_id TEXT, label TEXT, reason TEXT NOT NULL,
+            actor TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+            revoked_at DOUBLE PRECISION);
+        CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL, scopes TEXT NOT NULL,
+            created_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION, revoked_at DOUBLE PRECISION);
+        CREATE TABLE ssf_streams (
+            id TEXT PRIMARY KEY, audience TEXT NOT NULL, delivery_method TEXT NOT NULL, endpoint_url TEXT,
+            authorization_header TEXT, events_requested TEXT NOT NULL, algorithm TEXT NOT NULL,
+            status TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, token_id TEXT NOT NULL);
+        CREATE TABLE ssf_outbox (
+            id INTEGER PRIMARY KEY, stream_id TEXT NOT NULL REFERENCES ssf_streams(id), jti TEXT NOT NULL UNIQUE,
+            set_jwt TEXT NOT NULL, created_at DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL,
+            next_attempt_at DOUBLE PRECISION NOT NULL, delivered_at DOUBLE PRECISION, last_error TEXT);
+        CREATE INDEX ssf_outbox_pending ON ssf_outbox (stream_id, delivered_at, id);
+        """
 }
 
 /// Row ↔ record conversions.

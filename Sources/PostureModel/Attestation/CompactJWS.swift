@@ -60,10 +60,20 @@ public struct CompactJWS: Sendable, Equatable {
 
     /// Parses the compact form; throws a precise refusal for anything that is not an ES256 JWS.
     public init(parsing compact: String) throws(AttestationRefusal) {
-        let parts = compact.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3 else {
+        // Byte-wise: splitting a String by Character costs more than verifying the signature.
+        var dots: [String.Index] = []
+        var index = compact.utf8.startIndex
+        while index < compact.utf8.endIndex {
+            if compact.utf8[index] == UInt8(ascii: ".") { dots.append(index) }
+            index = compact.utf8.index(after: index)
+        }
+        guard dots.count == 2 else {
             throw AttestationRefusal(.malformedJWS, "a compact JWS has three base64url parts separated by dots")
         }
+        let parts = [
+            compact[compact.startIndex..<dots[0]], compact[compact.utf8.index(after: dots[0])..<dots[1]],
+            compact[compact.utf8.index(after: dots[1])..<compact.endIndex],
+        ]
         guard let headerBytes = Base64URL.decode(parts[0]),
             let header = try? JSONDecoder().decode(Header.self, from: headerBytes)
         else {

@@ -1,0 +1,203 @@
+import PostureModel
+import PostureVerdict
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// A device's newest accepted report, as the verdict service loads it at start.
+public struct LatestReport: Sendable {
+    public var deviceID: String
+    public var issuedAt: Date
+    public var payload: String
+}
+
+/// One accepted report's journal event counts (JSON), for the signal window.
+public struct SignalRow: Sendable {
+    public var deviceID: String
+    public var issuedAt: Date
+    public var counts: String
+}
+
+/// A device's current verdict as stored: the verdict JSON and what identifies it.
+public struct StoredVerdict: Sendable, Equatable {
+    public var deviceID: String
+    public var status: String
+    public var version: String
+    public var changedAt: Date
+    public var verdict: String
+
+    public init(deviceID: String, status: String, version: String, changedAt: Date, verdict: String) {
+        self.deviceID = deviceID
+        self.status = status
+        self.version = version
+        self.changedAt = changedAt
+        self.verdict = verdict
+    }
+}
+
+/// One change of a device's verdict: the audit trail of verdicts.
+public struct VerdictChange: Sendable, Equatable, Codable {
+    public var deviceID: String
+    public var at: Date
+    public var previousStatus: String?
+    public var status: String
+    /// What caused the re-evaluation: `attestation`, `policy <version>`, `quarantine by alice: …`, `time`.
+    public var cause: String
+    public var verdict: String
+
+    public init(deviceID: String, at: Date, previousStatus: String?, status: String, cause: String, verdict: String) {
+        self.deviceID = deviceID
+        self.at = at
+        self.previousStatus = previousStatus
+        self.status = status
+        self.cause = cause
+        self.verdict = verdict
+    }
+}
+
+/// An operator's action: who, when, what, on which device or target, and why.
+public struct OperatorAction: Sendable, Equatable, Codable {
+    public var id: Int64
+    public var at: Date
+    public var actor: String
+    public var action: String
+    public var deviceID: String?
+    public var target: String?
+    public var reason: String
+
+    public init(
+        id: Int64 = 0, at: Date, actor: String, action: String, deviceID: String?, target: String?, reason: String
+    ) {
+        self.id = id
+        self.at = at
+        self.actor = actor
+        self.action = action
+        self.deviceID = deviceID
+        self.target = target
+        self.reason = reason
+    }
+}
+
+/// An API token for policy engines and operators: only its SHA-256 is stored.
+public struct APITokenRecord: Sendable, Equatable, Codable {
+    public var id: String
+    public var hash: String
+    public var name: String
+    public var scopes: [String]
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var revokedAt: Date?
+
+    public init(
+        id: String, hash: String, name: String, scopes: [String], createdAt: Date, expiresAt: Date?,
+        revokedAt: Date? = nil
+    ) {
+        self.id = id
+        self.hash = hash
+        self.name = name
+        self.scopes = scopes
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.revokedAt = revokedAt
+    }
+
+    public func isUsable(at now: Date) -> Bool { revokedAt == nil && (expiresAt.map { now < $0 } ?? true) }
+}
+
+/// A Shared Signals stream: a receiver, how it gets events (push to its URL, or poll), which events.
+public struct StreamRecord: Sendable, Equatable, Codable {
+    public var id: String
+    public var audience: String
+    /// `push` (RFC 8935) or `poll` (RFC 8936).
+    public var deliveryMethod: String
+    public var endpointURL: String?
+    public var authorizationHeader: String?
+    public var eventsRequested: [String]
+    /// `RS256` (the interoperability profile's) or `ES256`.
+    public var algorithm: String
+    /// `enabled`, `paused` or `disabled` (SSF stream status); `deleted` streams are kept for the audit.
+    public var status: String
+    public var createdAt: Date
+    /// The API token that created it: only that token's owner manages it.
+    public var tokenID: String
+
+    public init(
+        id: String, audience: String, deliveryMethod: String, endpointURL: String?, authorizationHeader: String?,
+        eventsRequested: [String], algorithm: String, status: String, createdAt: Date, tokenID: String
+    ) {
+        self.id = id
+        self.audience = audience
+        self.deliveryMethod = deliveryMethod
+        self.endpointURL = endpointURL
+        self.authorizationHeader = authorizationHeader
+        self.eventsRequested = eventsRequested
+        self.algorithm = algorithm
+        self.status = status
+        self.createdAt = createdAt
+        self.tokenID = tokenID
+    }
+}
+
+/// A signed Security Event Token waiting for (or past) delivery to one stream.
+public struct OutboxEntry: Sendable, Equatable {
+    public var id: Int64
+    public var streamID: String
+    public var jti: String
+    public var setJWT: String
+    public var createdAt: Date
+    public var attempts: Int
+    public var nextAttemptAt: Date
+    public var deliveredAt: Date?
+
+    public init(
+        id: Int64 = 0, streamID: String, jti: String, setJWT: String, createdAt: Date, attempts: Int = 0,
+        nextAttemptAt: Date, deliveredAt: Date? = nil
+    ) {
+        self.id = id
+        self.streamID = streamID
+        self.jti = jti
+        self.setJWT = setJWT
+        self.createdAt = createdAt
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.deliveredAt = deliveredAt
+    }
+}
+
+/// Verdicts, operator actions and the Shared Signals outbox: what the verdict issue adds to the store.
+public protocol VerdictStore: Sendable {
+    func latestReports() async throws -> [LatestReport]
+    func signals(since: Date) async throws -> [SignalRow]
+    func verdicts() async throws -> [StoredVerdict]
+    /// Stores a device's verdict; with a change, records it and queues its SETs, all in one transaction.
+    func saveVerdict(_ verdict: StoredVerdict, change: VerdictChange?, outbox: [OutboxEntry]) async throws
+    func verdictChanges(deviceID: String?, limit: Int) async throws -> [VerdictChange]
+
+    /// Quarantines (or releases, with `quarantine` false) a device, recording the action. False if the
+    /// device is unknown or already in that state.
+    func setQuarantine(deviceID: String, quarantine: Bool, actor: String, reason: String, at: Date) async throws
+        -> Bool
+    func quarantines() async throws -> [String: Quarantine]
+    func insertWaiver(_ waiver: Waiver) async throws
+    func revokeWaiver(id: String, actor: String, reason: String, at: Date) async throws -> Bool
+    func waivers() async throws -> [Waiver]
+    func recordOperatorAction(_ action: OperatorAction) async throws
+    func operatorActions(after id: Int64, limit: Int) async throws -> [OperatorAction]
+    func lastOperatorActionID() async throws -> Int64
+
+    func insertAPIToken(_ token: APITokenRecord) async throws
+    func apiToken(hash: String) async throws -> APITokenRecord?
+    func apiTokens() async throws -> [APITokenRecord]
+    func revokeAPIToken(id: String, at: Date) async throws -> Bool
+
+    func upsertStream(_ stream: StreamRecord) async throws
+    func streams() async throws -> [StreamRecord]
+    /// Undelivered SETs of a stream, oldest first; for push only those due by `dueBy`.
+    func pendingOutbox(streamID: String, dueBy: Date?, limit: Int) async throws -> [OutboxEntry]
+    func markDelivered(streamID: String, jtis: [String], at: Date) async throws -> Int
+    func markFailed(id: Int64, error: String, nextAttemptAt: Date) async throws
+    func insertOutbox(_ entries: [OutboxEntry]) async throws
+}
