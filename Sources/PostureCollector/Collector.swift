@@ -8,6 +8,7 @@ import NIOSSL
 import PostureModel
 import PostureStore
 import ServiceLifecycle
+import UnixSignals
 import X509
 
 #if canImport(FoundationEssentials)
@@ -24,7 +25,8 @@ public struct Collector: Sendable {
         try StateDirectory.prepare(configuration.stateDirectory)
         let ca = try CertificateAuthority.loadOrCreate(configuration, now: Date())
         let store = try Self.openStore(configuration)
-        core = CollectorCore(configuration: configuration, ca: ca, store: store, logger: logger)
+        let keys = try SigningKeys.loadOrCreate(stateDirectory: configuration.stateDirectory)
+        core = try CollectorCore(configuration: configuration, ca: ca, store: store, keys: keys, logger: logger)
     }
 
     public static func openStore(_ configuration: CollectorConfiguration) throws -> SQLiteStore {
@@ -56,6 +58,8 @@ public struct Collector: Sendable {
         EnrollmentRoutes(collector: core).register(on: enrollmentRouter)
         let deviceRouter = Router(context: CollectorRequestContext.self)
         DeviceRoutes(collector: core).register(on: deviceRouter)
+        let apiRouter = Router(context: CollectorRequestContext.self)
+        APIRoutes(collector: core).register(on: apiRouter)
 
         func application(
             _ name: String, _ router: Router<CollectorRequestContext>, _ address: String, _ server: HTTPServerBuilder
@@ -71,6 +75,7 @@ public struct Collector: Sendable {
                     address: .hostname(hostPort.host, port: hostPort.port), serverName: "posture-collector"),
                 onServerRunning: { [core] channel in
                     if name == "devices" { core.boundDevicesPort.withLockedValue { $0 = channel.localAddress?.port } }
+                    if name == "api" { core.boundAPIPort.withLockedValue { $0 = channel.localAddress?.port } }
                     await onListening(name, "\(hostPort.host):\(channel.localAddress?.port ?? hostPort.port)")
                 },
                 logger: core.logger)
@@ -84,6 +89,8 @@ public struct Collector: Sendable {
                     configuration: TLSChannelConfiguration(
                         tlsConfiguration: mutualTLS,
                         customAsyncVerificationCallback: { chain in await handshake.verify(chain) }))),
+            try application("api", apiRouter, configuration.listen.api, .tls(tlsConfiguration: serverTLS)),
+            VerdictLoop(collector: core),
         ]
     }
 
@@ -110,5 +117,34 @@ public struct Collector: Sendable {
             [.certificate(try NIOSSLCertificate(bytes: Array(pem.utf8), format: .pem))],
             .privateKey(try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem))
         )
+    }
+}
+
+/// Starts the verdicts (load, evaluate), SSF push delivery, and the tick that applies operator actions,
+/// policy changes and time; SIGHUP reloads the policy.
+struct VerdictLoop: Service {
+    let collector: CollectorCore
+
+    func run() async throws {
+        try await collector.transmitter.load()
+        try await collector.verdicts.setTransmitter(collector.transmitter)
+        try await collector.verdicts.start()
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        try? await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await collector.transmitter.runPushDelivery() }
+                group.addTask {
+                    for await _ in hangups { await collector.verdicts.reloadPolicy(cause: "SIGHUP") }
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        await collector.verdicts.tick()
+                        try? await Task.sleep(for: .milliseconds(250))
+                    }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        }
     }
 }

@@ -1,8 +1,10 @@
 import Crypto
+import Hummingbird
 import Logging
 import NIOConcurrencyHelpers
 import PostureModel
 import PostureStore
+import PostureVerdict
 import X509
 
 #if canImport(FoundationEssentials)
@@ -22,12 +24,39 @@ public struct CollectorCore: Sendable {
     let logger: Logger
     /// The device listener's port once bound (listen.devices may say port 0).
     let boundDevicesPort = NIOLockedValueBox<Int?>(nil)
+    let keys: SigningKeys
+    let verdicts: VerdictService
+    let transmitter: SignalTransmitter
+    /// The `iss` of verdict JWTs and SETs: verdicts.issuer, or the API listener's URL.
+    var issuer: String {
+        if let issuer = configuration.verdicts.issuer { return issuer }
+        let port = boundAPIPort.withLockedValue { $0 } ?? HostPort(configuration.listen.api)?.port ?? 8445
+        return "https://\(configuration.tls.serverNames.first ?? "localhost"):\(port)"
+    }
+    let boundAPIPort = NIOLockedValueBox<Int?>(nil)
+    let apiTokens = NIOLockedValueBox<[String: (APITokenRecord, Date)]>([:])
 
-    init(configuration: CollectorConfiguration, ca: CertificateAuthority, store: any PostureStore, logger: Logger) {
+    init(
+        configuration: CollectorConfiguration, ca: CertificateAuthority, store: any PostureStore, keys: SigningKeys,
+        logger: Logger
+    ) throws {
         self.configuration = configuration
         self.ca = ca
         self.store = store
         self.logger = logger
+        self.keys = keys
+        let issuer =
+            configuration.verdicts.issuer
+            ?? "https://\(configuration.tls.serverNames.first ?? "localhost"):\(HostPort(configuration.listen.api)?.port ?? 8445)"
+        transmitter = SignalTransmitter(
+            store: store, keys: keys, issuer: issuer, trustDomain: configuration.trustDomain, logger: logger)
+        do {
+            verdicts = try VerdictService(
+                store: store, keys: keys, issuer: issuer, trustDomain: configuration.trustDomain,
+                policySource: PolicySource(path: configuration.policyPath), logger: logger)
+        } catch {
+            throw CollectorError(.configuration, "policy refused: \(error)")
+        }
         peers = PeerIdentities(trustDomain: configuration.trustDomain)
         verifier = AttestationVerifier(
             maxBodyBytes: configuration.attestations.maxBodyBytes, skew: configuration.attestations.skew.duration)
@@ -75,6 +104,7 @@ public struct CollectorCore: Sendable {
                         notAfter: certificate.notValidAfter, pem: pem),
                     nonce: nonce),
                 now: now)
+            await verdicts.enrolled(device)
             logger.notice(
                 "device enrolled",
                 metadata: [
@@ -92,13 +122,64 @@ public struct CollectorCore: Sendable {
         }
     }
 
-    func ingest(body: [UInt8], peer: PeerIdentity) async throws(AttestationRefusal) -> AttestationReceipt {
+    func ingest(body: [UInt8], peer: PeerIdentity) async throws(AttestationRefusal) -> IngestResponse {
         let now = Date()
         let (envelope, payload) = try verifier.verify(body: body, peer: peer, now: now)
+        // The signature verified: now the whole report is parsed, for the verdict.
+        let attestation: AttestationPayload
+        do {
+            attestation = try PostureReport.wireDecoder().decode(AttestationPayload.self, from: payload)
+        } catch {
+            throw AttestationRefusal(
+                .malformedPayload, "the signed report does not match the schema: \(AttestationVerifier.describe(error))"
+            )
+        }
+        let counts = attestation.report.journal.value?.counts ?? [:]
         let pending = PendingAttestation(
             envelope: envelope, jws: String(decoding: body, as: UTF8.self), payload: payload, receivedAt: now,
-            nextNonce: NonceFactory.make(now: now, lifetime: configuration.attestations.nonceLifetime.duration))
-        return try await committer.submit(pending).get()
+            nextNonce: NonceFactory.make(now: now, lifetime: configuration.attestations.nonceLifetime.duration),
+            journalCounts: counts.isEmpty
+                ? nil : (try? PostureReport.wireEncoder().encode(counts)).map { String(decoding: $0, as: UTF8.self) })
+        let receipt = try await committer.submit(pending).get()
+        let verdict = await verdicts.attested(deviceID: envelope.deviceID, payload: attestation, now: now)
+        return IngestResponse(receipt: receipt, verdict: verdict)
+    }
+
+    /// Checks `Authorization: Bearer TOKEN` and the token's scope. Tokens are cached for 5 s, so a
+    /// revocation takes effect within 5 s.
+    func authorize(_ request: Request, scope: String) async throws(AttestationRefusal) -> APITokenRecord {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+            throw AttestationRefusal(
+                .unauthorized,
+                "send Authorization: Bearer TOKEN; create a token with `posture-collector apitoken create --scope \(scope)`"
+            )
+        }
+        let hash = EnrollmentTokens.hash(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        let now = Date()
+        var record = apiTokens.withLockedValue { cache in
+            cache[hash].flatMap { $0.1 > now ? $0.0 : nil }
+        }
+        if record == nil {
+            do {
+                record = try await store.apiToken(hash: hash)
+            } catch {
+                throw AttestationRefusal(.internalError, "cannot read API tokens: \(error)")
+            }
+            if let record { apiTokens.withLockedValue { $0[hash] = (record, now.addingTimeInterval(5)) } }
+        }
+        guard let record, record.isUsable(at: now) else {
+            throw AttestationRefusal(
+                .unauthorized,
+                "the API token is unknown, revoked or expired; see `posture-collector apitoken list`, or create one with `posture-collector apitoken create --scope \(scope)`"
+            )
+        }
+        guard record.scopes.contains(scope) || record.scopes.contains("admin") else {
+            throw AttestationRefusal(
+                .insufficientScope,
+                "the API token \(record.name) lacks scope \(scope) (it has \(record.scopes.joined(separator: " "))); create one with --scope \(scope)"
+            )
+        }
+        return record
     }
 
     func issueNonce(deviceID: String) async throws(AttestationRefusal) -> IssuedNonce {
@@ -152,4 +233,18 @@ public struct CollectorCore: Sendable {
                 at: Date(), deviceID: deviceID, code: refusal.code.rawValue, message: refusal.message, peer: peer)
         ])
     }
+}
+
+/// What an agent gets for an accepted attestation: the receipt and its verdict at that moment.
+struct IngestResponse: Encodable, Sendable {
+    var receipt: AttestationReceipt
+    var verdict: Verdict?
+
+    func encode(to encoder: any Encoder) throws {
+        try receipt.encode(to: encoder)
+        var container = encoder.container(keyedBy: Keys.self)
+        try container.encodeIfPresent(verdict, forKey: .verdict)
+    }
+
+    enum Keys: String, CodingKey { case verdict }
 }

@@ -12,7 +12,8 @@ extension SQLiteStore {
     public func insertAPIToken(_ token: APITokenRecord) async throws {
         try await pool.write { db in
             try db.execute(
-                sql: "INSERT INTO api_tokens (id, hash, name, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                sql:
+                    "INSERT INTO api_tokens (id, hash, name, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
                 arguments: [
                     token.id, token.hash, token.name, token.scopes.joined(separator: " "),
                     token.createdAt.timeIntervalSince1970, token.expiresAt?.timeIntervalSince1970,

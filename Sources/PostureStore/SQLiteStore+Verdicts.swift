@@ -103,7 +103,8 @@ extension SQLiteStore {
             else { return false }
             if quarantine {
                 try db.execute(
-                    sql: "INSERT INTO quarantines (device_id, actor, reason, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    sql:
+                        "INSERT INTO quarantines (device_id, actor, reason, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     arguments: [deviceID, actor, reason, at.timeIntervalSince1970])
             } else {
                 try db.execute(sql: "DELETE FROM quarantines WHERE device_id = ?", arguments: [deviceID])
@@ -111,7 +112,8 @@ extension SQLiteStore {
             guard db.changesCount == 1 else { return false }
             try Self.insertAction(
                 OperatorAction(
-                    at: at, actor: actor, action: quarantine ? "quarantine" : "release", deviceID: deviceID, target: nil,
+                    at: at, actor: actor, action: quarantine ? "quarantine" : "release", deviceID: deviceID,
+                    target: nil,
                     reason: reason), db: db)
             return true
         }
@@ -143,7 +145,8 @@ extension SQLiteStore {
             try Self.insertAction(
                 OperatorAction(
                     at: waiver.createdAt, actor: waiver.by, action: "waiver", deviceID: waiver.deviceID,
-                    target: "\(waiver.id): rule \(waiver.rule) on \(scope) until \(waiver.expiresAt.formatted(.iso8601))",
+                    target:
+                        "\(waiver.id): rule \(waiver.rule) on \(scope) until \(waiver.expiresAt.formatted(.iso8601))",
                     reason: waiver.reason), db: db)
         }
     }
@@ -200,7 +203,8 @@ extension SQLiteStore {
 
     static func insertAction(_ action: OperatorAction, db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO operator_actions (at, actor, action, device_id, target, reason) VALUES (?, ?, ?, ?, ?, ?)",
+            sql:
+                "INSERT INTO operator_actions (at, actor, action, device_id, target, reason) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [
                 action.at.timeIntervalSince1970, action.actor, action.action, action.deviceID, action.target,
                 action.reason,

@@ -93,7 +93,7 @@ public final class SQLiteStore: PostureStore {
                 guard token.allowReenroll else {
                     throw AttestationRefusal(
                         .machineAlreadyEnrolled,
-                        "machine-id \(enrollment.device.machineID) is already enrolled as device \(existing.joined(separator: ", ")); revoke it (`posture-collector devices revoke ID`) or create a token with --allow-reenroll"
+                        "machine-id \(enrollment.device.machineID) is already enrolled as device \(existing.joined(separator: ", ")); revoke it (`posture-collector devices revoke ID --reason WHY`) or create a token with --allow-reenroll"
                     )
                 }
                 try db.execute(

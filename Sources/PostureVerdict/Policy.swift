@@ -37,9 +37,16 @@ public enum UnavailableEffect: String, Sendable, Codable, Equatable {
 public enum Severity: String, Sendable, Codable, Equatable, CaseIterable, Comparable {
     case low, medium, high, critical
 
-    public static func < (a: Severity, b: Severity) -> Bool {
-        allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+    var rank: Int {
+        switch self {
+        case .low: 0
+        case .medium: 1
+        case .high: 2
+        case .critical: 3
+        }
     }
+
+    public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
 }
 
 public struct Rule: Sendable, Equatable {

@@ -108,10 +108,11 @@ extension Policy {
                     excused.append(outcome)
                     deadlines.append(waiver.expiresAt)
                 } else if let grace = rule.grace, now < since.addingTimeInterval(grace.seconds) {
+                    let end = since.addingTimeInterval(grace.seconds)
                     outcome.state = .grace
-                    outcome.until = since.addingTimeInterval(grace.seconds)
+                    outcome.until = end
                     excused.append(outcome)
-                    deadlines.append(outcome.until!)
+                    deadlines.append(end)
                 } else {
                     failing.append(outcome)
                 }

@@ -46,14 +46,13 @@ public enum PolicyParser {
             let section = try reader.mapping(report, "report", keys: ["maxAge", "whenStale"])
             if let node = section["maxAge"] { policy.maxReportAge = try reader.duration(node, "report.maxAge") }
             if let node = section["whenStale"] {
-                policy.whenStale = try reader.choice(node, "report.whenStale", ["unknown", "noncompliant"]).flatMap {
-                    ComplianceStatus(rawValue: $0)
-                }!
+                policy.whenStale = try reader.choice(
+                    node, "report.whenStale", [ComplianceStatus.unknown, .noncompliant])
             }
         }
         if let node = top["whenUnavailable"] {
-            policy.whenUnavailable = UnavailableEffect(
-                rawValue: try reader.choice(node, "whenUnavailable", ["unknown", "fail", "pass"])!)!
+            policy.whenUnavailable = try reader.choice(
+                node, "whenUnavailable", [UnavailableEffect.unknown, .fail, .pass])
         }
         if let node = top["verdictLifetime"] {
             policy.verdictLifetime = try reader.duration(node, "verdictLifetime")
@@ -109,7 +108,7 @@ public enum PolicyParser {
             guard let minimum = fields["minimum"] else { throw reader.missing("minimum", name, line) }
             let versions = try reader.stringMap(minimum, "\(name).minimum")
             let others = try fields["otherDistributions"].map { node throws(PolicyError) in
-                try reader.choice(node, "\(name).otherDistributions", ["fail", "pass"])
+                try reader.word(node, "\(name).otherDistributions", ["fail", "pass"])
             }
             check = .osVersion(minimum: versions, allowOthers: others == "pass")
         case "kernelVersion":
@@ -140,11 +139,12 @@ public enum PolicyParser {
                 try reader.duration(node, "\(name).window")
             }
             check = .journalEvents(
-                categories: categories, max: try reader.integer(maxNode, "\(name).max"), window: window ?? .seconds(3600))
+                categories: categories, max: try reader.integer(maxNode, "\(name).max"),
+                window: window ?? .seconds(3600))
         case "secureBoot": check = .secureBoot
         case "kernelLockdown":
             let minimum = try fields["minimum"].map { node throws(PolicyError) in
-                try reader.choice(node, "\(name).minimum", ["integrity", "confidentiality"])!
+                try reader.word(node, "\(name).minimum", ["integrity", "confidentiality"])
             }
             check = .kernelLockdown(minimum: minimum ?? "integrity")
         case "securityModule":
@@ -167,14 +167,13 @@ public enum PolicyParser {
         rule.line = line ?? 0
         rule.description = fields["description"]?.string
         if let node = fields["severity"] {
-            rule.severity = Severity(
-                rawValue: try reader.choice(node, "\(name).severity", Severity.allCases.map(\.rawValue))!)!
+            rule.severity = try reader.choice(node, "\(name).severity", Severity.allCases)
         }
         if let node = fields["grace"] { rule.grace = try reader.duration(node, "\(name).grace") }
         if let node = fields["labels"] { rule.labels = try reader.stringMap(node, "\(name).labels") }
         if let node = fields["whenUnavailable"] {
-            rule.whenUnavailable = UnavailableEffect(
-                rawValue: try reader.choice(node, "\(name).whenUnavailable", ["unknown", "fail", "pass"])!)
+            rule.whenUnavailable = try reader.choice(
+                node, "\(name).whenUnavailable", [UnavailableEffect.unknown, .fail, .pass])
         }
         return rule
     }
@@ -187,7 +186,8 @@ public enum PolicyParser {
             let weights = try reader.mapping(
                 node, "risk.severityWeights", keys: Severity.allCases.map(\.rawValue))
             for (key, value) in weights {
-                risk.severityWeights[Severity(rawValue: key)!] = try reader.integer(value, "risk.severityWeights.\(key)")
+                guard let severity = Severity(rawValue: key) else { continue }
+                risk.severityWeights[severity] = try reader.integer(value, "risk.severityWeights.\(key)")
             }
         }
         if let node = section["signals"] {
@@ -201,7 +201,8 @@ public enum PolicyParser {
                         file: reader.file, line: value.mark?.line,
                         reason: "risk.signals.\(key) needs perEvent: and max:")
                 }
-                risk.signals[JournalEventCategory(rawValue: key)!] = SignalWeight(
+                guard let category = JournalEventCategory(rawValue: key) else { continue }
+                risk.signals[category] = SignalWeight(
                     perEvent: try reader.integer(perEvent, "risk.signals.\(key).perEvent"),
                     max: try reader.integer(max, "risk.signals.\(key).max"))
             }
@@ -228,7 +229,8 @@ public enum PolicyParser {
                 let name = key.string ?? "?"
                 guard keys.contains(name) else {
                     throw fail(
-                        key, "unknown key '\(name)' in \(what); known keys here: \(keys.sorted().joined(separator: ", "))")
+                        key,
+                        "unknown key '\(name)' in \(what); known keys here: \(keys.sorted().joined(separator: ", "))")
                 }
                 result[name] = value
             }
@@ -257,11 +259,17 @@ public enum PolicyParser {
             }
         }
 
-        func choice(_ node: Node, _ key: String, _ allowed: [String]) throws(PolicyError) -> String? {
+        func word(_ node: Node, _ key: String, _ allowed: [String]) throws(PolicyError) -> String {
             guard let text = node.string, allowed.contains(text) else {
                 throw fail(node, "\(key): '\(node.string ?? "?")' is not one of \(allowed.joined(separator: ", "))")
             }
             return text
+        }
+
+        func choice<T: RawRepresentable>(_ node: Node, _ key: String, _ allowed: [T]) throws(PolicyError) -> T
+        where T.RawValue == String {
+            let text = try word(node, key, allowed.map(\.rawValue))
+            return allowed.first { $0.rawValue == text } ?? allowed[0]
         }
 
         func strings(_ node: Node, _ key: String) throws(PolicyError) -> [String] {
@@ -275,7 +283,9 @@ public enum PolicyParser {
         }
 
         func stringMap(_ node: Node, _ key: String) throws(PolicyError) -> [String: String] {
-            guard let mapping = node.mapping else { throw fail(node, "\(key) must be a mapping, e.g. {debian: \"12\"}") }
+            guard let mapping = node.mapping else {
+                throw fail(node, "\(key) must be a mapping, e.g. {debian: \"12\"}")
+            }
             var result: [String: String] = [:]
             for (name, value) in mapping {
                 guard let name = name.string, let text = value.string else {

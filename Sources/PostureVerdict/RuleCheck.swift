@@ -98,7 +98,8 @@ enum RuleCheck {
         case .swapEncrypted: return "all swap encrypted"
         case .inboundFiltered(let families): return "inbound traffic filtered for \(families.joined(separator: ", "))"
         case .journalEvents(let categories, let max, let window):
-            return "at most \(max) \(categories.map(\.rawValue).joined(separator: "+")) in \(Policy.age(window.seconds))"
+            return
+                "at most \(max) \(categories.map(\.rawValue).joined(separator: "+")) in \(Policy.age(window.seconds))"
         case .secureBoot: return "Secure Boot enabled"
         case .kernelLockdown(let minimum): return "lockdown >= \(minimum)"
         case .securityModule(let anyOf): return "one of \(anyOf.joined(separator: ", ")) active"

@@ -16,7 +16,9 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 struct Devices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Enrolled devices, read from the collector's store.",
-        subcommands: [List.self, Show.self, Revoke.self, Attestations.self])
+        subcommands: [
+            List.self, Show.self, Revoke.self, Attestations.self, Quarantine.self, Release.self, Verdict.self,
+        ])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List devices.")
@@ -77,6 +79,7 @@ struct Devices: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a device: its certificate is refused at the next TLS handshake.")
         @OptionGroup var options: ConfigOptions
+        @OptionGroup var actor: ActorOptions
         @Argument var id: String
 
         func run() async throws {
@@ -85,7 +88,68 @@ struct Devices: AsyncParsableCommand {
                 throw CollectorError(
                     .notFound, "no active device \(id); list them with `posture-collector devices list`")
             }
+            try await store.recordOperatorAction(
+                OperatorAction(
+                    at: Date(), actor: actor.who, action: "revoke", deviceID: id, target: nil, reason: actor.reason))
             print("revoked \(id)")
+        }
+    }
+
+    struct Quarantine: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Quarantine a device: its verdict is noncompliant at once, whatever its report says.")
+        @OptionGroup var options: ConfigOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument var id: String
+
+        func run() async throws {
+            let store = try Collector.openStore(try options.load())
+            guard
+                try await store.setQuarantine(
+                    deviceID: id, quarantine: true, actor: actor.who, reason: actor.reason, at: Date())
+            else {
+                throw CollectorError(.notFound, "no device \(id), or it is already quarantined (devices verdict \(id))")
+            }
+            print("quarantined \(id)")
+        }
+    }
+
+    struct Release: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Release a quarantined device.")
+        @OptionGroup var options: ConfigOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument var id: String
+
+        func run() async throws {
+            let store = try Collector.openStore(try options.load())
+            guard
+                try await store.setQuarantine(
+                    deviceID: id, quarantine: false, actor: actor.who, reason: actor.reason, at: Date())
+            else {
+                throw CollectorError(.notFound, "device \(id) is not quarantined")
+            }
+            print("released \(id)")
+        }
+    }
+
+    struct Verdict: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A device's current verdict and its changes, as the collector stored them.")
+        @OptionGroup var options: ConfigOptions
+        @Argument var id: String
+        @Option var limit: Int = 20
+
+        func run() async throws {
+            let store = try Collector.openStore(try options.load())
+            guard let current = try await store.verdicts().first(where: { $0.deviceID == id }) else {
+                throw CollectorError(.notFound, "no verdict for \(id); is it enrolled and has the collector run since?")
+            }
+            print(current.verdict)
+            for change in try await store.verdictChanges(deviceID: id, limit: limit) {
+                print(
+                    "\(change.at.formatted(.iso8601))  \(change.previousStatus ?? "-") -> \(change.status)  \(change.cause)"
+                )
+            }
         }
     }
 
@@ -104,4 +168,15 @@ struct Devices: AsyncParsableCommand {
 
 func encode(_ value: some Encodable) throws -> String {
     String(decoding: try PostureReport.makeEncoder(pretty: true).encode(value), as: UTF8.self)
+}
+
+/// Who does an operator action and why: recorded with it.
+struct ActorOptions: ParsableArguments {
+    @Option(help: "Why (recorded in the audit trail).") var reason: String
+    @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
+
+    var who: String {
+        by ?? ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"]
+            ?? "unknown"
+    }
 }

@@ -23,7 +23,10 @@ struct PostureCollectorCommand: AsyncParsableCommand {
             Exit codes: 0 success, 1 a runtime error (the message names the file or key to fix), 64 bad usage.
             Configuration: \(CollectorConfiguration.defaultPath) (every key documented in etc/posture/collector.yaml).
             """,
-        subcommands: [Serve.self, CheckConfig.self, Token.self, Devices.self, CA.self, Events.self]
+        subcommands: [
+            Serve.self, CheckConfig.self, Token.self, Devices.self, CA.self, Events.self, PolicyCommand.self,
+            APIToken.self, Waivers.self, Audit.self,
+        ]
     )
 }
 
@@ -48,12 +51,16 @@ struct Serve: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
     @Option(help: "Override listen.enrollment (host:port; port 0 picks a free one).") var listenEnrollment: String?
     @Option(help: "Override listen.devices (host:port; port 0 picks a free one).") var listenDevices: String?
+    @Option(help: "Override listen.api (host:port; port 0 picks a free one).") var listenAPI: String?
+    @Option(help: "Override policy.path (the compliance policy file).") var policy: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
 
     func run() async throws {
         var configuration = try options.load()
         if let listenEnrollment { configuration.listen.enrollment = listenEnrollment }
         if let listenDevices { configuration.listen.devices = listenDevices }
+        if let listenAPI { configuration.listen.api = listenAPI }
+        if let policy { configuration.policy.path = policy }
         try configuration.validate(file: options.config ?? "command line")
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in

@@ -92,7 +92,7 @@ struct AttestationTests {
         #expect(rogue.http == nil && rogue.exit != 0, "\(rogue)")
 
         // Revoked: refused by the very next handshake, with the device's genuine certificate.
-        try collector.command(["devices", "revoke", deviceID])
+        try collector.command(["devices", "revoke", deviceID, "--reason", "test: key compromised"])
         let revoked = try curl(
             nonceURL, ca: collector.caPath, certificate: state + "/device.crt", key: state + "/device.key")
         #expect(revoked.http == nil && revoked.exit != 0, "\(revoked)")

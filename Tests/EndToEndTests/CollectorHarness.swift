@@ -10,6 +10,7 @@ final class CollectorHarness: @unchecked Sendable {
     let stateDirectory: String
     let enrollmentPort: Int
     let devicesPort: Int
+    let apiPort: Int
     private(set) var server: BackgroundProcess?
     private var starts = 0
 
@@ -26,11 +27,13 @@ final class CollectorHarness: @unchecked Sendable {
         stateDirectory = directory.appendingPathComponent("collector").path
         enrollmentPort = try freeLoopbackPort()
         devicesPort = try freeLoopbackPort()
+        apiPort = try freeLoopbackPort()
         try start()
     }
 
     var enrollmentURL: String { "https://127.0.0.1:\(enrollmentPort)" }
     var devicesURL: String { "https://127.0.0.1:\(devicesPort)" }
+    var apiURL: String { "https://127.0.0.1:\(apiPort)" }
     var caPath: String { stateDirectory + "/ca.crt" }
 
     func start() throws {
@@ -39,11 +42,13 @@ final class CollectorHarness: @unchecked Sendable {
             [
                 Self.collectorBinary, "serve", "--state-dir", stateDirectory,
                 "--listen-enrollment", "127.0.0.1:\(enrollmentPort)", "--listen-devices", "127.0.0.1:\(devicesPort)",
+                "--listen-api", "127.0.0.1:\(apiPort)",
             ] + (configPath.map { ["--config", $0] } ?? []),
             logPath: directory.appendingPathComponent("collector-\(starts).log").path)
         self.server = server
         let up = BackgroundProcess.eventually(timeout: 30) {
             server.log.contains("listening devices") && server.log.contains("listening enrollment")
+                && server.log.contains("listening api")
         }
         if !up { throw HarnessError("the collector did not start:\n\(server.log)") }
     }

@@ -31,7 +31,8 @@ import Testing
         report.journal = .observed(
             try! PostureReport.makeDecoder().decode(
                 JournalFacts.self,
-                from: Data(#"{"journal":"system","entriesExamined":0,"counts":{},"notable":[],"notableOmitted":0}"#.utf8)),
+                from: Data(
+                    #"{"journal":"system","entriesExamined":0,"counts":{},"notable":[],"notableOmitted":0}"#.utf8)),
             source: "test")
         return report
     }
@@ -58,9 +59,10 @@ import Testing
         #expect(verdict.excused.contains { $0.rule == "inbound-filtered" && $0.state == .grace })
         // Secure Boot applies to laptops only.
         #expect(!(verdict.failing + verdict.excused).contains { $0.rule == "secure-boot" })
-        #expect(policy.evaluate(input(machineReport, at: t0, labels: ["class": "laptop"])).failing.contains {
-            $0.rule == "secure-boot"
-        })
+        #expect(
+            policy.evaluate(input(machineReport, at: t0, labels: ["class": "laptop"])).failing.contains {
+                $0.rule == "secure-boot"
+            })
         #expect(policy.evaluate(input(goodReport, at: t0)).status == .compliant)
     }
 
@@ -91,7 +93,8 @@ import Testing
         #expect(stale.status == .unknown)
         #expect(stale.unknown.first?.state == .stale)
         #expect(policy.evaluate(input(nil, at: t0)).status == .unknown)
-        let strict = try self.policy(yaml.replacingOccurrences(of: "{maxAge: 10m}", with: "{maxAge: 10m, whenStale: noncompliant}"))
+        let strict = try self.policy(
+            yaml.replacingOccurrences(of: "{maxAge: 10m}", with: "{maxAge: 10m, whenStale: noncompliant}"))
         #expect(strict.evaluate(input(goodReport, at: t0.addingTimeInterval(601), issued: t0)).status == .noncompliant)
     }
 
@@ -115,7 +118,8 @@ import Testing
     }
 
     @Test func aWaiverExcusesItsRuleUntilItExpires() throws {
-        let policy = try policy("rules:\n  - {name: root, check: rootEncrypted}\n  - {name: swap, check: swapEncrypted}\n")
+        let policy = try policy(
+            "rules:\n  - {name: root, check: rootEncrypted}\n  - {name: swap, check: swapEncrypted}\n")
         let expires = t0.addingTimeInterval(7200)
         let waiver = Waiver(
             id: "w1", rule: "root", deviceID: "d1", label: nil, reason: "disk replacement ordered", by: "alice",
@@ -130,16 +134,26 @@ import Testing
         #expect(policy.evaluate(waived).status == .noncompliant)
         // A waiver for another device, a label the device lacks, or a revoked waiver excuses nothing.
         for other in [
-            Waiver(id: "w2", rule: "root", deviceID: "d2", label: nil, reason: "r", by: "a", createdAt: t0, expiresAt: expires),
-            Waiver(id: "w3", rule: "root", deviceID: nil, label: ["team": "x"], reason: "r", by: "a", createdAt: t0, expiresAt: expires),
-            Waiver(id: "w4", rule: "root", deviceID: "d1", label: nil, reason: "r", by: "a", createdAt: t0, expiresAt: expires, revokedAt: t0),
+            Waiver(
+                id: "w2", rule: "root", deviceID: "d2", label: nil, reason: "r", by: "a", createdAt: t0,
+                expiresAt: expires),
+            Waiver(
+                id: "w3", rule: "root", deviceID: nil, label: ["team": "x"], reason: "r", by: "a", createdAt: t0,
+                expiresAt: expires),
+            Waiver(
+                id: "w4", rule: "root", deviceID: "d1", label: nil, reason: "r", by: "a", createdAt: t0,
+                expiresAt: expires, revokedAt: t0),
         ] {
-            var other_ = input(machineReport, at: t0)
-            other_.waivers = [other]
-            #expect(policy.evaluate(other_).status == .noncompliant)
+            var given = input(machineReport, at: t0)
+            given.waivers = [other]
+            #expect(policy.evaluate(given).status == .noncompliant)
         }
         var byLabel = input(machineReport, at: t0, labels: ["team": "x"])
-        byLabel.waivers = [Waiver(id: "w5", rule: "root", deviceID: nil, label: ["team": "x"], reason: "r", by: "a", createdAt: t0, expiresAt: expires)]
+        byLabel.waivers = [
+            Waiver(
+                id: "w5", rule: "root", deviceID: nil, label: ["team": "x"], reason: "r", by: "a", createdAt: t0,
+                expiresAt: expires)
+        ]
         #expect(policy.evaluate(byLabel).status == .compliant)
     }
 
@@ -189,7 +203,8 @@ import Testing
         ] {
             var report = goodReport
             report.os.osRelease = .observed(["ID": id, "VERSION_ID": version], source: "t")
-            #expect(policy.evaluate(input(report, at: t0)).status == (ok ? .compliant : .noncompliant), "\(id) \(version)")
+            #expect(
+                policy.evaluate(input(report, at: t0)).status == (ok ? .compliant : .noncompliant), "\(id) \(version)")
         }
     }
 

@@ -20,6 +20,24 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
     public var certificates = Certificates()
     public var attestations = Attestations()
     public var storage = Storage()
+    public var policy = PolicySettings()
+    public var verdicts = Verdicts()
+
+    public struct PolicySettings: Sendable, Codable, Equatable {
+        public init() {}
+
+        /// The compliance policy file; reloaded on SIGHUP and when it changes. Unset: `/etc/posture/policy.yaml`
+        /// if it exists, else a built-in policy with no rules (only report freshness counts).
+        public var path: String?
+    }
+
+    public struct Verdicts: Sendable, Codable, Equatable {
+        public init() {}
+
+        /// The `iss` of verdict JWTs and Security Event Tokens, and the base of the SSF endpoints.
+        /// Default: https://<first tls.serverNames>:<listen.api port>.
+        public var issuer: String?
+    }
 
     public struct Listen: Sendable, Codable, Equatable {
         public init() {}
@@ -28,6 +46,8 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
         public var enrollment: String = "127.0.0.1:8443"
         /// Mutual TLS: attestations, nonces, renewal. No client certificate, no handshake.
         public var devices: String = "127.0.0.1:8444"
+        /// TLS with API tokens: verdicts for policy engines, JWKS, Shared Signals.
+        public var api: String = "127.0.0.1:8445"
     }
 
     public struct TLS: Sendable, Codable, Equatable {
@@ -73,6 +93,12 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
     public init() {}
 
     public var sqlitePath: String { storage.sqlitePath ?? stateDirectory + "/collector.sqlite" }
+
+    /// The policy file in use, or nil for the built-in policy.
+    public var policyPath: String? {
+        if let path = policy.path { return path }
+        return FileManager.default.fileExists(atPath: "/etc/posture/policy.yaml") ? "/etc/posture/policy.yaml" : nil
+    }
 }
 
 extension CollectorConfiguration {
@@ -116,7 +142,9 @@ extension CollectorConfiguration {
                 .configuration,
                 "\(file): trustDomain '\(trustDomain)' is not a SPIFFE trust domain name (e.g. posture.example.com)")
         }
-        for (key, value) in [("listen.enrollment", listen.enrollment), ("listen.devices", listen.devices)]
+        for (key, value) in [
+            ("listen.enrollment", listen.enrollment), ("listen.devices", listen.devices), ("listen.api", listen.api),
+        ]
         where HostPort(value) == nil {
             throw CollectorError(.configuration, "\(file): \(key) '\(value)' is not host:port (e.g. 127.0.0.1:8443)")
         }
@@ -138,7 +166,9 @@ extension CollectorConfiguration {
     /// Top-level keys and, for sections, their keys.
     static let allowedKeys: [String: [String]] = [
         "trustDomain": [], "stateDirectory": [], "devicesURL": [],
-        "listen": ["enrollment", "devices"],
+        "listen": ["enrollment", "devices", "api"],
+        "policy": ["path"],
+        "verdicts": ["issuer"],
         "tls": ["serverNames", "certificate", "key"],
         "ca": ["certificate", "key"],
         "certificates": ["deviceLifetime"],
@@ -210,6 +240,8 @@ extension CollectorConfiguration {
         certificates = try c.decodeIfPresent(Certificates.self, forKey: .certificates) ?? d.certificates
         attestations = try c.decodeIfPresent(Attestations.self, forKey: .attestations) ?? d.attestations
         storage = try c.decodeIfPresent(Storage.self, forKey: .storage) ?? d.storage
+        policy = try c.decodeIfPresent(PolicySettings.self, forKey: .policy) ?? d.policy
+        verdicts = try c.decodeIfPresent(Verdicts.self, forKey: .verdicts) ?? d.verdicts
     }
 }
 
@@ -219,6 +251,7 @@ extension CollectorConfiguration.Listen {
         self.init()
         enrollment = try c.decodeIfPresent(String.self, forKey: .enrollment) ?? enrollment
         devices = try c.decodeIfPresent(String.self, forKey: .devices) ?? devices
+        api = try c.decodeIfPresent(String.self, forKey: .api) ?? api
     }
 }
 

@@ -47,6 +47,16 @@ struct DeviceRoutes: Sendable {
                 return Responses.refusal(error)
             }
         }
+        // The device's own verdict; `?wait=30s` long-polls for a change (the agent's enforcement feed).
+        router.get("/v1/verdict") { request, context in
+            do {
+                let peer = try await collector.peers.identity(of: context.channel)
+                return try await APIRoutes.verdictResponse(
+                    peer.identity.deviceID, request: request, collector: collector)
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
         router.get("/v1/nonce") { _, context in
             do {
                 let peer = try await collector.peers.identity(of: context.channel)

@@ -149,6 +149,15 @@ public struct CertificateAuthority: @unchecked Sendable {
             issuerPrivateKey: privateKey)
     }
 
+    /// The SHA-256 of a PEM certificate's DER, lowercase hex (`openssl x509 -noout -fingerprint -sha256`).
+    static func fingerprint(pem: String) -> String? {
+        guard let document = try? PEMDocument(pemString: pem) else { return nil }
+        return SHA256.hash(data: document.derBytes).map { byte in
+            let digits = Array("0123456789abcdef")
+            return String([digits[Int(byte >> 4)], digits[Int(byte & 0xf)]])
+        }.joined()
+    }
+
     private func authorityKeyIdentifier() throws -> ArraySlice<UInt8> {
         if let identifier = try certificate.extensions.subjectKeyIdentifier { return identifier.keyIdentifier }
         return SubjectKeyIdentifier(hash: certificate.publicKey).keyIdentifier

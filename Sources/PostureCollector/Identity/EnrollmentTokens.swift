@@ -38,3 +38,14 @@ enum NonceFactory {
             expiresAt: now.addingTimeInterval(seconds(lifetime)))
     }
 }
+
+/// API tokens: `pat_` and 32 random bytes, base64url, with scopes. Only the SHA-256 is stored.
+public enum APITokens {
+    public static func create(name: String, scopes: [String], ttl: Duration?, now: Date) -> (String, APITokenRecord) {
+        let secret = "pat_" + Base64URL.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
+        let record = APITokenRecord(
+            id: UUID().uuidString.lowercased(), hash: EnrollmentTokens.hash(secret), name: name, scopes: scopes,
+            createdAt: now, expiresAt: ttl.map { now.addingTimeInterval(seconds($0)) })
+        return (secret, record)
+    }
+}

@@ -33,6 +33,10 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
         public static let tokenUsed = Code(rawValue: "token_used")
         public static let machineAlreadyEnrolled = Code(rawValue: "machine_already_enrolled")
         public static let badCSR = Code(rawValue: "bad_csr")
+        // The API for policy engines and operators.
+        public static let unauthorized = Code(rawValue: "unauthorized")
+        public static let insufficientScope = Code(rawValue: "insufficient_scope")
+        public static let notFound = Code(rawValue: "not_found")
         // The collector.
         public static let internalError = Code(rawValue: "internal_error")
 
@@ -42,7 +46,9 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
             case .payloadTooLarge: 413
             case .certificateRequired, .keyMismatch, .badSignature, .tokenInvalid, .tokenExpired, .tokenUsed: 401
             case .deviceRevoked, .deviceMismatch: 403
-            case .deviceUnknown: 404
+            case .deviceUnknown, .notFound: 404
+            case .unauthorized: 401
+            case .insufficientScope: 403
             case .machineAlreadyEnrolled, .nonceReused, .sequenceNotIncreasing: 409
             case .internalError: 500
             default: 400

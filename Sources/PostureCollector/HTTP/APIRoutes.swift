@@ -1,0 +1,258 @@
+import Foundation
+import Hummingbird
+import NIOConcurrencyHelpers
+import PostureModel
+import PostureStore
+import PostureVerdict
+
+/// The API listener (TLS, bearer tokens with scopes): signed verdicts for policy engines, the JWKS, and
+/// the Shared Signals transmitter (discovery, stream management, poll).
+struct APIRoutes: Sendable {
+    let collector: CollectorCore
+
+    var verdicts: VerdictService { collector.verdicts }
+    var transmitter: SignalTransmitter { collector.transmitter }
+
+    func register(on router: Router<CollectorRequestContext>) {
+        router.get("/healthz") { _, _ in Responses.text("ok\n", contentType: "text/plain") }
+        router.get("/.well-known/jwks.json") { _, _ in
+            Responses.text(collector.keys.jwks, contentType: "application/jwk-set+json")
+        }
+        router.get("/.well-known/ssf-configuration") { _, _ in
+            let issuer = collector.issuer
+            return Responses.json(
+                SSFConfiguration(
+                    specVersion: "1_0", issuer: issuer, jwksURI: issuer + "/.well-known/jwks.json",
+                    deliveryMethodsSupported: [SignalTransmitter.pushMethod, SignalTransmitter.pollMethod],
+                    configurationEndpoint: issuer + "/ssf/streams", statusEndpoint: issuer + "/ssf/status",
+                    authorizationSchemes: [["spec_urn": "urn:ietf:rfc:6750"]], defaultSubjects: "ALL"))
+        }
+        router.get("/v1/devices/{id}/verdict") { request, context in
+            do {
+                _ = try await collector.authorize(request, scope: "verdict:read")
+                let lookup = try context.parameters.require("id")
+                guard let id = await verdicts.resolve(.init(lookup)) else {
+                    throw AttestationRefusal(
+                        .notFound,
+                        "no enrolled device \(lookup); use a device ID, machine-id:HEX, hostname:NAME or sha256:HEX")
+                }
+                return try await verdictResponse(id, request: request)
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
+        router.post("/ssf/streams") { request, _ in
+            do {
+                let token = try await collector.authorize(request, scope: "ssf:manage")
+                let body = try await request.decodeJSON(StreamConfiguration.self, limit: 64 << 10)
+                let stream = try body.record(id: UUID().uuidString.lowercased(), tokenID: token.id, existing: nil)
+                try await transmitter.save(stream)
+                try? await collector.store.recordOperatorAction(
+                    OperatorAction(
+                        at: Date(), actor: "apitoken:\(token.name)", action: "ssf-stream-create", deviceID: nil,
+                        target: stream.id, reason: stream.endpointURL ?? "poll"))
+                return Responses.json(StreamConfiguration(stream, issuer: collector.issuer), status: .created)
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
+        router.get("/ssf/streams") { request, _ in
+            do {
+                let token = try await collector.authorize(request, scope: "ssf:manage")
+                if let id = request.uri.queryParameters["stream_id"].map(String.init) {
+                    guard let stream = await transmitter.stream(id), stream.tokenID == token.id else {
+                        throw AttestationRefusal(.notFound, "no stream \(id) for this token")
+                    }
+                    return Responses.json(StreamConfiguration(stream, issuer: collector.issuer))
+                }
+                return Responses.json(
+                    await transmitter.streams(tokenID: token.id).map {
+                        StreamConfiguration($0, issuer: collector.issuer)
+                    })
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
+        router.delete("/ssf/streams") { request, _ in
+            do {
+                let token = try await collector.authorize(request, scope: "ssf:manage")
+                let id = request.uri.queryParameters["stream_id"].map(String.init) ?? ""
+                guard var stream = await transmitter.stream(id), stream.tokenID == token.id else {
+                    throw AttestationRefusal(.notFound, "no stream \(id) for this token")
+                }
+                stream.status = "deleted"
+                try await transmitter.save(stream)
+                return Response(status: .noContent)
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
+        router.get("/ssf/status") { request, _ in
+            do {
+                let token = try await collector.authorize(request, scope: "ssf:manage")
+                let id = request.uri.queryParameters["stream_id"].map(String.init) ?? ""
+                guard let stream = await transmitter.stream(id), stream.tokenID == token.id else {
+                    throw AttestationRefusal(.notFound, "no stream \(id) for this token")
+                }
+                return Responses.json(["stream_id": stream.id, "status": stream.status])
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
+        router.post("/ssf/poll/{id}") { request, context in
+            do {
+                let token = try await collector.authorize(request, scope: "ssf:manage")
+                let id = try context.parameters.require("id")
+                guard let stream = await transmitter.stream(id), stream.tokenID == token.id,
+                    stream.deliveryMethod == SignalTransmitter.pollMethod
+                else { throw AttestationRefusal(.notFound, "no poll stream \(id) for this token") }
+                let body = try await request.decodeJSON(PollRequest.self, limit: 1 << 20)
+                let (sets, more) = try await transmitter.poll(
+                    streamID: id, acks: body.ack ?? [], maxEvents: min(max(body.maxEvents ?? 100, 0), 1000),
+                    wait: body.returnImmediately == true ? nil : .seconds(30))
+                return Responses.json(PollResponse(sets: sets, moreAvailable: more))
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
+    }
+
+    /// JSON and JWT, with an ETag; `?wait=30s` long-polls until the verdict differs from If-None-Match.
+    func verdictResponse(_ id: String, request: Request) async throws -> Response {
+        try await Self.verdictResponse(id, request: request, collector: collector)
+    }
+
+    static func verdictResponse(_ id: String, request: Request, collector: CollectorCore) async throws -> Response {
+        var known = request.headers[.ifNoneMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/")) }
+        if let wait = request.uri.queryParameters["wait"].map(String.init) {
+            guard let duration = DurationText(wait), duration.seconds <= 300 else {
+                throw AttestationRefusal(.malformedRequest, "wait=\(wait) is not a duration up to 300s (e.g. wait=30s)")
+            }
+            if known == nil { known = await collector.verdicts.verdict(id)?.version }
+            if let known { _ = await collector.verdicts.waitForChange(id, from: known, timeout: duration.duration) }
+        }
+        guard let (verdict, jwt) = await collector.verdicts.signedVerdict(id) else {
+            throw AttestationRefusal(.notFound, "device \(id) has no verdict")
+        }
+        let etag = "\"\(verdict.version)\""
+        if known == verdict.version {
+            return Response(status: .notModified, headers: [.eTag: etag])
+        }
+        var response = Responses.json(VerdictResponse(verdict: verdict, jwt: jwt))
+        response.headers[.eTag] = etag
+        response.headers[.cacheControl] = "no-store"
+        return response
+    }
+}
+
+struct VerdictResponse: Codable, Sendable {
+    var verdict: Verdict
+    var jwt: String
+}
+
+struct SSFConfiguration: Encodable {
+    var specVersion: String
+    var issuer: String
+    var jwksURI: String
+    var deliveryMethodsSupported: [String]
+    var configurationEndpoint: String
+    var statusEndpoint: String
+    var authorizationSchemes: [[String: String]]
+    var defaultSubjects: String
+
+    enum CodingKeys: String, CodingKey {
+        case issuer
+        case specVersion = "spec_version"
+        case jwksURI = "jwks_uri"
+        case deliveryMethodsSupported = "delivery_methods_supported"
+        case configurationEndpoint = "configuration_endpoint"
+        case statusEndpoint = "status_endpoint"
+        case authorizationSchemes = "authorization_schemes"
+        case defaultSubjects = "default_subjects"
+    }
+}
+
+struct PollRequest: Decodable {
+    var maxEvents: Int?
+    var returnImmediately: Bool?
+    var ack: [String]?
+}
+
+struct PollResponse: Encodable {
+    var sets: [String: String]
+    var moreAvailable: Bool
+}
+
+/// A stream's configuration as SSF writes it (with `postureSigningAlg`: RS256 by default, or ES256).
+struct StreamConfiguration: Codable {
+    struct Delivery: Codable {
+        var method: String
+        var endpointURL: String?
+        var authorizationHeader: String?
+
+        enum CodingKeys: String, CodingKey {
+            case method
+            case endpointURL = "endpoint_url"
+            case authorizationHeader = "authorization_header"
+        }
+    }
+
+    var streamID: String?
+    var iss: String?
+    var aud: String?
+    var delivery: Delivery
+    var eventsSupported: [String]?
+    var eventsRequested: [String]?
+    var eventsDelivered: [String]?
+    var postureSigningAlg: String?
+
+    enum CodingKeys: String, CodingKey {
+        case iss, aud, delivery
+        case streamID = "stream_id"
+        case eventsSupported = "events_supported"
+        case eventsRequested = "events_requested"
+        case eventsDelivered = "events_delivered"
+        case postureSigningAlg = "posture_signing_alg"
+    }
+
+    init(_ stream: StreamRecord, issuer: String) {
+        streamID = stream.id
+        iss = issuer
+        aud = stream.audience
+        delivery = Delivery(
+            method: stream.deliveryMethod,
+            endpointURL: stream.deliveryMethod == SignalTransmitter.pollMethod
+                ? issuer + "/ssf/poll/" + stream.id : stream.endpointURL,
+            authorizationHeader: nil)
+        eventsSupported = [SignalTransmitter.complianceChange]
+        eventsRequested = stream.eventsRequested
+        eventsDelivered = stream.eventsRequested.filter { $0 == SignalTransmitter.complianceChange }
+        postureSigningAlg = stream.algorithm
+    }
+
+    func record(id: String, tokenID: String, existing: StreamRecord?) throws(AttestationRefusal) -> StreamRecord {
+        guard delivery.method == SignalTransmitter.pushMethod || delivery.method == SignalTransmitter.pollMethod else {
+            throw AttestationRefusal(
+                .malformedRequest,
+                "delivery.method must be \(SignalTransmitter.pushMethod) (push) or \(SignalTransmitter.pollMethod) (poll)"
+            )
+        }
+        if delivery.method == SignalTransmitter.pushMethod {
+            guard let url = delivery.endpointURL, let parsed = URL(string: url),
+                ["http", "https"].contains(parsed.scheme ?? "")
+            else {
+                throw AttestationRefusal(.malformedRequest, "push delivery needs delivery.endpointURL, an http(s) URL")
+            }
+        }
+        let algorithm = postureSigningAlg ?? "RS256"
+        guard algorithm == "RS256" || algorithm == "ES256" else {
+            throw AttestationRefusal(.malformedRequest, "posture_signing_alg must be RS256 or ES256")
+        }
+        return StreamRecord(
+            id: id, audience: aud ?? "posture-receiver", deliveryMethod: delivery.method,
+            endpointURL: delivery.method == SignalTransmitter.pushMethod ? delivery.endpointURL : nil,
+            authorizationHeader: delivery.authorizationHeader,
+            eventsRequested: eventsRequested ?? [SignalTransmitter.complianceChange], algorithm: algorithm,
+            status: "enabled", createdAt: existing?.createdAt ?? Date(), tokenID: tokenID)
+    }
+}

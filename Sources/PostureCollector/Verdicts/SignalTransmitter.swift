@@ -1,0 +1,198 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import PostureModel
+import PostureStore
+import PostureVerdict
+
+/// The OpenID Shared Signals transmitter: streams that receivers register, CAEP `device-compliance-change`
+/// Security Event Tokens queued in the store's outbox in the same transaction as the verdict change, and
+/// delivered by push (RFC 8935, retried with backoff until the receiver answers 202) or poll (RFC 8936,
+/// removed once the receiver acknowledges). A restart resumes from the outbox.
+actor SignalTransmitter {
+    static let complianceChange = "https://schemas.openid.net/secevent/caep/event-type/device-compliance-change"
+    static let pushMethod = "urn:ietf:rfc:8935"
+    static let pollMethod = "urn:ietf:rfc:8936"
+
+    let store: any PostureStore
+    let keys: SigningKeys
+    let issuer: String
+    let trustDomain: String
+    let logger: Logger
+    let client: HTTPClient
+    private var streams: [String: StreamRecord] = [:]
+    private var wakers: [CheckedContinuation<Void, Never>] = []
+
+    init(store: any PostureStore, keys: SigningKeys, issuer: String, trustDomain: String, logger: Logger) {
+        self.store = store
+        self.keys = keys
+        self.issuer = issuer
+        self.trustDomain = trustDomain
+        self.logger = logger
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(10))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    func load() async throws {
+        for stream in try await store.streams() where stream.status != "deleted" { streams[stream.id] = stream }
+    }
+
+    // MARK: Events
+
+    /// One SET per enabled stream that asked for compliance changes; none when CAEP's two-valued status
+    /// (`compliant`, `not-compliant`: unknown counts as not compliant) did not change.
+    func events(for verdict: Verdict, previous: ComplianceStatus?, entry: VerdictService.Entry, now: Date)
+        -> [OutboxEntry]
+    {
+        let current = Self.caepStatus(verdict.status)
+        let before = previous.map(Self.caepStatus) ?? "compliant"
+        guard current != before || previous == nil && current != "compliant" else { return [] }
+        var result: [OutboxEntry] = []
+        for stream in streams.values
+        where stream.status == "enabled" && stream.eventsRequested.contains(Self.complianceChange) {
+            let jti = UUID().uuidString.lowercased()
+            var reason =
+                verdict.failing.map { "\($0.rule): \($0.observed)" }
+                + verdict.unknown.map { "\($0.rule): \($0.observed)" }
+            if let quarantine = verdict.quarantine {
+                reason.insert("quarantined by \(quarantine.by): \(quarantine.reason)", at: 0)
+            }
+            let claims: [String: Any] = [
+                "iss": issuer, "jti": jti, "iat": Int(now.timeIntervalSince1970), "aud": stream.audience,
+                "sub_id": [
+                    "format": "complex",
+                    "device": [
+                        "format": "uri",
+                        "uri": DeviceIdentity(trustDomain: trustDomain, deviceID: verdict.deviceID).uri,
+                    ],
+                ],
+                "events": [
+                    Self.complianceChange: [
+                        "previous_status": before, "current_status": current,
+                        "event_timestamp": Int(now.timeIntervalSince1970),
+                        "initiating_entity": verdict.quarantine == nil ? "policy" : "admin",
+                        "reason_admin": ["en": reason.isEmpty ? "all rules pass" : reason.joined(separator: "; ")],
+                    ]
+                ],
+                "posture": [
+                    "device_id": verdict.deviceID, "machine_id": entry.machineID, "hostname": entry.hostname,
+                    "status": verdict.status.rawValue, "risk": verdict.risk, "verdict_version": verdict.version,
+                ],
+            ]
+            guard let body = try? JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys]),
+                let set = try? keys.sign(claims: body, type: "secevent+jwt", algorithm: stream.algorithm)
+            else { continue }
+            result.append(OutboxEntry(streamID: stream.id, jti: jti, setJWT: set, createdAt: now, nextAttemptAt: now))
+        }
+        return result
+    }
+
+    static func caepStatus(_ status: ComplianceStatus) -> String {
+        status == .compliant ? "compliant" : "not-compliant"
+    }
+
+    func wake() {
+        let waiting = wakers
+        wakers = []
+        for waker in waiting { waker.resume() }
+    }
+
+    private func sleep(upTo duration: Duration) async {
+        await withCheckedContinuation { continuation in
+            wakers.append(continuation)
+            Task { [weak self] in
+                try? await Task.sleep(for: duration)
+                await self?.wake()
+            }
+        }
+    }
+
+    // MARK: Push delivery
+
+    /// Delivers due SETs to push streams until cancelled.
+    func runPushDelivery() async {
+        while !Task.isCancelled {
+            var delivered = false
+            for stream in streams.values where stream.deliveryMethod == Self.pushMethod && stream.status == "enabled" {
+                delivered = await deliver(stream) || delivered
+            }
+            if !delivered { await sleep(upTo: .seconds(1)) }
+        }
+        try? await client.shutdown()
+    }
+
+    /// True when something was delivered (so the loop goes round again at once).
+    private func deliver(_ stream: StreamRecord) async -> Bool {
+        guard let url = stream.endpointURL,
+            let pending = try? await store.pendingOutbox(streamID: stream.id, dueBy: Date(), limit: 100)
+        else { return false }
+        var progress = false
+        for entry in pending {
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/secevent+jwt")
+            request.headers.add(name: "Accept", value: "application/json")
+            if let authorization = stream.authorizationHeader {
+                request.headers.add(name: "Authorization", value: authorization)
+            }
+            request.body = .bytes(ByteBuffer(string: entry.setJWT))
+            let failure: String
+            do {
+                let response = try await client.execute(request, timeout: .seconds(10))
+                let body = try? await response.body.collect(upTo: 64 << 10)
+                if response.status == .accepted || response.status == .ok {
+                    _ = try? await store.markDelivered(streamID: stream.id, jtis: [entry.jti], at: Date())
+                    progress = true
+                    continue
+                }
+                failure =
+                    "HTTP \(response.status.code) \(body.map { String(buffer: $0) }.map { String($0.prefix(200)) } ?? "")"
+            } catch {
+                failure = "\(error)"
+            }
+            // Exponential backoff from 1 s, at most 5 min; order is kept: later SETs wait for this one.
+            let delay: Double = Swift.min(300.0, Foundation.pow(2.0, Double(Swift.min(entry.attempts, 9))))
+            try? await store.markFailed(id: entry.id, error: failure, nextAttemptAt: Date().addingTimeInterval(delay))
+            logger.warning(
+                "SET delivery failed, retrying in \(Int(delay)) s: \(failure)",
+                metadata: ["posture.stream": "\(stream.id)", "posture.jti": "\(entry.jti)"])
+            break
+        }
+        return progress
+    }
+
+    // MARK: Poll delivery
+
+    /// RFC 8936: acknowledges `acks`, then returns up to `maxEvents` unacknowledged SETs, waiting up to
+    /// `wait` for one when there are none and the receiver did not ask to return immediately.
+    func poll(streamID: String, acks: [String], maxEvents: Int, wait: Duration?) async throws -> (
+        [String: String], Bool
+    ) {
+        _ = try await store.markDelivered(streamID: streamID, jtis: acks, at: Date())
+        var pending = try await store.pendingOutbox(streamID: streamID, dueBy: nil, limit: maxEvents + 1)
+        if pending.isEmpty, let wait {
+            await sleep(upTo: wait)
+            pending = try await store.pendingOutbox(streamID: streamID, dueBy: nil, limit: maxEvents + 1)
+        }
+        let more = pending.count > maxEvents
+        var sets: [String: String] = [:]
+        for entry in pending.prefix(maxEvents) { sets[entry.jti] = entry.setJWT }
+        return (sets, more)
+    }
+
+    // MARK: Streams
+
+    func stream(_ id: String) -> StreamRecord? { streams[id] }
+    func streams(tokenID: String) -> [StreamRecord] {
+        streams.values.filter { $0.tokenID == tokenID }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    func save(_ stream: StreamRecord) async throws {
+        try await store.upsertStream(stream)
+        if stream.status == "deleted" { streams.removeValue(forKey: stream.id) } else { streams[stream.id] = stream }
+        wake()
+    }
+}

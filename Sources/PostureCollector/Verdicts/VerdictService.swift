@@ -1,0 +1,316 @@
+import Logging
+import NIOConcurrencyHelpers
+import PostureModel
+import PostureStore
+import PostureVerdict
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Every device's current verdict, kept in memory and in the store. Re-evaluates on each accepted
+/// attestation, on policy change, on operator action (quarantine, release, waiver, revocation, read from
+/// the store so the command line and other collectors reach it) and when time changes it (a report ages
+/// out, a grace period or waiver ends). A change is recorded, wakes long-polling clients and is queued
+/// as Security Event Tokens for Shared Signals receivers, in one transaction.
+actor VerdictService {
+    struct Entry {
+        var machineID: String
+        var hostname: String
+        var labels: [String: String]
+        var revoked: Quarantine?
+        var report: PostureReport?
+        var issuedAt: Date?
+        var signals: [SignalSample] = []
+        var verdict: Verdict?
+        var jwt: String?
+        var jwtSignedFor: Date?
+    }
+
+    let store: any PostureStore
+    let keys: SigningKeys
+    let issuer: String
+    let trustDomain: String
+    let policySource: PolicySource
+    let logger: Logger
+    var transmitter: SignalTransmitter?
+    private(set) var policy: Policy
+    private var entries: [String: Entry] = [:]
+    private var quarantines: [String: Quarantine] = [:]
+    private var waivers: [Waiver] = []
+    private var lastActionID: Int64 = 0
+    private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
+
+    init(
+        store: any PostureStore, keys: SigningKeys, issuer: String, trustDomain: String, policySource: PolicySource,
+        logger: Logger
+    ) throws {
+        self.store = store
+        self.keys = keys
+        self.issuer = issuer
+        self.trustDomain = trustDomain
+        self.policySource = policySource
+        self.logger = logger
+        policy = try policySource.load()
+        _ = policySource.changed()
+    }
+
+    func setTransmitter(_ transmitter: SignalTransmitter) { self.transmitter = transmitter }
+
+    /// Loads devices, newest reports, signals, verdicts and operator state, then evaluates every device.
+    func start(now: Date = Date()) async throws {
+        let decoder = PostureReport.wireDecoder()
+        var stored: [String: Verdict] = [:]
+        for row in try await store.verdicts() {
+            stored[row.deviceID] = try? decoder.decode(Verdict.self, from: Data(row.verdict.utf8))
+        }
+        for view in try await store.devices() where view.device.status == .active {
+            var entry = Entry(
+                machineID: view.device.machineID, hostname: view.device.hostname, labels: view.device.labels)
+            entry.verdict = stored[view.device.id]
+            if let payload = view.latestPayload,
+                let attestation = try? decoder.decode(AttestationPayload.self, from: Data(payload.utf8))
+            {
+                entry.report = attestation.report
+                entry.issuedAt = attestation.issuedAt
+            }
+            entries[view.device.id] = entry
+        }
+        for row in try await store.signals(since: now.addingTimeInterval(-policy.signalWindow.seconds)) {
+            guard let counts = try? decoder.decode([JournalEventCategory: Int].self, from: Data(row.counts.utf8))
+            else { continue }
+            entries[row.deviceID]?.signals.append(SignalSample(at: row.issuedAt, counts: counts))
+        }
+        quarantines = try await store.quarantines()
+        waivers = try await store.waivers()
+        lastActionID = try await store.lastOperatorActionID()
+        for id in entries.keys { await evaluate(id, cause: "collector start", now: now) }
+        logger.notice(
+            "verdicts ready",
+            metadata: ["posture.devices": "\(entries.count)", "posture.policy": "\(policy.version)"])
+    }
+
+    func enrolled(_ device: DeviceRecord) async {
+        entries[device.id] = Entry(machineID: device.machineID, hostname: device.hostname, labels: device.labels)
+        await evaluate(device.id, cause: "enrollment")
+    }
+
+    /// An accepted attestation: the device's new facts. Returns the verdict the device gets back.
+    func attested(deviceID: String, payload: AttestationPayload, now: Date = Date()) async -> Verdict? {
+        guard entries[deviceID] != nil else { return nil }
+        // Spooled reports arrive oldest first; only a newer one replaces the facts.
+        if let issuedAt = entries[deviceID]?.issuedAt, payload.issuedAt < issuedAt {
+            entries[deviceID]?.signals.append(Self.sample(payload))
+        } else {
+            entries[deviceID]?.report = payload.report
+            entries[deviceID]?.issuedAt = payload.issuedAt
+            entries[deviceID]?.signals.append(Self.sample(payload))
+        }
+        await evaluate(deviceID, cause: "attestation \(payload.sequence)", now: now)
+        return entries[deviceID]?.verdict
+    }
+
+    static func sample(_ payload: AttestationPayload) -> SignalSample {
+        SignalSample(at: payload.issuedAt, counts: payload.report.journal.value?.counts ?? [:])
+    }
+
+    // MARK: Reading verdicts
+
+    enum Lookup: Equatable {
+        case device(String)
+        case machineID(String)
+        case hostname(String)
+        case certificate(String)
+
+        /// `ID`, `machine-id:HEX`, `hostname:NAME` or `sha256:HEX` (the device certificate's DER).
+        init(_ text: String) {
+            if text.hasPrefix("machine-id:") {
+                self = .machineID(String(text.dropFirst(11)).lowercased())
+            } else if text.hasPrefix("hostname:") {
+                self = .hostname(String(text.dropFirst(9)))
+            } else if text.hasPrefix("sha256:") {
+                self = .certificate(String(text.dropFirst(7)).lowercased())
+            } else {
+                self = .device(text.lowercased())
+            }
+        }
+    }
+
+    func resolve(_ lookup: Lookup) async -> String? {
+        switch lookup {
+        case .device(let id): return entries[id] == nil ? nil : id
+        case .machineID(let machineID): return entries.first { $0.value.machineID == machineID }?.key
+        case .hostname(let hostname): return entries.first { $0.value.hostname == hostname }?.key
+        case .certificate(let fingerprint):
+            for id in entries.keys {
+                for certificate in (try? await store.certificates(deviceID: id)) ?? []
+                where CertificateAuthority.fingerprint(pem: certificate.pem) == fingerprint {
+                    return id
+                }
+            }
+            return nil
+        }
+    }
+
+    /// The device's verdict and its signed JWT, refreshed when half its lifetime has passed.
+    func signedVerdict(_ id: String, now: Date = Date()) async -> (Verdict, String)? {
+        guard let current = entries[id]?.verdict else { return nil }
+        if now >= current.evaluatedAt.addingTimeInterval(policy.verdictLifetime.seconds / 2)
+            || now >= current.validUntil
+        {
+            await evaluate(id, cause: "refresh", now: now)
+        }
+        guard let entry = entries[id], let verdict = entry.verdict else { return nil }
+        if let jwt = entry.jwt, entry.jwtSignedFor == verdict.evaluatedAt { return (verdict, jwt) }
+        guard let jwt = try? VerdictToken.sign(verdict, entry: entry, service: self, now: now) else {
+            return (verdict, "")
+        }
+        entries[id]?.jwt = jwt
+        entries[id]?.jwtSignedFor = verdict.evaluatedAt
+        return (verdict, jwt)
+    }
+
+    func verdict(_ id: String) -> Verdict? { entries[id]?.verdict }
+    func entry(_ id: String) -> Entry? { entries[id] }
+
+    /// Waits until the device's verdict is no longer `version`, or `timeout` passes. True if it changed.
+    func waitForChange(_ id: String, from version: String, timeout: Duration) async -> Bool {
+        guard let current = entries[id]?.verdict, current.version == version else { return true }
+        let key = UUID()
+        await withCheckedContinuation { continuation in
+            waiters[id, default: [:]][key] = continuation
+            Task { [weak self] in
+                try? await Task.sleep(for: timeout)
+                await self?.wake(id, key)
+            }
+        }
+        return entries[id]?.verdict?.version != version
+    }
+
+    private func wake(_ id: String, _ key: UUID) {
+        waiters[id]?.removeValue(forKey: key)?.resume()
+    }
+
+    private func wakeAll(_ id: String) {
+        for continuation in (waiters.removeValue(forKey: id) ?? [:]).values { continuation.resume() }
+    }
+
+    // MARK: Evaluation
+
+    func evaluate(_ id: String, cause: String, now: Date = Date()) async {
+        guard var entry = entries[id] else { return }
+        let since = now.addingTimeInterval(-policy.signalWindow.seconds)
+        entry.signals.removeAll { $0.at <= since }
+        let input = EvaluationInput(
+            deviceID: id, labels: entry.labels, report: entry.report, reportIssuedAt: entry.issuedAt,
+            signals: entry.signals, quarantine: entry.revoked ?? quarantines[id],
+            waivers: waivers.filter { $0.revokedAt == nil && $0.expiresAt > now },
+            previous: entry.verdict, now: now)
+        let verdict = policy.evaluate(input)
+        let previous = entry.verdict
+        entry.verdict = verdict
+        entries[id] = entry
+        guard verdict.version != previous?.version else { return }
+        wakeAll(id)
+        let json = String(decoding: (try? PostureReport.wireEncoder().encode(verdict)) ?? Data(), as: UTF8.self)
+        let change = VerdictChange(
+            deviceID: id, at: now, previousStatus: previous?.status.rawValue, status: verdict.status.rawValue,
+            cause: cause, verdict: json)
+        var outbox: [OutboxEntry] = []
+        if let transmitter, previous?.status != verdict.status {
+            outbox = await transmitter.events(for: verdict, previous: previous?.status, entry: entry, now: now)
+        }
+        do {
+            try await store.saveVerdict(
+                StoredVerdict(
+                    deviceID: id, status: verdict.status.rawValue, version: verdict.version, changedAt: now,
+                    verdict: json), change: change, outbox: outbox)
+        } catch {
+            logger.error("cannot store the verdict of \(id): \(error)", metadata: ["posture.device": "\(id)"])
+        }
+        if !outbox.isEmpty { await transmitter?.wake() }
+        if previous?.status != verdict.status {
+            logger.notice(
+                "verdict \(previous?.status.rawValue ?? "none") -> \(verdict.status.rawValue)",
+                metadata: [
+                    "posture.device": "\(id)", "posture.cause": "\(cause)",
+                    "posture.failing": "\(verdict.failing.map(\.rule).joined(separator: ","))",
+                    "posture.risk": "\(verdict.risk)",
+                ])
+        }
+    }
+
+    // MARK: Policy and operator actions
+
+    /// Re-reads the policy; a broken file is refused with its file:line and the policy in force stays.
+    @discardableResult
+    func reloadPolicy(cause: String) async -> Result<Policy, PolicyError> {
+        do {
+            let loaded = try policySource.load()
+            guard loaded.version != policy.version else { return .success(policy) }
+            policy = loaded
+            logger.notice(
+                "policy \(loaded.version) in force (\(cause))", metadata: ["posture.rules": "\(loaded.rules.count)"])
+            for id in entries.keys { await evaluate(id, cause: "policy \(loaded.version)") }
+            return .success(loaded)
+        } catch {
+            logger.error(
+                "policy refused, the previous policy stays in force: \(error)",
+                metadata: ["posture.code": "policy_invalid", "posture.policy": "\(policy.version)"])
+            return .failure(error)
+        }
+    }
+
+    /// Once per tick: operator actions, policy file changes, verdicts that change with time.
+    func tick(now: Date = Date()) async {
+        if policySource.changed() { await reloadPolicy(cause: "file changed") }
+        if let actions = try? await store.operatorActions(after: lastActionID, limit: 1000), !actions.isEmpty {
+            if let last = actions.last { lastActionID = last.id }
+            quarantines = (try? await store.quarantines()) ?? quarantines
+            waivers = (try? await store.waivers()) ?? waivers
+            for action in actions {
+                let cause = "\(action.action) by \(action.actor): \(action.reason)"
+                if action.action == "revoke", let id = action.deviceID {
+                    entries[id]?.revoked = Quarantine(
+                        by: action.actor, reason: "device revoked: \(action.reason)", at: action.at)
+                }
+                if let id = action.deviceID {
+                    await evaluate(id, cause: cause, now: now)
+                } else if action.action.hasPrefix("waiver") {
+                    for id in entries.keys { await evaluate(id, cause: cause, now: now) }
+                }
+            }
+        }
+        for (id, entry) in entries {
+            if let due = entry.verdict?.reevaluateAt, due <= now { await evaluate(id, cause: "time", now: now) }
+        }
+    }
+
+    var deviceCount: Int { entries.count }
+}
+
+/// Where the policy comes from: a file (reloaded when it changes) or the built-in default.
+struct PolicySource: Sendable {
+    let path: String?
+
+    func load() throws(PolicyError) -> Policy {
+        guard let path else { return Policy() }
+        return try PolicyParser.load(path: path)
+    }
+
+    /// True when the file's modification time or size differs from the last call's.
+    func changed() -> Bool {
+        guard let path else { return false }
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let stamp =
+            "\((attributes?[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0)/\((attributes?[.size] as? Int) ?? -1)"
+        return stamps.withLockedValue { last in
+            defer { last = stamp }
+            return last != nil && last != stamp
+        }
+    }
+
+    private let stamps = NIOLockedValueBox<String?>(nil)
+}

@@ -1,0 +1,64 @@
+import PostureModel
+import PostureVerdict
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The signed verdict a policy engine relies on: a JWT (ES256) whose `exp` is how long it may be relied on.
+enum VerdictToken {
+    struct Claims: Encodable {
+        var iss: String
+        var sub: String
+        var iat: Int
+        var nbf: Int
+        var exp: Int
+        var jti: String
+        var status: String
+        var failingRules: [String]
+        var unknown: [String]
+        var risk: Int
+        var policy: String
+        var verdictVersion: String
+        var device: Device
+
+        enum CodingKeys: String, CodingKey {
+            case iss, sub, iat, nbf, exp, jti, status, unknown, risk, policy, device
+            case failingRules = "failing_rules"
+            case verdictVersion = "verdict_version"
+        }
+
+        struct Device: Encodable {
+            var id: String
+            var spiffeID: String
+            var machineID: String
+            var hostname: String
+
+            enum CodingKeys: String, CodingKey {
+                case id, hostname
+                case spiffeID = "spiffe_id"
+                case machineID = "machine_id"
+            }
+        }
+    }
+
+    static func sign(_ verdict: Verdict, entry: VerdictService.Entry, service: isolated VerdictService, now: Date)
+        throws -> String
+    {
+        let claims = Claims(
+            iss: service.issuer, sub: verdict.deviceID, iat: Int(now.timeIntervalSince1970),
+            nbf: Int(now.timeIntervalSince1970) - 5, exp: Int(verdict.validUntil.timeIntervalSince1970),
+            jti: UUID().uuidString.lowercased(), status: verdict.status.rawValue,
+            failingRules: verdict.failing.map(\.rule), unknown: verdict.unknown.map(\.rule), risk: verdict.risk,
+            policy: verdict.policyVersion, verdictVersion: verdict.version,
+            device: Claims.Device(
+                id: verdict.deviceID,
+                spiffeID: DeviceIdentity(trustDomain: service.trustDomain, deviceID: verdict.deviceID).uri,
+                machineID: entry.machineID, hostname: entry.hostname))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try service.keys.sign(claims: try encoder.encode(claims), type: "JWT")
+    }
+}

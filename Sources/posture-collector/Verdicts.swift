@@ -1,0 +1,243 @@
+import ArgumentParser
+import PostureCollector
+import PostureModel
+import PostureStore
+import PostureVerdict
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy", abstract: "Check a policy file, or see what it makes of a report.",
+        subcommands: [Check.self, Test.self])
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Validate a policy file (file:line on error).")
+        @OptionGroup var options: ConfigOptions
+        @Argument var file: String
+
+        func run() async throws {
+            let policy = try PolicyParser.load(path: file)
+            print("\(file): \(policy.rules.count) rules, version \(policy.version)")
+        }
+    }
+
+    struct Test: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Evaluate a policy file against a saved report (postured probe --format json) or a device's newest report."
+        )
+        @OptionGroup var options: ConfigOptions
+        @Argument var file: String
+        @Option(help: "A report JSON file, as `postured probe --format json` writes it.") var report: String?
+        @Option(help: "A device ID: its newest stored report.") var device: String?
+        @Option(name: .customLong("label"), help: "Device labels k=v for rule scopes (repeatable).") var labels:
+            [String] = []
+
+        func run() async throws {
+            let policy = try PolicyParser.load(path: file)
+            var facts: PostureReport
+            var issuedAt = Date()
+            var deviceLabels: [String: String] = [:]
+            for label in labels {
+                let parts = label.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { throw ValidationError("--label '\(label)' is not k=v") }
+                deviceLabels[String(parts[0])] = String(parts[1])
+            }
+            if let report {
+                guard let data = FileManager.default.contents(atPath: report) else {
+                    throw ValidationError("cannot read --report \(report)")
+                }
+                facts = try PostureReport.makeDecoder().decode(PostureReport.self, from: data)
+                issuedAt = facts.collectedAt
+            } else if let device {
+                let store = try Collector.openStore(try options.load())
+                guard let view = try await store.deviceView(device), let payload = view.latestPayload else {
+                    throw CollectorError(.notFound, "device \(device) has no stored report")
+                }
+                let attestation = try PostureReport.makeDecoder().decode(
+                    AttestationPayload.self, from: Data(payload.utf8))
+                facts = attestation.report
+                issuedAt = attestation.issuedAt
+                deviceLabels.merge(view.device.labels) { given, _ in given }
+            } else {
+                throw ValidationError("give --report FILE or --device ID")
+            }
+            let verdict = policy.evaluate(
+                EvaluationInput(
+                    deviceID: device ?? "report", labels: deviceLabels, report: facts, reportIssuedAt: issuedAt,
+                    signals: [SignalSample(at: issuedAt, counts: facts.journal.value?.counts ?? [:])], now: Date()))
+            print(try encode(verdict))
+        }
+    }
+}
+
+struct APIToken: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apitoken", abstract: "API tokens for policy engines and SSF receivers.",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    static let scopes = ["verdict:read", "ssf:manage", "admin"]
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an API token and print it once (it is stored only as a hash).")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "What uses it, e.g. the proxy's name.") var name: String
+        @Option(name: .customLong("scope"), help: "verdict:read, ssf:manage or admin (repeatable).") var scopes:
+            [String]
+        @Option(help: "Lifetime, e.g. 90d (default: until revoked).") var ttl: String?
+        @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
+
+        func run() async throws {
+            for scope in scopes where !APIToken.scopes.contains(scope) {
+                throw ValidationError("--scope \(scope) is not one of \(APIToken.scopes.joined(separator: ", "))")
+            }
+            guard !scopes.isEmpty else { throw ValidationError("give at least one --scope") }
+            let lifetime = try ttl.map { text in
+                guard let parsed = DurationText(text) else {
+                    throw ValidationError("--ttl '\(text)' is not a duration")
+                }
+                return parsed
+            }
+            let store = try Collector.openStore(try options.load())
+            let (token, record) = APITokens.create(name: name, scopes: scopes, ttl: lifetime?.duration, now: Date())
+            try await store.insertAPIToken(record)
+            let who =
+                by ?? ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"]
+                ?? "unknown"
+            try await store.recordOperatorAction(
+                OperatorAction(
+                    at: Date(), actor: who, action: "apitoken-create", deviceID: nil, target: record.id,
+                    reason: "\(name): \(scopes.joined(separator: " "))"))
+            print(token)
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List API tokens (never their secret).")
+        @OptionGroup var options: ConfigOptions
+
+        func run() async throws {
+            let store = try Collector.openStore(try options.load())
+            for token in try await store.apiTokens() {
+                let state = token.revokedAt != nil ? "revoked" : (token.isUsable(at: Date()) ? "active" : "expired")
+                print("\(token.id)  \(state)  \(token.name)  \(token.scopes.joined(separator: " "))")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Revoke an API token (refused within 5 s).")
+        @OptionGroup var options: ConfigOptions
+        @Argument var id: String
+
+        func run() async throws {
+            let store = try Collector.openStore(try options.load())
+            guard try await store.revokeAPIToken(id: id, at: Date()) else {
+                throw CollectorError(.notFound, "no active API token \(id); see `posture-collector apitoken list`")
+            }
+            print("revoked \(id)")
+        }
+    }
+}
+
+struct Waivers: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "waivers", abstract: "Time-bound exceptions: a rule does not count for a device or label.",
+        subcommands: [Create.self, List.self, Revoke.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Waive a rule for a device or a label, for a while.")
+        @OptionGroup var options: ConfigOptions
+        @OptionGroup var actor: ActorOptions
+        @Option(help: "The rule's name in the policy.") var rule: String
+        @Option(help: "A device ID.") var device: String?
+        @Option(help: "A label k=v: every device carrying it.") var label: String?
+        @Option(name: .customLong("for"), help: "How long, e.g. 4h or 7d (at most 90d).") var duration: String
+
+        func run() async throws {
+            guard let lifetime = DurationText(duration), lifetime.seconds > 0, lifetime.seconds <= 90 * 86400 else {
+                throw ValidationError("--for '\(duration)' is not a duration between 1s and 90d")
+            }
+            guard (device == nil) != (label == nil) else {
+                throw ValidationError("give exactly one of --device or --label")
+            }
+            var labels: [String: String]?
+            if let label {
+                let parts = label.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { throw ValidationError("--label '\(label)' is not k=v") }
+                labels = [String(parts[0]): String(parts[1])]
+            }
+            let store = try Collector.openStore(try options.load())
+            if let device, try await store.device(device) == nil {
+                throw CollectorError(.notFound, "no device \(device); list them with `posture-collector devices list`")
+            }
+            let now = Date()
+            let waiver = Waiver(
+                id: "w-" + UUID().uuidString.lowercased().prefix(8), rule: rule, deviceID: device, label: labels,
+                reason: actor.reason, by: actor.who, createdAt: now, expiresAt: now.addingTimeInterval(lifetime.seconds)
+            )
+            try await store.insertWaiver(waiver)
+            print("\(waiver.id) until \(waiver.expiresAt.formatted(.iso8601))")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List waivers.")
+        @OptionGroup var options: ConfigOptions
+
+        func run() async throws {
+            let store = try Collector.openStore(try options.load())
+            for waiver in try await store.waivers() {
+                let state = waiver.revokedAt != nil ? "revoked" : (waiver.expiresAt > Date() ? "active" : "expired")
+                let scope = waiver.deviceID.map { "device \($0)" } ?? "label \(waiver.label ?? [:])"
+                print(
+                    "\(waiver.id)  \(state)  \(waiver.rule)  \(scope)  until \(waiver.expiresAt.formatted(.iso8601))  by \(waiver.by): \(waiver.reason)"
+                )
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End a waiver now.")
+        @OptionGroup var options: ConfigOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument var id: String
+
+        func run() async throws {
+            let store = try Collector.openStore(try options.load())
+            guard try await store.revokeWaiver(id: id, actor: actor.who, reason: actor.reason, at: Date()) else {
+                throw CollectorError(.notFound, "no active waiver \(id); see `posture-collector waivers list`")
+            }
+            print("revoked \(id)")
+        }
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Operator actions and verdict changes: who, when, why.")
+    @OptionGroup var options: ConfigOptions
+    @Option(help: "Only this device's verdict changes.") var device: String?
+    @Option var limit: Int = 100
+
+    func run() async throws {
+        let store = try Collector.openStore(try options.load())
+        for action in try await store.operatorActions(after: 0, limit: 100_000).suffix(limit)
+        where device == nil || action.deviceID == device {
+            print(
+                "\(action.at.formatted(.iso8601))  action  \(action.action)  by \(action.actor)  \(action.deviceID ?? action.target ?? "-")  \(action.reason)"
+            )
+        }
+        for change in try await store.verdictChanges(deviceID: device, limit: limit).reversed() {
+            print(
+                "\(change.at.formatted(.iso8601))  verdict \(change.deviceID)  \(change.previousStatus ?? "-") -> \(change.status)  \(change.cause)"
+            )
+        }
+    }
+}

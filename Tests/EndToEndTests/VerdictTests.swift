@@ -1,0 +1,259 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// Verdicts end to end: a real collector and agent, curl as the policy engine, Debian's python3-jwt as the
+/// independent verifier of JWTs and SETs, and a Python HTTP server as the Shared Signals receiver.
+@Suite(.serialized, Requirement.available(programs: ["curl", "/usr/bin/python3"]))
+struct VerdictTests {
+    /// Verifies a JWT (argv[2]) against a JWKS file (argv[1]); prints the claims as JSON.
+    static let verifyScript = """
+        import json, sys, jwt
+        jwks = jwt.PyJWKSet.from_json(open(sys.argv[1]).read())
+        token = sys.argv[2]
+        kid = jwt.get_unverified_header(token)["kid"]
+        key = next(k for k in jwks.keys if k.key_id == kid)
+        claims = jwt.decode(token, key.key, algorithms=["ES256", "RS256"], options={"verify_aud": False})
+        print(json.dumps({"header": jwt.get_unverified_header(token), "claims": claims}))
+        """
+
+    /// An RFC 8935 receiver: each POST body appended to argv[2] (one per line), answered 202.
+    static let receiverScript = """
+        import sys
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                with open(sys.argv[2], "a") as f:
+                    f.write(self.headers.get("Content-Type", "") + " " + self.headers.get("Authorization", "") + " " + body + "\\n")
+                self.send_response(202); self.end_headers()
+            def log_message(self, *args): pass
+        HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+        """
+
+    let policy = """
+        report: {maxAge: 1h}
+        rules:
+          - {name: sshd-no-empty-passwords, check: sshd, permitEmptyPasswords: false, severity: high}
+        """
+
+    func curl(_ collector: CollectorHarness, _ path: String, token: String, extra: [String] = []) throws -> Shell.Output
+    {
+        try Shell.runAllowingFailure(
+            [
+                "curl", "-sS", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)", "-w",
+                "\n%{http_code}",
+            ]
+                + extra + [collector.apiURL + path], timeout: 90)
+    }
+
+    func json(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+    }
+
+    /// Body and status of a curl run with `-w "\n%{http_code}"`.
+    func split(_ output: Shell.Output) -> (String, Int) {
+        let lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        return (lines.dropLast().joined(separator: "\n"), Int(lines.last ?? "") ?? 0)
+    }
+
+    @Test func verdictsArePulledSignedLongPolledAndPushedAsCAEPEvents() throws {
+        let directory = try Paths.temporaryDirectory("e2e-verdicts")
+        let policyPath = directory.appendingPathComponent("policy.yaml").path
+        try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
+        let collector = try CollectorHarness("e2e-verdicts", configuration: "policy: {path: \(policyPath)}\n")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1", "--interval", "1s"])
+
+        // No token, a token without the scope: refused with the fix named.
+        let anonymous = split(try curl(collector, "/v1/devices/\(deviceID)/verdict", token: "nope"))
+        #expect(anonymous.1 == 401)
+        #expect(anonymous.0.contains("apitoken create"))
+        let ssfOnly = try collector.command(["apitoken", "create", "--name", "receiver", "--scope", "ssf:manage"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(split(try curl(collector, "/v1/devices/\(deviceID)/verdict", token: ssfOnly)).1 == 403)
+        let token = try collector.command([
+            "apitoken", "create", "--name", "proxy", "--scope", "verdict:read", "--scope", "ssf:manage",
+        ]).trimmingCharacters(in: .whitespacesAndNewlines)
+
+        // Pull: JSON and a JWT that python3-jwt verifies with the published JWKS.
+        let (body, status) = split(
+            try curl(collector, "/v1/devices/\(deviceID)/verdict", token: token, extra: ["-D", "-"]))
+        #expect(status == 200)
+        let jwksPath = directory.appendingPathComponent("jwks.json").path
+        try Shell.run([
+            "curl", "-sS", "--cacert", collector.caPath, "-o", jwksPath, collector.apiURL + "/.well-known/jwks.json",
+        ])
+        let jsonStart = try #require(body.firstIndex(of: "{"))
+        let response = try json(String(body[jsonStart...]))
+        let verdict = try #require(response["verdict"] as? [String: Any])
+        #expect(verdict["status"] as? String == "compliant")
+        let etag = try #require(body.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") })
+            .split(separator: " ").last.map(String.init)!
+        let verified = try json(
+            try Shell.run([
+                "/usr/bin/python3", "-c", Self.verifyScript, jwksPath, try #require(response["jwt"] as? String),
+            ]).stdout)
+        let claims = try #require(verified["claims"] as? [String: Any])
+        #expect(claims["sub"] as? String == deviceID)
+        #expect(claims["status"] as? String == "compliant")
+        #expect((claims["exp"] as? Int ?? 0) > Int(Date().timeIntervalSince1970))
+        #expect((claims["exp"] as? Int ?? .max) <= Int(Date().timeIntervalSince1970) + 300)
+        // A tampered token fails verification.
+        let jwt = try #require(response["jwt"] as? String)
+        let tampered = jwt.replacingOccurrences(of: ".", with: ".e", options: [], range: jwt.range(of: "."))
+        #expect(
+            try Shell.runAllowingFailure(["/usr/bin/python3", "-c", Self.verifyScript, jwksPath, tampered]).status != 0)
+        // Look-up by machine-id and hostname finds the same device; If-None-Match answers 304.
+        let machineID = try String(contentsOfFile: state + "/../agent-root/etc/machine-id", encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(
+            split(try curl(collector, "/v1/devices/machine-id:\(machineID)/verdict", token: token)).0.contains(deviceID)
+        )
+        #expect(
+            split(
+                try curl(
+                    collector, "/v1/devices/\(deviceID)/verdict", token: token, extra: ["-H", "If-None-Match: \(etag)"])
+            ).1 == 304)
+
+        // A receiver registers a push stream.
+        let receiverPort = try freeLoopbackPort()
+        let received = directory.appendingPathComponent("received.txt").path
+        var receiver: BackgroundProcess? = try BackgroundProcess(
+            ["/usr/bin/python3", "-c", Self.receiverScript, String(receiverPort), received],
+            logPath: directory.appendingPathComponent("receiver.log").path)
+        let streamRequest = """
+            {"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "http://127.0.0.1:\(receiverPort)/events",
+             "authorization_header": "Bearer receiver-secret"},
+             "events_requested": ["https://schemas.openid.net/secevent/caep/event-type/device-compliance-change"],
+             "aud": "https://proxy.example"}
+            """
+        let created = split(
+            try curl(
+                collector, "/ssf/streams", token: token,
+                extra: ["-X", "POST", "-H", "Content-Type: application/json", "--data", streamRequest]))
+        #expect(created.1 == 201, "\(created.0)")
+        let discovery = try json(
+            try Shell.run([
+                "curl", "-sS", "--cacert", collector.caPath, collector.apiURL + "/.well-known/ssf-configuration",
+            ]).stdout)
+        #expect((discovery["delivery_methods_supported"] as? [String])?.contains("urn:ietf:rfc:8935") == true)
+
+        // A long-poll waiting on the current ETag returns as soon as an operator quarantines the device.
+        let pollOutput = directory.appendingPathComponent("longpoll.txt").path
+        let longPoll = try BackgroundProcess(
+            [
+                "/usr/bin/curl", "-sS", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)", "-H",
+                "If-None-Match: \(etag)",
+                collector.apiURL + "/v1/devices/\(deviceID)/verdict?wait=60s",
+            ], logPath: pollOutput)
+        Thread.sleep(forTimeInterval: 1)
+        #expect(longPoll.wait(timeout: 0.1) == nil, "the long-poll returned before anything changed")
+        let quarantinedAt = Date()
+        try collector.command([
+            "devices", "quarantine", deviceID, "--reason", "laptop reported stolen", "--by", "alice",
+        ])
+        #expect(longPoll.wait(timeout: 10) == 0)
+        let pollSeconds = Date().timeIntervalSince(quarantinedAt)
+        #expect(pollSeconds < 3, "long-poll took \(pollSeconds) s")
+        let changed = try json(String(contentsOfFile: pollOutput, encoding: .utf8))
+        #expect((changed["verdict"] as? [String: Any])?["status"] as? String == "noncompliant")
+
+        // Exactly one CAEP SET reaches the receiver, verifiable with the JWKS (RS256 by default).
+        #expect(
+            BackgroundProcess.eventually(timeout: 10) {
+                ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").contains("\n")
+            })
+        Thread.sleep(forTimeInterval: 1.5)
+        var lines = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1)
+        let first = lines[0].split(separator: " ")
+        #expect(first[0] == "application/secevent+jwt")
+        #expect(first[2] == "receiver-secret")
+        let set = try json(
+            try Shell.run(["/usr/bin/python3", "-c", Self.verifyScript, jwksPath, String(first[3])]).stdout)
+        #expect((set["header"] as? [String: Any])?["typ"] as? String == "secevent+jwt")
+        #expect((set["header"] as? [String: Any])?["alg"] as? String == "RS256")
+        let setClaims = try #require(set["claims"] as? [String: Any])
+        #expect(setClaims["aud"] as? String == "https://proxy.example")
+        let events = try #require(setClaims["events"] as? [String: Any])
+        let event = try #require(
+            events["https://schemas.openid.net/secevent/caep/event-type/device-compliance-change"] as? [String: Any])
+        #expect(event["previous_status"] as? String == "compliant")
+        #expect(event["current_status"] as? String == "not-compliant")
+        #expect(event["event_timestamp"] is Int)
+        let subject = try #require((setClaims["sub_id"] as? [String: Any])?["device"] as? [String: Any])
+        #expect((subject["uri"] as? String)?.hasSuffix("/device/\(deviceID)") == true)
+
+        // Receiver down, release, collector restarted: the event arrives once the receiver is back, once.
+        receiver?.signal(SIGKILL)
+        _ = receiver?.wait()
+        receiver = nil
+        try collector.command(["devices", "release", deviceID, "--reason", "laptop found", "--by", "alice"])
+        #expect(
+            BackgroundProcess.eventually(timeout: 10) {
+                (try? collector.command(["audit", "--device", deviceID]))?.contains("-> compliant  release by alice")
+                    == true
+            })
+        Thread.sleep(forTimeInterval: 1.5)  // at least one failed push attempt
+        collector.stop()
+        try collector.start()
+        receiver = try BackgroundProcess(
+            ["/usr/bin/python3", "-c", Self.receiverScript, String(receiverPort), received],
+            logPath: directory.appendingPathComponent("receiver2.log").path)
+        #expect(
+            BackgroundProcess.eventually(timeout: 30) {
+                ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n").count >= 2
+            })
+        Thread.sleep(forTimeInterval: 2)
+        lines = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2)
+        let second = try json(
+            try Shell.run([
+                "/usr/bin/python3", "-c", Self.verifyScript, jwksPath, String(lines[1].split(separator: " ")[3]),
+            ]).stdout)
+        let secondEvent =
+            ((second["claims"] as? [String: Any])?["events"] as? [String: Any])?.values.first as? [String: Any]
+        #expect(secondEvent?["current_status"] as? String == "compliant")
+
+        // The audit trail names who, what and why.
+        let audit = try collector.command(["audit"])
+        #expect(audit.contains("quarantine  by alice"))
+        #expect(audit.contains("laptop reported stolen"))
+        #expect(audit.contains("noncompliant  quarantine by alice"))
+        receiver?.signal(SIGKILL)
+    }
+
+    @Test func aBrokenPolicyIsRefusedWithItsLineAndTheOldOneStays() throws {
+        let directory = try Paths.temporaryDirectory("e2e-policy")
+        let policyPath = directory.appendingPathComponent("policy.yaml").path
+        try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
+        let collector = try CollectorHarness("e2e-policy", configuration: "policy: {path: \(policyPath)}\n")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1", "--interval", "1s"])
+        let token = try collector.command(["apitoken", "create", "--name", "p", "--scope", "verdict:read"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let before = try json(split(try curl(collector, "/v1/devices/\(deviceID)/verdict", token: token)).0)
+        let oldVersion = (before["verdict"] as? [String: Any])?["policyVersion"] as? String
+
+        try (policy + "\n  - {name: typo, check: rootEncrypted, sevrity: high}\n").write(
+            toFile: policyPath, atomically: true, encoding: .utf8)
+        collector.server?.signal(SIGHUP)
+        #expect(BackgroundProcess.eventually(timeout: 10) { collector.server?.log.contains("policy refused") == true })
+        let log = collector.server?.log ?? ""
+        #expect(log.contains("\(policyPath):4: unknown key 'sevrity'"), "\(log)")
+        let after = try json(split(try curl(collector, "/v1/devices/\(deviceID)/verdict", token: token)).0)
+        #expect((after["verdict"] as? [String: Any])?["policyVersion"] as? String == oldVersion)
+
+        // A good file is picked up on change alone (no signal), and the verdict follows it.
+        try (policy + "\n  - {name: root, check: rootEncrypted, severity: critical}\n").write(
+            toFile: policyPath, atomically: true, encoding: .utf8)
+        let ok = BackgroundProcess.eventually(timeout: 10) {
+            let now = (try? json(split(try curl(collector, "/v1/devices/\(deviceID)/verdict", token: token)).0)) ?? [:]
+            return (now["verdict"] as? [String: Any])?["policyVersion"] as? String != oldVersion
+        }
+        #expect(ok)
+        // `policy check` and `policy test` agree with the collector.
+        #expect(try collector.command(["policy", "check", policyPath]).contains("2 rules"))
+    }
+}
