@@ -72,6 +72,7 @@ let package = Package(
         .target(
             name: "PostureAgent",
             dependencies: [
+                "PostureVerdict",
                 "PostureProbes", "PostureLinux", "PostureModel",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

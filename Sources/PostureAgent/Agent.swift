@@ -2,6 +2,7 @@ import Logging
 import PostureLinux
 import PostureModel
 import PostureProbes
+import PostureVerdict
 import ServiceLifecycle
 import X509
 
@@ -54,6 +55,10 @@ public actor Agent: Service {
     private var lastSequence: UInt64
     private var gatheredCursor: String?
     private var collectorWasUnavailable = false
+    private var verdict: Verdict?
+    private let verdictUpdates: AsyncStream<Verdict>.Continuation
+    /// Every verdict change, as soon as the collector reports it (the enforcement's input).
+    public nonisolated let verdicts: AsyncStream<Verdict>
 
     public init(state: AgentState, options: AgentOptions, logger: Logger) throws {
         self.state = state
@@ -69,6 +74,8 @@ public actor Agent: Service {
         let spool = self.spool
         lastSequence = max(try state.lastSequence(), spooled.last ?? 0)
         gatheredCursor = try spooled.last.flatMap { try spool.entry($0)?.journalCursor } ?? state.acceptedCursor()
+        verdict = try? state.verdict()
+        (verdicts, verdictUpdates) = AsyncStream.makeStream(of: Verdict.self, bufferingPolicy: .bufferingNewest(16))
     }
 
     static func makeClient(state: AgentState, enrollment: AgentState.Enrollment) throws -> (
@@ -91,6 +98,9 @@ public actor Agent: Service {
         // Gathering keeps its schedule while delivery waits on a slow or absent collector: two loops,
         // the gatherer waking the deliverer after each spooled report.
         let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        // A one-shot run (--count) delivers and stops; only the daemon watches its verdict.
+        let watcher = Task { if options.count == nil { await self.watchVerdict() } }
+        defer { watcher.cancel() }
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await _ in wakeups {
@@ -102,6 +112,9 @@ public actor Agent: Service {
             wake.finish()
             await group.waitForAll()
         }
+        watcher.cancel()
+        await watcher.value
+        verdictUpdates.finish()
         await client.shutdown()
         let left = (try? spool.sequences().count) ?? 0
         logger.notice("agent stopped", metadata: ["posture.spooled": "\(left)", "posture.sequence": "\(lastSequence)"])
@@ -125,6 +138,52 @@ public actor Agent: Service {
                 try await Task.sleep(for: .milliseconds(Int64(seconds * factor * 1000)))
             }
         }
+    }
+
+    /// Long-polls the collector for this device's verdict, so a change (an operator's quarantine, a
+    /// waiver ending, a policy change) reaches the endpoint within a second, not at the next report.
+    private func watchVerdict() async {
+        var backoff = 1.0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            var headers: [(String, String)] = []
+            if let version = verdict?.version { headers.append(("If-None-Match", "\"\(version)\"")) }
+            switch await client.get("/v1/verdict?wait=25s", headers: headers, timeout: .seconds(35)) {
+            case .accepted(let bytes):
+                backoff = 1
+                if !bytes.isEmpty,
+                    let answer = try? PostureReport.wireDecoder().decode(VerdictAnswer.self, from: Data(bytes)),
+                    let verdict = answer.verdict
+                {
+                    learned(verdict, from: "long-poll")
+                }
+            case .refused(let error, _):
+                logger.warning("the collector refused the verdict long-poll: \(error.message)")
+                try? await Task.sleep(for: .seconds(backoff))
+                backoff = min(backoff * 2, 60)
+            case .unavailable:
+                try? await Task.sleep(for: .seconds(backoff))
+                backoff = min(backoff * 2, 30)
+            }
+        }
+    }
+
+    /// Records a verdict the collector gave; a change is saved, logged and handed to `verdicts`.
+    private func learned(_ new: Verdict, from source: String) {
+        guard new.version != verdict?.version || verdict == nil else { return }
+        let previous = verdict?.status
+        verdict = new
+        do {
+            try state.save(new)
+        } catch {
+            logger.error("cannot save the verdict to \(state.verdictPath): \(error)")
+        }
+        logger.notice(
+            "verdict \(previous?.rawValue ?? "none") -> \(new.status.rawValue)",
+            metadata: [
+                "posture.source": "\(source)", "posture.failing": "\(new.failing.map(\.rule).joined(separator: ","))",
+                "posture.risk": "\(new.risk)", "posture.quarantine": "\(new.quarantine?.reason ?? "-")",
+            ])
+        verdictUpdates.yield(new)
     }
 
     /// One report: facts after the last gathered journal cursor, signed with the newest nonce.
@@ -170,6 +229,11 @@ public actor Agent: Service {
                     case .accepted(let bytes):
                         let receipt = try PostureReport.wireDecoder().decode(AttestationReceipt.self, from: Data(bytes))
                         try state.save(receipt.nextNonce)
+                        if let answer = try? PostureReport.wireDecoder().decode(VerdictAnswer.self, from: Data(bytes)),
+                            let verdict = answer.verdict
+                        {
+                            learned(verdict, from: "attestation \(sequence)")
+                        }
                         try delivered(entry)
                         if collectorWasUnavailable {
                             logger.notice("collector reachable again", metadata: ["posture.sequence": "\(sequence)"])
@@ -257,4 +321,9 @@ public actor Agent: Service {
             logger.error("certificate renewal failed: \(error)")
         }
     }
+}
+
+/// The verdict part of an attestation receipt or of `GET /v1/verdict`.
+struct VerdictAnswer: Decodable {
+    var verdict: Verdict?
 }

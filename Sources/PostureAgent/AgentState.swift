@@ -1,6 +1,7 @@
 import Crypto
 import PostureLinux
 import PostureModel
+import PostureVerdict
 import X509
 
 #if canImport(FoundationEssentials)
@@ -26,6 +27,8 @@ public struct AgentState: Sendable {
     var noncePath: String { directory + "/nonce.json" }
     var sequencePath: String { directory + "/sequence" }
     var cursorPath: String { directory + "/journal.cursor" }
+    /// The newest verdict the collector gave this device (0644: people on the endpoint may read it).
+    public var verdictPath: String { directory + "/verdict.json" }
     public var spoolDirectory: String { directory + "/spool" }
 
     /// What enrollment established.
@@ -60,6 +63,11 @@ public struct AgentState: Sendable {
 
     func nonce() throws -> IssuedNonce? { try readJSON(IssuedNonce.self, noncePath) }
     func save(_ nonce: IssuedNonce) throws { try writeJSON(nonce, noncePath) }
+
+    public func verdict() throws -> Verdict? { try readJSON(Verdict.self, verdictPath) }
+    func save(_ verdict: Verdict) throws {
+        try DurableFile.write(Array(try PostureReport.wireEncoder().encode(verdict)), to: verdictPath, mode: 0o644)
+    }
 
     /// The last sequence number used (0 before the first report).
     func lastSequence() throws -> UInt64 {

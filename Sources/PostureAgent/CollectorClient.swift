@@ -45,7 +45,8 @@ public final class CollectorClient: Sendable {
             tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.key.utf8), format: .pem))
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        // Reads may wait as long as a verdict long-poll (25 s) and then some.
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(40))
         configuration.connectionPool = .init(idleTimeout: .seconds(120))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -71,8 +72,12 @@ public final class CollectorClient: Sendable {
         }
     }
 
-    public func get(_ path: String) async -> CollectorAnswer<[UInt8]> {
-        await send(HTTPClientRequest(url: baseURL + path))
+    public func get(_ path: String, headers: [(String, String)] = [], timeout: Duration = .seconds(30)) async
+        -> CollectorAnswer<[UInt8]>
+    {
+        var request = HTTPClientRequest(url: baseURL + path)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        return await send(request, timeout: timeout)
     }
 
     public func post(_ path: String, body: [UInt8], contentType: String) async -> CollectorAnswer<[UInt8]> {
@@ -113,12 +118,15 @@ public final class CollectorClient: Sendable {
         }
     }
 
-    private func send(_ request: HTTPClientRequest) async -> CollectorAnswer<[UInt8]> {
+    private func send(_ request: HTTPClientRequest, timeout: Duration = .seconds(30)) async
+        -> CollectorAnswer<[UInt8]>
+    {
         do {
-            let response = try await client.execute(request, timeout: .seconds(30))
+            let response = try await client.execute(request, timeout: .init(timeout))
             let body = Array(try await response.body.collect(upTo: 16 << 20).readableBytesView)
             switch response.status.code {
             case 200..<300: return .accepted(body)
+            case 304: return .accepted([])
             case 400..<500:
                 let error =
                     (try? JSONDecoder().decode(ErrorBody.self, from: Data(body)))

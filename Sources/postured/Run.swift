@@ -79,5 +79,18 @@ struct Status: AsyncParsableCommand {
             print("dropped     \(gap.count) (sequences \(gap.firstSequence)–\(gap.lastSequence))")
         }
         print("cursor      \(try state.acceptedCursor() ?? "none yet")")
+        if let verdict = try state.verdict() {
+            print("verdict     \(verdict.status.rawValue) (risk \(verdict.risk), evaluated \(verdict.evaluatedAt))")
+            if let quarantine = verdict.quarantine {
+                print("quarantine  by \(quarantine.by): \(quarantine.reason)")
+            }
+            for outcome in verdict.failing + verdict.unknown + verdict.excused {
+                print(
+                    "  \(outcome.state.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0))\(outcome.rule): \(outcome.observed) (wants \(outcome.expected))"
+                )
+            }
+        } else {
+            print("verdict     none yet")
+        }
     }
 }

@@ -256,4 +256,89 @@ struct VerdictTests {
         // `policy check` and `policy test` agree with the collector.
         #expect(try collector.command(["policy", "check", policyPath]).contains("2 rules"))
     }
+
+    func verdictStatus(_ collector: CollectorHarness, _ deviceID: String, token: String) -> String? {
+        let body = (try? curl(collector, "/v1/devices/\(deviceID)/verdict", token: token)).map(split)?.0 ?? ""
+        let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any]
+        return (object?["verdict"] as? [String: Any])?["status"] as? String
+    }
+
+    @Test func theAgentLearnsItsVerdictWithinASecond() throws {
+        let directory = try Paths.temporaryDirectory("e2e-agent-verdict")
+        let policyPath = directory.appendingPathComponent("policy.yaml").path
+        try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
+        let collector = try CollectorHarness("e2e-agent-verdict", configuration: "policy: {path: \(policyPath)}\n")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        let agent = try BackgroundProcess(
+            [CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "60s"],
+            logPath: directory.appendingPathComponent("agent.log").path)
+        defer { agent.signal(SIGKILL) }
+        func agentStatus() -> String? {
+            let data = FileManager.default.contents(atPath: state + "/verdict.json") ?? Data()
+            return ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["status"] as? String
+        }
+        #expect(BackgroundProcess.eventually(timeout: 20) { agentStatus() == "compliant" }, "\(agent.log)")
+        Thread.sleep(forTimeInterval: 1)  // the long-poll is waiting now
+
+        var latencies: [Double] = []
+        for (action, expected) in [("quarantine", "noncompliant"), ("release", "compliant")] {
+            let start = Date()
+            try collector.command(["devices", action, deviceID, "--reason", "test", "--by", "bob"])
+            #expect(BackgroundProcess.eventually(timeout: 10) { agentStatus() == expected })
+            latencies.append(Date().timeIntervalSince(start))
+        }
+        // The command itself takes ~0.1 s; the collector applies actions every 250 ms.
+        #expect(latencies.allSatisfy { $0 < 2 }, "\(latencies)")
+        print("agent learned its verdict after \(latencies.map { String(format: "%.3f s", $0) })")
+        #expect(agent.log.contains("posture.source=long-poll"))
+        let status = try Shell.run([CollectorHarness.agentBinary, "status", "--state-dir", state]).stdout
+        #expect(status.contains("verdict     compliant"))
+    }
+
+    @Test func waiversExpireAndReportsAgeOutByThemselves() throws {
+        let directory = try Paths.temporaryDirectory("e2e-waivers")
+        let policyPath = directory.appendingPathComponent("policy.yaml").path
+        try """
+        report: {maxAge: 8s}
+        rules:
+          - name: impossible-os
+            check: osVersion
+            minimum: {debian: "99", ubuntu: "99", fedora: "99"}
+            labels: {class: legacy}
+        """.write(toFile: policyPath, atomically: true, encoding: .utf8)
+        let collector = try CollectorHarness("e2e-waivers", configuration: "policy: {path: \(policyPath)}\n")
+        let token = try collector.command(["apitoken", "create", "--name", "p", "--scope", "verdict:read"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let (plainState, plainID) = try collector.enrollAgent("plain")
+        let (legacyState, legacyID) = try collector.enrollAgent("legacy", tokenOptions: ["--label", "class=legacy"])
+        #expect(verdictStatus(collector, plainID, token: token) == "unknown")  // enrolled, no report yet
+        let reported = Date()
+        for state in [plainState, legacyState] {
+            try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1"])
+        }
+        #expect(verdictStatus(collector, plainID, token: token) == "compliant")
+        #expect(verdictStatus(collector, legacyID, token: token) == "noncompliant")
+
+        // A 3 s waiver excuses the rule, then ends by itself.
+        try collector.command([
+            "waivers", "create", "--rule", "impossible-os", "--device", legacyID, "--for", "3s", "--reason",
+            "upgrade scheduled", "--by", "carol",
+        ])
+        #expect(
+            BackgroundProcess.eventually(timeout: 5) { verdictStatus(collector, legacyID, token: token) == "compliant" }
+        )
+        #expect(
+            BackgroundProcess.eventually(timeout: 8) {
+                verdictStatus(collector, legacyID, token: token) == "noncompliant"
+            })
+
+        // With no new report, the plain device's posture is unknown once its report is 8 s old.
+        #expect(
+            BackgroundProcess.eventually(timeout: 15) { verdictStatus(collector, plainID, token: token) == "unknown" })
+        #expect(Date().timeIntervalSince(reported) >= 7.5)
+        let audit = try collector.command(["audit"])
+        #expect(audit.contains("waiver  by carol"))
+        #expect(audit.contains("compliant -> unknown  time"))
+        #expect(audit.contains("compliant -> noncompliant  time"))
+    }
 }

@@ -117,18 +117,19 @@ struct APIRoutes: Sendable {
         }
     }
 
-    /// JSON and JWT, with an ETag; `?wait=30s` long-polls until the verdict differs from If-None-Match.
+    /// JSON and JWT, with an ETag; with If-None-Match, `?wait=30s` long-polls until the verdict differs
+    /// (304 when it did not change in time).
     func verdictResponse(_ id: String, request: Request) async throws -> Response {
         try await Self.verdictResponse(id, request: request, collector: collector)
     }
 
     static func verdictResponse(_ id: String, request: Request, collector: CollectorCore) async throws -> Response {
-        var known = request.headers[.ifNoneMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/")) }
+        let known = request.headers[.ifNoneMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/")) }
         if let wait = request.uri.queryParameters["wait"].map(String.init) {
             guard let duration = DurationText(wait), duration.seconds <= 300 else {
                 throw AttestationRefusal(.malformedRequest, "wait=\(wait) is not a duration up to 300s (e.g. wait=30s)")
             }
-            if known == nil { known = await collector.verdicts.verdict(id)?.version }
+            // Long-polls only against a known version: without If-None-Match the answer is immediate.
             if let known { _ = await collector.verdicts.waitForChange(id, from: known, timeout: duration.duration) }
         }
         guard let (verdict, jwt) = await collector.verdicts.signedVerdict(id) else {

@@ -92,7 +92,9 @@ actor VerdictService {
             metadata: ["posture.devices": "\(entries.count)", "posture.policy": "\(policy.version)"])
     }
 
-    func enrolled(_ device: DeviceRecord) async {
+    func enrolled(_ record: DeviceRecord) async {
+        // The stored device carries the enrollment token's labels too.
+        let device = (try? await store.device(record.id)) ?? record
         entries[device.id] = Entry(machineID: device.machineID, hostname: device.hostname, labels: device.labels)
         await evaluate(device.id, cause: "enrollment")
     }
@@ -160,7 +162,7 @@ actor VerdictService {
         if now >= current.evaluatedAt.addingTimeInterval(policy.verdictLifetime.seconds / 2)
             || now >= current.validUntil
         {
-            await evaluate(id, cause: "refresh", now: now)
+            await evaluate(id, cause: "time", now: now)
         }
         guard let entry = entries[id], let verdict = entry.verdict else { return nil }
         if let jwt = entry.jwt, entry.jwtSignedFor == verdict.evaluatedAt { return (verdict, jwt) }
