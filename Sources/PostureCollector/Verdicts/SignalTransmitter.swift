@@ -23,7 +23,8 @@ actor SignalTransmitter {
     let logger: Logger
     let client: HTTPClient
     private var streams: [String: StreamRecord] = [:]
-    private var wakers: [CheckedContinuation<Void, Never>] = []
+    private var pushSleeper: (UUID, CheckedContinuation<Void, Never>)?
+    private var pollWaiters: [UUID: CheckedContinuation<Void, Never>] = [:]
 
     init(store: any PostureStore, keys: SigningKeys, issuer: String, trustDomain: String, logger: Logger) {
         self.store = store
@@ -47,9 +48,11 @@ actor SignalTransmitter {
     func events(for verdict: Verdict, previous: ComplianceStatus?, entry: VerdictService.Entry, now: Date)
         -> [OutboxEntry]
     {
+        // A receiver hears of changes; a device's first verdict (at enrollment) is not one.
+        guard let previous else { return [] }
         let current = Self.caepStatus(verdict.status)
-        let before = previous.map(Self.caepStatus) ?? "compliant"
-        guard current != before || previous == nil && current != "compliant" else { return [] }
+        let before = Self.caepStatus(previous)
+        guard current != before else { return [] }
         var result: [OutboxEntry] = []
         for stream in streams.values
         where stream.status == "enabled" && stream.eventsRequested.contains(Self.complianceChange) {
@@ -94,20 +97,47 @@ actor SignalTransmitter {
         status == .compliant ? "compliant" : "not-compliant"
     }
 
+    /// New SETs are queued: wake the push loop and every waiting poll.
     func wake() {
-        let waiting = wakers
-        wakers = []
-        for waker in waiting { waker.resume() }
+        if let (_, sleeper) = pushSleeper {
+            pushSleeper = nil
+            sleeper.resume()
+        }
+        let waiting = pollWaiters
+        pollWaiters = [:]
+        for waiter in waiting.values { waiter.resume() }
     }
 
-    private func sleep(upTo duration: Duration) async {
+    private func sleepPush(upTo duration: Duration) async {
+        let key = UUID()
         await withCheckedContinuation { continuation in
-            wakers.append(continuation)
+            pushSleeper = (key, continuation)
             Task { [weak self] in
                 try? await Task.sleep(for: duration)
-                await self?.wake()
+                await self?.endPushSleep(key)
             }
         }
+    }
+
+    private func endPushSleep(_ key: UUID) {
+        guard let (current, sleeper) = pushSleeper, current == key else { return }
+        pushSleeper = nil
+        sleeper.resume()
+    }
+
+    private func waitForEvents(upTo duration: Duration) async {
+        let key = UUID()
+        await withCheckedContinuation { continuation in
+            pollWaiters[key] = continuation
+            Task { [weak self] in
+                try? await Task.sleep(for: duration)
+                await self?.endPollWait(key)
+            }
+        }
+    }
+
+    private func endPollWait(_ key: UUID) {
+        pollWaiters.removeValue(forKey: key)?.resume()
     }
 
     // MARK: Push delivery
@@ -119,7 +149,7 @@ actor SignalTransmitter {
             for stream in streams.values where stream.deliveryMethod == Self.pushMethod && stream.status == "enabled" {
                 delivered = await deliver(stream) || delivered
             }
-            if !delivered { await sleep(upTo: .seconds(1)) }
+            if !delivered { await sleepPush(upTo: .seconds(1)) }
         }
         try? await client.shutdown()
     }
@@ -173,9 +203,12 @@ actor SignalTransmitter {
     ) {
         _ = try await store.markDelivered(streamID: streamID, jtis: acks, at: Date())
         var pending = try await store.pendingOutbox(streamID: streamID, dueBy: nil, limit: maxEvents + 1)
-        if pending.isEmpty, let wait {
-            await sleep(upTo: wait)
-            pending = try await store.pendingOutbox(streamID: streamID, dueBy: nil, limit: maxEvents + 1)
+        if let wait {
+            let deadline = ContinuousClock.now + wait
+            while pending.isEmpty && ContinuousClock.now < deadline && !Task.isCancelled {
+                await waitForEvents(upTo: deadline - ContinuousClock.now)
+                pending = try await store.pendingOutbox(streamID: streamID, dueBy: nil, limit: maxEvents + 1)
+            }
         }
         let more = pending.count > maxEvents
         var sets: [String: String] = [:]
