@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "posture-collector", targets: ["posture-collector"]),
         .executable(name: "posture-bench", targets: ["posture-bench"]),
         .executable(name: "posture-collector-bench", targets: ["posture-collector-bench"]),
+        .executable(name: "posture-verdict-bench", targets: ["posture-verdict-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -139,10 +140,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .target(name: "BenchSupport"),
+        .executableTarget(
+            name: "posture-verdict-bench",
+            dependencies: [
+                "BenchSupport", "PostureAgent", "PostureProbes", "PostureModel",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "posture-collector-bench",
             dependencies: [
-                "PostureAgent", "PostureProbes", "PostureModel",
+                "BenchSupport", "PostureAgent", "PostureProbes", "PostureModel",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
             ]

@@ -80,8 +80,11 @@ public final class CollectorClient: Sendable {
         return await send(request, timeout: timeout)
     }
 
-    public func post(_ path: String, body: [UInt8], contentType: String) async -> CollectorAnswer<[UInt8]> {
+    public func post(_ path: String, body: [UInt8], contentType: String, headers: [(String, String)] = []) async
+        -> CollectorAnswer<[UInt8]>
+    {
         var request = HTTPClientRequest(url: baseURL + path)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         request.method = .POST
         request.headers.add(name: "Content-Type", value: contentType)
         request.body = .bytes(ByteBuffer(bytes: body))

@@ -154,7 +154,7 @@ public struct CollectorCore: Sendable {
                 "send Authorization: Bearer TOKEN; create a token with `posture-collector apitoken create --scope \(scope)`"
             )
         }
-        let hash = EnrollmentTokens.hash(String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces))
+        let hash = EnrollmentTokens.hash(String(header.dropFirst(7).filter { $0 != " " }))
         let now = Date()
         var record = apiTokens.withLockedValue { cache in
             cache[hash].flatMap { $0.1 > now ? $0.0 : nil }

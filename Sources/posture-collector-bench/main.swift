@@ -1,3 +1,4 @@
+import BenchSupport
 import Crypto
 // posture-collector-bench: load on a real `posture-collector serve`, with its references in the same run.
 // Enrolls N simulated devices (real P-256 keys, CSRs, certificates), then each sends signed attestations
@@ -42,69 +43,6 @@ let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPa
 let collectorBinary = options.collector ?? binDirectory.appendingPathComponent("posture-collector").path
 let work = String(cString: mkdtemp(strdup("/tmp/posture-collector-bench-XXXXXX")))
 let state = work + "/collector"
-
-/// Runs a command, returns its stdout; exits on failure.
-@discardableResult
-func run(_ arguments: [String]) -> String {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    do { try process.run() } catch {
-        print("cannot run \(arguments[0]): \(error)")
-        exit(1)
-    }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
-}
-
-/// CPU seconds (user + system) a process has used so far.
-func cpuSeconds(of pid: Int32) -> Double {
-    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-        let close = stat.lastIndex(of: ")")
-    else { return 0 }
-    let fields = stat[stat.index(after: close)...].split(separator: " ")
-    let ticks = (Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)
-    return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
-}
-
-func percentile(_ sorted: [Double], _ p: Double) -> Double {
-    sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-}
-
-func fixed(_ value: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", value) }
-
-/// A started server process, its stdout lines readable.
-func startServer(_ arguments: [String], log: String) -> Process {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: arguments[0])
-    process.arguments = Array(arguments.dropFirst())
-    _ = FileManager.default.createFile(atPath: log, contents: nil)
-    let handle = FileHandle(forWritingAtPath: log)
-    process.standardOutput = handle
-    process.standardError = handle
-    do { try process.run() } catch {
-        print("cannot start \(arguments[0]): \(error)")
-        exit(1)
-    }
-    return process
-}
-
-func waitFor(_ text: String, in log: String) -> String {
-    for _ in 0..<300 {
-        if let content = try? String(contentsOfFile: log, encoding: .utf8),
-            let line = content.split(separator: "\n").first(where: { $0.contains(text) })
-        {
-            return String(line)
-        }
-        usleep(50_000)
-    }
-    print("timed out waiting for '\(text)' in \(log)")
-    exit(1)
-}
 
 // Reference: one P-256 verification with OpenSSL on this machine. Run before any concurrency starts:
 // children spawned from Swift's worker threads inherit their blocked signals, and `openssl speed`

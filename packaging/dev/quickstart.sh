@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job, from a fresh clone: install what is needed, build, start a collector on loopback with the
 # embedded SQLite store, enroll this machine's agent into a temporary state directory, send three signed
-# attestations over mutual TLS, and show the device as the collector sees it.
+# attestations over mutual TLS, and show the device as the collector sees it and its verdict under the
+# shipped policy (etc/posture/policy.yaml), pulled as a signed JWT the way a policy engine would.
 # Usage: packaging/dev/quickstart.sh [--keep]   (--keep leaves the collector running and prints how to stop it)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_root "$@"
@@ -14,12 +15,13 @@ keep=false
 [ "${1:-}" = "--keep" ] && keep=true
 
 echo "== collector: state in $work/collector, log in $work/collector.log"
-$bin/posture-collector serve --state-dir "$work/collector" \
-    --listen-enrollment 127.0.0.1:0 --listen-devices 127.0.0.1:0 >"$work/collector.log" 2>&1 &
+$bin/posture-collector serve --state-dir "$work/collector" --policy etc/posture/policy.yaml \
+    --listen-enrollment 127.0.0.1:0 --listen-devices 127.0.0.1:0 --listen-api 127.0.0.1:0 >"$work/collector.log" 2>&1 &
 collector=$!
 $keep || trap 'kill $collector 2>/dev/null; wait $collector 2>/dev/null' EXIT
-for _ in $(seq 100); do grep -q '^listening devices' "$work/collector.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q '^listening api' "$work/collector.log" && break; sleep 0.1; done
 enroll_url=$(awk '/^listening enrollment/ {print $3}' "$work/collector.log")
+api_url=$(awk '/^listening api/ {print $3}' "$work/collector.log")
 [ -n "$enroll_url" ] || { cat "$work/collector.log"; exit 1; }
 token=$($bin/posture-collector token create --state-dir "$work/collector" --label demo=quickstart)
 pin=$($bin/posture-collector ca fingerprint --state-dir "$work/collector")
@@ -35,6 +37,11 @@ echo "== the collector's view"
 $bin/posture-collector devices list --state-dir "$work/collector"
 device=$(awk '/^device / {print $2; exit}' < <($bin/postured status --state-dir "$work/agent" | sed 's|^device *spiffe://[^/]*/device/|device |'))
 $bin/posture-collector devices show "$device" --format table --state-dir "$work/collector"
+
+echo "== its verdict, as a policy engine pulls it (JSON and a JWT verifiable with $api_url/.well-known/jwks.json)"
+api_token=$($bin/posture-collector apitoken create --name quickstart --scope verdict:read --state-dir "$work/collector")
+curl -sS --cacert "$work/collector/ca.crt" -H "Authorization: Bearer $api_token" "$api_url/v1/devices/$device/verdict" |
+    jq '{status: .verdict.status, risk: .verdict.risk, failing: [.verdict.failing[] | "\(.rule): \(.observed)"], excused: [.verdict.excused[] | "\(.rule) (\(.state) until \(.until))"], unknown: [.verdict.unknown[] | "\(.rule): \(.observed)"], jwt: (.jwt[0:40] + "...")}'
 if $keep; then
     echo "collector still running (pid $collector); stop it with: kill $collector"
 fi

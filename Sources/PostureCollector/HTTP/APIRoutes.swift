@@ -124,7 +124,9 @@ struct APIRoutes: Sendable {
     }
 
     static func verdictResponse(_ id: String, request: Request, collector: CollectorCore) async throws -> Response {
-        let known = request.headers[.ifNoneMatch].map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" W/")) }
+        let known = request.headers[.ifNoneMatch].map { tag in
+            String(tag.hasPrefix("W/") ? tag.dropFirst(2) : Substring(tag)).filter { $0 != "\"" && $0 != " " }
+        }
         if let wait = request.uri.queryParameters["wait"].map(String.init) {
             guard let duration = DurationText(wait), duration.seconds <= 300 else {
                 throw AttestationRefusal(.malformedRequest, "wait=\(wait) is not a duration up to 300s (e.g. wait=30s)")
@@ -132,17 +134,16 @@ struct APIRoutes: Sendable {
             // Long-polls only against a known version: without If-None-Match the answer is immediate.
             if let known { _ = await collector.verdicts.waitForChange(id, from: known, timeout: duration.duration) }
         }
-        guard let (verdict, jwt) = await collector.verdicts.signedVerdict(id) else {
+        guard let signed = await collector.verdicts.signedVerdict(id) else {
             throw AttestationRefusal(.notFound, "device \(id) has no verdict")
         }
-        let etag = "\"\(verdict.version)\""
-        if known == verdict.version {
+        let etag = "\"\(signed.version)\""
+        if known == signed.version {
             return Response(status: .notModified, headers: [.eTag: etag])
         }
-        var response = Responses.json(VerdictResponse(verdict: verdict, jwt: jwt))
-        response.headers[.eTag] = etag
-        response.headers[.cacheControl] = "no-store"
-        return response
+        return Response(
+            status: .ok, headers: [.contentType: "application/json", .eTag: etag, .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: signed.body)))
     }
 }
 

@@ -25,8 +25,8 @@ actor VerdictService {
         var issuedAt: Date?
         var signals: [SignalSample] = []
         var verdict: Verdict?
-        var jwt: String?
-        var jwtSignedFor: Date?
+        /// The verdict as last served: signed and encoded once per evaluation.
+        var signed: SignedVerdict?
     }
 
     let store: any PostureStore
@@ -86,7 +86,10 @@ actor VerdictService {
         quarantines = try await store.quarantines()
         waivers = try await store.waivers()
         lastActionID = try await store.lastOperatorActionID()
-        for id in entries.keys { await evaluate(id, cause: "collector start", now: now) }
+        for id in entries.keys {
+            await evaluate(id, cause: "collector start", now: now)
+            if entries[id]?.signed == nil { sign(id, now: now) }
+        }
         logger.notice(
             "verdicts ready",
             metadata: ["posture.devices": "\(entries.count)", "posture.policy": "\(policy.version)"])
@@ -156,22 +159,34 @@ actor VerdictService {
         }
     }
 
-    /// The device's verdict and its signed JWT, refreshed when half its lifetime has passed.
-    func signedVerdict(_ id: String, now: Date = Date()) async -> (Verdict, String)? {
+    /// The device's verdict, signed and encoded. A signed verdict is served again while its content is
+    /// current and less than half its lifetime has passed, so signing happens on change, not per request
+    /// or per attestation.
+    func signedVerdict(_ id: String, now: Date = Date()) async -> SignedVerdict? {
         guard let current = entries[id]?.verdict else { return nil }
         if now >= current.evaluatedAt.addingTimeInterval(policy.verdictLifetime.seconds / 2)
             || now >= current.validUntil
         {
             await evaluate(id, cause: "time", now: now)
         }
-        guard let entry = entries[id], let verdict = entry.verdict else { return nil }
-        if let jwt = entry.jwt, entry.jwtSignedFor == verdict.evaluatedAt { return (verdict, jwt) }
-        guard let jwt = try? VerdictToken.sign(verdict, entry: entry, service: self, now: now) else {
-            return (verdict, "")
+        guard let verdict = entries[id]?.verdict else { return nil }
+        if let signed = entries[id]?.signed, signed.version == verdict.version,
+            now < signed.verdict.evaluatedAt.addingTimeInterval(policy.verdictLifetime.seconds / 2),
+            now < signed.verdict.validUntil
+        {
+            return signed
         }
-        entries[id]?.jwt = jwt
-        entries[id]?.jwtSignedFor = verdict.evaluatedAt
-        return (verdict, jwt)
+        return sign(id, now: now)
+    }
+
+    @discardableResult
+    private func sign(_ id: String, now: Date) -> SignedVerdict? {
+        guard let entry = entries[id], let verdict = entry.verdict else { return nil }
+        let jwt = (try? VerdictToken.sign(verdict, entry: entry, service: self, now: now)) ?? ""
+        let body = (try? PostureReport.wireEncoder().encode(VerdictResponse(verdict: verdict, jwt: jwt))) ?? Data()
+        let signed = SignedVerdict(verdict: verdict, version: verdict.version, jwt: jwt, body: Array(body))
+        entries[id]?.signed = signed
+        return signed
     }
 
     func verdict(_ id: String) -> Verdict? { entries[id]?.verdict }
@@ -215,6 +230,7 @@ actor VerdictService {
         entry.verdict = verdict
         entries[id] = entry
         guard verdict.version != previous?.version else { return }
+        sign(id, now: now)
         wakeAll(id)
         let json = String(decoding: (try? PostureReport.wireEncoder().encode(verdict)) ?? Data(), as: UTF8.self)
         let change = VerdictChange(
@@ -315,4 +331,12 @@ struct PolicySource: Sendable {
     }
 
     private let stamps = NIOLockedValueBox<String?>(nil)
+}
+
+/// A verdict ready to serve: its version (the ETag), its JWT and the encoded JSON response.
+struct SignedVerdict: Sendable {
+    let verdict: Verdict
+    let version: String
+    let jwt: String
+    let body: [UInt8]
 }
