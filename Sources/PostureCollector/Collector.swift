@@ -51,6 +51,11 @@ public struct Collector: Sendable {
         var mutualTLS = serverTLS
         mutualTLS.certificateVerification = .noHostnameVerification
         mutualTLS.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(core.ca.pem.utf8), format: .pem)])
+        // The API listener takes bearer tokens, or client certificates from the CA (optional, but verified
+        // when presented); which certificates carry a role is decided per request.
+        var apiTLS = serverTLS
+        apiTLS.certificateVerification = .optionalVerification
+        apiTLS.trustRoots = mutualTLS.trustRoots
         let handshake = HandshakeVerifier(
             ca: core.ca.certificate, trustDomain: configuration.trustDomain, store: core.store, logger: core.logger)
 
@@ -89,7 +94,7 @@ public struct Collector: Sendable {
                     configuration: TLSChannelConfiguration(
                         tlsConfiguration: mutualTLS,
                         customAsyncVerificationCallback: { chain in await handshake.verify(chain) }))),
-            try application("api", apiRouter, configuration.listen.api, .tls(tlsConfiguration: serverTLS)),
+            try application("api", apiRouter, configuration.listen.api, .tls(tlsConfiguration: apiTLS)),
             VerdictLoop(collector: core),
         ]
     }

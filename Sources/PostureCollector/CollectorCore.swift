@@ -2,6 +2,8 @@ import Crypto
 import Hummingbird
 import Logging
 import NIOConcurrencyHelpers
+import NIOCore
+import NIOSSL
 import PostureModel
 import PostureStore
 import PostureVerdict
@@ -145,16 +147,22 @@ public struct CollectorCore: Sendable {
         return IngestResponse(receipt: receipt, verdict: verdict)
     }
 
-    /// Checks `Authorization: Bearer TOKEN` and the token's scope. Tokens are cached for 5 s, so a
-    /// revocation takes effect within 5 s.
-    func authorize(_ request: Request, scope: String) async throws(AttestationRefusal) -> APITokenRecord {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+    /// Checks `Authorization: Bearer TOKEN`, or else an API client certificate on the connection, and the
+    /// scope. Tokens are cached for 5 s, so a revocation takes effect within 5 s.
+    func authorize(_ request: Request, channel: any Channel, scope: String) async throws(AttestationRefusal)
+        -> APITokenRecord
+    {
+        let hash: String
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+            hash = EnrollmentTokens.hash(String(header.dropFirst(7).filter { $0 != " " }))
+        } else if let clientID = await Self.apiClientID(of: channel, trustDomain: configuration.trustDomain) {
+            hash = APITokens.certificateHash(clientID: clientID)
+        } else {
             throw AttestationRefusal(
                 .unauthorized,
-                "send Authorization: Bearer TOKEN; create a token with `posture-collector apitoken create --scope \(scope)`"
+                "send Authorization: Bearer TOKEN (`posture-collector apitoken create --scope \(scope)`) or present an API client certificate (`posture-collector apitoken certificate --scope \(scope) --csr FILE`)"
             )
         }
-        let hash = EnrollmentTokens.hash(String(header.dropFirst(7).filter { $0 != " " }))
         let now = Date()
         var record = apiTokens.withLockedValue { cache in
             cache[hash].flatMap { $0.1 > now ? $0.0 : nil }
@@ -217,6 +225,20 @@ public struct CollectorCore: Sendable {
         } catch {
             throw AttestationRefusal(.internalError, "renewal failed in the collector: \(error)")
         }
+    }
+
+    /// The `<id>` of a client certificate's `spiffe://<td>/api-client/<id>` URI SAN (the TLS handshake
+    /// already checked that it chains to the CA and is current).
+    static func apiClientID(of channel: any Channel, trustDomain: String) async -> String? {
+        guard let peer = try? await channel.nioSSL_peerCertificate().get(),
+            let certificate = try? Certificate(derEncoded: try peer.toDERBytes()),
+            let names = try? certificate.extensions.subjectAlternativeNames
+        else { return nil }
+        let prefix = "spiffe://\(trustDomain)/api-client/"
+        for case .uniformResourceIdentifier(let uri) in names where uri.hasPrefix(prefix) {
+            return String(uri.dropFirst(prefix.count))
+        }
+        return nil
     }
 
     /// Logs a refusal as a security event and stores it; never stores the refused report.

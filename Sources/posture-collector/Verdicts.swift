@@ -79,9 +79,52 @@ struct PolicyCommand: AsyncParsableCommand {
 struct APIToken: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apitoken", abstract: "API tokens for policy engines and SSF receivers.",
-        subcommands: [Create.self, List.self, Revoke.self])
+        subcommands: [Create.self, Certificate.self, List.self, Revoke.self])
 
     static let scopes = ["verdict:read", "ssf:manage", "admin"]
+
+    struct Certificate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue an API client certificate (mutual TLS instead of a bearer token) for a CSR.")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "What uses it, e.g. the proxy's name.") var name: String
+        @Option(name: .customLong("scope"), help: "verdict:read, ssf:manage or admin (repeatable).") var scopes:
+            [String]
+        @Option(help: "A PEM PKCS#10 request for a P-256 key (openssl req -new -newkey ec ...).") var csr: String
+        @Option(help: "Lifetime, e.g. 90d.") var ttl: String = "90d"
+        @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
+
+        func run() async throws {
+            for scope in scopes where !APIToken.scopes.contains(scope) {
+                throw ValidationError("--scope \(scope) is not one of \(APIToken.scopes.joined(separator: ", "))")
+            }
+            guard !scopes.isEmpty else { throw ValidationError("give at least one --scope") }
+            guard let lifetime = DurationText(ttl) else { throw ValidationError("--ttl '\(ttl)' is not a duration") }
+            guard let pem = try? String(contentsOfFile: csr, encoding: .utf8) else {
+                throw ValidationError("cannot read --csr \(csr)")
+            }
+            let configuration = try options.load()
+            let ca = try CertificateAuthority.loadOrCreate(configuration, now: Date())
+            let key = try CertificateAuthority.devicePublicKey(fromCSR: pem)
+            let now = Date()
+            let clientID = UUID().uuidString.lowercased()
+            let certificate = try ca.issueAPIClientCertificate(
+                clientID: clientID, name: name, publicKey: key, lifetime: lifetime.duration, now: now)
+            let store = try Collector.openStore(configuration)
+            try await store.insertAPIToken(
+                APITokenRecord(
+                    id: clientID, hash: APITokens.certificateHash(clientID: clientID), name: name, scopes: scopes,
+                    createdAt: now, expiresAt: certificate.notValidAfter))
+            let who =
+                by ?? ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"]
+                ?? "unknown"
+            try await store.recordOperatorAction(
+                OperatorAction(
+                    at: now, actor: who, action: "apiclient-certificate", deviceID: nil, target: clientID,
+                    reason: "\(name): \(scopes.joined(separator: " "))"))
+            print(try certificate.serializeAsPEM().pemString)
+        }
+    }
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -255,6 +255,16 @@ struct VerdictTests {
         #expect(ok)
         // `policy check` and `policy test` agree with the collector.
         #expect(try collector.command(["policy", "check", policyPath]).contains("2 rules"))
+        let tested = try json(try collector.command(["policy", "test", policyPath, "--device", deviceID]))
+        let served = try json(split(try curl(collector, "/v1/devices/\(deviceID)/verdict", token: token)).0)
+        #expect(tested["status"] as? String == (served["verdict"] as? [String: Any])?["status"] as? String)
+        #expect(
+            tested["policyVersion"] as? String == (served["verdict"] as? [String: Any])?["policyVersion"] as? String)
+        let broken = try Shell.runAllowingFailure([
+            CollectorHarness.collectorBinary, "policy", "check", directory.path + "/nope.yaml",
+        ])
+        #expect(broken.status != 0)
+        #expect(broken.stderr.contains("nope.yaml"))
     }
 
     func verdictStatus(_ collector: CollectorHarness, _ deviceID: String, token: String) -> String? {
@@ -428,5 +438,49 @@ struct VerdictTests {
         #expect(
             split(try curl(collector, "/ssf/poll/\(streamID)", token: token, extra: ["-X", "POST", "--data", "{}"])).1
                 == 404)
+    }
+
+    @Test func apiClientCertificatesCarryTheirScopes() throws {
+        let collector = try CollectorHarness("e2e-apiclient")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1"])
+        let directory = collector.directory.path
+        func client(_ name: String, scope: String) throws -> (cert: String, key: String) {
+            let key = "\(directory)/\(name).key"
+            let csr = "\(directory)/\(name).csr"
+            try Shell.run([
+                "openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                key,
+                "-subj", "/CN=\(name)", "-out", csr,
+            ])
+            let pem = try collector.command(["apitoken", "certificate", "--name", name, "--scope", scope, "--csr", csr])
+            let cert = "\(directory)/\(name).crt"
+            try pem.write(toFile: cert, atomically: true, encoding: .utf8)
+            return (cert, key)
+        }
+        func get(_ cert: String, _ key: String) throws -> Int {
+            let output = try Shell.runAllowingFailure([
+                "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", collector.caPath, "--cert", cert,
+                "--key",
+                key, collector.apiURL + "/v1/devices/\(deviceID)/verdict",
+            ])
+            return Int(output.stdout) ?? 0
+        }
+        let reader = try client("proxy", scope: "verdict:read")
+        let verbose = try Shell.runAllowingFailure([
+            "curl", "-sS", "--cacert", collector.caPath, "--cert", reader.cert, "--key", reader.key,
+            collector.apiURL + "/v1/devices/\(deviceID)/verdict",
+        ])
+        #expect(try get(reader.cert, reader.key) == 200, "\(verbose.stdout) \(verbose.stderr)")
+        let other = try client("receiver", scope: "ssf:manage")
+        #expect(try get(other.cert, other.key) == 403)
+        // A device certificate chains to the same CA but carries no API role.
+        #expect(try get(state + "/device.crt", state + "/device.key") == 401)
+        // Revoking the record revokes the certificate (within the 5 s token cache).
+        let id = try #require(
+            try collector.command(["apitoken", "list"]).split(separator: "\n").first { $0.contains("proxy") }?
+                .split(separator: " ").first.map(String.init))
+        try collector.command(["apitoken", "revoke", id])
+        #expect(BackgroundProcess.eventually(timeout: 10) { (try? get(reader.cert, reader.key)) == 401 })
     }
 }

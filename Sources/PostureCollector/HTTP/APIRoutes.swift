@@ -29,7 +29,7 @@ struct APIRoutes: Sendable {
         }
         router.get("/v1/devices/{id}/verdict") { request, context in
             do {
-                _ = try await collector.authorize(request, scope: "verdict:read")
+                _ = try await collector.authorize(request, channel: context.channel, scope: "verdict:read")
                 let lookup = try context.parameters.require("id")
                 guard let id = await verdicts.resolve(.init(lookup)) else {
                     throw AttestationRefusal(
@@ -41,9 +41,9 @@ struct APIRoutes: Sendable {
                 return Responses.refusal(error)
             }
         }
-        router.post("/ssf/streams") { request, _ in
+        router.post("/ssf/streams") { request, context in
             do {
-                let token = try await collector.authorize(request, scope: "ssf:manage")
+                let token = try await collector.authorize(request, channel: context.channel, scope: "ssf:manage")
                 let body = try await request.decodeJSON(StreamConfiguration.self, limit: 64 << 10)
                 let stream = try body.record(id: UUID().uuidString.lowercased(), tokenID: token.id, existing: nil)
                 try await transmitter.save(stream)
@@ -56,9 +56,9 @@ struct APIRoutes: Sendable {
                 return Responses.refusal(error)
             }
         }
-        router.get("/ssf/streams") { request, _ in
+        router.get("/ssf/streams") { request, context in
             do {
-                let token = try await collector.authorize(request, scope: "ssf:manage")
+                let token = try await collector.authorize(request, channel: context.channel, scope: "ssf:manage")
                 if let id = request.uri.queryParameters["stream_id"].map(String.init) {
                     guard let stream = await transmitter.stream(id), stream.tokenID == token.id else {
                         throw AttestationRefusal(.notFound, "no stream \(id) for this token")
@@ -73,9 +73,9 @@ struct APIRoutes: Sendable {
                 return Responses.refusal(error)
             }
         }
-        router.delete("/ssf/streams") { request, _ in
+        router.delete("/ssf/streams") { request, context in
             do {
-                let token = try await collector.authorize(request, scope: "ssf:manage")
+                let token = try await collector.authorize(request, channel: context.channel, scope: "ssf:manage")
                 let id = request.uri.queryParameters["stream_id"].map(String.init) ?? ""
                 guard var stream = await transmitter.stream(id), stream.tokenID == token.id else {
                     throw AttestationRefusal(.notFound, "no stream \(id) for this token")
@@ -87,9 +87,9 @@ struct APIRoutes: Sendable {
                 return Responses.refusal(error)
             }
         }
-        router.get("/ssf/status") { request, _ in
+        router.get("/ssf/status") { request, context in
             do {
-                let token = try await collector.authorize(request, scope: "ssf:manage")
+                let token = try await collector.authorize(request, channel: context.channel, scope: "ssf:manage")
                 let id = request.uri.queryParameters["stream_id"].map(String.init) ?? ""
                 guard let stream = await transmitter.stream(id), stream.tokenID == token.id else {
                     throw AttestationRefusal(.notFound, "no stream \(id) for this token")
@@ -101,7 +101,7 @@ struct APIRoutes: Sendable {
         }
         router.post("/ssf/poll/{id}") { request, context in
             do {
-                let token = try await collector.authorize(request, scope: "ssf:manage")
+                let token = try await collector.authorize(request, channel: context.channel, scope: "ssf:manage")
                 let id = try context.parameters.require("id")
                 guard let stream = await transmitter.stream(id), stream.tokenID == token.id,
                     stream.deliveryMethod == SignalTransmitter.pollMethod

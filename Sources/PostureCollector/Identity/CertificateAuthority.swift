@@ -97,22 +97,43 @@ public struct CertificateAuthority: @unchecked Sendable {
     public func issueDeviceCertificate(
         deviceID: String, publicKey: P256.Signing.PublicKey, hostname: String, lifetime: Duration, now: Date
     ) throws -> Certificate {
-        let identity = DeviceIdentity(trustDomain: trustDomain, deviceID: deviceID)
+        let name = String(hostname.prefix(64))
+        return try issueClientCertificate(
+            uri: DeviceIdentity(trustDomain: trustDomain, deviceID: deviceID).uri, organization: "Posture device",
+            commonName: name.isEmpty ? deviceID : name, publicKey: publicKey, lifetime: lifetime, now: now)
+    }
+
+    /// A client certificate for a policy engine on the API listener: `spiffe://<td>/api-client/<id>`; its
+    /// scopes are stored with `id`, so revoking the API token revokes the certificate.
+    public func issueAPIClientCertificate(
+        clientID: String, name: String, publicKey: P256.Signing.PublicKey, lifetime: Duration, now: Date
+    ) throws -> Certificate {
+        try issueClientCertificate(
+            uri: "spiffe://\(trustDomain)/api-client/\(clientID)", organization: "Posture API client",
+            commonName: String(name.prefix(64)), publicKey: publicKey, lifetime: lifetime, now: now,
+            // Used at once by another host's TLS stack: a minute of slack for clocks and whole seconds.
+            backdate: 60)
+    }
+
+    private func issueClientCertificate(
+        uri: String, organization: String, commonName: String, publicKey: P256.Signing.PublicKey,
+        lifetime: Duration, now: Date, backdate: TimeInterval = 0
+    ) throws -> Certificate {
         let key = Certificate.PublicKey(publicKey)
         return try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: key,
-            notValidBefore: now, notValidAfter: now.addingTimeInterval(seconds(lifetime)),
+            notValidBefore: now.addingTimeInterval(-backdate), notValidAfter: now.addingTimeInterval(seconds(lifetime)),
             issuer: certificate.subject,
             subject: try DistinguishedName {
-                OrganizationName("Posture device")
-                CommonName(String(hostname.prefix(64)).isEmpty ? deviceID : String(hostname.prefix(64)))
+                OrganizationName(organization)
+                CommonName(commonName)
             },
             signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
                 try ExtendedKeyUsage([.clientAuth])
-                SubjectAlternativeNames([.uniformResourceIdentifier(identity.uri)])
+                SubjectAlternativeNames([.uniformResourceIdentifier(uri)])
                 SubjectKeyIdentifier(hash: key)
                 AuthorityKeyIdentifier(keyIdentifier: try authorityKeyIdentifier())
             },

@@ -56,4 +56,7 @@ public enum APITokens {
             createdAt: now, expiresAt: ttl.map { now.addingTimeInterval(seconds($0)) })
         return (secret, record)
     }
+
+    /// An API client certificate's record: its scopes, stored under this hash instead of a token's.
+    public static func certificateHash(clientID: String) -> String { "client-certificate:" + clientID }
 }
