@@ -98,37 +98,37 @@ struct Devices: AsyncParsableCommand {
     struct Quarantine: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Quarantine a device: its verdict is noncompliant at once, whatever its report says.")
-        @OptionGroup var options: ConfigOptions
-        @OptionGroup var actor: ActorOptions
-        @Argument var id: String
+        @OptionGroup var change: QuarantineChange
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
-            guard
-                try await store.setQuarantine(
-                    deviceID: id, quarantine: true, actor: actor.who, reason: actor.reason, at: Date())
-            else {
-                throw CollectorError(.notFound, "no device \(id), or it is already quarantined (devices verdict \(id))")
-            }
-            print("quarantined \(id)")
+            try await change.apply(
+                true, refused: "no device \(change.id), or it is already quarantined (devices verdict \(change.id))")
+            print("quarantined \(change.id)")
         }
     }
 
     struct Release: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Release a quarantined device.")
+        @OptionGroup var change: QuarantineChange
+
+        func run() async throws {
+            try await change.apply(false, refused: "device \(change.id) is not quarantined")
+            print("released \(change.id)")
+        }
+    }
+
+    /// Quarantine and release: the same change in opposite directions, recorded with who and why.
+    struct QuarantineChange: ParsableArguments {
         @OptionGroup var options: ConfigOptions
         @OptionGroup var actor: ActorOptions
         @Argument var id: String
 
-        func run() async throws {
+        func apply(_ quarantine: Bool, refused: String) async throws {
             let store = try Collector.openStore(try options.load())
             guard
                 try await store.setQuarantine(
-                    deviceID: id, quarantine: false, actor: actor.who, reason: actor.reason, at: Date())
-            else {
-                throw CollectorError(.notFound, "device \(id) is not quarantined")
-            }
-            print("released \(id)")
+                    deviceID: id, quarantine: quarantine, actor: actor.who, reason: actor.reason, at: Date())
+            else { throw CollectorError(.notFound, refused) }
         }
     }
 
@@ -175,8 +175,10 @@ struct ActorOptions: ParsableArguments {
     @Option(help: "Why (recorded in the audit trail).") var reason: String
     @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
 
-    var who: String {
-        by ?? ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"]
-            ?? "unknown"
-    }
+    var who: String { by ?? currentUser }
+}
+
+/// The operator running the command: $SUDO_USER (who used sudo), else $USER.
+var currentUser: String {
+    ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"] ?? "unknown"
 }

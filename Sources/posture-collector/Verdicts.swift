@@ -83,22 +83,39 @@ struct APIToken: AsyncParsableCommand {
 
     static let scopes = ["verdict:read", "ssf:manage", "admin"]
 
+    /// What every API credential has: a name, scopes, who made it.
+    struct GrantOptions: ParsableArguments {
+        @Option(help: "What uses it, e.g. the proxy's name.") var name: String
+        @Option(name: .customLong("scope"), help: "verdict:read, ssf:manage or admin (repeatable).")
+        var scopes: [String]
+        @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
+
+        func validate() throws {
+            guard !scopes.isEmpty else { throw ValidationError("give at least one --scope") }
+            for scope in scopes where !APIToken.scopes.contains(scope) {
+                throw ValidationError("--scope \(scope) is not one of \(APIToken.scopes.joined(separator: ", "))")
+            }
+        }
+
+        var who: String { by ?? currentUser }
+
+        func record(_ store: some PostureStore, action: String, target: String, at now: Date) async throws {
+            try await store.recordOperatorAction(
+                OperatorAction(
+                    at: now, actor: who, action: action, deviceID: nil, target: target,
+                    reason: "\(name): \(scopes.joined(separator: " "))"))
+        }
+    }
+
     struct Certificate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Issue an API client certificate (mutual TLS instead of a bearer token) for a CSR.")
         @OptionGroup var options: ConfigOptions
-        @Option(help: "What uses it, e.g. the proxy's name.") var name: String
-        @Option(name: .customLong("scope"), help: "verdict:read, ssf:manage or admin (repeatable).") var scopes:
-            [String]
+        @OptionGroup var grant: GrantOptions
         @Option(help: "A PEM PKCS#10 request for a P-256 key (openssl req -new -newkey ec ...).") var csr: String
         @Option(help: "Lifetime, e.g. 90d.") var ttl: String = "90d"
-        @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
 
         func run() async throws {
-            for scope in scopes where !APIToken.scopes.contains(scope) {
-                throw ValidationError("--scope \(scope) is not one of \(APIToken.scopes.joined(separator: ", "))")
-            }
-            guard !scopes.isEmpty else { throw ValidationError("give at least one --scope") }
             guard let lifetime = DurationText(ttl) else { throw ValidationError("--ttl '\(ttl)' is not a duration") }
             guard let pem = try? String(contentsOfFile: csr, encoding: .utf8) else {
                 throw ValidationError("cannot read --csr \(csr)")
@@ -109,19 +126,14 @@ struct APIToken: AsyncParsableCommand {
             let now = Date()
             let clientID = UUID().uuidString.lowercased()
             let certificate = try ca.issueAPIClientCertificate(
-                clientID: clientID, name: name, publicKey: key, lifetime: lifetime.duration, now: now)
+                clientID: clientID, name: grant.name, publicKey: key, lifetime: lifetime.duration, now: now)
             let store = try Collector.openStore(configuration)
             try await store.insertAPIToken(
                 APITokenRecord(
-                    id: clientID, hash: APITokens.certificateHash(clientID: clientID), name: name, scopes: scopes,
+                    id: clientID, hash: APITokens.certificateHash(clientID: clientID), name: grant.name,
+                    scopes: grant.scopes,
                     createdAt: now, expiresAt: certificate.notValidAfter))
-            let who =
-                by ?? ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"]
-                ?? "unknown"
-            try await store.recordOperatorAction(
-                OperatorAction(
-                    at: now, actor: who, action: "apiclient-certificate", deviceID: nil, target: clientID,
-                    reason: "\(name): \(scopes.joined(separator: " "))"))
+            try await grant.record(store, action: "apiclient-certificate", target: clientID, at: now)
             print(try certificate.serializeAsPEM().pemString)
         }
     }
@@ -130,17 +142,10 @@ struct APIToken: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create an API token and print it once (it is stored only as a hash).")
         @OptionGroup var options: ConfigOptions
-        @Option(help: "What uses it, e.g. the proxy's name.") var name: String
-        @Option(name: .customLong("scope"), help: "verdict:read, ssf:manage or admin (repeatable).") var scopes:
-            [String]
+        @OptionGroup var grant: GrantOptions
         @Option(help: "Lifetime, e.g. 90d (default: until revoked).") var ttl: String?
-        @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
 
         func run() async throws {
-            for scope in scopes where !APIToken.scopes.contains(scope) {
-                throw ValidationError("--scope \(scope) is not one of \(APIToken.scopes.joined(separator: ", "))")
-            }
-            guard !scopes.isEmpty else { throw ValidationError("give at least one --scope") }
             let lifetime = try ttl.map { text in
                 guard let parsed = DurationText(text) else {
                     throw ValidationError("--ttl '\(text)' is not a duration")
@@ -148,15 +153,10 @@ struct APIToken: AsyncParsableCommand {
                 return parsed
             }
             let store = try Collector.openStore(try options.load())
-            let (token, record) = APITokens.create(name: name, scopes: scopes, ttl: lifetime?.duration, now: Date())
+            let (token, record) = APITokens.create(
+                name: grant.name, scopes: grant.scopes, ttl: lifetime?.duration, now: Date())
             try await store.insertAPIToken(record)
-            let who =
-                by ?? ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"]
-                ?? "unknown"
-            try await store.recordOperatorAction(
-                OperatorAction(
-                    at: Date(), actor: who, action: "apitoken-create", deviceID: nil, target: record.id,
-                    reason: "\(name): \(scopes.joined(separator: " "))"))
+            try await grant.record(store, action: "apitoken-create", target: record.id, at: Date())
             print(token)
         }
     }

@@ -59,10 +59,8 @@ struct APIRoutes: Sendable {
         router.get("/ssf/streams") { request, context in
             do {
                 let token = try await collector.authorize(request, channel: context.channel, scope: "ssf:manage")
-                if let id = request.uri.queryParameters["stream_id"].map(String.init) {
-                    guard let stream = await transmitter.stream(id), stream.tokenID == token.id else {
-                        throw AttestationRefusal(.notFound, "no stream \(id) for this token")
-                    }
+                if request.uri.queryParameters["stream_id"] != nil {
+                    let stream = try await ownedStream(request, token: token)
                     return Responses.json(StreamConfiguration(stream, issuer: collector.issuer))
                 }
                 return Responses.json(
@@ -76,10 +74,7 @@ struct APIRoutes: Sendable {
         router.delete("/ssf/streams") { request, context in
             do {
                 let token = try await collector.authorize(request, channel: context.channel, scope: "ssf:manage")
-                let id = request.uri.queryParameters["stream_id"].map(String.init) ?? ""
-                guard var stream = await transmitter.stream(id), stream.tokenID == token.id else {
-                    throw AttestationRefusal(.notFound, "no stream \(id) for this token")
-                }
+                var stream = try await ownedStream(request, token: token)
                 stream.status = "deleted"
                 try await transmitter.save(stream)
                 return Response(status: .noContent)
@@ -90,10 +85,7 @@ struct APIRoutes: Sendable {
         router.get("/ssf/status") { request, context in
             do {
                 let token = try await collector.authorize(request, channel: context.channel, scope: "ssf:manage")
-                let id = request.uri.queryParameters["stream_id"].map(String.init) ?? ""
-                guard let stream = await transmitter.stream(id), stream.tokenID == token.id else {
-                    throw AttestationRefusal(.notFound, "no stream \(id) for this token")
-                }
+                let stream = try await ownedStream(request, token: token)
                 return Responses.json(["stream_id": stream.id, "status": stream.status])
             } catch {
                 return Responses.refusal(error)
@@ -115,6 +107,15 @@ struct APIRoutes: Sendable {
                 return Responses.refusal(error)
             }
         }
+    }
+
+    /// The stream named by `?stream_id=`, if `token` created it: a token sees only its own streams.
+    func ownedStream(_ request: Request, token: APITokenRecord) async throws -> StreamRecord {
+        let id = request.uri.queryParameters["stream_id"].map(String.init) ?? ""
+        guard let stream = await transmitter.stream(id), stream.tokenID == token.id else {
+            throw AttestationRefusal(.notFound, "no stream \(id) for this token; list them with GET /ssf/streams")
+        }
+        return stream
     }
 
     /// JSON and JWT, with an ETag; with If-None-Match, `?wait=30s` long-polls until the verdict differs
