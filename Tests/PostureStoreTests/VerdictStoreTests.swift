@@ -1,0 +1,111 @@
+import Foundation
+import PostureModel
+import PostureStore
+import PostureVerdict
+import TestSupport
+import Testing
+
+/// Verdicts, operator actions and the Shared Signals outbox in the SQLite store.
+extension SQLiteStoreTests {
+    func enrolledDevice() async throws -> String {
+        let shared = token()
+        try await store.insertToken(shared)
+        let device = UUID().uuidString.lowercased()
+        try await store.enroll(enrollment(shared, device: device), now: t0)
+        return device
+    }
+
+    func stream() -> StreamRecord {
+        StreamRecord(
+            id: UUID().uuidString, audience: "r", deliveryMethod: "urn:ietf:rfc:8935", endpointURL: "http://r",
+            authorizationHeader: nil, eventsRequested: ["e"], algorithm: "RS256", status: "enabled", createdAt: t0,
+            tokenID: "t")
+    }
+
+    @Test func aVerdictChangeAndItsEventsCommitTogetherOrNotAtAll() async throws {
+        let device = try await enrolledDevice()
+        let receiver = stream()
+        try await store.upsertStream(receiver)
+        let first = StoredVerdict(deviceID: device, status: "compliant", version: "v1", changedAt: t0, verdict: "{}")
+        let change = VerdictChange(
+            deviceID: device, at: t0, previousStatus: nil, status: "compliant", cause: "test", verdict: "{}")
+        let events = (1...2).map {
+            OutboxEntry(streamID: receiver.id, jti: "jti-\($0)", setJWT: "set-\($0)", createdAt: t0, nextAttemptAt: t0)
+        }
+        try await store.saveVerdict(first, change: change, outbox: events)
+        #expect(try await store.verdicts() == [first])
+        #expect(try await store.verdictChanges(deviceID: device, limit: 10).count == 1)
+        #expect(
+            try await store.pendingOutbox(streamID: receiver.id, dueBy: nil, limit: 10).map(\.jti) == [
+                "jti-1", "jti-2",
+            ])
+
+        // A change whose event cannot be queued (a duplicate jti) leaves the old verdict and no change record.
+        var second = first
+        second.version = "v2"
+        second.status = "noncompliant"
+        await #expect(throws: (any Error).self) {
+            try await store.saveVerdict(second, change: change, outbox: [events[0]])
+        }
+        #expect(try await store.verdicts() == [first])
+        #expect(try await store.verdictChanges(deviceID: device, limit: 10).count == 1)
+
+        // Delivered once, never offered again; a failed push waits for its next attempt.
+        #expect(try await store.markDelivered(streamID: receiver.id, jtis: ["jti-1"], at: t0) == 1)
+        #expect(try await store.markDelivered(streamID: receiver.id, jtis: ["jti-1"], at: t0) == 0)
+        let pending = try await store.pendingOutbox(streamID: receiver.id, dueBy: t0, limit: 10)
+        #expect(pending.map(\.jti) == ["jti-2"])
+        try await store.markFailed(id: pending[0].id, error: "HTTP 503", nextAttemptAt: t0.addingTimeInterval(2))
+        #expect(
+            try await store.pendingOutbox(streamID: receiver.id, dueBy: t0.addingTimeInterval(1), limit: 10).isEmpty)
+        #expect(
+            try await store.pendingOutbox(streamID: receiver.id, dueBy: t0.addingTimeInterval(2), limit: 10).first?
+                .attempts == 1)
+
+        // All of it survives reopening the file.
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.pendingOutbox(streamID: receiver.id, dueBy: nil, limit: 10).map(\.jti) == ["jti-2"])
+        #expect(try await reopened.streams() == [receiver])
+    }
+
+    @Test func operatorActionsAreRecordedWithWhoAndWhy() async throws {
+        let device = try await enrolledDevice()
+        #expect(
+            try await store.setQuarantine(deviceID: device, quarantine: true, actor: "alice", reason: "stolen", at: t0))
+        #expect(
+            !(try await store.setQuarantine(deviceID: device, quarantine: true, actor: "alice", reason: "again", at: t0))
+        )
+        #expect(try await store.quarantines()[device]?.by == "alice")
+        #expect(!(try await store.setQuarantine(deviceID: "nope", quarantine: true, actor: "a", reason: "r", at: t0)))
+        #expect(
+            try await store.setQuarantine(deviceID: device, quarantine: false, actor: "bob", reason: "found", at: t0))
+        #expect(try await store.quarantines().isEmpty)
+
+        let waiver = Waiver(
+            id: "w-1", rule: "root-encrypted", deviceID: nil, label: ["team": "x"], reason: "migration", by: "carol",
+            createdAt: t0, expiresAt: t0.addingTimeInterval(3600))
+        try await store.insertWaiver(waiver)
+        #expect(try await store.waivers() == [waiver])
+        #expect(try await store.revokeWaiver(id: "w-1", actor: "dave", reason: "done early", at: t0))
+        #expect(!(try await store.revokeWaiver(id: "w-1", actor: "dave", reason: "twice", at: t0)))
+        #expect(try await store.waivers().first?.revokedAt == t0)
+
+        let actions = try await store.operatorActions(after: 0, limit: 100)
+        #expect(actions.map(\.action) == ["quarantine", "release", "waiver", "waiver-revoke"])
+        #expect(actions.map(\.actor) == ["alice", "bob", "carol", "dave"])
+        #expect(actions.map(\.reason) == ["stolen", "found", "migration", "done early"])
+        #expect(try await store.lastOperatorActionID() == actions.last?.id)
+        #expect(try await store.operatorActions(after: actions[1].id, limit: 100).count == 2)
+    }
+
+    @Test func journalSignalsAreKeptWithTheirAttestation() async throws {
+        let device = try await enrolledDevice()
+        var pending = attestation(device, 1, nonce: "n0-\(device)", issued: t0, received: t0, next: "n1")
+        pending.journalCounts = #"{"sshAuthFailure":7}"#
+        _ = try await accept(pending)
+        let rows = try await store.signals(since: t0.addingTimeInterval(-60))
+        #expect(rows.map(\.counts) == [#"{"sshAuthFailure":7}"#])
+        #expect(try await store.signals(since: t0).isEmpty)
+        #expect(try await store.latestReports().map(\.deviceID) == [device])
+    }
+}
