@@ -126,16 +126,9 @@ public struct CollectorCore: Sendable {
 
     func ingest(body: [UInt8], peer: PeerIdentity) async throws(AttestationRefusal) -> IngestResponse {
         let now = Date()
-        let (envelope, payload) = try verifier.verify(body: body, peer: peer, now: now)
-        // The signature verified: now the whole report is parsed, for the verdict.
-        let attestation: AttestationPayload
-        do {
-            attestation = try PostureReport.wireDecoder().decode(AttestationPayload.self, from: payload)
-        } catch {
-            throw AttestationRefusal(
-                .malformedPayload, "the signed report does not match the schema: \(AttestationVerifier.describe(error))"
-            )
-        }
+        // The signature verified before anything but the JWS header was parsed; the report is parsed whole
+        // (for the verdict) in the same step as the envelope.
+        let (envelope, payload, attestation) = try verifier.verify(body: body, peer: peer, now: now)
         let counts = attestation.report.journal.value?.counts ?? [:]
         let pending = PendingAttestation(
             envelope: envelope, jws: String(decoding: body, as: UTF8.self), payload: payload, receivedAt: now,

@@ -28,7 +28,7 @@ struct AttestationVerifier: Sendable {
     }
 
     func verify(body: [UInt8], peer: PeerIdentity, now: Date) throws(AttestationRefusal)
-        -> (AttestationEnvelope, Data)
+        -> (AttestationEnvelope, Data, AttestationPayload)
     {
         guard body.count <= maxBodyBytes else {
             throw AttestationRefusal(
@@ -46,12 +46,30 @@ struct AttestationVerifier: Sendable {
         }
         let jws = try CompactJWS(parsing: text)
         let payload = try jws.verifiedPayload(with: peer.publicKey)
+        // One full decode on the common path; the envelope alone is decoded only to explain a failure
+        // (an unknown schema version is refused as such, not as a malformed report).
         let envelope: Envelope
+        let attestation: AttestationPayload?
+        let fullError: (any Error)?
         do {
-            envelope = try PostureReport.wireDecoder().decode(Envelope.self, from: payload)
+            attestation = try PostureReport.wireDecoder().decode(AttestationPayload.self, from: payload)
+            fullError = nil
         } catch {
-            throw AttestationRefusal(
-                .malformedPayload, "the signed payload is not an attestation: \(Self.describe(error))")
+            attestation = nil
+            fullError = error
+        }
+        if let attestation {
+            envelope = Envelope(
+                schemaVersion: attestation.schemaVersion, deviceID: attestation.deviceID,
+                sequence: attestation.sequence, issuedAt: attestation.issuedAt, nonce: attestation.nonce,
+                spoolGap: attestation.spoolGap, report: ReportVersion(schemaVersion: attestation.report.schemaVersion))
+        } else {
+            do {
+                envelope = try PostureReport.wireDecoder().decode(Envelope.self, from: payload)
+            } catch {
+                throw AttestationRefusal(
+                    .malformedPayload, "the signed payload is not an attestation: \(Self.describe(error))")
+            }
         }
         guard envelope.schemaVersion == AttestationPayload.currentSchemaVersion,
             envelope.report.schemaVersion == PostureReport.currentSchemaVersion
@@ -73,11 +91,16 @@ struct AttestationVerifier: Sendable {
                 "issuedAt is \(Int(envelope.issuedAt.timeIntervalSince(now))) s ahead of the collector's clock; check the device's time synchronisation"
             )
         }
+        guard let attestation else {
+            throw AttestationRefusal(
+                .malformedPayload,
+                "the signed report does not match the schema: \(fullError.map(Self.describe) ?? "not JSON")")
+        }
         return (
             AttestationEnvelope(
                 schemaVersion: envelope.schemaVersion, deviceID: envelope.deviceID, sequence: envelope.sequence,
                 issuedAt: envelope.issuedAt, nonce: envelope.nonce, spoolGap: envelope.spoolGap),
-            payload
+            payload, attestation
         )
     }
 
