@@ -110,6 +110,16 @@ struct VerdictTests {
         #expect(
             split(try curl(collector, "/v1/devices/machine-id:\(machineID)/verdict", token: token)).0.contains(deviceID)
         )
+        let hostname = try #require((claims["device"] as? [String: Any])?["hostname"] as? String)
+        #expect(
+            split(try curl(collector, "/v1/devices/hostname:\(hostname)/verdict", token: token)).0.contains(deviceID))
+        let fingerprint = try Shell.run([
+            "sh", "-c", "openssl x509 -in '\(state)/device.crt' -outform der | sha256sum | cut -d' ' -f1",
+        ]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(
+            split(try curl(collector, "/v1/devices/sha256:\(fingerprint)/verdict", token: token)).0.contains(deviceID))
+        let zeros = String(repeating: "0", count: 64)
+        #expect(split(try curl(collector, "/v1/devices/sha256:\(zeros)/verdict", token: token)).1 == 404)
         #expect(
             split(
                 try curl(
