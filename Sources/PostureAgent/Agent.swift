@@ -24,6 +24,7 @@ public struct AgentOptions: Sendable {
     public var root = HostRoot()
     /// Journal source; nil reads the system journal.
     public var journalSource: JournalSource?
+    public var enforcement = EnforcementOptions()
 
     public init() {}
 }
@@ -56,6 +57,10 @@ public actor Agent: Service {
     private var gatheredCursor: String?
     private var collectorWasUnavailable = false
     private var verdict: Verdict?
+    private let verifier: VerdictVerifier?
+    private let enforcer: Enforcer?
+    /// The issue time of the newest verified verdict: an older one is a replay.
+    private var lastVerifiedAt: Date?
     private let verdictUpdates: AsyncStream<Verdict>.Continuation
     /// Every verdict change, as soon as the collector reports it (the enforcement's input).
     public nonisolated let verdicts: AsyncStream<Verdict>
@@ -75,6 +80,21 @@ public actor Agent: Service {
         lastSequence = max(try state.lastSequence(), spooled.last ?? 0)
         gatheredCursor = try spooled.last.flatMap { try spool.entry($0)?.journalCursor } ?? state.acceptedCursor()
         verdict = try? state.verdict()
+        let deviceID = enrollment.deviceID
+        verifier = try? state.readText(state.verdictKeysPath).flatMap { keys in
+            try VerdictVerifier(jwks: keys, deviceID: deviceID)
+        }
+        enforcer =
+            options.enforcement.mode == .off
+            ? nil
+            : Enforcer(
+                options: options.enforcement, logins: LogindClient(), statePath: state.enforcementPath, logger: logger)
+        if enforcer != nil && verifier == nil {
+            throw AgentError(
+                .notEnrolled,
+                "enforcement needs the collector's verdict keys (\(state.verdictKeysPath)), saved at enrollment; enroll again with --force"
+            )
+        }
         (verdicts, verdictUpdates) = AsyncStream.makeStream(of: Verdict.self, bufferingPolicy: .bufferingNewest(16))
     }
 
@@ -154,21 +174,43 @@ public actor Agent: Service {
                     let answer = try? PostureReport.wireDecoder().decode(VerdictAnswer.self, from: Data(bytes)),
                     let verdict = answer.verdict
                 {
-                    learned(verdict, from: "long-poll")
+                    await learned(verdict, jwt: answer.jwt, from: "long-poll")
                 }
             case .refused(let error, _):
                 logger.warning("the collector refused the verdict long-poll: \(error.message)")
                 try? await Task.sleep(for: .seconds(backoff))
                 backoff = min(backoff * 2, 60)
             case .unavailable:
+                await enforcer?.collectorUnreachable()
                 try? await Task.sleep(for: .seconds(backoff))
                 backoff = min(backoff * 2, 30)
             }
         }
     }
 
-    /// Records a verdict the collector gave; a change is saved, logged and handed to `verdicts`.
-    private func learned(_ new: Verdict, from source: String) {
+    /// Records a verdict the collector gave; a change is saved, logged and handed to `verdicts`. Enforcement
+    /// acts only on the signed form, verified against the keys pinned at enrollment.
+    private func learned(_ new: Verdict, jwt: String?, from source: String) async {
+        var verified: VerifiedVerdict?
+        if let verifier, let jwt {
+            do {
+                verified = try verifier.verify(jwt, now: Date(), notBefore: lastVerifiedAt)
+            } catch {
+                logger.warning(
+                    "verdict refused, not acted on: \(error.message)",
+                    metadata: ["posture.code": "\(error.code)", "posture.source": "\(source)"])
+                return
+            }
+        }
+        if let verified {
+            lastVerifiedAt = verified.issuedAt
+            // Every verified verdict is applied (a no-op when nothing changed): new sessions and failed
+            // steps are retried with each report.
+            if new.version == verdict?.version, let enforcer {
+                await enforcer.apply(
+                    status: verified.status, failing: verified.failingRules, quarantine: verified.quarantine)
+            }
+        }
         guard new.version != verdict?.version || verdict == nil else { return }
         let previous = verdict?.status
         verdict = new
@@ -182,8 +224,17 @@ public actor Agent: Service {
             metadata: [
                 "posture.source": "\(source)", "posture.failing": "\(new.failing.map(\.rule).joined(separator: ","))",
                 "posture.risk": "\(new.risk)", "posture.quarantine": "\(new.quarantine?.reason ?? "-")",
+                "posture.signed": "\(verified != nil)",
             ])
         verdictUpdates.yield(new)
+        if let enforcer {
+            guard let verified else {
+                logger.warning("no signed verdict to act on (\(source)); enforcement unchanged")
+                return
+            }
+            await enforcer.apply(
+                status: verified.status, failing: verified.failingRules, quarantine: verified.quarantine)
+        }
     }
 
     /// One report: facts after the last gathered journal cursor, signed with the newest nonce.
@@ -232,7 +283,7 @@ public actor Agent: Service {
                         if let answer = try? PostureReport.wireDecoder().decode(VerdictAnswer.self, from: Data(bytes)),
                             let verdict = answer.verdict
                         {
-                            learned(verdict, from: "attestation \(sequence)")
+                            await learned(verdict, jwt: answer.jwt, from: "attestation \(sequence)")
                         }
                         try delivered(entry)
                         if collectorWasUnavailable {
@@ -326,4 +377,5 @@ public actor Agent: Service {
 /// The verdict part of an attestation receipt or of `GET /v1/verdict`.
 struct VerdictAnswer: Decodable {
     var verdict: Verdict?
+    var jwt: String?
 }

@@ -29,6 +29,10 @@ public struct AgentState: Sendable {
     var cursorPath: String { directory + "/journal.cursor" }
     /// The newest verdict the collector gave this device (0644: people on the endpoint may read it).
     public var verdictPath: String { directory + "/verdict.json" }
+    /// The collector's verdict-signing keys (JWKS), pinned at enrollment.
+    public var verdictKeysPath: String { directory + "/verdict-keys.json" }
+    /// What enforcement has put in place, so it can be undone (and shown by `postured status`).
+    public var enforcementPath: String { directory + "/enforcement.json" }
     public var spoolDirectory: String { directory + "/spool" }
 
     /// What enrollment established.

@@ -69,6 +69,7 @@ public struct Enroller: Sendable {
         }
         try state.writeText(grant.certificate, state.certificatePath)
         try state.writeText(caPEM, state.caPath)
+        if let keys = grant.verdictKeys { try state.writeText(keys, state.verdictKeysPath) }
         try state.save(grant.nonce)
         try state.saveSequence(0)
         let enrollment = AgentState.Enrollment(

@@ -116,7 +116,7 @@ public struct CollectorCore: Sendable {
             return CertificateGrant(
                 deviceID: deviceID, identity: DeviceIdentity(trustDomain: ca.trustDomain, deviceID: deviceID).uri,
                 certificate: pem, caBundle: ca.pem, notAfter: certificate.notValidAfter, nonce: nonce,
-                devicesURL: devicesURL(requestHost: requestHost))
+                devicesURL: devicesURL(requestHost: requestHost), verdictKeys: keys.jwks)
         } catch let refusal as AttestationRefusal {
             throw refusal
         } catch {
@@ -137,7 +137,8 @@ public struct CollectorCore: Sendable {
                 ? nil : (try? PostureReport.wireEncoder().encode(counts)).map { String(decoding: $0, as: UTF8.self) })
         let receipt = try await committer.submit(pending).get()
         let verdict = await verdicts.attested(deviceID: envelope.deviceID, payload: attestation, now: now)
-        return IngestResponse(receipt: receipt, verdict: verdict)
+        let signed = verdict == nil ? nil : await verdicts.signedVerdict(envelope.deviceID, now: now)
+        return IngestResponse(receipt: receipt, verdict: verdict, jwt: signed?.jwt)
     }
 
     /// Checks `Authorization: Bearer TOKEN`, or else an API client certificate on the connection, and the
@@ -212,7 +213,8 @@ public struct CollectorCore: Sendable {
             let nonce = try await issueNonce(deviceID: peer.identity.deviceID)
             return CertificateGrant(
                 deviceID: peer.identity.deviceID, identity: peer.identity.uri, certificate: pem, caBundle: ca.pem,
-                notAfter: certificate.notValidAfter, nonce: nonce, devicesURL: devicesURL(requestHost: nil))
+                notAfter: certificate.notValidAfter, nonce: nonce, devicesURL: devicesURL(requestHost: nil),
+                verdictKeys: keys.jwks)
         } catch let refusal as AttestationRefusal {
             throw refusal
         } catch {
@@ -254,12 +256,15 @@ public struct CollectorCore: Sendable {
 struct IngestResponse: Encodable, Sendable {
     var receipt: AttestationReceipt
     var verdict: Verdict?
+    /// The same verdict signed: what the agent verifies before it acts.
+    var jwt: String?
 
     func encode(to encoder: any Encoder) throws {
         try receipt.encode(to: encoder)
         var container = encoder.container(keyedBy: Keys.self)
         try container.encodeIfPresent(verdict, forKey: .verdict)
+        try container.encodeIfPresent(jwt, forKey: .jwt)
     }
 
-    enum Keys: String, CodingKey { case verdict }
+    enum Keys: String, CodingKey { case verdict, jwt }
 }

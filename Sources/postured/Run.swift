@@ -32,6 +32,7 @@ struct Run: AsyncParsableCommand {
         help: ArgumentHelp("Read the journal files in this directory instead of the system journal.", valueName: "dir"))
     var journalDirectory: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @OptionGroup(title: "Enforcement") var enforcement: EnforcementArguments
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
@@ -47,6 +48,7 @@ struct Run: AsyncParsableCommand {
         options.spoolCapacity = spoolCapacity
         options.root = HostRoot(root)
         if let journalDirectory { options.journalSource = .directory(journalDirectory) }
+        options.enforcement = try enforcement.options()
         let agent = try Agent(state: AgentState(directory: stateDir), options: options, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
@@ -92,5 +94,60 @@ struct Status: AsyncParsableCommand {
         } else {
             print("verdict     none yet")
         }
+        if let bytes = try DurableFile.read(state.enforcementPath),
+            let enforcement = try? PostureReport.wireDecoder().decode(Enforcer.State.self, from: Data(bytes))
+        {
+            let since = enforcement.since.map { " since \($0)" } ?? ""
+            print("enforcing   \(enforcement.enforcing ? "yes\(since): \(enforcement.reason ?? "")" : "no")")
+            if let decision = enforcement.lastDecision { print("decision    \(decision)") }
+            if enforcement.nologinWritten != nil { print("logins      blocked by postured's nologin file") }
+            if !enforcement.terminatedSessions.isEmpty {
+                print("ended       sessions \(enforcement.terminatedSessions.joined(separator: ", "))")
+            }
+        } else {
+            print("enforcing   no (postured run --enforce dry-run|enforce to act on verdicts)")
+        }
+    }
+}
+
+/// How the daemon acts on a non-compliant verdict (off unless asked: a hand-run agent never ends sessions).
+struct EnforcementArguments: ParsableArguments {
+    @Option(help: "off, dry-run (decide and audit, do nothing) or enforce.") var enforce: String = "off"
+    @Option(name: .customLong("exempt-user"), help: "Never touched (repeatable; root always is).")
+    var exemptUsers: [String] = []
+    @Option(name: .customLong("exempt-group"), help: "Members are never touched (repeatable).")
+    var exemptGroups: [String] = []
+    @Option(help: ArgumentHelp("Warn users (wall) this long before ending sessions.", valueName: "duration"))
+    var notifyFor: String = "0s"
+    @Flag(help: "Only block new logins; leave open sessions.") var keepSessions = false
+    @Flag(help: "Act on unknown verdicts too (deny on doubt).") var enforceUnknown = false
+    @Option(help: "Without a verified verdict for --keep-verdict-for: closed (take access away) or open.")
+    var offline: String = "closed"
+    @Option(help: ArgumentHelp("How long the last verified verdict stands offline.", valueName: "duration"))
+    var keepVerdictFor: String = "4h"
+    @Option(help: ArgumentHelp("The nologin file pam_nologin reads.", valueName: "path"))
+    var nologinPath: String = "/run/nologin"
+
+    func options() throws -> EnforcementOptions {
+        var options = EnforcementOptions()
+        guard let mode = EnforcementOptions.Mode(rawValue: enforce) else {
+            throw ValidationError("--enforce \(enforce): use off, dry-run or enforce")
+        }
+        guard let offlineRule = EnforcementOptions.Offline(rawValue: offline) else {
+            throw ValidationError("--offline \(offline): use closed or open")
+        }
+        guard let notify = DurationText(notifyFor), let keep = DurationText(keepVerdictFor) else {
+            throw ValidationError("--notify-for and --keep-verdict-for take durations such as 30s, 15m or 4h")
+        }
+        options.mode = mode
+        options.exemptUsers = ["root"] + exemptUsers
+        options.exemptGroups = exemptGroups
+        options.notifyFor = notify.duration
+        options.terminateSessions = !keepSessions
+        options.enforceUnknown = enforceUnknown
+        options.offline = offlineRule
+        options.keepLastVerdictFor = keep.duration
+        options.nologinPath = nologinPath
+        return options
     }
 }

@@ -493,4 +493,45 @@ struct VerdictTests {
         try collector.command(["apitoken", "revoke", id])
         #expect(BackgroundProcess.eventually(timeout: 10) { (try? get(reader.cert, reader.key)) == 401 })
     }
+
+    @Test func theAgentEnforcesVerifiedVerdictsInDryRun() throws {
+        let directory = try Paths.temporaryDirectory("e2e-enforce")
+        let policyPath = directory.appendingPathComponent("policy.yaml").path
+        try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
+        let collector = try CollectorHarness("e2e-enforce", configuration: "policy: {path: \(policyPath)}\n")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        #expect(FileManager.default.fileExists(atPath: state + "/verdict-keys.json"))
+        let nologin = directory.appendingPathComponent("nologin").path
+        let agent = try BackgroundProcess(
+            [
+                CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "60s", "--enforce", "dry-run",
+                "--nologin-path", nologin,
+            ], logPath: directory.appendingPathComponent("agent.log").path)
+        defer { agent.signal(SIGKILL) }
+        func decision() -> String {
+            let data = FileManager.default.contents(atPath: state + "/enforcement.json") ?? Data()
+            return (((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["lastDecision"] as? String)
+                ?? ""
+        }
+        #expect(BackgroundProcess.eventually(timeout: 20) { agent.log.contains("posture.signed=true") }, "\(agent.log)")
+        Thread.sleep(forTimeInterval: 1)
+        let start = Date()
+        try collector.command(["devices", "quarantine", deviceID, "--reason", "incident 7", "--by", "erin"])
+        #expect(
+            BackgroundProcess.eventually(timeout: 10) {
+                decision().contains("access taken away: quarantined: incident 7")
+            })
+        print(
+            "dry-run enforcement decided \(String(format: "%.3f", Date().timeIntervalSince(start))) s after the quarantine"
+        )
+        #expect(agent.log.contains("dry run: would write \(nologin)"))
+        #expect(!FileManager.default.fileExists(atPath: nologin))
+        let status = try Shell.run([CollectorHarness.agentBinary, "status", "--state-dir", state]).stdout
+        #expect(status.contains("enforcing   yes"))
+        try collector.command(["devices", "release", deviceID, "--reason", "closed", "--by", "erin"])
+        #expect(BackgroundProcess.eventually(timeout: 10) { agent.log.contains("access restored") })
+        #expect(
+            try Shell.run([CollectorHarness.agentBinary, "status", "--state-dir", state]).stdout.contains(
+                "enforcing   no"))
+    }
 }

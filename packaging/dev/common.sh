@@ -9,7 +9,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 POSTURE_APT_PACKAGES=(
     pkg-config libsystemd-dev libnftables-dev
     systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
-    jq openssl curl python3-cryptography python3-jwt
+    jq openssl curl python3-cryptography python3-jwt dbus-daemon python3-dbus python3-gi
 )
 
 require_root() {

@@ -22,10 +22,11 @@ enum VerdictToken {
         var risk: Int
         var policy: String
         var verdictVersion: String
+        var quarantine: String?
         var device: Device
 
         enum CodingKeys: String, CodingKey {
-            case iss, sub, iat, nbf, exp, jti, status, unknown, risk, policy, device
+            case iss, sub, iat, nbf, exp, jti, status, unknown, risk, policy, device, quarantine
             case failingRules = "failing_rules"
             case verdictVersion = "verdict_version"
         }
@@ -52,7 +53,7 @@ enum VerdictToken {
             nbf: Int(now.timeIntervalSince1970) - 5, exp: Int(verdict.validUntil.timeIntervalSince1970),
             jti: UUID().uuidString.lowercased(), status: verdict.status.rawValue,
             failingRules: verdict.failing.map(\.rule), unknown: verdict.unknown.map(\.rule), risk: verdict.risk,
-            policy: verdict.policyVersion, verdictVersion: verdict.version,
+            policy: verdict.policyVersion, verdictVersion: verdict.version, quarantine: verdict.quarantine?.reason,
             device: Claims.Device(
                 id: verdict.deviceID,
                 spiffeID: DeviceIdentity(trustDomain: service.trustDomain, deviceID: verdict.deviceID).uri,

@@ -126,12 +126,15 @@ public struct CertificateGrant: Codable, Sendable, Equatable {
     public var nonce: IssuedNonce
     /// Where the device sends attestations (mutual TLS).
     public var devicesURL: String
+    /// The collector's verdict-signing keys (a JWKS): the agent acts only on verdicts they verify.
+    public var verdictKeys: String?
 
     public init(
         deviceID: String, identity: String, certificate: String, caBundle: String, notAfter: Date, nonce: IssuedNonce,
-        devicesURL: String
+        devicesURL: String, verdictKeys: String? = nil
     ) {
         self.devicesURL = devicesURL
+        self.verdictKeys = verdictKeys
         self.deviceID = deviceID
         self.identity = identity
         self.certificate = certificate

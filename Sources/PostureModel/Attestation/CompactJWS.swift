@@ -110,6 +110,20 @@ public struct CompactJWS: Sendable, Equatable {
         return payload
     }
 
+    /// The payload, if and only if the signature verifies under `key`, which the caller chose by `kid`
+    /// from a key set it trusts (the collector's JWKS).
+    public func verifiedPayload(signedBy key: P256.Signing.PublicKey) throws(AttestationRefusal) -> Data {
+        guard let ecdsa = try? P256.Signing.ECDSASignature(rawRepresentation: signature),
+            key.isValidSignature(ecdsa, for: Data(signingInput.utf8))
+        else {
+            throw AttestationRefusal(.badSignature, "the signature does not verify under the key named by kid")
+        }
+        guard let payload = Base64URL.decode(encodedPayload) else {
+            throw AttestationRefusal(.malformedJWS, "the JWS payload is not base64url")
+        }
+        return payload
+    }
+
     public static func == (a: CompactJWS, b: CompactJWS) -> Bool { a.compact == b.compact }
 }
 

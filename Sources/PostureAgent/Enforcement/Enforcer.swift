@@ -1,0 +1,287 @@
+import Foundation
+import Logging
+import PostureLinux
+import PostureModel
+import PostureVerdict
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Takes local access away while the device is not compliant and gives it back when it is: blocks new
+/// logins with `/run/nologin` (pam_nologin), ends the sessions of users who are not exempt through logind,
+/// and undoes exactly what it did. Every decision and action is written to the journal with a stable
+/// MESSAGE_ID and kept for `postured status` in `enforcement.json`.
+public actor Enforcer {
+    /// Stable journal MESSAGE_IDs: `journalctl MESSAGE_ID=…` finds every record of one kind.
+    public enum MessageID {
+        public static let decision = "5652cec4aafb43aebeeee886d8a866ba"
+        public static let loginsBlocked = "cee18461f57b40cd99f60ab5ef846ff6"
+        public static let sessionTerminated = "ce946f3342204819b3e968468a912e2e"
+        public static let restored = "a1fa4bbd06064b05912eb732a9a97dbb"
+        public static let actionFailed = "15bd328aee5e412996e3b89614461c40"
+        public static let usersNotified = "e430d47d6b574d0f9c7ab91d1d2061a7"
+    }
+
+    /// What the agent has put in place, persisted so a restart can still undo it.
+    public struct State: Codable, Sendable, Equatable {
+        public var enforcing = false
+        public var since: Date?
+        public var reason: String?
+        /// The exact nologin text the agent wrote: only a file with this content is removed.
+        public var nologinWritten: String?
+        public var terminatedSessions: [String] = []
+        public var lastVerdictAt: Date?
+        public var lastDecision: String?
+
+        public init() {}
+    }
+
+    public struct Record: Sendable {
+        public var messageID: String
+        public var message: String
+        public var fields: [String: String]
+    }
+
+    let options: EnforcementOptions
+    let logins: any LoginManager
+    let statePath: String?
+    let logger: Logger
+    private(set) public var state: State
+    private var pendingSince: Date?
+    /// Every record also goes here (tests and the collector report read it).
+    private(set) public var records: [Record] = []
+
+    public init(options: EnforcementOptions, logins: any LoginManager, statePath: String?, logger: Logger) {
+        self.options = options
+        self.logins = logins
+        self.statePath = statePath
+        self.logger = logger
+        state =
+            statePath.flatMap { path in
+                (try? DurableFile.read(path)).flatMap { bytes in
+                    try? PostureReport.wireDecoder().decode(State.self, from: Data(bytes))
+                }
+            } ?? State()
+    }
+
+    /// Applies a verified verdict: `failing` names the failing rules, for the message users see.
+    public func apply(status: ComplianceStatus, failing: [String], quarantine: String?, at now: Date = Date()) async {
+        guard options.mode != .off else { return }
+        state.lastVerdictAt = now
+        let deny = status == .noncompliant || (status == .unknown && options.enforceUnknown)
+        if status == .unknown && !options.enforceUnknown {
+            decide("verdict unknown: access left as it is", status: status, failing: failing)
+            return
+        }
+        var why = failing.isEmpty ? "the device is \(status.rawValue)" : "failing: \(failing.joined(separator: ", "))"
+        if let quarantine { why = "quarantined: \(quarantine)" }
+        if deny {
+            await takeAccessAway(why: why, status: status, failing: failing, now: now)
+        } else {
+            pendingSince = nil
+            await giveAccessBack(why: "the device is compliant again")
+        }
+        save()
+    }
+
+    /// No verified verdict for a while: the offline rule decides.
+    public func collectorUnreachable(now: Date = Date()) async {
+        guard options.mode != .off, let last = state.lastVerdictAt,
+            now.timeIntervalSince(last) > options.keepLastVerdictFor.seconds
+        else { return }
+        switch options.offline {
+        case .closed:
+            await takeAccessAway(
+                why: "no verified verdict for \(Int(now.timeIntervalSince(last))) s (offline policy: closed)",
+                status: .unknown, failing: [], now: now)
+        case .open:
+            await giveAccessBack(why: "no verified verdict (offline policy: open)")
+        }
+        save()
+    }
+
+    private func takeAccessAway(why: String, status: ComplianceStatus, failing: [String], now: Date) async {
+        if !state.enforcing && options.notifyFor > .zero {
+            guard let since = pendingSince else {
+                pendingSince = now
+                notify(why: why)
+                decide("access ends in \(Int(options.notifyFor.seconds)) s: \(why)", status: status, failing: failing)
+                return
+            }
+            guard now.timeIntervalSince(since) >= options.notifyFor.seconds else { return }
+        }
+        // The same verdict again (every report carries one): only new sessions or a failed step act again.
+        if !(state.enforcing && state.reason == why) {
+            decide("access taken away: \(why)", status: status, failing: failing)
+        }
+        if !state.enforcing {
+            state.enforcing = true
+            state.since = now
+        }
+        state.reason = why
+        blockLogins(why: why)
+        if options.terminateSessions { await endSessions(why: why) }
+    }
+
+    private func giveAccessBack(why: String) async {
+        guard state.enforcing else { return }
+        var undone: [String] = []
+        if let written = state.nologinWritten {
+            let current = (try? DurableFile.read(options.nologinPath)).map { String(decoding: $0, as: UTF8.self) }
+            if current == written {
+                if options.mode == .enforce {
+                    do {
+                        try DurableFile.remove(options.nologinPath)
+                        undone.append("removed \(options.nologinPath)")
+                    } catch {
+                        failed("remove \(options.nologinPath)", error: error)
+                    }
+                } else {
+                    undone.append("would remove \(options.nologinPath)")
+                }
+            } else {
+                undone.append("left \(options.nologinPath) alone: someone else changed it")
+            }
+        }
+        record(
+            MessageID.restored,
+            "access restored: \(why); \(undone.isEmpty ? "nothing of ours to undo" : undone.joined(separator: "; "))",
+            ["POSTURE_ACTION": "restore", "POSTURE_RESULT": undone.joined(separator: "; ")])
+        state = State()
+        state.lastVerdictAt = Date()
+    }
+
+    private func blockLogins(why: String) {
+        let text = """
+            Logins are blocked by Posture: this device does not meet the security policy.
+            Why: \(why)
+            Fix it, or ask your administrator; access returns by itself when the device is compliant again.
+            (written by postured; removed when the device is compliant)
+
+            """
+        guard state.nologinWritten == nil else { return }
+        if let existing = try? DurableFile.read(options.nologinPath), !existing.isEmpty {
+            // An administrator's own nologin is already there: it blocks logins; leave it and do not claim it.
+            record(
+                MessageID.loginsBlocked, "logins already blocked by an existing \(options.nologinPath); left as it is",
+                ["POSTURE_ACTION": "block-logins", "POSTURE_RESULT": "already-blocked"])
+            return
+        }
+        guard options.mode == .enforce else {
+            record(
+                MessageID.loginsBlocked, "dry run: would write \(options.nologinPath)",
+                ["POSTURE_ACTION": "block-logins", "POSTURE_RESULT": "dry-run"])
+            state.nologinWritten = text
+            return
+        }
+        do {
+            try DurableFile.write(Array(text.utf8), to: options.nologinPath, mode: 0o644)
+            state.nologinWritten = text
+            record(
+                MessageID.loginsBlocked, "new logins blocked: wrote \(options.nologinPath)",
+                ["POSTURE_ACTION": "block-logins", "POSTURE_RESULT": "done"])
+        } catch {
+            failed("write \(options.nologinPath)", error: error)
+        }
+    }
+
+    private func endSessions(why: String) async {
+        let sessions: [LoginSession]
+        do {
+            sessions = try await logins.sessions()
+        } catch {
+            failed("list sessions", error: error)
+            return
+        }
+        for session in sessions where !isExempt(session) && !state.terminatedSessions.contains(session.id) {
+            let fields = [
+                "POSTURE_ACTION": "terminate-session", "POSTURE_SESSION": session.id, "POSTURE_USER": session.user,
+                "POSTURE_UID": String(session.uid),
+            ]
+            guard options.mode == .enforce else {
+                record(
+                    MessageID.sessionTerminated, "dry run: would end session \(session.id) of \(session.user)",
+                    fields.merging(["POSTURE_RESULT": "dry-run"]) { $1 })
+                continue
+            }
+            do {
+                try await logins.terminate(session: session.id)
+                state.terminatedSessions.append(session.id)
+                record(
+                    MessageID.sessionTerminated, "ended session \(session.id) of \(session.user): \(why)",
+                    fields.merging(["POSTURE_RESULT": "done"]) { $1 })
+            } catch {
+                failed("terminate session \(session.id) of \(session.user)", error: error, fields: fields)
+            }
+        }
+    }
+
+    /// root, the configured users, and members of the configured groups.
+    func isExempt(_ session: LoginSession) -> Bool {
+        if session.uid == 0 || options.exemptUsers.contains(session.user) { return true }
+        guard !options.exemptGroups.isEmpty else { return false }
+        return !Set(Self.groups(of: session.user)).isDisjoint(with: options.exemptGroups)
+    }
+
+    static func groups(of user: String) -> [String] {
+        guard let entry = getpwnam(user) else { return [] }
+        var count: Int32 = 64
+        var ids = [gid_t](repeating: 0, count: Int(count))
+        guard getgrouplist(user, entry.pointee.pw_gid, &ids, &count) >= 0 else { return [] }
+        return ids.prefix(Int(count)).compactMap { id in getgrgid(id).map { String(cString: $0.pointee.gr_name) } }
+    }
+
+    private func notify(why: String) {
+        let message =
+            "Posture: this device does not meet the security policy (\(why)). Sessions end in \(Int(options.notifyFor.seconds)) s; fix it or save your work."
+        guard options.mode == .enforce else {
+            record(MessageID.usersNotified, "dry run: would tell users: \(message)", ["POSTURE_ACTION": "notify"])
+            return
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/wall")
+        process.arguments = [message]
+        do {
+            try process.run()
+            record(
+                MessageID.usersNotified, "told users: \(message)",
+                ["POSTURE_ACTION": "notify", "POSTURE_RESULT": "done"])
+        } catch {
+            failed("wall", error: error)
+        }
+    }
+
+    private func decide(_ message: String, status: ComplianceStatus, failing: [String]) {
+        state.lastDecision = message
+        record(
+            MessageID.decision, message,
+            [
+                "POSTURE_ACTION": "decide", "POSTURE_VERDICT": status.rawValue,
+                "POSTURE_RULES": failing.joined(separator: ","),
+            ])
+    }
+
+    private func failed(_ what: String, error: any Error, fields: [String: String] = [:]) {
+        record(
+            MessageID.actionFailed, "could not \(what): \(error); will retry with the next verdict",
+            fields.merging(["POSTURE_RESULT": "failed", "POSTURE_ERROR": "\(error)"]) { $1 }, level: .error)
+    }
+
+    private func record(_ id: String, _ message: String, _ fields: [String: String], level: Logger.Level = .notice) {
+        var all = fields
+        all["POSTURE_MODE"] = options.mode.rawValue
+        records.append(Record(messageID: id, message: message, fields: all))
+        logger.log(level: level, "\(message)", metadata: all.mapValues { .string($0) })
+        JournalWriter.send(
+            [
+                ("MESSAGE", message), ("MESSAGE_ID", id), ("PRIORITY", level == .error ? "3" : "5"),
+                ("SYSLOG_IDENTIFIER", "postured"),
+            ] + all.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
+    private func save() {
+        guard let statePath, let bytes = try? PostureReport.wireEncoder().encode(state) else { return }
+        try? DurableFile.write(Array(bytes), to: statePath, mode: 0o644)
+    }
+}

@@ -1,0 +1,101 @@
+import Crypto
+import PostureModel
+import PostureVerdict
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// A verdict the agent may act on: signed by a key of the collector's JWKS pinned at enrollment, about
+/// this device, not expired, and not older than the last one acted on.
+public struct VerifiedVerdict: Sendable, Equatable {
+    public var status: ComplianceStatus
+    public var failingRules: [String]
+    public var quarantine: String?
+    public var issuedAt: Date
+    public var expiresAt: Date
+    public var version: String
+}
+
+public struct VerdictVerifier: Sendable {
+    struct Claims: Decodable {
+        var sub: String
+        var iat: Int
+        var exp: Int
+        var status: String
+        var failingRules: [String]?
+        var verdictVersion: String?
+        var quarantine: String?
+
+        enum CodingKeys: String, CodingKey {
+            case sub, iat, exp, status, quarantine
+            case failingRules = "failing_rules"
+            case verdictVersion = "verdict_version"
+        }
+    }
+
+    struct KeySet: Decodable {
+        struct Key: Decodable {
+            var kty: String
+            var crv: String?
+            var x: String?
+            var y: String?
+            var kid: String?
+        }
+        var keys: [Key]
+    }
+
+    let keys: [String: Data]
+    let deviceID: String
+    /// Clock difference tolerated between collector and device.
+    let leeway: TimeInterval
+
+    /// `jwks` as the collector gave it at enrollment (`verdict-keys.json`).
+    public init(jwks: String, deviceID: String, leeway: TimeInterval = 60) throws(AttestationRefusal) {
+        guard let set = try? JSONDecoder().decode(KeySet.self, from: Data(jwks.utf8)) else {
+            throw AttestationRefusal(.malformedRequest, "verdict-keys.json is not a JWKS; enroll again")
+        }
+        var keys: [String: Data] = [:]
+        for key in set.keys where key.kty == "EC" && key.crv == "P-256" {
+            guard let kid = key.kid, let x = key.x.flatMap(Base64URL.decode), let y = key.y.flatMap(Base64URL.decode)
+            else { continue }
+            keys[kid] = x + y
+        }
+        guard !keys.isEmpty else {
+            throw AttestationRefusal(.malformedRequest, "verdict-keys.json holds no P-256 key; enroll again")
+        }
+        self.keys = keys
+        self.deviceID = deviceID
+        self.leeway = leeway
+    }
+
+    public func verify(_ jwt: String, now: Date, notBefore last: Date?) throws(AttestationRefusal) -> VerifiedVerdict {
+        let jws = try CompactJWS(parsing: jwt)
+        guard let raw = keys[jws.header.kid], let key = try? P256.Signing.PublicKey(rawRepresentation: raw) else {
+            throw AttestationRefusal(
+                .keyMismatch, "the verdict is signed with key \(jws.header.kid), not one of the collector's pinned keys"
+            )
+        }
+        let payload = try jws.verifiedPayload(signedBy: key)
+        guard let claims = try? JSONDecoder().decode(Claims.self, from: payload),
+            let status = ComplianceStatus(rawValue: claims.status)
+        else { throw AttestationRefusal(.malformedPayload, "the verdict's claims are not a Posture verdict") }
+        guard claims.sub == deviceID else {
+            throw AttestationRefusal(.deviceMismatch, "the verdict is about device \(claims.sub), not this one")
+        }
+        let expires = Date(timeIntervalSince1970: TimeInterval(claims.exp))
+        guard now.timeIntervalSince(expires) < leeway else {
+            throw AttestationRefusal(.nonceExpired, "the verdict expired at \(expires)")
+        }
+        let issued = Date(timeIntervalSince1970: TimeInterval(claims.iat))
+        if let last, issued < last {
+            throw AttestationRefusal(
+                .nonceReused, "the verdict was issued at \(issued), before the one acted on (\(last))")
+        }
+        return VerifiedVerdict(
+            status: status, failingRules: claims.failingRules ?? [], quarantine: claims.quarantine, issuedAt: issued,
+            expiresAt: expires, version: claims.verdictVersion ?? "")
+    }
+}

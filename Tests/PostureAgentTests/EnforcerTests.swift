@@ -1,0 +1,157 @@
+import Foundation
+import Logging
+import PostureAgent
+import PostureLinux
+import TestSupport
+import Testing
+
+/// The enforcer with the real sd-bus logind client, pointed at a private D-Bus daemon where a stand-in
+/// `org.freedesktop.login1` (python3-dbus) lists sessions, records terminations and refuses some. The real
+/// logind is exercised in a booted systemd (nspawn) end to end.
+@Suite(.serialized, Requirement.available(programs: ["dbus-daemon", "/usr/bin/python3"]))
+final class EnforcerTests {
+    static let standIn = """
+        import json, sys, dbus, dbus.service, dbus.mainloop.glib
+        from gi.repository import GLib
+        state_path, log_path = sys.argv[1], sys.argv[2]
+        class Manager(dbus.service.Object):
+            def state(self):
+                return json.load(open(state_path))
+            @dbus.service.method("org.freedesktop.login1.Manager", in_signature="", out_signature="a(susso)")
+            def ListSessions(self):
+                return [(s["id"], dbus.UInt32(s["uid"]), s["user"], "seat0", dbus.ObjectPath("/org/freedesktop/login1/session/_3" + s["id"]))
+                        for s in self.state()["sessions"]]
+            @dbus.service.method("org.freedesktop.login1.Manager", in_signature="s", out_signature="")
+            def TerminateSession(self, session):
+                if session in self.state().get("refuse", []):
+                    raise dbus.exceptions.DBusException("Access denied", name="org.freedesktop.DBus.Error.AccessDenied")
+                open(log_path, "a").write("terminate " + session + "\\n")
+            @dbus.service.method("org.freedesktop.login1.Manager", in_signature="s", out_signature="")
+            def LockSession(self, session):
+                open(log_path, "a").write("lock " + session + "\\n")
+        dbus.mainloop.glib.DBusGMainLoop(set_as_default=True)
+        bus = dbus.bus.BusConnection(sys.argv[3])
+        name = dbus.service.BusName("org.freedesktop.login1", bus)
+        Manager(bus, "/org/freedesktop/login1")
+        print("ready", flush=True)
+        GLib.MainLoop().run()
+        """
+
+    let directory: URL
+    let socket: String
+    let bus: BackgroundProcess
+    let service: BackgroundProcess
+    let terminations: String
+
+    init() throws {
+        let directory = try Paths.temporaryDirectory("enforcer")
+        self.directory = directory
+        let socket = directory.appendingPathComponent("bus").path
+        self.socket = socket
+        let address = "unix:path=\(socket)"
+        bus = try BackgroundProcess(
+            ["/usr/bin/dbus-daemon", "--session", "--nofork", "--address=\(address)"],
+            logPath: directory.appendingPathComponent("bus.log").path)
+        _ = BackgroundProcess.eventually(timeout: 5) { FileManager.default.fileExists(atPath: socket) }
+        let state = directory.appendingPathComponent("sessions.json").path
+        try """
+        {"sessions": [
+          {"id": "1", "uid": 1000, "user": "alice"}, {"id": "2", "uid": 0, "user": "root"},
+          {"id": "3", "uid": 1001, "user": "breakglass"}, {"id": "4", "uid": 1002, "user": "carol"}],
+         "refuse": ["4"]}
+        """.write(toFile: state, atomically: true, encoding: .utf8)
+        let terminations = directory.appendingPathComponent("terminations.log").path
+        self.terminations = terminations
+        service = try BackgroundProcess(
+            ["/usr/bin/python3", "-c", Self.standIn, state, terminations, address],
+            logPath: directory.appendingPathComponent("login1.log").path)
+        let log = directory.appendingPathComponent("login1.log").path
+        _ = BackgroundProcess.eventually(timeout: 10) {
+            ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("ready")
+        }
+        setenv("DBUS_SYSTEM_BUS_ADDRESS", address, 1)
+    }
+
+    deinit {
+        service.signal(SIGKILL)
+        bus.signal(SIGKILL)
+        unsetenv("DBUS_SYSTEM_BUS_ADDRESS")
+    }
+
+    func enforcer(_ mode: EnforcementOptions.Mode) -> (Enforcer, String) {
+        var options = EnforcementOptions()
+        options.mode = mode
+        options.exemptUsers = ["root", "breakglass"]
+        options.nologinPath = directory.appendingPathComponent("nologin-\(mode.rawValue)").path
+        let enforcer = Enforcer(
+            options: options, logins: LogindClient(),
+            statePath: directory.appendingPathComponent("state-\(mode.rawValue).json").path,
+            logger: Logger(label: "test"))
+        return (enforcer, options.nologinPath)
+    }
+
+    var terminated: [String] {
+        ((try? String(contentsOfFile: terminations, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    @Test func nonCompliantEndsTheSessionsOfUsersWhoAreNotExemptAndCompliantUndoesIt() async throws {
+        let (enforcer, nologin) = enforcer(.enforce)
+        await enforcer.apply(status: .noncompliant, failing: ["root-encrypted"], quarantine: nil)
+        // alice ended; root and breakglass exempt; carol's termination refused by logind and reported.
+        #expect(terminated == ["terminate 1"])
+        let text = try String(contentsOfFile: nologin, encoding: .utf8)
+        #expect(text.contains("failing: root-encrypted"))
+        let records = await enforcer.records
+        let failure = try #require(records.first { $0.messageID == Enforcer.MessageID.actionFailed })
+        #expect(failure.fields["POSTURE_SESSION"] == "4")
+        #expect(failure.message.contains("AccessDenied"))
+        #expect(
+            records.contains {
+                $0.messageID == Enforcer.MessageID.sessionTerminated && $0.fields["POSTURE_USER"] == "alice"
+            })
+        #expect(await enforcer.state.enforcing)
+
+        await enforcer.apply(status: .compliant, failing: [], quarantine: nil)
+        #expect(!FileManager.default.fileExists(atPath: nologin))
+        #expect(await enforcer.records.last?.messageID == Enforcer.MessageID.restored)
+        #expect(!(await enforcer.state.enforcing))
+    }
+
+    @Test func anAdministratorsNologinIsNeitherClaimedNorRemoved() async throws {
+        let (enforcer, nologin) = enforcer(.enforce)
+        try "maintenance until 18:00\n".write(toFile: nologin, atomically: true, encoding: .utf8)
+        await enforcer.apply(status: .noncompliant, failing: ["x"], quarantine: nil)
+        await enforcer.apply(status: .compliant, failing: [], quarantine: nil)
+        #expect(try String(contentsOfFile: nologin, encoding: .utf8) == "maintenance until 18:00\n")
+    }
+
+    @Test func dryRunDecidesAndRecordsButTouchesNothing() async throws {
+        let (enforcer, nologin) = enforcer(.dryRun)
+        await enforcer.apply(status: .noncompliant, failing: ["x"], quarantine: "stolen")
+        #expect(terminated.isEmpty)
+        #expect(!FileManager.default.fileExists(atPath: nologin))
+        let records = await enforcer.records
+        #expect(records.contains { $0.message.contains("dry run: would end session 1 of alice") })
+        #expect(records.contains { $0.message.contains("quarantined: stolen") })
+        #expect(!records.contains { $0.fields["POSTURE_SESSION"] == "2" || $0.fields["POSTURE_SESSION"] == "3" })
+    }
+
+    @Test func aBusThatIsGoneIsReportedAndNothingCrashes() async throws {
+        let (enforcer, nologin) = enforcer(.enforce)
+        service.signal(SIGKILL)
+        bus.signal(SIGKILL)
+        _ = bus.wait()
+        await enforcer.apply(status: .noncompliant, failing: ["x"], quarantine: nil)
+        // Logins are still blocked; the session step failed and says so.
+        #expect(FileManager.default.fileExists(atPath: nologin))
+        let failure = await enforcer.records.first { $0.messageID == Enforcer.MessageID.actionFailed }
+        #expect(failure?.message.contains("list sessions") == true)
+    }
+
+    @Test func unknownLeavesAccessAsItIsUnlessDenyOnDoubt() async throws {
+        let (enforcer, nologin) = enforcer(.enforce)
+        await enforcer.apply(status: .unknown, failing: [], quarantine: nil)
+        #expect(!FileManager.default.fileExists(atPath: nologin))
+        #expect(terminated.isEmpty)
+    }
+}

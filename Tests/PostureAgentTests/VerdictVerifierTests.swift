@@ -1,0 +1,72 @@
+import Crypto
+import Foundation
+import PostureAgent
+import PostureModel
+import Testing
+
+/// The agent acts only on verdicts signed by a pinned collector key, about itself, unexpired and not older
+/// than the last one acted on.
+@Suite struct VerdictVerifierTests {
+    let collectorKey = SoftwareSigningKey(P256.Signing.PrivateKey())
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    var jwks: String {
+        let raw = collectorKey.publicKey.rawRepresentation
+        let kid = KeyThumbprint(collectorKey.publicKey).value
+        return
+            #"{"keys":[{"kty":"EC","crv":"P-256","x":"\#(Base64URL.encode(raw.prefix(32)))","y":"\#(Base64URL.encode(raw.suffix(32)))","kid":"\#(kid)"}]}"#
+    }
+
+    func token(
+        sub: String = "device-1", iat: Date? = nil, exp: Date? = nil, status: String = "noncompliant",
+        key: SoftwareSigningKey? = nil
+    ) throws -> String {
+        let claims = """
+            {"sub":"\(sub)","iat":\(Int((iat ?? now).timeIntervalSince1970)),"exp":\(Int((exp ?? now.addingTimeInterval(300)).timeIntervalSince1970)),\
+            "status":"\(status)","failing_rules":["root-encrypted"],"quarantine":"stolen","verdict_version":"v1"}
+            """
+        return try CompactJWS.sign(payload: Data(claims.utf8), type: "JWT", with: key ?? collectorKey).compact
+    }
+
+    @Test func aGenuineVerdictIsAccepted() throws {
+        let verifier = try VerdictVerifier(jwks: jwks, deviceID: "device-1")
+        let verdict = try verifier.verify(try token(), now: now, notBefore: nil)
+        #expect(verdict.status == .noncompliant)
+        #expect(verdict.failingRules == ["root-encrypted"])
+        #expect(verdict.quarantine == "stolen")
+    }
+
+    @Test func forgedReplayedExpiredAndMisaddressedVerdictsAreRefused() throws {
+        let verifier = try VerdictVerifier(jwks: jwks, deviceID: "device-1")
+        func code(_ jwt: String, notBefore: Date? = nil) -> AttestationRefusal.Code? {
+            do {
+                _ = try verifier.verify(jwt, now: now, notBefore: notBefore)
+                return nil
+            } catch {
+                return error.code
+            }
+        }
+        // Signed by another key (not in the pinned JWKS).
+        #expect(code(try token(key: SoftwareSigningKey(P256.Signing.PrivateKey()))) == .keyMismatch)
+        // The right kid, a payload changed after signing.
+        let parts = try token().split(separator: ".")
+        let altered = Base64URL.encode(
+            Data(#"{"sub":"device-1","iat":1800000000,"exp":1800000300,"status":"compliant"}"#.utf8))
+        #expect(code("\(parts[0]).\(altered).\(parts[2])") == .badSignature)
+        // About another device.
+        #expect(code(try token(sub: "device-2")) == .deviceMismatch)
+        // Expired (beyond a minute of clock leeway).
+        #expect(code(try token(exp: now.addingTimeInterval(-61))) != nil)
+        #expect(code(try token(exp: now.addingTimeInterval(-30))) == nil)
+        // Older than the verdict already acted on: a replay.
+        #expect(code(try token(iat: now.addingTimeInterval(-10)), notBefore: now) == .nonceReused)
+        #expect(code(try token(iat: now), notBefore: now) == nil)
+        // Not a JWS at all.
+        #expect(code("not.a.jwt") != nil)
+    }
+
+    @Test func aKeySetWithoutP256KeysIsRefused() {
+        #expect(throws: AttestationRefusal.self) { try VerdictVerifier(jwks: #"{"keys":[]}"#, deviceID: "d") }
+        #expect(throws: AttestationRefusal.self) { try VerdictVerifier(jwks: "nonsense", deviceID: "d") }
+    }
+}
