@@ -4,12 +4,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 # Debian packages the build and the tests need. The tests use the real tools, not stand-ins:
 # systemd-journal-remote makes journal files, nft/iptables load rulesets in network namespaces,
-# lsblk and Debian's python3 are oracles; curl, openssl s_client and python3-cryptography are independent
-# TLS and JOSE clients for the collector.
+# lsblk and Debian's python3 are oracles; curl, openssl s_client, python3-cryptography and python3-jwt are
+# independent TLS and JOSE clients for the collector; dbus-daemon and python3-dbus/python3-gi host a
+# stand-in logind; mmdebstrap and systemd-container boot a real Debian with logind and sshd for enforcement.
 POSTURE_APT_PACKAGES=(
     pkg-config libsystemd-dev libnftables-dev
     systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
     jq openssl curl python3-cryptography python3-jwt dbus-daemon python3-dbus python3-gi
+    mmdebstrap systemd-container openssh-client
 )
 
 require_root() {

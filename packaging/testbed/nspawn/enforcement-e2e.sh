@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Enforcement on a real systemd: boots Debian 12 in systemd-nspawn (real logind, PAM, sshd, journald),
+# gives alice (not exempt) a logind session and a live SSH connection and bob (exempt) a session, runs
+# the real collector in the container's network namespace and the real postured inside with --enforce,
+# quarantines the device, checks what happened, releases it, checks again. Prints `RESULT key=value`
+# lines for the test (Tests/EndToEndTests/EnforcementTests.swift) and a human.
+# Usage (root): enforcement-e2e.sh BUILD_DIR WORK_DIR [ROOTFS]
+set -u
+bin=$1; work=$2; rootfs=${3:-/var/cache/posture-testbed/bookworm}
+name=posture-e2e-$$
+mkdir -p "$work"
+result() { echo "RESULT $1=$2"; }
+
+if [ ! -d "$rootfs" ]; then
+    mkdir -p "$(dirname "$rootfs")"
+    mmdebstrap --variant=minbase \
+        --include=systemd,systemd-sysv,dbus,libpam-systemd,iproute2,nftables,iptables,openssh-server,util-linux,procps,ca-certificates,bsdutils \
+        bookworm "$rootfs.tmp" >"$work/mmdebstrap.log" 2>&1 && mv "$rootfs.tmp" "$rootfs" || { result rootfs failed; exit 1; }
+fi
+runtime=$(ldd "$bin/postured" | awk '/libswiftCore.so =>/ {print $3}' | xargs -r dirname)
+binds=(--bind="$work":/mnt/share --bind-ro="$bin")
+[ -n "$runtime" ] && binds+=(--bind-ro="$runtime")
+setsid systemd-nspawn -D "$rootfs" --boot --register=no --keep-unit -M "$name" --console=pipe --volatile=overlay \
+    --private-network "${binds[@]}" >"$work/nspawn.log" 2>&1 </dev/null &
+P=
+for _ in $(seq 100); do
+    n=$(pgrep -f "systemd-nspawn .* -M $name " | head -1)
+    [ -n "$n" ] && P=$(pgrep -P "$n" -x systemd) && [ -n "$P" ] && break
+    sleep 0.1
+done
+[ -n "$P" ] || { result boot failed; cat "$work/nspawn.log"; exit 1; }
+cleanup() {
+    nsenter -t "$P" -a systemctl poweroff >/dev/null 2>&1
+    pkill -f "state-dir $work/collector" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$P" 2>/dev/null || break; sleep 0.1; done
+    pkill -9 -f "systemd-nspawn .* -M $name " 2>/dev/null
+    rm -rf "/run/systemd/nspawn/propagate/$name"
+}
+trap cleanup EXIT
+inside() { nsenter -t "$P" -a "$@"; }
+for _ in $(seq 100); do
+    s=$(inside systemctl is-system-running 2>/dev/null)
+    [ "$s" = running ] || [ "$s" = degraded ] && break
+    sleep 0.1
+done
+result boot "$s"
+
+inside sh -c 'useradd -m alice && useradd -m bob'
+ssh-keygen -q -t ed25519 -N "" -f "$work/key"
+inside sh -c 'mkdir -p /home/alice/.ssh && cp /mnt/share/key.pub /home/alice/.ssh/authorized_keys &&
+    chown -R alice /home/alice/.ssh && chmod 700 /home/alice/.ssh'
+inside systemd-run -q -p PAMName=login -p User=alice --unit=alice-login sleep infinity
+inside systemd-run -q -p PAMName=login -p User=bob --unit=bob-login sleep infinity
+ssh=(nsenter -t "$P" -n ssh -i "$work/key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+    -o BatchMode=yes alice@127.0.0.1)
+"${ssh[@]}" sleep 600 >"$work/ssh-live.log" 2>&1 </dev/null &
+live=$!
+sessions() { inside loginctl list-sessions --no-legend | awk '{print $3}' | sort | tr '\n' ' '; }
+for _ in $(seq 100); do [ "$(sessions | grep -o alice | wc -l)" -ge 2 ] && break; sleep 0.1; done
+result sessions_before "$(sessions)"
+
+printf 'report: {maxAge: 1h}\nrules:\n  - {name: sshd-ok, check: sshd, permitEmptyPasswords: false}\n' >"$work/policy.yaml"
+nsenter -t "$P" -n "$bin/posture-collector" serve --state-dir "$work/collector" --policy "$work/policy.yaml" \
+    --listen-enrollment 127.0.0.1:0 --listen-devices 127.0.0.1:0 --listen-api 127.0.0.1:0 \
+    >"$work/collector.log" 2>&1 </dev/null &
+for _ in $(seq 300); do grep -q '^listening api' "$work/collector.log" && break; sleep 0.1; done
+url=$(awk '/^listening enrollment/ {print $3}' "$work/collector.log")
+token=$("$bin/posture-collector" token create --state-dir "$work/collector")
+pin=$("$bin/posture-collector" ca fingerprint --state-dir "$work/collector")
+device=$(inside "$bin/postured" enroll --collector "$url" --token "$token" --ca-fingerprint "$pin" \
+    --state-dir /var/lib/posture | awk '/^device / {print $2}')
+result device "$device"
+inside "$bin/postured" run --state-dir /var/lib/posture --interval 60s --enforce enforce --exempt-user bob \
+    >"$work/agent.log" 2>&1 </dev/null &
+for _ in $(seq 300); do grep -q -- '-> compliant' "$work/agent.log" && break; sleep 0.1; done
+result verdict_before "$(grep -o -- '-> [a-z]*' "$work/agent.log" | tail -1 | cut -c4-)"
+sleep 1
+
+start=$(date +%s.%N)
+"$bin/posture-collector" devices quarantine "$device" --reason "laptop stolen" --by secops \
+    --state-dir "$work/collector" >/dev/null
+for _ in $(seq 300); do sessions | grep -q alice || break; sleep 0.02; done
+end=$(date +%s.%N)
+result seconds_to_sessions_ended "$(awk "BEGIN {printf \"%.3f\", $end - $start}")"
+result sessions_after "$(sessions)"
+sleep 0.5
+kill -0 "$live" 2>/dev/null && result ssh_live connected || result ssh_live disconnected
+refused=$("${ssh[@]}" true 2>&1 </dev/null); status=$?
+result ssh_new_status "$status"
+echo "$refused" | grep -q 'Logins are blocked by Posture' && result ssh_new_message nologin || result ssh_new_message none
+result journal_terminated "$(inside journalctl -o cat MESSAGE_ID=ce946f3342204819b3e968468a912e2e | grep -c 'ended session')"
+result journal_users "$(inside journalctl -o json MESSAGE_ID=ce946f3342204819b3e968468a912e2e | grep -o '"POSTURE_USER":"[a-z]*"' | sort -u | tr '\n' ' ')"
+
+"$bin/posture-collector" devices release "$device" --reason found --by secops --state-dir "$work/collector" >/dev/null
+for _ in $(seq 300); do inside test -e /run/nologin || break; sleep 0.05; done
+inside test -e /run/nologin && result nologin_after_release present || result nologin_after_release gone
+result ssh_after_release "$("${ssh[@]}" echo back 2>/dev/null </dev/null)"
+result journal_restored "$(inside journalctl -o cat MESSAGE_ID=a1fa4bbd06064b05912eb732a9a97dbb | grep -c 'access restored')"
+result status "$(inside "$bin/postured" status --state-dir /var/lib/posture | awk '/^enforcing/ {print $2}')"
