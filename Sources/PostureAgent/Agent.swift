@@ -182,6 +182,7 @@ public actor Agent: Service {
                 backoff = min(backoff * 2, 60)
             case .unavailable:
                 await enforcer?.collectorUnreachable()
+                await reportEnforcement()
                 try? await Task.sleep(for: .seconds(backoff))
                 backoff = min(backoff * 2, 30)
             }
@@ -209,6 +210,7 @@ public actor Agent: Service {
             if new.version == verdict?.version, let enforcer {
                 await enforcer.apply(
                     status: verified.status, failing: verified.failingRules, quarantine: verified.quarantine)
+                await reportEnforcement()
             }
         }
         guard new.version != verdict?.version || verdict == nil else { return }
@@ -234,6 +236,18 @@ public actor Agent: Service {
             }
             await enforcer.apply(
                 status: verified.status, failing: verified.failingRules, quarantine: verified.quarantine)
+            await reportEnforcement()
+        }
+    }
+
+    /// Sends the enforcer's new records to the collector, which keeps them in the device's history.
+    /// Unsent ones stay and go with the next verdict.
+    private func reportEnforcement() async {
+        guard let enforcer else { return }
+        let records = await enforcer.unreported()
+        guard !records.isEmpty, let body = try? PostureReport.wireEncoder().encode(records) else { return }
+        if case .accepted = await client.post("/v1/enforcement", body: Array(body), contentType: "application/json") {
+            await enforcer.markReported(records.count)
         }
     }
 

@@ -277,6 +277,12 @@ struct Audit: AsyncParsableCommand {
                 "\(action.at.formatted(.iso8601))  action  \(action.action)  by \(action.actor)  \(action.deviceID ?? action.target ?? "-")  \(action.reason)"
             )
         }
+        if let device {
+            for event in try await store.securityEvents(limit: 100_000).reversed()
+            where event.deviceID == device && event.code.hasPrefix("enforcement.") {
+                print("\(event.at.formatted(.iso8601))  device  \(event.code)  \(event.message)")
+            }
+        }
         for change in try await store.verdictChanges(deviceID: device, limit: limit).reversed() {
             print(
                 "\(change.at.formatted(.iso8601))  verdict \(change.deviceID)  \(change.previousStatus ?? "-") -> \(change.status)  \(change.cause)"

@@ -119,6 +119,7 @@ struct EnforcementArguments: ParsableArguments {
     var exemptGroups: [String] = []
     @Option(help: ArgumentHelp("Warn users (wall) this long before ending sessions.", valueName: "duration"))
     var notifyFor: String = "0s"
+    @Flag(help: "Lock the sessions that will end during --notify-for.") var lockDuringNotice = false
     @Flag(help: "Only block new logins; leave open sessions.") var keepSessions = false
     @Flag(help: "Act on unknown verdicts too (deny on doubt).") var enforceUnknown = false
     @Option(help: "Without a verified verdict for --keep-verdict-for: closed (take access away) or open.")
@@ -144,6 +145,7 @@ struct EnforcementArguments: ParsableArguments {
         options.exemptGroups = exemptGroups
         options.notifyFor = notify.duration
         options.terminateSessions = !keepSessions
+        options.lockDuringNotice = lockDuringNotice
         options.enforceUnknown = enforceUnknown
         options.offline = offlineRule
         options.keepLastVerdictFor = keep.duration

@@ -24,16 +24,17 @@ struct EnforcementTests {
         }
         #expect(status == 0, "\(output)")
         #expect(results["boot"] == "running" || results["boot"] == "degraded", "\(output)")
-        #expect(results["sessions_before"] == "alice alice bob")
+        #expect(results["sessions_before"] == "alice alice bob carol", "\(output)")
         #expect(results["verdict_before"] == "compliant", "\(output)")
-        // Quarantined: alice's logind session and SSH connection end, bob (exempt) stays.
+        // Quarantined: alice's logind session and SSH connection and carol's console login end; bob
+        // (exempt) stays.
         #expect(results["sessions_after"] == "bob", "\(output)")
         #expect(results["ssh_live"] == "disconnected")
         // A new SSH login is refused, showing the nologin message.
         #expect(results["ssh_new_status"] != "0")
         #expect(results["ssh_new_message"] == "nologin")
-        #expect(results["journal_terminated"] == "2")
-        #expect(results["journal_users"] == #""POSTURE_USER":"alice""#)
+        #expect(results["journal_terminated"] == "3")
+        #expect(results["journal_users"] == #""POSTURE_USER":"alice" "POSTURE_USER":"carol""#)
         // Released: the agent's nologin file is gone, alice can log in, the journal says so.
         #expect(results["nologin_after_release"] == "gone")
         #expect(results["ssh_after_release"] == "back")

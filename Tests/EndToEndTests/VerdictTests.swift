@@ -525,6 +525,12 @@ struct VerdictTests {
             "dry-run enforcement decided \(String(format: "%.3f", Date().timeIntervalSince(start))) s after the quarantine"
         )
         #expect(agent.log.contains("dry run: would write \(nologin)"))
+        // The agent reported its decisions; they are in the device's history at the collector.
+        #expect(
+            BackgroundProcess.eventually(timeout: 10) {
+                (try? collector.command(["audit", "--device", deviceID]))?.contains("enforcement.block-logins.dry-run")
+                    == true
+            })
         #expect(!FileManager.default.fileExists(atPath: nologin))
         let status = try Shell.run([CollectorHarness.agentBinary, "status", "--state-dir", state]).stdout
         #expect(status.contains("enforcing   yes"))

@@ -25,6 +25,8 @@ final class EnforcerTests {
             def TerminateSession(self, session):
                 if session in self.state().get("refuse", []):
                     raise dbus.exceptions.DBusException("Access denied", name="org.freedesktop.DBus.Error.AccessDenied")
+                if session in self.state().get("vanished", []):
+                    raise dbus.exceptions.DBusException("No session", name="org.freedesktop.login1.NoSuchSession")
                 open(log_path, "a").write("terminate " + session + "\\n")
             @dbus.service.method("org.freedesktop.login1.Manager", in_signature="s", out_signature="")
             def LockSession(self, session):
@@ -57,8 +59,9 @@ final class EnforcerTests {
         try """
         {"sessions": [
           {"id": "1", "uid": 1000, "user": "alice"}, {"id": "2", "uid": 0, "user": "root"},
-          {"id": "3", "uid": 1001, "user": "breakglass"}, {"id": "4", "uid": 1002, "user": "carol"}],
-         "refuse": ["4"]}
+          {"id": "3", "uid": 1001, "user": "breakglass"}, {"id": "4", "uid": 1002, "user": "carol"},
+          {"id": "5", "uid": 1003, "user": "dave"}],
+         "refuse": ["4"], "vanished": ["5"]}
         """.write(toFile: state, atomically: true, encoding: .utf8)
         let terminations = directory.appendingPathComponent("terminations.log").path
         self.terminations = terminations
@@ -78,14 +81,17 @@ final class EnforcerTests {
         unsetenv("DBUS_SYSTEM_BUS_ADDRESS")
     }
 
-    func enforcer(_ mode: EnforcementOptions.Mode) -> (Enforcer, String) {
+    func enforcer(_ mode: EnforcementOptions.Mode, configure: (inout EnforcementOptions) -> Void = { _ in }) -> (
+        Enforcer, String
+    ) {
         var options = EnforcementOptions()
         options.mode = mode
         options.exemptUsers = ["root", "breakglass"]
         options.nologinPath = directory.appendingPathComponent("nologin-\(mode.rawValue)").path
+        configure(&options)
         let enforcer = Enforcer(
             options: options, logins: LogindClient(),
-            statePath: directory.appendingPathComponent("state-\(mode.rawValue).json").path,
+            statePath: directory.appendingPathComponent("state-\(UUID().uuidString).json").path,
             logger: Logger(label: "test"))
         return (enforcer, options.nologinPath)
     }
@@ -153,5 +159,38 @@ final class EnforcerTests {
         await enforcer.apply(status: .unknown, failing: [], quarantine: nil)
         #expect(!FileManager.default.fileExists(atPath: nologin))
         #expect(terminated.isEmpty)
+    }
+
+    @Test func aNoticeLocksSessionsFirstAndEndsThemWhenItRunsOut() async throws {
+        let (enforcer, _) = enforcer(.enforce) { options in
+            options.notifyFor = .seconds(30)
+            options.lockDuringNotice = true
+        }
+        let t0 = Date()
+        await enforcer.apply(status: .noncompliant, failing: ["x"], quarantine: nil, at: t0)
+        #expect(terminated == ["lock 1", "lock 4", "lock 5"])
+        await enforcer.apply(status: .noncompliant, failing: ["x"], quarantine: nil, at: t0.addingTimeInterval(10))
+        #expect(terminated.count == 3)  // still within the notice
+        await enforcer.apply(status: .noncompliant, failing: ["x"], quarantine: nil, at: t0.addingTimeInterval(30))
+        #expect(terminated.contains("terminate 1"))
+    }
+
+    @Test func offlineTheLastVerdictStandsForAWhileThenTheOfflineRuleApplies() async throws {
+        for rule in [EnforcementOptions.Offline.closed, .open] {
+            let (enforcer, nologin) = enforcer(.enforce) { options in
+                options.keepLastVerdictFor = .seconds(600)
+                options.offline = rule
+                options.terminateSessions = false
+                options.nologinPath += "-\(rule.rawValue)"
+            }
+            let t0 = Date()
+            await enforcer.apply(
+                status: rule == .closed ? .compliant : .noncompliant, failing: [], quarantine: nil, at: t0)
+            await enforcer.collectorUnreachable(now: t0.addingTimeInterval(599))
+            #expect(FileManager.default.fileExists(atPath: nologin) == (rule == .open))
+            await enforcer.collectorUnreachable(now: t0.addingTimeInterval(601))
+            // closed: access taken away; open: given back.
+            #expect(FileManager.default.fileExists(atPath: nologin) == (rule == .closed))
+        }
     }
 }

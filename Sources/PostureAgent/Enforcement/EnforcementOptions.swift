@@ -27,6 +27,8 @@ public struct EnforcementOptions: Sendable, Equatable {
     public var exemptGroups: [String] = []
     /// Time between telling users (wall) and ending their sessions; zero acts at once.
     public var notifyFor: Duration = .zero
+    /// During the notice, lock the screens of the sessions that will end (logind LockSession).
+    public var lockDuringNotice = false
     /// Also end sessions, not only block new logins.
     public var terminateSessions = true
     /// Act on `unknown` verdicts too (deny on doubt). Off: an unknown verdict keeps the current state.

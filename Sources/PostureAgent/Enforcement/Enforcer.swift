@@ -37,7 +37,8 @@ public actor Enforcer {
         public init() {}
     }
 
-    public struct Record: Sendable {
+    public struct Record: Sendable, Codable, Equatable {
+        public var at: Date
         public var messageID: String
         public var message: String
         public var fields: [String: String]
@@ -51,6 +52,8 @@ public actor Enforcer {
     private var pendingSince: Date?
     /// Every record also goes here (tests and the collector report read it).
     private(set) public var records: [Record] = []
+    /// How many of `records` the collector has been told of.
+    private var reported = 0
 
     public init(options: EnforcementOptions, logins: any LoginManager, statePath: String?, logger: Logger) {
         self.options = options
@@ -106,6 +109,7 @@ public actor Enforcer {
             guard let since = pendingSince else {
                 pendingSince = now
                 notify(why: why)
+                if options.lockDuringNotice { await lockSessions(why: why) }
                 decide("access ends in \(Int(options.notifyFor.seconds)) s: \(why)", status: status, failing: failing)
                 return
             }
@@ -211,8 +215,35 @@ public actor Enforcer {
                 record(
                     MessageID.sessionTerminated, "ended session \(session.id) of \(session.user): \(why)",
                     fields.merging(["POSTURE_RESULT": "done"]) { $1 })
+            } catch let error as SystemError where "\(error)".contains("NoSuchSession") {
+                // Ended between listing and terminating (logged out, or ended by someone else).
+                record(
+                    MessageID.sessionTerminated, "session \(session.id) of \(session.user) was already gone",
+                    fields.merging(["POSTURE_RESULT": "already-gone"]) { $1 })
             } catch {
                 failed("terminate session \(session.id) of \(session.user)", error: error, fields: fields)
+            }
+        }
+    }
+
+    /// The warning step: lock the screens of non-exempt sessions while users are told access will end.
+    private func lockSessions(why: String) async {
+        guard let sessions = try? await logins.sessions() else { return }
+        for session in sessions where !isExempt(session) {
+            let fields = [
+                "POSTURE_ACTION": "lock-session", "POSTURE_SESSION": session.id, "POSTURE_USER": session.user,
+            ]
+            guard options.mode == .enforce else {
+                record(MessageID.usersNotified, "dry run: would lock session \(session.id) of \(session.user)", fields)
+                continue
+            }
+            do {
+                try await logins.lock(session: session.id)
+                record(
+                    MessageID.usersNotified, "locked session \(session.id) of \(session.user): \(why)",
+                    fields.merging(["POSTURE_RESULT": "done"]) { $1 })
+            } catch {
+                failed("lock session \(session.id) of \(session.user)", error: error, fields: fields)
             }
         }
     }
@@ -271,7 +302,12 @@ public actor Enforcer {
     private func record(_ id: String, _ message: String, _ fields: [String: String], level: Logger.Level = .notice) {
         var all = fields
         all["POSTURE_MODE"] = options.mode.rawValue
-        records.append(Record(messageID: id, message: message, fields: all))
+        records.append(Record(at: Date(), messageID: id, message: message, fields: all))
+        // Bounded: the oldest unreported records go first if the collector stays away.
+        if records.count > 2000 {
+            records.removeFirst(records.count - 2000)
+            reported = max(0, reported - (records.count - 2000))
+        }
         logger.log(level: level, "\(message)", metadata: all.mapValues { .string($0) })
         JournalWriter.send(
             [
@@ -279,6 +315,10 @@ public actor Enforcer {
                 ("SYSLOG_IDENTIFIER", "postured"),
             ] + all.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
     }
+
+    /// Records not yet reported to the collector; `markReported` after it accepted them.
+    public func unreported() -> [Record] { Array(records.dropFirst(min(reported, records.count))) }
+    public func markReported(_ count: Int) { reported = min(records.count, reported + count) }
 
     private func save() {
         guard let statePath, let bytes = try? PostureReport.wireEncoder().encode(state) else { return }

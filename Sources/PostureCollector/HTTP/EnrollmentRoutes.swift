@@ -57,6 +57,25 @@ struct DeviceRoutes: Sendable {
                 return Responses.refusal(error)
             }
         }
+        // What the agent's enforcement decided and did: kept with the device's history (`audit --device`).
+        router.post("/v1/enforcement") { request, context in
+            do {
+                let peer = try await collector.peers.identity(of: context.channel)
+                let records = try await request.decodeJSON([EnforcementRecord].self, limit: 1 << 20)
+                try await collector.store.recordSecurityEvents(
+                    records.prefix(2000).map { record in
+                        SecurityEvent(
+                            at: record.at, deviceID: peer.identity.deviceID,
+                            code:
+                                "enforcement.\(record.fields["POSTURE_ACTION"] ?? "-").\(record.fields["POSTURE_RESULT"] ?? "-")",
+                            message: String(record.message.prefix(1000)),
+                            peer: context.channel.remoteAddress?.description)
+                    })
+                return Responses.json(["accepted": records.count])
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
         router.get("/v1/nonce") { _, context in
             do {
                 let peer = try await collector.peers.identity(of: context.channel)
@@ -78,4 +97,12 @@ struct DeviceRoutes: Sendable {
             }
         }
     }
+}
+
+/// One enforcement record as the agent reports it (journal MESSAGE_ID, message, structured fields).
+struct EnforcementRecord: Decodable {
+    var at: Date
+    var messageID: String
+    var message: String
+    var fields: [String: String]
 }

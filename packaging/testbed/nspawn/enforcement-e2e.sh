@@ -6,6 +6,8 @@
 # lines for the test (Tests/EndToEndTests/EnforcementTests.swift) and a human.
 # Usage (root): enforcement-e2e.sh BUILD_DIR WORK_DIR [ROOTFS]
 set -u
+# The container's own system bus, whatever the caller's environment points at.
+unset DBUS_SYSTEM_BUS_ADDRESS
 bin=$1; work=$2; rootfs=${3:-/var/cache/posture-testbed/bookworm}
 name=posture-e2e-$$
 mkdir -p "$work"
@@ -51,12 +53,15 @@ inside sh -c 'mkdir -p /home/alice/.ssh && cp /mnt/share/key.pub /home/alice/.ss
     chown -R alice /home/alice/.ssh && chmod 700 /home/alice/.ssh'
 inside systemd-run -q -p PAMName=login -p User=alice --unit=alice-login sleep infinity
 inside systemd-run -q -p PAMName=login -p User=bob --unit=bob-login sleep infinity
+# carol: a console login through login(1) and PAM, on a pseudo-terminal from script(1).
+inside useradd -m carol
+inside systemd-run -q --unit=carol-console sh -c "sleep infinity | script -qfc 'login -f carol' /dev/null"
 ssh=(nsenter -t "$P" -n ssh -i "$work/key" -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
     -o BatchMode=yes alice@127.0.0.1)
 "${ssh[@]}" sleep 600 >"$work/ssh-live.log" 2>&1 </dev/null &
 live=$!
 sessions() { inside loginctl list-sessions --no-legend | awk '{print $3}' | sort | tr '\n' ' '; }
-for _ in $(seq 100); do [ "$(sessions | grep -o alice | wc -l)" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 300); do [ "$(sessions | grep -o 'alice\|carol' | wc -l)" -ge 3 ] && break; sleep 0.1; done
 result sessions_before "$(sessions)"
 
 printf 'report: {maxAge: 1h}\nrules:\n  - {name: sshd-ok, check: sshd, permitEmptyPasswords: false}\n' >"$work/policy.yaml"
@@ -79,7 +84,7 @@ sleep 1
 start=$(date +%s.%N)
 "$bin/posture-collector" devices quarantine "$device" --reason "laptop stolen" --by secops \
     --state-dir "$work/collector" >/dev/null
-for _ in $(seq 300); do sessions | grep -q alice || break; sleep 0.02; done
+for _ in $(seq 300); do sessions | grep -q 'alice\|carol' || break; sleep 0.02; done
 end=$(date +%s.%N)
 result seconds_to_sessions_ended "$(awk "BEGIN {printf \"%.3f\", $end - $start}")"
 result sessions_after "$(sessions)"
