@@ -121,6 +121,7 @@ struct EnforcementArguments: ParsableArguments {
     var notifyFor: String = "0s"
     @Flag(help: "Lock the sessions that will end during --notify-for.") var lockDuringNotice = false
     @Flag(help: "Only block new logins; leave open sessions.") var keepSessions = false
+    @Flag(help: "Also lock the passwords of non-exempt accounts (unlocked again exactly).") var disableAccounts = false
     @Flag(help: "Act on unknown verdicts too (deny on doubt).") var enforceUnknown = false
     @Option(help: "Without a verified verdict for --keep-verdict-for: closed (take access away) or open.")
     var offline: String = "closed"
@@ -146,6 +147,7 @@ struct EnforcementArguments: ParsableArguments {
         options.notifyFor = notify.duration
         options.terminateSessions = !keepSessions
         options.lockDuringNotice = lockDuringNotice
+        options.disableAccounts = disableAccounts
         options.enforceUnknown = enforceUnknown
         options.offline = offlineRule
         options.keepLastVerdictFor = keep.duration

@@ -4,7 +4,8 @@ import Testing
 
 /// Enforcement on a real systemd: `packaging/testbed/nspawn/enforcement-e2e.sh` boots Debian 12 in
 /// systemd-nspawn (real logind, PAM, sshd, journald), runs the real collector and the real `postured
-/// --enforce` inside, quarantines and then releases the device, and reports what it saw.
+/// --enforce` inside as the shipped systemd unit, quarantines and then releases the device, and reports
+/// what it saw.
 @Suite(
     .serialized,
     Requirement.available(programs: ["systemd-nspawn", "mmdebstrap", "nsenter", "ssh", "ssh-keygen"], root: true))
@@ -26,6 +27,10 @@ struct EnforcementTests {
         #expect(results["boot"] == "running" || results["boot"] == "degraded", "\(output)")
         #expect(results["sessions_before"] == "alice alice bob carol", "\(output)")
         #expect(results["verdict_before"] == "compliant", "\(output)")
+        // The agent ran as the shipped unit: root, with only the capabilities the unit grants.
+        #expect(results["unit_user"] == "root")
+        #expect(
+            results["unit_capabilities"] == "cap_chown cap_dac_read_search cap_fowner cap_net_admin cap_sys_admin")
         // Quarantined: alice's logind session and SSH connection and carol's console login end; bob
         // (exempt) stays.
         #expect(results["sessions_after"] == "bob", "\(output)")
@@ -33,11 +38,15 @@ struct EnforcementTests {
         // A new SSH login is refused, showing the nologin message.
         #expect(results["ssh_new_status"] != "0")
         #expect(results["ssh_new_message"] == "nologin")
+        // --disable-accounts: alice's password locked, the exempt bob's not.
+        #expect(results["alice_password_quarantined"] == "L")
+        #expect(results["bob_password_quarantined"] == "P")
         #expect(results["journal_terminated"] == "3")
         #expect(results["journal_users"] == #""POSTURE_USER":"alice" "POSTURE_USER":"carol""#)
         // Released: the agent's nologin file is gone, alice can log in, the journal says so.
         #expect(results["nologin_after_release"] == "gone")
         #expect(results["ssh_after_release"] == "back")
+        #expect(results["alice_password_released"] == "P")
         #expect(results["journal_restored"] == "1")
         #expect(results["status"] == "no")
         print(

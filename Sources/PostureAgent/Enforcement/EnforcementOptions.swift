@@ -31,6 +31,9 @@ public struct EnforcementOptions: Sendable, Equatable {
     public var lockDuringNotice = false
     /// Also end sessions, not only block new logins.
     public var terminateSessions = true
+    /// Also lock the passwords of non-exempt human accounts (uid ≥ 1000) that have one, and unlock exactly
+    /// those again (off by default: it reaches beyond this device's sessions into its accounts).
+    public var disableAccounts = false
     /// Act on `unknown` verdicts too (deny on doubt). Off: an unknown verdict keeps the current state.
     public var enforceUnknown = false
     /// How long the last verified verdict stands when the collector cannot be reached.

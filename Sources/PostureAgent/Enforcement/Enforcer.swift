@@ -31,6 +31,8 @@ public actor Enforcer {
         /// The exact nologin text the agent wrote: only a file with this content is removed.
         public var nologinWritten: String?
         public var terminatedSessions: [String] = []
+        /// Accounts whose password the agent locked (and only these are unlocked).
+        public var lockedAccounts: [String] = []
         public var lastVerdictAt: Date?
         public var lastDecision: String?
 
@@ -126,6 +128,7 @@ public actor Enforcer {
         state.reason = why
         blockLogins(why: why)
         if options.terminateSessions { await endSessions(why: why) }
+        if options.disableAccounts { disableAccounts(why: why) }
     }
 
     private func giveAccessBack(why: String) async {
@@ -146,6 +149,14 @@ public actor Enforcer {
                 }
             } else {
                 undone.append("left \(options.nologinPath) alone: someone else changed it")
+            }
+        }
+        for user in state.lockedAccounts {
+            guard options.mode == .enforce else { continue }
+            if Self.passwordTool(["-U", user]) {
+                undone.append("unlocked \(user)")
+            } else {
+                failed("unlock the account \(user) (usermod -U)", error: SystemError(code: .ioFailure, call: "usermod"))
             }
         }
         record(
@@ -224,6 +235,68 @@ public actor Enforcer {
                 failed("terminate session \(session.id) of \(session.user)", error: error, fields: fields)
             }
         }
+    }
+
+    /// Locks the passwords of non-exempt human accounts that have a usable one; remembers exactly which.
+    private func disableAccounts(why: String) {
+        setpwent()
+        defer { endpwent() }
+        var users: [(String, UInt32)] = []
+        while let entry = getpwent() {
+            let shell = String(cString: entry.pointee.pw_shell)
+            if entry.pointee.pw_uid >= 1000 && entry.pointee.pw_uid < 60000 && !shell.hasSuffix("nologin")
+                && !shell.hasSuffix("false")
+            {
+                users.append((String(cString: entry.pointee.pw_name), entry.pointee.pw_uid))
+            }
+        }
+        for (user, uid) in users
+        where !state.lockedAccounts.contains(user)
+            && !isExempt(LoginSession(id: "", uid: uid, user: user, seat: "", path: ""))
+        {
+            // `passwd -S`: the second field is P (usable password), L (locked) or NP (none).
+            let status = Self.output(["/usr/bin/passwd", "-S", user]).split(separator: " ").dropFirst().first
+            guard status == "P" else { continue }
+            let fields = ["POSTURE_ACTION": "lock-account", "POSTURE_USER": user]
+            guard options.mode == .enforce else {
+                record(MessageID.loginsBlocked, "dry run: would lock the account \(user)", fields)
+                continue
+            }
+            if Self.passwordTool(["-L", user]) {
+                state.lockedAccounts.append(user)
+                record(
+                    MessageID.loginsBlocked, "locked the account \(user): \(why)",
+                    fields.merging(["POSTURE_RESULT": "done"]) { $1 })
+            } else {
+                failed(
+                    "lock the account \(user) (usermod -L)", error: SystemError(code: .ioFailure, call: "usermod"),
+                    fields: fields)
+            }
+        }
+    }
+
+    static func passwordTool(_ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/usermod")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+
+    static func output(_ arguments: [String]) -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return "" }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// The warning step: lock the screens of non-exempt sessions while users are told access will end.

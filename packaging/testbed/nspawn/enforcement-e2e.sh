@@ -47,7 +47,8 @@ for _ in $(seq 100); do
 done
 result boot "$s"
 
-inside sh -c 'useradd -m alice && useradd -m bob'
+inside sh -c 'useradd -m -s /bin/bash alice && useradd -m -s /bin/bash bob'
+inside sh -c "printf 'alice:correct-horse\nbob:battery-staple\n' | chpasswd"
 ssh-keygen -q -t ed25519 -N "" -f "$work/key"
 inside sh -c 'mkdir -p /home/alice/.ssh && cp /mnt/share/key.pub /home/alice/.ssh/authorized_keys &&
     chown -R alice /home/alice/.ssh && chmod 700 /home/alice/.ssh'
@@ -75,10 +76,20 @@ pin=$("$bin/posture-collector" ca fingerprint --state-dir "$work/collector")
 device=$(inside "$bin/postured" enroll --collector "$url" --token "$token" --ca-fingerprint "$pin" \
     --state-dir /var/lib/posture | awk '/^device / {print $2}')
 result device "$device"
-inside "$bin/postured" run --state-dir /var/lib/posture --interval 60s --enforce enforce --exempt-user bob \
-    >"$work/agent.log" 2>&1 </dev/null &
-for _ in $(seq 300); do grep -q -- '-> compliant' "$work/agent.log" && break; sleep 0.1; done
-result verdict_before "$(grep -o -- '-> [a-z]*' "$work/agent.log" | tail -1 | cut -c4-)"
+# The agent runs as the shipped unit (packaging/systemd/postured.service, its sandbox and capabilities),
+# with a drop-in for this checkout's binary, the options, and /etc writable for --disable-accounts.
+cp "$(dirname "$0")/../../systemd/postured.service" "$work/postured.service"
+inside cp /mnt/share/postured.service /etc/systemd/system/postured.service
+inside mkdir -p /etc/systemd/system/postured.service.d
+printf '[Service]\nExecStart=\nExecStart=%s/postured run --state-dir /var/lib/posture --interval 60s --enforce enforce --exempt-user bob --disable-accounts\nReadWritePaths=/etc\nCapabilityBoundingSet=CAP_CHOWN CAP_FOWNER\nPrivateTmp=no\n' "$bin" >"$work/test.conf"
+inside cp /mnt/share/test.conf /etc/systemd/system/postured.service.d/test.conf
+inside systemctl daemon-reload
+inside systemctl start postured
+agentlog() { inside journalctl -u postured -o cat --no-pager; }
+for _ in $(seq 300); do agentlog | grep -q -- '-> compliant' && break; sleep 0.1; done
+result verdict_before "$(agentlog | grep -o -- '-> [a-z]*' | tail -1 | cut -c4-)"
+result unit_user "$(inside systemctl show -p User --value postured)"
+result unit_capabilities "$(inside systemctl show -p CapabilityBoundingSet --value postured)"
 sleep 1
 
 start=$(date +%s.%N)
@@ -92,6 +103,8 @@ sleep 0.5
 kill -0 "$live" 2>/dev/null && result ssh_live connected || result ssh_live disconnected
 refused=$("${ssh[@]}" true 2>&1 </dev/null); status=$?
 result ssh_new_status "$status"
+result alice_password_quarantined "$(inside passwd -S alice | awk '{print $2}')"
+result bob_password_quarantined "$(inside passwd -S bob | awk '{print $2}')"
 echo "$refused" | grep -q 'Logins are blocked by Posture' && result ssh_new_message nologin || result ssh_new_message none
 result journal_terminated "$(inside journalctl -o cat MESSAGE_ID=ce946f3342204819b3e968468a912e2e | grep -c 'ended session')"
 result journal_users "$(inside journalctl -o json MESSAGE_ID=ce946f3342204819b3e968468a912e2e | grep -o '"POSTURE_USER":"[a-z]*"' | sort -u | tr '\n' ' ')"
@@ -100,5 +113,7 @@ result journal_users "$(inside journalctl -o json MESSAGE_ID=ce946f3342204819b3e
 for _ in $(seq 300); do inside test -e /run/nologin || break; sleep 0.05; done
 inside test -e /run/nologin && result nologin_after_release present || result nologin_after_release gone
 result ssh_after_release "$("${ssh[@]}" echo back 2>/dev/null </dev/null)"
+result alice_password_released "$(inside passwd -S alice | awk '{print $2}')"
 result journal_restored "$(inside journalctl -o cat MESSAGE_ID=a1fa4bbd06064b05912eb732a9a97dbb | grep -c 'access restored')"
+inside journalctl -u postured -o cat --no-pager | grep -i "account\|usermod" | head -5
 result status "$(inside "$bin/postured" status --state-dir /var/lib/posture | awk '/^enforcing/ {print $2}')"
