@@ -60,7 +60,7 @@ final class EnforcerTests {
         {"sessions": [
           {"id": "1", "uid": 1000, "user": "alice"}, {"id": "2", "uid": 0, "user": "root"},
           {"id": "3", "uid": 1001, "user": "breakglass"}, {"id": "4", "uid": 1002, "user": "carol"},
-          {"id": "5", "uid": 1003, "user": "dave"}],
+          {"id": "5", "uid": 1003, "user": "dave"}, {"id": "6", "uid": 1, "user": "daemon"}],
          "refuse": ["4"], "vanished": ["5"]}
         """.write(toFile: state, atomically: true, encoding: .utf8)
         let terminations = directory.appendingPathComponent("terminations.log").path
@@ -87,6 +87,8 @@ final class EnforcerTests {
         var options = EnforcementOptions()
         options.mode = mode
         options.exemptUsers = ["root", "breakglass"]
+        // A real group of this machine's user database: Debian's `daemon` user is its only member.
+        options.exemptGroups = ["daemon"]
         options.nologinPath = directory.appendingPathComponent("nologin-\(mode.rawValue)").path
         configure(&options)
         let enforcer = Enforcer(
@@ -103,7 +105,8 @@ final class EnforcerTests {
     @Test func nonCompliantEndsTheSessionsOfUsersWhoAreNotExemptAndCompliantUndoesIt() async throws {
         let (enforcer, nologin) = enforcer(.enforce)
         await enforcer.apply(status: .noncompliant, failing: ["root-encrypted"], quarantine: nil)
-        // alice ended; root and breakglass exempt; carol's termination refused by logind and reported.
+        // alice ended; root and breakglass exempt by name, daemon by group; carol's termination refused by
+        // logind and reported.
         #expect(terminated == ["terminate 1"])
         let text = try String(contentsOfFile: nologin, encoding: .utf8)
         #expect(text.contains("failing: root-encrypted"))
