@@ -15,9 +15,15 @@ result() { echo "RESULT $1=$2"; }
 
 if [ ! -d "$rootfs" ]; then
     mkdir -p "$(dirname "$rootfs")"
-    mmdebstrap --variant=minbase \
-        --include=systemd,systemd-sysv,dbus,libpam-systemd,iproute2,nftables,iptables,openssh-server,util-linux,procps,ca-certificates,bsdutils \
-        bookworm "$rootfs.tmp" >"$work/mmdebstrap.log" 2>&1 && mv "$rootfs.tmp" "$rootfs" || { result rootfs failed; exit 1; }
+    # Twice at most: a mirror hiccup should not fail the suite. A stale half-built tree is removed first.
+    for attempt in 1 2; do
+        rm -rf "$rootfs.tmp"
+        mmdebstrap --variant=minbase \
+            --include=systemd,systemd-sysv,dbus,libpam-systemd,iproute2,nftables,iptables,openssh-server,util-linux,procps,ca-certificates,bsdutils \
+            bookworm "$rootfs.tmp" >"$work/mmdebstrap.log" 2>&1 && mv "$rootfs.tmp" "$rootfs" && break
+        echo "mmdebstrap attempt $attempt failed:"; tail -20 "$work/mmdebstrap.log"
+    done
+    [ -d "$rootfs" ] || { result rootfs failed; exit 1; }
 fi
 runtime=$(ldd "$bin/postured" | awk '/libswiftCore.so =>/ {print $3}' | xargs -r dirname)
 binds=(--bind="$work":/mnt/share --bind-ro="$bin")
