@@ -80,7 +80,7 @@ public struct Collector: Sendable {
                     address: .hostname(hostPort.host, port: hostPort.port), serverName: "posture-collector"),
                 onServerRunning: { [core] channel in
                     if name == "devices" { core.boundDevicesPort.withLockedValue { $0 = channel.localAddress?.port } }
-                    if name == "api" { core.boundAPIPort.withLockedValue { $0 = channel.localAddress?.port } }
+                    if name == "api" { core.issuerSource.boundPort.withLockedValue { $0 = channel.localAddress?.port } }
                     await onListening(name, "\(hostPort.host):\(channel.localAddress?.port ?? hostPort.port)")
                 },
                 logger: core.logger)

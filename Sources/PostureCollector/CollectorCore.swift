@@ -29,13 +29,8 @@ public struct CollectorCore: Sendable {
     let keys: SigningKeys
     let verdicts: VerdictService
     let transmitter: SignalTransmitter
-    /// The `iss` of verdict JWTs and SETs: verdicts.issuer, or the API listener's URL.
-    var issuer: String {
-        if let issuer = configuration.verdicts.issuer { return issuer }
-        let port = boundAPIPort.withLockedValue { $0 } ?? HostPort(configuration.listen.api)?.port ?? 8445
-        return "https://\(configuration.tls.serverNames.first ?? "localhost"):\(port)"
-    }
-    let boundAPIPort = NIOLockedValueBox<Int?>(nil)
+    let issuerSource: Issuer
+    var issuer: String { issuerSource.value }
     let apiTokens = NIOLockedValueBox<[String: (APITokenRecord, Date)]>([:])
 
     init(
@@ -47,9 +42,8 @@ public struct CollectorCore: Sendable {
         self.store = store
         self.logger = logger
         self.keys = keys
-        let issuer =
-            configuration.verdicts.issuer
-            ?? "https://\(configuration.tls.serverNames.first ?? "localhost"):\(HostPort(configuration.listen.api)?.port ?? 8445)"
+        let issuer = Issuer(configuration)
+        issuerSource = issuer
         transmitter = SignalTransmitter(
             store: store, keys: keys, issuer: issuer, trustDomain: configuration.trustDomain, logger: logger)
         do {
@@ -267,4 +261,23 @@ struct IngestResponse: Encodable, Sendable {
     }
 
     enum Keys: String, CodingKey { case verdict, jwt }
+}
+
+/// The `iss` of verdict JWTs and SETs and the base of the SSF endpoints: `verdicts.issuer`, or the API
+/// listener's URL with the port it actually bound (listen.api may say port 0). One source for every use.
+final class Issuer: Sendable {
+    private let configured: String?
+    private let host: String
+    private let configuredPort: Int
+    let boundPort = NIOLockedValueBox<Int?>(nil)
+
+    init(_ configuration: CollectorConfiguration) {
+        configured = configuration.verdicts.issuer
+        host = configuration.tls.serverNames.first ?? "localhost"
+        configuredPort = HostPort(configuration.listen.api)?.port ?? 8445
+    }
+
+    var value: String {
+        configured ?? "https://\(host):\(boundPort.withLockedValue { $0 } ?? configuredPort)"
+    }
 }

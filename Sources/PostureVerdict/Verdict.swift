@@ -145,12 +145,5 @@ public struct SignalSample: Sendable, Equatable {
 
 /// The first `digits` hex digits of the SHA-256 of `bytes`.
 public func sha256Hex(_ bytes: [UInt8], digits: Int = 64) -> String {
-    let table = Array("0123456789abcdef".utf8)
-    var hex: [UInt8] = []
-    hex.reserveCapacity(64)
-    for byte in SHA256.hash(data: bytes) {
-        hex.append(table[Int(byte >> 4)])
-        hex.append(table[Int(byte & 0xf)])
-    }
-    return String(decoding: hex.prefix(digits), as: UTF8.self)
+    String(Hex.encode(SHA256.hash(data: bytes)).prefix(digits))
 }

@@ -148,6 +148,9 @@ struct VerdictTests {
                 "curl", "-sS", "--cacert", collector.caPath, collector.apiURL + "/.well-known/ssf-configuration",
             ]).stdout)
         #expect((discovery["delivery_methods_supported"] as? [String])?.contains("urn:ietf:rfc:8935") == true)
+        // One issuer: the verdict JWT names the same `iss` as the discovery document (the bound port).
+        #expect(discovery["issuer"] as? String == claims["iss"] as? String)
+        #expect((claims["iss"] as? String)?.hasSuffix(":\(collector.apiPort)") == true)
 
         // A long-poll waiting on the current ETag returns as soon as an operator quarantines the device.
         let pollOutput = directory.appendingPathComponent("longpoll.txt").path

@@ -36,7 +36,7 @@ struct APIRoutes: Sendable {
                         .notFound,
                         "no enrolled device \(lookup); use a device ID, machine-id:HEX, hostname:NAME or sha256:HEX")
                 }
-                return try await verdictResponse(id, request: request)
+                return try await Self.verdictResponse(id, request: request, collector: collector)
             } catch {
                 return Responses.refusal(error)
             }
@@ -120,10 +120,6 @@ struct APIRoutes: Sendable {
 
     /// JSON and JWT, with an ETag; with If-None-Match, `?wait=30s` long-polls until the verdict differs
     /// (304 when it did not change in time).
-    func verdictResponse(_ id: String, request: Request) async throws -> Response {
-        try await Self.verdictResponse(id, request: request, collector: collector)
-    }
-
     static func verdictResponse(_ id: String, request: Request, collector: CollectorCore) async throws -> Response {
         let known = request.headers[.ifNoneMatch].map { tag in
             String(tag.hasPrefix("W/") ? tag.dropFirst(2) : Substring(tag)).filter { $0 != "\"" && $0 != " " }

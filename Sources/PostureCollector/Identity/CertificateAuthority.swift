@@ -173,10 +173,7 @@ public struct CertificateAuthority: @unchecked Sendable {
     /// The SHA-256 of a PEM certificate's DER, lowercase hex (`openssl x509 -noout -fingerprint -sha256`).
     static func fingerprint(pem: String) -> String? {
         guard let document = try? PEMDocument(pemString: pem) else { return nil }
-        return SHA256.hash(data: document.derBytes).map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0xf)]])
-        }.joined()
+        return Hex.encode(SHA256.hash(data: document.derBytes))
     }
 
     private func authorityKeyIdentifier() throws -> ArraySlice<UInt8> {

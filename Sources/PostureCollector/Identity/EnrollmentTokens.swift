@@ -27,14 +27,7 @@ public enum EnrollmentTokens {
 
     public static func hash(_ token: String) -> String {
         // Asked on every API request: no String(format:) here.
-        let digits = Array("0123456789abcdef".utf8)
-        var hex: [UInt8] = []
-        hex.reserveCapacity(64)
-        for byte in SHA256.hash(data: Data(token.utf8)) {
-            hex.append(digits[Int(byte >> 4)])
-            hex.append(digits[Int(byte & 0xf)])
-        }
-        return String(decoding: hex, as: UTF8.self)
+        Hex.encode(SHA256.hash(data: Data(token.utf8)))
     }
 }
 

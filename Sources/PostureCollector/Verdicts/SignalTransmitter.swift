@@ -18,7 +18,8 @@ actor SignalTransmitter {
 
     let store: any PostureStore
     let keys: SigningKeys
-    let issuer: String
+    private let issuerSource: Issuer
+    var issuer: String { issuerSource.value }
     let trustDomain: String
     let logger: Logger
     let client: HTTPClient
@@ -26,10 +27,10 @@ actor SignalTransmitter {
     private var pushSleeper: (UUID, CheckedContinuation<Void, Never>)?
     private var pollWaiters: [UUID: CheckedContinuation<Void, Never>] = [:]
 
-    init(store: any PostureStore, keys: SigningKeys, issuer: String, trustDomain: String, logger: Logger) {
+    init(store: any PostureStore, keys: SigningKeys, issuer: Issuer, trustDomain: String, logger: Logger) {
         self.store = store
         self.keys = keys
-        self.issuer = issuer
+        issuerSource = issuer
         self.trustDomain = trustDomain
         self.logger = logger
         var configuration = HTTPClient.Configuration()

@@ -31,7 +31,8 @@ actor VerdictService {
 
     let store: any PostureStore
     let keys: SigningKeys
-    let issuer: String
+    private let issuerSource: Issuer
+    var issuer: String { issuerSource.value }
     let trustDomain: String
     let policySource: PolicySource
     let logger: Logger
@@ -44,12 +45,12 @@ actor VerdictService {
     private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
 
     init(
-        store: any PostureStore, keys: SigningKeys, issuer: String, trustDomain: String, policySource: PolicySource,
+        store: any PostureStore, keys: SigningKeys, issuer: Issuer, trustDomain: String, policySource: PolicySource,
         logger: Logger
     ) throws {
         self.store = store
         self.keys = keys
-        self.issuer = issuer
+        issuerSource = issuer
         self.trustDomain = trustDomain
         self.policySource = policySource
         self.logger = logger

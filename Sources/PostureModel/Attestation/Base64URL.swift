@@ -36,3 +36,17 @@ public enum Base64URL {
         return Data(base64Encoded: Data(standard))
     }
 }
+
+/// Lowercase hexadecimal, as fingerprints and token hashes are written.
+public enum Hex {
+    public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(bytes.underestimatedCount * 2)
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xf)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

@@ -29,10 +29,7 @@ public struct CAFingerprint: Sendable, Hashable, CustomStringConvertible {
     public let hex: String
 
     public init(_ certificate: Certificate) throws {
-        hex = SHA256.hash(data: try certificate.publicKey.spkiDER()).map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0xf)]])
-        }.joined()
+        hex = Hex.encode(SHA256.hash(data: try certificate.publicKey.spkiDER()))
     }
 
     /// Parses `sha256:<64 hex digits>`; nil otherwise.
