@@ -42,6 +42,8 @@ actor VerdictService {
     private var quarantines: [String: Quarantine] = [:]
     private var waivers: [Waiver] = []
     private var lastActionID: Int64 = 0
+    /// Device certificate fingerprint → device, for `sha256:` look-ups.
+    private var certificateIndex: [String: String] = [:]
     private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
 
     init(
@@ -150,13 +152,16 @@ actor VerdictService {
         case .machineID(let machineID): return entries.first { $0.value.machineID == machineID }?.key
         case .hostname(let hostname): return entries.first { $0.value.hostname == hostname }?.key
         case .certificate(let fingerprint):
+            // Every certificate is read and hashed once; a miss (a new or renewed certificate) re-reads.
+            if let id = certificateIndex[fingerprint], entries[id] != nil { return id }
+            var index: [String: String] = [:]
             for id in entries.keys {
-                for certificate in (try? await store.certificates(deviceID: id)) ?? []
-                where CertificateAuthority.fingerprint(pem: certificate.pem) == fingerprint {
-                    return id
+                for certificate in (try? await store.certificates(deviceID: id)) ?? [] {
+                    if let hash = CertificateAuthority.fingerprint(pem: certificate.pem) { index[hash] = id }
                 }
             }
-            return nil
+            certificateIndex = index
+            return index[fingerprint]
         }
     }
 
