@@ -13,7 +13,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -42,6 +42,9 @@ let package = Package(
         // are easier to read with the kernel's own headers than to re-declare in Swift.
         .target(name: "CNetfilter"),
 
+        // sd_notify for Type=notify units: readiness, status line, watchdog. Linked by both daemons.
+        .target(name: "SystemdNotify", dependencies: ["CSystemd"]),
+
         // Pure value types: facts, report, attestations (JWS), device identity. No I/O, no clock.
         .target(
             name: "PostureModel",
@@ -50,8 +53,11 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
-            exclude: ["SCHEMA.md"]
+            exclude: ["SCHEMA.md"],
+            plugins: ["VersionFromChangelog"]
         ),
+        // Writes PostureVersion.swift from packaging/debian/changelog: the version's one home.
+        .plugin(name: "VersionFromChangelog", capability: .buildTool(), path: "Sources/VersionFromChangelog"),
 
         // The only module that touches libc, /proc, /sys, sd-journal and netfilter.
         .target(
@@ -73,8 +79,7 @@ let package = Package(
         .target(
             name: "PostureAgent",
             dependencies: [
-                "PostureVerdict",
-                "PostureProbes", "PostureLinux", "PostureModel",
+                "PostureProbes", "PostureLinux", "PostureModel", "SystemdNotify",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -104,7 +109,7 @@ let package = Package(
         .target(
             name: "PostureCollector",
             dependencies: [
-                "PostureModel", "PostureStore", "PostureVerdict",
+                "PostureModel", "PostureStore", "PostureVerdict", "SystemdNotify",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -122,10 +127,18 @@ let package = Package(
             exclude: ["README.md"]
         ),
 
+        // posturectl: people on the endpoint and operators. Linked into both daemons' binaries (argv[0]).
+        .target(
+            name: "PostureControl",
+            dependencies: [
+                "PostureAgent", "PostureLinux", "PostureModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "postured",
             dependencies: [
-                "PostureProbes", "PostureAgent",
+                "PostureProbes", "PostureAgent", "PostureControl",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,7 +147,7 @@ let package = Package(
         .executableTarget(
             name: "posture-collector",
             dependencies: [
-                "PostureCollector", "PostureStore", "PostureModel", "PostureVerdict",
+                "PostureCollector", "PostureStore", "PostureModel", "PostureVerdict", "SystemdNotify", "PostureControl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

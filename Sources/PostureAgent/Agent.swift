@@ -2,7 +2,6 @@ import Logging
 import PostureLinux
 import PostureModel
 import PostureProbes
-import PostureVerdict
 import ServiceLifecycle
 import X509
 
@@ -113,6 +112,9 @@ public actor Agent: Service {
             baseURL: enrollment.devicesURL, caPEM: caPEM, identity: (certificatePEM, keyPEM))
         return (client, certificate)
     }
+
+    /// Answers as soon as the actor is free: the watchdog's proof that the agent is not wedged.
+    public func isResponsive() -> Bool { true }
 
     public func run() async throws {
         // Gathering keeps its schedule while delivery waits on a slow or absent collector: two loops,

@@ -1,7 +1,6 @@
 import Crypto
 import PostureLinux
 import PostureModel
-import PostureVerdict
 import X509
 
 #if canImport(FoundationEssentials)
@@ -53,7 +52,7 @@ public struct AgentState: Sendable {
         try readJSON(Enrollment.self, enrollmentPath)
     }
 
-    func requireEnrollment() throws -> Enrollment {
+    public func requireEnrollment() throws -> Enrollment {
         guard let enrollment = try enrollment() else {
             throw AgentError(
                 .notEnrolled,
@@ -76,7 +75,7 @@ public struct AgentState: Sendable {
     /// The last sequence number used (0 before the first report).
     func lastSequence() throws -> UInt64 {
         guard let bytes = try DurableFile.read(sequencePath) else { return 0 }
-        return UInt64(String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+        return UInt64(String(decoding: bytes, as: UTF8.self).trimmingWhitespace()) ?? 0
     }
 
     func saveSequence(_ sequence: UInt64) throws {
@@ -86,7 +85,7 @@ public struct AgentState: Sendable {
     /// The journal cursor of the last report the collector accepted.
     public func acceptedCursor() throws -> String? {
         guard let bytes = try DurableFile.read(cursorPath) else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
         return text.isEmpty ? nil : text
     }
 

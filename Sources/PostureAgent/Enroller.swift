@@ -48,7 +48,7 @@ public struct Enroller: Sendable {
         let key = try DeviceKeyFile.loadOrCreate(state.keyPath)
         let machineID: String
         do {
-            machineID = try root.readText("/etc/machine-id").trimmingCharacters(in: .whitespacesAndNewlines)
+            machineID = try root.readText("/etc/machine-id").trimmingWhitespace()
         } catch {
             throw AgentError(.stateDirectory, "cannot read /etc/machine-id (\(error)); run systemd-machine-id-setup")
         }

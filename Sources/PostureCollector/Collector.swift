@@ -8,6 +8,7 @@ import NIOSSL
 import PostureModel
 import PostureStore
 import ServiceLifecycle
+import SystemdNotify
 import UnixSignals
 import X509
 
@@ -141,6 +142,8 @@ struct VerdictLoop: Service {
                 group.addTask {
                     for await _ in hangups { await collector.verdicts.reloadPolicy(cause: "SIGHUP") }
                 }
+                // systemd restarts a collector whose verdict actor stops answering (WatchdogSec=).
+                group.addTask { await SystemdNotifier.feedWatchdog { await collector.verdicts.isResponsive() } }
                 group.addTask {
                     while !Task.isCancelled {
                         await collector.verdicts.tick()

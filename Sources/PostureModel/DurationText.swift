@@ -43,3 +43,8 @@ public struct DurationText: Sendable, Hashable, CustomStringConvertible, Codable
         try container.encode(text)
     }
 }
+
+extension Duration {
+    /// The duration in seconds, fractions included.
+    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,8 +1,5 @@
 import PostureModel
 
-/// The agent's version, reported in every report.
-public let postureAgentVersion = "0.1.0"
-
 /// Runs every probe once and assembles the report.
 public struct ReportCollector: Sendable {
     public init() {}
@@ -10,7 +7,7 @@ public struct ReportCollector: Sendable {
     public func collect(in context: ProbeContext) -> PostureReport {
         PostureReport(
             collectedAt: context.now,
-            agentVersion: postureAgentVersion,
+            agentVersion: postureVersion,
             os: OSProbe().collect(in: context),
             diskEncryption: DiskEncryptionProbe().collect(in: context),
             firewall: FirewallProbe().collect(in: context),

@@ -34,21 +34,6 @@ public enum UnavailableEffect: String, Sendable, Codable, Equatable {
     case pass
 }
 
-public enum Severity: String, Sendable, Codable, Equatable, CaseIterable, Comparable {
-    case low, medium, high, critical
-
-    var rank: Int {
-        switch self {
-        case .low: 0
-        case .medium: 1
-        case .high: 2
-        case .critical: 3
-        }
-    }
-
-    public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
-}
-
 public struct Rule: Sendable, Equatable {
     public var name: String
     public var check: Check

@@ -173,7 +173,3 @@ extension Policy {
         return "\(s)s"
     }
 }
-
-extension Duration {
-    public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Logging
 import PostureCollector
+import PostureControl
 import PostureModel
 import PostureStore
 import ServiceLifecycle
+import SystemdNotify
 
 #if canImport(Glibc)
     import Glibc
@@ -14,7 +16,14 @@ import ServiceLifecycle
     import Foundation
 #endif
 
+/// One binary, two names: `posture-collector` and `posturectl`.
 @main
+enum Main {
+    static func main() async {
+        if invokedName() == "posturectl" { await PostureCtl.main() } else { await PostureCollectorCommand.main() }
+    }
+}
+
 struct PostureCollectorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "posture-collector",
@@ -23,6 +32,7 @@ struct PostureCollectorCommand: AsyncParsableCommand {
             Exit codes: 0 success, 1 a runtime error (the message names the file or key to fix), 64 bad usage.
             Configuration: \(CollectorConfiguration.defaultPath) (every key documented in etc/posture/collector.yaml).
             """,
+        version: postureVersion,
         subcommands: [
             Serve.self, CheckConfig.self, Token.self, Devices.self, CA.self, Events.self, PolicyCommand.self,
             APIToken.self, Waivers.self, Audit.self,
@@ -41,7 +51,20 @@ struct ConfigOptions: ParsableArguments {
         var configuration = try CollectorConfiguration.load(
             path: config ?? CollectorConfiguration.defaultPath, required: config != nil)
         if let stateDir { configuration.stateDirectory = stateDir }
+        try becomeStateDirectoryOwner(configuration.stateDirectory)
         return configuration
+    }
+}
+
+/// Run as root against a state directory that belongs to the service user (the package's
+/// `posture-collector`), every command becomes that user first, so nothing it creates (a SQLite WAL, a
+/// certificate) ends up owned by root where the service could no longer open it.
+func becomeStateDirectoryOwner(_ directory: String) throws {
+    var info = stat()
+    guard geteuid() == 0, stat(directory, &info) == 0, info.st_uid != 0 else { return }
+    guard setgroups(0, nil) == 0, setgid(info.st_gid) == 0, setuid(info.st_uid) == 0 else {
+        throw ValidationError(
+            "cannot switch to the owner (uid \(info.st_uid)) of \(directory): \(String(cString: strerror(errno)))")
     }
 }
 
@@ -71,10 +94,12 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "posture-collector")
         let collector = try Collector(configuration: configuration, logger: logger)
         let fingerprint = try CAFingerprint(collector.core.ca.certificate)
+        let readiness = Readiness(expected: 3)
         let services = try collector.services { name, address in
             // One line per listener on stdout, for scripts: "listening <name> https://<address>".
             print("listening \(name) https://\(address)")
             fflush(nil)
+            await readiness.listening(name, "https://\(address)")
         }
         print("ca \(configuration.stateDirectory)/ca.crt \(fingerprint)")
         fflush(nil)
@@ -84,6 +109,22 @@ struct Serve: AsyncParsableCommand {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
+    }
+}
+
+/// Tells systemd (Type=notify) the collector is ready once every listener is bound, naming them in the
+/// unit's status line.
+actor Readiness {
+    let expected: Int
+    var listeners: [String] = []
+
+    init(expected: Int) { self.expected = expected }
+
+    func listening(_ name: String, _ url: String) {
+        listeners.append("\(name) \(url)")
+        if listeners.count == expected {
+            SystemdNotifier.ready(status: "listening: " + listeners.joined(separator: ", "))
+        }
     }
 }
 

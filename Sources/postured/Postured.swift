@@ -1,4 +1,5 @@
 import ArgumentParser
+import PostureControl
 import PostureLinux
 import PostureModel
 import PostureProbes
@@ -9,7 +10,14 @@ import PostureProbes
     import Foundation
 #endif
 
+/// One binary, two names: `postured` (the daemon and its tools) and `posturectl`.
 @main
+enum Main {
+    static func main() async {
+        if invokedName() == "posturectl" { await PostureCtl.main() } else { await Postured.main() }
+    }
+}
+
 struct Postured: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "postured",
@@ -17,8 +25,8 @@ struct Postured: AsyncParsableCommand {
         discussion: """
             Exit codes: 0 success; 64 bad usage (the message names the option); 1 any other failure.
             """,
-        version: postureAgentVersion,
-        subcommands: [Probe.self, Enroll.self, Run.self, Status.self]
+        version: postureVersion,
+        subcommands: [Probe.self, Enroll.self, Run.self, AgentStatus.self, ReleaseAccess.self]
     )
 }
 

@@ -16,6 +16,8 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The daemon: gather, sign and deliver a report every interval until SIGTERM.",
         discussion: """
+            Not enrolled yet, it enrolls with --enrollment-config when that file sets collector, token \
+            and ca-fingerprint, else waits (and tells systemd so) until `postured enroll` has run. \
             Reports are kept in <state-dir>/spool (fsync'd) until the collector accepts them, and delivered \
             oldest first; the journal cursor advances only when the report carrying those events is \
             accepted. SIGTERM or SIGINT stop it after the current step.
@@ -32,6 +34,11 @@ struct Run: AsyncParsableCommand {
         help: ArgumentHelp("Read the journal files in this directory instead of the system journal.", valueName: "dir"))
     var journalDirectory: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @Option(
+        help: ArgumentHelp(
+            "Not enrolled yet: enroll with the collector, token and ca-fingerprint in this file, or wait.",
+            valueName: "file"))
+    var enrollmentConfig: String = EnrollmentConfig.defaultPath
     @OptionGroup(title: "Enforcement") var enforcement: EnforcementArguments
 
     func run() async throws {
@@ -49,64 +56,44 @@ struct Run: AsyncParsableCommand {
         options.root = HostRoot(root)
         if let journalDirectory { options.journalSource = .directory(journalDirectory) }
         options.enforcement = try enforcement.options()
-        let agent = try Agent(state: AgentState(directory: stateDir), options: options, logger: logger)
+        let state = AgentState(directory: stateDir)
+        // A one-shot run (--count) is a person at a shell: not enrolled is an error, not a wait.
+        if count != nil { _ = try state.requireEnrollment() }
+        let daemon = AgentDaemon(
+            state: state, options: options, enrollmentConfigPath: enrollmentConfig, logger: logger)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: [.init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
 
-struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Enrollment, spool and delivery state of this device.")
+struct ReleaseAccess: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "release-access",
+        abstract: "Undo what enforcement put in place (nologin file, locked accounts), whatever the verdict.",
+        discussion: """
+            For when the agent goes away: the package runs it before removal, so no one stays locked out \
+            by an agent that no longer runs. Stop postured first, or it acts on the next verdict again. \
+            Only what postured recorded in <state-dir>/enforcement.json is undone; it is written to the journal.
+            """)
 
     @Option(help: ArgumentHelp("State directory.", valueName: "dir")) var stateDir: String = AgentState.defaultDirectory
+    @Option(help: ArgumentHelp("The nologin file pam_nologin reads.", valueName: "path"))
+    var nologinPath: String = "/run/nologin"
+    @Option(help: "Why, for the journal.") var reason: String = "released by hand (postured release-access)"
 
     func run() async throws {
         let state = AgentState(directory: stateDir)
-        guard let enrollment = try state.enrollment() else {
-            print("not enrolled (no \(stateDir)/enrollment.json)")
-            throw ExitCode(3)
-        }
-        let spool = Spool(directory: state.spoolDirectory, capacity: .max)
-        let spooled = try spool.sequences()
-        print("device      \(enrollment.identity)")
-        print("collector   \(enrollment.devicesURL)")
-        print("enrolled    \(enrollment.enrolledAt)")
-        print(
-            "spooled     \(spooled.count)\(spooled.isEmpty ? "" : " (sequences \(spooled.first ?? 0)–\(spooled.last ?? 0))")"
-        )
-        if let gap = try spool.gap() {
-            print("dropped     \(gap.count) (sequences \(gap.firstSequence)–\(gap.lastSequence))")
-        }
-        print("cursor      \(try state.acceptedCursor() ?? "none yet")")
-        if let verdict = try state.verdict() {
-            print("verdict     \(verdict.status.rawValue) (risk \(verdict.risk), evaluated \(verdict.evaluatedAt))")
-            if let quarantine = verdict.quarantine {
-                print("quarantine  by \(quarantine.by): \(quarantine.reason)")
-            }
-            for outcome in verdict.failing + verdict.unknown + verdict.excused {
-                print(
-                    "  \(outcome.state.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0))\(outcome.rule): \(outcome.observed) (wants \(outcome.expected))"
-                )
-            }
-        } else {
-            print("verdict     none yet")
-        }
-        if let bytes = try DurableFile.read(state.enforcementPath),
-            let enforcement = try? PostureReport.wireDecoder().decode(Enforcer.State.self, from: Data(bytes))
-        {
-            let since = enforcement.since.map { " since \($0)" } ?? ""
-            print("enforcing   \(enforcement.enforcing ? "yes\(since): \(enforcement.reason ?? "")" : "no")")
-            if let decision = enforcement.lastDecision { print("decision    \(decision)") }
-            if enforcement.nologinWritten != nil { print("logins      blocked by postured's nologin file") }
-            if !enforcement.terminatedSessions.isEmpty {
-                print("ended       sessions \(enforcement.terminatedSessions.joined(separator: ", "))")
-            }
-        } else {
-            print("enforcing   no (postured run --enforce dry-run|enforce to act on verdicts)")
-        }
+        var options = EnforcementOptions()
+        options.mode = .enforce
+        options.nologinPath = nologinPath
+        let enforcer = Enforcer(
+            options: options, logins: LogindClient(), statePath: state.enforcementPath,
+            logger: Logger(label: "postured"))
+        await enforcer.release(why: reason)
+        for record in await enforcer.records { print(record.message) }
     }
 }
 

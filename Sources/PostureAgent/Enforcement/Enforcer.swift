@@ -1,8 +1,12 @@
-import Foundation
 import Logging
 import PostureLinux
 import PostureModel
-import PostureVerdict
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 #if canImport(Glibc)
     import Glibc
@@ -87,6 +91,13 @@ public actor Enforcer {
             pendingSince = nil
             await giveAccessBack(why: "the device is compliant again")
         }
+        save()
+    }
+
+    /// Undoes what enforcement has put in place (the nologin file, locked accounts), whatever the verdict:
+    /// the package runs it when the agent is removed, so no one stays locked out by an agent that is gone.
+    public func release(why: String) async {
+        await giveAccessBack(why: why)
         save()
     }
 
@@ -276,27 +287,11 @@ public actor Enforcer {
     }
 
     static func passwordTool(_ arguments: [String]) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/usermod")
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
+        ChildProcess.run(["/usr/sbin/usermod"] + arguments).status == 0
     }
 
     static func output(_ arguments: [String]) -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return "" }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        ChildProcess.run(arguments, captureOutput: true).output
     }
 
     /// The warning step: lock the screens of non-exempt sessions while users are told access will end.
@@ -343,16 +338,12 @@ public actor Enforcer {
             record(MessageID.usersNotified, "dry run: would tell users: \(message)", ["POSTURE_ACTION": "notify"])
             return
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/wall")
-        process.arguments = [message]
-        do {
-            try process.run()
+        if ChildProcess.run(["/usr/bin/wall", message]).status == 0 {
             record(
                 MessageID.usersNotified, "told users: \(message)",
                 ["POSTURE_ACTION": "notify", "POSTURE_RESULT": "done"])
-        } catch {
-            failed("wall", error: error)
+        } else {
+            failed("wall", error: SystemError(code: .ioFailure, call: "wall"))
         }
     }
 

@@ -1,6 +1,5 @@
 import Crypto
 import PostureModel
-import PostureVerdict
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

@@ -16,6 +16,9 @@ import PostureVerdict
 /// out, a grace period or waiver ends). A change is recorded, wakes long-polling clients and is queued
 /// as Security Event Tokens for Shared Signals receivers, in one transaction.
 actor VerdictService {
+    /// Answers as soon as the actor is free: the watchdog's proof that verdicts are not wedged.
+    func isResponsive() -> Bool { true }
+
     struct Entry {
         var machineID: String
         var hostname: String

@@ -1,5 +1,4 @@
 import Crypto
-import PostureModel
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -32,6 +31,26 @@ public struct Verdict: Sendable, Codable, Equatable {
     public var policyVersion: String
     /// When the verdict changes by itself (a report ages out, a waiver or grace period ends).
     public var reevaluateAt: Date?
+
+    public init(
+        deviceID: String, status: ComplianceStatus, failing: [RuleOutcome], unknown: [RuleOutcome],
+        excused: [RuleOutcome], risk: Int, riskReasons: [String], quarantine: Quarantine?, reportIssuedAt: Date?,
+        evaluatedAt: Date, validUntil: Date, policyVersion: String, reevaluateAt: Date?
+    ) {
+        self.deviceID = deviceID
+        self.status = status
+        self.failing = failing
+        self.unknown = unknown
+        self.excused = excused
+        self.risk = risk
+        self.riskReasons = riskReasons
+        self.quarantine = quarantine
+        self.reportIssuedAt = reportIssuedAt
+        self.evaluatedAt = evaluatedAt
+        self.validUntil = validUntil
+        self.policyVersion = policyVersion
+        self.reevaluateAt = reevaluateAt
+    }
 
     /// Identifies the verdict's content (not its timestamps): the ETag, and what a long-poll waits on.
     public var version: String {
@@ -146,4 +165,19 @@ public struct SignalSample: Sendable, Equatable {
 /// The first `digits` hex digits of the SHA-256 of `bytes`.
 public func sha256Hex(_ bytes: [UInt8], digits: Int = 64) -> String {
     String(Hex.encode(SHA256.hash(data: bytes)).prefix(digits))
+}
+
+public enum Severity: String, Sendable, Codable, Equatable, CaseIterable, Comparable {
+    case low, medium, high, critical
+
+    public var rank: Int {
+        switch self {
+        case .low: 0
+        case .medium: 1
+        case .high: 2
+        case .critical: 3
+        }
+    }
+
+    public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
 }

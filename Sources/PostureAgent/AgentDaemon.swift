@@ -1,0 +1,84 @@
+import Logging
+import PostureLinux
+import PostureModel
+import ServiceLifecycle
+import SystemdNotify
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// `postured run` under systemd: waits, quietly, until the device is enrolled (by `postured enroll`, or by
+/// itself from `/etc/posture/enrollment.conf`), then runs the `Agent`. Tells systemd it is ready at once
+/// (a waiting agent is a healthy one, not a crash loop), keeps `systemctl status` saying what it waits for,
+/// and feeds the watchdog only while the agent's actor answers.
+public struct AgentDaemon: Service {
+    public var state: AgentState
+    public var options: AgentOptions
+    public var enrollmentConfigPath: String?
+    public var logger: Logger
+    /// How often a device that is not enrolled looks again.
+    public var enrollmentPoll: Duration = .seconds(10)
+
+    public init(state: AgentState, options: AgentOptions, enrollmentConfigPath: String?, logger: Logger) {
+        self.state = state
+        self.options = options
+        self.enrollmentConfigPath = enrollmentConfigPath
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        if try state.enrollment() == nil {
+            SystemdNotifier.ready(status: "not enrolled: waiting for enrollment")
+            let watchdog = Task { await SystemdNotifier.feedWatchdog { true } }
+            defer { watchdog.cancel() }
+            guard await waitForEnrollment() else { return }
+        }
+        let agent = try Agent(state: state, options: options, logger: logger)
+        let enrollment = try state.enrollment()
+        SystemdNotifier.ready(status: "reporting as \(enrollment?.identity ?? "?") to \(enrollment?.devicesURL ?? "?")")
+        let watchdog = Task { await SystemdNotifier.feedWatchdog { await agent.isResponsive() } }
+        defer { watchdog.cancel() }
+        try await agent.run()
+        SystemdNotifier.stopping()
+    }
+
+    /// True once enrolled; false when shutdown came first. Logs a cause once, not at every poll.
+    private func waitForEnrollment() async -> Bool {
+        var lastMessage = ""
+        func say(_ message: String, error: Bool = false) {
+            guard message != lastMessage else { return }
+            lastMessage = message
+            if error { logger.error("\(message)") } else { logger.notice("\(message)") }
+            SystemdNotifier.status(message)
+        }
+        while !Task.isShuttingDownGracefully {
+            if (try? state.enrollment()) != nil {
+                logger.notice("enrolled by `postured enroll`; starting")
+                return true
+            }
+            do {
+                if let path = enrollmentConfigPath, let config = try EnrollmentConfig.load(path: path) {
+                    say("enrolling with \(config.collector) (from \(path))")
+                    let enrollment = try await Enroller(
+                        state: state, collectorURL: config.collector, token: config.token,
+                        trust: .fingerprint(config.caFingerprint), root: options.root, force: false
+                    ).enroll()
+                    logger.notice("enrolled as \(enrollment.identity); reports go to \(enrollment.devicesURL)")
+                    return true
+                }
+                say(
+                    "not enrolled: waiting for `postured enroll --collector URL --token TOKEN --ca-fingerprint PIN`"
+                        + (enrollmentConfigPath.map { " or for collector, token and ca-fingerprint in \($0)" } ?? ""))
+            } catch let error as AgentError where error.code == .alreadyEnrolled {
+                return true
+            } catch {
+                say("not enrolled: \(error)", error: true)
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: enrollmentPoll) }
+        }
+        return false
+    }
+}
