@@ -12,6 +12,7 @@ POSTURE_APT_PACKAGES=(
     systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
     jq openssl curl python3-cryptography python3-jwt dbus-daemon python3-dbus python3-gi
     mmdebstrap systemd-container openssh-client
+    debhelper dpkg-dev lintian help2man qemu-system-x86 qemu-utils
 )
 
 require_root() {
