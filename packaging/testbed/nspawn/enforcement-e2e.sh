@@ -4,54 +4,26 @@
 # the real collector in the container's network namespace and the real postured inside with --enforce,
 # quarantines the device, checks what happened, releases it, checks again. Prints `RESULT key=value`
 # lines for the test (Tests/EndToEndTests/EnforcementTests.swift) and a human.
-# Usage (root): enforcement-e2e.sh BUILD_DIR WORK_DIR [ROOTFS]
+# Usage (root): enforcement-e2e.sh BUILD_DIR WORK_DIR [ROOTFS]   (the tree: lib.sh, cached)
 set -u
-# The container's own system bus, whatever the caller's environment points at.
-unset DBUS_SYSTEM_BUS_ADDRESS
-bin=$1; work=$2; rootfs=${3:-/var/cache/posture-testbed/bookworm}
+bin=$1; work=$2
+[ -n "${3:-}" ] && NSPAWN_ROOTFS=$3
 name=posture-e2e-$$
 mkdir -p "$work"
 result() { echo "RESULT $1=$2"; }
+source "$(dirname "$0")/lib.sh"
 
-if [ ! -d "$rootfs" ]; then
-    mkdir -p "$(dirname "$rootfs")"
-    # Twice at most: a mirror hiccup should not fail the suite. A stale half-built tree is removed first.
-    for attempt in 1 2; do
-        rm -rf "$rootfs.tmp"
-        mmdebstrap --variant=minbase \
-            --include=systemd,systemd-sysv,dbus,libpam-systemd,iproute2,nftables,iptables,openssh-server,util-linux,procps,ca-certificates,bsdutils \
-            bookworm "$rootfs.tmp" >"$work/mmdebstrap.log" 2>&1 && mv "$rootfs.tmp" "$rootfs" && break
-        echo "mmdebstrap attempt $attempt failed:"; tail -20 "$work/mmdebstrap.log"
-    done
-    [ -d "$rootfs" ] || { result rootfs failed; exit 1; }
-fi
+nspawn_rootfs || { result rootfs failed; exit 1; }
 runtime=$(ldd "$bin/postured" | awk '/libswiftCore.so =>/ {print $3}' | xargs -r dirname)
-binds=(--bind="$work":/mnt/share --bind-ro="$bin")
+binds=(--bind-ro="$bin")
 [ -n "$runtime" ] && binds+=(--bind-ro="$runtime")
-setsid systemd-nspawn -D "$rootfs" --boot --register=no --keep-unit -M "$name" --console=pipe --volatile=overlay \
-    --private-network "${binds[@]}" >"$work/nspawn.log" 2>&1 </dev/null &
-P=
-for _ in $(seq 100); do
-    n=$(pgrep -f "systemd-nspawn .* -M $name " | head -1)
-    [ -n "$n" ] && P=$(pgrep -P "$n" -x systemd) && [ -n "$P" ] && break
-    sleep 0.1
-done
-[ -n "$P" ] || { result boot failed; cat "$work/nspawn.log"; exit 1; }
+nspawn_boot "$name" "${binds[@]}" || { result boot failed; exit 1; }
 cleanup() {
-    nsenter -t "$P" -a systemctl poweroff >/dev/null 2>&1
     pkill -f "state-dir $work/collector" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$P" 2>/dev/null || break; sleep 0.1; done
-    pkill -9 -f "systemd-nspawn .* -M $name " 2>/dev/null
-    rm -rf "/run/systemd/nspawn/propagate/$name"
+    nspawn_stop
 }
 trap cleanup EXIT
-inside() { nsenter -t "$P" -a "$@"; }
-for _ in $(seq 100); do
-    s=$(inside systemctl is-system-running 2>/dev/null)
-    [ "$s" = running ] || [ "$s" = degraded ] && break
-    sleep 0.1
-done
-result boot "$s"
+result boot "$NSPAWN_STATE"
 
 inside sh -c 'useradd -m -s /bin/bash alice && useradd -m -s /bin/bash bob'
 inside sh -c "printf 'alice:correct-horse\nbob:battery-staple\n' | chpasswd"
