@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: install what the tests need, lint, build, run every test.
+# The whole test suite, from a fresh clone: install what the tests need, lint, build, run every test,
+# then build the Debian packages (lintian must pass) and run them end to end: installed in a Debian 12
+# booted with systemd-nspawn (install, enroll, enforce, upgrade, remove, purge) and in a QEMU guest with
+# a real kernel (LUKS2 volumes reported as they are). Arguments go to `swift test`.
 # Runs as root: the firewall tests create network namespaces and load nftables rulesets.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_root "$@"
@@ -8,3 +11,11 @@ echo "== lint (swift format lint --strict)"
 swift format lint --strict --recursive Sources Tests Package.swift
 echo "== test"
 swift test "$@"
+echo "== Debian packages (packaging/deb/build-debs.sh), and a rebuild for the upgrade"
+packaging/deb/build-debs.sh .build-deb
+packaging/deb/build-debs.sh .build-deb --rebuild +e2e1
+echo "== packages end to end on systemd-nspawn (logs: .build-deb/e2e-nspawn)"
+rm -rf .build-deb/e2e-nspawn
+timeout 900 packaging/testbed/nspawn/package-e2e.sh .build-deb .build-deb/e2e-nspawn
+echo "== packages end to end in QEMU with dm-crypt (logs: .build-deb/e2e-qemu)"
+timeout 1500 packaging/testbed/qemu/package-e2e.sh .build-deb .build-deb/e2e-qemu
