@@ -138,5 +138,9 @@ check "posturectl alternative" "$(inside sh -c 'update-alternatives --query post
 check "system user kept" "$(inside sh -c 'getent passwd posture-collector >/dev/null && echo kept || echo gone')" "kept"
 
 inside journalctl --no-pager -o short-monotonic >"$work/journal.log" 2>&1
+if [ "$failures" -ne 0 ]; then
+    echo "-- the container's journal, last 60 lines (all of it, and apt's logs, in $work):"
+    tail -n 60 "$work/journal.log"
+fi
 echo "$failures failure(s); logs in $work"
 exit "$failures"
