@@ -17,7 +17,8 @@ import Testing
     }
 
     @Test func aFilledFileGivesTheThreeValues() throws {
-        let text = "# comment\n  collector = https://collector.example.org:8443  \n\ntoken=abc.def\nca-fingerprint = \(pin)\n"
+        let text =
+            "# comment\n  collector = https://collector.example.org:8443  \n\ntoken=abc.def\nca-fingerprint = \(pin)\n"
         let config = try #require(try EnrollmentConfig.parse(text, file: "f"))
         #expect(config.collector == "https://collector.example.org:8443")
         #expect(config.token == "abc.def")
