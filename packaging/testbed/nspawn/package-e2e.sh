@@ -105,6 +105,15 @@ for unit in postured posture-collector; do
     echo "   $unit: $(grep -o 'Overall exposure level.*' "$work/security-$unit.txt")"
 done
 
+step "watchdog: the collector has run past WatchdogSec and was never restarted"
+since=$(show posture-collector ActiveEnterTimestampMonotonic)
+now=$(inside cat /proc/uptime | awk '{printf "%.0f", $1 * 1000000}')
+ran=$(((now - since) / 1000000))
+[ "$ran" -ge 0 ] && [ "$ran" -lt 35 ] && sleep $((35 - ran)) && ran=35
+check "collector WatchdogUSec" "$(show posture-collector WatchdogUSec)" "30s"
+check "collector restarts after ${ran}s" "$(show posture-collector NRestarts)" "0"
+check "agent WatchdogUSec" "$(show postured WatchdogUSec)" "1min"
+
 step "upgrade both to $version+e2e1 (conffile edit kept, services restarted)"
 agent_pid=$(show postured MainPID); collector_pid=$(show posture-collector MainPID)
 apt install "/mnt/share/posture-agent_${version}+e2e1_amd64.deb" "/mnt/share/posture-collector_${version}+e2e1_amd64.deb" \

@@ -4,6 +4,8 @@
 # agent unattended, and checks what the installed agent reported to the installed collector: the root
 # (plain ext4 on vda) unencrypted although an encrypted volume is mounted, and /srv/vault encrypted (luks2).
 # Prints ok/FAILED per check; the exit code is the number of failures.
+# posture-run.service starts the guest script with /bin/sh: come back under bash.
+[ -n "${BASH_VERSION:-}" ] || exec /bin/bash "$0" "$@"
 set -u
 failures=0
 check() {
