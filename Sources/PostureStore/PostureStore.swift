@@ -11,6 +11,8 @@ import PostureModel
 /// so several collectors sharing one database cannot both win.
 public protocol PostureStore: VerdictStore {
     func insertToken(_ token: TokenRecord) async throws
+    /// Recomputes the audit trail's hash chain and compares it with what it records (`AuditTrail`).
+    func verifyAuditTrail() async throws -> AuditVerification
     func tokens() async throws -> [TokenRecord]
 
     /// Consumes the token, refuses a known machine-id unless the token allows re-enrollment, stores the

@@ -75,6 +75,7 @@ extension SQLiteStore {
                         change.deviceID, change.at.timeIntervalSince1970, change.previousStatus, change.status,
                         change.cause, change.verdict,
                     ])
+                try AuditTrail.append(.verdictChange, sourceID: db.lastInsertedRowID, db: db)
             }
             try Self.insertOutbox(outbox, db: db)
         }
@@ -209,5 +210,6 @@ extension SQLiteStore {
                 action.at.timeIntervalSince1970, action.actor, action.action, action.deviceID, action.target,
                 action.reason,
             ])
+        try AuditTrail.append(.operatorAction, sourceID: db.lastInsertedRowID, db: db)
     }
 }

@@ -34,6 +34,9 @@ public final class SQLiteStore: PostureStore {
         migrator.registerMigration("v2") { db in
             try db.execute(sql: StoreSchema.version2)
         }
+        migrator.registerMigration("v3") { db in
+            try AuditTrail.migrate(db)
+        }
         return migrator
     }
 
@@ -226,8 +229,15 @@ public final class SQLiteStore: PostureStore {
                 try db.execute(
                     sql: "INSERT INTO security_events (at, device_id, code, message, peer) VALUES (?, ?, ?, ?, ?)",
                     arguments: [event.at.timeIntervalSince1970, event.deviceID, event.code, event.message, event.peer])
+                if event.code.hasPrefix("enforcement.") {
+                    try AuditTrail.append(.enforcement, sourceID: db.lastInsertedRowID, db: db)
+                }
             }
         }
+    }
+
+    public func verifyAuditTrail() async throws -> AuditVerification {
+        try await pool.read { db in try AuditTrail.verify(db) }
     }
 
     public func securityEvents(limit: Int) async throws -> [SecurityEvent] {

@@ -264,7 +264,49 @@ struct Waivers: AsyncParsableCommand {
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Operator actions and verdict changes: who, when, why.")
+        abstract: "The audit trail: operator actions, verdict changes, agents' enforcement; and its check.",
+        subcommands: [AuditShow.self, Verify.self], defaultSubcommand: AuditShow.self)
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the audit trail's hash chain against the store: exit 1 and name each bad entry.",
+            discussion: """
+                Finds an entry edited, removed or reordered in the trail, and a recorded action, verdict \
+                change or enforcement report edited, removed or written around the trail. Prints the \
+                head hash: keep it elsewhere and pass it back with --expect-head to also catch the \
+                removal of the newest entries.
+                """)
+        @OptionGroup var options: ConfigOptions
+        @Option(help: ArgumentHelp("The head hash an earlier verify printed.", valueName: "hex"))
+        var expectHead: String?
+
+        func run() async throws {
+            let store = try Collector.openStore(try options.load())
+            let result = try await store.verifyAuditTrail()
+            var problems = result.problems
+            if let expectHead, expectHead != result.head {
+                problems.append(
+                    "head is \(result.head), not the expected \(expectHead) (entries were added or removed since)")
+            }
+            guard problems.isEmpty else { throw AuditTrailBroken(problems: problems, entries: result.entries) }
+            print("audit trail intact: \(result.entries) entries, head \(result.head)")
+        }
+    }
+}
+
+/// Printed by ArgumentParser on standard error, exit code 1.
+struct AuditTrailBroken: Error, CustomStringConvertible {
+    var problems: [String]
+    var entries: Int
+    var description: String {
+        "audit trail NOT intact: \(problems.count) problem(s) in \(entries) entries:\n"
+            + problems.joined(separator: "\n")
+    }
+}
+
+struct AuditShow: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Operator actions and verdict changes: who, when, why.")
     @OptionGroup var options: ConfigOptions
     @Option(help: "Only this device's verdict changes.") var device: String?
     @Option var limit: Int = 100

@@ -234,6 +234,25 @@ struct VerdictTests {
         #expect(audit.contains("quarantine  by alice"))
         #expect(audit.contains("laptop reported stolen"))
         #expect(audit.contains("noncompliant  quarantine by alice"))
+
+        // ... in a hash chain: intact, until someone rewrites history in the SQLite file directly.
+        let intact = try collector.command(["audit", "verify"])
+        #expect(intact.hasPrefix("audit trail intact: "), "\(intact)")
+        let head = String(intact.split(separator: " ").last ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try collector.command(["audit", "verify", "--expect-head", head]).hasPrefix("audit trail intact"))
+        try Shell.run([
+            "/usr/bin/python3", "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE operator_actions SET reason = 'routine check' WHERE action = 'quarantine'\"); c.commit()",
+            collector.stateDirectory + "/collector.sqlite",
+        ])
+        let verify = try Shell.runAllowingFailure(
+            [CollectorHarness.collectorBinary, "audit", "verify", "--state-dir", collector.stateDirectory])
+        #expect(verify.status == 1)
+        #expect(verify.stderr.contains("audit trail NOT intact"), "\(verify.stderr)")
+        // Exactly one entry is named: the quarantine whose reason was rewritten.
+        #expect(verify.stderr.contains("1 problem(s)"), "\(verify.stderr)")
+        #expect(verify.stderr.contains("(operator-action, source row "), "\(verify.stderr)")
+        #expect(verify.stderr.contains("was changed after it was recorded"), "\(verify.stderr)")
         receiver?.signal(SIGKILL)
     }
 
