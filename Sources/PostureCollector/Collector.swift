@@ -61,10 +61,13 @@ public struct Collector: Sendable {
             ca: core.ca.certificate, trustDomain: configuration.trustDomain, store: core.store, logger: core.logger)
 
         let enrollmentRouter = Router(context: CollectorRequestContext.self)
+        enrollmentRouter.add(middleware: RequestMetricsMiddleware(listener: "enrollment", metrics: core.metrics))
         EnrollmentRoutes(collector: core).register(on: enrollmentRouter)
         let deviceRouter = Router(context: CollectorRequestContext.self)
+        deviceRouter.add(middleware: RequestMetricsMiddleware(listener: "devices", metrics: core.metrics))
         DeviceRoutes(collector: core).register(on: deviceRouter)
         let apiRouter = Router(context: CollectorRequestContext.self)
+        apiRouter.add(middleware: RequestMetricsMiddleware(listener: "api", metrics: core.metrics))
         APIRoutes(collector: core).register(on: apiRouter)
 
         func application(

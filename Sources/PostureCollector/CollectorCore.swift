@@ -32,6 +32,7 @@ public struct CollectorCore: Sendable {
     let issuerSource: Issuer
     var issuer: String { issuerSource.value }
     let apiTokens = NIOLockedValueBox<[String: (APITokenRecord, Date)]>([:])
+    let metrics = CollectorMetrics()
 
     init(
         configuration: CollectorConfiguration, ca: CertificateAuthority, store: any PostureStore, keys: SigningKeys,
@@ -45,7 +46,8 @@ public struct CollectorCore: Sendable {
         let issuer = Issuer(configuration)
         issuerSource = issuer
         transmitter = SignalTransmitter(
-            store: store, keys: keys, issuer: issuer, trustDomain: configuration.trustDomain, logger: logger)
+            store: store, keys: keys, issuer: issuer, trustDomain: configuration.trustDomain, metrics: metrics,
+            logger: logger)
         do {
             verdicts = try VerdictService(
                 store: store, keys: keys, issuer: issuer, trustDomain: configuration.trustDomain,
@@ -129,7 +131,9 @@ public struct CollectorCore: Sendable {
             nextNonce: NonceFactory.make(now: now, lifetime: configuration.attestations.nonceLifetime.duration),
             journalCounts: counts.isEmpty
                 ? nil : (try? PostureReport.wireEncoder().encode(counts)).map { String(decoding: $0, as: UTF8.self) })
+        let commitStart = ContinuousClock.now
         let receipt = try await committer.submit(pending).get()
+        metrics.storeCommit(ContinuousClock.now - commitStart)
         let verdict = await verdicts.attested(deviceID: envelope.deviceID, payload: attestation, now: now)
         let signed = verdict == nil ? nil : await verdicts.signedVerdict(envelope.deviceID, now: now)
         return IngestResponse(receipt: receipt, verdict: verdict, jwt: signed?.jwt)

@@ -81,7 +81,7 @@ struct APIToken: AsyncParsableCommand {
         commandName: "apitoken", abstract: "API tokens for policy engines and SSF receivers.",
         subcommands: [Create.self, Certificate.self, List.self, Revoke.self])
 
-    static let scopes = ["verdict:read", "ssf:manage", "admin"]
+    static let scopes = ["verdict:read", "ssf:manage", "metrics:read", "admin"]
 
     /// What every API credential has: a name, scopes, who made it.
     struct GrantOptions: ParsableArguments {

@@ -76,6 +76,25 @@ struct VerdictTests {
             "apitoken", "create", "--name", "proxy", "--scope", "verdict:read", "--scope", "ssf:manage",
         ]).trimmingCharacters(in: .whitespacesAndNewlines)
 
+        // Prometheus metrics (before any restart of the collector resets them): refused without a token or with another scope; with metrics:read, the
+        // attestation counter equals what the store holds, and one enrollment was accepted.
+        #expect(split(try curl(collector, "/metrics", token: "nope")).1 == 401)
+        #expect(split(try curl(collector, "/metrics", token: token)).1 == 403)
+        let scraper = try collector.command(["apitoken", "create", "--name", "prometheus", "--scope", "metrics:read"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let (metrics, metricsStatus) = split(try curl(collector, "/metrics", token: scraper))
+        #expect(metricsStatus == 200)
+        let stored = try collector.attestations(deviceID).count
+        #expect(stored >= 1)
+        #expect(
+            metrics.contains("posture_attestations_total{result=\"accepted\",reason=\"-\"} \(stored)"), "\(metrics)")
+        #expect(metrics.contains("posture_enrollments_total{result=\"accepted\",reason=\"-\"} 1"), "\(metrics)")
+        #expect(
+            metrics.contains("posture_devices{verdict=\"noncompliant\"} 1")
+                || metrics.contains("posture_devices{verdict=\"compliant\"} 1"), "\(metrics)")
+        #expect(metrics.contains("posture_http_request_duration_seconds_count{listener=\"devices\",status=\"2xx\"}"))
+        #expect(metrics.contains("posture_store_commit_duration_seconds_count \(stored)"), "\(metrics)")
+
         // Pull: JSON and a JWT that python3-jwt verifies with the published JWKS.
         let (body, status) = split(
             try curl(collector, "/v1/devices/\(deviceID)/verdict", token: token, extra: ["-D", "-"]))

@@ -15,6 +15,16 @@ struct APIRoutes: Sendable {
 
     func register(on router: Router<CollectorRequestContext>) {
         router.get("/healthz") { _, _ in Responses.text("ok\n", contentType: "text/plain") }
+        // Prometheus text format; Prometheus sends the API token as `authorization: {credentials: …}`.
+        router.get("/metrics") { request, context in
+            do {
+                _ = try await collector.authorize(request, channel: context.channel, scope: "metrics:read")
+                collector.metrics.verdicts(await collector.verdicts.statusCounts())
+                return Responses.text(collector.metrics.render(), contentType: "text/plain; version=0.0.4")
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
         router.get("/.well-known/jwks.json") { _, _ in
             Responses.text(collector.keys.jwks, contentType: "application/jwk-set+json")
         }

@@ -19,8 +19,11 @@ struct EnrollmentRoutes: Sendable {
         router.post("/v1/enroll") { request, context in
             do {
                 let body = try await request.decodeJSON(EnrollmentRequest.self, limit: 64 << 10)
-                return Responses.json(try await collector.enroll(body, requestHost: request.head.authority))
+                let grant = try await collector.enroll(body, requestHost: request.head.authority)
+                collector.metrics.enrollment(accepted: true)
+                return Responses.json(grant)
             } catch {
+                collector.metrics.enrollment(accepted: false, reason: AttestationRefusal(error).code.rawValue)
                 await collector.refused(error, deviceID: nil, peer: context.channel.remoteAddress?.description)
                 return Responses.refusal(error)
             }
@@ -41,8 +44,11 @@ struct DeviceRoutes: Sendable {
                 let peer = try await collector.peers.identity(of: context.channel)
                 deviceID = peer.identity.deviceID
                 let body = try await request.collectBody(limit: collector.configuration.attestations.maxBodyBytes)
-                return Responses.json(try await collector.ingest(body: body, peer: peer))
+                let receipt = try await collector.ingest(body: body, peer: peer)
+                collector.metrics.attestation(accepted: true)
+                return Responses.json(receipt)
             } catch {
+                collector.metrics.attestation(accepted: false, reason: AttestationRefusal(error).code.rawValue)
                 await collector.refused(error, deviceID: deviceID, peer: context.channel.remoteAddress?.description)
                 return Responses.refusal(error)
             }

@@ -23,11 +23,16 @@ actor SignalTransmitter {
     let trustDomain: String
     let logger: Logger
     let client: HTTPClient
+    let metrics: CollectorMetrics
     private var streams: [String: StreamRecord] = [:]
     private var pushSleeper: (UUID, CheckedContinuation<Void, Never>)?
     private var pollWaiters: [UUID: CheckedContinuation<Void, Never>] = [:]
 
-    init(store: any PostureStore, keys: SigningKeys, issuer: Issuer, trustDomain: String, logger: Logger) {
+    init(
+        store: any PostureStore, keys: SigningKeys, issuer: Issuer, trustDomain: String, metrics: CollectorMetrics,
+        logger: Logger
+    ) {
+        self.metrics = metrics
         self.store = store
         self.keys = keys
         issuerSource = issuer
@@ -176,6 +181,7 @@ actor SignalTransmitter {
                 let body = try? await response.body.collect(upTo: 64 << 10)
                 if response.status == .accepted || response.status == .ok {
                     _ = try? await store.markDelivered(streamID: stream.id, jtis: [entry.jti], at: Date())
+                    metrics.signalDelivery("delivered")
                     progress = true
                     continue
                 }
@@ -187,6 +193,7 @@ actor SignalTransmitter {
             // Exponential backoff from 1 s, at most 5 min; order is kept: later SETs wait for this one.
             let delay: Double = Swift.min(300.0, Foundation.pow(2.0, Double(Swift.min(entry.attempts, 9))))
             try? await store.markFailed(id: entry.id, error: failure, nextAttemptAt: Date().addingTimeInterval(delay))
+            metrics.signalDelivery("retry")
             logger.warning(
                 "SET delivery failed, retrying in \(Int(delay)) s: \(failure)",
                 metadata: ["posture.stream": "\(stream.id)", "posture.jti": "\(entry.jti)"])

@@ -19,6 +19,13 @@ actor VerdictService {
     /// Answers as soon as the actor is free: the watchdog's proof that verdicts are not wedged.
     func isResponsive() -> Bool { true }
 
+    /// How many devices stand at each verdict now (`/metrics`).
+    func statusCounts() -> [String: Int] {
+        entries.values.reduce(into: [:]) { counts, entry in
+            if let status = entry.verdict?.status { counts[status.rawValue, default: 0] += 1 }
+        }
+    }
+
     struct Entry {
         var machineID: String
         var hostname: String

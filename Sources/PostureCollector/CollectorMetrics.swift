@@ -1,0 +1,87 @@
+import Hummingbird
+import Prometheus
+
+/// The collector's Prometheus metrics, served at `GET /metrics` on the API listener (scope
+/// `metrics:read`, as Prometheus sends a bearer token): attestations and enrollments by result and refusal
+/// reason, verdicts by status, Shared Signals deliveries and retries, request and store-commit latency.
+final class CollectorMetrics: Sendable {
+    let registry = PrometheusCollectorRegistry()
+    private let latencyBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(1000),
+        .seconds(5),
+    ]
+
+    /// `reason` is the refusal code (`bad_signature`, `replayed`, …) or `-` for an accepted one.
+    func attestation(accepted: Bool, reason: String = "-") {
+        registry.makeCounter(
+            name: "posture_attestations_total",
+            labels: [("result", accepted ? "accepted" : "refused"), ("reason", reason)],
+            help: "Attestations received, by result and refusal reason."
+        ).increment()
+    }
+
+    func enrollment(accepted: Bool, reason: String = "-") {
+        registry.makeCounter(
+            name: "posture_enrollments_total",
+            labels: [("result", accepted ? "accepted" : "refused"), ("reason", reason)],
+            help: "Enrollment requests, by result and refusal reason."
+        ).increment()
+    }
+
+    /// `result`: delivered, or retry (the receiver failed; the SET waits with backoff).
+    func signalDelivery(_ result: String) {
+        registry.makeCounter(
+            name: "posture_ssf_push_deliveries_total", labels: [("result", result)],
+            help: "Security Event Token push deliveries (RFC 8935), by result."
+        ).increment()
+    }
+
+    func storeCommit(_ duration: Duration) {
+        registry.makeDurationHistogram(
+            name: "posture_store_commit_duration_seconds", labels: [], buckets: latencyBuckets,
+            help: "Time to commit an accepted attestation to the store (fsync included)."
+        ).record(duration)
+    }
+
+    func request(listener: String, status: Int, _ duration: Duration) {
+        registry.makeDurationHistogram(
+            name: "posture_http_request_duration_seconds",
+            labels: [("listener", listener), ("status", "\(status / 100)xx")], buckets: latencyBuckets,
+            help: "HTTP request latency, by listener and status class."
+        ).record(duration)
+    }
+
+    func verdicts(_ counts: [String: Int]) {
+        for status in ["compliant", "noncompliant", "unknown"] {
+            registry.makeGauge(
+                name: "posture_devices", labels: [("verdict", status)], help: "Devices by current verdict."
+            ).set(Double(counts[status] ?? 0))
+        }
+    }
+
+    func render() -> String { registry.emitToString() }
+}
+
+/// Times every request of one listener into `posture_http_request_duration_seconds`.
+struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let listener: String
+    let metrics: CollectorMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        let start = ContinuousClock.now
+        do {
+            let response = try await next(request, context)
+            metrics.request(listener: listener, status: response.status.code, ContinuousClock.now - start)
+            return response
+        } catch let error as HTTPResponseError {
+            metrics.request(listener: listener, status: error.status.code, ContinuousClock.now - start)
+            throw error
+        } catch {
+            metrics.request(listener: listener, status: 500, ContinuousClock.now - start)
+            throw error
+        }
+    }
+}
