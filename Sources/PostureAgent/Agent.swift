@@ -49,7 +49,8 @@ public actor Agent: Service {
     private let logger: Logger
     private let spool: Spool
     private let key: SoftwareSigningKey
-    private let enrollment: AgentState.Enrollment
+    /// What enrollment established (read once, at start).
+    public nonisolated let enrollment: AgentState.Enrollment
     private var client: CollectorClient
     private var certificate: Certificate
     private var lastSequence: UInt64
@@ -205,37 +206,31 @@ public actor Agent: Service {
                 return
             }
         }
-        if let verified {
-            lastVerifiedAt = verified.issuedAt
-            // Every verified verdict is applied (a no-op when nothing changed): new sessions and failed
-            // steps are retried with each report.
-            if new.version == verdict?.version, let enforcer {
-                await enforcer.apply(
-                    status: verified.status, failing: verified.failingRules, quarantine: verified.quarantine)
-                await reportEnforcement()
+        if let verified { lastVerifiedAt = verified.issuedAt }
+        if new.version != verdict?.version {
+            let previous = verdict?.status
+            verdict = new
+            do {
+                try state.save(new)
+            } catch {
+                logger.error("cannot save the verdict to \(state.verdictPath): \(error)")
             }
-        }
-        guard new.version != verdict?.version || verdict == nil else { return }
-        let previous = verdict?.status
-        verdict = new
-        do {
-            try state.save(new)
-        } catch {
-            logger.error("cannot save the verdict to \(state.verdictPath): \(error)")
-        }
-        logger.notice(
-            "verdict \(previous?.rawValue ?? "none") -> \(new.status.rawValue)",
-            metadata: [
-                "posture.source": "\(source)", "posture.failing": "\(new.failing.map(\.rule).joined(separator: ","))",
-                "posture.risk": "\(new.risk)", "posture.quarantine": "\(new.quarantine?.reason ?? "-")",
-                "posture.signed": "\(verified != nil)",
-            ])
-        verdictUpdates.yield(new)
-        if let enforcer {
-            guard let verified else {
+            logger.notice(
+                "verdict \(previous?.rawValue ?? "none") -> \(new.status.rawValue)",
+                metadata: [
+                    "posture.source": "\(source)",
+                    "posture.failing": "\(new.failing.map(\.rule).joined(separator: ","))",
+                    "posture.risk": "\(new.risk)", "posture.quarantine": "\(new.quarantine?.reason ?? "-")",
+                    "posture.signed": "\(verified != nil)",
+                ])
+            verdictUpdates.yield(new)
+            if enforcer != nil && verified == nil {
                 logger.warning("no signed verdict to act on (\(source)); enforcement unchanged")
-                return
             }
+        }
+        // Every verified verdict is applied, changed or not (a no-op when nothing changed): new sessions
+        // and failed steps are retried with each report.
+        if let enforcer, let verified {
             await enforcer.apply(
                 status: verified.status, failing: verified.failingRules, quarantine: verified.quarantine)
             await reportEnforcement()

@@ -37,8 +37,7 @@ public struct AgentDaemon: Service {
             guard await waitForEnrollment() else { return }
         }
         let agent = try Agent(state: state, options: options, logger: logger)
-        let enrollment = try state.enrollment()
-        SystemdNotifier.ready(status: "reporting as \(enrollment?.identity ?? "?") to \(enrollment?.devicesURL ?? "?")")
+        SystemdNotifier.ready(status: "reporting as \(agent.enrollment.identity) to \(agent.enrollment.devicesURL)")
         let watchdog = Task { await SystemdNotifier.feedWatchdog { await agent.isResponsive() } }
         defer { watchdog.cancel() }
         try await agent.run()
