@@ -51,9 +51,7 @@ public struct AgentStatus: AsyncParsableCommand {
         } else {
             print("verdict     none yet")
         }
-        if let bytes = try DurableFile.read(state.enforcementPath),
-            let enforcement = try? PostureReport.wireDecoder().decode(Enforcer.State.self, from: Data(bytes))
-        {
+        if let enforcement = Enforcer.State.load(from: state.enforcementPath) {
             let since = enforcement.since.map { " since \($0)" } ?? ""
             print("enforcing   \(enforcement.enforcing ? "yes\(since): \(enforcement.reason ?? "")" : "no")")
             if let decision = enforcement.lastDecision { print("decision    \(decision)") }

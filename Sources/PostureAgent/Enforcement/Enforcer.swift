@@ -41,6 +41,13 @@ public actor Enforcer {
         public var lastDecision: String?
 
         public init() {}
+
+        /// The record at `path`; nil when there is none or it cannot be read (enforcement starts afresh).
+        public static func load(from path: String) -> State? {
+            (try? DurableFile.read(path)).flatMap { bytes in
+                try? PostureReport.wireDecoder().decode(State.self, from: Data(bytes))
+            }
+        }
     }
 
     public struct Record: Sendable, Codable, Equatable {
@@ -66,12 +73,7 @@ public actor Enforcer {
         self.logins = logins
         self.statePath = statePath
         self.logger = logger
-        state =
-            statePath.flatMap { path in
-                (try? DurableFile.read(path)).flatMap { bytes in
-                    try? PostureReport.wireDecoder().decode(State.self, from: Data(bytes))
-                }
-            } ?? State()
+        state = statePath.flatMap(State.load(from:)) ?? State()
     }
 
     /// Applies a verified verdict: `failing` names the failing rules, for the message users see.
@@ -261,10 +263,7 @@ public actor Enforcer {
                 users.append((String(cString: entry.pointee.pw_name), entry.pointee.pw_uid))
             }
         }
-        for (user, uid) in users
-        where !state.lockedAccounts.contains(user)
-            && !isExempt(LoginSession(id: "", uid: uid, user: user, seat: "", path: ""))
-        {
+        for (user, uid) in users where !state.lockedAccounts.contains(user) && !isExempt(user: user, uid: uid) {
             // `passwd -S`: the second field is P (usable password), L (locked) or NP (none).
             let status = Self.output(["/usr/bin/passwd", "-S", user]).split(separator: " ").dropFirst().first
             guard status == "P" else { continue }
@@ -316,11 +315,13 @@ public actor Enforcer {
         }
     }
 
+    func isExempt(_ session: LoginSession) -> Bool { isExempt(user: session.user, uid: session.uid) }
+
     /// root, the configured users, and members of the configured groups.
-    func isExempt(_ session: LoginSession) -> Bool {
-        if session.uid == 0 || options.exemptUsers.contains(session.user) { return true }
+    func isExempt(user: String, uid: UInt32) -> Bool {
+        if uid == 0 || options.exemptUsers.contains(user) { return true }
         guard !options.exemptGroups.isEmpty else { return false }
-        return !Set(Self.groups(of: session.user)).isDisjoint(with: options.exemptGroups)
+        return !Set(Self.groups(of: user)).isDisjoint(with: options.exemptGroups)
     }
 
     static func groups(of user: String) -> [String] {
@@ -368,16 +369,20 @@ public actor Enforcer {
         all["POSTURE_MODE"] = options.mode.rawValue
         records.append(Record(at: Date(), messageID: id, message: message, fields: all))
         // Bounded: the oldest unreported records go first if the collector stays away.
-        if records.count > 2000 {
-            records.removeFirst(records.count - 2000)
-            reported = max(0, reported - (records.count - 2000))
+        let overflow = records.count - 2000
+        if overflow > 0 {
+            records.removeFirst(overflow)
+            reported = max(0, reported - overflow)
         }
-        logger.log(level: level, "\(message)", metadata: all.mapValues { .string($0) })
-        JournalWriter.send(
+        let journaled = JournalWriter.send(
             [
                 ("MESSAGE", message), ("MESSAGE_ID", id), ("PRIORITY", level == .error ? "3" : "5"),
                 ("SYSLOG_IDENTIFIER", "postured"),
             ] + all.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+        // Under systemd standard error is the journal too: the structured entry is the one record.
+        if !(journaled && JournalWriter.standardErrorIsJournal) {
+            logger.log(level: level, "\(message)", metadata: all.mapValues { .string($0) })
+        }
     }
 
     /// Records not yet reported to the collector; `markReported` after it accepted them.
