@@ -98,25 +98,20 @@ public struct CompactJWS: Sendable, Equatable {
             throw AttestationRefusal(
                 .keyMismatch, "JWS kid \(header.kid) is not the thumbprint of the client certificate's key")
         }
-        guard let ecdsa = try? P256.Signing.ECDSASignature(rawRepresentation: signature),
-            key.isValidSignature(ecdsa, for: Data(signingInput.utf8))
-        else {
-            throw AttestationRefusal(
-                .badSignature, "the JWS signature does not verify under the device certificate's key")
-        }
-        guard let payload = Base64URL.decode(encodedPayload) else {
-            throw AttestationRefusal(.malformedJWS, "the JWS payload is not base64url")
-        }
-        return payload
+        return try payload(verifiedBy: key, named: "the device certificate's key")
     }
 
     /// The payload, if and only if the signature verifies under `key`, which the caller chose by `kid`
     /// from a key set it trusts (the collector's JWKS).
     public func verifiedPayload(signedBy key: P256.Signing.PublicKey) throws(AttestationRefusal) -> Data {
+        try payload(verifiedBy: key, named: "the key named by kid")
+    }
+
+    private func payload(verifiedBy key: P256.Signing.PublicKey, named: String) throws(AttestationRefusal) -> Data {
         guard let ecdsa = try? P256.Signing.ECDSASignature(rawRepresentation: signature),
             key.isValidSignature(ecdsa, for: Data(signingInput.utf8))
         else {
-            throw AttestationRefusal(.badSignature, "the signature does not verify under the key named by kid")
+            throw AttestationRefusal(.badSignature, "the JWS signature does not verify under \(named)")
         }
         guard let payload = Base64URL.decode(encodedPayload) else {
             throw AttestationRefusal(.malformedJWS, "the JWS payload is not base64url")
