@@ -14,18 +14,17 @@ final class CollectorMetrics: Sendable {
 
     /// `reason` is the refusal code (`bad_signature`, `replayed`, …) or `-` for an accepted one.
     func attestation(accepted: Bool, reason: String = "-") {
-        registry.makeCounter(
-            name: "posture_attestations_total",
-            labels: [("result", accepted ? "accepted" : "refused"), ("reason", reason)],
-            help: "Attestations received, by result and refusal reason."
-        ).increment()
+        received("posture_attestations_total", "Attestations received", accepted: accepted, reason: reason)
     }
 
     func enrollment(accepted: Bool, reason: String = "-") {
+        received("posture_enrollments_total", "Enrollment requests", accepted: accepted, reason: reason)
+    }
+
+    private func received(_ name: String, _ what: String, accepted: Bool, reason: String) {
         registry.makeCounter(
-            name: "posture_enrollments_total",
-            labels: [("result", accepted ? "accepted" : "refused"), ("reason", reason)],
-            help: "Enrollment requests, by result and refusal reason."
+            name: name, labels: [("result", accepted ? "accepted" : "refused"), ("reason", reason)],
+            help: "\(what), by result and refusal reason."
         ).increment()
     }
 
