@@ -10,6 +10,7 @@ import Foundation
 public enum DirectSpawn {
     /// The exit status, or nil when `timeout` passed (the process is then killed).
     public static func run(_ arguments: [String], logPath: String, timeout: TimeInterval) throws -> Int32? {
+        markInheritedDescriptorsCloseOnExec()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -30,6 +31,24 @@ public enum DirectSpawn {
         kill(pid, SIGKILL)
         waitpid(pid, &status, 0)
         return nil
+    }
+
+    /// The test runner holds descriptors without close-on-exec (Foundation's pipes among them); a
+    /// scenario must inherit none: mmdebstrap, for one, hands apt a two-digit fd that dash cannot parse.
+    static func markInheritedDescriptorsCloseOnExec() {
+        guard let directory = opendir("/proc/self/fd") else { return }
+        var descriptors: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let fd = Int32(name), fd > 2 { descriptors.append(fd) }
+        }
+        closedir(directory)
+        for fd in descriptors {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+        }
     }
 }
 

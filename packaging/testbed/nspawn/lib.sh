@@ -11,18 +11,6 @@ NSPAWN_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,iproute2,nftables,iptab
 NSPAWN_PACKAGES+=,procps,ca-certificates,bsdutils,adduser,libsqlite3-0
 NSPAWN_ROOTFS=${NSPAWN_ROOTFS:-${POSTURE_TESTBED_CACHE:-/var/cache/posture-testbed}/bookworm-nspawn}
 
-# mmdebstrap hands apt a file descriptor number that /bin/sh (dash) must parse, and dash reads only one
-# digit: started from a test runner with many files open, it gets fd 24 and fails with "Bad fd number".
-# Run a command with only standard input, output and error open.
-without_inherited_fds() {
-    local fd
-    for fd in /proc/$BASHPID/fd/*; do
-        fd=${fd##*/}
-        [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
-    done
-    "$@"
-}
-
 # Builds the tree when absent or built from another package list. Twice at most: a mirror hiccup should
 # not fail the suite. A stale half-built tree is removed first.
 nspawn_rootfs() {
@@ -32,8 +20,8 @@ nspawn_rootfs() {
     rm -rf "$NSPAWN_ROOTFS"
     for attempt in 1 2; do
         rm -rf "$NSPAWN_ROOTFS.tmp"
-        (without_inherited_fds timeout 900 mmdebstrap --variant=minbase --include="$NSPAWN_PACKAGES" bookworm \
-            "$NSPAWN_ROOTFS.tmp") >"$work/mmdebstrap.log" 2>&1 </dev/null && mv "$NSPAWN_ROOTFS.tmp" "$NSPAWN_ROOTFS" && break
+        timeout 900 mmdebstrap --variant=minbase --include="$NSPAWN_PACKAGES" bookworm "$NSPAWN_ROOTFS.tmp" \
+            >"$work/mmdebstrap.log" 2>&1 </dev/null && mv "$NSPAWN_ROOTFS.tmp" "$NSPAWN_ROOTFS" && break
         echo "mmdebstrap attempt $attempt failed:" >&2
         tail -20 "$work/mmdebstrap.log" >&2
     done

@@ -22,20 +22,12 @@ packages=systemd,systemd-sysv,udev,kmod,dbus,linux-image-amd64,initramfs-tools,e
 packages+=cryptsetup-bin,lvm2,btrfs-progs,busybox-static,procps,iproute2,nftables,ca-certificates
 # What the packages depend on beyond the above, for `apt-get install ./posture-*.deb` with no network.
 packages+=,adduser,libsqlite3-0
-# Only fds 0-2 open (in a subshell, so this script's own fd stays): mmdebstrap passes apt an fd number
-# that dash must parse, one digit at most.
-(
-    for fd in /proc/$BASHPID/fd/*; do
-        fd=${fd##*/}
-        [ "$fd" -gt 2 ] 2>/dev/null && eval "exec $fd>&-" 2>/dev/null
-    done
-    exec timeout 900 mmdebstrap --variant=minbase --include="$packages" \
+timeout 900 mmdebstrap --variant=minbase --include="$packages" \
     --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d" && echo MODULES=list > "$1/etc/initramfs-tools/conf.d/posture" && printf "virtio_pci\nvirtio_blk\next4\n" >> "$1/etc/initramfs-tools/modules"' \
     --customize-hook='printf "9p\n9pnet_virtio\ndm_mod\ndm_crypt\nnvme\nloop\nbtrfs\n" > "$1/etc/modules-load.d/posture.conf"' \
     --customize-hook="cp '$here/posture-run.service' \"\$1/etc/systemd/system/\" && ln -sf /etc/systemd/system/posture-run.service \"\$1/etc/systemd/system/multi-user.target.wants/posture-run.service\"" \
     --customize-hook='echo posture-vm > "$1/etc/hostname"; systemd-machine-id-setup --root="$1" >/dev/null 2>&1 || true' \
     bookworm "$tree" >&2
-) </dev/null
 timeout 300 mkfs.ext4 -q -F -L root -d "$tree" "$image" 3G >&2
 echo "$want" > "$stamp"
 echo "$cache"
