@@ -37,6 +37,16 @@ struct VerdictTests {
           - {name: sshd-no-empty-passwords, check: sshd, permitEmptyPasswords: false, severity: high}
         """
 
+    /// A running collector whose policy file (`text`, or `policy`) lives in a new scratch directory.
+    func collectorWithPolicy(_ label: String, _ text: String? = nil) throws -> (
+        collector: CollectorHarness, directory: URL, policyPath: String
+    ) {
+        let directory = try Paths.temporaryDirectory(label)
+        let policyPath = directory.appendingPathComponent("policy.yaml").path
+        try (text ?? policy).write(toFile: policyPath, atomically: true, encoding: .utf8)
+        return (try CollectorHarness(label, configuration: "policy: {path: \(policyPath)}\n"), directory, policyPath)
+    }
+
     func curl(_ collector: CollectorHarness, _ path: String, token: String, extra: [String] = []) throws -> Shell.Output
     {
         try Shell.runAllowingFailure(
@@ -58,10 +68,7 @@ struct VerdictTests {
     }
 
     @Test func verdictsArePulledSignedLongPolledAndPushedAsCAEPEvents() throws {
-        let directory = try Paths.temporaryDirectory("e2e-verdicts")
-        let policyPath = directory.appendingPathComponent("policy.yaml").path
-        try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
-        let collector = try CollectorHarness("e2e-verdicts", configuration: "policy: {path: \(policyPath)}\n")
+        let (collector, directory, _) = try collectorWithPolicy("e2e-verdicts")
         let (state, deviceID) = try collector.enrollAgent("agent")
         try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1", "--interval", "1s"])
 
@@ -276,10 +283,7 @@ struct VerdictTests {
     }
 
     @Test func aBrokenPolicyIsRefusedWithItsLineAndTheOldOneStays() throws {
-        let directory = try Paths.temporaryDirectory("e2e-policy")
-        let policyPath = directory.appendingPathComponent("policy.yaml").path
-        try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
-        let collector = try CollectorHarness("e2e-policy", configuration: "policy: {path: \(policyPath)}\n")
+        let (collector, directory, policyPath) = try collectorWithPolicy("e2e-policy")
         let (state, deviceID) = try collector.enrollAgent("agent")
         try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1", "--interval", "1s"])
         let token = try collector.command(["apitoken", "create", "--name", "p", "--scope", "verdict:read"])
@@ -325,10 +329,7 @@ struct VerdictTests {
     }
 
     @Test func theAgentLearnsItsVerdictByLongPoll() throws {
-        let directory = try Paths.temporaryDirectory("e2e-agent-verdict")
-        let policyPath = directory.appendingPathComponent("policy.yaml").path
-        try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
-        let collector = try CollectorHarness("e2e-agent-verdict", configuration: "policy: {path: \(policyPath)}\n")
+        let (collector, directory, _) = try collectorWithPolicy("e2e-agent-verdict")
         let (state, deviceID) = try collector.enrollAgent("agent")
         let agent = try BackgroundProcess(
             [CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "60s"],
@@ -356,17 +357,16 @@ struct VerdictTests {
     }
 
     @Test func waiversExpireAndReportsAgeOutByThemselves() throws {
-        let directory = try Paths.temporaryDirectory("e2e-waivers")
-        let policyPath = directory.appendingPathComponent("policy.yaml").path
-        try """
-        report: {maxAge: 8s}
-        rules:
-          - name: impossible-os
-            check: osVersion
-            minimum: {debian: "99", ubuntu: "99", fedora: "99"}
-            labels: {class: legacy}
-        """.write(toFile: policyPath, atomically: true, encoding: .utf8)
-        let collector = try CollectorHarness("e2e-waivers", configuration: "policy: {path: \(policyPath)}\n")
+        let (collector, _, _) = try collectorWithPolicy(
+            "e2e-waivers",
+            """
+            report: {maxAge: 8s}
+            rules:
+              - name: impossible-os
+                check: osVersion
+                minimum: {debian: "99", ubuntu: "99", fedora: "99"}
+                labels: {class: legacy}
+            """)
         let token = try collector.command(["apitoken", "create", "--name", "p", "--scope", "verdict:read"])
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let (plainState, plainID) = try collector.enrollAgent("plain")
@@ -404,10 +404,7 @@ struct VerdictTests {
     }
 
     @Test func pollReceiversGetSETsUntilTheyAcknowledgeThem() throws {
-        let directory = try Paths.temporaryDirectory("e2e-poll")
-        let policyPath = directory.appendingPathComponent("policy.yaml").path
-        try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
-        let collector = try CollectorHarness("e2e-poll", configuration: "policy: {path: \(policyPath)}\n")
+        let (collector, directory, _) = try collectorWithPolicy("e2e-poll")
         let token = try collector.command(["apitoken", "create", "--name", "idp", "--scope", "ssf:manage"])
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let other = try collector.command(["apitoken", "create", "--name", "other", "--scope", "ssf:manage"])
@@ -535,10 +532,7 @@ struct VerdictTests {
     }
 
     @Test func theAgentEnforcesVerifiedVerdictsInDryRun() throws {
-        let directory = try Paths.temporaryDirectory("e2e-enforce")
-        let policyPath = directory.appendingPathComponent("policy.yaml").path
-        try policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
-        let collector = try CollectorHarness("e2e-enforce", configuration: "policy: {path: \(policyPath)}\n")
+        let (collector, directory, _) = try collectorWithPolicy("e2e-enforce")
         let (state, deviceID) = try collector.enrollAgent("agent")
         #expect(FileManager.default.fileExists(atPath: state + "/verdict-keys.json"))
         let nologin = directory.appendingPathComponent("nologin").path
