@@ -69,6 +69,7 @@ public struct Collector: Sendable {
         let apiRouter = Router(context: CollectorRequestContext.self)
         apiRouter.add(middleware: RequestMetricsMiddleware(listener: "api", metrics: core.metrics))
         APIRoutes(collector: core).register(on: apiRouter)
+        FleetRoutes(collector: core).register(on: apiRouter)
 
         func application(
             _ name: String, _ router: Router<CollectorRequestContext>, _ address: String, _ server: HTTPServerBuilder

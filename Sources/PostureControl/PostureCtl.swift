@@ -9,10 +9,17 @@ public struct PostureCtl: AsyncParsableCommand {
 
     public static let configuration = CommandConfiguration(
         commandName: "posturectl",
-        abstract: "Posture's command line: this device's posture state (operators' commands are added here).",
-        discussion: "Exit codes: 0 success; 3 not enrolled (status); 64 bad usage; 1 any other failure.",
+        abstract: "Posture's command line: this device's posture state, and the fleet through the collector's API.",
+        discussion: """
+            Operator commands (devices, fleet, waivers, tokens, audit, events) talk to the collector's API             listener over HTTPS with an API token. They read --collector, --token-file and --ca, else             POSTURE_COLLECTOR, POSTURE_TOKEN_FILE (or POSTURE_TOKEN) and POSTURE_CA, else             ~/.config/posture/posturectl.conf (`collector = https://HOST:8445`, `token-file = ~/.config/posture/token`,             `ca = FILE`; files holding a token must be mode 0600).
+
+            Exit codes: 0 success; 1 failure (collector unreachable, or a failure it reports); 3 not enrolled             (status); 4 refused: token unknown or lacking the scope; 5 no such device or waiver; 6 the action             does not apply (already quarantined, not quarantined, already revoked); 7 the audit trail is not             intact; 64 bad usage or settings.
+            """,
         version: postureVersion,
-        subcommands: [AgentStatus.self, Version.self]
+        subcommands: [
+            AgentStatus.self, DevicesCommand.self, FleetCommand.self, WaiversCommand.self, TokensCommand.self,
+            AuditCommand.self, EventsCommand.self, Version.self,
+        ]
     )
 
     struct Version: ParsableCommand {

@@ -42,4 +42,12 @@ public protocol PostureStore: VerdictStore {
 
     func recordSecurityEvents(_ events: [SecurityEvent]) async throws
     func securityEvents(limit: Int) async throws -> [SecurityEvent]
+
+    /// A page of devices matching the filters, in the query's order (`FleetIndex`).
+    func fleetDevices(_ query: FleetQuery) async throws -> FleetPage
+    func fleetDevice(_ id: String) async throws -> FleetDevice?
+    func fleetSummary(now: Date) async throws -> FleetSummary
+    func securityEvents(_ query: SecurityEventQuery) async throws -> [SecurityEvent]
+    /// Revokes the device and records who and why, in one transaction.
+    func revoke(deviceID: String, actor: String, reason: String, at: Date) async throws -> Bool
 }

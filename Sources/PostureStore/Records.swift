@@ -148,8 +148,11 @@ public struct SecurityEvent: Sendable, Equatable, Codable {
     public var code: String
     public var message: String
     public var peer: String?
+    /// The store's row ID (nil before it is stored): the cursor of event pages.
+    public var id: Int64?
 
-    public init(at: Date, deviceID: String?, code: String, message: String, peer: String?) {
+    public init(at: Date, deviceID: String?, code: String, message: String, peer: String?, id: Int64? = nil) {
+        self.id = id
         self.at = at
         self.deviceID = deviceID
         self.code = code

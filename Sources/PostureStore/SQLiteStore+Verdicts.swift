@@ -56,14 +56,18 @@ extension SQLiteStore {
             try StoreSQL.run(
                 db,
                 sql: """
-                    INSERT INTO verdicts (device_id, status, version, changed_at, verdict) VALUES (?, ?, ?, ?, ?)
+                    INSERT INTO verdicts (device_id, status, version, changed_at, verdict, status_since)
+                    VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT (device_id) DO UPDATE SET status = excluded.status, version = excluded.version,
-                        changed_at = excluded.changed_at, verdict = excluded.verdict
+                        changed_at = excluded.changed_at, verdict = excluded.verdict,
+                        status_since = CASE WHEN verdicts.status = excluded.status THEN verdicts.status_since
+                            ELSE excluded.status_since END
                     """,
                 arguments: [
                     verdict.deviceID, verdict.status, verdict.version, verdict.changedAt.timeIntervalSince1970,
-                    verdict.verdict,
+                    verdict.verdict, verdict.changedAt.timeIntervalSince1970,
                 ])
+            try FleetIndex.indexFailures(deviceID: verdict.deviceID, verdict: verdict.verdict, db: db)
             if let change {
                 try StoreSQL.run(
                     db,

@@ -84,13 +84,10 @@ struct Devices: AsyncParsableCommand {
 
         func run() async throws {
             let store = try Collector.openStore(try options.load())
-            guard try await store.revoke(deviceID: id, now: Date()) else {
+            guard try await store.revoke(deviceID: id, actor: actor.who, reason: actor.reason, at: Date()) else {
                 throw CollectorError(
                     .notFound, "no active device \(id); list them with `posture-collector devices list`")
             }
-            try await store.recordOperatorAction(
-                OperatorAction(
-                    at: Date(), actor: actor.who, action: "revoke", deviceID: id, target: nil, reason: actor.reason))
             print("revoked \(id)")
         }
     }

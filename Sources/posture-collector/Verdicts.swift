@@ -81,12 +81,12 @@ struct APIToken: AsyncParsableCommand {
         commandName: "apitoken", abstract: "API tokens for policy engines and SSF receivers.",
         subcommands: [Create.self, Certificate.self, List.self, Revoke.self])
 
-    static let scopes = ["verdict:read", "ssf:manage", "metrics:read", "admin"]
+    static let scopes = APITokens.scopes
 
     /// What every API credential has: a name, scopes, who made it.
     struct GrantOptions: ParsableArguments {
         @Option(help: "What uses it, e.g. the proxy's name.") var name: String
-        @Option(name: .customLong("scope"), help: "verdict:read, ssf:manage or admin (repeatable).")
+        @Option(name: .customLong("scope"), help: "verdict:read, ssf:manage, metrics:read, fleet:read, fleet:write or admin (repeatable).")
         var scopes: [String]
         @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
 

@@ -92,13 +92,15 @@ final class CollectorHarness: @unchecked Sendable {
 
     /// Enrolls an agent with a fresh token; returns its state directory and device ID.
     /// With `caFile`, the agent trusts that file instead of pinning the collector's CA by fingerprint.
-    func enrollAgent(_ name: String, caFile: String? = nil, tokenOptions: [String] = []) throws -> (
-        state: String, deviceID: String
-    ) {
+    /// With `hostname`, it enrolls in a UTS namespace of its own (unshare(1), root) under that name.
+    func enrollAgent(_ name: String, caFile: String? = nil, tokenOptions: [String] = [], hostname: String? = nil)
+        throws -> (state: String, deviceID: String)
+    {
         let (state, root) = try makeAgentDirectories(name)
         let trust = try caFile.map { ["--ca", $0] } ?? ["--ca-fingerprint", try fingerprint()]
+        let named = hostname.map { ["unshare", "--uts", "sh", "-c", "hostname \"$0\" && exec \"$@\"", $0] } ?? []
         let output = try Shell.run(
-            [
+            named + [
                 Self.agentBinary, "enroll", "--collector", enrollmentURL, "--token", try token(tokenOptions),
                 "--state-dir", state,
                 "--root", root,

@@ -42,6 +42,9 @@ enum NonceFactory {
 
 /// API tokens: `pat_` and 32 random bytes, base64url, with scopes. Only the SHA-256 is stored.
 public enum APITokens {
+    /// What an API credential may do; `admin` is every scope.
+    public static let scopes = ["verdict:read", "ssf:manage", "metrics:read", "fleet:read", "fleet:write", "admin"]
+
     public static func create(name: String, scopes: [String], ttl: Duration?, now: Date) -> (String, APITokenRecord) {
         let secret = "pat_" + Base64URL.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) })
         let record = APITokenRecord(

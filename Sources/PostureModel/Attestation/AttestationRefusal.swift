@@ -37,6 +37,8 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
         public static let unauthorized = Code(rawValue: "unauthorized")
         public static let insufficientScope = Code(rawValue: "insufficient_scope")
         public static let notFound = Code(rawValue: "not_found")
+        /// The action does not apply to the device as it is (already quarantined, not quarantined, revoked).
+        public static let conflict = Code(rawValue: "conflict")
         // The collector.
         public static let internalError = Code(rawValue: "internal_error")
 
@@ -49,7 +51,7 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
             case .deviceUnknown, .notFound: 404
             case .unauthorized: 401
             case .insufficientScope: 403
-            case .machineAlreadyEnrolled, .nonceReused, .sequenceNotIncreasing: 409
+            case .machineAlreadyEnrolled, .nonceReused, .sequenceNotIncreasing, .conflict: 409
             case .internalError: 500
             default: 400
             }

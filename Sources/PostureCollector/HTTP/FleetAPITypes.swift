@@ -1,0 +1,293 @@
+import Hummingbird
+import PostureModel
+import PostureStore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Request and response bodies of the fleet API (`FleetRoutes`), as `OpenAPIDocument` describes them.
+public struct DeviceDetail: Codable, Sendable {
+    public struct Change: Codable, Sendable {
+        public var at: Date
+        public var previousStatus: String?
+        public var status: String
+        public var cause: String
+    }
+
+    public struct Certificate: Codable, Sendable {
+        public var serial: String
+        public var notBefore: Date
+        public var notAfter: Date
+    }
+
+    public var device: FleetDevice
+    public var verdict: Verdict?
+    /// The newest accepted report's facts.
+    public var report: PostureReport?
+    public var reportIssuedAt: Date?
+    /// Newest first.
+    public var verdictChanges: [Change]
+    /// Newest first, each with its JWS for re-verification against the device certificate.
+    public var attestations: [StoredAttestation]
+    /// What the agent reported doing (`enforcement.*` events), newest first.
+    public var enforcement: [SecurityEvent]
+    /// Refused attestations and other security events about the device, newest first.
+    public var refusals: [SecurityEvent]
+    public var certificates: [Certificate]
+}
+
+public struct EventPage: Codable, Sendable {
+    public var events: [SecurityEvent]
+    /// Pass as `before` for older events; nil when there are none.
+    public var nextBefore: Int64?
+}
+
+public struct AuditReport: Codable, Sendable {
+    public var intact: Bool
+    public var entries: Int
+    public var head: String
+    public var problems: [String]
+}
+
+struct ReasonBody: Codable {
+    var reason: String?
+
+    func validReason() throws(AttestationRefusal) -> String {
+        guard let reason = reason?.trimmingWhitespace(), !reason.isEmpty, reason.count <= 1000 else {
+            throw AttestationRefusal(
+                .malformedRequest, "send {\"reason\": \"…\"}: why, 1 to 1000 characters (recorded in the audit trail)")
+        }
+        return reason
+    }
+}
+
+struct WaiverRequest: Codable {
+    var rule: String?
+    var device: String?
+    var label: String?
+    /// How long, e.g. `4h`, `7d` (at most 90 days).
+    var duration: String?
+    var reason: String?
+
+    func waiver(by actor: String, now: Date) throws(AttestationRefusal) -> Waiver {
+        guard let rule = rule?.trimmingWhitespace(), !rule.isEmpty, rule.count <= 200 else {
+            throw AttestationRefusal(.malformedRequest, "rule: the policy rule's name is required")
+        }
+        guard let text = duration, let lifetime = DurationText(text), lifetime.seconds > 0,
+            lifetime.seconds <= 90 * 86400
+        else {
+            throw AttestationRefusal(.malformedRequest, "duration: a duration between 1s and 90d is required, e.g. 7d")
+        }
+        guard (device == nil) != (label == nil) else {
+            throw AttestationRefusal(.malformedRequest, "give exactly one of device (an ID) or label (k=v)")
+        }
+        let labels = try label.map { text throws(AttestationRefusal) in
+            guard let pair = FleetQueryParameters.pair(text) else {
+                throw AttestationRefusal(.malformedRequest, "label: '\(text)' is not k=v")
+            }
+            return [pair.key: pair.value]
+        }
+        let reason = try ReasonBody(reason: reason).validReason()
+        return Waiver(
+            id: "w-" + UUID().uuidString.lowercased().prefix(8), rule: rule, deviceID: device, label: labels,
+            reason: reason, by: actor, createdAt: now, expiresAt: now.addingTimeInterval(lifetime.seconds))
+    }
+}
+
+struct EnrollmentTokenRequest: Codable {
+    var reusable: Bool?
+    var allowReenroll: Bool?
+    var ttl: String?
+    var labels: [String: String]?
+    var reason: String?
+
+    func lifetime() throws(AttestationRefusal) -> Duration {
+        let text = ttl ?? "24h"
+        guard let parsed = DurationText(text), parsed.seconds > 0, parsed.seconds <= 365 * 86400 else {
+            throw AttestationRefusal(.malformedRequest, "ttl: '\(text)' is not a duration between 1s and 365d")
+        }
+        return parsed.duration
+    }
+}
+
+struct EnrollmentTokenView: Codable {
+    var id: String
+    var reusable: Bool
+    var allowReenroll: Bool
+    var labels: [String: String]
+    var createdAt: Date
+    var expiresAt: Date
+    var uses: Int
+
+    init(_ record: TokenRecord) {
+        id = record.id
+        reusable = record.reusable
+        allowReenroll = record.allowReenroll
+        labels = record.labels
+        createdAt = record.createdAt
+        expiresAt = record.expiresAt
+        uses = record.uses
+    }
+}
+
+struct APITokenRequest: Codable {
+    var name: String?
+    var scopes: [String]?
+    var ttl: String?
+
+    func validName() throws(AttestationRefusal) -> String {
+        guard let name = name?.trimmingWhitespace(), !name.isEmpty, name.count <= 100 else {
+            throw AttestationRefusal(.malformedRequest, "name: who or what uses the token, 1 to 100 characters")
+        }
+        return name
+    }
+
+    func validScopes() throws(AttestationRefusal) -> [String] {
+        guard let scopes, !scopes.isEmpty, scopes.allSatisfy(APITokens.scopes.contains) else {
+            throw AttestationRefusal(
+                .malformedRequest, "scopes: one or more of \(APITokens.scopes.joined(separator: ", "))")
+        }
+        return scopes
+    }
+
+    func lifetime() throws(AttestationRefusal) -> Duration? {
+        guard let ttl else { return nil }
+        guard let parsed = DurationText(ttl), parsed.seconds > 0 else {
+            throw AttestationRefusal(.malformedRequest, "ttl: '\(ttl)' is not a duration, e.g. 90d")
+        }
+        return parsed.duration
+    }
+}
+
+struct APITokenView: Codable {
+    var id: String
+    var name: String
+    var scopes: [String]
+    var createdAt: Date
+    var expiresAt: Date?
+    var revokedAt: Date?
+
+    init(_ record: APITokenRecord) {
+        id = record.id
+        name = record.name
+        scopes = record.scopes
+        createdAt = record.createdAt
+        expiresAt = record.expiresAt
+        revokedAt = record.revokedAt
+    }
+}
+
+/// A secret shown once: an enrollment or API token.
+struct CreatedSecret: Codable {
+    var id: String
+    var token: String
+    var expiresAt: Date?
+}
+
+/// Query parameters → `FleetQuery` / `SecurityEventQuery`, refusing what they cannot mean.
+enum FleetQueryParameters {
+    static func parse(_ parameters: Parameters) throws(AttestationRefusal) -> FleetQuery {
+        var query = FleetQuery()
+        func text(_ name: String) -> String? {
+            parameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        if let verdict = text("verdict") {
+            guard ["compliant", "noncompliant", "unknown", "none"].contains(verdict) else {
+                throw AttestationRefusal(
+                    .malformedRequest, "verdict=\(verdict): use compliant, noncompliant, unknown or none")
+            }
+            query.verdict = verdict
+        }
+        query.failingRule = text("failing_rule")
+        if let label = text("label") {
+            guard let pair = pair(label) else {
+                throw AttestationRefusal(.malformedRequest, "label=\(label) is not k=v")
+            }
+            query.label = pair
+        }
+        query.os = text("os")
+        query.osVersion = text("os_version")
+        query.hostname = text("hostname")
+        query.seenBefore = try text("seen_before").map { value throws(AttestationRefusal) in
+            try time(value, name: "seen_before")
+        }
+        query.seenAfter = try text("seen_after").map { value throws(AttestationRefusal) in
+            try time(value, name: "seen_after")
+        }
+        if let state = text("state") {
+            guard ["active", "revoked", "replaced", "all"].contains(state) else {
+                throw AttestationRefusal(.malformedRequest, "state=\(state): use active, revoked, replaced or all")
+            }
+            query.state = state == "all" ? nil : state
+        }
+        if let sort = text("sort") {
+            guard let parsed = FleetQuery.Sort(rawValue: sort) else {
+                throw AttestationRefusal(
+                    .malformedRequest,
+                    "sort=\(sort): use \(FleetQuery.Sort.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.sort = parsed
+        }
+        if let order = text("order") {
+            guard order == "asc" || order == "desc" else {
+                throw AttestationRefusal(.malformedRequest, "order=\(order): use asc or desc")
+            }
+            query.descending = order == "desc"
+        }
+        query.limit = try int(parameters, "limit", default: 50, range: 1...500)
+        if let token = text("cursor") {
+            guard let cursor = FleetCursor(token: token), cursor.sort == query.sort,
+                cursor.descending == query.descending
+            else {
+                throw AttestationRefusal(
+                    .malformedRequest,
+                    "cursor: not one this collector gave for sort=\(query.sort.rawValue) order=\(query.descending ? "desc" : "asc"); start again without it"
+                )
+            }
+            query.after = cursor
+        }
+        return query
+    }
+
+    static func events(_ parameters: Parameters) throws(AttestationRefusal) -> SecurityEventQuery {
+        var query = SecurityEventQuery()
+        query.deviceID = parameters["device"].map(String.init)
+        query.code = parameters["code"].map(String.init)
+        if let before = parameters["before"] {
+            guard let value = Int64(before), value > 0 else {
+                throw AttestationRefusal(.malformedRequest, "before=\(before): use the nextBefore of the previous page")
+            }
+            query.before = value
+        }
+        query.limit = try int(parameters, "limit", default: 100, range: 1...1000)
+        return query
+    }
+
+    static func int(_ parameters: Parameters, _ name: String, default value: Int, range: ClosedRange<Int>)
+        throws(AttestationRefusal) -> Int
+    {
+        guard let text = parameters[Substring(name)] else { return value }
+        guard let parsed = Int(text), range.contains(parsed) else {
+            throw AttestationRefusal(
+                .malformedRequest, "\(name)=\(text): use a number from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return parsed
+    }
+
+    /// An RFC 3339 time, or a duration meaning that long ago (`24h`, `7d`).
+    static func time(_ text: String, name: String) throws(AttestationRefusal) -> Date {
+        if let duration = DurationText(text) { return Date().addingTimeInterval(-duration.seconds) }
+        if let date = try? Date(text, strategy: .iso8601) { return date }
+        throw AttestationRefusal(
+            .malformedRequest, "\(name)=\(text): use an RFC 3339 time (2026-11-25T08:00:00Z) or a duration ago (24h)")
+    }
+
+    static func pair(_ text: String) -> (key: String, value: String)? {
+        let parts = text.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty else { return nil }
+        return (String(parts[0]), String(parts[1]))
+    }
+}

@@ -1,0 +1,212 @@
+import ArgumentParser
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json
+}
+
+/// `posturectl devices …`: the fleet's devices, through the collector's API.
+struct DevicesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "devices", abstract: "Find devices, see why they are (non-)compliant, act on them.",
+        subcommands: [List.self, Show.self, Quarantine.self, Release.self, Revoke.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List devices: which are non-compliant, since when, and why.",
+            discussion: """
+                Filters combine (AND). Times are RFC 3339 or an age (24h = seen before/after 24 hours ago). \
+                The table fits 80 columns (IDs shortened: `devices show` takes the full ID or hostname:NAME); \
+                --format json prints {"devices": […], "nextCursor": …}, stable for scripts.
+                """)
+        @OptionGroup var connection: OperatorOptions
+        @Flag(help: "Only non-compliant devices (same as --verdict noncompliant).") var noncompliant = false
+        @Option(help: "compliant, noncompliant, unknown, or none (not evaluated yet).") var verdict: String?
+        @Option(help: "Only devices failing this policy rule.") var failing: String?
+        @Option(help: "Only devices with this label, k=v.") var label: String?
+        @Option(help: "os-release ID, e.g. debian.") var os: String?
+        @Option(help: "os-release VERSION_ID, e.g. 12.") var osVersion: String?
+        @Option(help: "Part of the hostname.") var hostname: String?
+        @Option(help: "Last report before this time or age.") var seenBefore: String?
+        @Option(help: "Last report after this time or age.") var seenAfter: String?
+        @Option(help: "active (default), revoked, replaced, or all.") var state: String?
+        @Option(help: "hostname, last_seen, enrolled, or verdict_since.") var sort: String?
+        @Flag(help: "Descending order.") var descending = false
+        @Option(help: "At most this many devices (pages of up to 500 are fetched as needed).") var limit = 100
+        @Option(help: "Continue after a previous answer's nextCursor.") var cursor: String?
+        @Option var format: OutputFormat = .table
+
+        func validate() throws {
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+            if noncompliant, let verdict, verdict != "noncompliant" {
+                throw ValidationError("--noncompliant and --verdict \(verdict) contradict each other")
+            }
+        }
+
+        func run() async throws {
+            try await FleetAPI.run(connection) { api in
+                var parameters: [(String, String?)] = [
+                    ("verdict", noncompliant ? "noncompliant" : verdict), ("failing_rule", failing), ("label", label),
+                    ("os", os), ("os_version", osVersion), ("hostname", hostname), ("seen_before", seenBefore),
+                    ("seen_after", seenAfter), ("state", state), ("sort", sort),
+                    ("order", descending ? "desc" : nil),
+                ]
+                var all = DevicePage(devices: [], nextCursor: cursor)
+                repeat {
+                    parameters.removeAll { $0.0 == "limit" || $0.0 == "cursor" }
+                    parameters.append(("limit", String(min(limit - all.devices.count, 500))))
+                    parameters.append(("cursor", all.nextCursor))
+                    let page = try api.decode(DevicePage.self, try await api.get("/v1/devices" + query(parameters)))
+                    all.devices += page.devices
+                    all.nextCursor = page.nextCursor
+                } while all.nextCursor != nil && all.devices.count < limit
+                switch format {
+                case .json: print(try jsonText(all))
+                case .table:
+                    print(Self.table(all.devices))
+                    if let next = all.nextCursor {
+                        print("… more devices: raise --limit, or continue with --cursor \(next)")
+                    }
+                }
+            }
+        }
+
+        static func table(_ devices: [DeviceRow]) -> String {
+            let rows = devices.map { device in
+                [
+                    String(device.id.prefix(8)), device.hostname,
+                    (device.verdict ?? "none") + (device.quarantined ? "*" : ""), TextTable.age(device.verdictSince),
+                    TextTable.age(device.lastSeen), device.failing.joined(separator: ","),
+                ]
+            }
+            return TextTable.render(
+                ["ID", "HOSTNAME", "VERDICT", "SINCE", "SEEN", "FAILING"], rows, widths: [8, 18, 13, 5, 5, 19])
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "One device: verdict and why, facts, verdict history, enforcement and refused reports.")
+        @OptionGroup var connection: OperatorOptions
+        @Argument(help: "A device ID, hostname:NAME or machine-id:HEX.") var id: String
+        @Option var format: OutputFormat = .table
+
+        func run() async throws {
+            try await FleetAPI.run(connection) { api in
+                let bytes = try await api.get("/v1/devices/\(pathComponent(id))")
+                guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
+                print(Self.render(try api.decode(DetailView.self, bytes)))
+            }
+        }
+
+        static func render(_ detail: DetailView) -> String {
+            let device = detail.device
+            var lines = [
+                "device    \(device.id)", "hostname  \(device.hostname)  (\(device.state))",
+                "os        \(device.os ?? "?") \(device.osVersion ?? "")",
+                "labels    \(device.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))",
+                "seen      \(TextTable.age(device.lastSeen)) ago",
+                "verdict   \(device.verdict ?? "none") for \(TextTable.age(device.verdictSince))",
+            ]
+            if let verdict = detail.verdict {
+                if let quarantine = verdict.quarantine {
+                    lines.append("          quarantined by \(quarantine.by): \(quarantine.reason)")
+                }
+                for outcome in verdict.failing + verdict.unknown + verdict.excused {
+                    lines.append(
+                        TextTable.cut(
+                            "  \(outcome.state.rawValue) \(outcome.rule) [\(outcome.severity.rawValue)]: \(outcome.observed), expected \(outcome.expected)",
+                            to: 79))
+                }
+            }
+            if !detail.verdictChanges.isEmpty { lines.append("history") }
+            for change in detail.verdictChanges.prefix(10) {
+                lines.append(
+                    TextTable.cut(
+                        "  \(TextTable.age(change.at)) ago  \(change.previousStatus ?? "-") -> \(change.status)  \(change.cause)",
+                        to: 79))
+            }
+            for (title, events) in [("enforcement", detail.enforcement), ("refused reports", detail.refusals)]
+            where !events.isEmpty {
+                lines.append(title)
+                for event in events.prefix(10) {
+                    lines.append(TextTable.cut("  \(TextTable.age(event.at)) ago  \(event.code)  \(event.message)", to: 79))
+                }
+            }
+            if let report = detail.report { lines.append("facts\n" + ReportTable.render(report)) }
+            return lines.joined(separator: "\n")
+        }
+    }
+
+    struct Quarantine: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Quarantine a device: non-compliant at once, whatever its report says (exit 6 if already).")
+        @OptionGroup var action: DeviceAction
+        func run() async throws { try await action.apply("quarantine", done: "quarantined") }
+    }
+
+    struct Release: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Release a quarantined device: its report decides again (exit 6 if not quarantined).")
+        @OptionGroup var action: DeviceAction
+        func run() async throws { try await action.apply("release", done: "released") }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a device: its certificate is refused from the next handshake; it must enroll again.")
+        @OptionGroup var action: DeviceAction
+        func run() async throws { try await action.apply("revoke", done: "revoked") }
+    }
+
+    /// What quarantine, release and revoke share: a device, a reason for the audit trail, the answer.
+    struct DeviceAction: ParsableArguments {
+        @OptionGroup var connection: OperatorOptions
+        @Argument(help: "A device ID, hostname:NAME or machine-id:HEX.") var id: String
+        @Option(help: "Why (recorded in the audit trail with your token's name).") var reason: String
+        @Option var format: OutputFormat = .table
+
+        func apply(_ action: String, done: String) async throws {
+            try await FleetAPI.run(connection) { api in
+                let bytes = try await api.post("/v1/devices/\(pathComponent(id))/\(action)", ["reason": reason])
+                guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
+                let detail = try api.decode(DetailView.self, bytes)
+                print("\(done) \(detail.device.hostname) (\(detail.device.id)): verdict \(detail.device.verdict ?? "none")")
+            }
+        }
+    }
+}
+
+/// `?k=v&…` of the parameters that are set, percent-encoded.
+func query(_ parameters: [(String, String?)]) -> String {
+    let pairs = parameters.compactMap { name, value in value.map { "\(name)=\(pathComponent($0))" } }
+    return pairs.isEmpty ? "" : "?" + pairs.joined(separator: "&")
+}
+
+/// Percent-encodes all but RFC 3986's unreserved characters and `:` (as in hostname:NAME).
+func pathComponent(_ text: String) -> String {
+    var result = ""
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+            UInt8(ascii: "~"), UInt8(ascii: ":"):
+            result.append(Character(Unicode.Scalar(byte)))
+        default:
+            let hex = Array("0123456789ABCDEF")
+            result += "%\(hex[Int(byte >> 4)])\(hex[Int(byte & 15)])"
+        }
+    }
+    return result
+}
+
+/// Sorted keys, pretty: the JSON posturectl writes itself.
+func jsonText(_ value: some Encodable) throws -> String {
+    String(decoding: try PostureReport.makeEncoder(pretty: true).encode(value), as: UTF8.self)
+}

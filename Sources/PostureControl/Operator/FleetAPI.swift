@@ -1,0 +1,96 @@
+import ArgumentParser
+import Glibc
+import PostureAgent
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The collector's fleet API over HTTPS (TLS 1.3, bearer token), for posturectl's operator commands.
+/// Answers are the API's JSON; refusals become `OperatorError`s with the documented exit codes.
+struct FleetAPI {
+    let settings: OperatorSettings
+
+    /// Exit codes (also in `posturectl --help`).
+    enum Exit {
+        static let failure: Int32 = 1
+        static let refused: Int32 = 4
+        static let notFound: Int32 = 5
+        static let conflict: Int32 = 6
+        static let auditBroken: Int32 = 7
+        static let usage: Int32 = 64
+    }
+
+    /// Runs `body` against the collector, printing an `OperatorError` and exiting with its code.
+    static func run(_ options: OperatorOptions, _ body: (FleetAPI) async throws -> Void) async throws {
+        do {
+            try await body(FleetAPI(settings: try options.resolve()))
+        } catch let error as OperatorError {
+            let line = Array("posturectl: \(error.message)\n".utf8)
+            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            throw ExitCode(error.exitCode)
+        }
+    }
+
+    func get(_ path: String) async throws -> [UInt8] {
+        try await call { try await $0.get(path, headers: authorization) }
+    }
+
+    func post(_ path: String, _ body: [String: String]) async throws -> [UInt8] {
+        let data = Array(try JSONEncoder().encode(body))
+        return try await call {
+            try await $0.post(path, body: data, contentType: "application/json", headers: authorization)
+        }
+    }
+
+    func post(_ path: String, json: some Encodable) async throws -> [UInt8] {
+        let data = Array(try JSONEncoder().encode(json))
+        return try await call {
+            try await $0.post(path, body: data, contentType: "application/json", headers: authorization)
+        }
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
+        do {
+            return try PostureReport.makeDecoder().decode(type, from: Data(bytes))
+        } catch {
+            throw OperatorError(
+                "the collector's answer is not what this posturectl (\(postureVersion)) expects: \(error); are both the same version?"
+            )
+        }
+    }
+
+    private var authorization: [(String, String)] { [("Authorization", "Bearer " + settings.token)] }
+
+    private func call(_ send: (CollectorClient) async throws -> CollectorAnswer<[UInt8]>) async throws -> [UInt8] {
+        let answer = try await CollectorClient.using(baseURL: settings.collector, caPEM: settings.caPEM) {
+            try await send($0)
+        }
+        switch answer {
+        case .accepted(let bytes): return bytes
+        case .refused(let error, let status):
+            let fix =
+                switch status {
+                case 401:
+                    " (check the token: `posture-collector apitoken list` on the collector; create one with `posture-collector apitoken create`)"
+                case 403: " (the token needs that scope; an admin can create one with `--scope`)"
+                default: ""
+                }
+            let code: Int32 =
+                switch status {
+                case 401, 403: Exit.refused
+                case 404: Exit.notFound
+                case 409: Exit.conflict
+                default: Exit.failure
+                }
+            throw OperatorError("the collector refused: \(error.error): \(error.message)\(fix)", exitCode: code)
+        case .unavailable(let reason):
+            throw OperatorError(
+                "cannot reach the collector at \(settings.collector): \(reason); check the URL and that `systemctl status posture-collector` is active (with a private CA, pass --ca FILE)"
+            )
+        }
+    }
+}

@@ -1,0 +1,214 @@
+import ArgumentParser
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// `posturectl fleet summary`: the fleet at a glance.
+struct FleetCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fleet", abstract: "The fleet at a glance.", subcommands: [Summary.self])
+
+    struct Summary: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Devices by verdict, the rules they fail, OS versions, and 14 days of verdict changes.")
+        @OptionGroup var connection: OperatorOptions
+        @Option var format: OutputFormat = .table
+
+        func run() async throws {
+            try await FleetAPI.run(connection) { api in
+                let bytes = try await api.get("/v1/fleet/summary")
+                guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
+                print(Self.render(try api.decode(SummaryView.self, bytes)))
+            }
+        }
+
+        static func render(_ summary: SummaryView) -> String {
+            let verdicts = ["compliant", "noncompliant", "unknown", "none"].map {
+                "\($0) \(summary.byVerdict[$0] ?? 0)"
+            }
+            var lines = [
+                "\(summary.devices) active devices: " + verdicts.joined(separator: ", "),
+                "quarantined \(summary.quarantined); silent for 24h \(summary.silent)",
+            ]
+            if !summary.byFailingRule.isEmpty {
+                lines.append("\nfailing rules")
+                lines += summary.byFailingRule.prefix(10).map { "  \(TextTable.pad(String($0.devices), to: 7)) \($0.key)" }
+            }
+            if !summary.byOS.isEmpty {
+                lines.append("\noperating systems")
+                lines += summary.byOS.prefix(10).map { "  \(TextTable.pad(String($0.devices), to: 7)) \($0.key)" }
+            }
+            lines.append("\nbecame non-compliant / compliant, per day (UTC)")
+            lines += summary.trend.suffix(7).map { "  \($0.day)  \($0.becameNoncompliant) / \($0.becameCompliant)" }
+            return lines.joined(separator: "\n")
+        }
+    }
+}
+
+/// `posturectl waivers …`: time-bound exceptions to a rule.
+struct WaiversCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "waivers", abstract: "Time-bound exceptions: a rule does not count for a device or a label.",
+        subcommands: [Grant.self, List.self, Revoke.self])
+
+    struct Grant: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Waive a rule for a device or a label, for a while.")
+        @OptionGroup var connection: OperatorOptions
+        @Option(help: "The policy rule's name.") var rule: String
+        @Option(help: "A device ID.") var device: String?
+        @Option(help: "A label k=v: every device carrying it.") var label: String?
+        @Option(name: .customLong("for"), help: "How long, e.g. 4h or 7d (at most 90d).") var duration: String
+        @Option(help: "Why (recorded in the audit trail).") var reason: String
+
+        func run() async throws {
+            try await FleetAPI.run(connection) { api in
+                var body = ["rule": rule, "duration": duration, "reason": reason]
+                body["device"] = device
+                body["label"] = label
+                let waiver = try api.decode(WaiverView.self, try await api.post("/v1/waivers", body))
+                print("\(waiver.id) until \(waiver.expiresAt.formatted(.iso8601))")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List waivers, active, expired and revoked.")
+        @OptionGroup var connection: OperatorOptions
+        @Option var format: OutputFormat = .table
+
+        func run() async throws {
+            try await FleetAPI.run(connection) { api in
+                let bytes = try await api.get("/v1/waivers")
+                guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
+                let now = Date()
+                let rows = try api.decode([WaiverView].self, bytes).map { waiver in
+                    [
+                        waiver.id, waiver.revokedAt != nil ? "revoked" : (waiver.expiresAt > now ? "active" : "expired"),
+                        waiver.rule,
+                        waiver.deviceID.map { String($0.prefix(8)) }
+                            ?? (waiver.label ?? [:]).map { "\($0.key)=\($0.value)" }.joined(),
+                        waiver.by + ": " + waiver.reason,
+                    ]
+                }
+                print(TextTable.render(["ID", "STATE", "RULE", "FOR", "BY"], rows, widths: [10, 7, 20, 16, 17]))
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End a waiver now.")
+        @OptionGroup var connection: OperatorOptions
+        @Argument var id: String
+        @Option(help: "Why (recorded in the audit trail).") var reason: String
+
+        func run() async throws {
+            try await FleetAPI.run(connection) { api in
+                _ = try await api.post("/v1/waivers/\(pathComponent(id))/revoke", ["reason": reason])
+                print("revoked \(id)")
+            }
+        }
+    }
+}
+
+/// `posturectl tokens create`: enrollment tokens for new devices (scope admin).
+struct TokensCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokens", abstract: "Enrollment tokens for new devices.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an enrollment token and print it once (the collector keeps only its hash).")
+        @OptionGroup var connection: OperatorOptions
+        @Flag(help: "Usable by any number of devices until it expires (default: one use).") var reusable = false
+        @Flag(help: "May enroll a machine-id that is already enrolled (the old device is marked replaced).")
+        var allowReenroll = false
+        @Option(help: "Lifetime, e.g. 30m, 24h, 7d.") var ttl = "24h"
+        @Option(name: .customLong("label"), help: "A label k=v for devices enrolled with it (repeatable).")
+        var labels: [String] = []
+        @Option(help: "Why (recorded in the audit trail).") var reason = "posturectl tokens create"
+
+        struct Body: Encodable {
+            var reusable: Bool
+            var allowReenroll: Bool
+            var ttl: String
+            var labels: [String: String]
+            var reason: String
+        }
+
+        func run() async throws {
+            var parsed: [String: String] = [:]
+            for label in labels {
+                let parts = label.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2 else { throw ValidationError("--label '\(label)' is not k=v") }
+                parsed[String(parts[0])] = String(parts[1])
+            }
+            try await FleetAPI.run(connection) { api in
+                let body = Body(
+                    reusable: reusable, allowReenroll: allowReenroll, ttl: ttl, labels: parsed, reason: reason)
+                print(try api.decode(SecretView.self, try await api.post("/v1/enrollment-tokens", json: body)).token)
+            }
+        }
+    }
+}
+
+/// `posturectl audit verify`: the collector recomputes its hash chain and compares it with its tables.
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit", abstract: "The tamper-evident audit trail.", subcommands: [Verify.self])
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the audit trail: exit 7 and name each edited, removed or reordered entry.",
+            discussion: """
+                Prints the head hash: keep it elsewhere and pass it back with --expect-head to also catch \
+                the removal of the newest entries.
+                """)
+        @OptionGroup var connection: OperatorOptions
+        @Option(help: ArgumentHelp("The head hash an earlier verify printed.", valueName: "hex")) var expectHead: String?
+        @Option var format: OutputFormat = .table
+
+        func run() async throws {
+            try await FleetAPI.run(connection) { api in
+                let bytes = try await api.get("/v1/audit/verify" + query([("expect_head", expectHead)]))
+                let report = try api.decode(AuditView.self, bytes)
+                if format == .json {
+                    print(String(decoding: bytes, as: UTF8.self))
+                } else if report.intact {
+                    print("audit trail intact: \(report.entries) entries, head \(report.head)")
+                } else {
+                    print("audit trail NOT intact: \(report.problems.count) problem(s) in \(report.entries) entries:")
+                    report.problems.forEach { print($0) }
+                }
+                if !report.intact { throw ExitCode(FleetAPI.Exit.auditBroken) }
+            }
+        }
+    }
+}
+
+/// `posturectl events`: refused attestations and enforcement reports.
+struct EventsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "events", abstract: "Security events: refused attestations (and why), agents' enforcement.")
+    @OptionGroup var connection: OperatorOptions
+    @Option(help: "Only this device's events.") var device: String?
+    @Option(help: "A code, or a prefix ending in '.' (e.g. enforcement.).") var code: String?
+    @Option var limit = 50
+    @Option var format: OutputFormat = .table
+
+    func run() async throws {
+        try await FleetAPI.run(connection) { api in
+            let bytes = try await api.get(
+                "/v1/events" + query([("device", device), ("code", code), ("limit", String(limit))]))
+            guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
+            struct Page: Decodable { var events: [EventView] }
+            let rows = try api.decode(Page.self, bytes).events.map {
+                [TextTable.age($0.at), String(($0.deviceID ?? "-").prefix(8)), $0.code, $0.message]
+            }
+            print(TextTable.render(["AGE", "DEVICE", "CODE", "MESSAGE"], rows, widths: [5, 8, 24, 35]))
+        }
+    }
+}

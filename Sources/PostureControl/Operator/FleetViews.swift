@@ -1,0 +1,142 @@
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The fleet API's answers as posturectl reads them (the collector's OpenAPI document is the contract).
+/// `DeviceRow` and `DevicePage` are complete: `devices list --format json` writes them back as they came.
+struct DeviceRow: Codable {
+    var id: String
+    var hostname: String
+    var machineID: String
+    var labels: [String: String]
+    var state: String
+    var enrolledAt: Date
+    var verdict: String?
+    var verdictSince: Date?
+    var failing: [String]
+    var quarantined: Bool
+    var os: String?
+    var osVersion: String?
+    var lastSeen: Date?
+}
+
+struct DevicePage: Codable {
+    var devices: [DeviceRow]
+    var nextCursor: String?
+}
+
+struct SummaryView: Decodable {
+    struct Count: Decodable {
+        var key: String
+        var devices: Int
+    }
+
+    struct Day: Decodable {
+        var day: String
+        var becameNoncompliant: Int
+        var becameCompliant: Int
+    }
+
+    var devices: Int
+    var byVerdict: [String: Int]
+    var byFailingRule: [Count]
+    var byOS: [Count]
+    var quarantined: Int
+    var silent: Int
+    var trend: [Day]
+}
+
+struct EventView: Decodable {
+    var at: Date
+    var code: String
+    var message: String
+    var deviceID: String?
+}
+
+struct DetailView: Decodable {
+    struct Change: Decodable {
+        var at: Date
+        var previousStatus: String?
+        var status: String
+        var cause: String
+    }
+
+    var device: DeviceRow
+    var verdict: Verdict?
+    var report: PostureReport?
+    var verdictChanges: [Change]
+    var enforcement: [EventView]
+    var refusals: [EventView]
+}
+
+struct WaiverView: Decodable {
+    var id: String
+    var rule: String
+    var deviceID: String?
+    var label: [String: String]?
+    var reason: String
+    var by: String
+    var expiresAt: Date
+    var revokedAt: Date?
+}
+
+struct AuditView: Decodable {
+    var intact: Bool
+    var entries: Int
+    var head: String
+    var problems: [String]
+}
+
+struct SecretView: Decodable {
+    var id: String
+    var token: String
+    var expiresAt: Date?
+}
+
+/// Columns cut to fit an 80-column terminal, and times as ages ("5m", "3d").
+enum TextTable {
+    static func render(_ header: [String], _ rows: [[String]], widths: [Int]) -> String {
+        var lines: [String] = []
+        for row in [header] + rows {
+            var cells: [String] = []
+            for (index, cell) in row.enumerated() {
+                let width = widths[index]
+                let last = index == row.count - 1
+                cells.append(last ? cut(cell, to: width) : pad(cut(cell, to: width), to: width))
+            }
+            lines.append(cells.joined(separator: "  ").trimmingTrailingSpaces())
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func cut(_ text: String, to width: Int) -> String {
+        text.count <= width ? text : String(text.prefix(max(width - 1, 0))) + "…"
+    }
+
+    static func pad(_ text: String, to width: Int) -> String {
+        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
+    }
+
+    static func age(_ date: Date?, now: Date = Date()) -> String {
+        guard let date else { return "never" }
+        let seconds = max(Int(now.timeIntervalSince(date)), 0)
+        switch seconds {
+        case ..<60: return "\(seconds)s"
+        case ..<3600: return "\(seconds / 60)m"
+        case ..<86400: return "\(seconds / 3600)h"
+        default: return "\(seconds / 86400)d"
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingSpaces() -> String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}

@@ -1,0 +1,229 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The fleet operators' API and `posturectl` against a real collector with real enrolled agents, each
+/// enrolled under its own hostname (a UTS namespace), some carrying a label that a policy rule fails.
+@Suite(.serialized, Requirement.available(programs: ["curl", "unshare", "/usr/bin/python3"]))
+struct FleetTests {
+    static let policy = """
+        report: {maxAge: 1h}
+        rules:
+          - name: impossible-os
+            check: osVersion
+            minimum: {debian: "99", ubuntu: "99", fedora: "99"}
+            labels: {class: legacy}
+        """
+
+    /// A collector with 7 reporting devices: web-1…web-4 (team=web, compliant) and db-1…db-3 (class=legacy,
+    /// failing impossible-os), and tokens for each scope.
+    final class Fleet {
+        let collector: CollectorHarness
+        var web: [String] = []
+        var legacy: [String] = []
+        var states: [String: String] = [:]
+        let read: String
+        let write: String
+        let admin: String
+        let verdictOnly: String
+
+        init(_ label: String) throws {
+            let directory = try Paths.temporaryDirectory(label + "-policy")
+            let policyPath = directory.appendingPathComponent("policy.yaml").path
+            try FleetTests.policy.write(toFile: policyPath, atomically: true, encoding: .utf8)
+            let collector = try CollectorHarness(label, configuration: "policy: {path: \(policyPath)}\n")
+            self.collector = collector
+            func token(_ name: String, _ scopes: [String]) throws -> String {
+                try collector.command(["apitoken", "create", "--name", name] + scopes.flatMap { ["--scope", $0] })
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            read = try token("auditor", ["fleet:read"])
+            write = try token("ops", ["fleet:read", "fleet:write"])
+            admin = try token("root-admin", ["admin"])
+            verdictOnly = try token("proxy", ["verdict:read"])
+            for index in 1...7 {
+                let legacyDevice = index > 4
+                let name = legacyDevice ? "db-\(index - 4)" : "web-\(index)"
+                let (state, id) = try collector.enrollAgent(
+                    name, tokenOptions: ["--label", legacyDevice ? "class=legacy" : "team=web"], hostname: name)
+                try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1"])
+                if legacyDevice { legacy.append(id) } else { web.append(id) }
+                states[id] = state
+            }
+        }
+
+        /// Body and status of an API call.
+        func call(_ method: String, _ path: String, token: String?, body: String? = nil) throws -> (String, Int) {
+            var arguments = ["curl", "-sS", "--cacert", collector.caPath, "-X", method, "-w", "\n%{http_code}"]
+            if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+            if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", body] }
+            let output = try Shell.runAllowingFailure(arguments + [collector.apiURL + path], timeout: 60)
+            let lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            return (lines.dropLast().joined(separator: "\n"), Int(lines.last ?? "") ?? 0)
+        }
+
+        func json(_ method: String, _ path: String, token: String, body: String? = nil, status: Int = 200) throws
+            -> [String: Any]
+        {
+            let (text, code) = try call(method, path, token: token, body: body)
+            #expect(code == status, "\(method) \(path): \(code) \(text)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        }
+
+        /// Every device ID of a filtered list, following cursors `limit` at a time.
+        func ids(_ query: String, limit: Int = 3) throws -> [String] {
+            var ids: [String] = []
+            var cursor: String?
+            repeat {
+                let separator = query.isEmpty ? "" : "&"
+                let page = try json(
+                    "GET",
+                    "/v1/devices?\(query)\(separator)limit=\(limit)" + (cursor.map { "&cursor=\($0)" } ?? ""),
+                    token: read)
+                let devices = try #require(page["devices"] as? [[String: Any]])
+                #expect(devices.count <= limit)
+                ids += devices.compactMap { $0["id"] as? String }
+                cursor = page["nextCursor"] as? String
+            } while cursor != nil
+            return ids
+        }
+    }
+
+    @Test func theAPIFiltersPagesActsAndRecordsEveryWrite() throws {
+        let fleet = try Fleet("e2e-fleet-api")
+        let all = fleet.web + fleet.legacy
+
+        // Authentication and scopes, on reads and writes.
+        #expect(try fleet.call("GET", "/v1/devices", token: nil).1 == 401)
+        #expect(try fleet.call("GET", "/v1/devices", token: "not-a-token").1 == 401)
+        #expect(try fleet.call("GET", "/v1/devices", token: fleet.verdictOnly).1 == 403)
+        #expect(try fleet.call("GET", "/v1/fleet/summary", token: fleet.verdictOnly).1 == 403)
+        let quarantinePath = "/v1/devices/\(fleet.web[0])/quarantine"
+        #expect(try fleet.call("POST", quarantinePath, token: fleet.read, body: #"{"reason":"x"}"#).1 == 403)
+        #expect(try fleet.call("POST", "/v1/enrollment-tokens", token: fleet.write, body: "{}").1 == 403)
+        #expect(try fleet.call("GET", "/openapi.json", token: nil).1 == 200)
+
+        // Pagination: 7 devices, 3 per page, in hostname order, each exactly once.
+        let paged = try fleet.ids("")
+        #expect(Set(paged) == Set(all))
+        #expect(paged.count == 7)
+        let byName = try fleet.ids("sort=hostname&order=desc", limit: 2)
+        #expect(byName.count == 7)
+        let hostnames = try fleet.json("GET", "/v1/devices?limit=500", token: fleet.read)["devices"] as? [[String: Any]]
+        #expect(hostnames?.compactMap { $0["hostname"] as? String } == ["db-1", "db-2", "db-3", "web-1", "web-2", "web-3", "web-4"])
+
+        // Filters return exactly the right devices.
+        #expect(Set(try fleet.ids("verdict=noncompliant")) == Set(fleet.legacy))
+        #expect(Set(try fleet.ids("verdict=compliant")) == Set(fleet.web))
+        #expect(Set(try fleet.ids("failing_rule=impossible-os")) == Set(fleet.legacy))
+        #expect(try fleet.ids("failing_rule=no-such-rule").isEmpty)
+        #expect(Set(try fleet.ids("label=class%3Dlegacy")) == Set(fleet.legacy))
+        #expect(Set(try fleet.ids("label=team%3Dweb")) == Set(fleet.web))
+        #expect(Set(try fleet.ids("hostname=WEB")) == Set(fleet.web))
+        #expect(try fleet.ids("hostname=db-2") == [fleet.legacy[1]])
+        #expect(Set(try fleet.ids("seen_after=1h")) == Set(all))
+        #expect(try fleet.ids("seen_before=1h").isEmpty)
+        let os = try #require(
+            (try fleet.json("GET", "/v1/devices/\(fleet.web[0])", token: fleet.read)["device"] as? [String: Any])?["os"]
+                as? String)
+        #expect(Set(try fleet.ids("os=\(os)")) == Set(all))
+        #expect(try fleet.ids("os=plan9").isEmpty)
+        #expect(Set(try fleet.ids("verdict=noncompliant&label=team%3Dweb")).isEmpty)
+        // Bad parameters are refused with what to send instead.
+        let (badSort, badSortStatus) = try fleet.call("GET", "/v1/devices?sort=color", token: fleet.read)
+        #expect(badSortStatus == 400 && badSort.contains("hostname, last_seen"))
+        let (badCursor, badCursorStatus) = try fleet.call("GET", "/v1/devices?cursor=AAAA", token: fleet.read)
+        #expect(badCursorStatus == 400 && badCursor.contains("start again without it"))
+
+        // The summary counts what the list shows.
+        let summary = try fleet.json("GET", "/v1/fleet/summary", token: fleet.read)
+        #expect(summary["devices"] as? Int == 7)
+        #expect((summary["byVerdict"] as? [String: Int]) == ["compliant": 4, "noncompliant": 3])
+        let rules = summary["byFailingRule"] as? [[String: Any]]
+        #expect(rules?.first?["key"] as? String == "impossible-os" && rules?.first?["devices"] as? Int == 3)
+        #expect((summary["trend"] as? [Any])?.count == 14)
+
+        // One device: facts, verdict and why, history, attestations with their JWS.
+        let detail = try fleet.json(
+            "GET", "/v1/devices/hostname:db-1?attestations=5", token: fleet.read)
+        #expect((detail["device"] as? [String: Any])?["id"] as? String == fleet.legacy[0])
+        let verdict = try #require(detail["verdict"] as? [String: Any])
+        #expect((verdict["failing"] as? [[String: Any]])?.first?["rule"] as? String == "impossible-os")
+        #expect((detail["report"] as? [String: Any])?["os"] != nil)
+        let attestations = try #require(detail["attestations"] as? [[String: Any]])
+        #expect(attestations.count == 1)
+        #expect((attestations.first?["jws"] as? String)?.split(separator: ".").count == 3)
+        #expect((detail["verdictChanges"] as? [Any])?.isEmpty == false)
+        #expect(try fleet.call("GET", "/v1/devices/no-such-device", token: fleet.read).1 == 404)
+
+        // Quarantine and release change the verdict at once; a repeat is a conflict.
+        let quarantined = try fleet.json(
+            "POST", quarantinePath, token: fleet.write, body: #"{"reason":"laptop reported stolen"}"#)
+        #expect((quarantined["device"] as? [String: Any])?["verdict"] as? String == "noncompliant")
+        #expect((quarantined["device"] as? [String: Any])?["quarantined"] as? Bool == true)
+        #expect(try fleet.call("POST", quarantinePath, token: fleet.write, body: #"{"reason":"again"}"#).1 == 409)
+        #expect(try fleet.call("POST", quarantinePath, token: fleet.write, body: #"{"reason":" "}"#).1 == 400)
+        #expect(Set(try fleet.ids("verdict=noncompliant")) == Set(fleet.legacy + [fleet.web[0]]))
+        let released = try fleet.json(
+            "POST", "/v1/devices/\(fleet.web[0])/release", token: fleet.write, body: #"{"reason":"found it"}"#)
+        #expect((released["device"] as? [String: Any])?["verdict"] as? String == "compliant")
+
+        // A waiver for the label excuses the rule for those devices; revoking it brings the failure back.
+        let waiver = try fleet.json(
+            "POST", "/v1/waivers", token: fleet.write,
+            body: #"{"rule":"impossible-os","label":"class=legacy","duration":"1h","reason":"upgrade in Q1"}"#,
+            status: 201)
+        #expect(try fleet.ids("verdict=noncompliant").isEmpty)
+        let waiverID = try #require(waiver["id"] as? String)
+        _ = try fleet.json(
+            "POST", "/v1/waivers/\(waiverID)/revoke", token: fleet.write, body: #"{"reason":"upgrade done early"}"#)
+        #expect(Set(try fleet.ids("verdict=noncompliant")) == Set(fleet.legacy))
+
+        // Revoke: gone from the active list, kept under state=revoked, and refused at its next handshake.
+        _ = try fleet.json(
+            "POST", "/v1/devices/\(fleet.legacy[2])/revoke", token: fleet.write, body: #"{"reason":"decommissioned"}"#)
+        #expect(!(try fleet.ids("")).contains(fleet.legacy[2]))
+        #expect(try fleet.ids("state=revoked") == [fleet.legacy[2]])
+        let refused = try Shell.runAllowingFailure([
+            CollectorHarness.agentBinary, "run", "--state-dir", try #require(fleet.states[fleet.legacy[2]]), "--count",
+            "1",
+        ])
+        #expect(refused.stderr.contains("CERTIFICATE_UNKNOWN"), "\(refused.stdout) \(refused.stderr)")
+        #expect(try fleet.collector.attestations(fleet.legacy[2]).count == 1)
+
+        // Tokens: an enrollment token made over the API enrolls a device; API tokens need admin.
+        let enrollment = try fleet.json(
+            "POST", "/v1/enrollment-tokens", token: fleet.admin, body: #"{"labels":{"team":"new"},"ttl":"1h"}"#,
+            status: 201)
+        let secret = try #require(enrollment["token"] as? String)
+        let (state, root) = try fleet.collector.makeAgentDirectories("api-token")
+        try Shell.run([
+            CollectorHarness.agentBinary, "enroll", "--collector", fleet.collector.enrollmentURL, "--token", secret,
+            "--state-dir", state, "--root", root, "--ca", fleet.collector.caPath,
+        ])
+        #expect(try fleet.ids("label=team%3Dnew").count == 1)
+        let created = try fleet.json(
+            "POST", "/v1/api-tokens", token: fleet.admin, body: #"{"name":"ci","scopes":["fleet:read"]}"#, status: 201)
+        let ciToken = try #require(created["token"] as? String)
+        #expect(try fleet.call("GET", "/v1/fleet/summary", token: ciToken).1 == 200)
+        let (badScope, badScopeStatus) = try fleet.call(
+            "POST", "/v1/api-tokens", token: fleet.admin, body: #"{"name":"x","scopes":["root"]}"#)
+        #expect(badScopeStatus == 400 && badScope.contains("fleet:read"))
+
+        // Security events: the revoked device's refused reconnect is not an attestation, but events page.
+        let events = try fleet.json("GET", "/v1/events?limit=5", token: fleet.read)
+        #expect(events["events"] is [Any])
+
+        // Every write is in the audit trail under the token's name, and the chain holds.
+        let audit = try fleet.collector.command(["audit"])
+        for expected in [
+            "quarantine  by apitoken:ops", "release  by apitoken:ops", "waiver  by apitoken:ops",
+            "waiver-revoke  by apitoken:ops", "revoke  by apitoken:ops", "enrollment-token-create  by apitoken:root-admin",
+            "apitoken-create  by apitoken:root-admin",
+        ] {
+            #expect(audit.contains(expected), "audit lacks '\(expected)':\n\(audit)")
+        }
+        let verify = try fleet.json("GET", "/v1/audit/verify", token: fleet.read)
+        #expect(verify["intact"] as? Bool == true)
+    }
+}
