@@ -226,4 +226,112 @@ struct FleetTests {
         let verify = try fleet.json("GET", "/v1/audit/verify", token: fleet.read)
         #expect(verify["intact"] as? Bool == true)
     }
+
+    @Test func posturectlAnswersWhichSinceWhenAndWhyActsAndVerifiesTheAudit() throws {
+        let fleet = try Fleet("e2e-posturectl")
+        let home = try Paths.temporaryDirectory("e2e-posturectl-home")
+        let posturectl = home.appendingPathComponent("posturectl").path
+        try FileManager.default.createSymbolicLink(atPath: posturectl, withDestinationPath: CollectorHarness.agentBinary)
+        let settings = home.appendingPathComponent(".config/posture")
+        try FileManager.default.createDirectory(at: settings, withIntermediateDirectories: true)
+        let tokenFile = settings.appendingPathComponent("token").path
+        try fleet.write.write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenFile)
+        try """
+            # posturectl's settings
+            collector = \(fleet.collector.apiURL)
+            token-file = ~/.config/posture/token
+            ca = \(fleet.collector.caPath)
+            """.write(to: settings.appendingPathComponent("posturectl.conf"), atomically: true, encoding: .utf8)
+        let base = ["PATH": "/usr/bin:/bin", "HOME": home.path]
+        func ctl(_ arguments: [String], _ environment: [String: String] = [:]) throws -> Shell.Output {
+            try Shell.runAllowingFailure(
+                [posturectl] + arguments, environment: base.merging(environment) { $1 }, timeout: 60)
+        }
+        func object(_ output: Shell.Output) throws -> [String: Any] {
+            #expect(output.status == 0, "\(output.stderr)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
+        }
+        func fitsTerminal(_ output: Shell.Output) {
+            for line in output.stdout.split(separator: "\n") {
+                #expect(line.count <= 80, "wider than 80 columns: \(line)")
+            }
+        }
+
+        // Which devices are non-compliant, since when, and why: one command, as JSON and as a table.
+        let noncompliant = try object(try ctl(["devices", "list", "--noncompliant", "--format", "json"]))
+        let rows = try #require(noncompliant["devices"] as? [[String: Any]])
+        #expect(Set(rows.compactMap { $0["id"] as? String }) == Set(fleet.legacy))
+        #expect(rows.allSatisfy { ($0["failing"] as? [String]) == ["impossible-os"] && $0["verdictSince"] != nil })
+        let table = try ctl(["devices", "list", "--noncompliant"])
+        #expect(table.status == 0)
+        fitsTerminal(table)
+        #expect(table.stdout.hasPrefix("ID        HOSTNAME"))
+        #expect(table.stdout.contains("db-1") && table.stdout.contains("impossible-os"))
+        #expect(!table.stdout.contains("web-1"))
+        // A page smaller than the fleet, followed through its cursor.
+        let small = try object(try ctl(["devices", "list", "--limit", "5", "--format", "json"]))
+        #expect((small["devices"] as? [Any])?.count == 5)
+        let cursor = try #require(small["nextCursor"] as? String)
+        let rest = try object(try ctl(["devices", "list", "--cursor", cursor, "--format", "json"]))
+        #expect((rest["devices"] as? [Any])?.count == 2)
+
+        let shown = try ctl(["devices", "show", "hostname:db-1"])
+        #expect(shown.status == 0)
+        #expect(shown.stdout.contains("failing impossible-os"))
+        #expect(shown.stdout.contains("verdict   noncompliant"))
+
+        // Act: quarantine, and the documented exit code when it does not apply.
+        let web = fleet.web[0]
+        let quarantined = try ctl(["devices", "quarantine", web, "--reason", "reported stolen"])
+        #expect(quarantined.status == 0 && quarantined.stdout.contains("verdict noncompliant"), "\(quarantined)")
+        let again = try ctl(["devices", "quarantine", web, "--reason", "again"])
+        #expect(again.status == 6 && again.stderr.contains("already quarantined"))
+        let missing = try ctl(["devices", "show", "no-such-device"])
+        #expect(missing.status == 5)
+
+        let summary = try object(try ctl(["fleet", "summary", "--format", "json"]))
+        #expect((summary["byVerdict"] as? [String: Int])?["noncompliant"] == 4)
+        let summaryTable = try ctl(["fleet", "summary"])
+        #expect(summaryTable.stdout.contains("7 active devices"))
+        fitsTerminal(summaryTable)
+
+        let granted = try ctl([
+            "waivers", "grant", "--rule", "impossible-os", "--label", "class=legacy", "--for", "1h", "--reason",
+            "upgrade in Q1",
+        ])
+        #expect(granted.status == 0, "\(granted.stderr)")
+        let waiverID = String(granted.stdout.prefix { $0 != " " })
+        let waivers = try ctl(["waivers", "list"])
+        #expect(waivers.stdout.contains(waiverID) && waivers.stdout.contains("active"))
+        fitsTerminal(waivers)
+        #expect(try ctl(["waivers", "revoke", waiverID, "--reason", "done"]).status == 0)
+
+        // Enrollment tokens need admin: refused (4) with ops' token, printed with the admin's.
+        #expect(try ctl(["tokens", "create"]).status == 4)
+        let created = try ctl(["tokens", "create", "--label", "team=new"], ["POSTURE_TOKEN_FILE": "", "POSTURE_TOKEN": fleet.admin])
+        #expect(created.status == 0 && created.stdout.count > 20, "\(created.stderr)")
+
+        // The audit trail verifies; an edit in the store is found and named.
+        let intact = try ctl(["audit", "verify"])
+        #expect(intact.status == 0 && intact.stdout.contains("audit trail intact"), "\(intact)")
+        let database = fleet.collector.stateDirectory + "/collector.sqlite"
+        try Shell.run([
+            "/usr/bin/python3", "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE operator_actions SET reason='nothing happened' WHERE action='quarantine'\"); c.commit()",
+            database,
+        ])
+        let broken = try ctl(["audit", "verify"])
+        #expect(broken.status == 7)
+        #expect(broken.stdout.contains("NOT intact") && broken.stdout.contains("operator_actions row"), "\(broken)")
+
+        // Errors name the fix.
+        let unset = try Shell.runAllowingFailure([posturectl, "devices", "list"], environment: ["HOME": "/nonexistent"])
+        #expect(unset.status == 64 && unset.stderr.contains("--collector"))
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: tokenFile)
+        let exposed = try ctl(["devices", "list"])
+        #expect(exposed.status == 64 && exposed.stderr.contains("chmod 600"))
+        let wrong = try ctl(["devices", "list"], ["POSTURE_TOKEN_FILE": "", "POSTURE_TOKEN": "wrong"])
+        #expect(wrong.status == 4 && wrong.stderr.contains("apitoken"))
+    }
 }

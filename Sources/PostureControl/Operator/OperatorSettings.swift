@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import PostureLinux
 import PostureModel
 
@@ -22,9 +23,10 @@ struct OperatorOptions: ParsableArguments {
 
     func resolve() throws -> OperatorSettings {
         let environment = ProcessInfo.processInfo.environment
-        let path = config ?? environment["POSTURE_CONFIG"] ?? OperatorSettings.defaultPath(environment)
-        let file = try OperatorSettings.read(path, explicit: config != nil || environment["POSTURE_CONFIG"] != nil)
-        guard let url = collector ?? environment["POSTURE_COLLECTOR"] ?? file["collector"] else {
+        let variable = { (name: String) in environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        let path = config ?? variable("POSTURE_CONFIG") ?? OperatorSettings.defaultPath(environment)
+        let file = try OperatorSettings.read(path, explicit: config != nil || variable("POSTURE_CONFIG") != nil)
+        guard let url = collector ?? variable("POSTURE_COLLECTOR") ?? file["collector"] else {
             throw OperatorError(
                 "no collector URL: pass --collector https://HOST:8445, set POSTURE_COLLECTOR, or write `collector = https://HOST:8445` in \(path)",
                 exitCode: 64)
@@ -32,10 +34,15 @@ struct OperatorOptions: ParsableArguments {
         guard url.hasPrefix("https://") else {
             throw OperatorError("the collector URL \(url) must start with https:// (the API listener is TLS only)", exitCode: 64)
         }
-        var token = environment["POSTURE_TOKEN"]
-        if let tokenPath = tokenFile ?? environment["POSTURE_TOKEN_FILE"] ?? file["token-file"] {
+        // Flag, then environment, then file; an empty variable counts as unset.
+        var token: String?
+        if let tokenPath = tokenFile ?? variable("POSTURE_TOKEN_FILE") {
             token = try OperatorSettings.secret(OperatorSettings.expand(tokenPath, environment), what: "token file")
-        } else if token == nil, let inline = file["token"] {
+        } else if let inline = variable("POSTURE_TOKEN") {
+            token = inline
+        } else if let tokenPath = file["token-file"] {
+            token = try OperatorSettings.secret(OperatorSettings.expand(tokenPath, environment), what: "token file")
+        } else if let inline = file["token"] {
             try OperatorSettings.requirePrivate(path, what: "\(path), which holds `token`")
             token = inline
         }
@@ -45,7 +52,7 @@ struct OperatorOptions: ParsableArguments {
                 exitCode: 64)
         }
         var caPEM: String?
-        if let caPath = ca ?? environment["POSTURE_CA"] ?? file["ca"] {
+        if let caPath = ca ?? variable("POSTURE_CA") ?? file["ca"] {
             let expanded = OperatorSettings.expand(caPath, environment)
             guard let bytes = try? DurableFile.read(expanded), !bytes.isEmpty else {
                 throw OperatorError(
@@ -110,9 +117,9 @@ struct OperatorSettings: Sendable {
     }
 
     static func requirePrivate(_ path: String, what: String) throws {
-        if let mode = try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int,
-            mode & 0o077 != 0
-        {
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+            let mode = Int(info.st_mode & 0o7777)
             throw OperatorError(
                 "\(what) is readable by others (mode \(String(mode, radix: 8))); run `chmod 600 \(path)`",
                 exitCode: 64)
