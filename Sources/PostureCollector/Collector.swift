@@ -70,6 +70,7 @@ public struct Collector: Sendable {
         apiRouter.add(middleware: RequestMetricsMiddleware(listener: "api", metrics: core.metrics))
         APIRoutes(collector: core).register(on: apiRouter)
         FleetRoutes(collector: core).register(on: apiRouter)
+        try DashboardRoutes(collector: core).register(on: apiRouter)
 
         func application(
             _ name: String, _ router: Router<CollectorRequestContext>, _ address: String, _ server: HTTPServerBuilder

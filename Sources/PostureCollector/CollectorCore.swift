@@ -144,17 +144,29 @@ public struct CollectorCore: Sendable {
     func authorize(_ request: Request, channel: any Channel, scope: String) async throws(AttestationRefusal)
         -> APITokenRecord
     {
-        let hash: String
-        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
-            hash = EnrollmentTokens.hash(String(header.dropFirst(7).filter { $0 != " " }))
-        } else if let clientID = await Self.apiClientID(of: channel, trustDomain: configuration.trustDomain) {
-            hash = APITokens.certificateHash(clientID: clientID)
-        } else {
+        guard let hash = await credentialHash(request, channel: channel) else {
             throw AttestationRefusal(
                 .unauthorized,
                 "send Authorization: Bearer TOKEN (`posture-collector apitoken create --scope \(scope)`) or present an API client certificate (`posture-collector apitoken certificate --scope \(scope) --csr FILE`)"
             )
         }
+        return try await authorize(hash: hash, scope: scope)
+    }
+
+    /// The stored hash of the request's credential: its bearer token, else its API client certificate.
+    func credentialHash(_ request: Request, channel: any Channel) async -> String? {
+        if let header = request.headers[.authorization], header.hasPrefix("Bearer ") {
+            return EnrollmentTokens.hash(String(header.dropFirst(7).filter { $0 != " " }))
+        }
+        if let clientID = await Self.apiClientID(of: channel, trustDomain: configuration.trustDomain) {
+            return APITokens.certificateHash(clientID: clientID)
+        }
+        return nil
+    }
+
+    /// The credential with this hash, if it is usable and has `scope` (or `admin`); cached for 5 s, so a
+    /// revoked token is refused within 5 s.
+    func authorize(hash: String, scope: String) async throws(AttestationRefusal) -> APITokenRecord {
         let now = Date()
         var record = apiTokens.withLockedValue { cache in
             cache[hash].flatMap { $0.1 > now ? $0.0 : nil }

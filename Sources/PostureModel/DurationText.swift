@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// Durations as people write them in flags and configuration: `500ms`, `30s`, `15m`, `24h`, `7d`.
 public struct DurationText: Sendable, Hashable, CustomStringConvertible, Codable {
     public let duration: Duration
@@ -9,7 +15,10 @@ public struct DurationText: Sendable, Hashable, CustomStringConvertible, Codable
             let number = text.dropLast(suffix.count)
             // "ms" also ends in "s": only accept a number before the suffix.
             guard let count = Int64(number), count >= 0 else { continue }
-            duration = .milliseconds(count * millis)
+            // An absurd count (200000000000d) is not a duration, not a crash.
+            let (total, overflow) = count.multipliedReportingOverflow(by: millis)
+            guard !overflow else { return nil }
+            duration = .milliseconds(total)
             self.text = text
             return
         }
@@ -47,4 +56,18 @@ public struct DurationText: Sendable, Hashable, CustomStringConvertible, Codable
 extension Duration {
     /// The duration in seconds, fractions included.
     public var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension DurationText {
+    /// How long ago, in the largest whole unit: `45s`, `5m`, `3h`, `2d`; `never` for nil.
+    public static func age(of date: Date?, now: Date) -> String {
+        guard let date else { return "never" }
+        let seconds = max(Int(now.timeIntervalSince(date)), 0)
+        switch seconds {
+        case ..<60: return "\(seconds)s"
+        case ..<3600: return "\(seconds / 60)m"
+        case ..<86400: return "\(seconds / 3600)h"
+        default: return "\(seconds / 86400)d"
+        }
+    }
 }

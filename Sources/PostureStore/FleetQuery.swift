@@ -92,7 +92,7 @@ public struct FleetDevice: Sendable, Equatable, Codable {
 
 public struct FleetPage: Sendable, Equatable, Codable {
     public var devices: [FleetDevice]
-    /// Pass back as `after` for the next page; nil on the last page.
+    /// Pass back as `cursor` for the next page; nil on the last page.
     public var nextCursor: String?
 }
 

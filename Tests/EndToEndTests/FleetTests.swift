@@ -334,4 +334,72 @@ struct FleetTests {
         let wrong = try ctl(["devices", "list"], ["POSTURE_TOKEN_FILE": "", "POSTURE_TOKEN": "wrong"])
         #expect(wrong.status == 4 && wrong.stderr.contains("apitoken"))
     }
+
+    /// Chromium, driven by Selenium, signs in, filters, opens a device and quarantines it; the API then
+    /// shows the change. Screenshots are kept in `.build/artefacts/dashboard`.
+    @Test(Requirement.available(programs: ["chromium", "chromedriver"]))
+    func theDashboardWorksInARealBrowser() throws {
+        let fleet = try Fleet("e2e-dashboard")
+        let artefacts = Paths.packageRoot.appendingPathComponent(".build/artefacts/dashboard").path
+        try? FileManager.default.removeItem(atPath: artefacts)
+        let script = Paths.packageRoot.appendingPathComponent("Tests/Browser/dashboard_test.py").path
+        let run = try Shell.runAllowingFailure(
+            ["python3", script, fleet.collector.apiURL, fleet.write, "3", "web-2", artefacts], timeout: 240)
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr.suffix(3000))")
+        #expect(run.stdout.contains("dashboard: all checks passed"))
+        #expect(FileManager.default.fileExists(atPath: artefacts + "/device-quarantined-1280.png"))
+
+        // What the browser did is what the API says, under the token's name.
+        let detail = try fleet.json("GET", "/v1/devices/\(fleet.web[1])", token: fleet.read)
+        #expect((detail["device"] as? [String: Any])?["verdict"] as? String == "noncompliant")
+        #expect((detail["device"] as? [String: Any])?["quarantined"] as? Bool == true)
+        #expect(try fleet.collector.command(["audit"]).contains("quarantine  by apitoken:ops (dashboard)"))
+
+        // Forms need the session's CSRF token and this origin; a read-only token may look but not act.
+        let session = try signIn(fleet, token: fleet.read)
+        let page = try dashboard(fleet, "GET", "/ui/devices/\(fleet.web[0])", cookie: session)
+        #expect(page.status == 200 && page.body.contains("web-1") && !page.body.contains("id=\"quarantine\""))
+        let csrf = try #require(
+            page.body.range(of: #"name="csrf" value="([^"]+)""#, options: .regularExpression).map {
+                String(page.body[$0].dropFirst(#"name="csrf" value=""#.count).dropLast())
+            })
+        let path = "/ui/devices/\(fleet.web[0])/quarantine"
+        #expect(try dashboard(fleet, "POST", path, cookie: session, form: "reason=x").status == 403)
+        #expect(try dashboard(fleet, "POST", path, cookie: session, form: "reason=x&csrf=\(csrf)").status == 403)
+        let writer = try signIn(fleet, token: fleet.write)
+        let writerPage = try dashboard(fleet, "GET", "/ui/devices/\(fleet.web[0])", cookie: writer)
+        let writerCSRF = try #require(
+            writerPage.body.range(of: #"name="csrf" value="([^"]+)""#, options: .regularExpression).map {
+                String(writerPage.body[$0].dropFirst(#"name="csrf" value=""#.count).dropLast())
+            })
+        let forged = try dashboard(
+            fleet, "POST", path, cookie: writer, form: "reason=x&csrf=\(writerCSRF)",
+            origin: "https://evil.example")
+        #expect(forged.status == 403)
+        #expect(try dashboard(fleet, "POST", path, cookie: writer, form: "reason=x&csrf=\(csrf)").status == 403)
+        #expect(try dashboard(fleet, "POST", path, cookie: writer, form: "reason=ok&csrf=\(writerCSRF)").status == 303)
+        #expect(try dashboard(fleet, "GET", "/ui", cookie: nil).status == 303)
+    }
+
+    /// The session cookie from signing in with `token`.
+    func signIn(_ fleet: Fleet, token: String) throws -> String {
+        let output = try Shell.run([
+            "curl", "-sS", "--cacert", fleet.collector.caPath, "-o", "/dev/null", "-D", "-", "--data-urlencode",
+            "token=\(token)", fleet.collector.apiURL + "/ui/sign-in",
+        ]).stdout
+        let cookie = try #require(output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") })
+        return String(cookie.dropFirst("set-cookie: ".count).prefix { $0 != ";" })
+    }
+
+    func dashboard(
+        _ fleet: Fleet, _ method: String, _ path: String, cookie: String?, form: String? = nil, origin: String? = nil
+    ) throws -> (status: Int, body: String) {
+        var arguments = ["curl", "-sS", "--cacert", fleet.collector.caPath, "-X", method, "-w", "\n%{http_code}"]
+        if let cookie { arguments += ["-b", cookie] }
+        if let form { arguments += ["--data", form] }
+        if let origin { arguments += ["-H", "Origin: \(origin)"] }
+        let output = try Shell.run(arguments + [fleet.collector.apiURL + path]).stdout
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+    }
 }

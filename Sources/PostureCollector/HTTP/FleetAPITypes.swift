@@ -56,7 +56,7 @@ struct ReasonBody: Codable {
     var reason: String?
 
     func validReason() throws(AttestationRefusal) -> String {
-        guard let reason = reason?.trimmingWhitespace(), !reason.isEmpty, reason.count <= 1000 else {
+        guard let reason = reason?.trimmingWhitespace(), !reason.isEmpty, reason.unicodeScalars.count <= 1000 else {
             throw AttestationRefusal(
                 .malformedRequest, "send {\"reason\": \"…\"}: why, 1 to 1000 characters (recorded in the audit trail)")
         }
@@ -73,7 +73,7 @@ struct WaiverRequest: Codable {
     var reason: String?
 
     func waiver(by actor: String, now: Date) throws(AttestationRefusal) -> Waiver {
-        guard let rule = rule?.trimmingWhitespace(), !rule.isEmpty, rule.count <= 200 else {
+        guard let rule = rule?.trimmingWhitespace(), !rule.isEmpty, rule.unicodeScalars.count <= 200 else {
             throw AttestationRefusal(.malformedRequest, "rule: the policy rule's name is required")
         }
         guard let text = duration, let lifetime = DurationText(text), lifetime.seconds > 0,
@@ -139,7 +139,7 @@ struct APITokenRequest: Codable {
     var ttl: String?
 
     func validName() throws(AttestationRefusal) -> String {
-        guard let name = name?.trimmingWhitespace(), !name.isEmpty, name.count <= 100 else {
+        guard let name = name?.trimmingWhitespace(), !name.isEmpty, name.unicodeScalars.count <= 100 else {
             throw AttestationRefusal(.malformedRequest, "name: who or what uses the token, 1 to 100 characters")
         }
         return name
@@ -155,8 +155,8 @@ struct APITokenRequest: Codable {
 
     func lifetime() throws(AttestationRefusal) -> Duration? {
         guard let ttl else { return nil }
-        guard let parsed = DurationText(ttl), parsed.seconds > 0 else {
-            throw AttestationRefusal(.malformedRequest, "ttl: '\(ttl)' is not a duration, e.g. 90d")
+        guard let parsed = DurationText(ttl), parsed.seconds > 0, parsed.seconds <= 3650 * 86400 else {
+            throw AttestationRefusal(.malformedRequest, "ttl: '\(ttl)' is not a duration between 1s and 3650d, e.g. 90d")
         }
         return parsed.duration
     }
@@ -254,9 +254,9 @@ enum FleetQueryParameters {
 
     static func events(_ parameters: Parameters) throws(AttestationRefusal) -> SecurityEventQuery {
         var query = SecurityEventQuery()
-        query.deviceID = parameters["device"].map(String.init)
-        query.code = parameters["code"].map(String.init)
-        if let before = parameters["before"] {
+        query.deviceID = parameters["device"].flatMap { $0.isEmpty ? nil : String($0) }
+        query.code = parameters["code"].flatMap { $0.isEmpty ? nil : String($0) }
+        if let before = parameters["before"], !before.isEmpty {
             guard let value = Int64(before), value > 0 else {
                 throw AttestationRefusal(.malformedRequest, "before=\(before): use the nextBefore of the previous page")
             }
@@ -269,7 +269,7 @@ enum FleetQueryParameters {
     static func int(_ parameters: Parameters, _ name: String, default value: Int, range: ClosedRange<Int>)
         throws(AttestationRefusal) -> Int
     {
-        guard let text = parameters[Substring(name)] else { return value }
+        guard let text = parameters[Substring(name)], !text.isEmpty else { return value }
         guard let parsed = Int(text), range.contains(parsed) else {
             throw AttestationRefusal(
                 .malformedRequest, "\(name)=\(text): use a number from \(range.lowerBound) to \(range.upperBound)")

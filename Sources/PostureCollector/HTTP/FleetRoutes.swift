@@ -83,7 +83,8 @@ struct FleetRoutes: Sendable {
             try await store.recordOperatorAction(
                 OperatorAction(
                     at: now, actor: token.actor, action: "enrollment-token-create", deviceID: nil,
-                    target: created.record.id, reason: body.reason ?? "created over the API"))
+                    target: created.record.id,
+                    reason: try body.reason.map { try ReasonBody(reason: $0).validReason() } ?? "created over the API"))
             return Responses.json(
                 CreatedSecret(id: created.record.id, token: created.token, expiresAt: created.record.expiresAt),
                 status: .created)
@@ -148,7 +149,7 @@ struct FleetRoutes: Sendable {
     }
 
     /// The `{id}` path parameter as a device ID (also `hostname:NAME`, `machine-id:HEX`, `sha256:HEX`).
-    private func deviceID(_ context: CollectorRequestContext) async throws -> String {
+    func deviceID(_ context: CollectorRequestContext) async throws -> String {
         let lookup = try context.parameters.require("id")
         if try await store.device(lookup) != nil { return lookup }
         if let id = await collector.verdicts.resolve(.init(lookup)) { return id }
@@ -160,7 +161,7 @@ struct FleetRoutes: Sendable {
         case quarantine, release, revoke
     }
 
-    private func apply(_ action: DeviceAction, to id: String, reason: String, actor: String) async throws {
+    func apply(_ action: DeviceAction, to id: String, reason: String, actor: String) async throws {
         let now = Date()
         let applied: Bool
         switch action {

@@ -121,16 +121,7 @@ enum TextTable {
         text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
     }
 
-    static func age(_ date: Date?, now: Date = Date()) -> String {
-        guard let date else { return "never" }
-        let seconds = max(Int(now.timeIntervalSince(date)), 0)
-        switch seconds {
-        case ..<60: return "\(seconds)s"
-        case ..<3600: return "\(seconds / 60)m"
-        case ..<86400: return "\(seconds / 3600)h"
-        default: return "\(seconds / 86400)d"
-        }
-    }
+    static func age(_ date: Date?, now: Date = Date()) -> String { DurationText.age(of: date, now: now) }
 }
 
 extension String {

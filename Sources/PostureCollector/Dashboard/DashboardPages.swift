@@ -1,0 +1,111 @@
+import Hummingbird
+import PostureModel
+import PostureStore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// What each dashboard template shows, as the dictionaries Mustache renders.
+enum DashboardPages {
+    /// Messages after an action's redirect (`?done=`): fixed texts, so a link cannot make the page say
+    /// anything else.
+    static let done = [
+        "quarantine": "Quarantined: the device is non-compliant until released.",
+        "release": "Released: the device's report decides its verdict again.",
+        "waiver": "Waiver granted.",
+    ]
+
+    static func overview(_ summary: FleetSummary) -> [String: Any] {
+        let ruleMax = summary.byFailingRule.map(\.devices).max() ?? 1
+        let trendMax = max(summary.trend.map(\.becameNoncompliant).max() ?? 1, 1)
+        return [
+            "title": "Fleet", "devices": summary.devices, "noncompliant": summary.byVerdict["noncompliant"] ?? 0,
+            "compliant": summary.byVerdict["compliant"] ?? 0,
+            "unknown": (summary.byVerdict["unknown"] ?? 0) + (summary.byVerdict["none"] ?? 0),
+            "quarantined": summary.quarantined, "silent": summary.silent,
+            "hasRules": !summary.byFailingRule.isEmpty,
+            "rules": summary.byFailingRule.map {
+                ["key": $0.key, "devices": $0.devices, "max": ruleMax, "query": Form.encode($0.key)] as [String: Any]
+            },
+            "systems": summary.byOS.map { ["key": $0.key, "devices": $0.devices] as [String: Any] },
+            "trend": summary.trend.reversed().map {
+                [
+                    "day": $0.day, "becameNoncompliant": $0.becameNoncompliant,
+                    "becameCompliant": $0.becameCompliant, "max": trendMax,
+                ] as [String: Any]
+            },
+        ]
+    }
+
+    static let filterNames = ["verdict", "failing_rule", "label", "os", "os_version", "hostname", "seen_before",
+        "seen_after", "state", "sort", "order"]
+
+    static func devices(_ page: FleetPage, parameters: Parameters) -> [String: Any] {
+        let now = Date()
+        var filter: [String: String] = [:]
+        for name in filterNames { if let value = parameters[Substring(name)] { filter[name] = String(value) } }
+        let verdicts = [("", "Any"), ("noncompliant", "Non-compliant"), ("compliant", "Compliant"),
+            ("unknown", "Unknown"), ("none", "Not evaluated")].map { value, label in
+            ["value": value, "label": label, "selected": filter["verdict", default: ""] == value] as [String: Any]
+        }
+        var next: String?
+        if let cursor = page.nextCursor {
+            let carried = filter.sorted { $0.key < $1.key }.filter { !$0.value.isEmpty }
+                .map { "\($0.key)=\(Form.encode($0.value))" }
+            next = "/ui/devices?" + (carried + ["cursor=\(Form.encode(cursor))"]).joined(separator: "&")
+        }
+        return [
+            "title": "Devices", "filter": filter, "verdicts": verdicts, "next": next as Any,
+            "devices": page.devices.map { row(for: $0, now: now) },
+        ]
+    }
+
+    static func row(for device: FleetDevice, now: Date) -> [String: Any] {
+        [
+            "id": device.id, "hostname": device.hostname, "verdict": device.verdict ?? "none",
+            "quarantined": device.quarantined,
+            "since": device.verdictSince.map { DurationText.age(of: $0, now: now) } ?? "-",
+            "seen": DurationText.age(of: device.lastSeen, now: now) + (device.lastSeen == nil ? "" : " ago"),
+            "failing": device.failing.joined(separator: ", "),
+            "os": [device.os, device.osVersion].compactMap { $0 }.joined(separator: " "),
+        ]
+    }
+
+    static func device(_ detail: DeviceDetail) -> [String: Any] {
+        let now = Date()
+        var values = row(for: detail.device, now: now)
+        let verdict = detail.verdict
+        let outcomes = (verdict?.failing ?? []) + (verdict?.unknown ?? []) + (verdict?.excused ?? [])
+        values["title"] = detail.device.hostname
+        values["state"] = detail.device.state
+        values["labels"] = detail.device.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            .joined(separator: " ")
+        values["hasOutcomes"] = !outcomes.isEmpty
+        values["outcomes"] = outcomes.map {
+            [
+                "rule": $0.rule, "severity": $0.severity.rawValue, "state": $0.state.rawValue,
+                "observed": $0.observed, "expected": $0.expected,
+            ]
+        }
+        let waivable = verdict?.failing.map(\.rule) ?? []
+        values["hasWaivable"] = !waivable.isEmpty
+        values["waivable"] = waivable
+        if let quarantine = verdict?.quarantine {
+            values["quarantine"] = ["by": quarantine.by, "reason": quarantine.reason]
+        }
+        values["changes"] = detail.verdictChanges.map {
+            [
+                "at": $0.at.formatted(.iso8601), "previous": $0.previousStatus ?? "-", "status": $0.status,
+                "cause": $0.cause,
+            ]
+        }
+        values["events"] = (detail.enforcement + detail.refusals).sorted { $0.at > $1.at }.prefix(50).map {
+            ["at": $0.at.formatted(.iso8601), "code": $0.code, "message": $0.message]
+        }
+        values["facts"] = detail.report.map(ReportTable.render) ?? "No accepted report yet."
+        return values
+    }
+}

@@ -1,0 +1,283 @@
+import Hummingbird
+import Mustache
+import PostureModel
+import PostureStore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// The web dashboard on the API listener, under `/ui`: rendered on the server from Mustache templates,
+/// no JavaScript. Sign-in with an API token (or the API client certificate the browser presents) makes
+/// a session cookie (HttpOnly, Secure, SameSite=Strict); every form carries the session's CSRF token and
+/// must come from this origin. Reading needs `fleet:read`, acting `fleet:write`, checked on each request.
+struct DashboardRoutes: Sendable {
+    let collector: CollectorCore
+    let fleet: FleetRoutes
+    let library: MustacheLibrary
+    let sessions = DashboardSessions()
+
+    init(collector: CollectorCore) throws {
+        self.collector = collector
+        fleet = FleetRoutes(collector: collector)
+        library = try DashboardTemplates.library()
+    }
+
+    struct Visitor {
+        var sessionID: String
+        var session: DashboardSessions.Session
+        var token: APITokenRecord
+        var canWrite: Bool
+    }
+
+    /// Ends a request early: to the sign-in page, or a page saying what went wrong.
+    enum Interruption: Error {
+        case signIn
+        case refused(String, HTTPResponse.Status)
+    }
+
+    func register(on router: Router<CollectorRequestContext>) {
+        router.get("/ui/style.css") { _, _ in
+            var response = Responses.text(DashboardTemplates.style, contentType: "text/css; charset=utf-8")
+            response.headers[.cacheControl] = "max-age=3600"
+            return response
+        }
+        router.get("/ui/sign-in") { _, context in
+            page("sign-in", ["title": "Sign in", "certificate": await hasCertificate(context)])
+        }
+        router.post("/ui/sign-in") { request, context in await signIn(request, context) }
+        router.post("/ui/sign-out") { request, _ in
+            if let visitor = try? await visitor(request, form: try await Form.read(request), write: false) {
+                await sessions.end(visitor.sessionID)
+            }
+            var response = redirect("/ui/sign-in")
+            response.headers[.setCookie] = "\(DashboardSessions.cookie)=; Path=/ui; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
+            return response
+        }
+        router.get("/ui") { request, _ in
+            await guarded(request) { visitor in
+                let summary = try await collector.store.fleetSummary(now: Date())
+                return page("overview", DashboardPages.overview(summary), visitor: visitor, request: request)
+            }
+        }
+        router.get("/ui/devices") { request, _ in
+            await guarded(request) { visitor in
+                let parameters = request.uri.queryParameters
+                let query = try FleetQueryParameters.parse(parameters)
+                let devices = try await collector.store.fleetDevices(query)
+                return page(
+                    "devices", DashboardPages.devices(devices, parameters: parameters), visitor: visitor,
+                    request: request)
+            }
+        }
+        router.get("/ui/devices/{id}") { request, context in
+            await guarded(request) { visitor in
+                let id = try await fleet.deviceID(context)
+                let detail = try await fleet.detail(id, attestations: 0)
+                return page("device", DashboardPages.device(detail), visitor: visitor, request: request)
+            }
+        }
+        router.post("/ui/devices/{id}/{action}") { request, context in
+            let form = (try? await Form.read(request)) ?? [:]
+            return await guarded(request, form: form, write: true) { visitor in
+                let id = try await fleet.deviceID(context)
+                let action = context.parameters.get("action") ?? ""
+                let reason = form["reason"] ?? ""
+                let actor = visitor.token.actor + " (dashboard)"
+                do {
+                    switch action {
+                    case "quarantine", "release":
+                        try await fleet.apply(
+                            action == "quarantine" ? .quarantine : .release, to: id,
+                            reason: try ReasonBody(reason: reason).validReason(), actor: actor)
+                    case "waiver":
+                        let waiver = try WaiverRequest(
+                            rule: form["rule"], device: id, label: nil, duration: form["duration"], reason: reason
+                        ).waiver(by: actor, now: Date())
+                        try await collector.store.insertWaiver(waiver)
+                        await collector.verdicts.tick()
+                    default:
+                        throw Interruption.refused("no action \(action)", .notFound)
+                    }
+                } catch let refusal as AttestationRefusal {
+                    let detail = try await fleet.detail(id, attestations: 0)
+                    var values = DashboardPages.device(detail)
+                    values["error"] = refusal.message
+                    return page("device", values, visitor: visitor, request: request, status: .badRequest)
+                }
+                return redirect("/ui/devices/\(id)?done=\(action)")
+            }
+        }
+    }
+
+    /// Runs a page for a signed-in visitor; a POST must also carry the CSRF token and come from here.
+    private func guarded(
+        _ request: Request, form: [String: String]? = nil, write: Bool = false,
+        _ body: (Visitor) async throws -> Response
+    ) async -> Response {
+        do {
+            return try await body(try await visitor(request, form: form, write: write))
+        } catch Interruption.signIn {
+            return redirect("/ui/sign-in")
+        } catch Interruption.refused(let message, let status) {
+            return page("sign-in", ["title": "Refused", "error": message], status: status)
+        } catch let refusal as AttestationRefusal {
+            return page(
+                "sign-in", ["title": "Refused", "error": refusal.message],
+                status: HTTPResponse.Status(code: refusal.code.httpStatus))
+        } catch {
+            return page("sign-in", ["title": "Error", "error": "\(error)"], status: .internalServerError)
+        }
+    }
+
+    private func visitor(_ request: Request, form: [String: String]?, write: Bool) async throws -> Visitor {
+        guard let id = request.cookies[DashboardSessions.cookie]?.value, let session = await sessions.session(id)
+        else { throw Interruption.signIn }
+        if let form {
+            guard let sent = form["csrf"], DashboardSessions.same(sent, session.csrf), Self.sameOrigin(request) else {
+                throw Interruption.refused(
+                    "the form is stale or came from another site (CSRF check failed); reload the page and try again",
+                    .forbidden)
+            }
+        }
+        let token: APITokenRecord
+        do {
+            token = try await collector.authorize(hash: session.credentialHash, scope: FleetRoutes.read)
+        } catch {
+            await sessions.end(id)
+            throw Interruption.signIn
+        }
+        let canWrite = (try? await collector.authorize(hash: session.credentialHash, scope: FleetRoutes.write)) != nil
+        if write && !canWrite {
+            throw Interruption.refused(
+                "\(token.name) may look but not act: sign in with a token that has scope fleet:write", .forbidden)
+        }
+        return Visitor(sessionID: id, session: session, token: token, canWrite: canWrite)
+    }
+
+    /// A browser sends Origin on a POST; when it does, it must be this listener.
+    static func sameOrigin(_ request: Request) -> Bool {
+        guard let origin = request.headers[.origin] else { return true }
+        guard let host = request.head.authority else { return false }
+        return origin == "https://" + host
+    }
+
+    private func signIn(_ request: Request, _ context: CollectorRequestContext) async -> Response {
+        let form = (try? await Form.read(request)) ?? [:]
+        var hash: String?
+        if let token = form["token"]?.trimmingWhitespace(), !token.isEmpty {
+            hash = EnrollmentTokens.hash(token)
+        } else if form["certificate"] != nil,
+            let client = await CollectorCore.apiClientID(
+                of: context.channel, trustDomain: collector.configuration.trustDomain)
+        {
+            hash = APITokens.certificateHash(clientID: client)
+        }
+        guard Self.sameOrigin(request), let hash,
+            let token = try? await collector.authorize(hash: hash, scope: FleetRoutes.read)
+        else {
+            return page(
+                "sign-in",
+                [
+                    "title": "Sign in", "certificate": await hasCertificate(context),
+                    "error": "That credential is unknown, expired, revoked, or lacks scope fleet:read.",
+                ], status: .unauthorized)
+        }
+        let (id, _) = await sessions.create(credentialHash: hash, name: token.name)
+        var response = redirect("/ui")
+        response.headers[.setCookie] =
+            "\(DashboardSessions.cookie)=\(id); Path=/ui; Secure; HttpOnly; SameSite=Strict; Max-Age=\(Int(DashboardSessions.lifetime))"
+        return response
+    }
+
+    private func hasCertificate(_ context: CollectorRequestContext) async -> Bool {
+        await CollectorCore.apiClientID(of: context.channel, trustDomain: collector.configuration.trustDomain) != nil
+    }
+
+    private func page(
+        _ template: String, _ values: [String: Any], visitor: Visitor? = nil, request: Request? = nil,
+        status: HTTPResponse.Status = .ok
+    ) -> Response {
+        var values = values
+        values["version"] = postureVersion
+        if let visitor {
+            values["user"] = visitor.token.name
+            values["csrf"] = visitor.session.csrf
+            values["canWrite"] = visitor.canWrite
+        }
+        if let done = request?.uri.queryParameters["done"], let message = DashboardPages.done[String(done)] {
+            values["flash"] = message
+        }
+        let html = library.render(values, withTemplate: template) ?? "template \(template) missing"
+        return Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                .contentSecurityPolicy:
+                    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                .xContentTypeOptions: "nosniff", .init("Referrer-Policy")!: "same-origin",
+            ], body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+    }
+
+    private func redirect(_ location: String) -> Response {
+        Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+}
+
+/// `application/x-www-form-urlencoded` bodies.
+enum Form {
+    static func read(_ request: Request) async throws -> [String: String] {
+        parse(String(decoding: try await request.collectBody(limit: 16 << 10), as: UTF8.self))
+    }
+
+    static func parse(_ text: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]) else { continue }
+            values[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
+        }
+        return values
+    }
+
+    /// `+` is a space; `%XX` a byte; nil for a malformed escape or invalid UTF-8.
+    static func decode(_ text: Substring) -> String? {
+        var bytes: [UInt8] = []
+        var index = text.utf8.startIndex
+        let utf8 = text.utf8
+        while index < utf8.endIndex {
+            let byte = utf8[index]
+            if byte == UInt8(ascii: "%") {
+                let high = utf8.index(after: index)
+                guard high < utf8.endIndex, utf8.index(after: high) < utf8.endIndex,
+                    let value = UInt8(String(decoding: [utf8[high], utf8[utf8.index(after: high)]], as: UTF8.self), radix: 16)
+                else { return nil }
+                bytes.append(value)
+                index = utf8.index(high, offsetBy: 2)
+            } else {
+                bytes.append(byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+                index = utf8.index(after: index)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    /// The inverse, for links that carry filters.
+    static func encode(_ text: String) -> String {
+        var result = ""
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                result.append(Character(Unicode.Scalar(byte)))
+            default:
+                let hex = Array("0123456789ABCDEF")
+                result += "%\(hex[Int(byte >> 4)])\(hex[Int(byte & 15)])"
+            }
+        }
+        return result
+    }
+}
