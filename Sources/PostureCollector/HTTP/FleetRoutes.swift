@@ -23,6 +23,7 @@ struct FleetRoutes: Sendable {
         router.get("/openapi.json") { _, _ in
             Responses.text(OpenAPIDocument.json, contentType: "application/json")
         }
+        registerMethodNotAllowed(on: router)
         handle(router, .get, "/v1/devices", scope: Self.read) { request, _, _ in
             Responses.json(try await store.fleetDevices(try FleetQueryParameters.parse(request.uri.queryParameters)))
         }
@@ -128,6 +129,28 @@ struct FleetRoutes: Sendable {
             }
             return Responses.json(
                 AuditReport(intact: problems.isEmpty, entries: result.entries, head: result.head, problems: problems))
+        }
+    }
+
+    /// Every method the document does not list for a path answers 405 with `Allow`, not 404.
+    private func registerMethodNotAllowed(on router: Router<CollectorRequestContext>) {
+        struct Anything: Decodable { init(from decoder: any Decoder) {} }
+        struct Document: Decodable { var paths: [String: [String: Anything]] }
+        guard let paths = try? JSONDecoder().decode(Document.self, from: Data(OpenAPIDocument.json.utf8)).paths
+        else { return }
+        let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .options, .trace] + [.init("QUERY")!]
+        for (path, operations) in paths {
+            let allowed = methods.filter { operations[$0.rawValue.lowercased()] != nil }
+            let allow = allowed.map { $0.rawValue }.joined(separator: ", ")
+            for method in methods where !allowed.contains(method) {
+                router.on(RouterPath(path), method: method) { _, _ in
+                    var response = Responses.json(
+                        ErrorBody(AttestationRefusal(.methodNotAllowed, "\(path) allows \(allow)")),
+                        status: .methodNotAllowed)
+                    response.headers[.allow] = allow
+                    return response
+                }
+            }
         }
     }
 

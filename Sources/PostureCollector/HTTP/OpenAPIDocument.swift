@@ -1468,7 +1468,10 @@ enum OpenAPIDocument {
               },
               "reason": {
                 "type": ["string", "null"],
-                "description": "Recorded in the audit trail (default `created over the API`)."
+                "minLength": 1,
+                "maxLength": 1000,
+                "pattern": "[^ \\t\\n\\r\\u000B\\u000C\\u0085\\u2028\\u2029]",
+                "description": "Why, 1 to 1000 characters (not only whitespace); recorded in the audit trail (default `created over the API`)."
               }
             }
           },

@@ -39,6 +39,7 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
         public static let notFound = Code(rawValue: "not_found")
         /// The action does not apply to the device as it is (already quarantined, not quarantined, revoked).
         public static let conflict = Code(rawValue: "conflict")
+        public static let methodNotAllowed = Code(rawValue: "method_not_allowed")
         // The collector.
         public static let internalError = Code(rawValue: "internal_error")
 
@@ -51,6 +52,7 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
             case .deviceUnknown, .notFound: 404
             case .unauthorized: 401
             case .insufficientScope: 403
+            case .methodNotAllowed: 405
             case .machineAlreadyEnrolled, .nonceReused, .sequenceNotIncreasing, .conflict: 409
             case .internalError: 500
             default: 400
