@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "posture-bench", targets: ["posture-bench"]),
         .executable(name: "posture-collector-bench", targets: ["posture-collector-bench"]),
         .executable(name: "posture-verdict-bench", targets: ["posture-verdict-bench"]),
+        .executable(name: "posture-fleet-bench", targets: ["posture-fleet-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -173,6 +174,12 @@ let package = Package(
                 "BenchSupport", "PostureAgent", "PostureProbes", "PostureModel",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+        .executableTarget(
+            name: "posture-fleet-bench",
+            dependencies: [
+                "BenchSupport", "PostureStore", "PostureCollector", .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .executableTarget(

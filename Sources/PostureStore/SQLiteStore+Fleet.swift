@@ -35,71 +35,56 @@ extension SQLiteStore {
     {
         var conditions: [String] = []
         var arguments: StatementArguments = []
-        if let state = query.state {
-            conditions.append("d.status = ?")
-            _ = arguments.append(contentsOf: [state])
+        var from = "fleet f"
+        var fromArguments: StatementArguments = []
+        func add(_ condition: String, _ values: [(any DatabaseValueConvertible)?]) {
+            conditions.append(condition)
+            _ = arguments.append(contentsOf: StatementArguments(values))
         }
-        if let verdict = query.verdict {
-            if verdict == "none" {
-                conditions.append("v.status IS NULL")
-            } else {
-                conditions.append("v.status = ?")
-                _ = arguments.append(contentsOf: [verdict])
-            }
-        }
+        if let state = query.state { add("f.state = ?", [state]) }
+        if let verdict = query.verdict { add("f.verdict = ?", [verdict]) }
         if let rule = query.failingRule {
-            conditions.append("d.id IN (SELECT device_id FROM verdict_failures WHERE rule = ?)")
-            _ = arguments.append(contentsOf: [rule])
+            add("f.device_id IN (SELECT device_id FROM verdict_failures WHERE rule = ?)", [rule])
         }
         if let label = query.label {
-            conditions.append("d.id IN (SELECT device_id FROM device_labels WHERE key = ? AND value = ?)")
-            _ = arguments.append(contentsOf: [label.key, label.value])
+            add("f.device_id IN (SELECT device_id FROM device_labels WHERE key = ? AND value = ?)", [label.key, label.value])
         }
-        if let os = query.os {
-            conditions.append("s.os_id = ?")
-            _ = arguments.append(contentsOf: [os])
-        }
-        if let version = query.osVersion {
-            conditions.append("s.os_version = ?")
-            _ = arguments.append(contentsOf: [version])
-        }
-        // A device never seen counts as seen before any time and after none.
-        if let before = query.seenBefore {
-            conditions.append("COALESCE(s.received_at, 0) < ?")
-            _ = arguments.append(contentsOf: [before.timeIntervalSince1970])
-        }
-        if let after = query.seenAfter {
-            conditions.append("s.received_at >= ?")
-            _ = arguments.append(contentsOf: [after.timeIntervalSince1970])
-        }
+        if let os = query.os { add("f.os = ?", [os]) }
+        if let version = query.osVersion { add("f.os_version = ?", [version]) }
+        // A device never seen has last_seen 0: seen before any time and after none.
+        if let before = query.seenBefore { add("f.last_seen < ?", [before.timeIntervalSince1970]) }
+        if let after = query.seenAfter { add("f.last_seen >= ?", [after.timeIntervalSince1970]) }
         if let hostname = query.hostname, !hostname.isEmpty {
             let escaped = hostname.replacing("\\", with: "\\\\").replacing("%", with: "\\%")
                 .replacing("_", with: "\\_")
-            conditions.append("d.hostname LIKE ? ESCAPE '\\'")
-            _ = arguments.append(contentsOf: ["%" + escaped + "%"])
+            add("f.hostname LIKE ? ESCAPE '\\'", ["%" + escaped + "%"])
+            // The trigram index finds the candidates (3 characters or more) and drives the query (CROSS
+            // JOIN keeps that order); the LIKE above stays exact.
+            if hostname.unicodeScalars.count >= 3 {
+                from = "(SELECT device_id FROM fleet_hostnames WHERE hostname LIKE ?) h CROSS JOIN fleet f USING (device_id)"
+                fromArguments = ["%" + hostname + "%"]
+            }
         }
         let key: (expression: String, numeric: Bool) =
             switch query.sort {
-            case .hostname: ("d.hostname", false)
-            case .lastSeen: ("COALESCE(s.received_at, 0)", true)
-            case .enrolled: ("d.enrolled_at", true)
-            case .verdictSince: ("COALESCE(v.status_since, 0)", true)
+            case .hostname: ("f.hostname", false)
+            case .lastSeen: ("f.last_seen", true)
+            case .enrolled: ("f.enrolled_at", true)
+            case .verdictSince: ("f.verdict_since", true)
             }
         let direction = query.descending ? "DESC" : "ASC"
         if let cursor = query.after {
-            let comparison = query.descending ? "<" : ">"
-            conditions.append(
-                "(\(key.expression) \(comparison) ? OR (\(key.expression) = ? AND d.id \(comparison) ?))")
+            // A row value comparison, which SQLite answers from the (…, sort column, device_id) index.
             let value: (any DatabaseValueConvertible)? = key.numeric ? cursor.number : cursor.text
-            _ = arguments.append(contentsOf: [value, value, cursor.id])
+            add("(\(key.expression), f.device_id) \(query.descending ? "<" : ">") (?, ?)", [value, cursor.id])
         }
         let limit = min(max(query.limit, 1), 500)
         _ = arguments.append(contentsOf: [limit + 1])
+        arguments = fromArguments + arguments
         let sql = """
-            SELECT d.id, \(key.expression) AS sort_value
-            FROM devices d LEFT JOIN verdicts v ON v.device_id = d.id LEFT JOIN device_state s ON s.device_id = d.id
+            SELECT f.device_id AS id, \(key.expression) AS sort_value FROM \(from)
             \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
-            ORDER BY sort_value \(direction), d.id \(direction) LIMIT ?
+            ORDER BY \(key.expression) \(direction), f.device_id \(direction) LIMIT ?
             """
         return (sql, arguments, key)
     }
@@ -111,25 +96,32 @@ extension SQLiteStore {
         for row in try Row.fetchAll(
             db,
             sql: """
-                SELECT d.id, d.hostname, d.machine_id, d.labels, d.status, d.enrolled_at, v.status AS verdict,
-                       v.status_since, s.os_id, s.os_version, s.received_at,
-                       (SELECT group_concat(rule, char(10)) FROM verdict_failures f WHERE f.device_id = d.id) AS failing,
-                       EXISTS (SELECT 1 FROM quarantines q WHERE q.device_id = d.id) AS quarantined
-                FROM devices d LEFT JOIN verdicts v ON v.device_id = d.id LEFT JOIN device_state s ON s.device_id = d.id
-                WHERE d.id IN (\(marks))
+                SELECT f.*, d.machine_id, d.labels,
+                       (SELECT group_concat(rule, char(10)) FROM verdict_failures v WHERE v.device_id = f.device_id) AS failing
+                FROM fleet f JOIN devices d ON d.id = f.device_id WHERE f.device_id IN (\(marks))
                 """, arguments: StatementArguments(ids))
         {
             let failing = (row["failing"] as String?).map { $0.split(separator: "\n").map(String.init).sorted() }
-            result[row["id"]] = FleetDevice(
-                id: row["id"], hostname: row["hostname"], machineID: row["machine_id"],
-                labels: try StoreCoding.labels(row["labels"]), state: row["status"],
-                enrolledAt: Date(timeIntervalSince1970: row["enrolled_at"]), verdict: row["verdict"],
-                verdictSince: (row["status_since"] as Double?).map(Date.init(timeIntervalSince1970:)),
-                failing: failing ?? [], quarantined: row["quarantined"], os: row["os_id"],
-                osVersion: row["os_version"],
-                lastSeen: (row["received_at"] as Double?).map(Date.init(timeIntervalSince1970:)))
+            let verdict: String = row["verdict"]
+            let since: Double = row["verdict_since"]
+            let seen: Double = row["last_seen"]
+            let os: String = row["os"]
+            let version: String = row["os_version"]
+            result[row["device_id"]] = FleetDevice(
+                id: row["device_id"], hostname: row["hostname"], machineID: row["machine_id"],
+                labels: try StoreCoding.labels(row["labels"]), state: row["state"],
+                enrolledAt: Date(timeIntervalSince1970: row["enrolled_at"]), verdict: verdict == "none" ? nil : verdict,
+                verdictSince: since > 0 ? Date(timeIntervalSince1970: since) : nil, failing: failing ?? [],
+                quarantined: row["quarantined"], os: os.isEmpty ? nil : os, osVersion: version.isEmpty ? nil : version,
+                lastSeen: seen > 0 ? Date(timeIntervalSince1970: seen) : nil)
         }
         return result
+    }
+
+    /// Derives the fleet index again from the source rows, in one transaction: for rows written by
+    /// another tool (an import, a benchmark's seed) or an index suspected wrong.
+    public func rebuildFleetIndex() async throws {
+        try await pool.write { db in try db.execute(sql: FleetIndex.rebuild) }
     }
 
     public func fleetDevice(_ id: String) async throws -> FleetDevice? {
@@ -138,64 +130,47 @@ extension SQLiteStore {
 
     public func fleetSummary(now: Date) async throws -> FleetSummary {
         try await pool.read { db in
-            let active = "d.status = 'active'"
             var byVerdict: [String: Int] = [:]
+            var rules: [FleetSummary.Count] = []
+            var systems: [FleetSummary.Count] = []
+            var quarantined = 0
+            // Counted as rows change (FleetIndex): a handful of rows, whatever the fleet's size.
             for row in try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT COALESCE(v.status, 'none') AS k, COUNT(*) AS n
-                    FROM devices d LEFT JOIN verdicts v ON v.device_id = d.id WHERE \(active) GROUP BY k
-                    """)
+                sql: "SELECT * FROM fleet_counts WHERE devices > 0 ORDER BY devices DESC, key")
             {
-                byVerdict[row["k"]] = row["n"]
+                let key: String = row["key"]
+                let devices: Int = row["devices"]
+                switch row["dimension"] as String {
+                case "verdict": byVerdict[key] = devices
+                case "rule": rules.append(FleetSummary.Count(key: key, devices: devices))
+                case "os": systems.append(FleetSummary.Count(key: key.isEmpty ? "unknown" : key, devices: devices))
+                case "quarantined": quarantined = devices
+                default: break
+                }
             }
-            func counts(_ sql: String) throws -> [FleetSummary.Count] {
-                try Row.fetchAll(db, sql: sql).map { FleetSummary.Count(key: $0["k"], devices: $0["n"]) }
-            }
-            let rules = try counts(
-                """
-                SELECT f.rule AS k, COUNT(*) AS n FROM verdict_failures f JOIN devices d ON d.id = f.device_id
-                WHERE \(active) GROUP BY f.rule ORDER BY n DESC, k LIMIT 50
-                """)
-            let systems = try counts(
-                """
-                SELECT TRIM(COALESCE(s.os_id, 'unknown') || ' ' || COALESCE(s.os_version, '')) AS k, COUNT(*) AS n
-                FROM device_state s JOIN devices d ON d.id = s.device_id WHERE \(active)
-                GROUP BY s.os_id, s.os_version ORDER BY n DESC, k LIMIT 50
-                """)
-            let quarantined =
-                try Int.fetchOne(
-                    db,
-                    sql: "SELECT COUNT(*) FROM quarantines q JOIN devices d ON d.id = q.device_id WHERE \(active)")
-                ?? 0
             let silent =
                 try Int.fetchOne(
-                    db,
-                    sql: """
-                        SELECT COUNT(*) FROM devices d LEFT JOIN device_state s ON s.device_id = d.id
-                        WHERE \(active) AND COALESCE(s.received_at, 0) < ?
-                        """, arguments: [now.timeIntervalSince1970 - 86400]) ?? 0
+                    db, sql: "SELECT COUNT(*) FROM fleet WHERE state = 'active' AND last_seen < ?",
+                    arguments: [now.timeIntervalSince1970 - 86400]) ?? 0
             let start = (now.timeIntervalSince1970 / 86400).rounded(.down) * 86400 - 13 * 86400
             var days: [String: FleetSummary.Day] = [:]
             for row in try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT date(at, 'unixepoch') AS day,
-                           SUM(status = 'noncompliant' AND COALESCE(previous_status, '') != 'noncompliant') AS bad,
-                           SUM(status = 'compliant' AND COALESCE(previous_status, '') != 'compliant') AS good
-                    FROM verdict_changes WHERE at >= ? GROUP BY day
-                    """, arguments: [start])
+                db, sql: "SELECT * FROM verdict_days WHERE day >= ?",
+                arguments: [Self.utcDay(Date(timeIntervalSince1970: start))])
             {
                 days[row["day"]] = FleetSummary.Day(
-                    day: row["day"], becameNoncompliant: row["bad"], becameCompliant: row["good"])
+                    day: row["day"], becameNoncompliant: row["became_noncompliant"],
+                    becameCompliant: row["became_compliant"])
             }
             let trend = (0..<14).map { offset in
                 let day = Self.utcDay(Date(timeIntervalSince1970: start + Double(offset) * 86400))
                 return days[day] ?? FleetSummary.Day(day: day, becameNoncompliant: 0, becameCompliant: 0)
             }
             return FleetSummary(
-                devices: byVerdict.values.reduce(0, +), byVerdict: byVerdict, byFailingRule: rules, byOS: systems,
-                quarantined: quarantined, silent: silent, trend: trend, generatedAt: now)
+                devices: byVerdict.values.reduce(0, +), byVerdict: byVerdict, byFailingRule: Array(rules.prefix(50)),
+                byOS: Array(systems.prefix(50)), quarantined: quarantined, silent: silent, trend: trend,
+                generatedAt: now)
         }
     }
 

@@ -67,7 +67,6 @@ extension SQLiteStore {
                     verdict.deviceID, verdict.status, verdict.version, verdict.changedAt.timeIntervalSince1970,
                     verdict.verdict, verdict.changedAt.timeIntervalSince1970,
                 ])
-            try FleetIndex.indexFailures(deviceID: verdict.deviceID, verdict: verdict.verdict, db: db)
             if let change {
                 try StoreSQL.run(
                     db,

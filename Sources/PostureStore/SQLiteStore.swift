@@ -38,7 +38,9 @@ public final class SQLiteStore: PostureStore {
             try AuditTrail.migrate(db)
         }
         migrator.registerMigration("v4") { db in
-            try db.execute(sql: FleetIndex.schema)
+            try db.execute(sql: FleetIndex.tables)
+            try db.execute(sql: FleetIndex.triggers)
+            try db.execute(sql: FleetIndex.rebuild)
         }
         return migrator
     }
@@ -119,7 +121,6 @@ public final class SQLiteStore: PostureStore {
                     device.id, device.machineID, device.hostname, try StoreCoding.json(labels),
                     device.enrolledAt.timeIntervalSince1970, token.id, device.keyThumbprint,
                 ])
-            try FleetIndex.indexLabels(deviceID: device.id, labels: try StoreCoding.json(labels), db: db)
             try Self.insertCertificate(enrollment.certificate, db: db)
             try Self.insertNonce(enrollment.nonce, deviceID: device.id, db: db)
         }

@@ -337,7 +337,7 @@ struct FleetTests {
 
     /// Chromium, driven by Selenium, signs in, filters, opens a device and quarantines it; the API then
     /// shows the change. Screenshots are kept in `.build/artefacts/dashboard`.
-    @Test(Requirement.available(programs: ["chromium", "chromedriver"]))
+    @Test(Requirement.available(programs: ["chromium", "chromedriver", "python3"]))
     func theDashboardWorksInARealBrowser() throws {
         let fleet = try Fleet("e2e-dashboard")
         let artefacts = Paths.packageRoot.appendingPathComponent(".build/artefacts/dashboard").path
@@ -406,7 +406,7 @@ struct FleetTests {
     /// Schemathesis (PyPI) generates requests from the served OpenAPI document, for every operation, with
     /// an admin token and a real device ID: no 5xx, every response as the document says, 405 for
     /// undeclared methods. Its JUnit report is kept in `.build/artefacts/schemathesis`.
-    @Test(Requirement.available(programs: ["schemathesis"]))
+    @Test(Requirement.available(programs: ["python3"]))
     func theServedOpenAPIDocumentHoldsUnderSchemathesis() throws {
         let fleet = try Fleet("e2e-schemathesis")
         let directory = try Paths.temporaryDirectory("schemathesis")
@@ -424,7 +424,7 @@ struct FleetTests {
         let reports = Paths.packageRoot.appendingPathComponent(".build/artefacts/schemathesis").path
         let run = try Shell.runAllowingFailure(
             [
-                "schemathesis", "--config-file", config, "run", fleet.collector.apiURL + "/openapi.json",
+                "python3", "-m", "schemathesis.cli", "--config-file", config, "run", fleet.collector.apiURL + "/openapi.json",
                 "--tls-verify", fleet.collector.caPath, "-H", "Authorization: Bearer \(fleet.admin)",
                 "--checks", "all", "--max-examples", "25", "--seed", "1", "--report", "junit", "--report-dir",
                 reports, "--no-color",

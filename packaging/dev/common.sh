@@ -6,14 +6,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # systemd-journal-remote makes journal files, nft/iptables load rulesets in network namespaces,
 # lsblk and Debian's python3 are oracles; curl, openssl s_client, python3-cryptography and python3-jwt are
 # independent TLS and JOSE clients for the collector; dbus-daemon and python3-dbus/python3-gi host a
-# stand-in logind; mmdebstrap and systemd-container boot a real Debian with logind and sshd for enforcement.
+# stand-in logind; mmdebstrap and systemd-container boot a real Debian with logind and sshd for enforcement;
+# chromium and chromium-driver run the dashboard in a real browser (Selenium, from PyPI with schemathesis,
+# which checks the collector against its OpenAPI document).
 POSTURE_APT_PACKAGES=(
     pkg-config libsystemd-dev libnftables-dev
     systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
     jq openssl curl python3-cryptography python3-jwt dbus-daemon python3-dbus python3-gi
     mmdebstrap systemd-container openssh-client
     debhelper dpkg-dev lintian help2man qemu-system-x86 qemu-utils
+    chromium chromium-driver
 )
+# From PyPI, pinned to the versions the tests were written against.
+POSTURE_PIP_PACKAGES=(selenium==4.51.0 schemathesis==4.32.5)
 
 require_root() {
     if [ "$(id -u)" -ne 0 ]; then
@@ -23,6 +28,17 @@ require_root() {
 }
 
 install_packages() {
+    install_apt_packages
+    install_pip_packages
+}
+
+install_pip_packages() {
+    # Debian's own python3 refuses pip without --break-system-packages (PEP 668); pyenv's does not.
+    local pip=(python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore)
+    "${pip[@]}" "${POSTURE_PIP_PACKAGES[@]}" || "${pip[@]}" --break-system-packages "${POSTURE_PIP_PACKAGES[@]}"
+}
+
+install_apt_packages() {
     local missing=()
     for package in "${POSTURE_APT_PACKAGES[@]}"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

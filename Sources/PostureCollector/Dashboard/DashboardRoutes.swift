@@ -16,13 +16,13 @@ import PostureStore
 struct DashboardRoutes: Sendable {
     let collector: CollectorCore
     let fleet: FleetRoutes
-    let library: MustacheLibrary
+    let renderer: DashboardRenderer
     let sessions = DashboardSessions()
 
     init(collector: CollectorCore) throws {
         self.collector = collector
         fleet = FleetRoutes(collector: collector)
-        library = try DashboardTemplates.library()
+        renderer = try DashboardRenderer()
     }
 
     struct Visitor {
@@ -201,7 +201,6 @@ struct DashboardRoutes: Sendable {
         status: HTTPResponse.Status = .ok
     ) -> Response {
         var values = values
-        values["version"] = postureVersion
         if let visitor {
             values["user"] = visitor.token.name
             values["csrf"] = visitor.session.csrf
@@ -210,7 +209,7 @@ struct DashboardRoutes: Sendable {
         if let done = request?.uri.queryParameters["done"], let message = DashboardPages.done[String(done)] {
             values["flash"] = message
         }
-        let html = library.render(values, withTemplate: template) ?? "template \(template) missing"
+        let html = renderer.render(template, values)
         return Response(
             status: status,
             headers: [
@@ -223,6 +222,27 @@ struct DashboardRoutes: Sendable {
 
     private func redirect(_ location: String) -> Response {
         Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+    }
+}
+
+/// The compiled templates. Public so the benchmark renders pages exactly as the dashboard does.
+public struct DashboardRenderer: Sendable {
+    let library: MustacheLibrary
+
+    public init() throws { library = try DashboardTemplates.library() }
+
+    func render(_ template: String, _ values: [String: Any]) -> String {
+        var values = values
+        values["version"] = postureVersion
+        return library.render(values, withTemplate: template) ?? "template \(template) missing"
+    }
+
+    /// The overview page for `summary`, as a signed-in operator sees it.
+    public func overview(_ summary: FleetSummary, user: String) -> String {
+        var values = DashboardPages.overview(summary)
+        values["user"] = user
+        values["csrf"] = DashboardSessions.random()
+        return render("overview", values)
     }
 }
 

@@ -1,0 +1,210 @@
+// posture-fleet-bench: fleet queries on a store holding 100,000 devices (by default).
+// Seeds a fresh SQLite store (the collector's schema, WAL) in one transaction with devices, labels, newest
+// reports (os-release), verdicts with failing rules, verdict changes over 14 days and quarantines; the
+// store's triggers keep the fleet index as they would for the collector. Measures, each many times, p50/p99:
+// the fleet summary, filtered first pages, a second page through its cursor, and the dashboard overview
+// rendered with the dashboard's templates. Targets (issue 7): summary and a filtered first page p99 < 20 ms,
+// dashboard overview < 100 ms. Reference in the same run: the same counts and filter computed from the
+// source rows' JSON without the index (what the index saves). Asserts nothing.
+//   swift build -c release --product posture-fleet-bench && .build/release/posture-fleet-bench [--devices 100000]
+import BenchSupport
+import Foundation
+import GRDB
+import PostureCollector
+import PostureStore
+
+var devices = 100_000
+var rounds = 200
+var keep = false
+var arguments = CommandLine.arguments.dropFirst().makeIterator()
+while let argument = arguments.next() {
+    switch argument {
+    case "--devices": devices = arguments.next().flatMap(Int.init) ?? devices
+    case "--rounds": rounds = arguments.next().flatMap(Int.init) ?? rounds
+    case "--keep": keep = true
+    default:
+        print("usage: posture-fleet-bench [--devices N] [--rounds R] [--keep (the store, for EXPLAIN)]")
+        exit(64)
+    }
+}
+
+let directory = FileManager.default.temporaryDirectory.appendingPathComponent("posture-fleet-bench-\(getpid())")
+try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+defer { if !keep { try? FileManager.default.removeItem(at: directory) } }
+let path = directory.appendingPathComponent("collector.sqlite").path
+let store = try SQLiteStore(path: path)
+
+// A fleet with a realistic mix: 80 % compliant, 15 % non-compliant (1-2 of 8 rules), 5 % unknown.
+let rules = [
+    "disk-encrypted", "firewall-enabled", "os-supported", "secure-boot", "sshd-no-root-login", "lockdown",
+    "report-fresh", "no-auth-failures",
+]
+let systems = [("debian", "12"), ("debian", "11"), ("ubuntu", "24.04"), ("ubuntu", "22.04"), ("fedora", "40")]
+let now = Date().timeIntervalSince1970
+var generator = SystemRandomNumberGenerator()
+let seedStart = Date()
+do {
+    let queue = try DatabaseQueue(path: path)
+    try queue.write { db in
+        try db.execute(
+            sql: """
+                INSERT INTO tokens (id, hash, reusable, allow_reenroll, labels, created_at, expires_at, uses)
+                VALUES ('bench', 'bench', 1, 0, '{}', ?, ?, 0)
+                """, arguments: [now, now + 86400])
+        let device = try db.makeStatement(
+            sql: """
+                INSERT INTO devices (id, machine_id, hostname, labels, status, enrolled_at, last_sequence, token_id, key_thumbprint)
+                VALUES (?, ?, ?, ?, 'active', ?, 1, 'bench', 'x')
+                """)
+        let state = try db.makeStatement(
+            sql: """
+                INSERT INTO device_state (device_id, sequence, issued_at, received_at, delivery, payload)
+                VALUES (?, 1, ?, ?, 'fresh', ?)
+                """)
+        let verdict = try db.makeStatement(
+            sql: """
+                INSERT INTO verdicts (device_id, status, version, changed_at, verdict, status_since)
+                VALUES (?, ?, 'v', ?, ?, ?)
+                """)
+        let change = try db.makeStatement(
+            sql: """
+                INSERT INTO verdict_changes (device_id, at, previous_status, status, cause, verdict)
+                VALUES (?, ?, ?, ?, 'attestation', '{}')
+                """)
+        for index in 0..<devices {
+            let id = String(format: "%08x-0000-4000-8000-%012x", index, index)
+            let roll = Int.random(in: 0..<100, using: &generator)
+            let status = roll < 80 ? "compliant" : roll < 95 ? "noncompliant" : "unknown"
+            let system = systems[index % systems.count]
+            let seen = now - (roll < 3 ? Double.random(in: 90_000...900_000) : Double.random(in: 0...80_000))
+            let labels = #"{"class":"\#(index % 10 == 0 ? "server" : "laptop")","team":"team-\#(index % 20)"}"#
+            try device.execute(arguments: [id, id, "host-\(index)", labels, now - 2_000_000 + Double(index)])
+            let payload =
+                #"{"report":{"os":{"osRelease":{"status":"observed","source":"/etc/os-release","value":{"ID":"\#(system.0)","VERSION_ID":"\#(system.1)"}}}}}"#
+            try state.execute(arguments: [id, seen, seen, payload])
+            var failing: [String] = []
+            if status == "noncompliant" {
+                failing.append(rules[index % rules.count])
+                if index % 3 == 0 { failing.append(rules[(index / 3) % rules.count]) }
+            }
+            let outcomes = Set(failing).map { #"{"rule":"\#($0)","severity":"high","state":"failing"}"# }
+            let since = now - Double.random(in: 0...(14 * 86400), using: &generator)
+            try verdict.execute(arguments: [
+                id, status, since, #"{"failing":[\#(outcomes.joined(separator: ","))],"status":"\#(status)"}"#, since,
+            ])
+            try change.execute(arguments: [id, since, status == "compliant" ? "unknown" : "compliant", status])
+            if index % 200 == 0 {
+                try db.execute(
+                    sql: "INSERT INTO quarantines (device_id, actor, reason, at) VALUES (?, 'bench', 'bench', ?)",
+                    arguments: [id, now])
+            }
+        }
+    }
+    try queue.close()
+}
+
+print(
+    "seeded \(devices) devices (\(rules.count) rules, \(systems.count) OS versions) in \(fixed(Date().timeIntervalSince(seedStart), 1)) s; store \(path)"
+)
+
+/// Runs `body` `rounds` times after 10 warm-up runs; prints p50/p99 in ms against the target.
+@MainActor
+func measure(_ name: String, target: Double, rounds count: Int? = nil, _ body: () async throws -> Int) async throws {
+    let rounds = count ?? rounds
+    for _ in 0..<10 { _ = try await body() }
+    var samples: [Double] = []
+    var result = 0
+    for _ in 0..<rounds {
+        let start = DispatchTime.now().uptimeNanoseconds
+        result = try await body()
+        samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+    }
+    samples.sort()
+    let p99 = percentile(samples, 0.99)
+    let verdict = target > 0 ? (p99 < target ? "  (target p99 < \(Int(target)) ms: met)" : "  (target p99 < \(Int(target)) ms: MISSED)") : "  (reference)"
+    print(
+        "\(name.padding(toLength: 46, withPad: " ", startingAt: 0)) p50 \(fixed(percentile(samples, 0.5), 2)) ms  p99 \(fixed(p99, 2)) ms  rows \(result)\(verdict)"
+    )
+}
+
+func query(_ configure: (inout FleetQuery) -> Void) -> FleetQuery {
+    var query = FleetQuery()
+    configure(&query)
+    return query
+}
+
+try await measure("fleet summary", target: 20) {
+    let summary = try await store.fleetSummary(now: Date())
+    return summary.devices
+}
+let noncompliant = query { $0.verdict = "noncompliant" }
+try await measure("first page: verdict=noncompliant (by hostname)", target: 20) {
+    try await store.fleetDevices(noncompliant).devices.count
+}
+try await measure("first page: failing_rule=secure-boot", target: 20) {
+    try await store.fleetDevices(query { $0.failingRule = "secure-boot" }).devices.count
+}
+try await measure("first page: label team=team-7", target: 20) {
+    try await store.fleetDevices(query { $0.label = ("team", "team-7") }).devices.count
+}
+try await measure("first page: os debian 12, noncompliant", target: 20) {
+    try await store.fleetDevices(
+        query {
+            $0.os = "debian"
+            $0.osVersion = "12"
+            $0.verdict = "noncompliant"
+        }
+    ).devices.count
+}
+try await measure("first page: seen_before 24h (silent)", target: 20) {
+    try await store.fleetDevices(query { $0.seenBefore = Date().addingTimeInterval(-86400) }).devices.count
+}
+try await measure("first page: hostname contains host-4242", target: 20) {
+    try await store.fleetDevices(query { $0.hostname = "host-4242" }).devices.count
+}
+try await measure("first page: noncompliant, newest change first", target: 20) {
+    try await store.fleetDevices(
+        query {
+            $0.verdict = "noncompliant"
+            $0.sort = .verdictSince
+            $0.descending = true
+        }
+    ).devices.count
+}
+let first = try await store.fleetDevices(noncompliant)
+let second = query {
+    $0.verdict = "noncompliant"
+    $0.after = first.nextCursor.flatMap(FleetCursor.init(token:))
+}
+try await measure("second page: verdict=noncompliant via cursor", target: 20) {
+    try await store.fleetDevices(second).devices.count
+}
+let renderer = try DashboardRenderer()
+try await measure("dashboard overview: summary + Mustache render", target: 100) {
+    let html = renderer.overview(try await store.fleetSummary(now: Date()), user: "bench")
+    return html.utf8.count
+}
+
+// The reference: the same answers from the source rows' JSON, without the fleet index.
+let reference = try DatabaseQueue(path: path)
+try await measure("reference: failing-rule counts from verdict JSON", target: 0, rounds: 10) {
+    try await reference.read { db in
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT json_extract(f.value, '$.rule') AS rule, COUNT(*) FROM verdicts v, json_each(v.verdict, '$.failing') f
+                GROUP BY rule
+                """
+        ).count
+    }
+}
+try await measure("reference: label team=team-7 count from labels JSON", target: 0, rounds: 10) {
+    try await reference.read { db in
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM devices WHERE json_extract(labels, '$.team') = 'team-7'") ?? 0
+    }
+}
+try await measure("index: label team=team-7 count from device_labels", target: 0, rounds: 10) {
+    try await reference.read { db in
+        try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM device_labels WHERE key = 'team' AND value = 'team-7'") ?? 0
+    }
+}
