@@ -31,8 +31,9 @@ extension SQLiteStore {
         }
     }
 
-    private static func pageSQL(_ query: FleetQuery) -> (String, StatementArguments, (expression: String, numeric: Bool))
-    {
+    private static func pageSQL(_ query: FleetQuery) -> (
+        String, StatementArguments, (expression: String, numeric: Bool)
+    ) {
         var conditions: [String] = []
         var arguments: StatementArguments = []
         var from = "fleet f"
@@ -47,7 +48,9 @@ extension SQLiteStore {
             add("f.device_id IN (SELECT device_id FROM verdict_failures WHERE rule = ?)", [rule])
         }
         if let label = query.label {
-            add("f.device_id IN (SELECT device_id FROM device_labels WHERE key = ? AND value = ?)", [label.key, label.value])
+            add(
+                "f.device_id IN (SELECT device_id FROM device_labels WHERE key = ? AND value = ?)",
+                [label.key, label.value])
         }
         if let os = query.os { add("f.os = ?", [os]) }
         if let version = query.osVersion { add("f.os_version = ?", [version]) }
@@ -61,7 +64,8 @@ extension SQLiteStore {
             // The trigram index finds the candidates (3 characters or more) and drives the query (CROSS
             // JOIN keeps that order); the LIKE above stays exact.
             if hostname.unicodeScalars.count >= 3 {
-                from = "(SELECT device_id FROM fleet_hostnames WHERE hostname LIKE ?) h CROSS JOIN fleet f USING (device_id)"
+                from =
+                    "(SELECT device_id FROM fleet_hostnames WHERE hostname LIKE ?) h CROSS JOIN fleet f USING (device_id)"
                 fromArguments = ["%" + hostname + "%"]
             }
         }

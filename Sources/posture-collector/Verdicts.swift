@@ -86,7 +86,9 @@ struct APIToken: AsyncParsableCommand {
     /// What every API credential has: a name, scopes, who made it.
     struct GrantOptions: ParsableArguments {
         @Option(help: "What uses it, e.g. the proxy's name.") var name: String
-        @Option(name: .customLong("scope"), help: "verdict:read, ssf:manage, metrics:read, fleet:read, fleet:write or admin (repeatable).")
+        @Option(
+            name: .customLong("scope"),
+            help: "verdict:read, ssf:manage, metrics:read, fleet:read, fleet:write or admin (repeatable).")
         var scopes: [String]
         @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
 

@@ -121,7 +121,10 @@ func measure(_ name: String, target: Double, rounds count: Int? = nil, _ body: (
     }
     samples.sort()
     let p99 = percentile(samples, 0.99)
-    let verdict = target > 0 ? (p99 < target ? "  (target p99 < \(Int(target)) ms: met)" : "  (target p99 < \(Int(target)) ms: MISSED)") : "  (reference)"
+    let verdict =
+        target > 0
+        ? (p99 < target ? "  (target p99 < \(Int(target)) ms: met)" : "  (target p99 < \(Int(target)) ms: MISSED)")
+        : "  (reference)"
     print(
         "\(name.padding(toLength: 46, withPad: " ", startingAt: 0)) p50 \(fixed(percentile(samples, 0.5), 2)) ms  p99 \(fixed(p99, 2)) ms  rows \(result)\(verdict)"
     )

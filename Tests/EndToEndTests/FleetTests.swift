@@ -110,7 +110,10 @@ struct FleetTests {
         let byName = try fleet.ids("sort=hostname&order=desc", limit: 2)
         #expect(byName.count == 7)
         let hostnames = try fleet.json("GET", "/v1/devices?limit=500", token: fleet.read)["devices"] as? [[String: Any]]
-        #expect(hostnames?.compactMap { $0["hostname"] as? String } == ["db-1", "db-2", "db-3", "web-1", "web-2", "web-3", "web-4"])
+        #expect(
+            hostnames?.compactMap { $0["hostname"] as? String } == [
+                "db-1", "db-2", "db-3", "web-1", "web-2", "web-3", "web-4",
+            ])
 
         // Filters return exactly the right devices.
         #expect(Set(try fleet.ids("verdict=noncompliant")) == Set(fleet.legacy))
@@ -218,7 +221,8 @@ struct FleetTests {
         let audit = try fleet.collector.command(["audit"])
         for expected in [
             "quarantine  by apitoken:ops", "release  by apitoken:ops", "waiver  by apitoken:ops",
-            "waiver-revoke  by apitoken:ops", "revoke  by apitoken:ops", "enrollment-token-create  by apitoken:root-admin",
+            "waiver-revoke  by apitoken:ops", "revoke  by apitoken:ops",
+            "enrollment-token-create  by apitoken:root-admin",
             "apitoken-create  by apitoken:root-admin",
         ] {
             #expect(audit.contains(expected), "audit lacks '\(expected)':\n\(audit)")
@@ -231,18 +235,19 @@ struct FleetTests {
         let fleet = try Fleet("e2e-posturectl")
         let home = try Paths.temporaryDirectory("e2e-posturectl-home")
         let posturectl = home.appendingPathComponent("posturectl").path
-        try FileManager.default.createSymbolicLink(atPath: posturectl, withDestinationPath: CollectorHarness.agentBinary)
+        try FileManager.default.createSymbolicLink(
+            atPath: posturectl, withDestinationPath: CollectorHarness.agentBinary)
         let settings = home.appendingPathComponent(".config/posture")
         try FileManager.default.createDirectory(at: settings, withIntermediateDirectories: true)
         let tokenFile = settings.appendingPathComponent("token").path
         try fleet.write.write(toFile: tokenFile, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenFile)
         try """
-            # posturectl's settings
-            collector = \(fleet.collector.apiURL)
-            token-file = ~/.config/posture/token
-            ca = \(fleet.collector.caPath)
-            """.write(to: settings.appendingPathComponent("posturectl.conf"), atomically: true, encoding: .utf8)
+        # posturectl's settings
+        collector = \(fleet.collector.apiURL)
+        token-file = ~/.config/posture/token
+        ca = \(fleet.collector.caPath)
+        """.write(to: settings.appendingPathComponent("posturectl.conf"), atomically: true, encoding: .utf8)
         let base = ["PATH": "/usr/bin:/bin", "HOME": home.path]
         func ctl(_ arguments: [String], _ environment: [String: String] = [:]) throws -> Shell.Output {
             try Shell.runAllowingFailure(
@@ -309,7 +314,8 @@ struct FleetTests {
 
         // Enrollment tokens need admin: refused (4) with ops' token, printed with the admin's.
         #expect(try ctl(["tokens", "create"]).status == 4)
-        let created = try ctl(["tokens", "create", "--label", "team=new"], ["POSTURE_TOKEN_FILE": "", "POSTURE_TOKEN": fleet.admin])
+        let created = try ctl(
+            ["tokens", "create", "--label", "team=new"], ["POSTURE_TOKEN_FILE": "", "POSTURE_TOKEN": fleet.admin])
         #expect(created.status == 0 && created.stdout.count > 20, "\(created.stderr)")
 
         // The audit trail verifies; an edit in the store is found and named.
@@ -326,7 +332,8 @@ struct FleetTests {
         #expect(broken.stdout.contains("NOT intact") && broken.stdout.contains("operator_actions row"), "\(broken)")
 
         // Errors name the fix.
-        let unset = try Shell.runAllowingFailure([posturectl, "devices", "list"], environment: ["HOME": "/nonexistent"])
+        let unset = try Shell.runAllowingFailure(
+            [posturectl, "devices", "list"], environment: ["HOME": "/nonexistent"])
         #expect(unset.status == 64 && unset.stderr.contains("--collector"))
         try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: tokenFile)
         let exposed = try ctl(["devices", "list"])
@@ -413,18 +420,19 @@ struct FleetTests {
         let config = directory.appendingPathComponent("schemathesis.toml").path
         // A cursor is opaque and bound to its sort: a made-up one is rightly refused (400).
         try """
-            [[operations]]
-            include-path-regex = "^/v1/devices/"
-            parameters = { "path.id" = "\(fleet.web[0])" }
+        [[operations]]
+        include-path-regex = "^/v1/devices/"
+        parameters = { "path.id" = "\(fleet.web[0])" }
 
-            [[operations]]
-            include-name = "GET /v1/devices"
-            checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403"]
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        [[operations]]
+        include-name = "GET /v1/devices"
+        checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403"]
+        """.write(toFile: config, atomically: true, encoding: .utf8)
         let reports = Paths.packageRoot.appendingPathComponent(".build/artefacts/schemathesis").path
         let run = try Shell.runAllowingFailure(
             [
-                "python3", "-m", "schemathesis.cli", "--config-file", config, "run", fleet.collector.apiURL + "/openapi.json",
+                "python3", "-m", "schemathesis.cli", "--config-file", config, "run",
+                fleet.collector.apiURL + "/openapi.json",
                 "--tls-verify", fleet.collector.caPath, "-H", "Authorization: Bearer \(fleet.admin)",
                 "--checks", "all", "--max-examples", "25", "--seed", "1", "--report", "junit", "--report-dir",
                 reports, "--no-color",

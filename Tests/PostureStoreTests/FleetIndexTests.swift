@@ -34,7 +34,8 @@ extension SQLiteStoreTests {
         try await report(d2, os: "debian", version: "12", at: t0 + 10)
         try await report(d3, os: "ubuntu", version: "24.04", at: t0 + 10)
         try await store.saveVerdict(verdict(d1, "compliant", failing: [], at: t0 + 11), change: nil, outbox: [])
-        try await store.saveVerdict(verdict(d2, "noncompliant", failing: ["a", "b"], at: t0 + 11), change: nil, outbox: [])
+        try await store.saveVerdict(
+            verdict(d2, "noncompliant", failing: ["a", "b"], at: t0 + 11), change: nil, outbox: [])
         try await store.saveVerdict(verdict(d3, "noncompliant", failing: ["a"], at: t0 + 11), change: nil, outbox: [])
         // Later: d3 fails b instead of a; d2 is mended; d1 is quarantined; d4 is revoked.
         try await store.saveVerdict(verdict(d3, "noncompliant", failing: ["b"], at: t0 + 20), change: nil, outbox: [])

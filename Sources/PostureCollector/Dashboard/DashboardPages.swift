@@ -40,15 +40,19 @@ enum DashboardPages {
         ]
     }
 
-    static let filterNames = ["verdict", "failing_rule", "label", "os", "os_version", "hostname", "seen_before",
-        "seen_after", "state", "sort", "order"]
+    static let filterNames = [
+        "verdict", "failing_rule", "label", "os", "os_version", "hostname", "seen_before",
+        "seen_after", "state", "sort", "order",
+    ]
 
     static func devices(_ page: FleetPage, parameters: Parameters) -> [String: Any] {
         let now = Date()
         var filter: [String: String] = [:]
         for name in filterNames { if let value = parameters[Substring(name)] { filter[name] = String(value) } }
-        let verdicts = [("", "Any"), ("noncompliant", "Non-compliant"), ("compliant", "Compliant"),
-            ("unknown", "Unknown"), ("none", "Not evaluated")].map { value, label in
+        let verdicts = [
+            ("", "Any"), ("noncompliant", "Non-compliant"), ("compliant", "Compliant"),
+            ("unknown", "Unknown"), ("none", "Not evaluated"),
+        ].map { value, label in
             ["value": value, "label": label, "selected": filter["verdict", default: ""] == value] as [String: Any]
         }
         var next: String?

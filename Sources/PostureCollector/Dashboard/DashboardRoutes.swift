@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import Mustache
 import PostureModel
@@ -53,7 +54,8 @@ struct DashboardRoutes: Sendable {
                 await sessions.end(visitor.sessionID)
             }
             var response = redirect("/ui/sign-in")
-            response.headers[.setCookie] = "\(DashboardSessions.cookie)=; Path=/ui; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
+            response.headers[.setCookie] =
+                "\(DashboardSessions.cookie)=; Path=/ui; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
             return response
         }
         router.get("/ui") { request, _ in
@@ -210,14 +212,17 @@ struct DashboardRoutes: Sendable {
             values["flash"] = message
         }
         let html = renderer.render(template, values)
-        return Response(
+        var response = Response(
             status: status,
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
                 .contentSecurityPolicy:
                     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-                .xContentTypeOptions: "nosniff", .init("Referrer-Policy")!: "same-origin",
+                .xContentTypeOptions: "nosniff",
             ], body: ResponseBody(byteBuffer: ByteBuffer(string: html)))
+        // same-origin, not no-referrer: with no-referrer browsers send `Origin: null` on forms.
+        if let referrerPolicy = HTTPField.Name("Referrer-Policy") { response.headers[referrerPolicy] = "same-origin" }
+        return response
     }
 
     private func redirect(_ location: String) -> Response {
@@ -272,7 +277,8 @@ enum Form {
             if byte == UInt8(ascii: "%") {
                 let high = utf8.index(after: index)
                 guard high < utf8.endIndex, utf8.index(after: high) < utf8.endIndex,
-                    let value = UInt8(String(decoding: [utf8[high], utf8[utf8.index(after: high)]], as: UTF8.self), radix: 16)
+                    let value = UInt8(
+                        String(decoding: [utf8[high], utf8[utf8.index(after: high)]], as: UTF8.self), radix: 16)
                 else { return nil }
                 bytes.append(value)
                 index = utf8.index(high, offsetBy: 2)

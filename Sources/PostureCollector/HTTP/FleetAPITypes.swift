@@ -156,7 +156,8 @@ struct APITokenRequest: Codable {
     func lifetime() throws(AttestationRefusal) -> Duration? {
         guard let ttl else { return nil }
         guard let parsed = DurationText(ttl), parsed.seconds > 0, parsed.seconds <= 3650 * 86400 else {
-            throw AttestationRefusal(.malformedRequest, "ttl: '\(ttl)' is not a duration between 1s and 3650d, e.g. 90d")
+            throw AttestationRefusal(
+                .malformedRequest, "ttl: '\(ttl)' is not a duration between 1s and 3650d, e.g. 90d")
         }
         return parsed.duration
     }

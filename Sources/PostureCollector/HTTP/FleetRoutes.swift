@@ -138,7 +138,8 @@ struct FleetRoutes: Sendable {
         struct Document: Decodable { var paths: [String: [String: Anything]] }
         guard let paths = try? JSONDecoder().decode(Document.self, from: Data(OpenAPIDocument.json.utf8)).paths
         else { return }
-        let methods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete, .options, .trace] + [.init("QUERY")!]
+        let methods: [HTTPRequest.Method] =
+            [.get, .post, .put, .patch, .delete, .options, .trace] + [.init("QUERY")].compactMap { $0 }
         for (path, operations) in paths {
             let allowed = methods.filter { operations[$0.rawValue.lowercased()] != nil }
             let allow = allowed.map { $0.rawValue }.joined(separator: ", ")
@@ -177,7 +178,8 @@ struct FleetRoutes: Sendable {
         if try await store.device(lookup) != nil { return lookup }
         if let id = await collector.verdicts.resolve(.init(lookup)) { return id }
         throw AttestationRefusal(
-            .notFound, "no device \(lookup); use a device ID, hostname:NAME or machine-id:HEX (GET /v1/devices lists them)")
+            .notFound,
+            "no device \(lookup); use a device ID, hostname:NAME or machine-id:HEX (GET /v1/devices lists them)")
     }
 
     enum DeviceAction: String, CaseIterable, Sendable {

@@ -63,7 +63,8 @@ extension AttestationRefusal {
         } else if let error = error as? any HTTPResponseError, (400..<500).contains(error.status.code) {
             // The router's own refusals (a missing parameter, a body too large): the client's, not ours.
             self.init(
-                error.status == .notFound ? .notFound : error.status == .contentTooLarge ? .payloadTooLarge : .malformedRequest,
+                error.status == .notFound
+                    ? .notFound : error.status == .contentTooLarge ? .payloadTooLarge : .malformedRequest,
                 "the request was refused: \(error)")
         } else {
             self.init(.internalError, "the collector failed: \(error)")

@@ -136,7 +136,8 @@ struct DevicesCommand: AsyncParsableCommand {
             where !events.isEmpty {
                 lines.append(title)
                 for event in events.prefix(10) {
-                    lines.append(TextTable.cut("  \(TextTable.age(event.at)) ago  \(event.code)  \(event.message)", to: 79))
+                    lines.append(
+                        TextTable.cut("  \(TextTable.age(event.at)) ago  \(event.code)  \(event.message)", to: 79))
                 }
             }
             if let report = detail.report { lines.append("facts\n" + ReportTable.render(report)) }
@@ -177,7 +178,9 @@ struct DevicesCommand: AsyncParsableCommand {
                 let bytes = try await api.post("/v1/devices/\(pathComponent(id))/\(action)", ["reason": reason])
                 guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
                 let detail = try api.decode(DetailView.self, bytes)
-                print("\(done) \(detail.device.hostname) (\(detail.device.id)): verdict \(detail.device.verdict ?? "none")")
+                print(
+                    "\(done) \(detail.device.hostname) (\(detail.device.id)): verdict \(detail.device.verdict ?? "none")"
+                )
             }
         }
     }

@@ -36,7 +36,9 @@ struct FleetCommand: AsyncParsableCommand {
             ]
             if !summary.byFailingRule.isEmpty {
                 lines.append("\nfailing rules")
-                lines += summary.byFailingRule.prefix(10).map { "  \(TextTable.pad(String($0.devices), to: 7)) \($0.key)" }
+                lines += summary.byFailingRule.prefix(10).map {
+                    "  \(TextTable.pad(String($0.devices), to: 7)) \($0.key)"
+                }
             }
             if !summary.byOS.isEmpty {
                 lines.append("\noperating systems")
@@ -87,7 +89,8 @@ struct WaiversCommand: AsyncParsableCommand {
                 let now = Date()
                 let rows = try api.decode([WaiverView].self, bytes).map { waiver in
                     [
-                        waiver.id, waiver.revokedAt != nil ? "revoked" : (waiver.expiresAt > now ? "active" : "expired"),
+                        waiver.id,
+                        waiver.revokedAt != nil ? "revoked" : (waiver.expiresAt > now ? "active" : "expired"),
                         waiver.rule,
                         waiver.deviceID.map { String($0.prefix(8)) }
                             ?? (waiver.label ?? [:]).map { "\($0.key)=\($0.value)" }.joined(),
@@ -168,7 +171,8 @@ struct AuditCommand: AsyncParsableCommand {
                 the removal of the newest entries.
                 """)
         @OptionGroup var connection: OperatorOptions
-        @Option(help: ArgumentHelp("The head hash an earlier verify printed.", valueName: "hex")) var expectHead: String?
+        @Option(help: ArgumentHelp("The head hash an earlier verify printed.", valueName: "hex")) var expectHead:
+            String?
         @Option var format: OutputFormat = .table
 
         func run() async throws {
@@ -181,7 +185,7 @@ struct AuditCommand: AsyncParsableCommand {
                     print("audit trail intact: \(report.entries) entries, head \(report.head)")
                 } else {
                     print("audit trail NOT intact: \(report.problems.count) problem(s) in \(report.entries) entries:")
-                    report.problems.forEach { print($0) }
+                    for problem in report.problems { print(problem) }
                 }
                 if !report.intact { throw ExitCode(FleetAPI.Exit.auditBroken) }
             }

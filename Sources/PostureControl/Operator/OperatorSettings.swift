@@ -12,13 +12,22 @@ import PostureModel
 /// Where the collector's API is and how to authenticate: flags, then the environment, then
 /// `~/.config/posture/posturectl.conf` (`key = value` lines: collector, token-file, token, ca).
 struct OperatorOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The collector's API listener, e.g. https://collector:8445 ($POSTURE_COLLECTOR).", valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "The collector's API listener, e.g. https://collector:8445 ($POSTURE_COLLECTOR).", valueName: "url"))
     var collector: String?
-    @Option(help: ArgumentHelp("A file holding the API token ($POSTURE_TOKEN_FILE; $POSTURE_TOKEN holds the token itself).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "A file holding the API token ($POSTURE_TOKEN_FILE; $POSTURE_TOKEN holds the token itself).",
+            valueName: "file"))
     var tokenFile: String?
-    @Option(help: ArgumentHelp("The collector's CA certificate, PEM ($POSTURE_CA; default: the system's roots).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "The collector's CA certificate, PEM ($POSTURE_CA; default: the system's roots).", valueName: "file"))
     var ca: String?
-    @Option(help: ArgumentHelp("The settings file ($POSTURE_CONFIG; default ~/.config/posture/posturectl.conf).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "The settings file ($POSTURE_CONFIG; default ~/.config/posture/posturectl.conf).", valueName: "file"))
     var config: String?
 
     func resolve() throws -> OperatorSettings {
@@ -32,7 +41,8 @@ struct OperatorOptions: ParsableArguments {
                 exitCode: 64)
         }
         guard url.hasPrefix("https://") else {
-            throw OperatorError("the collector URL \(url) must start with https:// (the API listener is TLS only)", exitCode: 64)
+            throw OperatorError(
+                "the collector URL \(url) must start with https:// (the API listener is TLS only)", exitCode: 64)
         }
         // Flag, then environment, then file; an empty variable counts as unset.
         var token: String?
