@@ -3,7 +3,8 @@ import Prometheus
 
 /// The collector's Prometheus metrics, served at `GET /metrics` on the API listener (scope
 /// `metrics:read`, as Prometheus sends a bearer token): attestations and enrollments by result and refusal
-/// reason, verdicts by status, Shared Signals deliveries and retries, request and store-commit latency.
+/// reason, verdicts by status, Shared Signals deliveries and retries, request latency, store commit and
+/// query latency.
 final class CollectorMetrics: Sendable {
     let registry = PrometheusCollectorRegistry()
     private let latencyBuckets: [Duration] = [
@@ -41,6 +42,19 @@ final class CollectorMetrics: Sendable {
             name: "posture_store_commit_duration_seconds", labels: [], buckets: latencyBuckets,
             help: "Time to commit an accepted attestation to the store (fsync included)."
         ).record(duration)
+    }
+
+    /// Runs a store read for the fleet API or the dashboard, timed into
+    /// `posture_store_query_duration_seconds{query}`.
+    func storeQuery<T>(_ query: String, _ body: () async throws -> T) async rethrows -> T {
+        let start = ContinuousClock.now
+        defer {
+            registry.makeDurationHistogram(
+                name: "posture_store_query_duration_seconds", labels: [("query", query)], buckets: latencyBuckets,
+                help: "Time to answer a fleet query from the store (device list, summary, device, events)."
+            ).record(ContinuousClock.now - start)
+        }
+        return try await body()
     }
 
     func request(listener: String, status: Int, _ duration: Duration) {

@@ -11,9 +11,16 @@ public struct PostureCtl: AsyncParsableCommand {
         commandName: "posturectl",
         abstract: "Posture's command line: this device's posture state, and the fleet through the collector's API.",
         discussion: """
-            Operator commands (devices, fleet, waivers, tokens, audit, events) talk to the collector's API             listener over HTTPS with an API token. They read --collector, --token-file and --ca, else             POSTURE_COLLECTOR, POSTURE_TOKEN_FILE (or POSTURE_TOKEN) and POSTURE_CA, else             ~/.config/posture/posturectl.conf (`collector = https://HOST:8445`, `token-file = ~/.config/posture/token`,             `ca = FILE`; files holding a token must be mode 0600).
+            Operator commands (devices, fleet, waivers, tokens, audit, events) talk to the collector's API \
+            listener over HTTPS with an API token. They read --collector, --token-file and --ca, else \
+            POSTURE_COLLECTOR, POSTURE_TOKEN_FILE (or POSTURE_TOKEN) and POSTURE_CA, else \
+            ~/.config/posture/posturectl.conf (lines `collector = https://HOST:8445`, \
+            `token-file = ~/.config/posture/token`, `ca = FILE`); a file holding a token must be mode 0600.
 
-            Exit codes: 0 success; 1 failure (collector unreachable, or a failure it reports); 3 not enrolled             (status); 4 refused: token unknown or lacking the scope; 5 no such device or waiver; 6 the action             does not apply (already quarantined, not quarantined, already revoked); 7 the audit trail is not             intact; 64 bad usage or settings.
+            Exit codes: 0 success; 1 failure (collector unreachable, or a failure it reports); 3 not enrolled \
+            (status); 4 refused: the token is unknown or lacks the scope; 5 no such device or waiver; 6 the \
+            action does not apply (already quarantined, not quarantined, already revoked); 7 the audit trail \
+            is not intact; 64 bad usage or settings.
             """,
         version: postureVersion,
         subcommands: [

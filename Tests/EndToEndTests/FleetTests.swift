@@ -229,6 +229,11 @@ struct FleetTests {
         }
         let verify = try fleet.json("GET", "/v1/audit/verify", token: fleet.read)
         #expect(verify["intact"] as? Bool == true)
+
+        // Store query latency, per query, in the metrics: the two summaries answered above.
+        let (metrics, _) = try fleet.call("GET", "/metrics", token: fleet.admin)
+        #expect(metrics.contains("posture_store_query_duration_seconds_count{query=\"summary\"} 2"), "\(metrics)")
+        #expect(metrics.contains("posture_store_query_duration_seconds_count{query=\"devices\"}"))
     }
 
     @Test func posturectlAnswersWhichSinceWhenAndWhyActsAndVerifiesTheAudit() throws {

@@ -20,9 +20,12 @@ page() { # name section binary description subcommands...
         done
         echo "[FILES]"
         case $name in
-        postured | posturectl)
+        postured)
             echo "/etc/default/postured (options), /etc/posture/enrollment.conf (unattended enrollment),"
             echo "/var/lib/posture (device key, certificate, spool, verdict, enforcement record)." ;;
+        posturectl)
+            echo "/var/lib/posture (the agent's state, read by status);"
+            echo "~/.config/posture/posturectl.conf (collector, token-file, ca for the operator commands)." ;;
         posture-collector)
             echo "/etc/posture/collector.yaml (configuration), /etc/posture/policy.yaml (compliance policy),"
             echo "/var/lib/posture-collector (CA, server certificate, SQLite store)." ;;
@@ -38,7 +41,9 @@ page postured 8 "$bin/postured" "Posture agent: signed device posture reports, e
     probe enroll run status release-access
 page posture-collector 8 "$bin/posture-collector" "Posture collector: enrollment, verified attestations, verdicts" \
     serve check-config token devices ca events policy apitoken waivers audit
-page posturectl 1 "$work/posturectl" "Posture's command line: this device's posture state" status version
+page posturectl 1 "$work/posturectl" "Posture's command line: this device's state, and the fleet through the collector's API" \
+    status "devices list" "devices show" "devices quarantine" "devices release" "devices revoke" "fleet summary" \
+    "waivers grant" "waivers list" "waivers revoke" "tokens create" "audit verify" events version
 # The same page in both packages, under the names update-alternatives links posturectl.1.gz to.
 cp "$man/posturectl.1" "$man/posturectl-agent.1"
 mv "$man/posturectl.1" "$man/posturectl-collector.1"

@@ -60,7 +60,9 @@ struct DashboardRoutes: Sendable {
         }
         router.get("/ui") { request, _ in
             await guarded(request) { visitor in
-                let summary = try await collector.store.fleetSummary(now: Date())
+                let summary = try await collector.metrics.storeQuery("summary") {
+                    try await collector.store.fleetSummary(now: Date())
+                }
                 return page("overview", DashboardPages.overview(summary), visitor: visitor, request: request)
             }
         }
@@ -68,7 +70,9 @@ struct DashboardRoutes: Sendable {
             await guarded(request) { visitor in
                 let parameters = request.uri.queryParameters
                 let query = try FleetQueryParameters.parse(parameters)
-                let devices = try await collector.store.fleetDevices(query)
+                let devices = try await collector.metrics.storeQuery("devices") {
+                    try await collector.store.fleetDevices(query)
+                }
                 return page(
                     "devices", DashboardPages.devices(devices, parameters: parameters), visitor: visitor,
                     request: request)

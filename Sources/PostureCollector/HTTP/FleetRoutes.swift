@@ -14,6 +14,7 @@ import PostureStore
 struct FleetRoutes: Sendable {
     let collector: CollectorCore
     var store: any PostureStore { collector.store }
+    var metrics: CollectorMetrics { collector.metrics }
 
     static let read = "fleet:read"
     static let write = "fleet:write"
@@ -25,20 +26,22 @@ struct FleetRoutes: Sendable {
         }
         registerMethodNotAllowed(on: router)
         handle(router, .get, "/v1/devices", scope: Self.read) { request, _, _ in
-            Responses.json(try await store.fleetDevices(try FleetQueryParameters.parse(request.uri.queryParameters)))
+            let query = try FleetQueryParameters.parse(request.uri.queryParameters)
+            return Responses.json(try await metrics.storeQuery("devices") { try await store.fleetDevices(query) })
         }
         handle(router, .get, "/v1/fleet/summary", scope: Self.read) { _, _, _ in
-            Responses.json(try await store.fleetSummary(now: Date()))
+            Responses.json(try await metrics.storeQuery("summary") { try await store.fleetSummary(now: Date()) })
         }
         handle(router, .get, "/v1/devices/{id}", scope: Self.read) { request, context, _ in
             let id = try await deviceID(context)
             let attestations = try FleetQueryParameters.int(
                 request.uri.queryParameters, "attestations", default: 20, range: 0...500)
-            return Responses.json(try await detail(id, attestations: attestations))
+            return Responses.json(
+                try await metrics.storeQuery("device") { try await detail(id, attestations: attestations) })
         }
         handle(router, .get, "/v1/events", scope: Self.read) { request, _, _ in
             let query = try FleetQueryParameters.events(request.uri.queryParameters)
-            let events = try await store.securityEvents(query)
+            let events = try await metrics.storeQuery("events") { try await store.securityEvents(query) }
             let next = events.count == query.limit ? events.last?.id : nil
             return Responses.json(EventPage(events: events, nextBefore: next))
         }
