@@ -2,7 +2,8 @@
 # The main job, from a fresh clone: install what is needed, build, start a collector on loopback with the
 # embedded SQLite store, enroll this machine's agent into a temporary state directory, send three signed
 # attestations over mutual TLS, and show the device as the collector sees it and its verdict under the
-# shipped policy (etc/posture/policy.yaml), pulled as a signed JWT the way a policy engine would.
+# shipped policy (etc/posture/policy.yaml), pulled as a signed JWT the way a policy engine would; then
+# the fleet as an operator sees it through posturectl (and, with --keep, the dashboard).
 # Usage: packaging/dev/quickstart.sh [--keep]   (--keep leaves the collector running and prints how to stop it)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_root "$@"
@@ -42,6 +43,16 @@ echo "== its verdict, as a policy engine pulls it (JSON and a JWT verifiable wit
 api_token=$($bin/posture-collector apitoken create --name quickstart --scope verdict:read --state-dir "$work/collector")
 curl -sS --cacert "$work/collector/ca.crt" -H "Authorization: Bearer $api_token" "$api_url/v1/devices/$device/verdict" |
     jq '{status: .verdict.status, risk: .verdict.risk, failing: [.verdict.failing[] | "\(.rule): \(.observed)"], excused: [.verdict.excused[] | "\(.rule) (\(.state) until \(.until))"], unknown: [.verdict.unknown[] | "\(.rule): \(.observed)"], jwt: (.jwt[0:40] + "...")}'
+echo "== the fleet, as an operator sees it (posturectl over the API; the dashboard at $api_url/ui)"
+ops_token_file="$work/operator.token"
+(umask 077 && $bin/posture-collector apitoken create --name quickstart-operator --scope fleet:read \
+    --scope fleet:write --state-dir "$work/collector" >"$ops_token_file")
+ln -sf "$(pwd)/$bin/postured" "$work/posturectl"
+export POSTURE_COLLECTOR="$api_url" POSTURE_TOKEN_FILE="$ops_token_file" POSTURE_CA="$work/collector/ca.crt"
+"$work/posturectl" fleet summary
+"$work/posturectl" devices list
 if $keep; then
     echo "collector still running (pid $collector); stop it with: kill $collector"
+    echo "dashboard: $api_url/ui (sign in with the token in $ops_token_file); posturectl: $work/posturectl"
+    echo "   with POSTURE_COLLECTOR=$api_url POSTURE_TOKEN_FILE=$ops_token_file POSTURE_CA=$work/collector/ca.crt"
 fi
