@@ -178,20 +178,9 @@ extension SQLiteStore {
         }
     }
 
+    /// YYYY-MM-DD in UTC, as SQLite's `date(at, 'unixepoch')` writes it.
     static func utcDay(_ date: Date) -> String {
-        let days = Int((date.timeIntervalSince1970 / 86400).rounded(.down))
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm): no calendar, no ICU.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(year)-\(two(month))-\(two(day))"
+        String(Timestamp(microsecondsSinceEpoch: Int64(date.timeIntervalSince1970) * 1_000_000).description.prefix(10))
     }
 
     public func securityEvents(_ query: SecurityEventQuery) async throws -> [SecurityEvent] {
