@@ -26,17 +26,33 @@ public final class CollectorClient: Sendable {
     private let client: HTTPClient
     private let baseURL: String
 
+    /// Whom the client trusts as the collector.
+    public enum ServerTrust: Sendable {
+        /// The collector's CA (PEM): the pinned or configured private CA.
+        case ca(String)
+        /// The system's root certificates: a collector with a publicly trusted certificate.
+        case systemRoots
+        /// No verification, only to fetch the CA during enrollment: the caller must check what it gets
+        /// against the pinned fingerprint before trusting anything.
+        case unverifiedForPinning
+    }
+
     /// - Parameters:
-    ///   - caPEM: the collector's CA; nil only to fetch the CA for pinning (no verification: the caller
-    ///     must check what it gets against the pin).
+    ///   - caPEM: the collector's CA; nil trusts the system's roots (never "no verification").
     ///   - identity: the device certificate and key PEM, for mutual TLS.
-    public init(baseURL: String, caPEM: String?, identity: (certificate: String, key: String)? = nil) throws {
+    public convenience init(baseURL: String, caPEM: String?, identity: (certificate: String, key: String)? = nil)
+        throws
+    {
+        try self.init(baseURL: baseURL, trust: caPEM.map(ServerTrust.ca) ?? .systemRoots, identity: identity)
+    }
+
+    public init(baseURL: String, trust: ServerTrust, identity: (certificate: String, key: String)? = nil) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv13
-        if let caPEM {
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
-        } else {
-            tls.certificateVerification = .none
+        switch trust {
+        case .ca(let caPEM): tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)))
+        case .systemRoots: break
+        case .unverifiedForPinning: tls.certificateVerification = .none
         }
         if let identity {
             tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificate.utf8)).map {
@@ -61,7 +77,14 @@ public final class CollectorClient: Sendable {
         baseURL: String, caPEM: String?, identity: (certificate: String, key: String)? = nil,
         _ body: (CollectorClient) async throws -> T
     ) async throws -> T {
-        let client = try CollectorClient(baseURL: baseURL, caPEM: caPEM, identity: identity)
+        try await using(baseURL: baseURL, trust: caPEM.map(ServerTrust.ca) ?? .systemRoots, identity: identity, body)
+    }
+
+    public static func using<T: Sendable>(
+        baseURL: String, trust: ServerTrust, identity: (certificate: String, key: String)? = nil,
+        _ body: (CollectorClient) async throws -> T
+    ) async throws -> T {
+        let client = try CollectorClient(baseURL: baseURL, trust: trust, identity: identity)
         do {
             let result = try await body(client)
             await client.shutdown()
@@ -139,7 +162,9 @@ public final class CollectorClient: Sendable {
                             String(decoding: body.prefix(200), as: UTF8.self)))
                 return .refused(error, status: Int(response.status.code))
             default:
-                return .unavailable("the collector answered \(response.status.code)")
+                let message = (try? JSONDecoder().decode(ErrorBody.self, from: Data(body)))?.message
+                return .unavailable(
+                    "the collector answered \(response.status.code)" + (message.map { ": " + $0 } ?? ""))
             }
         } catch {
             return .unavailable("\(error)")

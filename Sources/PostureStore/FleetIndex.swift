@@ -39,6 +39,7 @@ enum FleetIndex {
         CREATE TABLE verdict_days (
             day TEXT PRIMARY KEY, became_noncompliant INTEGER NOT NULL, became_compliant INTEGER NOT NULL);
         CREATE INDEX security_events_device ON security_events (device_id, id);
+        CREATE INDEX security_events_code ON security_events (code, id);
         CREATE VIRTUAL TABLE fleet_hostnames USING fts5(hostname, device_id UNINDEXED, tokenize = 'trigram');
         """
 

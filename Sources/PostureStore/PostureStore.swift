@@ -10,7 +10,8 @@ import PostureModel
 /// Operations that decide (consume a token, accept an attestation) check and write in one transaction,
 /// so several collectors sharing one database cannot both win.
 public protocol PostureStore: VerdictStore {
-    func insertToken(_ token: TokenRecord) async throws
+    /// With `action`, the operator action is recorded (and chained) in the same transaction.
+    func insertToken(_ token: TokenRecord, recording action: OperatorAction?) async throws
     /// Recomputes the audit trail's hash chain and compares it with what it records (`AuditTrail`).
     func verifyAuditTrail() async throws -> AuditVerification
     func tokens() async throws -> [TokenRecord]
@@ -50,4 +51,12 @@ public protocol PostureStore: VerdictStore {
     func securityEvents(_ query: SecurityEventQuery) async throws -> [SecurityEvent]
     /// Revokes the device and records who and why, in one transaction.
     func revoke(deviceID: String, actor: String, reason: String, at: Date) async throws -> Bool
+}
+
+extension PostureStore {
+    public func insertToken(_ token: TokenRecord) async throws { try await insertToken(token, recording: nil) }
+    public func insertAPIToken(_ token: APITokenRecord) async throws { try await insertAPIToken(token, recording: nil) }
+    public func revokeAPIToken(id: String, at: Date) async throws -> Bool {
+        try await revokeAPIToken(id: id, at: at, recording: nil)
+    }
 }

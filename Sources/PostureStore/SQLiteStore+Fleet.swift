@@ -52,6 +52,9 @@ extension SQLiteStore {
                 "f.device_id IN (SELECT device_id FROM device_labels WHERE key = ? AND value = ?)",
                 [label.key, label.value])
         }
+        if let machineID = query.machineID {
+            add("f.device_id IN (SELECT id FROM devices WHERE machine_id = ?)", [machineID])
+        }
         if let os = query.os { add("f.os = ?", [os]) }
         if let version = query.osVersion { add("f.os_version = ?", [version]) }
         // A device never seen has last_seen 0: seen before any time and after none.
@@ -63,7 +66,8 @@ extension SQLiteStore {
             add("f.hostname LIKE ? ESCAPE '\\'", ["%" + escaped + "%"])
             // The trigram index finds the candidates (3 characters or more) and drives the query (CROSS
             // JOIN keeps that order); the LIKE above stays exact.
-            if hostname.unicodeScalars.count >= 3 {
+            // Without it for `%` and `_`: wildcards to the trigram index, which would then match everything.
+            if hostname.unicodeScalars.count >= 3, !hostname.contains("%"), !hostname.contains("_") {
                 from =
                     "(SELECT device_id FROM fleet_hostnames WHERE hostname LIKE ?) h CROSS JOIN fleet f USING (device_id)"
                 fromArguments = ["%" + hostname + "%"]
@@ -141,7 +145,7 @@ extension SQLiteStore {
             // Counted as rows change (FleetIndex): a handful of rows, whatever the fleet's size.
             for row in try Row.fetchAll(
                 db,
-                sql: "SELECT * FROM fleet_counts WHERE devices > 0 ORDER BY devices DESC, key")
+                sql: "SELECT * FROM fleet_counts WHERE devices != 0 ORDER BY devices DESC, key")
             {
                 let key: String = row["key"]
                 let devices: Int = row["devices"]
@@ -193,9 +197,10 @@ extension SQLiteStore {
             }
             if let code = query.code {
                 if code.hasSuffix("*") || code.hasSuffix(".") {
-                    conditions.append("substr(code, 1, ?) = ?")
+                    // A range on the (code, id) index: every code that starts with the prefix.
+                    conditions.append("code >= ? AND code < ?")
                     let prefix = code.hasSuffix("*") ? String(code.dropLast()) : code
-                    _ = arguments.append(contentsOf: [prefix.utf8.count, prefix])
+                    _ = arguments.append(contentsOf: [prefix, prefix + "\u{10FFFF}"])
                 } else {
                     conditions.append("code = ?")
                     _ = arguments.append(contentsOf: [code])

@@ -9,8 +9,9 @@ import PostureModel
 
 /// API tokens, Shared Signals streams and their durable outbox.
 extension SQLiteStore {
-    public func insertAPIToken(_ token: APITokenRecord) async throws {
+    public func insertAPIToken(_ token: APITokenRecord, recording action: OperatorAction?) async throws {
         try await pool.write { db in
+            if let action { try Self.insertAction(action, db: db) }
             try db.execute(
                 sql:
                     "INSERT INTO api_tokens (id, hash, name, scopes, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -33,12 +34,14 @@ extension SQLiteStore {
         }
     }
 
-    public func revokeAPIToken(id: String, at: Date) async throws -> Bool {
+    public func revokeAPIToken(id: String, at: Date, recording action: OperatorAction?) async throws -> Bool {
         try await pool.write { db in
             try db.execute(
                 sql: "UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 arguments: [at.timeIntervalSince1970, id])
-            return db.changesCount == 1
+            guard db.changesCount == 1 else { return false }
+            if let action { try Self.insertAction(action, db: db) }
+            return true
         }
     }
 

@@ -45,8 +45,9 @@ public final class SQLiteStore: PostureStore {
         return migrator
     }
 
-    public func insertToken(_ token: TokenRecord) async throws {
+    public func insertToken(_ token: TokenRecord, recording action: OperatorAction?) async throws {
         try await pool.write { db in
+            if let action { try Self.insertAction(action, db: db) }
             try db.execute(
                 sql: """
                     INSERT INTO tokens (id, hash, reusable, allow_reenroll, labels, created_at, expires_at, uses)

@@ -188,10 +188,10 @@ public protocol VerdictStore: Sendable {
     func operatorActions(after id: Int64, limit: Int) async throws -> [OperatorAction]
     func lastOperatorActionID() async throws -> Int64
 
-    func insertAPIToken(_ token: APITokenRecord) async throws
+    func insertAPIToken(_ token: APITokenRecord, recording action: OperatorAction?) async throws
     func apiToken(hash: String) async throws -> APITokenRecord?
     func apiTokens() async throws -> [APITokenRecord]
-    func revokeAPIToken(id: String, at: Date) async throws -> Bool
+    func revokeAPIToken(id: String, at: Date, recording action: OperatorAction?) async throws -> Bool
 
     func upsertStream(_ stream: StreamRecord) async throws
     func streams() async throws -> [StreamRecord]

@@ -194,6 +194,26 @@ struct FleetTests {
         #expect(refused.stderr.contains("CERTIFICATE_UNKNOWN"), "\(refused.stdout) \(refused.stderr)")
         #expect(try fleet.collector.attestations(fleet.legacy[2]).count == 1)
 
+        // A revoked device cannot be quarantined (its machine may be enrolled as another device).
+        let (revokedQuarantine, revokedStatus) = try fleet.call(
+            "POST", "/v1/devices/\(fleet.legacy[2])/quarantine", token: fleet.write, body: #"{"reason":"x"}"#)
+        #expect(revokedStatus == 409 && revokedQuarantine.contains("revoked"))
+
+        // Writes take JSON only, and nothing a browser sent for another site: a cross-site form posting
+        // JSON-shaped text/plain with an operator's client certificate gets nowhere.
+        let plain = try Shell.runAllowingFailure([
+            "curl", "-sS", "--cacert", fleet.collector.caPath, "-H", "Authorization: Bearer \(fleet.write)", "-H",
+            "Content-Type: text/plain", "--data", #"{"reason":"x"}"#, "-w", "\n%{http_code}",
+            fleet.collector.apiURL + quarantinePath,
+        ]).stdout
+        #expect(plain.hasSuffix("\n400") && plain.contains("application/json"))
+        let crossSite = try Shell.runAllowingFailure([
+            "curl", "-sS", "--cacert", fleet.collector.caPath, "-H", "Authorization: Bearer \(fleet.write)", "-H",
+            "Content-Type: application/json", "-H", "Sec-Fetch-Site: cross-site", "--data", #"{"reason":"x"}"#, "-w",
+            "\n%{http_code}", fleet.collector.apiURL + quarantinePath,
+        ]).stdout
+        #expect(crossSite.hasSuffix("\n400"))
+
         // Tokens: an enrollment token made over the API enrolls a device; API tokens need admin.
         let enrollment = try fleet.json(
             "POST", "/v1/enrollment-tokens", token: fleet.admin, body: #"{"labels":{"team":"new"},"ttl":"1h"}"#,
@@ -212,6 +232,13 @@ struct FleetTests {
         let (badScope, badScopeStatus) = try fleet.call(
             "POST", "/v1/api-tokens", token: fleet.admin, body: #"{"name":"x","scopes":["root"]}"#)
         #expect(badScopeStatus == 400 && badScope.contains("fleet:read"))
+
+        // Two devices claiming one hostname: hostname:NAME names neither, it lists both (never a guess).
+        let (_, twinID) = try fleet.collector.enrollAgent(
+            "twin", tokenOptions: ["--label", "team=web"], hostname: "web-3")
+        let (twins, twinsStatus) = try fleet.call(
+            "POST", "/v1/devices/hostname:web-3/quarantine", token: fleet.write, body: #"{"reason":"x"}"#)
+        #expect(twinsStatus == 409 && twins.contains(twinID) && twins.contains(fleet.web[2]))
 
         // Security events: the revoked device's refused reconnect is not an attestation, but events page.
         let events = try fleet.json("GET", "/v1/events?limit=5", token: fleet.read)
@@ -336,6 +363,12 @@ struct FleetTests {
         #expect(broken.status == 7)
         #expect(broken.stdout.contains("NOT intact") && broken.stdout.contains("operator_actions row"), "\(broken)")
 
+        // Without a CA the system's roots verify the collector: its private CA is refused, the token not sent.
+        let unpinned = try Shell.runAllowingFailure(
+            [posturectl, "devices", "list", "--collector", fleet.collector.apiURL, "--token-file", tokenFile],
+            environment: ["HOME": "/nonexistent", "PATH": "/usr/bin:/bin"])
+        #expect(unpinned.status == 1 && unpinned.stderr.contains("--ca"), "\(unpinned.stderr)")
+
         // Errors name the fix.
         let unset = try Shell.runAllowingFailure(
             [posturectl, "devices", "list"], environment: ["HOME": "/nonexistent"])
@@ -391,13 +424,20 @@ struct FleetTests {
         #expect(try dashboard(fleet, "POST", path, cookie: writer, form: "reason=x&csrf=\(csrf)").status == 403)
         #expect(try dashboard(fleet, "POST", path, cookie: writer, form: "reason=ok&csrf=\(writerCSRF)").status == 303)
         #expect(try dashboard(fleet, "GET", "/ui", cookie: nil).status == 303)
+        // Signing in needs this origin (no login CSRF); a revoked token ends its sessions.
+        let noOrigin = try Shell.run([
+            "curl", "-sS", "--cacert", fleet.collector.caPath, "-o", "/dev/null", "-w", "%{http_code}",
+            "--data-urlencode", "token=\(fleet.write)", fleet.collector.apiURL + "/ui/sign-in",
+        ]).stdout
+        #expect(noOrigin == "403")
     }
 
     /// The session cookie from signing in with `token`.
     func signIn(_ fleet: Fleet, token: String) throws -> String {
         let output = try Shell.run([
-            "curl", "-sS", "--cacert", fleet.collector.caPath, "-o", "/dev/null", "-D", "-", "--data-urlencode",
-            "token=\(token)", fleet.collector.apiURL + "/ui/sign-in",
+            "curl", "-sS", "--cacert", fleet.collector.caPath, "-o", "/dev/null", "-D", "-", "-H",
+            "Origin: \(fleet.collector.apiURL)", "--data-urlencode", "token=\(token)",
+            fleet.collector.apiURL + "/ui/sign-in",
         ]).stdout
         let cookie = try #require(output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") })
         return String(cookie.dropFirst("set-cookie: ".count).prefix { $0 != ";" })

@@ -51,8 +51,8 @@ struct VerdictTests {
     {
         try Shell.runAllowingFailure(
             [
-                "curl", "-sS", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)", "-w",
-                "\n%{http_code}",
+                "curl", "-sS", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)", "-H",
+                "Content-Type: application/json", "-w", "\n%{http_code}",
             ]
                 + extra + [collector.apiURL + path], timeout: 90)
     }
@@ -467,9 +467,9 @@ struct VerdictTests {
         // A waiting poll returns as soon as the next change is queued.
         let waiting = try BackgroundProcess(
             [
-                "/usr/bin/curl", "-sS", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)", "-X",
-                "POST",
-                "--data", "{}", collector.apiURL + "/ssf/poll/\(streamID)",
+                "/usr/bin/curl", "-sS", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)", "-H",
+                "Content-Type: application/json", "-X", "POST", "--data", "{}",
+                collector.apiURL + "/ssf/poll/\(streamID)",
             ], logPath: directory.appendingPathComponent("poll.txt").path)
         Thread.sleep(forTimeInterval: 1)
         #expect(waiting.wait(timeout: 0.1) == nil)

@@ -55,7 +55,7 @@ struct DashboardRoutes: Sendable {
             }
             var response = redirect("/ui/sign-in")
             response.headers[.setCookie] =
-                "\(DashboardSessions.cookie)=; Path=/ui; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
+                "\(DashboardSessions.cookie)=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"
             return response
         }
         router.get("/ui") { request, _ in
@@ -148,12 +148,21 @@ struct DashboardRoutes: Sendable {
                     .forbidden)
             }
         }
-        let token: APITokenRecord
+        var granted: APITokenRecord?
+        var refusal: AttestationRefusal?
         do {
-            token = try await collector.authorize(hash: session.credentialHash, scope: FleetRoutes.read)
+            granted = try await collector.authorize(hash: session.credentialHash, scope: FleetRoutes.read)
         } catch {
-            await sessions.end(id)
-            throw Interruption.signIn
+            refusal = error
+        }
+        guard let token = granted else {
+            // Revoked, expired, or no longer allowed to read: the session ends with the credential. Any
+            // other failure (the store busy) is shown, and the session stays.
+            if refusal?.code == .unauthorized || refusal?.code == .insufficientScope {
+                await sessions.end(id)
+                throw Interruption.signIn
+            }
+            throw refusal ?? AttestationRefusal(.internalError, "cannot check the session's credential")
         }
         let canWrite = (try? await collector.authorize(hash: session.credentialHash, scope: FleetRoutes.write)) != nil
         if write && !canWrite {
@@ -163,9 +172,10 @@ struct DashboardRoutes: Sendable {
         return Visitor(sessionID: id, session: session, token: token, canWrite: canWrite)
     }
 
-    /// A browser sends Origin on a POST; when it does, it must be this listener.
-    static func sameOrigin(_ request: Request) -> Bool {
-        guard let origin = request.headers[.origin] else { return true }
+    /// A browser sends Origin on a POST; when it does, it must be this listener. `required`: also refuse
+    /// a POST without one (sign-in, which has no CSRF token yet).
+    static func sameOrigin(_ request: Request, required: Bool = false) -> Bool {
+        guard let origin = request.headers[.origin] else { return !required }
         guard let host = request.head.authority else { return false }
         return origin == "https://" + host
     }
@@ -181,9 +191,15 @@ struct DashboardRoutes: Sendable {
         {
             hash = APITokens.certificateHash(clientID: client)
         }
-        guard Self.sameOrigin(request), let hash,
-            let token = try? await collector.authorize(hash: hash, scope: FleetRoutes.read)
-        else {
+        guard Self.sameOrigin(request, required: true) else {
+            return page(
+                "sign-in",
+                [
+                    "title": "Sign in",
+                    "error": "Sign in from this page: the form must come from this collector's origin (Origin header).",
+                ], status: .forbidden)
+        }
+        guard let hash, let token = try? await collector.authorize(hash: hash, scope: FleetRoutes.read) else {
             return page(
                 "sign-in",
                 [
@@ -191,10 +207,11 @@ struct DashboardRoutes: Sendable {
                     "error": "That credential is unknown, expired, revoked, or lacks scope fleet:read.",
                 ], status: .unauthorized)
         }
-        let (id, _) = await sessions.create(credentialHash: hash, name: token.name)
+        let (id, _) = await sessions.create(
+            credentialHash: hash, name: token.name, replacing: request.cookies[DashboardSessions.cookie]?.value)
         var response = redirect("/ui")
         response.headers[.setCookie] =
-            "\(DashboardSessions.cookie)=\(id); Path=/ui; Secure; HttpOnly; SameSite=Strict; Max-Age=\(Int(DashboardSessions.lifetime))"
+            "\(DashboardSessions.cookie)=\(id); Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=\(Int(DashboardSessions.lifetime))"
         return response
     }
 

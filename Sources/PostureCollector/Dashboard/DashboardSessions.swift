@@ -15,28 +15,55 @@ actor DashboardSessions {
         var credentialHash: String
         var name: String
         var csrf: String
-        var expires: Date
+        var created: Date
+        var lastUsed: Date
     }
 
+    /// Signed out after 8 hours, or 30 minutes without a request.
     static let lifetime: TimeInterval = 8 * 3600
-    static let cookie = "posture_session"
+    static let idle: TimeInterval = 30 * 60
+    /// At most this many sessions per credential (the oldest ends) and in all: a leaked read-only token
+    /// signing in in a loop cannot grow the collector's memory.
+    static let perCredential = 10
+    static let total = 10_000
+    /// `__Host-`: only this origin, Secure, Path=/ — a sibling domain cannot plant one.
+    static let cookie = "__Host-posture_session"
     private var sessions: [String: Session] = [:]
 
-    func create(credentialHash: String, name: String, now: Date = Date()) -> (id: String, session: Session) {
-        sessions = sessions.filter { $0.value.expires > now }
+    func create(credentialHash: String, name: String, replacing previous: String?, now: Date = Date())
+        -> (id: String, session: Session)
+    {
+        if let previous { sessions[previous] = nil }
+        sessions = sessions.filter { Self.isLive($0.value, now: now) }
+        let mine = sessions.filter { $0.value.credentialHash == credentialHash }.sorted {
+            $0.value.created < $1.value.created
+        }
+        for (id, _) in mine.prefix(max(mine.count - Self.perCredential + 1, 0)) { sessions[id] = nil }
+        if sessions.count >= Self.total, let oldest = sessions.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
+            sessions[oldest.key] = nil
+        }
         let session = Session(
-            credentialHash: credentialHash, name: name, csrf: Self.random(), expires: now + Self.lifetime)
+            credentialHash: credentialHash, name: name, csrf: Self.random(), created: now, lastUsed: now)
         let id = Self.random()
         sessions[id] = session
         return (id, session)
     }
 
     func session(_ id: String, now: Date = Date()) -> Session? {
-        guard let session = sessions[id], session.expires > now else { return nil }
+        guard var session = sessions[id], Self.isLive(session, now: now) else {
+            sessions[id] = nil
+            return nil
+        }
+        session.lastUsed = now
+        sessions[id] = session
         return session
     }
 
     func end(_ id: String) { sessions[id] = nil }
+
+    static func isLive(_ session: Session, now: Date) -> Bool {
+        now.timeIntervalSince(session.created) < lifetime && now.timeIntervalSince(session.lastUsed) < idle
+    }
 
     /// 32 random bytes, base64url.
     static func random() -> String {

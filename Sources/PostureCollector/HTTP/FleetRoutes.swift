@@ -16,6 +16,9 @@ struct FleetRoutes: Sendable {
     var store: any PostureStore { collector.store }
     var metrics: CollectorMetrics { collector.metrics }
 
+    /// One audit verification at a time: it reads the whole trail, and a read token may ask for it.
+    let auditChecks = AuditChecks()
+
     static let read = "fleet:read"
     static let write = "fleet:write"
     static let admin = "admin"
@@ -35,7 +38,7 @@ struct FleetRoutes: Sendable {
         handle(router, .get, "/v1/devices/{id}", scope: Self.read) { request, context, _ in
             let id = try await deviceID(context)
             let attestations = try FleetQueryParameters.int(
-                request.uri.queryParameters, "attestations", default: 20, range: 0...500)
+                request.uri.queryParameters, "attestations", default: 20, range: 0...50)
             return Responses.json(
                 try await metrics.storeQuery("device") { try await detail(id, attestations: attestations) })
         }
@@ -83,9 +86,9 @@ struct FleetRoutes: Sendable {
             let created = EnrollmentTokens.create(
                 reusable: body.reusable ?? false, allowReenroll: body.allowReenroll ?? false,
                 ttl: try body.lifetime(), labels: body.labels ?? [:], now: now)
-            try await store.insertToken(created.record)
-            try await store.recordOperatorAction(
-                OperatorAction(
+            try await store.insertToken(
+                created.record,
+                recording: OperatorAction(
                     at: now, actor: token.actor, action: "enrollment-token-create", deviceID: nil,
                     target: created.record.id,
                     reason: try body.reason.map { try ReasonBody(reason: $0).validReason() } ?? "created over the API"))
@@ -101,9 +104,9 @@ struct FleetRoutes: Sendable {
             let now = Date()
             let (secret, record) = APITokens.create(
                 name: try body.validName(), scopes: try body.validScopes(), ttl: try body.lifetime(), now: now)
-            try await store.insertAPIToken(record)
-            try await store.recordOperatorAction(
-                OperatorAction(
+            try await store.insertAPIToken(
+                record,
+                recording: OperatorAction(
                     at: now, actor: token.actor, action: "apitoken-create", deviceID: nil, target: record.id,
                     reason: "\(record.name): \(record.scopes.joined(separator: " "))"))
             return Responses.json(
@@ -113,18 +116,16 @@ struct FleetRoutes: Sendable {
             let id = try context.parameters.require("id")
             let body = try await request.decodeJSON(ReasonBody.self, limit: 16 << 10)
             let reason = try body.validReason()
-            guard try await store.revokeAPIToken(id: id, at: Date()) else {
+            let action = OperatorAction(
+                at: Date(), actor: token.actor, action: "apitoken-revoke", deviceID: nil, target: id, reason: reason)
+            guard try await store.revokeAPIToken(id: id, at: action.at, recording: action) else {
                 throw AttestationRefusal(.notFound, "no active API token \(id); see GET /v1/api-tokens")
             }
-            try await store.recordOperatorAction(
-                OperatorAction(
-                    at: Date(), actor: token.actor, action: "apitoken-revoke", deviceID: nil, target: id,
-                    reason: reason))
             collector.apiTokens.withLockedValue { $0 = [:] }
             return Responses.json(try await store.apiTokens().first { $0.id == id }.map(APITokenView.init))
         }
         handle(router, .get, "/v1/audit/verify", scope: Self.read) { request, _, _ in
-            let result = try await store.verifyAuditTrail()
+            let result = try await auditChecks.verify(store)
             var problems = result.problems
             if let expected = request.uri.queryParameters["expect_head"].map(String.init), expected != result.head {
                 problems.append(
@@ -175,14 +176,38 @@ struct FleetRoutes: Sendable {
         }
     }
 
-    /// The `{id}` path parameter as a device ID (also `hostname:NAME`, `machine-id:HEX`, `sha256:HEX`).
+    /// The `{id}` path parameter as a device ID, or `hostname:NAME` / `machine-id:HEX` naming exactly one
+    /// active device (two devices may claim one hostname: then 409 with their IDs, never a guess).
     func deviceID(_ context: CollectorRequestContext) async throws -> String {
-        let lookup = try context.parameters.require("id")
+        let raw = try context.parameters.require("id")
+        let lookup = raw.removingPercentEncoding ?? raw
         if try await store.device(lookup) != nil { return lookup }
-        if let id = await collector.verdicts.resolve(.init(lookup)) { return id }
-        throw AttestationRefusal(
-            .notFound,
-            "no device \(lookup); use a device ID, hostname:NAME or machine-id:HEX (GET /v1/devices lists them)")
+        var query = FleetQuery()
+        query.limit = 500
+        let matches: [FleetDevice]
+        if lookup.hasPrefix("hostname:") {
+            let name = String(lookup.dropFirst("hostname:".count))
+            query.hostname = name
+            matches = try await store.fleetDevices(query).devices.filter { $0.hostname == name }
+        } else if lookup.hasPrefix("machine-id:") {
+            query.machineID = String(lookup.dropFirst("machine-id:".count))
+            matches = try await store.fleetDevices(query).devices
+        } else {
+            matches = []
+        }
+        guard matches.count <= 1 else {
+            throw AttestationRefusal(
+                .conflict,
+                "\(lookup) names \(matches.count) active devices (\(matches.map(\.id).joined(separator: ", "))); use a device ID"
+            )
+        }
+        guard let match = matches.first else {
+            throw AttestationRefusal(
+                .notFound,
+                "no active device \(lookup); use a device ID, hostname:NAME or machine-id:HEX (GET /v1/devices lists them)"
+            )
+        }
+        return match.id
     }
 
     enum DeviceAction: String, CaseIterable, Sendable {
@@ -191,6 +216,12 @@ struct FleetRoutes: Sendable {
 
     func apply(_ action: DeviceAction, to id: String, reason: String, actor: String) async throws {
         let now = Date()
+        if action == .quarantine, let device = try await store.device(id), device.status != .active {
+            throw AttestationRefusal(
+                .conflict,
+                "device \(id) is \(device.status.rawValue): act on the device its machine is enrolled as now (posturectl devices show machine-id:\(device.machineID))"
+            )
+        }
         let applied: Bool
         switch action {
         case .quarantine, .release:
@@ -238,4 +269,18 @@ struct FleetRoutes: Sendable {
 extension APITokenRecord {
     /// Who an API write is recorded as.
     var actor: String { "apitoken:\(name)" }
+}
+
+/// Runs one audit verification at a time; callers that arrive meanwhile share its result.
+actor AuditChecks {
+    private var running: Task<AuditVerification, any Error>?
+
+    func verify(_ store: any PostureStore) async throws -> AuditVerification {
+        if let running { return try await running.value }
+        let task = Task { try await store.verifyAuditTrail() }
+        running = task
+        let result = await task.result
+        running = nil
+        return try result.get()
+    }
 }

@@ -417,7 +417,7 @@ enum OpenAPIDocument {
                     "name": "attestations",
                     "in": "query",
                     "description": "How many of the newest attestations to include.",
-                    "schema": {"type": "integer", "minimum": 0, "maximum": 500, "default": 20}
+                    "schema": {"type": "integer", "minimum": 0, "maximum": 50, "default": 20}
                   }
                 ],
                 "responses": {

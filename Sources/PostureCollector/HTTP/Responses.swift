@@ -1,3 +1,4 @@
+import HTTPTypes
 import Hummingbird
 import NIOCore
 import PostureModel
@@ -45,7 +46,23 @@ extension Request {
         }
     }
 
+    /// A JSON body. Only `Content-Type: application/json`, and nothing a browser sent for another site:
+    /// a cross-site page can post a form (`text/plain` shaped as JSON) with the operator's client
+    /// certificate attached, but not this content type without a CORS preflight, which is never granted.
     func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws(AttestationRefusal) -> T {
+        let contentType = headers[.contentType]?.lowercased() ?? ""
+        guard contentType.hasPrefix("application/json") else {
+            throw AttestationRefusal(
+                .malformedRequest, "send the body as JSON with Content-Type: application/json (got '\(contentType)')")
+        }
+        if let name = HTTPField.Name("Sec-Fetch-Site"), let site = headers[name], site != "same-origin", site != "none"
+        {
+            throw AttestationRefusal(
+                .malformedRequest, "a browser sent this for another site (Sec-Fetch-Site: \(site))")
+        }
+        if let origin = headers[.origin], let authority = head.authority, origin != "https://" + authority {
+            throw AttestationRefusal(.malformedRequest, "a browser sent this from \(origin), not from this collector")
+        }
         let bytes = try await collectBody(limit: limit)
         do {
             return try PostureReport.wireDecoder().decode(type, from: Data(bytes))

@@ -69,7 +69,7 @@ struct DevicesCommand: AsyncParsableCommand {
                 switch format {
                 case .json: print(try jsonText(all))
                 case .table:
-                    print(Self.table(all.devices))
+                    print(TextTable.terminalSafe(Self.table(all.devices)))
                     if let next = all.nextCursor {
                         print("… more devices: raise --limit, or continue with --cursor \(next)")
                     }
@@ -101,7 +101,7 @@ struct DevicesCommand: AsyncParsableCommand {
             try await FleetAPI.run(connection) { api in
                 let bytes = try await api.get("/v1/devices/\(pathComponent(id))")
                 guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
-                print(Self.render(try api.decode(DetailView.self, bytes)))
+                print(TextTable.terminalSafe(Self.render(try api.decode(DetailView.self, bytes))))
             }
         }
 
@@ -179,8 +179,9 @@ struct DevicesCommand: AsyncParsableCommand {
                 guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
                 let detail = try api.decode(DetailView.self, bytes)
                 print(
-                    "\(done) \(detail.device.hostname) (\(detail.device.id)): verdict \(detail.device.verdict ?? "none")"
-                )
+                    TextTable.terminalSafe(
+                        "\(done) \(detail.device.hostname) (\(detail.device.id)): verdict \(detail.device.verdict ?? "none")"
+                    ))
             }
         }
     }

@@ -29,7 +29,7 @@ struct FleetAPI {
         do {
             try await body(FleetAPI(settings: try options.resolve()))
         } catch let error as OperatorError {
-            let line = Array("posturectl: \(error.message)\n".utf8)
+            let line = Array("posturectl: \(TextTable.terminalSafe(error.message))\n".utf8)
             _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
             throw ExitCode(error.exitCode)
         }
@@ -66,8 +66,21 @@ struct FleetAPI {
     private var authorization: [(String, String)] { [("Authorization", "Bearer " + settings.token)] }
 
     private func call(_ send: (CollectorClient) async throws -> CollectorAnswer<[UInt8]>) async throws -> [UInt8] {
-        let answer = try await CollectorClient.using(baseURL: settings.collector, caPEM: settings.caPEM) {
-            try await send($0)
+        let client: CollectorClient
+        do {
+            client = try CollectorClient(baseURL: settings.collector, caPEM: settings.caPEM)
+        } catch {
+            throw OperatorError(
+                "cannot use the CA certificate \(settings.caPath ?? "-"): \(error); it must be the collector's ca.crt, PEM",
+                exitCode: Exit.usage)
+        }
+        let answer: CollectorAnswer<[UInt8]>
+        do {
+            answer = try await send(client)
+            await client.shutdown()
+        } catch {
+            await client.shutdown()
+            throw error
         }
         switch answer {
         case .accepted(let bytes): return bytes
@@ -87,9 +100,11 @@ struct FleetAPI {
                 default: Exit.failure
                 }
             throw OperatorError("the collector refused: \(error.error): \(error.message)\(fix)", exitCode: code)
+        case .unavailable(let reason) where reason.hasPrefix("the collector answered"):
+            throw OperatorError("\(reason); its journal says more: `journalctl -u posture-collector`")
         case .unavailable(let reason):
             throw OperatorError(
-                "cannot reach the collector at \(settings.collector): \(reason); check the URL and that `systemctl status posture-collector` is active (with a private CA, pass --ca FILE)"
+                "cannot reach the collector at \(settings.collector): \(reason); check the URL and that `systemctl status posture-collector` is active (with a private CA, pass --ca FILE: the collector's ca.crt)"
             )
         }
     }

@@ -22,7 +22,7 @@ struct FleetCommand: AsyncParsableCommand {
             try await FleetAPI.run(connection) { api in
                 let bytes = try await api.get("/v1/fleet/summary")
                 guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
-                print(Self.render(try api.decode(SummaryView.self, bytes)))
+                print(TextTable.terminalSafe(Self.render(try api.decode(SummaryView.self, bytes))))
             }
         }
 
@@ -97,7 +97,9 @@ struct WaiversCommand: AsyncParsableCommand {
                         waiver.by + ": " + waiver.reason,
                     ]
                 }
-                print(TextTable.render(["ID", "STATE", "RULE", "FOR", "BY"], rows, widths: [10, 7, 20, 16, 17]))
+                print(
+                    TextTable.terminalSafe(
+                        TextTable.render(["ID", "STATE", "RULE", "FOR", "BY"], rows, widths: [10, 7, 20, 16, 17])))
             }
         }
     }
@@ -185,7 +187,7 @@ struct AuditCommand: AsyncParsableCommand {
                     print("audit trail intact: \(report.entries) entries, head \(report.head)")
                 } else {
                     print("audit trail NOT intact: \(report.problems.count) problem(s) in \(report.entries) entries:")
-                    for problem in report.problems { print(problem) }
+                    for problem in report.problems { print(TextTable.terminalSafe(problem)) }
                 }
                 if !report.intact { throw ExitCode(FleetAPI.Exit.auditBroken) }
             }
@@ -212,7 +214,9 @@ struct EventsCommand: AsyncParsableCommand {
             let rows = try api.decode(Page.self, bytes).events.map {
                 [TextTable.age($0.at), String(($0.deviceID ?? "-").prefix(8)), $0.code, $0.message]
             }
-            print(TextTable.render(["AGE", "DEVICE", "CODE", "MESSAGE"], rows, widths: [5, 8, 24, 35]))
+            print(
+                TextTable.terminalSafe(
+                    TextTable.render(["AGE", "DEVICE", "CODE", "MESSAGE"], rows, widths: [5, 8, 24, 35])))
         }
     }
 }

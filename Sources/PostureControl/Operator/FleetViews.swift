@@ -122,6 +122,20 @@ enum TextTable {
     }
 
     static func age(_ date: Date?, now: Date = Date()) -> String { DurationText.age(of: date, now: now) }
+
+    /// Text from devices (hostnames, observed values, messages) made safe for a terminal: control
+    /// characters (escape sequences could rewrite the screen or the clipboard) and bidirectional
+    /// overrides become `?`; line breaks stay.
+    static func terminalSafe(_ text: String) -> String {
+        String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.map { scalar in
+                    let value = scalar.value
+                    let control = (value < 0x20 && value != 0x0A) || (0x7F...0x9F).contains(value)
+                    let bidi = (0x202A...0x202E).contains(value) || (0x2066...0x2069).contains(value)
+                    return control || bidi ? "?" : scalar
+                }))
+    }
 }
 
 extension String {

@@ -62,8 +62,8 @@ struct OperatorOptions: ParsableArguments {
                 exitCode: 64)
         }
         var caPEM: String?
-        if let caPath = ca ?? variable("POSTURE_CA") ?? file["ca"] {
-            let expanded = OperatorSettings.expand(caPath, environment)
+        let caPath = (ca ?? variable("POSTURE_CA") ?? file["ca"]).map { OperatorSettings.expand($0, environment) }
+        if let expanded = caPath {
             guard let bytes = try? DurableFile.read(expanded), !bytes.isEmpty else {
                 throw OperatorError(
                     "cannot read the CA certificate \(expanded); copy the collector's CA certificate (/var/lib/posture-collector/ca.crt on the collector host)",
@@ -71,14 +71,16 @@ struct OperatorOptions: ParsableArguments {
             }
             caPEM = String(decoding: bytes, as: UTF8.self)
         }
-        return OperatorSettings(collector: url, token: token, caPEM: caPEM)
+        return OperatorSettings(collector: url, token: token, caPEM: caPEM, caPath: caPath)
     }
 }
 
 struct OperatorSettings: Sendable {
     var collector: String
     var token: String
+    /// nil: the system's roots verify the collector (a publicly trusted certificate).
     var caPEM: String?
+    var caPath: String?
 
     static let keys = ["collector", "token", "token-file", "ca"]
 
@@ -93,6 +95,16 @@ struct OperatorSettings: Sendable {
             if explicit { throw OperatorError("cannot read the settings file \(path)", exitCode: 64) }
             return [:]
         }
+        // It names where the token goes: nobody else may change it.
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw OperatorError("cannot check the settings file \(path) (stat failed)", exitCode: 64)
+        }
+        if info.st_mode & 0o022 != 0 {
+            throw OperatorError(
+                "the settings file \(path) is writable by others (mode \(String(info.st_mode & 0o7777, radix: 8))); run `chmod go-w \(path)`",
+                exitCode: 64)
+        }
         var values: [String: String] = [:]
         for (index, raw) in String(decoding: bytes, as: UTF8.self).split(
             separator: "\n", omittingEmptySubsequences: false
@@ -100,7 +112,10 @@ struct OperatorSettings: Sendable {
             let line = raw.trimmingWhitespace()
             if line.isEmpty || line.hasPrefix("#") { continue }
             guard let equals = line.firstIndex(of: "=") else {
-                throw OperatorError("\(path):\(index + 1): expected `key = value`, found '\(line)'", exitCode: 64)
+                // The line is not echoed: it may be a token written the wrong way.
+                throw OperatorError(
+                    "\(path):\(index + 1): expected `key = value` (keys: \(keys.joined(separator: ", ")))", exitCode: 64
+                )
             }
             let key = line[..<equals].trimmingWhitespace()
             guard keys.contains(key) else {
@@ -128,7 +143,10 @@ struct OperatorSettings: Sendable {
 
     static func requirePrivate(_ path: String, what: String) throws {
         var info = stat()
-        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+        guard stat(path, &info) == 0 else {
+            throw OperatorError("cannot check the permissions of \(what) (stat failed)", exitCode: 64)
+        }
+        if info.st_mode & 0o077 != 0 {
             let mode = Int(info.st_mode & 0o7777)
             throw OperatorError(
                 "\(what) is readable by others (mode \(String(mode, radix: 8))); run `chmod 600 \(path)`",
