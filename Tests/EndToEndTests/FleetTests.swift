@@ -229,6 +229,18 @@ struct FleetTests {
             "POST", "/v1/api-tokens", token: fleet.admin, body: #"{"name":"ci","scopes":["fleet:read"]}"#, status: 201)
         let ciToken = try #require(created["token"] as? String)
         #expect(try fleet.call("GET", "/v1/fleet/summary", token: ciToken).1 == 200)
+        // Lists show tokens without their secrets or hashes; a revoked API token is refused at once.
+        let (apiTokens, apiTokensStatus) = try fleet.call("GET", "/v1/api-tokens", token: fleet.admin)
+        #expect(apiTokensStatus == 200 && apiTokens.contains(#""name":"ci""#) && !apiTokens.contains("hash"))
+        let (enrollmentTokens, enrollmentStatus) = try fleet.call("GET", "/v1/enrollment-tokens", token: fleet.admin)
+        #expect(enrollmentStatus == 200 && enrollmentTokens.contains(#""team":"new""#))
+        #expect(!enrollmentTokens.contains("hash") && !enrollmentTokens.contains(secret))
+        let ciID = try #require(created["id"] as? String)
+        _ = try fleet.json(
+            "POST", "/v1/api-tokens/\(ciID)/revoke", token: fleet.admin, body: #"{"reason":"rotated"}"#)
+        #expect(try fleet.call("GET", "/v1/fleet/summary", token: ciToken).1 == 401)
+        let (waivers, _) = try fleet.call("GET", "/v1/waivers", token: fleet.read)
+        #expect(waivers.contains(waiverID) && waivers.contains("upgrade in Q1"))
         let (badScope, badScopeStatus) = try fleet.call(
             "POST", "/v1/api-tokens", token: fleet.admin, body: #"{"name":"x","scopes":["root"]}"#)
         #expect(badScopeStatus == 400 && badScope.contains("fleet:read"))
@@ -250,7 +262,7 @@ struct FleetTests {
             "quarantine  by apitoken:ops", "release  by apitoken:ops", "waiver  by apitoken:ops",
             "waiver-revoke  by apitoken:ops", "revoke  by apitoken:ops",
             "enrollment-token-create  by apitoken:root-admin",
-            "apitoken-create  by apitoken:root-admin",
+            "apitoken-create  by apitoken:root-admin", "apitoken-revoke  by apitoken:root-admin",
         ] {
             #expect(audit.contains(expected), "audit lacks '\(expected)':\n\(audit)")
         }

@@ -71,7 +71,7 @@ enum DashboardTemplates {
         <section class="card"><h2>Failing rules</h2>
         {{#hasRules}}<table><thead><tr><th>Rule</th><th class="num">Devices</th><th></th></tr></thead><tbody>
         {{#rules}}<tr><td><a href="/ui/devices?failing_rule={{query}}">{{key}}</a></td><td class="num">{{devices}}</td>
-        <td><meter min="0" max="{{max}}" value="{{devices}}">{{devices}}</meter></td></tr>{{/rules}}
+        <td><meter min="0" max="{{max}}" low="0" high="0" optimum="0" value="{{devices}}">{{devices}}</meter></td></tr>{{/rules}}
         </tbody></table>{{/hasRules}}{{^rules}}<p>No device fails a rule.</p>{{/rules}}</section>
         <section class="card"><h2>Operating systems</h2>
         <table><thead><tr><th>OS</th><th class="num">Devices</th></tr></thead><tbody>
@@ -80,8 +80,8 @@ enum DashboardTemplates {
         <section class="card"><h2>Verdict changes, 14 days</h2>
         <table><thead><tr><th>Day (UTC)</th><th class="num">→ non-compliant</th><th class="num">→ compliant</th></tr>
         </thead><tbody>
-        {{#trend}}<tr><td>{{day}}</td><td class="num">{{becameNoncompliant}}
-        <meter min="0" max="{{max}}" value="{{becameNoncompliant}}"></meter></td>
+        {{#trend}}<tr><td class="nowrap">{{day}}</td><td class="num">{{becameNoncompliant}}
+        <meter min="0" max="{{max}}" low="0" high="0" optimum="0" value="{{becameNoncompliant}}"></meter></td>
         <td class="num">{{becameCompliant}}</td></tr>{{/trend}}
         </tbody></table></section>
         </div>
@@ -180,6 +180,7 @@ enum DashboardTemplates {
         table { width: 100%; border-collapse: collapse; }
         th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         .num { text-align: right; }
+        .nowrap { white-space: nowrap; }
         .scroll { overflow-x: auto; }
         .badge { display: inline-block; padding: .05rem .5rem; border-radius: 999px; font-size: .85rem;
           background: #eef0f4; }

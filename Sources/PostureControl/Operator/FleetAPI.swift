@@ -36,20 +36,17 @@ struct FleetAPI {
     }
 
     func get(_ path: String) async throws -> [UInt8] {
-        try await call { try await $0.get(path, headers: authorization) }
+        try await call { await $0.get(path, headers: authorization) }
     }
 
     func post(_ path: String, _ body: [String: String]) async throws -> [UInt8] {
-        let data = Array(try JSONEncoder().encode(body))
-        return try await call {
-            try await $0.post(path, body: data, contentType: "application/json", headers: authorization)
-        }
+        try await post(path, json: body)
     }
 
     func post(_ path: String, json: some Encodable) async throws -> [UInt8] {
         let data = Array(try JSONEncoder().encode(json))
         return try await call {
-            try await $0.post(path, body: data, contentType: "application/json", headers: authorization)
+            await $0.post(path, body: data, contentType: "application/json", headers: authorization)
         }
     }
 
@@ -65,7 +62,7 @@ struct FleetAPI {
 
     private var authorization: [(String, String)] { [("Authorization", "Bearer " + settings.token)] }
 
-    private func call(_ send: (CollectorClient) async throws -> CollectorAnswer<[UInt8]>) async throws -> [UInt8] {
+    private func call(_ send: (CollectorClient) async -> CollectorAnswer<[UInt8]>) async throws -> [UInt8] {
         let client: CollectorClient
         do {
             client = try CollectorClient(baseURL: settings.collector, caPEM: settings.caPEM)
@@ -74,14 +71,8 @@ struct FleetAPI {
                 "cannot use the CA certificate \(settings.caPath ?? "-"): \(error); it must be the collector's ca.crt, PEM",
                 exitCode: Exit.usage)
         }
-        let answer: CollectorAnswer<[UInt8]>
-        do {
-            answer = try await send(client)
-            await client.shutdown()
-        } catch {
-            await client.shutdown()
-            throw error
-        }
+        let answer = await send(client)
+        await client.shutdown()
         switch answer {
         case .accepted(let bytes): return bytes
         case .refused(let error, let status):
