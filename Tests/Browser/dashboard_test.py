@@ -1,8 +1,8 @@
 """The dashboard in a real browser (Debian's chromium and chromedriver, Selenium from PyPI).
 
 Signs in with an API token, reads the overview, filters the device list, opens a device and quarantines
-it, at 1280 px and at a phone's width. Usage: dashboard_test.py BASE_URL TOKEN NONCOMPLIANT_COUNT HOSTNAME
-ARTEFACT_DIR. Prints one line per check; exit 1 on the first failure. Screenshots go to ARTEFACT_DIR.
+it, at 1280 px and at a phone's width. Usage: dashboard_test.py BASE_URL TOKEN NONCOMPLIANT_COUNT
+DEVICE_COUNT HOSTNAME ARTEFACT_DIR. Prints one line per check; exit 1 on the first failure. Screenshots go to ARTEFACT_DIR.
 """
 import os
 import sys
@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-base, token, noncompliant, hostname, artefacts = sys.argv[1:6]
+base, token, noncompliant, total, hostname, artefacts = sys.argv[1:7]
 os.makedirs(artefacts, exist_ok=True)
 
 
@@ -63,7 +63,19 @@ follow(driver.find_element(By.ID, "apply-filters"))
 rows = driver.find_elements(By.CSS_SELECTOR, "#devices tbody tr")
 check(len(rows) == int(noncompliant), "the verdict filter shows %d rows (%d)" % (int(noncompliant), len(rows)))
 check(all("noncompliant" in row.text for row in rows), "every row is non-compliant")
+check(not driver.find_elements(By.CSS_SELECTOR, "a.next"), "no next-page link when everything fits")
 driver.save_screenshot(os.path.join(artefacts, "devices-noncompliant-1280.png"))
+
+# Pages of 3, followed through their links: every device once.
+driver.get(base + "/ui/devices?limit=3")
+seen = []
+while True:
+    seen += [link.text for link in driver.find_elements(By.CSS_SELECTOR, "a.device-link")]
+    more = driver.find_elements(By.CSS_SELECTOR, "a.next")
+    if not more:
+        break
+    follow(more[0])
+check(len(seen) == int(total) and len(set(seen)) == len(seen), "pages of 3 show all %s devices once (%s)" % (total, seen))
 
 Select(driver.find_element(By.ID, "filter-verdict")).select_by_value("")
 hostname_filter = driver.find_element(By.ID, "filter-hostname")

@@ -401,7 +401,7 @@ struct FleetTests {
         try? FileManager.default.removeItem(atPath: artefacts)
         let script = Paths.packageRoot.appendingPathComponent("Tests/Browser/dashboard_test.py").path
         let run = try Shell.runAllowingFailure(
-            ["python3", script, fleet.collector.apiURL, fleet.write, "3", "web-2", artefacts], timeout: 240)
+            ["python3", script, fleet.collector.apiURL, fleet.write, "3", "7", "web-2", artefacts], timeout: 240)
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr.suffix(3000))")
         #expect(run.stdout.contains("dashboard: all checks passed"))
         #expect(FileManager.default.fileExists(atPath: artefacts + "/device-quarantined-1280.png"))

@@ -61,10 +61,13 @@ enum DashboardPages {
                 .map { "\($0.key)=\(Form.encode($0.value))" }
             next = "/ui/devices?" + (carried + ["cursor=\(Form.encode(cursor))"]).joined(separator: "&")
         }
-        return [
-            "title": "Devices", "filter": filter, "verdicts": verdicts, "next": next as Any,
+        var values: [String: Any] = [
+            "title": "Devices", "filter": filter, "verdicts": verdicts,
             "devices": page.devices.map { row(for: $0, now: now) },
         ]
+        // Absent, not nil-in-Any: Mustache would take a wrapped nil for a value and show the link.
+        if let next { values["next"] = next }
+        return values
     }
 
     static func row(for device: FleetDevice, now: Date) -> [String: Any] {
