@@ -103,7 +103,12 @@ extension SQLiteStore {
         async throws -> Bool
     {
         try await pool.write { db in
-            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM devices WHERE id = ?", arguments: [deviceID]) != nil
+            // Only an active device can be quarantined (a revoked or replaced one has nothing left to
+            // quarantine: its machine, if any, is another device now); any can be released.
+            guard
+                try Bool.fetchOne(
+                    db, sql: "SELECT 1 FROM devices WHERE id = ? AND (status = 'active' OR ? = 0)",
+                    arguments: [deviceID, quarantine]) != nil
             else { return false }
             if quarantine {
                 try db.execute(

@@ -99,7 +99,10 @@ struct Devices: AsyncParsableCommand {
 
         func run() async throws {
             try await change.apply(
-                true, refused: "no device \(change.id), or it is already quarantined (devices verdict \(change.id))")
+                true,
+                refused:
+                    "no active device \(change.id), or it is already quarantined (see `posture-collector devices verdict \(change.id)`)"
+            )
             print("quarantined \(change.id)")
         }
     }

@@ -46,6 +46,9 @@ extension SQLiteStoreTests {
                 verdict: "{}"), outbox: [])
         #expect(try await store.setQuarantine(deviceID: d1, quarantine: true, actor: "a", reason: "r", at: t0 + 22))
         #expect(try await store.revoke(deviceID: d4, actor: "a", reason: "r", at: t0 + 23))
+        // A revoked device is not quarantined (nothing left to quarantine), and not twice revoked.
+        #expect(try await !store.setQuarantine(deviceID: d4, quarantine: true, actor: "a", reason: "r", at: t0 + 24))
+        #expect(try await !store.revoke(deviceID: d4, actor: "a", reason: "r", at: t0 + 24))
 
         let summary = try await store.fleetSummary(now: t0 + 30)
         #expect(summary.devices == 3)
