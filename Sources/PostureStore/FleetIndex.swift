@@ -20,7 +20,11 @@ enum FleetIndex {
             device_id TEXT NOT NULL REFERENCES devices(id), rule TEXT NOT NULL, PRIMARY KEY (device_id, rule));
         CREATE INDEX verdict_failures_rule ON verdict_failures (rule, device_id);
         ALTER TABLE verdicts ADD COLUMN status_since DOUBLE PRECISION;
-        UPDATE verdicts SET status_since = changed_at;
+        UPDATE verdicts SET status_since = COALESCE(
+            (SELECT MIN(c.at) FROM verdict_changes c WHERE c.device_id = verdicts.device_id
+                AND c.id > COALESCE((SELECT MAX(p.id) FROM verdict_changes p
+                    WHERE p.device_id = verdicts.device_id AND p.status IS NOT verdicts.status), 0)),
+            changed_at);
         CREATE TABLE fleet (
             device_id TEXT PRIMARY KEY REFERENCES devices(id), state TEXT NOT NULL, hostname TEXT NOT NULL,
             enrolled_at DOUBLE PRECISION NOT NULL, verdict TEXT NOT NULL DEFAULT 'none',
@@ -49,6 +53,9 @@ enum FleetIndex {
         "CASE WHEN json_valid(NEW.payload) THEN COALESCE(json_extract(NEW.payload, '$.report.os.osRelease.value.ID'), '') ELSE '' END"
     static let osVersion =
         "CASE WHEN json_valid(NEW.payload) THEN COALESCE(json_extract(NEW.payload, '$.report.os.osRelease.value.VERSION_ID'), '') ELSE '' END"
+    /// In triggers, `ON CONFLICT DO NOTHING`, never `INSERT OR IGNORE`: a trigger fired by an upsert
+    /// (`saveVerdict`) runs with ABORT, which overrides OR IGNORE, so a rule still failing would abort the
+    /// verdict's save. An upsert clause keeps its own conflict handling.
     static let failingRules = """
         SELECT NEW.device_id, json_extract(value, '$.rule') FROM json_each(
             CASE WHEN json_valid(NEW.verdict) THEN NEW.verdict ELSE '{}' END, '$.failing')
@@ -70,7 +77,7 @@ enum FleetIndex {
         CREATE TRIGGER fleet_verdict_added AFTER INSERT ON verdicts BEGIN
             UPDATE fleet SET verdict = NEW.status, verdict_since = COALESCE(NEW.status_since, NEW.changed_at)
                 WHERE device_id = NEW.device_id;
-            INSERT OR IGNORE INTO verdict_failures (device_id, rule) \(failingRules);
+            INSERT INTO verdict_failures (device_id, rule) \(failingRules) ON CONFLICT DO NOTHING;
         END;
         CREATE TRIGGER fleet_verdict_changed AFTER UPDATE ON verdicts BEGIN
             UPDATE fleet SET verdict = NEW.status, verdict_since = COALESCE(NEW.status_since, NEW.changed_at)
@@ -79,7 +86,7 @@ enum FleetIndex {
                 AND rule NOT IN (SELECT json_extract(value, '$.rule') FROM json_each(
                     CASE WHEN json_valid(NEW.verdict) THEN NEW.verdict ELSE '{}' END, '$.failing')
                     WHERE json_extract(value, '$.rule') IS NOT NULL);
-            INSERT OR IGNORE INTO verdict_failures (device_id, rule) \(failingRules);
+            INSERT INTO verdict_failures (device_id, rule) \(failingRules) ON CONFLICT DO NOTHING;
         END;
         CREATE TRIGGER fleet_report_added AFTER INSERT ON device_state BEGIN
             UPDATE fleet SET last_seen = NEW.received_at, os = \(osID), os_version = \(osVersion)

@@ -26,6 +26,8 @@ public struct FleetQuery: Sendable, Equatable {
     public var seenAfter: Date?
     /// A case-insensitive part of the hostname.
     public var hostname: String?
+    /// Exactly this hostname.
+    public var exactHostname: String?
     public var machineID: String?
     /// `active` (the default), `revoked`, `replaced`, or nil for all.
     public var state: String? = "active"
@@ -40,7 +42,7 @@ public struct FleetQuery: Sendable, Equatable {
         lhs.verdict == rhs.verdict && lhs.failingRule == rhs.failingRule && lhs.label?.key == rhs.label?.key
             && lhs.label?.value == rhs.label?.value && lhs.os == rhs.os && lhs.osVersion == rhs.osVersion
             && lhs.seenBefore == rhs.seenBefore && lhs.seenAfter == rhs.seenAfter && lhs.hostname == rhs.hostname
-            && lhs.machineID == rhs.machineID
+            && lhs.machineID == rhs.machineID && lhs.exactHostname == rhs.exactHostname
             && lhs.state == rhs.state && lhs.sort == rhs.sort && lhs.descending == rhs.descending
             && lhs.limit == rhs.limit && lhs.after == rhs.after
     }

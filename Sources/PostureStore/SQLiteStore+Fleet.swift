@@ -52,6 +52,7 @@ extension SQLiteStore {
                 "f.device_id IN (SELECT device_id FROM device_labels WHERE key = ? AND value = ?)",
                 [label.key, label.value])
         }
+        if let name = query.exactHostname { add("f.hostname = ?", [name]) }
         if let machineID = query.machineID {
             add("f.device_id IN (SELECT id FROM devices WHERE machine_id = ?)", [machineID])
         }

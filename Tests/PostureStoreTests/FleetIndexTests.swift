@@ -37,6 +37,16 @@ extension SQLiteStoreTests {
         try await store.saveVerdict(
             verdict(d2, "noncompliant", failing: ["a", "b"], at: t0 + 11), change: nil, outbox: [])
         try await store.saveVerdict(verdict(d3, "noncompliant", failing: ["a"], at: t0 + 11), change: nil, outbox: [])
+        // d2 is re-evaluated with a still failing and a rule added: saved, both counted (a trigger that
+        // re-inserted a kept rule with OR IGNORE inside the upsert aborted this save).
+        try await store.saveVerdict(
+            verdict(d2, "noncompliant", failing: ["a", "b", "c"], at: t0 + 12), change: nil, outbox: [])
+        try await store.saveVerdict(
+            verdict(d2, "noncompliant", failing: ["a", "b", "b"], at: t0 + 13), change: nil, outbox: [])
+        #expect(
+            try await store.fleetSummary(now: t0 + 14).byFailingRule.map { "\($0.key)=\($0.devices)" } == [
+                "a=2", "b=1",
+            ])
         // Later: d3 fails b instead of a; d2 is mended; d1 is quarantined; d4 is revoked.
         try await store.saveVerdict(verdict(d3, "noncompliant", failing: ["b"], at: t0 + 20), change: nil, outbox: [])
         try await store.saveVerdict(

@@ -241,7 +241,8 @@ enum FleetQueryParameters {
         query.limit = try int(parameters, "limit", default: 50, range: 1...500)
         if let token = text("cursor") {
             guard let cursor = FleetCursor(token: token), cursor.sort == query.sort,
-                cursor.descending == query.descending
+                cursor.descending == query.descending,
+                query.sort == .hostname ? cursor.text != nil : cursor.number != nil
             else {
                 throw AttestationRefusal(
                     .malformedRequest,

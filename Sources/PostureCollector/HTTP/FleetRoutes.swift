@@ -186,9 +186,8 @@ struct FleetRoutes: Sendable {
         query.limit = 500
         let matches: [FleetDevice]
         if lookup.hasPrefix("hostname:") {
-            let name = String(lookup.dropFirst("hostname:".count))
-            query.hostname = name
-            matches = try await store.fleetDevices(query).devices.filter { $0.hostname == name }
+            query.exactHostname = String(lookup.dropFirst("hostname:".count))
+            matches = try await store.fleetDevices(query).devices
         } else if lookup.hasPrefix("machine-id:") {
             query.machineID = String(lookup.dropFirst("machine-id:".count))
             matches = try await store.fleetDevices(query).devices
