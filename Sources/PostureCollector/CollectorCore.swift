@@ -185,7 +185,7 @@ public struct CollectorCore: Sendable {
                 "the API token is unknown, revoked or expired; see `posture-collector apitoken list`, or create one with `posture-collector apitoken create --scope \(scope)`"
             )
         }
-        guard record.scopes.contains(scope) || record.scopes.contains("admin") else {
+        guard record.allows(scope) else {
             throw AttestationRefusal(
                 .insufficientScope,
                 "the API token \(record.name) lacks scope \(scope) (it has \(record.scopes.joined(separator: " "))); create one with --scope \(scope)"

@@ -7,7 +7,7 @@ import PostureModel
 #endif
 
 /// A page of the device list: filters, a sort, and where the previous page ended.
-public struct FleetQuery: Sendable, Equatable {
+public struct FleetQuery: Sendable {
     public enum Sort: String, Sendable, CaseIterable, Codable {
         case hostname
         case lastSeen = "last_seen"
@@ -37,15 +37,6 @@ public struct FleetQuery: Sendable, Equatable {
     public var after: FleetCursor?
 
     public init() {}
-
-    public static func == (lhs: FleetQuery, rhs: FleetQuery) -> Bool {
-        lhs.verdict == rhs.verdict && lhs.failingRule == rhs.failingRule && lhs.label?.key == rhs.label?.key
-            && lhs.label?.value == rhs.label?.value && lhs.os == rhs.os && lhs.osVersion == rhs.osVersion
-            && lhs.seenBefore == rhs.seenBefore && lhs.seenAfter == rhs.seenAfter && lhs.hostname == rhs.hostname
-            && lhs.machineID == rhs.machineID && lhs.exactHostname == rhs.exactHostname
-            && lhs.state == rhs.state && lhs.sort == rhs.sort && lhs.descending == rhs.descending
-            && lhs.limit == rhs.limit && lhs.after == rhs.after
-    }
 }
 
 /// Where a page ended: the last row's sort value and ID. Opaque to clients (base64url JSON), and bound

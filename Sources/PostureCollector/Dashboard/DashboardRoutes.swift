@@ -164,7 +164,7 @@ struct DashboardRoutes: Sendable {
             }
             throw refusal ?? AttestationRefusal(.internalError, "cannot check the session's credential")
         }
-        let canWrite = (try? await collector.authorize(hash: session.credentialHash, scope: FleetRoutes.write)) != nil
+        let canWrite = token.allows(FleetRoutes.write)
         if write && !canWrite {
             throw Interruption.refused(
                 "\(token.name) may look but not act: sign in with a token that has scope fleet:write", .forbidden)
@@ -312,19 +312,5 @@ enum Form {
     }
 
     /// The inverse, for links that carry filters.
-    static func encode(_ text: String) -> String {
-        var result = ""
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-                UInt8(ascii: "~"):
-                result.append(Character(Unicode.Scalar(byte)))
-            default:
-                let hex = Array("0123456789ABCDEF")
-                result += "%\(hex[Int(byte >> 4)])\(hex[Int(byte & 15)])"
-            }
-        }
-        return result
-    }
+    static func encode(_ text: String) -> String { PercentEncoding.encode(text) }
 }

@@ -268,6 +268,9 @@ struct FleetRoutes: Sendable {
 extension APITokenRecord {
     /// Who an API write is recorded as.
     var actor: String { "apitoken:\(name)" }
+
+    /// `admin` is every scope.
+    func allows(_ scope: String) -> Bool { scopes.contains(scope) || scopes.contains("admin") }
 }
 
 /// Runs one audit verification at a time; callers that arrive meanwhile share its result.

@@ -193,21 +193,9 @@ func query(_ parameters: [(String, String?)]) -> String {
     return pairs.isEmpty ? "" : "?" + pairs.joined(separator: "&")
 }
 
-/// Percent-encodes all but RFC 3986's unreserved characters and `:` (as in hostname:NAME).
+/// Percent-encoded, keeping `:` (as in hostname:NAME).
 func pathComponent(_ text: String) -> String {
-    var result = ""
-    for byte in text.utf8 {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
-            UInt8(ascii: "~"), UInt8(ascii: ":"):
-            result.append(Character(Unicode.Scalar(byte)))
-        default:
-            let hex = Array("0123456789ABCDEF")
-            result += "%\(hex[Int(byte >> 4)])\(hex[Int(byte & 15)])"
-        }
-    }
-    return result
+    PercentEncoding.encode(text, keeping: [UInt8(ascii: ":")])
 }
 
 /// Sorted keys, pretty: the JSON posturectl writes itself.
