@@ -570,8 +570,11 @@ struct VerdictTests {
         #expect(status.contains("enforcing   yes"))
         try collector.command(["devices", "release", deviceID, "--reason", "closed", "--by", "erin"])
         #expect(BackgroundProcess.eventually(timeout: 10) { agent.log.contains("access restored") })
+        // The agent logs the restoration before it saves its state, so `status` may lag by a moment.
         #expect(
-            try Shell.run([CollectorHarness.agentBinary, "status", "--state-dir", state]).stdout.contains(
-                "enforcing   no"))
+            BackgroundProcess.eventually(timeout: 10) {
+                (try? Shell.run([CollectorHarness.agentBinary, "status", "--state-dir", state]))?.stdout.contains(
+                    "enforcing   no") == true
+            })
     }
 }
