@@ -202,7 +202,11 @@ let package = Package(
         .testTarget(name: "PostureCollectorTests", dependencies: ["PostureCollector", "TestSupport"]),
         .testTarget(name: "PostureAgentTests", dependencies: ["PostureAgent", "PostureModel", "TestSupport"]),
         .testTarget(
-            name: "PostureStoreTests", dependencies: ["PostureStore", "PostureModel", "PostureVerdict", "TestSupport"]
+            name: "PostureStoreTests",
+            dependencies: [
+                "PostureStore", "PostureModel", "PostureVerdict", "TestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .testTarget(name: "PostureLinuxTests", dependencies: ["PostureLinux", "TestSupport"]),
         .testTarget(

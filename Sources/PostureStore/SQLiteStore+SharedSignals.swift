@@ -9,8 +9,24 @@ import PostureModel
 
 /// API tokens, Shared Signals streams and their durable outbox.
 extension SQLiteStore {
+    /// Refuses a name an active credential already has: the name is the actor in the audit trail, so two
+    /// live credentials with one name would make "who did it" ambiguous.
     public func insertAPIToken(_ token: APITokenRecord, recording action: OperatorAction?) async throws {
         try await pool.write { db in
+            let holder = try String.fetchOne(
+                db,
+                sql: """
+                    SELECT id FROM api_tokens
+                    WHERE name = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+                    """,
+                arguments: [token.name, token.createdAt.timeIntervalSince1970])
+            if let holder {
+                throw AttestationRefusal(
+                    .conflict,
+                    "an active API credential is already named '\(token.name)' (id \(holder)); names are the actor in "
+                        + "the audit trail, so choose another name or revoke it first "
+                        + "(POST /v1/api-tokens/\(holder)/revoke, or posture-collector apitoken revoke \(holder))")
+            }
             if let action { try Self.insertAction(action, db: db) }
             try db.execute(
                 sql:

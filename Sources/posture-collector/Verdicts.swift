@@ -85,7 +85,8 @@ struct APIToken: AsyncParsableCommand {
 
     /// What every API credential has: a name, scopes, who made it.
     struct GrantOptions: ParsableArguments {
-        @Option(help: "What uses it, e.g. the proxy's name.") var name: String
+        @Option(help: "What uses it, e.g. the proxy's name: unique among active credentials (the actor in the audit trail).")
+        var name: String
         @Option(
             name: .customLong("scope"),
             help: "verdict:read, ssf:manage, metrics:read, fleet:read, fleet:write or admin (repeatable).")
@@ -101,11 +102,10 @@ struct APIToken: AsyncParsableCommand {
 
         var who: String { by ?? currentUser }
 
-        func record(_ store: some PostureStore, action: String, target: String, at now: Date) async throws {
-            try await store.recordOperatorAction(
-                OperatorAction(
-                    at: now, actor: who, action: action, deviceID: nil, target: target,
-                    reason: "\(name): \(scopes.joined(separator: " "))"))
+        func action(_ action: String, target: String, at now: Date) -> OperatorAction {
+            OperatorAction(
+                at: now, actor: who, action: action, deviceID: nil, target: target,
+                reason: "\(name): \(scopes.joined(separator: " "))")
         }
     }
 
@@ -134,8 +134,8 @@ struct APIToken: AsyncParsableCommand {
                 APITokenRecord(
                     id: clientID, hash: APITokens.certificateHash(clientID: clientID), name: grant.name,
                     scopes: grant.scopes,
-                    createdAt: now, expiresAt: certificate.notValidAfter))
-            try await grant.record(store, action: "apiclient-certificate", target: clientID, at: now)
+                    createdAt: now, expiresAt: certificate.notValidAfter),
+                recording: grant.action("apiclient-certificate", target: clientID, at: now))
             print(try certificate.serializeAsPEM().pemString)
         }
     }
@@ -155,10 +155,11 @@ struct APIToken: AsyncParsableCommand {
                 return parsed
             }
             let store = try Collector.openStore(try options.load())
+            let now = Date()
             let (token, record) = APITokens.create(
-                name: grant.name, scopes: grant.scopes, ttl: lifetime?.duration, now: Date())
-            try await store.insertAPIToken(record)
-            try await grant.record(store, action: "apitoken-create", target: record.id, at: Date())
+                name: grant.name, scopes: grant.scopes, ttl: lifetime?.duration, now: now)
+            try await store.insertAPIToken(
+                record, recording: grant.action("apitoken-create", target: record.id, at: now))
             print(token)
         }
     }

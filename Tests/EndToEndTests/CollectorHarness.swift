@@ -65,10 +65,17 @@ final class CollectorHarness: @unchecked Sendable {
 
     @discardableResult
     func command(_ arguments: [String]) throws -> String {
-        try Shell.run(
-            [Self.collectorBinary] + arguments + ["--state-dir", stateDirectory]
-                + (configPath.map { ["--config", $0] } ?? [])
-        ).stdout
+        try Shell.run(commandLine(arguments)).stdout
+    }
+
+    /// The collector CLI when the test expects it may fail (and reads its error).
+    func commandAllowingFailure(_ arguments: [String]) throws -> Shell.Output {
+        try Shell.runAllowingFailure(commandLine(arguments))
+    }
+
+    private func commandLine(_ arguments: [String]) -> [String] {
+        [Self.collectorBinary] + arguments + ["--state-dir", stateDirectory]
+            + (configPath.map { ["--config", $0] } ?? [])
     }
 
     func token(_ extra: [String] = []) throws -> String {

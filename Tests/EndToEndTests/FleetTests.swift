@@ -236,9 +236,20 @@ struct FleetTests {
         #expect(enrollmentStatus == 200 && enrollmentTokens.contains(#""team":"new""#))
         #expect(!enrollmentTokens.contains("hash") && !enrollmentTokens.contains(secret))
         let ciID = try #require(created["id"] as? String)
+        // The name is the actor in the audit trail: a second live credential may not take it.
+        let (taken, takenStatus) = try fleet.call(
+            "POST", "/v1/api-tokens", token: fleet.admin, body: #"{"name":"ci","scopes":["fleet:read"]}"#)
+        #expect(takenStatus == 409 && taken.contains(#""error":"conflict""#) && taken.contains(ciID), "\(taken)")
+        let cliTaken = try fleet.collector.commandAllowingFailure([
+            "apitoken", "create", "--name", "ci", "--scope", "fleet:read",
+        ])
+        #expect(cliTaken.status != 0 && cliTaken.stderr.contains("apitoken revoke \(ciID)"), "\(cliTaken.stderr)")
         _ = try fleet.json(
             "POST", "/v1/api-tokens/\(ciID)/revoke", token: fleet.admin, body: #"{"reason":"rotated"}"#)
         #expect(try fleet.call("GET", "/v1/fleet/summary", token: ciToken).1 == 401)
+        // Revoked, the name is free again (a rotation keeps the actor's name).
+        _ = try fleet.json(
+            "POST", "/v1/api-tokens", token: fleet.admin, body: #"{"name":"ci","scopes":["fleet:read"]}"#, status: 201)
         let (waivers, _) = try fleet.call("GET", "/v1/waivers", token: fleet.read)
         #expect(waivers.contains(waiverID) && waivers.contains("upgrade in Q1"))
         let (badScope, badScopeStatus) = try fleet.call(

@@ -658,7 +658,7 @@ enum OpenAPIDocument {
                 "operationId": "createEnrollmentToken",
                 "tags": ["tokens"],
                 "summary": "Create an enrollment token",
-                "description": "Scope `admin`. The token is shown once. Body max 16 KiB.",
+                "description": "Scope `admin`. The token is shown once. Names are unique among active API credentials (the name is the actor in the audit trail): a taken one is 409. Body max 16 KiB.",
                 "requestBody": {
                   "required": true,
                   "description": "The token's options.",
@@ -703,7 +703,7 @@ enum OpenAPIDocument {
                 "operationId": "createAPIToken",
                 "tags": ["tokens"],
                 "summary": "Create an API token",
-                "description": "Scope `admin`. The token is shown once. Body max 16 KiB.",
+                "description": "Scope `admin`. The token is shown once. Names are unique among active API credentials (the name is the actor in the audit trail): a taken one is 409. Body max 16 KiB.",
                 "requestBody": {
                   "required": true,
                   "description": "Its name, scopes and lifetime.",
@@ -717,6 +717,7 @@ enum OpenAPIDocument {
                   "400": {"$ref": "#/components/responses/BadRequest"},
                   "401": {"$ref": "#/components/responses/Unauthorized"},
                   "403": {"$ref": "#/components/responses/Forbidden"},
+                  "409": {"$ref": "#/components/responses/Conflict"},
                   "413": {"$ref": "#/components/responses/PayloadTooLarge"},
                   "500": {"$ref": "#/components/responses/InternalError"}
                 }
@@ -857,7 +858,7 @@ enum OpenAPIDocument {
                 }
               },
               "Conflict": {
-                "description": "The device is already in that state, or revoked or replaced (`conflict`).",
+                "description": "The action does not apply as things are (`conflict`): the device is already in that state, revoked or replaced, or the name is taken.",
                 "content": {
                   "application/json": {
                     "schema": {

@@ -1,0 +1,111 @@
+import Foundation
+import GRDB
+import PostureModel
+import TestSupport
+import Testing
+
+@testable import PostureStore
+
+/// A store written by an earlier version (schema v2: before the audit trail and the fleet index) opened by
+/// this one: v3 chains the existing history, v4 derives the fleet index from the rows already there.
+@Suite struct MigrationTests {
+    let t0 = 1_800_000_000.0
+
+    @Test func aVersion2StoreGainsItsAuditTrailAndFleetIndex() async throws {
+        let path = try Paths.temporaryDirectory("migration").appendingPathComponent("collector.sqlite").path
+        do {
+            let pool = try DatabasePool(path: path)
+            try SQLiteStore.migrator.migrate(pool, upTo: "v2")
+            try await pool.write { db in try self.insertVersion2Rows(db) }
+            try pool.close()
+        }
+
+        let store = try SQLiteStore(path: path)
+        let summary = try await store.fleetSummary(now: Date(timeIntervalSince1970: t0 + 100))
+        #expect(summary.devices == 3)
+        #expect(summary.byVerdict == ["compliant": 1, "noncompliant": 1, "none": 1])
+        #expect(summary.byFailingRule.map { "\($0.key)=\($0.devices)" } == ["disk-encrypted=1"])
+        #expect(summary.byOS.map { "\($0.key)=\($0.devices)" }.sorted() == ["debian 12=2", "ubuntu 24.04=1"])
+        #expect(summary.quarantined == 1)
+
+        // "Non-compliant since" is when the status last changed (t0+5), not its latest re-evaluation (t0+9).
+        let web2 = try #require(try await store.fleetDevice("d2"))
+        #expect(web2.verdict == "noncompliant")
+        #expect(web2.verdictSince == Date(timeIntervalSince1970: t0 + 5))
+        #expect(web2.failing == ["disk-encrypted"])
+        #expect(web2.lastSeen == Date(timeIntervalSince1970: t0 + 8))
+        #expect(try await store.fleetDevice("d1")?.quarantined == true)
+
+        var query = FleetQuery()
+        query.label = ("team", "web")
+        #expect(try await store.fleetDevices(query).devices.map(\.id) == ["d1", "d2"])
+        query = FleetQuery()
+        query.hostname = "db-"
+        #expect(try await store.fleetDevices(query).devices.map(\.id) == ["d3"])
+        query = FleetQuery()
+        query.state = "revoked"
+        #expect(try await store.fleetDevices(query).devices.map(\.id) == ["d4"])
+
+        // The history written before the audit trail existed is chained, in time order, and intact.
+        let audit = try await store.verifyAuditTrail()
+        #expect(audit.problems.isEmpty, "\(audit.problems)")
+        #expect(audit.entries == 4)
+
+        // What the migration derived equals what a rebuild derives, and the triggers carry on from it.
+        try await store.rebuildFleetIndex()
+        #expect(try await store.fleetSummary(now: Date(timeIntervalSince1970: t0 + 100)) == summary)
+    }
+
+    /// Rows as version 2 wrote them, through its own columns only.
+    func insertVersion2Rows(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                INSERT INTO tokens (id, hash, reusable, allow_reenroll, labels, created_at, expires_at, uses)
+                VALUES ('t', 'h', 1, 0, '{}', ?, ?, 4)
+                """, arguments: [t0, t0 + 3600])
+        let devices: [(String, String, String, String)] = [
+            ("d1", "web-1", #"{"team":"web"}"#, "active"), ("d2", "web-2", #"{"team":"web"}"#, "active"),
+            ("d3", "db-1", #"{"team":"data"}"#, "active"), ("d4", "old-1", "{}", "revoked"),
+        ]
+        for (id, hostname, labels, status) in devices {
+            try db.execute(
+                sql: """
+                    INSERT INTO devices (id, machine_id, hostname, labels, status, enrolled_at, last_sequence,
+                        token_id, key_thumbprint)
+                    VALUES (?, ?, ?, ?, ?, ?, 1, 't', 'kid')
+                    """, arguments: [id, "m-" + id, hostname, labels, status, t0])
+        }
+        for (id, os, version) in [("d1", "debian", "12"), ("d2", "debian", "12"), ("d3", "ubuntu", "24.04")] {
+            let payload =
+                #"{"report":{"os":{"osRelease":{"status":"observed","source":"/etc/os-release","value":{"ID":"\#(os)","VERSION_ID":"\#(version)"}}}}}"#
+            try db.execute(
+                sql: """
+                    INSERT INTO device_state (device_id, sequence, issued_at, received_at, delivery, payload)
+                    VALUES (?, 1, ?, ?, 'live', ?)
+                    """, arguments: [id, t0 + 8, t0 + 8, payload])
+        }
+        let failing = #"{"failing":[{"rule":"disk-encrypted","state":"failing"}],"status":"noncompliant"}"#
+        try db.execute(
+            sql: """
+                INSERT INTO verdicts (device_id, status, version, changed_at, verdict) VALUES
+                    ('d1', 'compliant', 'v1', ?, '{"failing":[],"status":"compliant"}'),
+                    ('d2', 'noncompliant', 'v3', ?, ?)
+                """, arguments: [t0 + 1, t0 + 9, failing])
+        // d2: compliant at t0+1, non-compliant from t0+5, re-evaluated (still non-compliant) at t0+9.
+        try db.execute(
+            sql: """
+                INSERT INTO verdict_changes (device_id, at, previous_status, status, cause, verdict) VALUES
+                    ('d1', ?, NULL, 'compliant', 'report', '{}'),
+                    ('d2', ?, NULL, 'compliant', 'report', '{}'),
+                    ('d2', ?, 'compliant', 'noncompliant', 'report', ?)
+                """, arguments: [t0 + 1, t0 + 1, t0 + 5, failing])
+        try db.execute(
+            sql: "INSERT INTO quarantines (device_id, actor, reason, at) VALUES ('d1', 'erin', 'incident', ?)",
+            arguments: [t0 + 6])
+        try db.execute(
+            sql: """
+                INSERT INTO operator_actions (at, actor, action, device_id, target, reason)
+                VALUES (?, 'erin', 'quarantine', 'd1', NULL, 'incident')
+                """, arguments: [t0 + 6])
+    }
+}
