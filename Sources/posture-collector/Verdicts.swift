@@ -85,7 +85,9 @@ struct APIToken: AsyncParsableCommand {
 
     /// What every API credential has: a name, scopes, who made it.
     struct GrantOptions: ParsableArguments {
-        @Option(help: "What uses it, e.g. the proxy's name: unique among active credentials (the actor in the audit trail).")
+        @Option(
+            help: "What uses it, e.g. the proxy's name: unique among active credentials (the actor in the audit trail)."
+        )
         var name: String
         @Option(
             name: .customLong("scope"),
