@@ -40,6 +40,8 @@ public protocol PostureStore: VerdictStore {
     /// Newest first, in the order they were accepted.
     func attestations(deviceID: String, limit: Int) async throws -> [StoredAttestation]
     func certificates(deviceID: String) async throws -> [CertificateRecord]
+    /// The device a certificate was issued to, by `CertificateFingerprint.sha256` (any of its certificates).
+    func deviceID(certificateFingerprint: String) async throws -> String?
 
     func recordSecurityEvents(_ events: [SecurityEvent]) async throws
     func securityEvents(limit: Int) async throws -> [SecurityEvent]

@@ -42,6 +42,9 @@ public final class SQLiteStore: PostureStore {
             try db.execute(sql: FleetIndex.triggers)
             try db.execute(sql: FleetIndex.rebuild)
         }
+        migrator.registerMigration("v5") { db in
+            try addCertificateFingerprints(db)
+        }
         return migrator
     }
 
@@ -228,6 +231,14 @@ public final class SQLiteStore: PostureStore {
         }
     }
 
+    public func deviceID(certificateFingerprint: String) async throws -> String? {
+        try await pool.read { db in
+            try String.fetchOne(
+                db, sql: "SELECT device_id FROM certificates WHERE fingerprint = ?", arguments: [certificateFingerprint]
+            )
+        }
+    }
+
     public func recordSecurityEvents(_ events: [SecurityEvent]) async throws {
         guard !events.isEmpty else { return }
         try await pool.write { db in
@@ -259,11 +270,29 @@ public final class SQLiteStore: PostureStore {
 
     static func insertCertificate(_ certificate: CertificateRecord, db: Database) throws {
         try db.execute(
-            sql: "INSERT INTO certificates (serial, device_id, not_before, not_after, pem) VALUES (?, ?, ?, ?, ?)",
+            sql: """
+                INSERT INTO certificates (serial, device_id, not_before, not_after, pem, fingerprint)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
             arguments: [
                 certificate.serial, certificate.deviceID, certificate.notBefore.timeIntervalSince1970,
                 certificate.notAfter.timeIntervalSince1970, certificate.pem,
+                CertificateFingerprint.sha256(pem: certificate.pem),
             ])
+    }
+
+    /// Schema v5: certificates are found by fingerprint through an index, not by hashing every one.
+    static func addCertificateFingerprints(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE certificates ADD COLUMN fingerprint TEXT;
+                CREATE INDEX certificates_fingerprint ON certificates (fingerprint);
+                """)
+        for row in try Row.fetchAll(db, sql: "SELECT serial, pem FROM certificates") {
+            try db.execute(
+                sql: "UPDATE certificates SET fingerprint = ? WHERE serial = ?",
+                arguments: [CertificateFingerprint.sha256(pem: row["pem"]), row["serial"] as String])
+        }
     }
 
     static func insertNonce(_ nonce: IssuedNonce, deviceID: String, db: Database) throws {

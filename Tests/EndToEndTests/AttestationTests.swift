@@ -223,10 +223,15 @@ struct AttestationTests {
             logPath: collector.directory.appendingPathComponent("agent.log").path)
         #expect(BackgroundProcess.eventually { (try? collector.attestations(deviceID).count ?? 0) ?? 0 >= 4 })
         collector.kill9()
-        Thread.sleep(forTimeInterval: 2)
-        let spooledDuringOutage = try FileManager.default.contentsOfDirectory(atPath: state + "/spool")
-            .filter { $0.hasSuffix(".json") && $0 != "gap.json" }.count
-        #expect(spooledDuringOutage >= 3, "the agent kept reporting into its spool while the collector was down")
+        func spoolCount() -> Int {
+            ((try? FileManager.default.contentsOfDirectory(atPath: state + "/spool")) ?? [])
+                .filter { $0.hasSuffix(".json") && $0 != "gap.json" }.count
+        }
+        // Waited for rather than slept on: on a loaded machine a report can take longer than its interval.
+        #expect(
+            BackgroundProcess.eventually(timeout: 30) { spoolCount() >= 3 },
+            "the agent kept reporting into its spool while the collector was down (\(spoolCount()) spooled)")
+        let spooledDuringOutage = spoolCount()
         try collector.start()
         let before = try collector.attestations(deviceID).count
         #expect(

@@ -522,7 +522,12 @@ struct VerdictTests {
         let other = try client("receiver", scope: "ssf:manage")
         #expect(try get(other.cert, other.key) == 403)
         // A device certificate chains to the same CA but carries no API role.
-        #expect(try get(state + "/device.crt", state + "/device.key") == 401)
+        let device = try Shell.runAllowingFailure([
+            "curl", "-sS", "-w", " %{http_code}", "--cacert", collector.caPath, "--cert", state + "/device.crt",
+            "--key",
+            state + "/device.key", collector.apiURL + "/v1/devices/\(deviceID)/verdict",
+        ])
+        #expect(device.stdout.hasSuffix(" 401"), "\(device.stdout) \(device.stderr)")
         // Revoking the record revokes the certificate (within the 5 s token cache).
         let id = try #require(
             try collector.command(["apitoken", "list"]).split(separator: "\n").first { $0.contains("proxy") }?

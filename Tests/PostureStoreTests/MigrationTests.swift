@@ -7,7 +7,8 @@ import Testing
 @testable import PostureStore
 
 /// A store written by an earlier version (schema v2: before the audit trail and the fleet index) opened by
-/// this one: v3 chains the existing history, v4 derives the fleet index from the rows already there.
+/// this one: v3 chains the existing history, v4 derives the fleet index from the rows already there, v5
+/// fingerprints the certificates already issued.
 @Suite struct MigrationTests {
     let t0 = 1_800_000_000.0
 
@@ -51,10 +52,18 @@ import Testing
         #expect(audit.problems.isEmpty, "\(audit.problems)")
         #expect(audit.entries == 4)
 
+        // A certificate issued before v5 is found by the SHA-256 of its DER (computed here by sha256sum).
+        let fingerprint = try Shell.run(["sha256sum"], stdin: Data(Self.certificateDER)).stdout.prefix(64)
+        #expect(try await store.deviceID(certificateFingerprint: String(fingerprint)) == "d2")
+        #expect(try await store.deviceID(certificateFingerprint: String(repeating: "0", count: 64)) == nil)
+
         // What the migration derived equals what a rebuild derives, and the triggers carry on from it.
         try await store.rebuildFleetIndex()
         #expect(try await store.fleetSummary(now: Date(timeIntervalSince1970: t0 + 100)) == summary)
     }
+
+    /// Stands in for a certificate's DER: v5 hashes the bytes inside the PEM, it does not parse them.
+    static let certificateDER = Array("a device certificate issued by schema v2".utf8)
 
     /// Rows as version 2 wrote them, through its own columns only.
     func insertVersion2Rows(_ db: Database) throws {
@@ -84,6 +93,12 @@ import Testing
                     VALUES (?, 1, ?, ?, 'live', ?)
                     """, arguments: [id, t0 + 8, t0 + 8, payload])
         }
+        let pem =
+            "-----BEGIN CERTIFICATE-----\n\(Data(Self.certificateDER).base64EncodedString())\n-----END CERTIFICATE-----\n"
+        try db.execute(
+            sql:
+                "INSERT INTO certificates (serial, device_id, not_before, not_after, pem) VALUES ('s2', 'd2', ?, ?, ?)",
+            arguments: [t0, t0 + 86400, pem])
         let failing = #"{"failing":[{"rule":"disk-encrypted","state":"failing"}],"status":"noncompliant"}"#
         try db.execute(
             sql: """

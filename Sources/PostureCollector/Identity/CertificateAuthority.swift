@@ -171,11 +171,6 @@ public struct CertificateAuthority: @unchecked Sendable {
     }
 
     /// The SHA-256 of a PEM certificate's DER, lowercase hex (`openssl x509 -noout -fingerprint -sha256`).
-    static func fingerprint(pem: String) -> String? {
-        guard let document = try? PEMDocument(pemString: pem) else { return nil }
-        return Hex.encode(SHA256.hash(data: document.derBytes))
-    }
-
     private func authorityKeyIdentifier() throws -> ArraySlice<UInt8> {
         if let identifier = try certificate.extensions.subjectKeyIdentifier { return identifier.keyIdentifier }
         return SubjectKeyIdentifier(hash: certificate.publicKey).keyIdentifier

@@ -52,8 +52,6 @@ actor VerdictService {
     private var quarantines: [String: Quarantine] = [:]
     private var waivers: [Waiver] = []
     private var lastActionID: Int64 = 0
-    /// Device certificate fingerprint → device, for `sha256:` look-ups.
-    private var certificateIndex: [String: String] = [:]
     private var waiters: [String: [UUID: CheckedContinuation<Void, Never>]] = [:]
 
     init(
@@ -162,16 +160,11 @@ actor VerdictService {
         case .machineID(let machineID): return entries.first { $0.value.machineID == machineID }?.key
         case .hostname(let hostname): return entries.first { $0.value.hostname == hostname }?.key
         case .certificate(let fingerprint):
-            // Every certificate is read and hashed once; a miss (a new or renewed certificate) re-reads.
-            if let id = certificateIndex[fingerprint], entries[id] != nil { return id }
-            var index: [String: String] = [:]
-            for id in entries.keys {
-                for certificate in (try? await store.certificates(deviceID: id)) ?? [] {
-                    if let hash = CertificateAuthority.fingerprint(pem: certificate.pem) { index[hash] = id }
-                }
+            // One indexed read; an unknown certificate (an access proxy asking about any client) costs no more.
+            guard let id = try? await store.deviceID(certificateFingerprint: fingerprint), entries[id] != nil else {
+                return nil
             }
-            certificateIndex = index
-            return index[fingerprint]
+            return id
         }
     }
 
