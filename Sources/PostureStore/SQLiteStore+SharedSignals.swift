@@ -9,15 +9,15 @@ import PostureModel
 
 /// API tokens, Shared Signals streams and their durable outbox.
 extension SQLiteStore {
-    /// Refuses a name an active credential already has: the name is the actor in the audit trail, so two
-    /// live credentials with one name would make "who did it" ambiguous.
+    /// Refuses a name an active credential already has (ASCII case aside): the name is the actor in the
+    /// audit trail, so two live credentials with one name would make "who did it" ambiguous.
     public func insertAPIToken(_ token: APITokenRecord, recording action: OperatorAction?) async throws {
         try await pool.write { db in
             let holder = try String.fetchOne(
                 db,
                 sql: """
                     SELECT id FROM api_tokens
-                    WHERE name = ? AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
+                    WHERE name = ? COLLATE NOCASE AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
                     """,
                 arguments: [token.name, token.createdAt.timeIntervalSince1970])
             if let holder {

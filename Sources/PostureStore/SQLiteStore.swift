@@ -24,6 +24,7 @@ public final class SQLiteStore: PostureStore {
         // DatabasePool sets synchronous=NORMAL after prepareDatabase; durability needs FULL.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         try Self.migrator.migrate(pool)
+        try pool.write { db in try Self.fillCertificateFingerprints(db) }
     }
 
     static var migrator: DatabaseMigrator {
@@ -42,7 +43,8 @@ public final class SQLiteStore: PostureStore {
             try db.execute(sql: FleetIndex.triggers)
             try db.execute(sql: FleetIndex.rebuild)
         }
-        migrator.registerMigration("v5") { db in
+        // Only a column and an index: no foreign key to re-check over the whole store.
+        migrator.registerMigration("v5", foreignKeyChecks: .immediate) { db in
             try addCertificateFingerprints(db)
         }
         return migrator
@@ -282,17 +284,22 @@ public final class SQLiteStore: PostureStore {
     }
 
     /// Schema v5: certificates are found by fingerprint through an index, not by hashing every one.
+    /// One streaming UPDATE (a store holds millions of renewed certificates), then the index.
     static func addCertificateFingerprints(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE certificates ADD COLUMN fingerprint TEXT")
+        try fillCertificateFingerprints(db)
+        try db.execute(sql: "CREATE INDEX certificates_fingerprint ON certificates (fingerprint)")
+    }
+
+    /// Fingerprints rows that have none: all of them in v5, and afterwards any a collector of an older
+    /// version inserted into this store (during a package upgrade, say).
+    static func fillCertificateFingerprints(_ db: Database) throws {
+        db.add(
+            function: DatabaseFunction("posture_certificate_sha256", argumentCount: 1, pure: true) { values in
+                String.fromDatabaseValue(values[0]).flatMap(CertificateFingerprint.sha256(pem:))
+            })
         try db.execute(
-            sql: """
-                ALTER TABLE certificates ADD COLUMN fingerprint TEXT;
-                CREATE INDEX certificates_fingerprint ON certificates (fingerprint);
-                """)
-        for row in try Row.fetchAll(db, sql: "SELECT serial, pem FROM certificates") {
-            try db.execute(
-                sql: "UPDATE certificates SET fingerprint = ? WHERE serial = ?",
-                arguments: [CertificateFingerprint.sha256(pem: row["pem"]), row["serial"] as String])
-        }
+            sql: "UPDATE certificates SET fingerprint = posture_certificate_sha256(pem) WHERE fingerprint IS NULL")
     }
 
     static func insertNonce(_ nonce: IssuedNonce, deviceID: String, db: Database) throws {

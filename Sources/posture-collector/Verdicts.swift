@@ -96,6 +96,11 @@ struct APIToken: AsyncParsableCommand {
         @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
 
         func validate() throws {
+            do {
+                _ = try APITokens.validName(name)
+            } catch {
+                throw ValidationError("--name '\(name)': \(error.message)")
+            }
             guard !scopes.isEmpty else { throw ValidationError("give at least one --scope") }
             for scope in scopes where !APIToken.scopes.contains(scope) {
                 throw ValidationError("--scope \(scope) is not one of \(APIToken.scopes.joined(separator: ", "))")
@@ -103,11 +108,13 @@ struct APIToken: AsyncParsableCommand {
         }
 
         var who: String { by ?? currentUser }
+        /// As stored: trimmed, like a name sent to the API.
+        var credentialName: String { name.trimmingWhitespace() }
 
         func action(_ action: String, target: String, at now: Date) -> OperatorAction {
             OperatorAction(
                 at: now, actor: who, action: action, deviceID: nil, target: target,
-                reason: "\(name): \(scopes.joined(separator: " "))")
+                reason: "\(credentialName): \(scopes.joined(separator: " "))")
         }
     }
 
@@ -130,11 +137,11 @@ struct APIToken: AsyncParsableCommand {
             let now = Date()
             let clientID = UUID().uuidString.lowercased()
             let certificate = try ca.issueAPIClientCertificate(
-                clientID: clientID, name: grant.name, publicKey: key, lifetime: lifetime.duration, now: now)
+                clientID: clientID, name: grant.credentialName, publicKey: key, lifetime: lifetime.duration, now: now)
             let store = try Collector.openStore(configuration)
             try await store.insertAPIToken(
                 APITokenRecord(
-                    id: clientID, hash: APITokens.certificateHash(clientID: clientID), name: grant.name,
+                    id: clientID, hash: APITokens.certificateHash(clientID: clientID), name: grant.credentialName,
                     scopes: grant.scopes,
                     createdAt: now, expiresAt: certificate.notValidAfter),
                 recording: grant.action("apiclient-certificate", target: clientID, at: now))
@@ -159,7 +166,7 @@ struct APIToken: AsyncParsableCommand {
             let store = try Collector.openStore(try options.load())
             let now = Date()
             let (token, record) = APITokens.create(
-                name: grant.name, scopes: grant.scopes, ttl: lifetime?.duration, now: now)
+                name: grant.credentialName, scopes: grant.scopes, ttl: lifetime?.duration, now: now)
             try await store.insertAPIToken(
                 record, recording: grant.action("apitoken-create", target: record.id, at: now))
             print(token)

@@ -244,6 +244,15 @@ struct FleetTests {
             "apitoken", "create", "--name", "ci", "--scope", "fleet:read",
         ])
         #expect(cliTaken.status != 0 && cliTaken.stderr.contains("apitoken revoke \(ciID)"), "\(cliTaken.stderr)")
+        // The CLI trims a name as the API does, so " ci " is "ci" (taken) and a blank name is refused.
+        let padded = try fleet.collector.commandAllowingFailure([
+            "apitoken", "create", "--name", " ci ", "--scope", "fleet:read",
+        ])
+        #expect(padded.status != 0 && padded.stderr.contains("conflict"), "\(padded.stderr)")
+        let blank = try fleet.collector.commandAllowingFailure([
+            "apitoken", "create", "--name", " ", "--scope", "fleet:read",
+        ])
+        #expect(blank.status == 64 && blank.stderr.contains("--name"), "\(blank.stderr)")
         _ = try fleet.json(
             "POST", "/v1/api-tokens/\(ciID)/revoke", token: fleet.admin, body: #"{"reason":"rotated"}"#)
         #expect(try fleet.call("GET", "/v1/fleet/summary", token: ciToken).1 == 401)

@@ -60,6 +60,28 @@ import Testing
         // What the migration derived equals what a rebuild derives, and the triggers carry on from it.
         try await store.rebuildFleetIndex()
         #expect(try await store.fleetSummary(now: Date(timeIntervalSince1970: t0 + 100)) == summary)
+
+        // A certificate an older collector inserts into the upgraded store, without a fingerprint, is
+        // fingerprinted the next time the store is opened.
+        let renewed = Array("d3's certificate, inserted by an older collector".utf8)
+        do {
+            let pool = try DatabasePool(path: path)
+            try await pool.write { db in
+                try db.execute(
+                    sql:
+                        "INSERT INTO certificates (serial, device_id, not_before, not_after, pem) VALUES ('s3', 'd3', ?, ?, ?)",
+                    arguments: [self.t0, self.t0 + 86400, Self.pem(renewed)])
+            }
+            try pool.close()
+        }
+        let renewedFingerprint = try Shell.run(["sha256sum"], stdin: Data(renewed)).stdout.prefix(64)
+        #expect(try await store.deviceID(certificateFingerprint: String(renewedFingerprint)) == nil)
+        let reopened = try SQLiteStore(path: path)
+        #expect(try await reopened.deviceID(certificateFingerprint: String(renewedFingerprint)) == "d3")
+    }
+
+    static func pem(_ der: [UInt8]) -> String {
+        "-----BEGIN CERTIFICATE-----\n\(Data(der).base64EncodedString())\n-----END CERTIFICATE-----\n"
     }
 
     /// Stands in for a certificate's DER: v5 hashes the bytes inside the PEM, it does not parse them.
@@ -93,12 +115,10 @@ import Testing
                     VALUES (?, 1, ?, ?, 'live', ?)
                     """, arguments: [id, t0 + 8, t0 + 8, payload])
         }
-        let pem =
-            "-----BEGIN CERTIFICATE-----\n\(Data(Self.certificateDER).base64EncodedString())\n-----END CERTIFICATE-----\n"
         try db.execute(
             sql:
                 "INSERT INTO certificates (serial, device_id, not_before, not_after, pem) VALUES ('s2', 'd2', ?, ?, ?)",
-            arguments: [t0, t0 + 86400, pem])
+            arguments: [t0, t0 + 86400, Self.pem(Self.certificateDER)])
         let failing = #"{"failing":[{"rule":"disk-encrypted","state":"failing"}],"status":"noncompliant"}"#
         try db.execute(
             sql: """

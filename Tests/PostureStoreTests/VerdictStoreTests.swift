@@ -98,6 +98,41 @@ extension SQLiteStoreTests {
         #expect(try await store.operatorActions(after: actions[1].id, limit: 100).count == 2)
     }
 
+    /// A credential's name is the actor in the audit trail: unique among active credentials, ASCII case
+    /// aside, whether token or client certificate; a revoked or expired one frees it.
+    @Test func anActiveCredentialsNameIsNotGivenTwice() async throws {
+        func credential(_ name: String, hash: String = UUID().uuidString, at created: Date, expires: Date? = nil)
+            -> APITokenRecord
+        {
+            APITokenRecord(
+                id: UUID().uuidString, hash: hash, name: name, scopes: ["fleet:read"], createdAt: created,
+                expiresAt: expires)
+        }
+        func refusal(_ record: APITokenRecord) async -> AttestationRefusal? {
+            do {
+                try await store.insertAPIToken(record, recording: nil)
+                return nil
+            } catch {
+                return error as? AttestationRefusal
+            }
+        }
+        let ci = credential("ci", at: t0)
+        try await store.insertAPIToken(ci, recording: nil)
+        let taken = await refusal(credential("CI", at: t0 + 1))
+        #expect(taken?.code == .conflict && taken?.message.contains(ci.id) == true, "\(String(describing: taken))")
+        // A client certificate's record and a token share one namespace.
+        try await store.insertAPIToken(credential("proxy", hash: "client-certificate:p", at: t0), recording: nil)
+        #expect(await refusal(credential("proxy", at: t0 + 1))?.code == .conflict)
+        // Expired (at t0+10, asked at t0+10 and after) or revoked, the name is free.
+        try await store.insertAPIToken(credential("temp", at: t0, expires: t0 + 10), recording: nil)
+        #expect(await refusal(credential("temp", at: t0 + 9))?.code == .conflict)
+        #expect(await refusal(credential("temp", at: t0 + 10)) == nil)
+        #expect(try await store.revokeAPIToken(id: ci.id, at: t0 + 2, recording: nil))
+        #expect(await refusal(credential("ci", at: t0 + 3)) == nil)
+        // Nothing refused was stored.
+        #expect(try await store.apiTokens().map(\.name).sorted() == ["ci", "ci", "proxy", "temp", "temp"])
+    }
+
     @Test func journalSignalsAreKeptWithTheirAttestation() async throws {
         let device = try await enrolledDevice()
         var pending = attestation(device, 1, nonce: "n0-\(device)", issued: t0, received: t0, next: "n1")

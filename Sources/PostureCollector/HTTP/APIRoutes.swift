@@ -41,7 +41,7 @@ struct APIRoutes: Sendable {
             do {
                 _ = try await collector.authorize(request, channel: context.channel, scope: "verdict:read")
                 let lookup = try context.parameters.require("id")
-                guard let id = await verdicts.resolve(.init(lookup)) else {
+                guard let id = try await verdicts.resolve(.init(lookup)) else {
                     throw AttestationRefusal(
                         .notFound,
                         "no enrolled device \(lookup); use a device ID, machine-id:HEX, hostname:NAME or sha256:HEX")

@@ -138,12 +138,7 @@ struct APITokenRequest: Codable {
     var scopes: [String]?
     var ttl: String?
 
-    func validName() throws(AttestationRefusal) -> String {
-        guard let name = name?.trimmingWhitespace(), !name.isEmpty, name.unicodeScalars.count <= 100 else {
-            throw AttestationRefusal(.malformedRequest, "name: who or what uses the token, 1 to 100 characters")
-        }
-        return name
-    }
+    func validName() throws(AttestationRefusal) -> String { try APITokens.validName(name) }
 
     func validScopes() throws(AttestationRefusal) -> [String] {
         guard let scopes, !scopes.isEmpty, scopes.allSatisfy(APITokens.scopes.contains) else {

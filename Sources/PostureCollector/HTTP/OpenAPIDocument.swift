@@ -658,7 +658,7 @@ enum OpenAPIDocument {
                 "operationId": "createEnrollmentToken",
                 "tags": ["tokens"],
                 "summary": "Create an enrollment token",
-                "description": "Scope `admin`. The token is shown once. Names are unique among active API credentials (the name is the actor in the audit trail): a taken one is 409. Body max 16 KiB.",
+                "description": "Scope `admin`. The token is shown once. Body max 16 KiB.",
                 "requestBody": {
                   "required": true,
                   "description": "The token's options.",
@@ -703,7 +703,7 @@ enum OpenAPIDocument {
                 "operationId": "createAPIToken",
                 "tags": ["tokens"],
                 "summary": "Create an API token",
-                "description": "Scope `admin`. The token is shown once. Names are unique among active API credentials (the name is the actor in the audit trail): a taken one is 409. Body max 16 KiB.",
+                "description": "Scope `admin`. The token is shown once. Names are unique among active API credentials, compared case-insensitively (the name is the actor in the audit trail): a taken one is 409. Body max 16 KiB.",
                 "requestBody": {
                   "required": true,
                   "description": "Its name, scopes and lifetime.",

@@ -170,7 +170,6 @@ public struct CertificateAuthority: @unchecked Sendable {
             issuerPrivateKey: privateKey)
     }
 
-    /// The SHA-256 of a PEM certificate's DER, lowercase hex (`openssl x509 -noout -fingerprint -sha256`).
     private func authorityKeyIdentifier() throws -> ArraySlice<UInt8> {
         if let identifier = try certificate.extensions.subjectKeyIdentifier { return identifier.keyIdentifier }
         return SubjectKeyIdentifier(hash: certificate.publicKey).keyIdentifier

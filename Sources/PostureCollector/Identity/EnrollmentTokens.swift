@@ -53,6 +53,14 @@ public enum APITokens {
         return (secret, record)
     }
 
+    /// A credential's name, trimmed: 1 to 100 characters (the API and the CLI apply the same rule).
+    public static func validName(_ name: String?) throws(AttestationRefusal) -> String {
+        guard let name = name?.trimmingWhitespace(), !name.isEmpty, name.unicodeScalars.count <= 100 else {
+            throw AttestationRefusal(.malformedRequest, "name: who or what uses the credential, 1 to 100 characters")
+        }
+        return name
+    }
+
     /// An API client certificate's record: its scopes, stored under this hash instead of a token's.
     public static func certificateHash(clientID: String) -> String { "client-certificate:" + clientID }
 }

@@ -154,14 +154,15 @@ actor VerdictService {
         }
     }
 
-    func resolve(_ lookup: Lookup) async -> String? {
+    /// Throws only when the store cannot be read (an internal error, not "unknown device").
+    func resolve(_ lookup: Lookup) async throws -> String? {
         switch lookup {
         case .device(let id): return entries[id] == nil ? nil : id
         case .machineID(let machineID): return entries.first { $0.value.machineID == machineID }?.key
         case .hostname(let hostname): return entries.first { $0.value.hostname == hostname }?.key
         case .certificate(let fingerprint):
             // One indexed read; an unknown certificate (an access proxy asking about any client) costs no more.
-            guard let id = try? await store.deviceID(certificateFingerprint: fingerprint), entries[id] != nil else {
+            guard let id = try await store.deviceID(certificateFingerprint: fingerprint), entries[id] != nil else {
                 return nil
             }
             return id

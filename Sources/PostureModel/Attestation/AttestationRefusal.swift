@@ -37,7 +37,8 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
         public static let unauthorized = Code(rawValue: "unauthorized")
         public static let insufficientScope = Code(rawValue: "insufficient_scope")
         public static let notFound = Code(rawValue: "not_found")
-        /// The action does not apply to the device as it is (already quarantined, not quarantined, revoked).
+        /// The action does not apply as things are: to the device (already quarantined, not quarantined,
+        /// revoked), or an API credential's name an active one already has.
         public static let conflict = Code(rawValue: "conflict")
         public static let methodNotAllowed = Code(rawValue: "method_not_allowed")
         // The collector.
