@@ -199,7 +199,8 @@ let package = Package(
             name: "PostureVerdictTests", dependencies: ["PostureVerdict", "PostureModel", "TestSupport"],
             exclude: ["Fixtures"]
         ),
-        .testTarget(name: "PostureCollectorTests", dependencies: ["PostureCollector", "TestSupport"]),
+        .testTarget(
+            name: "PostureCollectorTests", dependencies: ["PostureCollector", "PostureModel", "TestSupport"]),
         .testTarget(name: "PostureAgentTests", dependencies: ["PostureAgent", "PostureModel", "TestSupport"]),
         .testTarget(
             name: "PostureStoreTests",

@@ -131,8 +131,8 @@ public struct Collector: Sendable {
     }
 }
 
-/// Starts the verdicts (load, evaluate), SSF push delivery, and the tick that applies operator actions,
-/// policy changes and time; SIGHUP reloads the policy.
+/// Starts the verdicts (load, evaluate), SSF push delivery, retention, and the tick that applies operator
+/// actions, policy changes and time; SIGHUP reloads the policy.
 struct VerdictLoop: Service {
     let collector: CollectorCore
 
@@ -144,6 +144,7 @@ struct VerdictLoop: Service {
         try? await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await collector.transmitter.runPushDelivery() }
+                group.addTask { await HistoryRetention(collector: collector).run() }
                 group.addTask {
                     for await _ in hangups { await collector.verdicts.reloadPolicy(cause: "SIGHUP") }
                 }

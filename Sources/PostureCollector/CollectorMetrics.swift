@@ -1,4 +1,5 @@
 import Hummingbird
+import PostureStore
 import Prometheus
 
 /// The collector's Prometheus metrics, served at `GET /metrics` on the API listener (scope
@@ -35,6 +36,18 @@ final class CollectorMetrics: Sendable {
             name: "posture_ssf_push_deliveries_total", labels: [("result", result)],
             help: "Security Event Token push deliveries (RFC 8935), by result."
         ).increment()
+    }
+
+    /// Rows deleted by retention (`HistoryRetention`), by table.
+    func pruned(_ pruned: PrunedHistory) {
+        for (table, count) in [
+            ("attestations", pruned.attestations), ("certificates", pruned.certificates), ("nonces", pruned.nonces),
+        ] {
+            registry.makeCounter(
+                name: "posture_store_pruned_rows_total", labels: [("table", table)],
+                help: "Rows deleted by retention (storage.keepAttestations, storage.keepExpiredCertificates)."
+            ).increment(by: Int64(count))
+        }
     }
 
     func storeCommit(_ duration: Duration) {

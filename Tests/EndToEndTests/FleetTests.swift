@@ -293,6 +293,8 @@ struct FleetTests {
         let (metrics, _) = try fleet.call("GET", "/metrics", token: fleet.admin)
         #expect(metrics.contains("posture_store_query_duration_seconds_count{query=\"summary\"} 2"), "\(metrics)")
         #expect(metrics.contains("posture_store_query_duration_seconds_count{query=\"devices\"}"))
+        // Retention ran at start (nothing old enough yet: a fresh store).
+        #expect(metrics.contains("posture_store_pruned_rows_total{table=\"attestations\"} 0"), "\(metrics)")
     }
 
     @Test func posturectlAnswersWhichSinceWhenAndWhyActsAndVerifiesTheAudit() throws {

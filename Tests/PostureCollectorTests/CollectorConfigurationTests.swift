@@ -1,5 +1,6 @@
 import Foundation
 import PostureCollector
+import PostureModel
 import TestSupport
 import Testing
 
@@ -28,12 +29,29 @@ import Testing
             attestations:
               skew: 30s
               maxBodyBytes: 4096
+            storage:
+              keepAttestations: 7d
             """, file: "test.yaml")
         #expect(configuration.trustDomain == "fleet.example.com")
         #expect(configuration.listen.devices == "[::1]:9444")
         #expect(configuration.listen.enrollment == "127.0.0.1:8443")
         #expect(configuration.attestations.skew.duration == .seconds(30))
         #expect(configuration.attestations.maxBodyBytes == 4096)
+        #expect(configuration.storage.keepAttestations.duration == .seconds(7 * 86400))
+        #expect(configuration.storage.keepExpiredCertificates.duration == .seconds(30 * 86400))
+    }
+
+    @Test func retentionNeverCutsIntoThePolicysSignalWindow() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var storage = CollectorConfiguration.Storage()
+        storage.keepAttestations = try #require(DurationText("2d"))
+        let short = HistoryRetention.cutoffs(now: now, storage: storage, signalWindow: .seconds(3600))
+        #expect(short.attestations == now.addingTimeInterval(-2 * 86400))
+        #expect(short.certificates == now.addingTimeInterval(-30 * 86400))
+        #expect(short.nonces == now.addingTimeInterval(-86400))
+        // A rule counting journal events over 7 days needs 7 days of attestations, whatever is configured.
+        let long = HistoryRetention.cutoffs(now: now, storage: storage, signalWindow: .seconds(7 * 86400))
+        #expect(long.attestations == now.addingTimeInterval(-7 * 86400))
     }
 
     @Test(arguments: [
@@ -43,6 +61,7 @@ import Testing
         ("listen:\n  devices: localhost\n", "listen.devices 'localhost' is not host:port"),
         ("ca:\n  certificate: /x.crt\n", "ca.certificate and ca.key are set together"),
         ("storage:\n  driver: mysql\n", "storage.driver 'mysql' is not supported"),
+        ("storage:\n  keepAttestations: 1h\n", "storage.keepAttestations '1h' is less than a day"),
         ("trustDomain: [1, 2]\n", "key trustDomain"),
         ("listen: [\n", "not valid YAML"),
     ])

@@ -88,6 +88,11 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
         public var driver: String = "sqlite"
         /// Default: `<stateDirectory>/collector.sqlite`.
         public var sqlitePath: String?
+        /// Attestations older than this are deleted (each device's newest is kept), but never within the
+        /// policy's journal-signal window, which the verdicts read back.
+        public var keepAttestations = DurationText(.seconds(30 * 86400), text: "30d")
+        /// Certificates are deleted this long after they expired (each device's newest is kept).
+        public var keepExpiredCertificates = DurationText(.seconds(30 * 86400), text: "30d")
     }
 
     public init() {}
@@ -158,6 +163,13 @@ extension CollectorConfiguration {
             throw CollectorError(
                 .configuration, "\(file): storage.driver '\(storage.driver)' is not supported; use sqlite")
         }
+        for (key, value) in [
+            ("keepAttestations", storage.keepAttestations),
+            ("keepExpiredCertificates", storage.keepExpiredCertificates),
+        ] where value.seconds < 86400 {
+            throw CollectorError(
+                .configuration, "\(file): storage.\(key) '\(value.text)' is less than a day; use e.g. 30d or 365d")
+        }
         guard attestations.maxBodyBytes >= 1024 else {
             throw CollectorError(.configuration, "\(file): attestations.maxBodyBytes must be at least 1024")
         }
@@ -173,7 +185,7 @@ extension CollectorConfiguration {
         "ca": ["certificate", "key"],
         "certificates": ["deviceLifetime"],
         "attestations": ["maxBodyBytes", "skew", "nonceLifetime"],
-        "storage": ["driver", "sqlitePath"],
+        "storage": ["driver", "sqlitePath", "keepAttestations", "keepExpiredCertificates"],
     ]
 
     static func checkKeys(_ node: Node, file: String) throws {
@@ -298,5 +310,8 @@ extension CollectorConfiguration.Storage {
         self.init()
         driver = try c.decodeIfPresent(String.self, forKey: .driver) ?? driver
         sqlitePath = try c.decodeIfPresent(String.self, forKey: .sqlitePath)
+        keepAttestations = try c.decodeIfPresent(DurationText.self, forKey: .keepAttestations) ?? keepAttestations
+        keepExpiredCertificates =
+            try c.decodeIfPresent(DurationText.self, forKey: .keepExpiredCertificates) ?? keepExpiredCertificates
     }
 }

@@ -1,0 +1,54 @@
+import Foundation
+import PostureModel
+import PostureStore
+import Testing
+
+/// Retention deletes old attestations, long-expired certificates and expired nonces in batches, and never
+/// a device's newest attestation or certificate.
+extension SQLiteStoreTests {
+    @Test func retentionKeepsEachDevicesNewestEvidence() async throws {
+        let busy = try await enrolledDevice()
+        let quiet = try await enrolledDevice()
+        // busy reports at t0+100, +200, +300; quiet once, at t0+100.
+        for sequence in UInt64(1)...3 {
+            let at = t0 + Double(sequence) * 100
+            let pending = attestation(
+                busy, sequence, nonce: "n\(sequence - 1)-\(busy)", issued: at, received: at,
+                next: "n\(sequence)-\(busy)")
+            guard case .success = try await accept(pending) else { throw TestFailure("attestation refused") }
+        }
+        let once = attestation(
+            quiet, 1, nonce: "n0-\(quiet)", issued: t0 + 100, received: t0 + 100, next: "n1-\(quiet)")
+        guard case .success = try await accept(once) else { throw TestFailure("attestation refused") }
+        // busy renewed twice (certificates expiring at +1, +2, +3 days); quiet never (expires at +1 day).
+        for day in 2...3 {
+            try await store.insertCertificate(
+                CertificateRecord(
+                    serial: "renewal-\(day)", deviceID: busy, notBefore: t0 + Double(day - 1) * 86400,
+                    notAfter: t0 + Double(day) * 86400, pem: "pem"))
+        }
+
+        let pruned = try await store.pruneHistory(
+            attestationsIssuedBefore: t0 + 250, certificatesExpiredBefore: t0 + 2.5 * 86400,
+            noncesExpiredBefore: t0 + 100_000, batch: 1)
+        #expect(pruned.attestations == 2)
+        #expect(pruned.certificates == 2)
+        // Enrolment nonces and one per accepted attestation: 2 + 3 + 1, all long expired.
+        #expect(pruned.nonces == 6)
+        #expect(try await store.attestations(deviceID: busy, limit: 10).map(\.sequence) == [3])
+        #expect(try await store.attestations(deviceID: quiet, limit: 10).map(\.sequence) == [1])
+        #expect(try await store.certificates(deviceID: busy).map(\.serial) == ["renewal-3"])
+        #expect(try await store.certificates(deviceID: quiet).count == 1)
+
+        // A second pass finds nothing more; a replay of a pruned attestation is still refused.
+        let again = try await store.pruneHistory(
+            attestationsIssuedBefore: t0 + 250, certificatesExpiredBefore: t0 + 2.5 * 86400,
+            noncesExpiredBefore: t0 + 100_000, batch: 1)
+        #expect(again == PrunedHistory())
+        let replay = attestation(busy, 1, nonce: "n0-\(busy)", issued: t0 + 100, received: t0 + 400, next: "x")
+        guard case .failure = try await accept(replay) else {
+            Issue.record("a replay of a pruned attestation was accepted")
+            return
+        }
+    }
+}
