@@ -13,8 +13,8 @@ import PostureStore
 public struct HistoryRetention {
     let collector: CollectorCore
     static let interval: Duration = .seconds(3600)
-    /// Nonces are single-use and live minutes; a day past expiry none can matter.
-    public static let keepExpiredNonces: Double = 86400
+    /// Rows per delete transaction: an attestation commit waits at most one batch (posture-fleet-bench).
+    public static let batch = 500
 
     func run() async {
         while !Task.isCancelled {
@@ -24,7 +24,8 @@ public struct HistoryRetention {
     }
 
     /// What is older than these goes. Attestations: the configured time, or the policy's signal window
-    /// when that is longer.
+    /// when that is longer; superseded nonces with them (one admits only reports signed before it was
+    /// superseded, and those would be pruned).
     public struct Cutoffs: Equatable, Sendable {
         public var attestations: Date
         public var certificates: Date
@@ -32,10 +33,10 @@ public struct HistoryRetention {
     }
 
     public static func cutoffs(now: Date, storage: CollectorConfiguration.Storage, signalWindow: Duration) -> Cutoffs {
-        Cutoffs(
-            attestations: now.addingTimeInterval(-max(storage.keepAttestations.seconds, seconds(signalWindow))),
-            certificates: now.addingTimeInterval(-storage.keepExpiredCertificates.seconds),
-            nonces: now.addingTimeInterval(-keepExpiredNonces))
+        let attestations = now.addingTimeInterval(-max(storage.keepAttestations.seconds, seconds(signalWindow)))
+        return Cutoffs(
+            attestations: attestations,
+            certificates: now.addingTimeInterval(-storage.keepExpiredCertificates.seconds), nonces: attestations)
     }
 
     func prune(now: Date) async -> PrunedHistory? {
@@ -45,7 +46,7 @@ public struct HistoryRetention {
         do {
             let pruned = try await collector.store.pruneHistory(
                 attestationsIssuedBefore: cutoffs.attestations, certificatesExpiredBefore: cutoffs.certificates,
-                noncesExpiredBefore: cutoffs.nonces, batch: 5000)
+                noncesSupersededBefore: cutoffs.nonces, batch: Self.batch)
             collector.metrics.pruned(pruned)
             if pruned != PrunedHistory() {
                 collector.logger.info(
@@ -53,6 +54,8 @@ public struct HistoryRetention {
                     metadata: ["posture.attestations_before": "\(cutoffs.attestations)"])
             }
             return pruned
+        } catch is CancellationError {
+            return nil  // shutting down
         } catch {
             collector.logger.error(
                 "retention: could not prune the store \(collector.configuration.sqlitePath): \(error); retried in an hour"

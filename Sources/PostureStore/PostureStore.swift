@@ -30,9 +30,9 @@ public protocol PostureStore: VerdictStore {
 
     func insertCertificate(_ certificate: CertificateRecord) async throws
     /// Deletes history older than the given times, keeping each device's newest attestation and
-    /// certificate and everything the audit trail chains.
+    /// certificate, current nonces and everything the audit trail chains.
     func pruneHistory(
-        attestationsIssuedBefore: Date, certificatesExpiredBefore: Date, noncesExpiredBefore: Date, batch: Int
+        attestationsIssuedBefore: Date, certificatesExpiredBefore: Date, noncesSupersededBefore: Date, batch: Int
     ) async throws -> PrunedHistory
     /// Issues a nonce and supersedes the device's earlier ones.
     func issueNonce(_ nonce: IssuedNonce, deviceID: String) async throws

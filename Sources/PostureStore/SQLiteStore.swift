@@ -291,7 +291,7 @@ public final class SQLiteStore: PostureStore {
         try db.execute(sql: "CREATE INDEX certificates_fingerprint ON certificates (fingerprint)")
         // Retention finds expired certificates and nonces without scanning every row.
         try db.execute(sql: "CREATE INDEX certificates_not_after ON certificates (not_after)")
-        try db.execute(sql: "CREATE INDEX nonces_expires ON nonces (expires_at)")
+        try db.execute(sql: "CREATE INDEX nonces_superseded ON nonces (superseded_at)")
     }
 
     /// Fingerprints rows that have none: all of them in v5, and afterwards any a collector of an older

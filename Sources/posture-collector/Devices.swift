@@ -31,7 +31,7 @@ struct Devices: AsyncParsableCommand {
             switch format {
             case .json: print(try encode(views))
             case .table:
-                print("DEVICE                                STATUS    HOSTNAME              SEQ  REPORTS  LAST")
+                print("DEVICE                                STATUS    HOSTNAME              SEQ  KEPT     LAST")
                 for view in views {
                     let device = view.device
                     print(
@@ -64,7 +64,9 @@ struct Devices: AsyncParsableCommand {
             case .table:
                 print("device    \(view.device.id)\nstatus    \(view.device.status.rawValue)")
                 print("hostname  \(view.device.hostname)\nmachine   \(view.device.machineID)")
-                print("sequence  \(view.device.lastSequence)\nreports   \(view.attestations)")
+                print(
+                    "sequence  \(view.device.lastSequence)\nreports   \(view.attestations) kept (older ones go after storage.keepAttestations)"
+                )
                 if let payload = view.latestPayload,
                     let decoded = try? PostureReport.makeDecoder().decode(
                         AttestationPayload.self, from: Data(payload.utf8))

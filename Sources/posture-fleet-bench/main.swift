@@ -5,12 +5,15 @@
 // the fleet summary, filtered first pages, a second page through its cursor, and the dashboard overview
 // rendered with the dashboard's templates. Targets (issue 7): summary and a filtered first page p99 < 20 ms,
 // dashboard overview < 100 ms. Reference in the same run: the same counts and filter computed from the
-// source rows' JSON without the index (what the index saves). Asserts nothing.
+// source rows' JSON without the index (what the index saves). Then retention: pruning 400,000 attestations
+// while commits go on (see below). Asserts nothing.
 //   swift build -c release --product posture-fleet-bench && .build/release/posture-fleet-bench [--devices 100000]
+//   (RETENTION_BATCH=N: rows per retention delete transaction, default the collector's)
 import BenchSupport
 import Foundation
 import GRDB
 import PostureCollector
+import PostureModel
 import PostureStore
 
 var devices = 100_000
@@ -211,3 +214,73 @@ try await measure("index: label team=team-7 count from device_labels", target: 0
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM device_labels WHERE key = 'team' AND value = 'team-7'") ?? 0
     }
 }
+
+// Retention (`SQLiteStore.pruneHistory`): the first 10,000 devices get 40 attestations each, one every 12 h
+// back from now (1 KB each), and a 7-day cutoff deletes about two thirds. Meanwhile a small row is
+// committed every 20 ms through the store's writer, as the collector's ingest does; reference in the same
+// run: the same commits with the store idle. Batches of short transactions are what keeps them flowing.
+let retentionDevices = min(devices, 10_000)
+let perDevice = 40
+let retentionBatch = Int(ProcessInfo.processInfo.environment["RETENTION_BATCH"] ?? "") ?? HistoryRetention.batch
+do {
+    let queue = try DatabaseQueue(path: path)
+    try await queue.write { db in
+        let insert = try db.makeStatement(
+            sql: """
+                INSERT INTO attestations (device_id, sequence, issued_at, received_at, delivery, jws)
+                VALUES (?, ?, ?, ?, 'live', ?)
+                """)
+        let jws = String(repeating: "x", count: 1000)
+        for index in 0..<retentionDevices {
+            let id = String(format: "%08x-0000-4000-8000-%012x", index, index)
+            for age in 1...perDevice {
+                let issued = now - Double(age) * 43_200
+                try insert.execute(arguments: [id, perDevice + 1 - age, issued, issued, jws])
+            }
+        }
+    }
+    try queue.close()
+}
+print("seeded \(retentionDevices * perDevice) attestations for retention")
+
+/// Commits one small row every 20 ms through the store's own writer, as the collector's ingest does, until
+/// `stop`; returns each commit's latency in ms.
+func commits(until stop: @escaping @Sendable () -> Bool) async throws -> [Double] {
+    var samples: [Double] = []
+    while !stop() {
+        let start = DispatchTime.now().uptimeNanoseconds
+        try await store.recordSecurityEvents([
+            SecurityEvent(at: Date(), deviceID: nil, code: "bench", message: "a commit during retention", peer: nil)
+        ])
+        samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        try await Task.sleep(for: .milliseconds(20))
+    }
+    return samples.sorted()
+}
+
+final class Flag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
+}
+func describe(_ samples: [Double]) -> String {
+    "p50 \(fixed(percentile(samples, 0.5), 2)) ms, p99 \(fixed(percentile(samples, 0.99), 2)) ms, max \(fixed(samples.last ?? 0, 2)) ms over \(samples.count)"
+}
+let idleDeadline = Date().addingTimeInterval(3)
+let idle = try await commits(until: { Date() >= idleDeadline })
+let done = Flag()
+async let busy = commits(until: { done.isSet })
+let pruneStart = Date()
+let pruned = try await store.pruneHistory(
+    attestationsIssuedBefore: Date(timeIntervalSince1970: now - 7 * 86400),
+    certificatesExpiredBefore: Date(timeIntervalSince1970: now - 30 * 86400),
+    noncesSupersededBefore: Date(timeIntervalSince1970: now - 7 * 86400), batch: retentionBatch)
+let pruneSeconds = Date().timeIntervalSince(pruneStart)
+done.set()
+let during = try await busy
+print(
+    "retention: deleted \(pruned.attestations) of \(retentionDevices * perDevice) attestations in \(fixed(pruneSeconds, 2)) s (\(fixed(Double(pruned.attestations) / pruneSeconds, 0)) rows/s, batches of \(retentionBatch))"
+)
+print("  commits through the store's writer while pruning: \(describe(during))")
+print("  reference, the same commits with the store idle: \(describe(idle))")

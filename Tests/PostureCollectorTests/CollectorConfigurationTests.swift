@@ -48,7 +48,7 @@ import Testing
         let short = HistoryRetention.cutoffs(now: now, storage: storage, signalWindow: .seconds(3600))
         #expect(short.attestations == now.addingTimeInterval(-2 * 86400))
         #expect(short.certificates == now.addingTimeInterval(-30 * 86400))
-        #expect(short.nonces == now.addingTimeInterval(-86400))
+        #expect(short.nonces == short.attestations)
         // A rule counting journal events over 7 days needs 7 days of attestations, whatever is configured.
         let long = HistoryRetention.cutoffs(now: now, storage: storage, signalWindow: .seconds(7 * 86400))
         #expect(long.attestations == now.addingTimeInterval(-7 * 86400))

@@ -3,8 +3,8 @@ import PostureModel
 import PostureStore
 import Testing
 
-/// Retention deletes old attestations, long-expired certificates and expired nonces in batches, and never
-/// a device's newest attestation or certificate.
+/// Retention deletes old attestations, long-expired certificates and superseded nonces in batches, and never
+/// a device's newest attestation or certificate, or the nonce it reports under.
 extension SQLiteStoreTests {
     @Test func retentionKeepsEachDevicesNewestEvidence() async throws {
         let busy = try await enrolledDevice()
@@ -30,11 +30,11 @@ extension SQLiteStoreTests {
 
         let pruned = try await store.pruneHistory(
             attestationsIssuedBefore: t0 + 250, certificatesExpiredBefore: t0 + 2.5 * 86400,
-            noncesExpiredBefore: t0 + 100_000, batch: 1)
+            noncesSupersededBefore: t0 + 100_000, batch: 1)
         #expect(pruned.attestations == 2)
         #expect(pruned.certificates == 2)
-        // Enrolment nonces and one per accepted attestation: 2 + 3 + 1, all long expired.
-        #expect(pruned.nonces == 6)
+        // The superseded nonces (busy's n0-n2, quiet's n0); each device's current one stays.
+        #expect(pruned.nonces == 4)
         #expect(try await store.attestations(deviceID: busy, limit: 10).map(\.sequence) == [3])
         #expect(try await store.attestations(deviceID: quiet, limit: 10).map(\.sequence) == [1])
         #expect(try await store.certificates(deviceID: busy).map(\.serial) == ["renewal-3"])
@@ -43,12 +43,21 @@ extension SQLiteStoreTests {
         // A second pass finds nothing more; a replay of a pruned attestation is still refused.
         let again = try await store.pruneHistory(
             attestationsIssuedBefore: t0 + 250, certificatesExpiredBefore: t0 + 2.5 * 86400,
-            noncesExpiredBefore: t0 + 100_000, batch: 1)
+            noncesSupersededBefore: t0 + 100_000, batch: 1)
         #expect(again == PrunedHistory())
-        let replay = attestation(busy, 1, nonce: "n0-\(busy)", issued: t0 + 100, received: t0 + 400, next: "x")
-        guard case .failure = try await accept(replay) else {
+        // An agent offline long past its nonce's expiry still delivers what it signed under it (late).
+        let spooled = attestation(
+            busy, 4, nonce: "n3-\(busy)", issued: t0 + 350, received: t0 + 100_000, next: "n4-\(busy)")
+        guard case .success = try await accept(spooled) else {
+            Issue.record("a spooled report signed under the current nonce was refused after retention")
+            return
+        }
+        // A replay of a pruned attestation is refused by its sequence.
+        let replay = attestation(busy, 1, nonce: "n0-\(busy)", issued: t0 + 100, received: t0 + 100_001, next: "x")
+        guard case .failure(let refusal) = try await accept(replay) else {
             Issue.record("a replay of a pruned attestation was accepted")
             return
         }
+        #expect(refusal.code == .sequenceNotIncreasing, "\(refusal)")
     }
 }
