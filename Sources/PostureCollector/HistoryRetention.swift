@@ -18,7 +18,7 @@ public struct HistoryRetention {
 
     func run() async {
         while !Task.isCancelled {
-            _ = await prune(now: Date())
+            await prune(now: Date())
             try? await Task.sleep(for: Self.interval)
         }
     }
@@ -39,7 +39,7 @@ public struct HistoryRetention {
             certificates: now.addingTimeInterval(-storage.keepExpiredCertificates.seconds), nonces: attestations)
     }
 
-    func prune(now: Date) async -> PrunedHistory? {
+    func prune(now: Date) async {
         let cutoffs = Self.cutoffs(
             now: now, storage: collector.configuration.storage,
             signalWindow: await collector.verdicts.policy.signalWindow)
@@ -53,14 +53,12 @@ public struct HistoryRetention {
                     "retention: deleted \(pruned.attestations) attestations, \(pruned.certificates) expired certificates, \(pruned.nonces) nonces",
                     metadata: ["posture.attestations_before": "\(cutoffs.attestations)"])
             }
-            return pruned
         } catch is CancellationError {
-            return nil  // shutting down
+            // Shutting down.
         } catch {
             collector.logger.error(
                 "retention: could not prune the store \(collector.configuration.sqlitePath): \(error); retried in an hour"
             )
-            return nil
         }
     }
 }

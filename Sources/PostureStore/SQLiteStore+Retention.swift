@@ -30,38 +30,31 @@ extension SQLiteStore {
     ) async throws -> PrunedHistory {
         var pruned = PrunedHistory()
         pruned.attestations = try await deleteInBatches(
-            from: "attestations", key: "id",
-            candidates: """
-                SELECT id AS key, issued_at AS position FROM attestations a
-                WHERE issued_at < ? AND issued_at >= ?
-                    AND sequence < (SELECT MAX(sequence) FROM attestations b WHERE b.device_id = a.device_id)
-                ORDER BY issued_at LIMIT ?
-                """, before: attestationsIssuedBefore, batch: batch)
+            from: "attestations", key: "id", position: "issued_at", before: attestationsIssuedBefore,
+            keeping: "sequence = (SELECT MAX(sequence) FROM attestations b WHERE b.device_id = t.device_id)",
+            batch: batch)
         pruned.certificates = try await deleteInBatches(
-            from: "certificates", key: "serial",
-            candidates: """
-                SELECT serial AS key, not_after AS position FROM certificates c
-                WHERE not_after < ? AND not_after >= ?
-                    AND not_after < (SELECT MAX(not_after) FROM certificates d WHERE d.device_id = c.device_id)
-                ORDER BY not_after LIMIT ?
-                """, before: certificatesExpiredBefore, batch: batch)
+            from: "certificates", key: "serial", position: "not_after", before: certificatesExpiredBefore,
+            keeping: "not_after = (SELECT MAX(not_after) FROM certificates b WHERE b.device_id = t.device_id)",
+            batch: batch)
         // A superseded nonce still admits reports signed before it was superseded; after the attestation
-        // cutoff those would be pruned anyway.
+        // cutoff those would be pruned anyway. A current one (superseded_at NULL) is never before anything.
         pruned.nonces = try await deleteInBatches(
-            from: "nonces", key: "rowid",
-            candidates: """
-                SELECT rowid AS key, superseded_at AS position FROM nonces
-                WHERE superseded_at < ? AND superseded_at >= ?
-                ORDER BY superseded_at LIMIT ?
-                """, before: noncesSupersededBefore, batch: batch)
+            from: "nonces", key: "rowid", position: "superseded_at", before: noncesSupersededBefore, keeping: nil,
+            batch: batch)
         return pruned
     }
 
-    /// `candidates` lists up to `batch` rows to delete as (key, position), in position order, from a
-    /// position on (arguments: before, from, batch).
-    private func deleteInBatches(from table: String, key: String, candidates: String, before: Date, batch: Int)
-        async throws -> Int
-    {
+    /// Deletes the rows of `table` whose `position` is before `before`, except those `keeping` holds for
+    /// (a condition on the row as `t`), oldest first, `batch` at a time.
+    private func deleteInBatches(
+        from table: String, key: String, position: String, before: Date, keeping: String?, batch: Int
+    ) async throws -> Int {
+        let candidates = """
+            SELECT \(key) AS key, \(position) AS position FROM \(table) t
+            WHERE \(position) < ? AND \(position) >= ?\(keeping.map { " AND NOT (\($0))" } ?? "")
+            ORDER BY \(position) LIMIT ?
+            """
         var total = 0
         var from = -Double.greatestFiniteMagnitude
         while !Task.isCancelled {

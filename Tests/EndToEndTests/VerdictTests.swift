@@ -505,35 +505,29 @@ struct VerdictTests {
             try pem.write(toFile: cert, atomically: true, encoding: .utf8)
             return (cert, key)
         }
-        func get(_ cert: String, _ key: String) throws -> Int {
+        /// The verdict asked for with a client certificate: the HTTP status, and what curl printed (for messages).
+        func get(_ cert: String, _ key: String) throws -> (status: Int, output: String) {
             let output = try Shell.runAllowingFailure([
-                "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", collector.caPath, "--cert", cert,
-                "--key",
-                key, collector.apiURL + "/v1/devices/\(deviceID)/verdict",
+                "curl", "-sS", "-w", "\n%{http_code}", "--cacert", collector.caPath, "--cert", cert, "--key", key,
+                collector.apiURL + "/v1/devices/\(deviceID)/verdict",
             ])
-            return Int(output.stdout) ?? 0
+            let status = output.stdout.split(separator: "\n").last.flatMap { Int($0) } ?? 0
+            return (status, output.stdout + output.stderr)
         }
         let reader = try client("proxy", scope: "verdict:read")
-        let verbose = try Shell.runAllowingFailure([
-            "curl", "-sS", "--cacert", collector.caPath, "--cert", reader.cert, "--key", reader.key,
-            collector.apiURL + "/v1/devices/\(deviceID)/verdict",
-        ])
-        #expect(try get(reader.cert, reader.key) == 200, "\(verbose.stdout) \(verbose.stderr)")
+        let read = try get(reader.cert, reader.key)
+        #expect(read.status == 200, "\(read.output)")
         let other = try client("receiver", scope: "ssf:manage")
-        #expect(try get(other.cert, other.key) == 403)
+        #expect(try get(other.cert, other.key).status == 403)
         // A device certificate chains to the same CA but carries no API role.
-        let device = try Shell.runAllowingFailure([
-            "curl", "-sS", "-w", " %{http_code}", "--cacert", collector.caPath, "--cert", state + "/device.crt",
-            "--key",
-            state + "/device.key", collector.apiURL + "/v1/devices/\(deviceID)/verdict",
-        ])
-        #expect(device.stdout.hasSuffix(" 401"), "\(device.stdout) \(device.stderr)")
+        let device = try get(state + "/device.crt", state + "/device.key")
+        #expect(device.status == 401, "\(device.output)")
         // Revoking the record revokes the certificate (within the 5 s token cache).
         let id = try #require(
             try collector.command(["apitoken", "list"]).split(separator: "\n").first { $0.contains("proxy") }?
                 .split(separator: " ").first.map(String.init))
         try collector.command(["apitoken", "revoke", id])
-        #expect(BackgroundProcess.eventually(timeout: 10) { (try? get(reader.cert, reader.key)) == 401 })
+        #expect(BackgroundProcess.eventually(timeout: 10) { (try? get(reader.cert, reader.key))?.status == 401 })
     }
 
     @Test func theAgentEnforcesVerifiedVerdictsInDryRun() throws {

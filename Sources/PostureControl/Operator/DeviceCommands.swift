@@ -175,7 +175,7 @@ struct DevicesCommand: AsyncParsableCommand {
 
         func apply(_ action: String, done: String) async throws {
             try await FleetAPI.run(connection) { api in
-                let bytes = try await api.post("/v1/devices/\(pathComponent(id))/\(action)", ["reason": reason])
+                let bytes = try await api.post("/v1/devices/\(pathComponent(id))/\(action)", json: ["reason": reason])
                 guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
                 let detail = try api.decode(DetailView.self, bytes)
                 print(

@@ -39,10 +39,6 @@ struct FleetAPI {
         try await call { await $0.get(path, headers: authorization) }
     }
 
-    func post(_ path: String, _ body: [String: String]) async throws -> [UInt8] {
-        try await post(path, json: body)
-    }
-
     func post(_ path: String, json: some Encodable) async throws -> [UInt8] {
         let data = Array(try JSONEncoder().encode(json))
         return try await call {

@@ -71,7 +71,7 @@ struct WaiversCommand: AsyncParsableCommand {
                 var body = ["rule": rule, "duration": duration, "reason": reason]
                 body["device"] = device
                 body["label"] = label
-                let waiver = try api.decode(WaiverView.self, try await api.post("/v1/waivers", body))
+                let waiver = try api.decode(WaiverView.self, try await api.post("/v1/waivers", json: body))
                 print("\(waiver.id) until \(waiver.expiresAt.formatted(.iso8601))")
             }
         }
@@ -112,7 +112,7 @@ struct WaiversCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
-                _ = try await api.post("/v1/waivers/\(pathComponent(id))/revoke", ["reason": reason])
+                _ = try await api.post("/v1/waivers/\(pathComponent(id))/revoke", json: ["reason": reason])
                 print("revoked \(id)")
             }
         }
