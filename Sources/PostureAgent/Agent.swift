@@ -56,6 +56,8 @@ public actor Agent: Service {
     private var lastSequence: UInt64
     private var gatheredCursor: String?
     private var collectorWasUnavailable = false
+    /// Waits between deliveries the collector answered 429 to (Retry-After plus full jitter).
+    private var busyBackoff = Backoff(cap: 60)
     private var verdict: Verdict?
     private let verifier: VerdictVerifier?
     private let enforcer: Enforcer?
@@ -166,13 +168,13 @@ public actor Agent: Service {
     /// Long-polls the collector for this device's verdict, so a change (an operator's quarantine, a
     /// waiver ending, a policy change) reaches the endpoint within a second, not at the next report.
     private func watchVerdict() async {
-        var backoff = 1.0
+        var backoff = Backoff(cap: 60)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             var headers: [(String, String)] = []
             if let version = verdict?.version { headers.append(("If-None-Match", "\"\(version)\"")) }
             switch await client.get("/v1/verdict?wait=25s", headers: headers, timeout: .seconds(35)) {
             case .accepted(let bytes):
-                backoff = 1
+                backoff.reset()
                 if !bytes.isEmpty,
                     let answer = try? PostureReport.wireDecoder().decode(VerdictAnswer.self, from: Data(bytes)),
                     let verdict = answer.verdict
@@ -181,13 +183,13 @@ public actor Agent: Service {
                 }
             case .refused(let error, _):
                 logger.warning("the collector refused the verdict long-poll: \(error.message)")
-                try? await Task.sleep(for: .seconds(backoff))
-                backoff = min(backoff * 2, 60)
+                try? await Task.sleep(for: backoff.next())
+            case .busy(_, let retryAfter):
+                try? await Task.sleep(for: backoff.next(atLeast: retryAfter))
             case .unavailable:
                 await enforcer?.collectorUnreachable()
                 await reportEnforcement()
-                try? await Task.sleep(for: .seconds(backoff))
-                backoff = min(backoff * 2, 30)
+                try? await Task.sleep(for: backoff.next())
             }
         }
     }
@@ -297,6 +299,7 @@ public actor Agent: Service {
                             await learned(verdict, jwt: answer.jwt, from: "attestation \(sequence)")
                         }
                         try delivered(entry)
+                        busyBackoff.reset()
                         if collectorWasUnavailable {
                             logger.notice("collector reachable again", metadata: ["posture.sequence": "\(sequence)"])
                             collectorWasUnavailable = false
@@ -336,6 +339,13 @@ public actor Agent: Service {
                             metadata: ["posture.code": "\(error.error)"])
                         try spool.reject(sequence)
                         break delivery
+                    case .busy(let reason, let retryAfter):
+                        // Busy is not down: wait what it asked plus jitter, then try this report again.
+                        logger.info("\(reason); report \(sequence) waits \(retryAfter) plus jitter")
+                        let wait = busyBackoff.next(atLeast: retryAfter)
+                        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+                        if Task.isShuttingDownGracefully || Task.isCancelled { return }
+                        continue delivery
                     case .unavailable(let reason):
                         if !collectorWasUnavailable {
                             logger.warning(
@@ -376,7 +386,7 @@ public actor Agent: Service {
                 logger.notice("certificate renewed", metadata: ["posture.not_after": "\(grant.notAfter)"])
             case .refused(let error, _):
                 logger.error("certificate renewal refused: \(error.error): \(error.message)")
-            case .unavailable(let reason):
+            case .unavailable(let reason), .busy(let reason, _):
                 logger.warning("certificate renewal postponed: \(reason)")
             }
         } catch {

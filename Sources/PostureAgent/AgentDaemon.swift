@@ -76,7 +76,10 @@ public struct AgentDaemon: Service {
             } catch {
                 say("not enrolled: \(error)", error: true)
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: enrollmentPoll) }
+            // Half the poll plus up to the whole of it again: a fleet of new machines imaged together, or
+            // waiting out a collector outage, does not come back in step.
+            let wait = enrollmentPoll / 2 + enrollmentPoll * Double.random(in: 0...1)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
         }
         return false
     }

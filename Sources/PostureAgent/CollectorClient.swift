@@ -18,6 +18,9 @@ public enum CollectorAnswer<Value: Sendable>: Sendable {
     case refused(ErrorBody, status: Int)
     /// Down, unreachable, timed out, or 5xx: try again later.
     case unavailable(String)
+    /// Up but too busy (429, or 503 with Retry-After): keep everything and come back after `retryAfter`,
+    /// plus jitter.
+    case busy(String, retryAfter: Duration)
 }
 
 /// HTTPS to the collector over one pooled, keep-alive client; TLS 1.3 only, trusting only the pinned CA,
@@ -141,6 +144,7 @@ public final class CollectorClient: Sendable {
             }
         case .refused(let body, let status): return .refused(body, status: status)
         case .unavailable(let reason): return .unavailable(reason)
+        case .busy(let reason, let retryAfter): return .busy(reason, retryAfter: retryAfter)
         }
     }
 
@@ -153,6 +157,14 @@ public final class CollectorClient: Sendable {
             switch response.status.code {
             case 200..<300: return .accepted(body)
             case 304: return .accepted([])
+            case 429,
+                503 where response.headers.first(name: "Retry-After") != nil:
+                // Seconds only (RFC 9110 §10.2.3 also allows a date; the collector sends seconds), at most 5 min.
+                let seconds = response.headers.first(name: "Retry-After").flatMap { Int($0) } ?? 5
+                let message = (try? JSONDecoder().decode(ErrorBody.self, from: Data(body)))?.message
+                return .busy(
+                    "the collector is busy (\(response.status.code))" + (message.map { ": " + $0 } ?? ""),
+                    retryAfter: .seconds(min(max(seconds, 1), 300)))
             case 400..<500:
                 let error =
                     (try? JSONDecoder().decode(ErrorBody.self, from: Data(body)))

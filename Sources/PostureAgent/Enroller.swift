@@ -64,7 +64,7 @@ public struct Enroller: Sendable {
         case .accepted(let value): grant = value
         case .refused(let error, _):
             throw AgentError(.refused, "the collector refused enrollment: \(error.error): \(error.message)")
-        case .unavailable(let reason):
+        case .unavailable(let reason), .busy(let reason, _):
             throw AgentError(.collectorUnreachable, "cannot enroll with \(collectorURL): \(reason)")
         }
         try state.writeText(grant.certificate, state.certificatePath)
@@ -111,7 +111,7 @@ public struct Enroller: Sendable {
                 return pem
             case .refused(let error, let status):
                 throw AgentError(.collectorUnreachable, "\(collectorURL)/v1/ca answered \(status) \(error.error)")
-            case .unavailable(let reason):
+            case .unavailable(let reason), .busy(let reason, _):
                 throw AgentError(.collectorUnreachable, "cannot reach \(collectorURL) to fetch its CA: \(reason)")
             }
         }

@@ -45,9 +45,13 @@ public struct Collector: Sendable {
         -> [any Service]
     {
         let configuration = core.configuration
-        let (chain, key) = try serverIdentity()
-        var serverTLS = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: key)
+        let serverCertificate = try ServerCertificate(configuration: configuration, ca: core.ca, logger: core.logger)
+        let initial = serverCertificate.current
+        var serverTLS = TLSConfiguration.makeServerConfiguration(
+            certificateChain: initial.chain, privateKey: initial.key)
         serverTLS.minimumTLSVersion = .tlsv13
+        // Each handshake takes the certificate current then: renewed or reloaded in place, no restart.
+        serverTLS.sslContextCallback = serverCertificate.contextCallback
 
         var mutualTLS = serverTLS
         mutualTLS.certificateVerification = .noHostnameVerification
@@ -60,20 +64,52 @@ public struct Collector: Sendable {
         let handshake = HandshakeVerifier(
             ca: core.ca.certificate, trustDomain: configuration.trustDomain, store: core.store, logger: core.logger)
 
+        let readiness = Readiness(collector: core)
         let enrollmentRouter = Router(context: CollectorRequestContext.self)
         enrollmentRouter.add(middleware: RequestMetricsMiddleware(listener: "enrollment", metrics: core.metrics))
         EnrollmentRoutes(collector: core).register(on: enrollmentRouter)
+        readiness.register(on: enrollmentRouter)
         let deviceRouter = Router(context: CollectorRequestContext.self)
         deviceRouter.add(middleware: RequestMetricsMiddleware(listener: "devices", metrics: core.metrics))
         DeviceRoutes(collector: core).register(on: deviceRouter)
+        readiness.register(on: deviceRouter)
         let apiRouter = Router(context: CollectorRequestContext.self)
         apiRouter.add(middleware: RequestMetricsMiddleware(listener: "api", metrics: core.metrics))
         APIRoutes(collector: core).register(on: apiRouter)
+        readiness.register(on: apiRouter)
         FleetRoutes(collector: core).register(on: apiRouter)
         try DashboardRoutes(collector: core).register(on: apiRouter)
 
+        // Every connection is bounded: per-listener caps below the descriptor limit (more wait unaccepted
+        // in the backlog), a deadline for the TLS handshake, an idle timeout after it.
+        let limits = configuration.limits
+        let available = DescriptorLimit.raise(
+            to: limits.totalConnections + CollectorConfiguration.Limits.reservedDescriptors)
+        let scale = min(
+            1, Double(available - CollectorConfiguration.Limits.reservedDescriptors) / Double(limits.totalConnections))
+        if scale < 1 {
+            core.logger.warning(
+                "the descriptor limit (\(available)) is below limits.*Connections (\(limits.totalConnections)) plus \(CollectorConfiguration.Limits.reservedDescriptors); each listener's cap is scaled to \(Int(scale * 100))%: raise LimitNOFILE= in the unit or lower the caps"
+            )
+        }
+        func cap(_ connections: Int) -> Int { max(1, Int(Double(connections) * max(scale, 0))) }
+        let metrics = core.metrics
+        func server(_ listener: String, _ tls: TLSChannelConfiguration) -> HTTPServerBuilder {
+            HTTPServerBuilder { responder in
+                try TLSChannel(
+                    HandshakeDeadlineChannel(
+                        base: HTTP1Channel(
+                            responder: responder,
+                            configuration: .init(idleTimeout: .nanoseconds(Int64(limits.idleTimeout.seconds * 1e9)))),
+                        handshakeTimeout: .nanoseconds(Int64(limits.handshakeTimeout.seconds * 1e9)),
+                        onTimeout: { metrics.handshakeTimedOut(listener: listener) }),
+                    configuration: tls)
+            }
+        }
+
         func application(
-            _ name: String, _ router: Router<CollectorRequestContext>, _ address: String, _ server: HTTPServerBuilder
+            _ name: String, _ router: Router<CollectorRequestContext>, _ address: String,
+            _ tls: TLSChannelConfiguration, connections: Int
         )
             throws -> some Service
         {
@@ -81,9 +117,10 @@ public struct Collector: Sendable {
                 throw CollectorError(.configuration, "listen.\(name) '\(address)' is not host:port")
             }
             return Application(
-                router: router, server: server,
+                router: router, server: server(name, tls),
                 configuration: ApplicationConfiguration(
-                    address: .hostname(hostPort.host, port: hostPort.port), serverName: "posture-collector"),
+                    address: .hostname(hostPort.host, port: hostPort.port), serverName: "posture-collector",
+                    backlog: 4096, availableConnectionsDelegate: MaximumAvailableConnections(cap(connections))),
                 onServerRunning: { [core] channel in
                     if name == "devices" { core.boundDevicesPort.withLockedValue { $0 = channel.localAddress?.port } }
                     if name == "api" { core.issuerSource.boundPort.withLockedValue { $0 = channel.localAddress?.port } }
@@ -93,41 +130,59 @@ public struct Collector: Sendable {
         }
         return [
             try application(
-                "enrollment", enrollmentRouter, configuration.listen.enrollment, .tls(tlsConfiguration: serverTLS)),
+                "enrollment", enrollmentRouter, configuration.listen.enrollment,
+                TLSChannelConfiguration(tlsConfiguration: serverTLS), connections: limits.enrollmentConnections),
             try application(
                 "devices", deviceRouter, configuration.listen.devices,
-                .tls(
-                    configuration: TLSChannelConfiguration(
-                        tlsConfiguration: mutualTLS,
-                        customAsyncVerificationCallback: { chain in await handshake.verify(chain) }))),
-            try application("api", apiRouter, configuration.listen.api, .tls(tlsConfiguration: apiTLS)),
+                TLSChannelConfiguration(
+                    tlsConfiguration: mutualTLS,
+                    customAsyncVerificationCallback: { chain in await handshake.verify(chain) }),
+                connections: limits.devicesConnections),
+            try application(
+                "api", apiRouter, configuration.listen.api, TLSChannelConfiguration(tlsConfiguration: apiTLS),
+                connections: limits.apiConnections),
             VerdictLoop(collector: core),
+            CredentialRenewal(certificate: serverCertificate, keys: core.keys, logger: core.logger),
         ]
     }
+}
 
-    /// The operator's server certificate, or one the CA issues for `tls.serverNames` at every start.
-    private func serverIdentity() throws -> ([NIOSSLCertificateSource], NIOSSLPrivateKeySource) {
-        let configuration = core.configuration
-        if let certificatePath = configuration.tls.certificate, let keyPath = configuration.tls.key {
-            do {
-                return (
-                    try NIOSSLCertificate.fromPEMFile(certificatePath).map { .certificate($0) },
-                    .privateKey(try NIOSSLPrivateKey(file: keyPath, format: .pem))
-                )
-            } catch {
-                throw CollectorError(
-                    .pki, "cannot load tls.certificate \(certificatePath) / tls.key \(keyPath): \(error)")
+/// Keeps the server certificate current (renewal at two thirds of its life, the operator's files re-read
+/// on change and on SIGHUP) and follows the signing-key schedule (`keys rotate`) as its file changes.
+struct CredentialRenewal: Service {
+    let certificate: ServerCertificate
+    let keys: SigningKeys
+    let logger: Logger
+
+    func refreshKeys() {
+        do {
+            if try keys.refresh() { logger.notice("signing-key schedule reloaded", metadata: ["posture.jwks": "\(keys.jwks())"]) }
+        } catch {
+            logger.error("signing-key schedule not reloaded, keeping the keys in use: \(error)")
+        }
+    }
+
+    func run() async throws {
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        try? await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await certificate.run() }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(5))
+                        refreshKeys()
+                    }
+                }
+                group.addTask {
+                    for await _ in hangups {
+                        certificate.refresh(force: true)
+                        refreshKeys()
+                    }
+                }
+                await group.next()
+                group.cancelAll()
             }
         }
-        let key = P256.Signing.PrivateKey()
-        let certificate = try core.ca.issueServerCertificate(
-            names: configuration.tls.serverNames, publicKey: key.publicKey, now: Date())
-        let pem = try certificate.serializeAsPEM().pemString
-        try StateDirectory.write(pem, to: configuration.stateDirectory + "/server.crt", mode: 0o644)
-        return (
-            [.certificate(try NIOSSLCertificate(bytes: Array(pem.utf8), format: .pem))],
-            .privateKey(try NIOSSLPrivateKey(bytes: Array(key.pemRepresentation.utf8), format: .pem))
-        )
     }
 }
 

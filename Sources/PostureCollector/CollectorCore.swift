@@ -33,6 +33,8 @@ public struct CollectorCore: Sendable {
     var issuer: String { issuerSource.value }
     let apiTokens = NIOLockedValueBox<[String: (APITokenRecord, Date)]>([:])
     let metrics = CollectorMetrics()
+    /// Bounds what refusals cost: one security event and log line per source, code and minute.
+    let eventThrottle = SecurityEventThrottle()
 
     init(
         configuration: CollectorConfiguration, ca: CertificateAuthority, store: any PostureStore, keys: SigningKeys,
@@ -59,7 +61,8 @@ public struct CollectorCore: Sendable {
         verifier = AttestationVerifier(
             maxBodyBytes: configuration.attestations.maxBodyBytes, skew: configuration.attestations.skew.duration)
         committer = AttestationCommitter(
-            store: store, policy: FreshnessPolicy(skew: configuration.attestations.skew.duration))
+            store: store, policy: FreshnessPolicy(skew: configuration.attestations.skew.duration),
+            maxWaiting: configuration.limits.storeQueueDepth)
     }
 
     /// The device API's URL for an agent that reached the enrollment listener as `host`.
@@ -77,14 +80,25 @@ public struct CollectorCore: Sendable {
 
     func enroll(_ request: EnrollmentRequest, requestHost: String?) async throws(AttestationRefusal) -> CertificateGrant
     {
-        let machineID = request.machineID.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard machineID.count == 32, machineID.allSatisfy(\.isHexDigit) else {
-            throw AttestationRefusal(.malformedRequest, "machineID must be the 32 hex digits of /etc/machine-id")
+        // Exactly machine-id(5)'s form: one machine cannot enroll twice under look-alike IDs (upper case,
+        // full-width digits, padding).
+        let machineID = request.machineID
+        guard DeviceIdentity.isMachineID(machineID) else {
+            throw AttestationRefusal(
+                .malformedRequest,
+                "machineID must be exactly the 32 lowercase hex digits of /etc/machine-id (machine-id(5)), got \(machineID.utf8.count) bytes"
+            )
+        }
+        guard request.hostname.utf8.count <= 253,
+            !request.hostname.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
+            throw AttestationRefusal(
+                .malformedRequest, "hostname must be at most 253 bytes with no control characters (hostname(7))")
         }
         let key = try CertificateAuthority.devicePublicKey(fromCSR: request.csr)
         let now = Date()
         let deviceID = UUID().uuidString.lowercased()
-        let hostname = String(request.hostname.prefix(253))
+        let hostname = request.hostname
         do {
             let certificate = try ca.issueDeviceCertificate(
                 deviceID: deviceID, publicKey: key, hostname: hostname,
@@ -92,7 +106,7 @@ public struct CollectorCore: Sendable {
             let pem = try certificate.serializeAsPEM().pemString
             let nonce = NonceFactory.make(now: now, lifetime: configuration.attestations.nonceLifetime.duration)
             let device = DeviceRecord(
-                id: deviceID, machineID: machineID.lowercased(), hostname: hostname, labels: [:], status: .active,
+                id: deviceID, machineID: machineID, hostname: hostname, labels: [:], status: .active,
                 enrolledAt: now, keyThumbprint: KeyThumbprint(key).value)
             try await store.enroll(
                 Enrollment(
@@ -112,7 +126,7 @@ public struct CollectorCore: Sendable {
             return CertificateGrant(
                 deviceID: deviceID, identity: DeviceIdentity(trustDomain: ca.trustDomain, deviceID: deviceID).uri,
                 certificate: pem, caBundle: ca.pem, notAfter: certificate.notValidAfter, nonce: nonce,
-                devicesURL: devicesURL(requestHost: requestHost), verdictKeys: keys.jwks)
+                devicesURL: devicesURL(requestHost: requestHost), verdictKeys: keys.jwks())
         } catch let refusal as AttestationRefusal {
             throw refusal
         } catch {
@@ -224,7 +238,7 @@ public struct CollectorCore: Sendable {
             return CertificateGrant(
                 deviceID: peer.identity.deviceID, identity: peer.identity.uri, certificate: pem, caBundle: ca.pem,
                 notAfter: certificate.notValidAfter, nonce: nonce, devicesURL: devicesURL(requestHost: nil),
-                verdictKeys: keys.jwks)
+                verdictKeys: keys.jwks())
         } catch let refusal as AttestationRefusal {
             throw refusal
         } catch {
@@ -247,18 +261,45 @@ public struct CollectorCore: Sendable {
     }
 
     /// Logs a refusal as a security event and stores it; never stores the refused report.
+    /// A refusal: logged and recorded as a security event, at most once per source, code and minute (the
+    /// rest are counted into the next one). A failure of the collector itself (`internal_error`) is not a
+    /// security event: it is logged once per cause and minute, whatever device met it.
     func refused(_ error: any Error, deviceID: String?, peer: String?) async {
         let refusal = AttestationRefusal(error)
+        if refusal.code == .internalError || refusal.code == .overloaded {
+            let decision = eventThrottle.admit("collector \(refusal.code) \(refusal.message.prefix(200))")
+            guard decision.record else { return }
+            logger.error(
+                "\(refusal.message)\(Self.more(decision.suppressed))",
+                metadata: ["posture.code": "\(refusal.code)", "posture.device": "\(deviceID ?? "-")"])
+            return
+        }
+        let decision = eventThrottle.admit(
+            SecurityEventThrottle.key(code: refusal.code.rawValue, deviceID: deviceID, peer: peer))
+        metrics.securityEvent(recorded: decision.record)
+        guard decision.record else { return }
+        let message = refusal.message + Self.more(decision.suppressed)
         logger.warning(
-            "refused: \(refusal.message)",
+            "refused: \(message)",
             metadata: [
                 "posture.code": "\(refusal.code)", "posture.device": "\(deviceID ?? "-")",
                 "posture.peer": "\(peer ?? "-")",
             ])
-        try? await store.recordSecurityEvents([
-            SecurityEvent(
-                at: Date(), deviceID: deviceID, code: refusal.code.rawValue, message: refusal.message, peer: peer)
-        ])
+        do {
+            try await store.recordSecurityEvents([
+                SecurityEvent(
+                    at: Date(), deviceID: deviceID, code: refusal.code.rawValue, message: message, peer: peer)
+            ])
+        } catch {
+            let failure = eventThrottle.admit("collector security-event write \(error)")
+            if failure.record {
+                logger.error("cannot record a security event, ignoring: \(error)\(Self.more(failure.suppressed))")
+            }
+        }
+    }
+
+    private static func more(_ suppressed: Int) -> String {
+        suppressed == 0 ? "" : " (and \(suppressed) more like it from this source in the minute before)"
     }
 }
 

@@ -30,6 +30,22 @@ final class CollectorMetrics: Sendable {
         ).increment()
     }
 
+    /// A refusal recorded as a security event, or only counted (the same source and code within a minute).
+    func securityEvent(recorded: Bool) {
+        registry.makeCounter(
+            name: "posture_security_events_total", labels: [("result", recorded ? "recorded" : "suppressed")],
+            help: "Refusals recorded as security events, or suppressed (same source and code within a minute)."
+        ).increment()
+    }
+
+    /// A connection closed because its TLS handshake did not complete within `limits.handshakeTimeout`.
+    func handshakeTimedOut(listener: String) {
+        registry.makeCounter(
+            name: "posture_tls_handshake_timeouts_total", labels: [("listener", listener)],
+            help: "Connections closed because the TLS handshake did not complete in limits.handshakeTimeout."
+        ).increment()
+    }
+
     /// `result`: delivered, or retry (the receiver failed; the SET waits with backoff).
     func signalDelivery(_ result: String) {
         registry.makeCounter(
@@ -42,6 +58,7 @@ final class CollectorMetrics: Sendable {
     func pruned(_ pruned: PrunedHistory) {
         for (table, count) in [
             ("attestations", pruned.attestations), ("certificates", pruned.certificates), ("nonces", pruned.nonces),
+            ("security_events", pruned.securityEvents),
         ] {
             registry.makeCounter(
                 name: "posture_store_pruned_rows_total", labels: [("table", table)],

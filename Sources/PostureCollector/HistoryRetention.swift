@@ -44,13 +44,16 @@ public struct HistoryRetention {
             now: now, storage: collector.configuration.storage,
             signalWindow: await collector.verdicts.policy.signalWindow)
         do {
-            let pruned = try await collector.store.pruneHistory(
+            var pruned = try await collector.store.pruneHistory(
                 attestationsIssuedBefore: cutoffs.attestations, certificatesExpiredBefore: cutoffs.certificates,
                 noncesSupersededBefore: cutoffs.nonces, batch: Self.batch)
+            pruned.securityEvents = try await collector.store.pruneSecurityEvents(
+                before: now.addingTimeInterval(-collector.configuration.storage.keepSecurityEvents.seconds),
+                batch: Self.batch)
             collector.metrics.pruned(pruned)
             if pruned != PrunedHistory() {
                 collector.logger.info(
-                    "retention: deleted \(pruned.attestations) attestations, \(pruned.certificates) expired certificates, \(pruned.nonces) nonces",
+                    "retention: deleted \(pruned.attestations) attestations, \(pruned.certificates) expired certificates, \(pruned.nonces) nonces, \(pruned.securityEvents) security events",
                     metadata: ["posture.attestations_before": "\(cutoffs.attestations)"])
             }
         } catch is CancellationError {

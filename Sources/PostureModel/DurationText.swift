@@ -62,7 +62,7 @@ extension DurationText {
     /// How long ago, in the largest whole unit: `45s`, `5m`, `3h`, `2d`; `never` for nil.
     public static func age(of date: Date?, now: Date) -> String {
         guard let date else { return "never" }
-        let seconds = max(Int(now.timeIntervalSince(date)), 0)
+        let seconds = max(now.timeIntervalSince(date).saturatingInt, 0)
         switch seconds {
         case ..<60: return "\(seconds)s"
         case ..<3600: return "\(seconds / 60)m"

@@ -43,7 +43,7 @@ public enum ReportTable {
                 ruleset.tables.isEmpty
                     ? "no tables"
                     : "\(ruleset.tables.count) tables, "
-                        + "\(ruleset.tables.reduce(0) { $0 + $1.chains.reduce(0) { $0 + $1.ruleCount } }) rules"
+                        + "\(ruleset.tables.map { $0.chains.map(\.ruleCount).saturatingSum() }.saturatingSum()) rules"
             })
         if case .observed(let ruleset, _) = firewall.nftables {
             for table in ruleset.tables {
@@ -119,7 +119,7 @@ public enum ReportTable {
     }
 
     private static func formatDuration(_ seconds: Double) -> String {
-        let total = Int(seconds)
+        let total = Swift.max(seconds.saturatingInt, 0)
         return "\(total / 86400)d \(total % 86400 / 3600)h \(total % 3600 / 60)m"
     }
 }

@@ -13,7 +13,8 @@ public struct Timestamp: Sendable, Equatable, Comparable, Hashable, Codable, Cus
     }
 
     public var description: String {
-        let micros = microsecondsSinceEpoch
+        // Written for years 0000-9999; a time outside (only a hostile device sends one) is clamped.
+        let micros = Swift.min(Swift.max(microsecondsSinceEpoch, -62_167_219_200_000_000), 253_402_300_799_999_999)
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = micros - seconds * 1_000_000
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400

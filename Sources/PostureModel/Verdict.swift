@@ -181,3 +181,11 @@ public enum Severity: String, Sendable, Codable, Equatable, CaseIterable, Compar
 
     public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
 }
+
+/// What makes a signed verdict a verdict, for the collector that signs it and every reader that checks it.
+public enum VerdictClaims {
+    /// The JWS header's `typ` of a verdict JWT (RFC 8725 §3.11); a SET is `secevent+jwt`.
+    public static let type = "posture-verdict+jwt"
+    /// The `aud` claim of every verdict: relying parties on the verdict API and the device itself.
+    public static let audience = "urn:posture:verdict"
+}

@@ -39,7 +39,7 @@ enum AttestationAcceptance {
         let nonce = try Row.fetchOne(
             db.cachedStatement(sql: "SELECT * FROM nonces WHERE value = ? AND device_id = ?"),
             arguments: [envelope.nonce, envelope.deviceID])
-        let lastSequence = UInt64(device["last_sequence"] as Int64)
+        let lastSequence = UInt64(clamping: device["last_sequence"] as Int64)
         guard envelope.sequence > lastSequence else {
             if let nonce, nonce["first_used_at"] as Double? != nil {
                 throw AttestationRefusal(
@@ -59,7 +59,7 @@ enum AttestationAcceptance {
         guard issued >= nonceIssued - skew else {
             throw AttestationRefusal(
                 .staleIssueTime,
-                "the report was signed \(Int(nonceIssued - issued)) s before its nonce was issued (skew allowed: \(Int(skew)) s)"
+                "the report was signed \((nonceIssued - issued).saturatingInt) s before its nonce was issued (skew allowed: \(skew.saturatingInt) s)"
             )
         }
         if nonce["first_used_at"] as Double? == nil {
@@ -67,7 +67,7 @@ enum AttestationAcceptance {
             guard issued <= expires + skew else {
                 throw AttestationRefusal(
                     .nonceExpired,
-                    "the nonce expired \(Int(issued - expires)) s before the report was signed; fetch one with GET /v1/nonce"
+                    "the nonce expired \((issued - expires).saturatingInt) s before the report was signed; fetch one with GET /v1/nonce"
                 )
             }
         } else if let superseded = nonce["superseded_at"] as Double?, issued > superseded + skew {
@@ -82,13 +82,13 @@ enum AttestationAcceptance {
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                envelope.deviceID, Int64(envelope.sequence), issued, received, delivery, pending.jws,
+                envelope.deviceID, Int64(clamping: envelope.sequence), issued, received, delivery, pending.jws,
                 pending.journalCounts,
             ])
         try StoreSQL.run(
             db,
             sql: "UPDATE devices SET last_sequence = ? WHERE id = ?",
-            arguments: [Int64(envelope.sequence), envelope.deviceID])
+            arguments: [Int64(clamping: envelope.sequence), envelope.deviceID])
         try StoreSQL.run(
             db,
             sql: "UPDATE nonces SET first_used_at = ? WHERE value = ? AND first_used_at IS NULL",
@@ -102,7 +102,7 @@ enum AttestationAcceptance {
                     received_at = excluded.received_at, delivery = excluded.delivery, payload = excluded.payload
                 """,
             arguments: [
-                envelope.deviceID, Int64(envelope.sequence), issued, received, delivery,
+                envelope.deviceID, Int64(clamping: envelope.sequence), issued, received, delivery,
                 String(decoding: pending.payload, as: UTF8.self),
             ])
         try SQLiteStore.insertNonce(pending.nextNonce, deviceID: envelope.deviceID, db: db)

@@ -34,6 +34,10 @@ public protocol PostureStore: VerdictStore {
     func pruneHistory(
         attestationsIssuedBefore: Date, certificatesExpiredBefore: Date, noncesSupersededBefore: Date, batch: Int
     ) async throws -> PrunedHistory
+    /// Commits one small write: the readiness check that the store can take an attestation.
+    func checkWritable(now: Date) async throws
+    /// Deletes security events recorded before `before`, except enforcement reports (the audit trail's).
+    func pruneSecurityEvents(before: Date, batch: Int) async throws -> Int
     /// Issues a nonce and supersedes the device's earlier ones.
     func issueNonce(_ nonce: IssuedNonce, deviceID: String) async throws
 

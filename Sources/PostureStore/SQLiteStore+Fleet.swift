@@ -185,7 +185,9 @@ extension SQLiteStore {
 
     /// YYYY-MM-DD in UTC, as SQLite's `date(at, 'unixepoch')` writes it.
     static func utcDay(_ date: Date) -> String {
-        String(Timestamp(microsecondsSinceEpoch: Int64(date.timeIntervalSince1970) * 1_000_000).description.prefix(10))
+        String(
+            Timestamp(microsecondsSinceEpoch: Int64((date.timeIntervalSince1970 * 1_000_000).saturatingInt)).description
+                .prefix(10))
     }
 
     public func securityEvents(_ query: SecurityEventQuery) async throws -> [SecurityEvent] {

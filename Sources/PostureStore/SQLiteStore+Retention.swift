@@ -12,6 +12,7 @@ public struct PrunedHistory: Sendable, Equatable {
     public var attestations = 0
     public var certificates = 0
     public var nonces = 0
+    public var securityEvents = 0
 
     public init() {}
 }
@@ -43,6 +44,14 @@ extension SQLiteStore {
             from: "nonces", key: "rowid", position: "superseded_at", before: noncesSupersededBefore, keeping: nil,
             batch: batch)
         return pruned
+    }
+
+    /// Security events (refusals) older than `before`; enforcement reports, which the audit trail
+    /// chains, stay.
+    public func pruneSecurityEvents(before: Date, batch: Int = 500) async throws -> Int {
+        try await deleteInBatches(
+            from: "security_events", key: "id", position: "at", before: before,
+            keeping: "code LIKE 'enforcement.%'", batch: batch)
     }
 
     /// Deletes the rows of `table` whose `position` is before `before`, except those `keeping` holds for

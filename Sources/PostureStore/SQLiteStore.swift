@@ -47,6 +47,13 @@ public final class SQLiteStore: PostureStore {
         migrator.registerMigration("v5", foreignKeyChecks: .immediate) { db in
             try addCertificateFingerprints(db)
         }
+        // Security events by time, for their retention (storage.keepSecurityEvents).
+        migrator.registerMigration("v6", foreignKeyChecks: .immediate) { db in
+            try db.execute(sql: "CREATE INDEX security_events_at ON security_events (at)")
+            // One row rewritten by readiness checks: proof that a write reaches the disk.
+            try db.execute(
+                sql: "CREATE TABLE store_health (id INTEGER PRIMARY KEY, checked_at DOUBLE PRECISION NOT NULL)")
+        }
         return migrator
     }
 
@@ -211,7 +218,7 @@ public final class SQLiteStore: PostureStore {
                 arguments: [deviceID, limit]
             ).map { row in
                 StoredAttestation(
-                    deviceID: row["device_id"], sequence: UInt64(row["sequence"] as Int64),
+                    deviceID: row["device_id"], sequence: UInt64(clamping: row["sequence"] as Int64),
                     issuedAt: Date(timeIntervalSince1970: row["issued_at"]),
                     receivedAt: Date(timeIntervalSince1970: row["received_at"]), delivery: row["delivery"],
                     jws: row["jws"])
@@ -314,5 +321,14 @@ public final class SQLiteStore: PostureStore {
             arguments: [
                 nonce.value, deviceID, nonce.issuedAt.timeIntervalSince1970, nonce.expiresAt.timeIntervalSince1970,
             ])
+    }
+
+    /// Writes and commits one row: fails when the store cannot take a write (full disk, read-only, locked).
+    public func checkWritable(now: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO store_health (id, checked_at) VALUES (1, ?)",
+                arguments: [now.timeIntervalSince1970])
+        }
     }
 }

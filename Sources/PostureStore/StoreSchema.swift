@@ -104,6 +104,6 @@ enum StoreCoding {
             status: DeviceStatus(rawValue: row["status"]) ?? .revoked,
             enrolledAt: Date(timeIntervalSince1970: row["enrolled_at"]),
             revokedAt: (row["revoked_at"] as Double?).map(Date.init(timeIntervalSince1970:)),
-            lastSequence: UInt64(row["last_sequence"] as Int64), keyThumbprint: row["key_thumbprint"])
+            lastSequence: UInt64(clamping: row["last_sequence"] as Int64), keyThumbprint: row["key_thumbprint"])
     }
 }

@@ -150,23 +150,24 @@ extension Policy {
         var reasons: [String] = []
         for outcome in failing {
             let weight = risk.severityWeights[outcome.severity] ?? 0
-            score += weight
+            score = score.saturatingAdd(weight)
             reasons.append("+\(weight) rule \(outcome.rule) fails (\(outcome.severity.rawValue))")
         }
         let since = now.addingTimeInterval(-risk.window.seconds)
         for category in JournalEventCategory.allCases {
             guard let weight = risk.signals[category] else { continue }
-            let count = signals.filter { $0.at > since }.reduce(0) { $0 + ($1.counts[category] ?? 0) }
+            // Counts are the devices' own numbers: sums and products saturate instead of trapping.
+            let count = signals.filter { $0.at > since }.map { $0.counts[category] ?? 0 }.saturatingSum()
             guard count > 0 else { continue }
-            let points = Swift.min(weight.max, count * weight.perEvent)
-            score += points
+            let points = Swift.min(weight.max, count.saturatingMultiply(weight.perEvent))
+            score = score.saturatingAdd(points)
             reasons.append("+\(points) \(count) \(category.rawValue) in \(Self.age(risk.window.seconds))")
         }
         return (Swift.min(100, score), reasons)
     }
 
     static func age(_ seconds: Double) -> String {
-        let s = Int(seconds.rounded())
+        let s = seconds.rounded().saturatingInt
         if s % 86400 == 0 && s >= 86400 { return "\(s / 86400)d" }
         if s % 3600 == 0 && s >= 3600 { return "\(s / 3600)h" }
         if s % 60 == 0 && s >= 60 { return "\(s / 60)m" }

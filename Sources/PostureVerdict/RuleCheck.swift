@@ -50,9 +50,9 @@ enum RuleCheck {
         case .journalEvents(let categories, let max, let window):
             guard report.journal.value != nil else { return unavailable(report.journal) }
             let since = now.addingTimeInterval(-window.seconds)
-            let count = signals.filter { $0.at > since }.reduce(0) { sum, sample in
-                sum + categories.reduce(0) { $0 + (sample.counts[$1] ?? 0) }
-            }
+            let count = signals.filter { $0.at > since }.map { sample in
+                categories.map { sample.counts[$0] ?? 0 }.saturatingSum()
+            }.saturatingSum()
             let names = categories.map(\.rawValue).joined(separator: "+")
             return count <= max ? .pass : .fail("\(count) \(names) in \(Policy.age(window.seconds))")
         case .secureBoot:

@@ -35,7 +35,7 @@ struct PostureCollectorCommand: AsyncParsableCommand {
         version: postureVersion,
         subcommands: [
             Serve.self, CheckConfig.self, Token.self, Devices.self, CA.self, Events.self, PolicyCommand.self,
-            APIToken.self, Waivers.self, Audit.self,
+            APIToken.self, Waivers.self, Audit.self, Keys.self,
         ]
     )
 }

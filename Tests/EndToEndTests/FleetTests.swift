@@ -271,6 +271,11 @@ struct FleetTests {
         let (twins, twinsStatus) = try fleet.call(
             "POST", "/v1/devices/hostname:web-3/quarantine", token: fleet.write, body: #"{"reason":"x"}"#)
         #expect(twinsStatus == 409 && twins.contains(twinID) && twins.contains(fleet.web[2]))
+        // The same on every route that takes a device, the verdict a policy engine pulls included.
+        for path in ["/v1/devices/hostname:web-3/verdict", "/v1/devices/hostname:web-3"] {
+            let (answer, status) = try fleet.call("GET", path, token: fleet.admin)
+            #expect(status == 409 && answer.contains(twinID) && answer.contains(fleet.web[2]), "\(path): \(answer)")
+        }
 
         // Security events: the revoked device's refused reconnect is not an attestation, but events page.
         let events = try fleet.json("GET", "/v1/events?limit=5", token: fleet.read)

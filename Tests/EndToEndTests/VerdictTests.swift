@@ -107,9 +107,11 @@ struct VerdictTests {
             try curl(collector, "/v1/devices/\(deviceID)/verdict", token: token, extra: ["-D", "-"]))
         #expect(status == 200)
         let jwksPath = directory.appendingPathComponent("jwks.json").path
-        try Shell.run([
-            "curl", "-sS", "--cacert", collector.caPath, "-o", jwksPath, collector.apiURL + "/.well-known/jwks.json",
-        ])
+        let jwksHeaders = try Shell.run([
+            "curl", "-sS", "--cacert", collector.caPath, "-o", jwksPath, "-D", "-",
+            collector.apiURL + "/.well-known/jwks.json",
+        ]).stdout.lowercased()
+        #expect(jwksHeaders.contains("cache-control: public, max-age=300"), "\(jwksHeaders)")
         let jsonStart = try #require(body.firstIndex(of: "{"))
         let response = try json(String(body[jsonStart...]))
         let verdict = try #require(response["verdict"] as? [String: Any])
@@ -123,6 +125,9 @@ struct VerdictTests {
         let claims = try #require(verified["claims"] as? [String: Any])
         #expect(claims["sub"] as? String == deviceID)
         #expect(claims["status"] as? String == "compliant")
+        // Explicitly typed, with its own audience: never mistaken for a SET (RFC 8725 §3.11).
+        #expect((verified["header"] as? [String: Any])?["typ"] as? String == "posture-verdict+jwt")
+        #expect(claims["aud"] as? String == "urn:posture:verdict")
         #expect((claims["exp"] as? Int ?? 0) > Int(Date().timeIntervalSince1970))
         #expect((claims["exp"] as? Int ?? .max) <= Int(Date().timeIntervalSince1970) + 300)
         // A tampered token fails verification.
@@ -451,9 +456,11 @@ struct VerdictTests {
             })
         let (jti, set) = try #require(sets.first)
         let jwksPath = directory.appendingPathComponent("jwks.json").path
-        try Shell.run([
-            "curl", "-sS", "--cacert", collector.caPath, "-o", jwksPath, collector.apiURL + "/.well-known/jwks.json",
-        ])
+        let jwksHeaders = try Shell.run([
+            "curl", "-sS", "--cacert", collector.caPath, "-o", jwksPath, "-D", "-",
+            collector.apiURL + "/.well-known/jwks.json",
+        ]).stdout.lowercased()
+        #expect(jwksHeaders.contains("cache-control: public, max-age=300"), "\(jwksHeaders)")
         let verified = try json(
             try Shell.run(["/usr/bin/python3", "-c", Self.verifyScript, jwksPath, try #require(set as? String)]).stdout)
         #expect((verified["header"] as? [String: Any])?["alg"] as? String == "ES256")

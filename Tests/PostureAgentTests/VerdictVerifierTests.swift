@@ -19,13 +19,13 @@ import Testing
 
     func token(
         sub: String = "device-1", iat: Date? = nil, exp: Date? = nil, status: String = "noncompliant",
-        key: SoftwareSigningKey? = nil
+        key: SoftwareSigningKey? = nil, type: String = VerdictClaims.type, aud: String = VerdictClaims.audience
     ) throws -> String {
         let claims = """
-            {"sub":"\(sub)","iat":\(Int((iat ?? now).timeIntervalSince1970)),"exp":\(Int((exp ?? now.addingTimeInterval(300)).timeIntervalSince1970)),\
+            {"aud":"\(aud)","sub":"\(sub)","iat":\(Int((iat ?? now).timeIntervalSince1970)),"exp":\(Int((exp ?? now.addingTimeInterval(300)).timeIntervalSince1970)),\
             "status":"\(status)","failing_rules":["root-encrypted"],"quarantine":"stolen","verdict_version":"v1"}
             """
-        return try CompactJWS.sign(payload: Data(claims.utf8), type: "JWT", with: key ?? collectorKey).compact
+        return try CompactJWS.sign(payload: Data(claims.utf8), type: type, with: key ?? collectorKey).compact
     }
 
     @Test func aGenuineVerdictIsAccepted() throws {
@@ -61,6 +61,10 @@ import Testing
         // Older than the verdict already acted on: a replay.
         #expect(code(try token(iat: now.addingTimeInterval(-10)), notBefore: now) == .nonceReused)
         #expect(code(try token(iat: now), notBefore: now) == nil)
+        // Signed by the collector, but not typed as a verdict or for another audience (a SET, say).
+        #expect(code(try token(type: "secevent+jwt")) == .malformedJWS)
+        #expect(code(try token(type: "JWT")) == .malformedJWS)
+        #expect(code(try token(aud: "https://receiver.example")) == .malformedPayload)
         // Not a JWS at all.
         #expect(code("not.a.jwt") != nil)
     }

@@ -230,3 +230,22 @@ import Testing
         }
     }
 }
+
+/// Reports stored before their ranges were checked, or replayed into `policy test`, must never trap the
+/// evaluator: Swift traps on overflow, and a trap in the collector takes the fleet's verdicts down.
+@Suite struct ExtremeValueEvaluationTests {
+    @Test func journalCountsAtTheLimitsOfIntSaturateInsteadOfTrapping() throws {
+        let policy = try PolicyParser.load(path: PolicyEvaluationTests.shippedPolicy.path)
+        let report = try PostureReport.makeDecoder().decode(
+            PostureReport.self,
+            from: Data(contentsOf: PolicyEvaluationTests.fixtures.appendingPathComponent("report.json")))
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        let all = Dictionary(uniqueKeysWithValues: JournalEventCategory.allCases.map { ($0, Int.max) })
+        let signals = (0..<3).map { SignalSample(at: now.addingTimeInterval(Double(-$0)), counts: all) }
+        let verdict = policy.evaluate(
+            EvaluationInput(
+                deviceID: "d1", labels: [:], report: report, reportIssuedAt: now, signals: signals, now: now))
+        #expect(verdict.risk == 100)
+        #expect(verdict.riskReasons.contains { $0.contains("\(Int.max) sshAuthFailure") })
+    }
+}

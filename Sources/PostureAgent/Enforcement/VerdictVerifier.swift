@@ -21,6 +21,7 @@ public struct VerifiedVerdict: Sendable, Equatable {
 public struct VerdictVerifier: Sendable {
     struct Claims: Decodable {
         var sub: String
+        var aud: String?
         var iat: Int
         var exp: Int
         var status: String
@@ -29,7 +30,7 @@ public struct VerdictVerifier: Sendable {
         var quarantine: String?
 
         enum CodingKeys: String, CodingKey {
-            case sub, iat, exp, status, quarantine
+            case sub, aud, iat, exp, status, quarantine
             case failingRules = "failing_rules"
             case verdictVersion = "verdict_version"
         }
@@ -72,6 +73,12 @@ public struct VerdictVerifier: Sendable {
 
     public func verify(_ jwt: String, now: Date, notBefore last: Date?) throws(AttestationRefusal) -> VerifiedVerdict {
         let jws = try CompactJWS(parsing: jwt)
+        guard jws.header.typ == VerdictClaims.type else {
+            throw AttestationRefusal(
+                .malformedJWS,
+                "the token is typed \(jws.header.typ ?? "(none)"), not \(VerdictClaims.type); it is not a verdict (upgrade the collector before its agents)"
+            )
+        }
         guard let raw = keys[jws.header.kid], let key = try? P256.Signing.PublicKey(rawRepresentation: raw) else {
             throw AttestationRefusal(
                 .keyMismatch, "the verdict is signed with key \(jws.header.kid), not one of the collector's pinned keys"
@@ -81,6 +88,10 @@ public struct VerdictVerifier: Sendable {
         guard let claims = try? JSONDecoder().decode(Claims.self, from: payload),
             let status = ComplianceStatus(rawValue: claims.status)
         else { throw AttestationRefusal(.malformedPayload, "the verdict's claims are not a Posture verdict") }
+        guard claims.aud == VerdictClaims.audience else {
+            throw AttestationRefusal(
+                .malformedPayload, "the token's audience is \(claims.aud ?? "(none)"), not \(VerdictClaims.audience)")
+        }
         guard claims.sub == deviceID else {
             throw AttestationRefusal(.deviceMismatch, "the verdict is about device \(claims.sub), not this one")
         }

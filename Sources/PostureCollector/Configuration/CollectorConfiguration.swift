@@ -22,6 +22,7 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
     public var storage = Storage()
     public var policy = PolicySettings()
     public var verdicts = Verdicts()
+    public var limits = Limits()
 
     public struct PolicySettings: Sendable, Codable, Equatable {
         public init() {}
@@ -55,6 +56,9 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
 
         /// Names in the server certificate the collector issues itself (when `certificate` is not set).
         public var serverNames: [String] = ["localhost", "127.0.0.1", "::1"]
+        /// How long the server certificate the collector issues itself is valid; it is renewed in place at
+        /// two thirds of that, without a restart (new handshakes get the new one).
+        public var serverCertificateLifetime = DurationText(.seconds(30 * 86400), text: "30d")
         public var certificate: String?
         public var key: String?
     }
@@ -93,6 +97,9 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
         public var keepAttestations = DurationText(.seconds(30 * 86400), text: "30d")
         /// Certificates are deleted this long after they expired (each device's newest is kept).
         public var keepExpiredCertificates = DurationText(.seconds(30 * 86400), text: "30d")
+        /// Security events (refusals) are deleted this long after they were recorded; enforcement
+        /// reports, which the audit trail chains, are kept.
+        public var keepSecurityEvents = DurationText(.seconds(90 * 86400), text: "90d")
     }
 
     public init() {}
@@ -166,10 +173,16 @@ extension CollectorConfiguration {
         for (key, value) in [
             ("keepAttestations", storage.keepAttestations),
             ("keepExpiredCertificates", storage.keepExpiredCertificates),
+            ("keepSecurityEvents", storage.keepSecurityEvents),
         ] where value.seconds < 86400 {
             throw CollectorError(
                 .configuration, "\(file): storage.\(key) '\(value.text)' is less than a day; use e.g. 30d or 365d")
         }
+        guard tls.serverCertificateLifetime.seconds >= 3, tls.serverCertificateLifetime.seconds <= 397 * 86400 else {
+            throw CollectorError(
+                .configuration, "\(file): tls.serverCertificateLifetime must be between 3s and 397d (browsers' limit)")
+        }
+        try limits.validate(file: file)
         guard attestations.maxBodyBytes >= 1024 else {
             throw CollectorError(.configuration, "\(file): attestations.maxBodyBytes must be at least 1024")
         }
@@ -181,11 +194,15 @@ extension CollectorConfiguration {
         "listen": ["enrollment", "devices", "api"],
         "policy": ["path"],
         "verdicts": ["issuer"],
-        "tls": ["serverNames", "certificate", "key"],
+        "tls": ["serverNames", "serverCertificateLifetime", "certificate", "key"],
         "ca": ["certificate", "key"],
         "certificates": ["deviceLifetime"],
         "attestations": ["maxBodyBytes", "skew", "nonceLifetime"],
-        "storage": ["driver", "sqlitePath", "keepAttestations", "keepExpiredCertificates"],
+        "storage": ["driver", "sqlitePath", "keepAttestations", "keepExpiredCertificates", "keepSecurityEvents"],
+        "limits": [
+            "handshakeTimeout", "idleTimeout", "enrollmentConnections", "devicesConnections", "apiConnections",
+            "storeQueueDepth",
+        ],
     ]
 
     static func checkKeys(_ node: Node, file: String) throws {
@@ -254,6 +271,7 @@ extension CollectorConfiguration {
         storage = try c.decodeIfPresent(Storage.self, forKey: .storage) ?? d.storage
         policy = try c.decodeIfPresent(PolicySettings.self, forKey: .policy) ?? d.policy
         verdicts = try c.decodeIfPresent(Verdicts.self, forKey: .verdicts) ?? d.verdicts
+        limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? d.limits
     }
 }
 
@@ -272,6 +290,8 @@ extension CollectorConfiguration.TLS {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         self.init()
         serverNames = try c.decodeIfPresent([String].self, forKey: .serverNames) ?? serverNames
+        serverCertificateLifetime =
+            try c.decodeIfPresent(DurationText.self, forKey: .serverCertificateLifetime) ?? serverCertificateLifetime
         certificate = try c.decodeIfPresent(String.self, forKey: .certificate)
         key = try c.decodeIfPresent(String.self, forKey: .key)
     }
@@ -313,5 +333,6 @@ extension CollectorConfiguration.Storage {
         keepAttestations = try c.decodeIfPresent(DurationText.self, forKey: .keepAttestations) ?? keepAttestations
         keepExpiredCertificates =
             try c.decodeIfPresent(DurationText.self, forKey: .keepExpiredCertificates) ?? keepExpiredCertificates
+        keepSecurityEvents = try c.decodeIfPresent(DurationText.self, forKey: .keepSecurityEvents) ?? keepSecurityEvents
     }
 }

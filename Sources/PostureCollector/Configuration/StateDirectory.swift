@@ -20,19 +20,24 @@ enum StateDirectory {
     /// Writes atomically (temporary file, rename) with `mode`.
     static func write(_ text: String, to path: String, mode: Int) throws {
         let temporary = path + ".tmp"
-        guard
-            FileManager.default.createFile(
-                atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: mode])
-        else {
-            throw CollectorError(
-                .configuration, "cannot write \(path); check the state directory's owner and permissions")
-        }
         do {
+            // Created empty with its mode first, so a key's bytes never sit in a file others could read.
+            try? FileManager.default.removeItem(atPath: temporary)
+            guard
+                FileManager.default.createFile(atPath: temporary, contents: nil, attributes: [.posixPermissions: mode])
+            else {
+                throw CollectorError(
+                    .configuration, "cannot create \(temporary); check the state directory's owner and permissions")
+            }
+            try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
             try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: temporary)
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
             try FileManager.default.moveItem(atPath: temporary, toPath: path)
+        } catch let error as CollectorError {
+            throw error
         } catch {
-            throw CollectorError(.configuration, "cannot write \(path): \(error)")
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw CollectorError(.configuration, "cannot write \(path) (is the disk full? df \(path)): \(error)")
         }
     }
 }

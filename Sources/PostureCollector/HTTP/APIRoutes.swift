@@ -26,7 +26,11 @@ struct APIRoutes: Sendable {
             }
         }
         router.get("/.well-known/jwks.json") { _, _ in
-            Responses.text(collector.keys.jwks, contentType: "application/jwk-set+json")
+            // Relying parties may cache the key set, but not for longer than a rotation's overlap: a new
+            // key is published before it signs, so a copy up to max-age old still verifies every verdict.
+            var response = Responses.text(collector.keys.jwks(), contentType: "application/jwk-set+json")
+            response.headers[.cacheControl] = "public, max-age=300, must-revalidate"
+            return response
         }
         router.get("/.well-known/ssf-configuration") { _, _ in
             let issuer = collector.issuer
@@ -41,11 +45,7 @@ struct APIRoutes: Sendable {
             do {
                 _ = try await collector.authorize(request, channel: context.channel, scope: "verdict:read")
                 let lookup = try context.parameters.require("id")
-                guard let id = try await verdicts.resolve(.init(lookup)) else {
-                    throw AttestationRefusal(
-                        .notFound,
-                        "no enrolled device \(lookup); use a device ID, machine-id:HEX, hostname:NAME or sha256:HEX")
-                }
+                let id = try await verdicts.resolve(.init(lookup.removingPercentEncoding ?? lookup))
                 return try await Self.verdictResponse(id, request: request, collector: collector)
             } catch {
                 return Responses.refusal(error)

@@ -176,37 +176,14 @@ struct FleetRoutes: Sendable {
         }
     }
 
-    /// The `{id}` path parameter as a device ID, or `hostname:NAME` / `machine-id:HEX` naming exactly one
-    /// active device (two devices may claim one hostname: then 409 with their IDs, never a guess).
+    /// The `{id}` path parameter, read by the one resolver every route shares (`VerdictService.resolve`):
+    /// a device ID (any state, so a revoked device can still be shown), or `hostname:NAME`,
+    /// `machine-id:HEX`, `sha256:HEX` naming exactly one active device (409 naming them when several do).
     func deviceID(_ context: CollectorRequestContext) async throws -> String {
         let raw = try context.parameters.require("id")
         let lookup = raw.removingPercentEncoding ?? raw
         if try await store.device(lookup) != nil { return lookup }
-        var query = FleetQuery()
-        query.limit = 500
-        let matches: [FleetDevice]
-        if lookup.hasPrefix("hostname:") {
-            query.exactHostname = String(lookup.dropFirst("hostname:".count))
-            matches = try await store.fleetDevices(query).devices
-        } else if lookup.hasPrefix("machine-id:") {
-            query.machineID = String(lookup.dropFirst("machine-id:".count))
-            matches = try await store.fleetDevices(query).devices
-        } else {
-            matches = []
-        }
-        guard matches.count <= 1 else {
-            throw AttestationRefusal(
-                .conflict,
-                "\(lookup) names \(matches.count) active devices (\(matches.map(\.id).joined(separator: ", "))); use a device ID"
-            )
-        }
-        guard let match = matches.first else {
-            throw AttestationRefusal(
-                .notFound,
-                "no active device \(lookup); use a device ID, hostname:NAME or machine-id:HEX (GET /v1/devices lists them)"
-            )
-        }
-        return match.id
+        return try await collector.verdicts.resolve(.init(lookup))
     }
 
     enum DeviceAction: String, CaseIterable, Sendable {

@@ -53,6 +53,25 @@ enum OpenAPIDocument {
                 }
               }
             },
+            "/readyz": {
+              "get": {
+                "operationId": "getReadiness",
+                "tags": ["metrics"],
+                "summary": "Readiness",
+                "description": "No authentication; on every listener. 200 when the store takes a write, the verdicts are loaded and the signing keys present; 503 naming each check that is not `ok`. Cached for a second.",
+                "security": [],
+                "responses": {
+                  "200": {
+                    "description": "Ready to serve.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}
+                  },
+                  "503": {
+                    "description": "Not ready; `checks` says what and why.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}
+                  }
+                }
+              }
+            },
             "/metrics": {
               "get": {
                 "operationId": "getMetrics",
@@ -895,6 +914,14 @@ enum OpenAPIDocument {
               }
             },
             "schemas": {
+              "Readiness": {
+                "type": "object",
+                "required": ["ready", "checks"],
+                "properties": {
+                  "ready": {"type": "boolean"},
+                  "checks": {"type": "object", "additionalProperties": {"type": "string"}}
+                }
+              },
               "Time": {
                 "type": "string",
                 "description": "An RFC 3339 UTC time, e.g. `2026-11-25T08:00:00Z`.",

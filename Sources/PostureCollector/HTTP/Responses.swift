@@ -20,8 +20,14 @@ enum Responses {
 
     static func refusal(_ error: any Error) -> Response {
         let refusal = AttestationRefusal(error)
-        return json(ErrorBody(refusal), status: HTTPResponse.Status(code: refusal.code.httpStatus))
+        var response = json(ErrorBody(refusal), status: HTTPResponse.Status(code: refusal.code.httpStatus))
+        // Clients add their own jitter on top, so a crowd told to wait does not come back at once.
+        if refusal.code == .overloaded { response.headers[.retryAfter] = "\(Self.retryAfterSeconds)" }
+        return response
     }
+
+    /// What `429 overloaded` asks a client to wait, in seconds, before its jittered retry.
+    static let retryAfterSeconds = 2
 
     static func text(_ text: String, contentType: String) -> Response {
         Response(

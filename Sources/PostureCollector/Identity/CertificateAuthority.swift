@@ -141,9 +141,9 @@ public struct CertificateAuthority: @unchecked Sendable {
     }
 
     /// The collector's TLS server certificate for `names` (DNS names and IP addresses).
-    public func issueServerCertificate(names: [String], publicKey: P256.Signing.PublicKey, now: Date) throws
-        -> Certificate
-    {
+    public func issueServerCertificate(
+        names: [String], publicKey: P256.Signing.PublicKey, lifetime: Duration = .seconds(30 * 86400), now: Date
+    ) throws -> Certificate {
         let key = Certificate.PublicKey(publicKey)
         let sans: [GeneralName] = names.map { name in
             if let address = IPAddressBytes(name) {
@@ -153,7 +153,8 @@ public struct CertificateAuthority: @unchecked Sendable {
         }
         return try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: key,
-            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(90 * 86400),
+            notValidBefore: now.addingTimeInterval(-3600),
+            notValidAfter: now.addingTimeInterval(Double(lifetime.components.seconds)),
             issuer: certificate.subject,
             subject: try DistinguishedName {
                 OrganizationName("Posture")

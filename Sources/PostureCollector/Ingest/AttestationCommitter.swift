@@ -9,14 +9,25 @@ actor AttestationCommitter {
     private var waiting:
         [(PendingAttestation, CheckedContinuation<Result<AttestationReceipt, AttestationRefusal>, Never>)] = []
     private var writing = false
+    /// Reports allowed to wait for the next transaction; beyond, the device is told to come back later
+    /// (429) rather than every device waiting longer than its request timeout.
+    private let maxWaiting: Int
 
-    init(store: any PostureStore, policy: FreshnessPolicy) {
+    init(store: any PostureStore, policy: FreshnessPolicy, maxWaiting: Int = 256) {
         self.store = store
         self.policy = policy
+        self.maxWaiting = maxWaiting
     }
 
     func submit(_ pending: PendingAttestation) async -> Result<AttestationReceipt, AttestationRefusal> {
-        await withCheckedContinuation { continuation in
+        guard waiting.count < maxWaiting else {
+            return .failure(
+                AttestationRefusal(
+                    .overloaded,
+                    "\(waiting.count) reports are waiting for the store (limits.storeQueueDepth); keep this one and retry after Retry-After"
+                ))
+        }
+        return await withCheckedContinuation { continuation in
             waiting.append((pending, continuation))
             if !writing {
                 writing = true

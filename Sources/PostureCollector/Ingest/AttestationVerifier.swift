@@ -88,7 +88,7 @@ struct AttestationVerifier: Sendable {
         guard envelope.issuedAt.timeIntervalSince(now) <= skewSeconds else {
             throw AttestationRefusal(
                 .futureIssueTime,
-                "issuedAt is \(Int(envelope.issuedAt.timeIntervalSince(now))) s ahead of the collector's clock; check the device's time synchronisation"
+                "issuedAt is \(envelope.issuedAt.timeIntervalSince(now).saturatingInt) s ahead of the collector's clock; check the device's time synchronisation"
             )
         }
         guard let attestation else {
@@ -96,6 +96,8 @@ struct AttestationVerifier: Sendable {
                 .malformedPayload,
                 "the signed report does not match the schema: \(fullError.map(Self.describe) ?? "not JSON")")
         }
+        // Every value in its documented range before anything stores, sums or renders it.
+        try PayloadLimits.check(attestation)
         return (
             AttestationEnvelope(
                 schemaVersion: envelope.schemaVersion, deviceID: envelope.deviceID, sequence: envelope.sequence,

@@ -19,6 +19,9 @@ actor VerdictService {
     /// Answers as soon as the actor is free: the watchdog's proof that verdicts are not wedged.
     func isResponsive() -> Bool { true }
 
+    /// Devices loaded and evaluated under the policy: verdicts can be served (`/readyz`).
+    private(set) var isStarted = false
+
     /// How many devices stand at each verdict now (`/metrics`).
     func statusCounts() -> [String: Int] {
         entries.values.reduce(into: [:]) { counts, entry in
@@ -84,8 +87,17 @@ actor VerdictService {
             if let payload = view.latestPayload,
                 let attestation = try? decoder.decode(AttestationPayload.self, from: Data(payload.utf8))
             {
-                entry.report = attestation.report
-                entry.issuedAt = attestation.issuedAt
+                // A report stored before its ranges were checked must not take the verdict service down at
+                // every start: out of range, it counts as no report (unknown) until the device sends again.
+                do {
+                    try PayloadLimits.check(attestation)
+                    entry.report = attestation.report
+                    entry.issuedAt = attestation.issuedAt
+                } catch {
+                    logger.warning(
+                        "stored report out of range, ignoring it until the device reports again: \(error.message)",
+                        metadata: ["posture.device": "\(view.device.id)", "posture.code": "\(error.code)"])
+                }
             }
             entries[view.device.id] = entry
         }
@@ -101,6 +113,7 @@ actor VerdictService {
             await evaluate(id, cause: "collector start", now: now)
             if entries[id]?.signed == nil { sign(id, now: now) }
         }
+        isStarted = true
         logger.notice(
             "verdicts ready",
             metadata: ["posture.devices": "\(entries.count)", "posture.policy": "\(policy.version)"])
@@ -134,7 +147,7 @@ actor VerdictService {
 
     // MARK: Reading verdicts
 
-    enum Lookup: Equatable {
+    enum Lookup: Equatable, CustomStringConvertible {
         case device(String)
         case machineID(String)
         case hostname(String)
@@ -152,21 +165,48 @@ actor VerdictService {
                 self = .device(text.lowercased())
             }
         }
+
+        var description: String {
+            switch self {
+            case .device(let id): id
+            case .machineID(let machineID): "machine-id:\(machineID)"
+            case .hostname(let hostname): "hostname:\(hostname)"
+            case .certificate(let fingerprint): "sha256:\(fingerprint)"
+            }
+        }
     }
 
-    /// Throws only when the store cannot be read (an internal error, not "unknown device").
-    func resolve(_ lookup: Lookup) async throws -> String? {
+    /// The one reading of a device reference, for every route that takes one: exactly one device or a
+    /// refusal, never a guess. `hostname:` and `machine-id:` match active (unrevoked) devices only; two
+    /// of them answer 409 naming both, so a policy engine is never handed a compliant twin's verdict.
+    /// Throws `not_found`, `conflict`, or the store's error when it cannot be read (an internal error).
+    func resolve(_ lookup: Lookup) async throws -> String {
+        let matches: [String]
         switch lookup {
-        case .device(let id): return entries[id] == nil ? nil : id
-        case .machineID(let machineID): return entries.first { $0.value.machineID == machineID }?.key
-        case .hostname(let hostname): return entries.first { $0.value.hostname == hostname }?.key
+        case .device(let id):
+            matches = entries[id] == nil ? [] : [id]
+        case .machineID(let machineID):
+            matches = entries.filter { $0.value.revoked == nil && $0.value.machineID == machineID }.map(\.key)
+        case .hostname(let hostname):
+            matches = entries.filter { $0.value.revoked == nil && $0.value.hostname == hostname }.map(\.key)
         case .certificate(let fingerprint):
             // One indexed read; an unknown certificate (an access proxy asking about any client) costs no more.
-            guard let id = try await store.deviceID(certificateFingerprint: fingerprint), entries[id] != nil else {
-                return nil
-            }
-            return id
+            let id = try await store.deviceID(certificateFingerprint: fingerprint)
+            matches = id.flatMap { entries[$0] == nil ? nil : [$0] } ?? []
         }
+        guard matches.count <= 1 else {
+            throw AttestationRefusal(
+                .conflict,
+                "\(lookup) names \(matches.count) active devices (\(matches.sorted().prefix(10).joined(separator: ", "))); ask by device ID"
+            )
+        }
+        guard let id = matches.first else {
+            throw AttestationRefusal(
+                .notFound,
+                "no enrolled device \(lookup); use a device ID, hostname:NAME, machine-id:HEX or sha256:HEX (GET /v1/devices lists them)"
+            )
+        }
+        return id
     }
 
     /// The device's verdict, signed and encoded. A signed verdict is served again while its content is

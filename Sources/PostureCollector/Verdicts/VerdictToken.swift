@@ -8,9 +8,12 @@ import PostureVerdict
 #endif
 
 /// The signed verdict a policy engine relies on: a JWT (ES256) whose `exp` is how long it may be relied on.
+/// Explicitly typed (RFC 8725 §3.11) and with its own audience, so that neither a Security Event Token
+/// nor any other JWT the collector signs can be taken for a verdict.
 enum VerdictToken {
     struct Claims: Encodable {
         var iss: String
+        var aud: String = VerdictClaims.audience
         var sub: String
         var iat: Int
         var nbf: Int
@@ -26,7 +29,7 @@ enum VerdictToken {
         var device: Device
 
         enum CodingKeys: String, CodingKey {
-            case iss, sub, iat, nbf, exp, jti, status, unknown, risk, policy, device, quarantine
+            case iss, aud, sub, iat, nbf, exp, jti, status, unknown, risk, policy, device, quarantine
             case failingRules = "failing_rules"
             case verdictVersion = "verdict_version"
         }
@@ -49,8 +52,9 @@ enum VerdictToken {
         throws -> String
     {
         let claims = Claims(
-            iss: service.issuer, sub: verdict.deviceID, iat: Int(now.timeIntervalSince1970),
-            nbf: Int(now.timeIntervalSince1970) - 5, exp: Int(verdict.validUntil.timeIntervalSince1970),
+            iss: service.issuer, sub: verdict.deviceID, iat: now.timeIntervalSince1970.saturatingInt,
+            nbf: now.timeIntervalSince1970.saturatingInt - 5,
+            exp: verdict.validUntil.timeIntervalSince1970.saturatingInt,
             jti: UUID().uuidString.lowercased(), status: verdict.status.rawValue,
             failingRules: verdict.failing.map(\.rule), unknown: verdict.unknown.map(\.rule), risk: verdict.risk,
             policy: verdict.policyVersion, verdictVersion: verdict.version, quarantine: verdict.quarantine?.reason,
@@ -60,6 +64,6 @@ enum VerdictToken {
                 machineID: entry.machineID, hostname: entry.hostname))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return try service.keys.sign(claims: try encoder.encode(claims), type: "JWT")
+        return try service.keys.sign(claims: try encoder.encode(claims), type: VerdictClaims.type)
     }
 }

@@ -87,6 +87,8 @@ struct FleetAPI {
                 default: Exit.failure
                 }
             throw OperatorError("the collector refused: \(error.error): \(error.message)\(fix)", exitCode: code)
+        case .busy(let reason, let retryAfter):
+            throw OperatorError("\(reason); try again in \(retryAfter)")
         case .unavailable(let reason) where reason.hasPrefix("the collector answered"):
             throw OperatorError("\(reason); its journal says more: `journalctl -u posture-collector`")
         case .unavailable(let reason):

@@ -43,6 +43,8 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
         public static let methodNotAllowed = Code(rawValue: "method_not_allowed")
         // The collector.
         public static let internalError = Code(rawValue: "internal_error")
+        /// Too much is waiting for the store: retry after the answer's `Retry-After`, with jitter.
+        public static let overloaded = Code(rawValue: "overloaded")
 
         /// The HTTP status of each refusal: mapped here and nowhere else.
         public var httpStatus: Int {
@@ -56,6 +58,7 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
             case .methodNotAllowed: 405
             case .machineAlreadyEnrolled, .nonceReused, .sequenceNotIncreasing, .conflict: 409
             case .internalError: 500
+            case .overloaded: 429
             default: 400
             }
         }

@@ -36,6 +36,14 @@ public struct CompactJWS: Sendable, Equatable {
         public var alg: String
         public var kid: String
         public var typ: String?
+        /// Present only to be refused: this reader understands no JWS extension (RFC 7515 §4.1.11).
+        public var crit: [String]?
+
+        public init(alg: String, kid: String, typ: String?) {
+            self.alg = alg
+            self.kid = kid
+            self.typ = typ
+        }
     }
 
     /// The media type of a Posture attestation, in the header's `typ`.
@@ -74,10 +82,20 @@ public struct CompactJWS: Sendable, Equatable {
             compact[compact.startIndex..<dots[0]], compact[compact.utf8.index(after: dots[0])..<dots[1]],
             compact[compact.utf8.index(after: dots[1])..<compact.endIndex],
         ]
-        guard let headerBytes = Base64URL.decode(parts[0]),
-            let header = try? JSONDecoder().decode(Header.self, from: headerBytes)
-        else {
+        guard let headerBytes = Base64URL.decode(parts[0]) else {
+            throw AttestationRefusal(.malformedJWS, "the JWS protected header is not base64url")
+        }
+        do {
+            try StrictJSON.check(headerBytes)
+        } catch {
+            throw AttestationRefusal(.malformedJWS, "the JWS protected header is not one reading of JSON: \(error)")
+        }
+        guard let header = try? JSONDecoder().decode(Header.self, from: headerBytes) else {
             throw AttestationRefusal(.malformedJWS, "the JWS protected header is not base64url JSON with alg and kid")
+        }
+        guard header.crit == nil else {
+            throw AttestationRefusal(
+                .malformedJWS, "the JWS header has crit; no JWS extension is understood here (RFC 7515 §4.1.11)")
         }
         guard header.alg == "ES256" else {
             throw AttestationRefusal(.unsupportedAlgorithm, "JWS alg is \(header.alg); only ES256 is accepted")
@@ -115,6 +133,11 @@ public struct CompactJWS: Sendable, Equatable {
         }
         guard let payload = Base64URL.decode(encodedPayload) else {
             throw AttestationRefusal(.malformedJWS, "the JWS payload is not base64url")
+        }
+        do {
+            try StrictJSON.check(payload)
+        } catch {
+            throw AttestationRefusal(.malformedPayload, "the signed payload is not one reading of JSON: \(error)")
         }
         return payload
     }

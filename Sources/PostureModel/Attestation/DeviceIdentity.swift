@@ -40,4 +40,9 @@ public struct DeviceIdentity: Sendable, Hashable, CustomStringConvertible {
         !id.isEmpty && id.utf8.count <= 64
             && id.utf8.allSatisfy { ($0 >= 0x61 && $0 <= 0x7a) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2d }
     }
+
+    /// machine-id(5): exactly 32 lowercase ASCII hex digits, nothing around them.
+    public static func isMachineID(_ text: some StringProtocol) -> Bool {
+        text.utf8.count == 32 && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
 }
