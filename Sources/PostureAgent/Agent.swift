@@ -59,7 +59,9 @@ public actor Agent: Service {
     /// Waits between deliveries the collector answered 429 to (Retry-After plus full jitter).
     private var busyBackoff = Backoff(cap: 60)
     private var verdict: Verdict?
-    private let verifier: VerdictVerifier?
+    private var verifier: VerdictVerifier?
+    /// When the keys were last fetched because a verdict named an unknown key: at most once a minute.
+    private var keysFetchedAt: Date?
     private let enforcer: Enforcer?
     /// The issue time of the newest verified verdict: an older one is a replay.
     private var lastVerifiedAt: Date?
@@ -83,9 +85,10 @@ public actor Agent: Service {
         gatheredCursor = try spooled.last.flatMap { try spool.entry($0)?.journalCursor } ?? state.acceptedCursor()
         verdict = try? state.verdict()
         let deviceID = enrollment.deviceID
-        verifier = try? state.readText(state.verdictKeysPath).flatMap { keys in
+        let verifier = try? state.readText(state.verdictKeysPath).flatMap { keys in
             try VerdictVerifier(jwks: keys, deviceID: deviceID)
         }
+        self.verifier = verifier
         enforcer =
             options.enforcement.mode == .off
             ? nil
@@ -198,9 +201,9 @@ public actor Agent: Service {
     /// acts only on the signed form, verified against the keys pinned at enrollment.
     private func learned(_ new: Verdict, jwt: String?, from source: String) async {
         var verified: VerifiedVerdict?
-        if let verifier, let jwt {
+        if verifier != nil, let jwt {
             do {
-                verified = try verifier.verify(jwt, now: Date(), notBefore: lastVerifiedAt)
+                verified = try await verify(jwt)
             } catch {
                 logger.warning(
                     "verdict refused, not acted on: \(error.message)",
@@ -236,6 +239,48 @@ public actor Agent: Service {
             await enforcer.apply(
                 status: verified.status, failing: verified.failingRules, quarantine: verified.quarantine)
             await reportEnforcement()
+        }
+    }
+
+    /// Verifies a signed verdict; one signed by a key this agent does not know yet (the collector rotated
+    /// its keys) sends it for the collector's current keys, at most once a minute, and tries again.
+    private func verify(_ jwt: String) async throws(AttestationRefusal) -> VerifiedVerdict? {
+        guard let verifier else { return nil }
+        do {
+            return try verifier.verify(jwt, now: Date(), notBefore: lastVerifiedAt)
+        } catch let error
+            where error.code == .keyMismatch && (keysFetchedAt.map { Date().timeIntervalSince($0) > 60 } ?? true)
+        {
+            keysFetchedAt = Date()
+            guard case .accepted(let material) = await client.getJSON("/v1/keys", answer: TrustMaterial.self) else {
+                throw error
+            }
+            adopt(verdictKeys: material.verdictKeys, caBundle: material.caBundle, from: "GET /v1/keys")
+            guard let verifier = self.verifier else { throw error }
+            return try verifier.verify(jwt, now: Date(), notBefore: lastVerifiedAt)
+        }
+    }
+
+    /// Takes the collector's current verdict keys and CA bundle (renewal, or a key it did not know): saved,
+    /// and used from the next verdict and the next connection. A key set that does not parse is ignored.
+    private func adopt(verdictKeys: String?, caBundle: String?, from source: String) {
+        if let verdictKeys, verdictKeys != (try? state.readText(state.verdictKeysPath)) {
+            do {
+                let next = try VerdictVerifier(jwks: verdictKeys, deviceID: enrollment.deviceID)
+                try state.writeText(verdictKeys, state.verdictKeysPath)
+                verifier = next
+                logger.notice("verdict keys updated", metadata: ["posture.source": "\(source)"])
+            } catch {
+                logger.error("verdict keys from \(source) not taken, ignoring: \(error)")
+            }
+        }
+        if let caBundle, !caBundle.isEmpty, caBundle != (try? state.readText(state.caPath)) {
+            do {
+                try state.writeText(caBundle, state.caPath)
+                logger.notice("CA bundle updated", metadata: ["posture.source": "\(source)"])
+            } catch {
+                logger.error("CA bundle from \(source) not saved, ignoring: \(error)")
+            }
         }
     }
 
@@ -380,6 +425,8 @@ public actor Agent: Service {
             case .accepted(let grant):
                 try state.writeText(grant.certificate, state.certificatePath)
                 try state.save(grant.nonce)
+                // Rotated keys or a new CA bundle reach the fleet this way: no re-enrollment.
+                adopt(verdictKeys: grant.verdictKeys, caBundle: grant.caBundle, from: "certificate renewal")
                 let old = client
                 (client, certificate) = try Self.makeClient(state: state, enrollment: enrollment)
                 await old.shutdown()

@@ -90,6 +90,16 @@ struct DeviceRoutes: Sendable {
                 return Responses.refusal(error)
             }
         }
+        // The collector's current trust material, for a device that meets a verdict key it does not know
+        // (a rotation): over the pinned, mutually authenticated channel, so nothing else needs trusting.
+        router.get("/v1/keys") { _, context in
+            do {
+                _ = try await collector.peers.identity(of: context.channel)
+                return Responses.json(TrustMaterial(caBundle: collector.ca.pem, verdictKeys: collector.keys.jwks()))
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
         router.post("/v1/renew") { request, context in
             var deviceID: String?
             do {

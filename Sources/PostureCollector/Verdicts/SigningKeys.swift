@@ -42,7 +42,8 @@ public final class SigningKeys: Sendable {
 
     public static func loadOrCreate(stateDirectory: String) throws -> SigningKeys {
         // First start: the two keys of the initial schedule.
-        for entry in Keyring.initial.keys where !FileManager.default.fileExists(atPath: stateDirectory + "/" + entry.file) {
+        for entry in Keyring.initial.keys
+        where !FileManager.default.fileExists(atPath: stateDirectory + "/" + entry.file) {
             try create(entry.alg, at: stateDirectory + "/" + entry.file)
         }
         return SigningKeys(stateDirectory: stateDirectory, state: try load(stateDirectory))
@@ -52,7 +53,8 @@ public final class SigningKeys: Sendable {
     static func create(_ alg: String, at path: String) throws {
         let pem =
             alg == "RS256"
-            ? try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation : P256.Signing.PrivateKey().pemRepresentation
+            ? try _RSA.Signing.PrivateKey(keySize: .bits2048).pemRepresentation
+            : P256.Signing.PrivateKey().pemRepresentation
         try StateDirectory.write(pem, to: path, mode: 0o600)
     }
 
@@ -115,7 +117,7 @@ public final class SigningKeys: Sendable {
     /// Reads the schedule again if its file changed. A schedule that does not load is logged by the
     /// caller and the keys in use are kept.
     @discardableResult
-    func refresh() throws -> Bool {
+    public func refresh() throws -> Bool {
         let current = state.withLockedValue { $0.stamp }
         guard Self.stamp(stateDirectory) != current else { return false }
         let next = try Self.load(stateDirectory)
@@ -146,7 +148,8 @@ public final class SigningKeys: Sendable {
     /// A compact JWS of `claims` (JSON object bytes) with `alg` ES256 or RS256, by the key signing now.
     public func sign(claims: Data, type: String, algorithm: String = "ES256", now: Date = Date()) throws -> String {
         guard let key = signer(algorithm == "RS256" ? "RS256" : "ES256", at: now) else {
-            throw CollectorError(.pki, "no \(algorithm) signing key is scheduled to sign now (posture-collector keys list)")
+            throw CollectorError(
+                .pki, "no \(algorithm) signing key is scheduled to sign now (posture-collector keys list)")
         }
         let header = #"{"alg":"\#(key.entry.alg)","kid":"\#(key.kid)","typ":"\#(type)"}"#
         let input = Base64URL.encode(Data(header.utf8)) + "." + Base64URL.encode(claims)
@@ -179,7 +182,8 @@ public final class SigningKeys: Sendable {
             retired += dropped
         }
         let data = try PostureReport.makeEncoder(pretty: true).encode(keyring)
-        try StateDirectory.write(String(decoding: data, as: UTF8.self) + "\n", to: keyringPath(stateDirectory), mode: 0o600)
+        try StateDirectory.write(
+            String(decoding: data, as: UTF8.self) + "\n", to: keyringPath(stateDirectory), mode: 0o600)
         for entry in retired { try? FileManager.default.removeItem(atPath: stateDirectory + "/" + entry.file) }
         return keyring
     }

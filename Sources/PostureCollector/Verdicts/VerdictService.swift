@@ -221,6 +221,7 @@ actor VerdictService {
         }
         guard let verdict = entries[id]?.verdict else { return nil }
         if let signed = entries[id]?.signed, signed.version == verdict.version,
+            signed.keyID == keys.keyID("ES256", at: now),
             now < signed.verdict.evaluatedAt.addingTimeInterval(policy.verdictLifetime.seconds / 2),
             now < signed.verdict.validUntil
         {
@@ -234,7 +235,9 @@ actor VerdictService {
         guard let entry = entries[id], let verdict = entry.verdict else { return nil }
         let jwt = (try? VerdictToken.sign(verdict, entry: entry, service: self, now: now)) ?? ""
         let body = (try? PostureReport.wireEncoder().encode(VerdictResponse(verdict: verdict, jwt: jwt))) ?? Data()
-        let signed = SignedVerdict(verdict: verdict, version: verdict.version, jwt: jwt, body: Array(body))
+        let signed = SignedVerdict(
+            verdict: verdict, version: verdict.version, jwt: jwt, body: Array(body), keyID: keys.keyID("ES256", at: now)
+        )
         entries[id]?.signed = signed
         return signed
     }
@@ -389,4 +392,6 @@ struct SignedVerdict: Sendable {
     let version: String
     let jwt: String
     let body: [UInt8]
+    /// The key that signed it: after a rotation, the next answer is signed again by the new one.
+    let keyID: String?
 }

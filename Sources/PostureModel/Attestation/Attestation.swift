@@ -155,3 +155,16 @@ extension PostureReport {
     public static func wireEncoder() -> JSONEncoder { makeEncoder() }
     public static func wireDecoder() -> JSONDecoder { makeDecoder() }
 }
+
+/// `GET /v1/keys` (devices listener): the CA bundle and the verdict-signing keys as they are now.
+public struct TrustMaterial: Codable, Sendable, Equatable {
+    /// PEM.
+    public var caBundle: String
+    /// A JWKS.
+    public var verdictKeys: String
+
+    public init(caBundle: String, verdictKeys: String) {
+        self.caBundle = caBundle
+        self.verdictKeys = verdictKeys
+    }
+}
