@@ -16,7 +16,8 @@ struct Keys: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Schedule new signing keys: in the JWKS at once, signing after --lead, the old ones published for --overlap after that.",
+            abstract:
+                "Schedule new signing keys: published at once, signing after --lead; the old ones stay published for --overlap.",
             discussion: """
                 The running collector follows the new schedule within 5 seconds (or at SIGHUP); no restart, and
                 agents learn the new key from the collector when they first meet it, so nothing is re-enrolled.
@@ -30,12 +31,16 @@ struct Keys: AsyncParsableCommand {
         @Option(help: "ES256 (verdicts) or RS256 (SETs); both by default.") var alg: String?
 
         func run() async throws {
-            guard let lead = DurationText(lead), lead.seconds >= 0 else { throw ValidationError("--lead: a duration such as 10m") }
+            guard let lead = DurationText(lead), lead.seconds >= 0 else {
+                throw ValidationError("--lead: a duration such as 10m")
+            }
             guard let overlap = DurationText(overlap), overlap.seconds >= 0 else {
                 throw ValidationError("--overlap: a duration such as 24h")
             }
             let algorithms = alg.map { [$0.uppercased()] } ?? Keyring.algorithms
-            guard algorithms.allSatisfy(Keyring.algorithms.contains) else { throw ValidationError("--alg: ES256 or RS256") }
+            guard algorithms.allSatisfy(Keyring.algorithms.contains) else {
+                throw ValidationError("--alg: ES256 or RS256")
+            }
             let configuration = try options.load()
             _ = try SigningKeys.loadOrCreate(stateDirectory: configuration.stateDirectory)
             let keyring = try SigningKeys.rotate(
@@ -46,7 +51,8 @@ struct Keys: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The signing-key schedule: what signs, what is published.")
+        static let configuration = CommandConfiguration(
+            abstract: "The signing-key schedule: what signs, what is published.")
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
@@ -58,9 +64,14 @@ struct Keys: AsyncParsableCommand {
         static func describe(_ keyring: Keyring, now: Date) -> String {
             let published = keyring.published(at: now)
             return keyring.keys.sorted { ($0.alg, $0.signsFrom) < ($1.alg, $1.signsFrom) }.map { entry in
-                let state =
-                    keyring.signer(entry.alg, at: now) == entry
-                    ? "signing" : entry.signsFrom > now ? "published, signs from \(entry.signsFrom.formatted(.iso8601))" : published.contains(entry) ? "published, retiring" : "retired"
+                let state: String
+                if keyring.signer(entry.alg, at: now) == entry {
+                    state = "signing"
+                } else if entry.signsFrom > now {
+                    state = "published, signs from \(entry.signsFrom.formatted(.iso8601))"
+                } else {
+                    state = published.contains(entry) ? "published, retiring" : "retired"
+                }
                 return "\(entry.alg)  \(entry.file)  \(state)"
             }.joined(separator: "\n")
         }

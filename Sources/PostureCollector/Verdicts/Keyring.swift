@@ -72,7 +72,8 @@ public struct Keyring: Codable, Sendable, Equatable {
         -> (Keyring, retired: [Entry])
     {
         var next = self
-        next.keys.append(Entry(file: file, alg: alg, signsFrom: now.addingTimeInterval(lead), predecessorOverlap: overlap))
+        next.keys.append(
+            Entry(file: file, alg: alg, signsFrom: now.addingTimeInterval(lead), predecessorOverlap: overlap))
         let kept = next.published(at: now)
         let retired = next.keys.filter { !kept.contains($0) }
         next.keys = next.keys.filter { kept.contains($0) }
