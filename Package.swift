@@ -48,6 +48,12 @@ let package = Package(
 
         // sd_notify for Type=notify units: readiness, status line, watchdog. Linked by both daemons.
         .target(name: "SystemdNotify", dependencies: ["CSystemd"]),
+        // The journal, natively: structured entries, swift-log's handler with PRIORITY and MESSAGE_ID, and
+        // the catalog of every MESSAGE_ID (packaging/systemd/posture.catalog). Linked by both daemons.
+        .target(
+            name: "SystemdJournal",
+            dependencies: ["CSystemd", .product(name: "Logging", package: "swift-log")]
+        ),
 
         // Pure value types: facts, report, attestations (JWS), device identity. No I/O, no clock.
         .target(
@@ -83,7 +89,7 @@ let package = Package(
         .target(
             name: "PostureAgent",
             dependencies: [
-                "PostureProbes", "PostureLinux", "PostureModel", "SystemdNotify",
+                "PostureProbes", "PostureLinux", "PostureModel", "SystemdNotify", "SystemdJournal",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -146,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "postured",
             dependencies: [
-                "PostureProbes", "PostureAgent", "PostureControl",
+                "PostureProbes", "PostureAgent", "PostureControl", "SystemdJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -156,6 +162,7 @@ let package = Package(
             name: "posture-collector",
             dependencies: [
                 "PostureCollector", "PostureStore", "PostureModel", "PostureVerdict", "SystemdNotify", "PostureControl",
+                "SystemdJournal",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -202,7 +209,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PostureCollectorTests", dependencies: ["PostureCollector", "PostureModel", "TestSupport"]),
-        .testTarget(name: "PostureAgentTests", dependencies: ["PostureAgent", "PostureModel", "TestSupport"]),
+        .testTarget(
+            name: "PostureAgentTests",
+            dependencies: ["PostureAgent", "PostureModel", "SystemdJournal", "TestSupport"]
+        ),
         .testTarget(
             name: "PostureStoreTests",
             dependencies: [

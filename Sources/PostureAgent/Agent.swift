@@ -123,6 +123,12 @@ public actor Agent: Service {
     public func isResponsive() -> Bool { true }
 
     public func run() async throws {
+        logger.notice(
+            "agent started",
+            metadata: [
+                "posture.event": "agent-started", "posture.device": "\(enrollment.deviceID)",
+                "posture.collector": "\(enrollment.devicesURL)",
+            ])
         // Gathering keeps its schedule while delivery waits on a slow or absent collector: two loops,
         // the gatherer waking the deliverer after each spooled report.
         let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
@@ -145,7 +151,11 @@ public actor Agent: Service {
         verdictUpdates.finish()
         await client.shutdown()
         let left = (try? spool.sequences().count) ?? 0
-        logger.notice("agent stopped", metadata: ["posture.spooled": "\(left)", "posture.sequence": "\(lastSequence)"])
+        logger.notice(
+            "agent stopped",
+            metadata: [
+                "posture.event": "agent-stopped", "posture.spooled": "\(left)", "posture.sequence": "\(lastSequence)",
+            ])
     }
 
     private func gatherLoop(wake: AsyncStream<Void>.Continuation) async {
@@ -223,7 +233,7 @@ public actor Agent: Service {
             logger.notice(
                 "verdict \(previous?.rawValue ?? "none") -> \(new.status.rawValue)",
                 metadata: [
-                    "posture.source": "\(source)",
+                    "posture.event": "agent-verdict-changed", "posture.source": "\(source)",
                     "posture.failing": "\(new.failing.map(\.rule).joined(separator: ","))",
                     "posture.risk": "\(new.risk)", "posture.quarantine": "\(new.quarantine?.reason ?? "-")",
                     "posture.signed": "\(verified != nil)",
@@ -269,7 +279,9 @@ public actor Agent: Service {
                 let next = try VerdictVerifier(jwks: verdictKeys, deviceID: enrollment.deviceID)
                 try state.writeText(verdictKeys, state.verdictKeysPath)
                 verifier = next
-                logger.notice("verdict keys updated", metadata: ["posture.source": "\(source)"])
+                logger.notice(
+                    "verdict keys updated",
+                    metadata: ["posture.event": "verdict-keys-updated", "posture.source": "\(source)"])
             } catch {
                 logger.error("verdict keys from \(source) not taken, ignoring: \(error)")
             }
@@ -346,7 +358,9 @@ public actor Agent: Service {
                         try delivered(entry)
                         busyBackoff.reset()
                         if collectorWasUnavailable {
-                            logger.notice("collector reachable again", metadata: ["posture.sequence": "\(sequence)"])
+                            logger.notice(
+                                "collector reachable again",
+                                metadata: ["posture.event": "collector-reachable", "posture.sequence": "\(sequence)"])
                             collectorWasUnavailable = false
                         }
                         break delivery
@@ -381,7 +395,7 @@ public actor Agent: Service {
                         }
                         logger.error(
                             "the collector refused report \(sequence) (\(status) \(error.error): \(error.message)); moved to spool/rejected",
-                            metadata: ["posture.code": "\(error.error)"])
+                            metadata: ["posture.event": "report-rejected", "posture.code": "\(error.error)"])
                         try spool.reject(sequence)
                         break delivery
                     case .busy(let reason, let retryAfter):
@@ -395,7 +409,10 @@ public actor Agent: Service {
                         if !collectorWasUnavailable {
                             logger.warning(
                                 "collector unavailable, reports stay in the spool: \(reason)",
-                                metadata: ["posture.spooled": "\((try? spool.sequences().count) ?? 0)"])
+                                metadata: [
+                                    "posture.event": "collector-unavailable",
+                                    "posture.spooled": "\((try? spool.sequences().count) ?? 0)",
+                                ])
                             collectorWasUnavailable = true
                         }
                         return
@@ -430,7 +447,9 @@ public actor Agent: Service {
                 let old = client
                 (client, certificate) = try Self.makeClient(state: state, enrollment: enrollment)
                 await old.shutdown()
-                logger.notice("certificate renewed", metadata: ["posture.not_after": "\(grant.notAfter)"])
+                logger.notice(
+                    "certificate renewed",
+                    metadata: ["posture.event": "certificate-renewed", "posture.not_after": "\(grant.notAfter)"])
             case .refused(let error, _):
                 logger.error("certificate renewal refused: \(error.error): \(error.message)")
             case .unavailable(let reason), .busy(let reason, _):

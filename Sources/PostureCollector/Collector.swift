@@ -157,7 +157,9 @@ struct CredentialRenewal: Service {
     func refreshKeys() {
         do {
             if try keys.refresh() {
-                logger.notice("signing-key schedule reloaded", metadata: ["posture.jwks": "\(keys.jwks())"])
+                logger.notice(
+                    "signing-key schedule reloaded",
+                    metadata: ["posture.event": "signing-keys-reloaded", "posture.jwks": "\(keys.jwks())"])
             }
         } catch {
             logger.error("signing-key schedule not reloaded, keeping the keys in use: \(error)")

@@ -120,6 +120,7 @@ public struct CollectorCore: Sendable {
             logger.notice(
                 "device enrolled",
                 metadata: [
+                    "posture.event": "device-enrolled",
                     "posture.device": "\(deviceID)", "posture.machine_id": "\(machineID)",
                     "posture.hostname": "\(hostname)",
                 ])

@@ -1,6 +1,7 @@
 import ArgumentParser
 import PostureCollector
 import PostureModel
+import SystemdJournal
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -76,4 +77,14 @@ struct Keys: AsyncParsableCommand {
             }.joined(separator: "\n")
         }
     }
+}
+
+/// `posture-collector journal-catalog`: the catalog of every MESSAGE_ID both daemons write, as shipped in
+/// /usr/lib/systemd/catalog/posture.catalog (regenerate packaging/systemd/posture.catalog with it).
+struct JournalCatalogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "journal-catalog", abstract: "Print the journal catalog (journalctl -x) of every MESSAGE_ID.",
+        shouldDisplay: false)
+
+    func run() async throws { print(JournalCatalog.render(), terminator: "") }
 }

@@ -5,6 +5,7 @@ import PostureControl
 import PostureModel
 import PostureStore
 import ServiceLifecycle
+import SystemdJournal
 import SystemdNotify
 
 #if canImport(Glibc)
@@ -35,7 +36,7 @@ struct PostureCollectorCommand: AsyncParsableCommand {
         version: postureVersion,
         subcommands: [
             Serve.self, CheckConfig.self, Token.self, Devices.self, CA.self, Events.self, PolicyCommand.self,
-            APIToken.self, Waivers.self, Audit.self, Keys.self,
+            APIToken.self, Waivers.self, Audit.self, Keys.self, JournalCatalogCommand.self,
         ]
     )
 }
@@ -86,11 +87,7 @@ struct Serve: AsyncParsableCommand {
         if let policy { configuration.policy.path = policy }
         try configuration.validate(file: options.config ?? "command line")
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        JournalLogHandler.bootstrap(identifier: "posture-collector", level: level)
         let logger = Logger(label: "posture-collector")
         let collector = try Collector(configuration: configuration, logger: logger)
         let fingerprint = try CAFingerprint(collector.core.ca.certificate)
@@ -108,7 +105,11 @@ struct Serve: AsyncParsableCommand {
                 services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
+        logger.notice(
+            "collector starting",
+            metadata: ["posture.event": "collector-started", "posture.version": "\(postureVersion)"])
         try await group.run()
+        logger.notice("collector stopped", metadata: ["posture.event": "collector-stopped"])
     }
 }
 

@@ -5,6 +5,7 @@ import PostureLinux
 import PostureModel
 import PostureProbes
 import ServiceLifecycle
+import SystemdJournal
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -43,11 +44,7 @@ struct Run: AsyncParsableCommand {
 
     func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        JournalLogHandler.bootstrap(identifier: "postured", level: level)
         let logger = Logger(label: "postured")
         var options = AgentOptions()
         options.interval = interval.duration

@@ -33,6 +33,11 @@ rm -rf "$stage" && mkdir -p "$stage/build/man" "$stage/build/doc/agent" "$stage/
 cp -r packaging/debian "$stage/debian"
 cp packaging/systemd/postured.service "$stage/debian/posture-agent.postured.service"
 cp packaging/systemd/posture-collector.service "$stage/debian/posture-collector.posture-collector.service"
+# One catalog of every MESSAGE_ID, under a name per package (journalctl ignores the duplicate IDs when
+# both are installed); systemd's dpkg trigger runs journalctl --update-catalog.
+mkdir -p "$stage/build/catalog/agent" "$stage/build/catalog/collector"
+cp packaging/systemd/posture.catalog "$stage/build/catalog/agent/posture-agent.catalog"
+cp packaging/systemd/posture.catalog "$stage/build/catalog/collector/posture-collector.catalog"
 cp -r etc "$stage/etc"
 cp -r packaging/agent "$stage/build/agent"
 cp "$out/binaries/postured" "$out/binaries/posture-collector" "$stage/build/"

@@ -1,6 +1,7 @@
 import Logging
 import PostureLinux
 import PostureModel
+import SystemdJournal
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

@@ -71,7 +71,7 @@ final class ServerCertificate: Sendable {
             state.withLockedValue { $0 = next }
             logger.notice(
                 current.renewAt == nil ? "server certificate reloaded" : "server certificate renewed",
-                metadata: ["posture.not_after": "\(next.notAfter)"])
+                metadata: ["posture.event": "server-certificate-renewed", "posture.not_after": "\(next.notAfter)"])
             return true
         } catch {
             logger.error(

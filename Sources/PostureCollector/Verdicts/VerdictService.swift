@@ -96,7 +96,10 @@ actor VerdictService {
                 } catch {
                     logger.warning(
                         "stored report out of range, ignoring it until the device reports again: \(error.message)",
-                        metadata: ["posture.device": "\(view.device.id)", "posture.code": "\(error.code)"])
+                        metadata: [
+                            "posture.event": "stored-report-ignored", "posture.device": "\(view.device.id)",
+                            "posture.code": "\(error.code)",
+                        ])
                 }
             }
             entries[view.device.id] = entry
@@ -116,7 +119,10 @@ actor VerdictService {
         isStarted = true
         logger.notice(
             "verdicts ready",
-            metadata: ["posture.devices": "\(entries.count)", "posture.policy": "\(policy.version)"])
+            metadata: [
+                "posture.event": "verdicts-ready", "posture.devices": "\(entries.count)",
+                "posture.policy": "\(policy.version)",
+            ])
     }
 
     func enrolled(_ record: DeviceRecord) async {
@@ -306,7 +312,7 @@ actor VerdictService {
             logger.notice(
                 "verdict \(previous?.status.rawValue ?? "none") -> \(verdict.status.rawValue)",
                 metadata: [
-                    "posture.device": "\(id)", "posture.cause": "\(cause)",
+                    "posture.event": "verdict-changed", "posture.device": "\(id)", "posture.cause": "\(cause)",
                     "posture.failing": "\(verdict.failing.map(\.rule).joined(separator: ","))",
                     "posture.risk": "\(verdict.risk)",
                 ])

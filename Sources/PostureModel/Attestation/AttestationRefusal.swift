@@ -46,6 +46,15 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
         /// Too much is waiting for the store: retry after the answer's `Retry-After`, with jitter.
         public static let overloaded = Code(rawValue: "overloaded")
 
+        /// Every code, in PROTOCOL.md's order: what the journal catalog and the docs must each cover.
+        public static let all: [Code] = [
+            .malformedRequest, .payloadTooLarge, .malformedJWS, .unsupportedAlgorithm, .keyMismatch, .badSignature,
+            .malformedPayload, .unsupportedSchema, .deviceMismatch, .futureIssueTime, .staleIssueTime, .nonceUnknown,
+            .nonceExpired, .nonceReused, .sequenceNotIncreasing, .certificateRequired, .deviceRevoked, .deviceUnknown,
+            .tokenInvalid, .tokenExpired, .tokenUsed, .machineAlreadyEnrolled, .badCSR, .unauthorized,
+            .insufficientScope, .notFound, .conflict, .methodNotAllowed, .internalError, .overloaded,
+        ]
+
         /// The HTTP status of each refusal: mapped here and nowhere else.
         public var httpStatus: Int {
             switch self {

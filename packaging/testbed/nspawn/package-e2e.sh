@@ -79,6 +79,19 @@ wait_for 40 sh -c "[ \"\$(nsenter -t $P -a posture-collector devices show $devic
 check_match "collector stored attestations" "$(reports)" '^[1-9][0-9]*$'
 check "device key" "$(inside stat -c '%U %a' /var/lib/posture/device.key)" "root 600"
 
+step "a refusal in the journal: at warning priority, with its MESSAGE_ID, explained by journalctl -x"
+# token_invalid (PROTOCOL.md) is MESSAGE_ID 9b5f9a2ad86c400bb7755c5be67521b5 (packaging/systemd/posture.catalog).
+inside postured enroll --collector https://127.0.0.1:8443 --token not-a-token --ca-fingerprint "$pin" \
+    --state-dir /tmp/bogus-enrollment >"$work/bogus-enroll.log" 2>&1
+check "bogus enrollment refused" "$(grep -c token_invalid "$work/bogus-enroll.log")" "1"
+refusal_id=9b5f9a2ad86c400bb7755c5be67521b5
+wait_for 10 sh -c "nsenter -t $P -a journalctl -u posture-collector -p warning -o cat MESSAGE_ID=$refusal_id | grep -q ."
+inside journalctl -u posture-collector -p warning --no-pager -o short >"$work/journal-warnings.log" 2>&1
+check "journalctl -p warning shows the refusal" "$(inside journalctl -u posture-collector -p warning -o cat MESSAGE_ID=$refusal_id | grep -c 'refused:')" "1"
+check "its fields" "$(inside journalctl -u posture-collector -o json MESSAGE_ID=$refusal_id | grep -o '"POSTURE_CODE":"token_invalid"' | head -1)" '"POSTURE_CODE":"token_invalid"'
+check "journalctl -x explains it" "$(inside journalctl -x -u posture-collector MESSAGE_ID=$refusal_id --no-pager | grep -c 'enrollment token is unknown')" "1"
+check "lifecycle events catalogued" "$(inside journalctl -u posture-collector -o cat MESSAGE_ID=c48451d694474e838c7ba49ce7f8c255 | grep -c 'verdicts ready')" "1"
+
 step "enforcement from the packaged unit: /etc/default/postured edited to --enforce enforce"
 inside sed -i 's/^POSTURED_OPTIONS=.*/POSTURED_OPTIONS="--enforce enforce --interval 10s"/' /etc/default/postured
 inside systemctl restart postured
