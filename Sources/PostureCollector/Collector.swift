@@ -45,7 +45,9 @@ public struct Collector: Sendable {
         -> [any Service]
     {
         let configuration = core.configuration
-        let serverCertificate = try ServerCertificate(configuration: configuration, ca: core.ca, logger: core.logger)
+        let serverCertificate = try ServerCertificate(
+            configuration: configuration, ca: core.ca, logger: core.logger
+        ) { [core] notAfter in core.serverCertificateNotAfter.withLockedValue { $0 = notAfter } }
         let initial = serverCertificate.current
         var serverTLS = TLSConfiguration.makeServerConfiguration(
             certificateChain: initial.chain, privateKey: initial.key)

@@ -35,6 +35,8 @@ public struct CollectorCore: Sendable {
     let metrics = CollectorMetrics()
     /// Bounds what refusals cost: one security event and log line per source, code and minute.
     let eventThrottle = SecurityEventThrottle()
+    /// The server certificate's expiry, as `ServerCertificate` last set it (for `/metrics`).
+    let serverCertificateNotAfter = NIOLockedValueBox<Date?>(nil)
 
     init(
         configuration: CollectorConfiguration, ca: CertificateAuthority, store: any PostureStore, keys: SigningKeys,
@@ -262,6 +264,18 @@ public struct CollectorCore: Sendable {
     }
 
     /// Logs a refusal as a security event and stores it; never stores the refused report.
+    /// Gauges read at scrape time: build, credentials' expiry, the SSF outbox.
+    func refreshMetrics(now: Date = Date()) async {
+        metrics.buildInfo(version: postureVersion)
+        let published = Dictionary(grouping: keys.schedule().published(at: now), by: \.alg).mapValues(\.count)
+        metrics.credentials(
+            caNotAfter: ca.certificate.notValidAfter,
+            serverNotAfter: serverCertificateNotAfter.withLockedValue { $0 } ?? .distantPast, publishedKeys: published)
+        if let backlog = try? await store.outboxBacklog() {
+            metrics.outbox(pending: backlog.pending, oldest: backlog.oldest, now: now)
+        }
+    }
+
     /// A refusal: logged and recorded as a security event, at most once per source, code and minute (the
     /// rest are counted into the next one). A failure of the collector itself (`internal_error`) is not a
     /// security event: it is logged once per cause and minute, whatever device met it.

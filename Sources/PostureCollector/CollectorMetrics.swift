@@ -2,6 +2,12 @@ import Hummingbird
 import PostureStore
 import Prometheus
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// The collector's Prometheus metrics, served at `GET /metrics` on the API listener (scope
 /// `metrics:read`, as Prometheus sends a bearer token): attestations and enrollments by result and refusal
 /// reason, verdicts by status, Shared Signals deliveries and retries, request latency, store commit and
@@ -87,12 +93,61 @@ final class CollectorMetrics: Sendable {
         return try await body()
     }
 
-    func request(listener: String, status: Int, _ duration: Duration) {
-        registry.makeDurationHistogram(
-            name: "posture_http_request_duration_seconds",
-            labels: [("listener", listener), ("status", "\(status / 100)xx")], buckets: latencyBuckets,
-            help: "HTTP request latency, by listener and status class."
-        ).record(duration)
+    private let longPollBuckets: [Duration] = [
+        .milliseconds(100), .seconds(1), .seconds(5), .seconds(10), .seconds(20), .seconds(30), .seconds(60),
+    ]
+
+    /// `route` is the matched pattern (`/v1/devices/{id}/verdict`, bounded), or `unmatched`. Long-polls
+    /// (`?wait=`) wait by design: they go in their own series, so they do not swamp the latency quantiles.
+    func request(listener: String, route: String, method: String, status: Int, longPoll: Bool, _ duration: Duration) {
+        let labels = [
+            ("listener", listener), ("route", route), ("method", method), ("status", "\(status / 100)xx"),
+        ]
+        if longPoll {
+            registry.makeDurationHistogram(
+                name: "posture_http_longpoll_duration_seconds", labels: labels, buckets: longPollBuckets,
+                help: "Verdict long-polls (?wait=), by listener, route, method and status class: how long each waited."
+            ).record(duration)
+        } else {
+            registry.makeDurationHistogram(
+                name: "posture_http_request_duration_seconds", labels: labels, buckets: latencyBuckets,
+                help: "HTTP request latency, by listener, route, method and status class (long-polls excluded)."
+            ).record(duration)
+        }
+    }
+
+    /// What runs: `posture_build_info{version} 1`.
+    func buildInfo(version: String) {
+        registry.makeGauge(
+            name: "posture_build_info", labels: [("version", version)], help: "The collector's version (always 1)."
+        ).set(Double(1))
+    }
+
+    /// When the CA and the server certificate expire, and how many signing keys each algorithm publishes.
+    func credentials(caNotAfter: Date, serverNotAfter: Date, publishedKeys: [String: Int]) {
+        for (name, date) in [("ca", caNotAfter), ("server", serverNotAfter)] {
+            registry.makeGauge(
+                name: "posture_certificate_expiry_timestamp_seconds", labels: [("certificate", name)],
+                help: "When the collector's CA and TLS server certificate expire (Unix time)."
+            ).set(date.timeIntervalSince1970)
+        }
+        for (alg, count) in publishedKeys {
+            registry.makeGauge(
+                name: "posture_signing_keys_published", labels: [("alg", alg)],
+                help: "Token-signing keys in the JWKS, by algorithm (2 during a rotation's overlap)."
+            ).set(Double(count))
+        }
+    }
+
+    /// Security Event Tokens waiting for their receivers, and the age of the oldest.
+    func outbox(pending: Int, oldest: Date?, now: Date) {
+        registry.makeGauge(
+            name: "posture_ssf_outbox_pending", labels: [], help: "SETs not yet delivered to their receivers."
+        ).set(Double(pending))
+        registry.makeGauge(
+            name: "posture_ssf_outbox_oldest_pending_age_seconds", labels: [],
+            help: "How long the oldest undelivered SET has waited (0 when none)."
+        ).set(oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0)
     }
 
     func verdicts(_ counts: [String: Int]) {
@@ -110,20 +165,29 @@ final class CollectorMetrics: Sendable {
 struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let listener: String
     let metrics: CollectorMetrics
+    /// Methods labelled by name; anything else a client invents is `other` (bounded cardinality).
+    static var methods: Set<HTTPRequest.Method> { [.get, .head, .post, .put, .patch, .delete, .options] }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
         let start = ContinuousClock.now
+        let longPoll = request.uri.queryParameters["wait"] != nil
+        let method = Self.methods.contains(request.method) ? request.method.rawValue : "other"
+        func record(_ status: Int) {
+            metrics.request(
+                listener: listener, route: context.endpointPath ?? "unmatched", method: method, status: status,
+                longPoll: longPoll, ContinuousClock.now - start)
+        }
         do {
             let response = try await next(request, context)
-            metrics.request(listener: listener, status: response.status.code, ContinuousClock.now - start)
+            record(response.status.code)
             return response
         } catch let error as HTTPResponseError {
-            metrics.request(listener: listener, status: error.status.code, ContinuousClock.now - start)
+            record(error.status.code)
             throw error
         } catch {
-            metrics.request(listener: listener, status: 500, ContinuousClock.now - start)
+            record(500)
             throw error
         }
     }

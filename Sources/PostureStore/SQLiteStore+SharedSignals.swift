@@ -104,6 +104,16 @@ extension SQLiteStore {
         }
     }
 
+    public func outboxBacklog() async throws -> (pending: Int, oldest: Date?) {
+        try await pool.read { db in
+            let row = try Row.fetchOne(
+                db,
+                sql: "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM ssf_outbox WHERE delivered_at IS NULL")
+            let oldest: Double? = row?["oldest"]
+            return (row?["pending"] ?? 0, oldest.map { Date(timeIntervalSince1970: $0) })
+        }
+    }
+
     public func pendingOutbox(streamID: String, dueBy: Date?, limit: Int) async throws -> [OutboxEntry] {
         try await pool.read { db in
             let due = dueBy == nil ? "" : "AND next_attempt_at <= ?"

@@ -197,6 +197,8 @@ public protocol VerdictStore: Sendable {
     func streams() async throws -> [StreamRecord]
     /// Undelivered SETs of a stream, oldest first; for push only those due by `dueBy`.
     func pendingOutbox(streamID: String, dueBy: Date?, limit: Int) async throws -> [OutboxEntry]
+    /// SETs not yet delivered, over all streams, and when the oldest was queued (`/metrics`).
+    func outboxBacklog() async throws -> (pending: Int, oldest: Date?)
     func markDelivered(streamID: String, jtis: [String], at: Date) async throws -> Int
     func markFailed(id: Int64, error: String, nextAttemptAt: Date) async throws
     func insertOutbox(_ entries: [OutboxEntry]) async throws

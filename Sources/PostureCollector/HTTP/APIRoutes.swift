@@ -20,6 +20,7 @@ struct APIRoutes: Sendable {
             do {
                 _ = try await collector.authorize(request, channel: context.channel, scope: "metrics:read")
                 collector.metrics.verdicts(await collector.verdicts.statusCounts())
+                await collector.refreshMetrics()
                 return Responses.text(collector.metrics.render(), contentType: "text/plain; version=0.0.4")
             } catch {
                 return Responses.refusal(error)

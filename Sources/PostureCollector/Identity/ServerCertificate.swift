@@ -33,12 +33,20 @@ final class ServerCertificate: Sendable {
     private let ca: CertificateAuthority
     private let logger: Logger
     private let state: NIOLockedValueBox<Current>
+    /// Told the expiry of each certificate taken into use (the first one included).
+    private let onChange: @Sendable (Date) -> Void
 
-    init(configuration: CollectorConfiguration, ca: CertificateAuthority, logger: Logger, now: Date = Date()) throws {
+    init(
+        configuration: CollectorConfiguration, ca: CertificateAuthority, logger: Logger, now: Date = Date(),
+        onChange: @escaping @Sendable (Date) -> Void = { _ in }
+    ) throws {
         self.configuration = configuration
         self.ca = ca
         self.logger = logger
-        state = NIOLockedValueBox(try Self.load(configuration, ca: ca, logger: logger, now: now))
+        self.onChange = onChange
+        let first = try Self.load(configuration, ca: ca, logger: logger, now: now)
+        state = NIOLockedValueBox(first)
+        onChange(first.notAfter)
     }
 
     var current: Current { state.withLockedValue { $0 } }
@@ -69,6 +77,7 @@ final class ServerCertificate: Sendable {
         do {
             let next = try Self.load(configuration, ca: ca, logger: logger, now: now)
             state.withLockedValue { $0 = next }
+            onChange(next.notAfter)
             logger.notice(
                 current.renewAt == nil ? "server certificate reloaded" : "server certificate renewed",
                 metadata: ["posture.event": "server-certificate-renewed", "posture.not_after": "\(next.notAfter)"])
