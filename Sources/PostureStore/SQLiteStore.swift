@@ -331,4 +331,12 @@ public final class SQLiteStore: PostureStore {
                 arguments: [now.timeIntervalSince1970])
         }
     }
+
+    /// A consistent copy of the whole store at `path` (SQLite's VACUUM INTO: one read transaction, so a
+    /// snapshot while others write, compacted). `path` must not exist.
+    public func snapshot(to path: String) async throws {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "VACUUM INTO ?", arguments: [path])
+        }
+    }
 }

@@ -88,3 +88,24 @@ struct JournalCatalogCommand: AsyncParsableCommand {
 
     func run() async throws { print(JournalCatalog.render(), terminator: "") }
 }
+
+/// `posture-collector backup --to FILE`: everything the collector is, consistently, while it serves.
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup", abstract: "Write a consistent online backup of the store, CA and signing keys.",
+        discussion: """
+            The store is copied as one snapshot (SQLite VACUUM INTO) without stopping the collector; the archive \
+            (ustar, mode 0600) also holds the CA and the token-signing keys with their schedule: keep it as you \
+            keep ca.key. Restore: stop the collector, `tar -xf FILE -C /var/lib/posture-collector` into an empty \
+            state directory (owned by posture-collector, mode 0700), start it. Devices deliver their spooled \
+            reports to it; reports newer than the backup are re-signed by the agents under fresh nonces.
+            """)
+    @OptionGroup var options: ConfigOptions
+    @Option(help: ArgumentHelp("The archive to write.", valueName: "file")) var to: String
+
+    func run() async throws {
+        let configuration = try options.load()
+        let members = try await CollectorBackup.write(configuration, to: to)
+        print("backup \(to): \(members.joined(separator: ", "))")
+    }
+}

@@ -36,7 +36,7 @@ struct PostureCollectorCommand: AsyncParsableCommand {
         version: postureVersion,
         subcommands: [
             Serve.self, CheckConfig.self, Token.self, Devices.self, CA.self, Events.self, PolicyCommand.self,
-            APIToken.self, Waivers.self, Audit.self, Keys.self, JournalCatalogCommand.self,
+            APIToken.self, Waivers.self, Audit.self, Keys.self, JournalCatalogCommand.self, BackupCommand.self,
         ]
     )
 }

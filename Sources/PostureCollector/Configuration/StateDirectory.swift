@@ -19,6 +19,10 @@ enum StateDirectory {
 
     /// Writes atomically (temporary file, rename) with `mode`.
     static func write(_ text: String, to path: String, mode: Int) throws {
+        try write(data: Data(text.utf8), to: path, mode: mode)
+    }
+
+    static func write(data: Data, to path: String, mode: Int) throws {
         let temporary = path + ".tmp"
         do {
             // Created empty with its mode first, so a key's bytes never sit in a file others could read.
@@ -29,7 +33,7 @@ enum StateDirectory {
                 throw CollectorError(
                     .configuration, "cannot create \(temporary); check the state directory's owner and permissions")
             }
-            try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
+            try data.write(to: URL(fileURLWithPath: temporary))
             try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: temporary)
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
             try FileManager.default.moveItem(atPath: temporary, toPath: path)
