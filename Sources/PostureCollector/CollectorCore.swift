@@ -49,9 +49,9 @@ public struct CollectorCore: Sendable {
         self.keys = keys
         let issuer = Issuer(configuration)
         issuerSource = issuer
-        transmitter = SignalTransmitter(
+        transmitter = try SignalTransmitter(
             store: store, keys: keys, issuer: issuer, trustDomain: configuration.trustDomain, metrics: metrics,
-            logger: logger)
+            logger: logger, ssf: configuration.ssf)
         do {
             verdicts = try VerdictService(
                 store: store, keys: keys, issuer: issuer, trustDomain: configuration.trustDomain,

@@ -151,6 +151,26 @@ extension SQLiteStore {
         }
     }
 
+    public func markRejected(id: Int64, error: String, at: Date) async throws {
+        try await pool.write { db in
+            try db.execute(
+                sql: "UPDATE ssf_outbox SET attempts = attempts + 1, last_error = ?, delivered_at = ? WHERE id = ?",
+                arguments: ["rejected: " + String(error.prefix(490)), at.timeIntervalSince1970, id])
+        }
+    }
+
+    public func markRejected(streamID: String, jti: String, error: String, at: Date) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE ssf_outbox SET attempts = attempts + 1, last_error = ?, delivered_at = ?
+                    WHERE stream_id = ? AND jti = ? AND delivered_at IS NULL
+                    """,
+                arguments: ["rejected: " + String(error.prefix(490)), at.timeIntervalSince1970, streamID, jti])
+            return db.changesCount > 0
+        }
+    }
+
     public func markFailed(id: Int64, error: String, nextAttemptAt: Date) async throws {
         try await pool.write { db in
             try db.execute(

@@ -201,5 +201,9 @@ public protocol VerdictStore: Sendable {
     func outboxBacklog() async throws -> (pending: Int, oldest: Date?)
     func markDelivered(streamID: String, jtis: [String], at: Date) async throws -> Int
     func markFailed(id: Int64, error: String, nextAttemptAt: Date) async throws
+    /// A SET its receiver refused for good (RFC 8935 `err`): done, with the reason kept.
+    func markRejected(id: Int64, error: String, at: Date) async throws
+    /// The same for a poll receiver's `setErrs`; true when an undelivered SET of the stream was marked.
+    func markRejected(streamID: String, jti: String, error: String, at: Date) async throws -> Bool
     func insertOutbox(_ entries: [OutboxEntry]) async throws
 }

@@ -17,18 +17,30 @@ struct VerdictTests {
         print(json.dumps({"header": jwt.get_unverified_header(token), "claims": claims}))
         """
 
-    /// An RFC 8935 receiver: each POST body appended to argv[2] (one per line), answered 202.
+    /// An RFC 8935 receiver over TLS (certificate argv[3], key argv[4]): each POST body appended to argv[2]
+    /// (one per line), answered 202; while the file argv[5] exists, answered 400 with an RFC 8935 error
+    /// (and the file removed: one refusal).
     static let receiverScript = """
-        import sys
+        import json, os, ssl, sys
         from http.server import BaseHTTPRequestHandler, HTTPServer
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+                if os.path.exists(sys.argv[5]):
+                    os.remove(sys.argv[5])
+                    answer = json.dumps({"err": "invalid_audience", "description": "not ours"}).encode()
+                    self.send_response(400); self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(answer))); self.end_headers(); self.wfile.write(answer)
+                    return
                 with open(sys.argv[2], "a") as f:
                     f.write(self.headers.get("Content-Type", "") + " " + self.headers.get("Authorization", "") + " " + body + "\\n")
                 self.send_response(202); self.end_headers()
             def log_message(self, *args): pass
-        HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+        server = HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(sys.argv[3], sys.argv[4])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        server.serve_forever()
         """
 
     let policy = """
@@ -44,7 +56,18 @@ struct VerdictTests {
         let directory = try Paths.temporaryDirectory(label)
         let policyPath = directory.appendingPathComponent("policy.yaml").path
         try (text ?? policy).write(toFile: policyPath, atomically: true, encoding: .utf8)
-        return (try CollectorHarness(label, configuration: "policy: {path: \(policyPath)}\n"), directory, policyPath)
+        // A Shared Signals receiver on loopback, with its own certificate: both must be allowed explicitly.
+        try Shell.run([
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            directory.appendingPathComponent("receiver.key").path, "-out",
+            directory.appendingPathComponent("receiver.crt").path, "-subj", "/CN=receiver", "-days", "1", "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        let configuration = """
+            policy: {path: \(policyPath)}
+            ssf: {allowedDestinations: ["127.0.0.1"], caBundle: \(directory.appendingPathComponent("receiver.crt").path)}
+            """
+        return (try CollectorHarness(label, configuration: configuration), directory, policyPath)
     }
 
     func curl(_ collector: CollectorHarness, _ path: String, token: String, extra: [String] = []) throws -> Shell.Output
@@ -173,11 +196,16 @@ struct VerdictTests {
         // A receiver registers a push stream.
         let receiverPort = try freeLoopbackPort()
         let received = directory.appendingPathComponent("received.txt").path
+        let refuseNext = directory.appendingPathComponent("refuse-next").path
+        let receiverFiles =
+            ["receiver.crt", "receiver.key"].map { directory.appendingPathComponent($0).path } + [
+                refuseNext
+            ]
         var receiver: BackgroundProcess? = try BackgroundProcess(
-            ["/usr/bin/python3", "-c", Self.receiverScript, String(receiverPort), received],
+            ["/usr/bin/python3", "-c", Self.receiverScript, String(receiverPort), received] + receiverFiles,
             logPath: directory.appendingPathComponent("receiver.log").path)
         let streamRequest = """
-            {"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "http://127.0.0.1:\(receiverPort)/events",
+            {"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "https://127.0.0.1:\(receiverPort)/events",
              "authorization_header": "Bearer receiver-secret"},
              "events_requested": ["https://schemas.openid.net/secevent/caep/event-type/device-compliance-change"],
              "aud": "https://proxy.example"}
@@ -187,6 +215,21 @@ struct VerdictTests {
                 collector, "/ssf/streams", token: token,
                 extra: ["-X", "POST", "-H", "Content-Type: application/json", "--data", streamRequest]))
         #expect(created.1 == 201, "\(created.0)")
+        // Only https, and only where ssf.allowedDestinations allows: a token with ssf:manage cannot make the
+        // collector a proxy into the operator's network (cloud metadata, another loopback port).
+        for endpoint in [
+            "http://127.0.0.1:\(receiverPort)/events", "https://169.254.169.254/latest",
+            "https://[::1]:\(receiverPort)/x",
+        ] {
+            let refused = split(
+                try curl(
+                    collector, "/ssf/streams", token: token,
+                    extra: [
+                        "-X", "POST", "-H", "Content-Type: application/json", "--data",
+                        #"{"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "\#(endpoint)"}}"#,
+                    ]))
+            #expect(refused.1 == 400 && refused.0.contains("malformed_request"), "\(endpoint): \(refused.0)")
+        }
         let discovery = try json(
             try Shell.run([
                 "curl", "-sS", "--cacert", collector.caPath, collector.apiURL + "/.well-known/ssf-configuration",
@@ -256,7 +299,7 @@ struct VerdictTests {
         collector.stop()
         try collector.start()
         receiver = try BackgroundProcess(
-            ["/usr/bin/python3", "-c", Self.receiverScript, String(receiverPort), received],
+            ["/usr/bin/python3", "-c", Self.receiverScript, String(receiverPort), received] + receiverFiles,
             logPath: directory.appendingPathComponent("receiver2.log").path)
         #expect(
             BackgroundProcess.eventually(timeout: 30) {
@@ -273,6 +316,22 @@ struct VerdictTests {
             ((second["claims"] as? [String: Any])?["events"] as? [String: Any])?.values.first as? [String: Any]
         #expect(secondEvent?["current_status"] as? String == "compliant")
 
+        // A receiver that refuses a SET for good (RFC 8935 err): recorded, not retried, and the stream goes on.
+        try Data().write(to: URL(fileURLWithPath: refuseNext))
+        try collector.command(["devices", "quarantine", deviceID, "--reason", "again", "--by", "alice"])
+        #expect(BackgroundProcess.eventually(timeout: 10) { !FileManager.default.fileExists(atPath: refuseNext) })
+        try collector.command(["devices", "release", deviceID, "--reason", "fine", "--by", "alice"])
+        #expect(
+            BackgroundProcess.eventually(timeout: 15) {
+                ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n").count >= 3
+            })
+        Thread.sleep(forTimeInterval: 1.5)
+        lines = try String(contentsOfFile: received, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3, "the refused SET was retried, or the next one never came")
+        let (rejectedMetrics, _) = split(try curl(collector, "/metrics", token: scraper))
+        #expect(
+            rejectedMetrics.contains("posture_ssf_push_deliveries_total{result=\"rejected\"} 1"), "\(rejectedMetrics)")
+
         // The audit trail names who, what and why.
         let audit = try collector.command(["audit"])
         #expect(audit.contains("quarantine  by alice"))
@@ -286,7 +345,7 @@ struct VerdictTests {
         #expect(try collector.command(["audit", "verify", "--expect-head", head]).hasPrefix("audit trail intact"))
         try Shell.run([
             "/usr/bin/python3", "-c",
-            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE operator_actions SET reason = 'routine check' WHERE action = 'quarantine'\"); c.commit()",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE operator_actions SET reason = 'routine check' WHERE action = 'quarantine' AND reason = 'laptop reported stolen'\"); c.commit()",
             collector.stateDirectory + "/collector.sqlite",
         ])
         let verify = try Shell.runAllowingFailure(

@@ -23,6 +23,7 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
     public var policy = PolicySettings()
     public var verdicts = Verdicts()
     public var limits = Limits()
+    public var ssf = SSF()
 
     public struct PolicySettings: Sendable, Codable, Equatable {
         public init() {}
@@ -199,6 +200,7 @@ extension CollectorConfiguration {
         "certificates": ["deviceLifetime"],
         "attestations": ["maxBodyBytes", "skew", "nonceLifetime"],
         "storage": ["driver", "sqlitePath", "keepAttestations", "keepExpiredCertificates", "keepSecurityEvents"],
+        "ssf": ["allowedDestinations", "caBundle"],
         "limits": [
             "handshakeTimeout", "idleTimeout", "enrollmentConnections", "devicesConnections", "apiConnections",
             "storeQueueDepth",
@@ -272,6 +274,7 @@ extension CollectorConfiguration {
         policy = try c.decodeIfPresent(PolicySettings.self, forKey: .policy) ?? d.policy
         verdicts = try c.decodeIfPresent(Verdicts.self, forKey: .verdicts) ?? d.verdicts
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? d.limits
+        ssf = try c.decodeIfPresent(SSF.self, forKey: .ssf) ?? d.ssf
     }
 }
 

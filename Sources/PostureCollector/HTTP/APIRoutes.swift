@@ -111,7 +111,8 @@ struct APIRoutes: Sendable {
                 else { throw AttestationRefusal(.notFound, "no poll stream \(id) for this token") }
                 let body = try await request.decodeJSON(PollRequest.self, limit: 1 << 20)
                 let (sets, more) = try await transmitter.poll(
-                    streamID: id, acks: body.ack ?? [], maxEvents: min(max(body.maxEvents ?? 100, 0), 1000),
+                    streamID: id, acks: body.ack ?? [], errors: body.setErrs ?? [:],
+                    maxEvents: min(max(body.maxEvents ?? 100, 0), 1000),
                     wait: body.returnImmediately == true ? nil : .seconds(30))
                 return Responses.json(PollResponse(sets: sets, moreAvailable: more))
             } catch {
@@ -186,6 +187,7 @@ struct PollRequest: Decodable {
     var maxEvents: Int?
     var returnImmediately: Bool?
     var ack: [String]?
+    var setErrs: [String: SignalTransmitter.DeliveryError]?
 }
 
 struct PollResponse: Encodable {

@@ -1591,8 +1591,8 @@ enum OpenAPIDocument {
                           "method": {"const": "urn:ietf:rfc:8935"},
                           "endpoint_url": {
                             "type": "string",
-                            "pattern": "^https?://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$",
-                            "description": "Push: the receiver's http(s) URL."
+                            "pattern": "^https://[A-Za-z0-9.-]+(:[0-9]{1,4})?(/[A-Za-z0-9._~/-]*)?$",
+                            "description": "Push: the receiver's https URL. Refused (400) unless it resolves to public addresses only, or ssf.allowedDestinations in collector.yaml lists it."
                           }
                         }
                       },
@@ -1633,6 +1633,15 @@ enum OpenAPIDocument {
                     "type": ["array", "null"],
                     "items": {"type": "string"},
                     "description": "`jti`s of SETs received."
+                  },
+                  "setErrs": {
+                    "type": ["object", "null"],
+                    "description": "RFC 8936: SETs the receiver will never take, by `jti`; recorded and not offered again.",
+                    "additionalProperties": {
+                      "type": "object",
+                      "required": ["err"],
+                      "properties": {"err": {"type": "string"}, "description": {"type": ["string", "null"]}}
+                    }
                   }
                 }
               },

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import PostureModel
 import PostureStore
 import PostureVerdict
@@ -24,15 +25,17 @@ actor SignalTransmitter {
     let logger: Logger
     let client: HTTPClient
     let metrics: CollectorMetrics
+    let destinations: DestinationPolicy
     private var streams: [String: StreamRecord] = [:]
     private var pushSleeper: (UUID, CheckedContinuation<Void, Never>)?
     private var pollWaiters: [UUID: CheckedContinuation<Void, Never>] = [:]
 
     init(
         store: any PostureStore, keys: SigningKeys, issuer: Issuer, trustDomain: String, metrics: CollectorMetrics,
-        logger: Logger
-    ) {
+        logger: Logger, ssf: CollectorConfiguration.SSF = .init()
+    ) throws {
         self.metrics = metrics
+        destinations = DestinationPolicy(allowed: ssf.allowedDestinations)
         self.store = store
         self.keys = keys
         issuerSource = issuer
@@ -40,6 +43,19 @@ actor SignalTransmitter {
         self.logger = logger
         var configuration = HTTPClient.Configuration()
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(10))
+        // Receivers are verified (the system's roots, and ssf.caBundle for a private PKI), TLS 1.2 at least;
+        // no redirects: a receiver cannot bounce a SET to a destination the policy refuses.
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if let bundle = ssf.caBundle {
+            do {
+                tls.additionalTrustRoots = [.certificates(try NIOSSLCertificate.fromPEMFile(bundle))]
+            } catch {
+                throw CollectorError(.configuration, "ssf.caBundle \(bundle) is not a readable PEM bundle: \(error)")
+            }
+        }
+        configuration.tlsConfiguration = tls
+        configuration.redirectConfiguration = .disallow
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 
@@ -166,6 +182,18 @@ actor SignalTransmitter {
             let pending = try? await store.pendingOutbox(streamID: stream.id, dueBy: Date(), limit: 100)
         else { return false }
         var progress = false
+        // DNS may have changed since the stream was created: the destination is checked again.
+        do {
+            try destinations.check(url)
+        } catch {
+            for entry in pending.prefix(1) {
+                try? await store.markFailed(
+                    id: entry.id, error: error.message, nextAttemptAt: Date().addingTimeInterval(300))
+            }
+            logger.warning(
+                "SET delivery held: \(error.message)", metadata: ["posture.stream": "\(stream.id)"])
+            return false
+        }
         for entry in pending {
             var request = HTTPClientRequest(url: url)
             request.method = .POST
@@ -179,14 +207,25 @@ actor SignalTransmitter {
             do {
                 let response = try await client.execute(request, timeout: .seconds(10))
                 let body = try? await response.body.collect(upTo: 64 << 10)
-                if response.status == .accepted || response.status == .ok {
+                switch Self.outcome(status: Int(response.status.code), body: body.map { Array($0.readableBytesView) }) {
+                case .delivered:
                     _ = try? await store.markDelivered(streamID: stream.id, jtis: [entry.jti], at: Date())
                     metrics.signalDelivery("delivered")
                     progress = true
                     continue
+                case .rejected(let reason):
+                    // RFC 8935 §2.4: the receiver will never take this SET; retrying cannot help, and the
+                    // stream goes on with the next one.
+                    _ = try? await store.markRejected(id: entry.id, error: reason, at: Date())
+                    metrics.signalDelivery("rejected")
+                    logger.warning(
+                        "SET rejected by the receiver, not retried: \(reason)",
+                        metadata: ["posture.stream": "\(stream.id)", "posture.jti": "\(entry.jti)"])
+                    progress = true
+                    continue
+                case .retry(let reason):
+                    failure = reason
                 }
-                failure =
-                    "HTTP \(response.status.code) \(body.map { String(buffer: $0) }.map { String($0.prefix(200)) } ?? "")"
             } catch {
                 failure = "\(error)"
             }
@@ -202,14 +241,47 @@ actor SignalTransmitter {
         return progress
     }
 
+    enum Outcome: Equatable {
+        case delivered
+        /// A permanent error for this SET (RFC 8935 §2.4 `err`).
+        case rejected(String)
+        case retry(String)
+    }
+
+    /// What a push answer means: 202/200 delivered; 400 with an RFC 8935 error object (`err`) rejected
+    /// for good; anything else (5xx, 429, a 400 without `err`, a redirect) retried with backoff.
+    static func outcome(status: Int, body: [UInt8]?) -> Outcome {
+        if status == 202 || status == 200 { return .delivered }
+        let text = body.map { String(decoding: $0.prefix(300), as: UTF8.self) } ?? ""
+        if status == 400, let body,
+            let error = try? JSONDecoder().decode(DeliveryError.self, from: Data(body)), !error.err.isEmpty
+        {
+            return .rejected("\(error.err)\(error.description.map { ": " + String($0.prefix(200)) } ?? "")")
+        }
+        return .retry("HTTP \(status) \(text.prefix(200))")
+    }
+
+    /// RFC 8935 §2.4 / RFC 8936 §2.4.4: `{"err": "invalid_audience", "description": "…"}`.
+    struct DeliveryError: Codable, Equatable {
+        var err: String
+        var description: String?
+    }
+
     // MARK: Poll delivery
 
     /// RFC 8936: acknowledges `acks`, then returns up to `maxEvents` unacknowledged SETs, waiting up to
     /// `wait` for one when there are none and the receiver did not ask to return immediately.
-    func poll(streamID: String, acks: [String], maxEvents: Int, wait: Duration?) async throws -> (
-        [String: String], Bool
-    ) {
+    func poll(
+        streamID: String, acks: [String], errors: [String: DeliveryError] = [:], maxEvents: Int, wait: Duration?
+    ) async throws -> ([String: String], Bool) {
         _ = try await store.markDelivered(streamID: streamID, jtis: acks, at: Date())
+        // RFC 8936 setErrs: the receiver will never take these; recorded, not offered again.
+        for (jti, error) in errors.prefix(1000) {
+            let reason = "\(error.err)\(error.description.map { ": " + String($0.prefix(200)) } ?? "")"
+            if try await store.markRejected(streamID: streamID, jti: jti, error: reason, at: Date()) {
+                metrics.signalDelivery("rejected")
+            }
+        }
         var pending = try await store.pendingOutbox(streamID: streamID, dueBy: nil, limit: maxEvents + 1)
         if let wait {
             let deadline = ContinuousClock.now + wait
@@ -232,6 +304,7 @@ actor SignalTransmitter {
     }
 
     func save(_ stream: StreamRecord) async throws {
+        if stream.status != "deleted", let endpoint = stream.endpointURL { try destinations.check(endpoint) }
         try await store.upsertStream(stream)
         if stream.status == "deleted" { streams.removeValue(forKey: stream.id) } else { streams[stream.id] = stream }
         wake()
