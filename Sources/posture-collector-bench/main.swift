@@ -8,6 +8,7 @@ import Crypto
 // (`openssl speed ecdsap256`), and the server CPU of a fresh mTLS handshake next to `openssl s_server`'s.
 // Asserts nothing.
 //   swift build -c release && .build/release/posture-collector-bench [--devices 32] [--seconds 10]
+//   .build/release/posture-collector-bench --storm 1000 [--nofile 32768]: a fleet reconnecting at once
 import Foundation
 import Glibc
 import PostureAgent
@@ -20,6 +21,9 @@ struct Options {
     var seconds = 10.0
     var handshakes = 300
     var collector: String?
+    /// `--storm N`: the reconnect storm instead of the throughput phases (ReconnectStorm.swift).
+    var storm: Int?
+    var nofile = 32768
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -30,8 +34,12 @@ struct Options {
             case "--seconds": seconds = text.flatMap(Double.init) ?? seconds
             case "--handshakes": handshakes = text.flatMap(Int.init) ?? handshakes
             case "--collector": collector = text
+            case "--storm": storm = text.flatMap(Int.init)
+            case "--nofile": nofile = text.flatMap(Int.init) ?? nofile
             default:
-                print("usage: posture-collector-bench [--devices N] [--seconds S] [--handshakes N] [--collector PATH]")
+                print(
+                    "usage: posture-collector-bench [--devices N] [--seconds S] [--handshakes N] [--collector PATH] [--storm N [--nofile N]]"
+                )
                 exit(64)
             }
         }
@@ -41,6 +49,9 @@ struct Options {
 let options = Options(CommandLine.arguments)
 let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 let collectorBinary = options.collector ?? binDirectory.appendingPathComponent("posture-collector").path
+if let storm = options.storm {
+    exit(await ReconnectStorm.run(devices: storm, nofile: options.nofile, collectorBinary: collectorBinary))
+}
 let work = String(cString: mkdtemp(strdup("/tmp/posture-collector-bench-XXXXXX")))
 let state = work + "/collector"
 

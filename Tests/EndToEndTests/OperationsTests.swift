@@ -51,4 +51,15 @@ struct OperationsTests {
         }
         #expect(try collector.command(["devices", "verdict", secondID]).contains("backup test"))
     }
+
+    /// 1,000 devices reconnecting at once to a collector that was just killed, under a descriptor limit
+    /// a twentieth of its connection caps (the old unit's 1,024): every one delivers, the collector stays up.
+    @Test(Requirement.available(programs: ["prlimit"]))
+    func aThousandDevicesReconnectingAtOnceAllDeliverAndNothingCrashes() throws {
+        let run = try Shell.runAllowingFailure(
+            [Paths.executable("posture-collector-bench"), "--storm", "1000", "--nofile", "1024"], timeout: 600)
+        #expect(run.status == 0, "\(run.stdout)\n\(run.stderr.suffix(2000))")
+        #expect(run.stdout.contains("storm: 1000/1000 delivered"), "\(run.stdout)")
+        #expect(run.stdout.contains("collector up"), "\(run.stdout)")
+    }
 }
