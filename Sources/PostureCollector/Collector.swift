@@ -30,6 +30,35 @@ public struct Collector: Sendable {
         core = try CollectorCore(configuration: configuration, ca: ca, store: store, keys: keys, logger: logger)
     }
 
+    /// Before serving: waits while the store cannot be opened because its disk is full (SQLite needs a few
+    /// pages for its WAL index), saying so once and in the unit's status line, instead of exiting into a
+    /// restart loop; any other failure is thrown at once. Returns how long it waited.
+    @discardableResult
+    public static func waitForStore(
+        _ configuration: CollectorConfiguration, logger: Logger, status: (String) -> Void = { _ in },
+        retry: Duration = .seconds(5)
+    ) async throws -> Duration {
+        let start = ContinuousClock.now
+        var said = false
+        while true {
+            do {
+                _ = try openStore(configuration)
+                if said { logger.notice("the store opens again; starting") }
+                return ContinuousClock.now - start
+            } catch {
+                guard let free = StateDirectory.freeBytes(configuration.sqlitePath), free < 4 << 20 else { throw error }
+                if !said {
+                    logger.error(
+                        "the disk holding \(configuration.sqlitePath) is full (\(free) bytes free): waiting for space to open the store; free some (df, journalctl --vacuum-size, storage.keepAttestations): \(error)",
+                        metadata: ["posture.code": "internal_error"])
+                    said = true
+                }
+                status("waiting for disk space: \(configuration.sqlitePath) cannot be opened (\(free) bytes free)")
+                try await Task.sleep(for: retry)
+            }
+        }
+    }
+
     public static func openStore(_ configuration: CollectorConfiguration) throws -> SQLiteStore {
         try StateDirectory.prepare(configuration.stateDirectory)
         do {

@@ -89,6 +89,10 @@ struct Serve: AsyncParsableCommand {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         JournalLogHandler.bootstrap(identifier: "posture-collector", level: level)
         let logger = Logger(label: "posture-collector")
+        try await Collector.waitForStore(configuration, logger: logger) { status in
+            SystemdNotifier.status(status)
+            SystemdNotifier.watchdogAlive()
+        }
         let collector = try Collector(configuration: configuration, logger: logger)
         let fingerprint = try CAFingerprint(collector.core.ca.certificate)
         let readiness = Readiness(expected: 3)

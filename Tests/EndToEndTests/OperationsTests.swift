@@ -62,4 +62,64 @@ struct OperationsTests {
         #expect(run.stdout.contains("storm: 1000/1000 delivered"), "\(run.stdout)")
         #expect(run.stdout.contains("collector up"), "\(run.stdout)")
     }
+
+    /// A full disk (a tmpfs filled to the last byte): the collector neither crash-loops nor blames
+    /// permissions. Stopped cleanly, it waits for space and then starts by itself; killed (its WAL index
+    /// still there), it starts at once and /readyz says the store cannot take a write until space is freed.
+    @Test(Requirement.available(programs: ["mount", "umount", "dd"], root: true))
+    func theCollectorStartsOnAFullDisk() throws {
+        let scratch = try Paths.temporaryDirectory("full-disk")
+        // The collector's state directory moved onto a small tmpfs of its own.
+        let collector = try CollectorHarness("e2e-full-disk")
+        collector.stop()
+        let saved = scratch.appendingPathComponent("saved").path
+        try Shell.run(["cp", "-a", collector.stateDirectory, saved])
+        try Shell.run(["mount", "-t", "tmpfs", "-o", "size=12m,mode=0700", "tmpfs", collector.stateDirectory])
+        defer { _ = try? Shell.runAllowingFailure(["umount", "-l", collector.stateDirectory]) }
+        try Shell.run(["sh", "-c", "cp -a '\(saved)'/. '\(collector.stateDirectory)'/"])
+        try collector.start()
+        let fill = collector.stateDirectory + "/fill"
+        func fillDisk() throws {
+            // To the last byte: big blocks, then small ones.
+            for (index, size) in ["64k", "4k", "512"].enumerated() {
+                _ = try Shell.runAllowingFailure(
+                    ["dd", "if=/dev/zero", "of=\(fill)\(index)", "bs=\(size)"], timeout: 60)
+            }
+        }
+        func freeDisk() throws {
+            for index in 0..<3 { try? FileManager.default.removeItem(atPath: "\(fill)\(index)") }
+        }
+        func readiness() throws -> CurlResult { try curl(collector.enrollmentURL + "/readyz", ca: collector.caPath) }
+        #expect(try readiness().http == 200)
+
+        // Killed, then the disk fills: it starts; ready only if a write still fits (the WAL reuses its
+        // pages), else it says why.
+        collector.kill9()
+        try fillDisk()
+        try collector.start()
+        let full = try readiness()
+        #expect(full.http == 200 || (full.http == 503 && full.body.contains("cannot take a write")), "\(full)")
+        try freeDisk()
+        #expect(BackgroundProcess.eventually(timeout: 10) { (try? readiness().http) == 200 })
+
+        // Stopped cleanly, then full: it waits for space (no exit, no restart loop), then starts by itself.
+        collector.stop()
+        try fillDisk()
+        let waiting = try BackgroundProcess(
+            [
+                CollectorHarness.collectorBinary, "serve", "--state-dir", collector.stateDirectory,
+                "--listen-enrollment", "127.0.0.1:\(collector.enrollmentPort)",
+                "--listen-devices", "127.0.0.1:\(collector.devicesPort)", "--listen-api",
+                "127.0.0.1:\(collector.apiPort)",
+            ], logPath: scratch.appendingPathComponent("waiting.log").path)
+        #expect(
+            BackgroundProcess.eventually(timeout: 15) { waiting.log.contains("waiting for space") }, "\(waiting.log)")
+        #expect(waiting.wait(timeout: 2) == nil, "the collector exited on a full disk: \(waiting.log)")
+        #expect(!waiting.log.contains("permissions"), "\(waiting.log)")
+        try freeDisk()
+        #expect(BackgroundProcess.eventually(timeout: 20) { waiting.log.contains("listening api") }, "\(waiting.log)")
+        #expect(try readiness().http == 200)
+        waiting.signal(SIGTERM)
+        _ = waiting.wait(timeout: 30)
+    }
 }

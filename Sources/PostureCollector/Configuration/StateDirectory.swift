@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -15,6 +18,14 @@ enum StateDirectory {
         } catch {
             throw CollectorError(.configuration, "cannot create the state directory \(path) (stateDirectory): \(error)")
         }
+    }
+
+    /// Bytes available to this user on the filesystem holding `path` (or its directory); nil if unknown.
+    static func freeBytes(_ path: String) -> Int? {
+        var info = statvfs()
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        guard statvfs(FileManager.default.fileExists(atPath: path) ? path : directory, &info) == 0 else { return nil }
+        return Int(info.f_bavail) * Int(info.f_frsize)
     }
 
     /// Writes atomically (temporary file, rename) with `mode`.
