@@ -127,7 +127,8 @@ final class ServerCertificate: Sendable {
                 // A pair caught half-replaced would fail every handshake: refused, the old pair stays.
                 let keyPEM = try String(contentsOfFile: keyPath, encoding: .utf8)
                 guard try Certificate.PrivateKey(pemEncoded: keyPEM).publicKey == parsed.publicKey else {
-                    throw CollectorError(.pki, "tls.key \(keyPath) is not the key of tls.certificate \(certificatePath)")
+                    throw CollectorError(
+                        .pki, "tls.key \(keyPath) is not the key of tls.certificate \(certificatePath)")
                 }
                 return Current(
                     chain: chain.map { .certificate($0) }, key: .privateKey(key), notAfter: parsed.notValidAfter,
