@@ -103,14 +103,8 @@ struct AttestationTests {
         let collector = try CollectorHarness("e2e-refusals")
         let (state, deviceID) = try collector.enrollAgent("agent")
         let (_, otherDeviceID) = try collector.enrollAgent("other")
-        try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1"])
-        let captured = try #require(try collector.attestations(deviceID).first)
-        let device = try DeviceClient(collector: collector, state: state)
-        let key = SoftwareSigningKey(
-            try P256.Signing.PrivateKey(
-                pemRepresentation: String(contentsOfFile: state + "/device.key", encoding: .utf8)))
-        let original = try PostureReport.wireDecoder().decode(
-            AttestationPayload.self, from: try #require(Base64URL.decode(captured.jws.split(separator: ".")[1])))
+        let (device, key, captured, original) = try DeviceClient.afterOneReport(
+            collector: collector, state: state, deviceID: deviceID)
 
         func payload(_ change: (inout AttestationPayload) -> Void) throws -> AttestationPayload {
             var payload = original
@@ -332,6 +326,20 @@ struct DeviceClient {
     init(collector: CollectorHarness, state: String) throws {
         self.collector = collector
         self.state = state
+    }
+
+    /// The agent's first report sent and stored; the device as an attacker holding its key would have it.
+    static func afterOneReport(collector: CollectorHarness, state: String, deviceID: String) throws -> (
+        client: DeviceClient, key: SoftwareSigningKey, captured: StoredAttestationRow, original: AttestationPayload
+    ) {
+        try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1"])
+        let captured = try #require(try collector.attestations(deviceID).first)
+        let key = SoftwareSigningKey(
+            try P256.Signing.PrivateKey(
+                pemRepresentation: String(contentsOfFile: state + "/device.key", encoding: .utf8)))
+        let original = try PostureReport.wireDecoder().decode(
+            AttestationPayload.self, from: try #require(Base64URL.decode(captured.jws.split(separator: ".")[1])))
+        return (try DeviceClient(collector: collector, state: state), key, captured, original)
     }
 
     func freshNonce() throws -> String {

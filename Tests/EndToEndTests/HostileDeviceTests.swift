@@ -12,14 +12,8 @@ struct HostileDeviceTests {
     @Test func extremeValuesDuplicateKeysAndLookAlikeMachineIDsCannotStopTheCollector() throws {
         let collector = try CollectorHarness("e2e-hostile")
         let (state, deviceID) = try collector.enrollAgent("agent")
-        try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1"])
-        let captured = try #require(try collector.attestations(deviceID).first)
-        let device = try DeviceClient(collector: collector, state: state)
-        let key = SoftwareSigningKey(
-            try P256.Signing.PrivateKey(
-                pemRepresentation: String(contentsOfFile: state + "/device.key", encoding: .utf8)))
-        let original = try PostureReport.wireDecoder().decode(
-            AttestationPayload.self, from: try #require(Base64URL.decode(captured.jws.split(separator: ".")[1])))
+        let (device, key, _, original) = try DeviceClient.afterOneReport(
+            collector: collector, state: state, deviceID: deviceID)
         var sequence: UInt64 = 1
         func payload(_ change: (inout AttestationPayload) -> Void) throws -> AttestationPayload {
             var payload = original
