@@ -230,6 +230,16 @@ let package = Package(
             name: "EndToEndTests",
             dependencies: ["PostureModel", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]
         ),
+
+        // libFuzzer targets for the trust-boundary parsers (packaging/dev/fuzz.sh, Tests/Fuzz/).
+        .executableTarget(
+            name: "posture-fuzz",
+            dependencies: [
+                "PostureModel", "PostureVerdict", "PostureProbes", "PostureAgent", "PostureCollector",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

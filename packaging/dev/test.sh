@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh clone: install what the tests need, lint, build, run every test,
-# then build the Debian packages (lintian must pass) and run them end to end: installed in a Debian 12
-# booted with systemd-nspawn (install, enroll, enforce, upgrade, remove, purge) and in a QEMU guest with
-# a real kernel (LUKS2 volumes reported as they are). Arguments go to `swift test`.
+# fuzz every trust-boundary parser for a while (libFuzzer, ASan), then build the Debian packages (lintian
+# must pass) and run them end to end: installed in a Debian 12 booted with systemd-nspawn (install,
+# enroll, enforce, upgrade, remove, purge) and in a QEMU guest with a real kernel (LUKS2 volumes reported
+# as they are). Arguments go to `swift test`.
 # Runs as root: the firewall tests create network namespaces and load nftables rulesets.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_root "$@"
@@ -11,6 +12,8 @@ echo "== lint (swift format lint --strict)"
 swift format lint --strict --recursive Sources Tests Package.swift
 echo "== test"
 swift test "$@"
+echo "== fuzz (packaging/dev/fuzz.sh: libFuzzer with ASan, regressions replayed, ${POSTURE_FUZZ_SECONDS:-30} s a target)"
+packaging/dev/fuzz.sh
 echo "== Debian packages (packaging/deb/build-debs.sh), and a rebuild for the upgrade"
 packaging/deb/build-debs.sh .build-deb
 packaging/deb/build-debs.sh .build-deb --rebuild +e2e1

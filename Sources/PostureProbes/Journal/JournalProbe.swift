@@ -40,9 +40,11 @@ public struct JournalProbe: Probe {
         if let cursor = options.afterCursor {
             try reader.seek(.after(cursor: cursor))
         } else {
-            let start = now - TimeInterval(options.window.components.seconds)
+            // A window reaching before 1970 starts at the epoch: the journal holds nothing older, and the
+            // collector refuses a time before it (SCHEMA.md, "Ranges").
+            let start = max(now - TimeInterval(options.window.components.seconds), Date(timeIntervalSince1970: 0))
             since = start
-            try reader.seek(.realtime(microseconds: UInt64(max(0, start.timeIntervalSince1970) * 1_000_000)))
+            try reader.seek(.realtime(microseconds: UInt64(start.timeIntervalSince1970 * 1_000_000)))
         }
 
         // Forward: classify and count every entry. Cursors are not read here: formatting one costs more

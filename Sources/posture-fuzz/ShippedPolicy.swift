@@ -1,0 +1,121 @@
+// Generated from etc/posture/policy.yaml by Tests/Fuzz/make-corpus.sh; packaging/dev/fuzz.sh fails when they differ.
+// swift-format-ignore-file
+let shippedPolicyYAML = #"""
+# Posture compliance policy: the rules a device must meet to be compliant.
+#
+# The collector reads this file at start (collector.yaml: policy.path), again on SIGHUP and whenever the
+# file changes. A file that does not parse is refused with its file, line and reason, and the policy in
+# force stays in force. Check a file before installing it:
+#   posture-collector policy check /etc/posture/policy.yaml
+#   posture-collector policy test /etc/posture/policy.yaml --report report.json   (or --device ID)
+#
+# A verdict is one of:
+#   compliant     every rule that applies passes (or is waived, or is failing within its grace period)
+#   noncompliant  a rule fails, or an operator quarantined the device
+#   unknown       no fresh report, or a fact a rule needs is unavailable (see whenUnavailable)
+# Keys are strict: an unknown key is an error, so a typo never weakens the policy.
+
+report:
+  # The newest accepted report may be this old; after that the device's posture is not known.
+  maxAge: 15m
+  # What a device without a fresh report is: unknown or noncompliant.
+  whenStale: unknown
+
+# What a rule does when the fact it needs is unavailable on the device (no journal, no securityfs...):
+# unknown (the verdict becomes unknown), fail (deny on doubt) or pass (skip the rule).
+# Each rule may override it.
+whenUnavailable: unknown
+
+# How long a policy engine may rely on a signed verdict (the JWT's exp). Never longer than the time
+# until the report ages out or a waiver or grace period ends.
+verdictLifetime: 5m
+
+# The risk score (0-100) in every verdict: failing rules' severity weights plus journal signals within
+# the window, each category capped. It informs; the status decides.
+risk:
+  window: 1h
+  severityWeights: {critical: 40, high: 25, medium: 10, low: 5}
+  signals:
+    sshAuthFailure: {perEvent: 1, max: 20}
+    sshInvalidUser: {perEvent: 2, max: 20}
+    sudoAuthFailure: {perEvent: 2, max: 10}
+    sudoDenied: {perEvent: 5, max: 15}
+    usbDeviceAdded: {perEvent: 5, max: 15}
+    securityUnitStopped: {perEvent: 20, max: 40}
+    securityUnitFailed: {perEvent: 20, max: 40}
+    kernelOops: {perEvent: 5, max: 10}
+
+# Every rule has:
+#   name             unique; letters, digits, - and _ (it appears in verdicts, waivers and SETs)
+#   check            what it checks (the kinds below)
+#   severity         low | medium | high | critical (default medium); weighs in the risk score
+#   grace            optional: a failing rule counts only after failing this long (time to fix it)
+#   labels           optional: the rule applies only to devices with all these labels ("*" = any value)
+#   whenUnavailable  optional: overrides the top-level whenUnavailable for this rule
+#   description      optional: shown to operators
+rules:
+  # osVersion: os-release VERSION_ID at least `minimum` for its ID. Distributions not listed fail
+  # unless otherDistributions: pass.
+  - name: os-supported
+    check: osVersion
+    minimum: {debian: "12", ubuntu: "22.04", fedora: "40", rhel: "9", rocky: "9", almalinux: "9"}
+    otherDistributions: fail
+    severity: high
+    grace: 72h
+    description: The distribution release still receives security updates.
+
+  # rootEncrypted: the filesystem at / sits on dm-crypt (LUKS or plain) all the way down.
+  - name: root-encrypted
+    check: rootEncrypted
+    severity: critical
+
+  # swapEncrypted: every active swap area is encrypted (or zram); no swap passes.
+  - name: swap-encrypted
+    check: swapEncrypted
+    severity: high
+
+  # inboundFiltered: nftables or iptables drop or reject unsolicited inbound traffic for each family.
+  - name: inbound-filtered
+    check: inboundFiltered
+    families: [ipv4, ipv6]
+    severity: high
+    grace: 1h
+
+  # journalEvents: at most `max` journal events of these categories within `window` (summed over the
+  # reports issued in the window). Categories: sshAuthFailure, sshInvalidUser, sudoAuthFailure,
+  # sudoDenied, sudoToRoot, usbDeviceAdded, securityUnitStopped, securityUnitFailed, kernelOops, segfault.
+  - name: ssh-brute-force
+    check: journalEvents
+    events: [sshAuthFailure, sshInvalidUser]
+    max: 50
+    window: 1h
+    severity: medium
+
+  # secureBoot: UEFI Secure Boot enabled. Off here by default for servers booted by BIOS; scope it with
+  # labels to the machines that have it, e.g. labels: {class: laptop}.
+  - name: secure-boot
+    check: secureBoot
+    severity: medium
+    labels: {class: laptop}
+
+  # kernelLockdown: lockdown mode at least `minimum` (integrity or confidentiality).
+  # securityModule: at least one of `anyOf` active (apparmor, selinux, smack, tomoyo, landlock...).
+  # noPendingReboot: no reboot pending after an update.
+  # (Examples, commented out: enable the ones your fleet meets.)
+  # - name: lockdown
+  #   check: kernelLockdown
+  #   minimum: integrity
+  # - name: mac-enforced
+  #   check: securityModule
+  #   anyOf: [apparmor, selinux]
+  # - name: rebooted-after-update
+  #   check: noPendingReboot
+  #   grace: 24h
+
+  # sshd: when sshd is installed, its effective settings. Lists give the allowed values.
+  - name: sshd-hardened
+    check: sshd
+    permitRootLogin: ["no", prohibit-password]
+    permitEmptyPasswords: false
+    severity: high
+"""#
