@@ -106,7 +106,28 @@ struct HostileDeviceTests {
         // Nothing hostile was stored; the collector starts again on what it has and takes the next honest report.
         #expect(try collector.attestations(deviceID).map(\.sequence) == [1])
         collector.kill9()
+        // As an older collector could have stored it: journal counts at Int.max (summed at every start)
+        // and a latest report with uptime 1e300. The collector starts, and ignores what is out of range.
+        try Shell.run([
+            "/usr/bin/python3", "-c",
+            """
+            import json, sqlite3, sys
+            c = sqlite3.connect(sys.argv[1])
+            c.execute("UPDATE attestations SET journal_counts = ?", (json.dumps({"sshAuthFailure": 2**63 - 1}),))
+            (payload,) = c.execute("SELECT payload FROM device_state").fetchone()
+            p = json.loads(payload)
+            p["report"]["os"]["uptimeSeconds"] = {"status": "observed", "source": "x", "value": 1e300}
+            c.execute("UPDATE device_state SET payload = ?", (json.dumps(p),))
+            c.commit()
+            """,
+            collector.stateDirectory + "/collector.sqlite",
+        ])
         try collector.start()
+        #expect(
+            BackgroundProcess.eventually(timeout: 10) {
+                (collector.server?.log ?? "").contains("stored report out of range")
+                    && (collector.server?.log ?? "").contains("verdicts ready")
+            }, "\(collector.server?.log ?? "")")
         let honest = try device.post(try signed(try json(try payload { _ in })))
         #expect(honest.http == 200, "\(honest)")
         #expect(try collector.attestations(deviceID).map(\.sequence) == [1, sequence])
