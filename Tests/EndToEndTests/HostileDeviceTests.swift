@@ -10,8 +10,12 @@ import Testing
 @Suite(.serialized, Requirement.available(programs: ["curl", "openssl", "python3"]))
 struct HostileDeviceTests {
     @Test func extremeValuesDuplicateKeysAndLookAlikeMachineIDsCannotStopTheCollector() throws {
-        let collector = try CollectorHarness("e2e-hostile")
+        // The shipped policy: its journal rule and risk weights sum what devices report.
+        let policy = Paths.packageRoot.appendingPathComponent("etc/posture/policy.yaml").path
+        let collector = try CollectorHarness("e2e-hostile", configuration: "policy: {path: \(policy)}\n")
         let (state, deviceID) = try collector.enrollAgent("agent")
+        let (twin, twinID) = try collector.enrollAgent("twin")
+        try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", twin, "--count", "1"])
         let (device, key, _, original) = try DeviceClient.afterOneReport(
             collector: collector, state: state, deviceID: deviceID)
         var sequence: UInt64 = 1
@@ -106,21 +110,29 @@ struct HostileDeviceTests {
         // Nothing hostile was stored; the collector starts again on what it has and takes the next honest report.
         #expect(try collector.attestations(deviceID).map(\.sequence) == [1])
         collector.kill9()
-        // As an older collector could have stored it: journal counts at Int.max (summed at every start)
-        // and a latest report with uptime 1e300. The collector starts, and ignores what is out of range.
+        // As an older collector could have stored it: journal counts at Int.max in the signals summed at every
+        // start, under a latest report whose journal is observed (so the ssh-brute-force rule adds them up;
+        // the collector before this fix trapped here, at every start); and the twin's latest report with
+        // uptime 1e300. The collector starts, evaluates, and ignores what is out of range.
         try Shell.run([
             "/usr/bin/python3", "-c",
             """
             import json, sqlite3, sys
             c = sqlite3.connect(sys.argv[1])
-            c.execute("UPDATE attestations SET journal_counts = ?", (json.dumps({"sshAuthFailure": 2**63 - 1}),))
-            (payload,) = c.execute("SELECT payload FROM device_state").fetchone()
-            p = json.loads(payload)
-            p["report"]["os"]["uptimeSeconds"] = {"status": "observed", "source": "x", "value": 1e300}
-            c.execute("UPDATE device_state SET payload = ?", (json.dumps(p),))
+            counts = json.dumps({"sshAuthFailure": 2**63 - 1, "sshInvalidUser": 1})
+            c.execute("UPDATE attestations SET journal_counts = ?", (counts,))
+            for device, change in ((sys.argv[2], "journal"), (sys.argv[3], "uptime")):
+                (payload,) = c.execute("SELECT payload FROM device_state WHERE device_id = ?", (device,)).fetchone()
+                p = json.loads(payload)
+                if change == "journal":
+                    p["report"]["journal"] = {"status": "observed", "source": "x", "value": {
+                        "journal": "system", "entriesExamined": 0, "counts": {}, "notable": [], "notableOmitted": 0}}
+                else:
+                    p["report"]["os"]["uptimeSeconds"] = {"status": "observed", "source": "x", "value": 1e300}
+                c.execute("UPDATE device_state SET payload = ? WHERE device_id = ?", (json.dumps(p), device))
             c.commit()
             """,
-            collector.stateDirectory + "/collector.sqlite",
+            collector.stateDirectory + "/collector.sqlite", deviceID, twinID,
         ])
         try collector.start()
         #expect(
