@@ -102,8 +102,11 @@ struct OperationsTests {
         try freeDisk()
         #expect(BackgroundProcess.eventually(timeout: 10) { (try? readiness().http) == 200 })
 
-        // Stopped cleanly, then full: it waits for space (no exit, no restart loop), then starts by itself.
+        // Stopped, then full, with no WAL index left (SQLite must make one, as after a reboot: the -shm file
+        // is only an index of the WAL, safe to remove while nothing has the store open): it waits for space
+        // (no exit, no restart loop), then starts by itself.
         collector.stop()
+        try? FileManager.default.removeItem(atPath: collector.stateDirectory + "/collector.sqlite-shm")
         try fillDisk()
         let waiting = try BackgroundProcess(
             [
