@@ -41,10 +41,13 @@ public final class SigningKeys: Sendable {
     }
 
     public static func loadOrCreate(stateDirectory: String) throws -> SigningKeys {
-        // First start: the two keys of the initial schedule.
-        for entry in Keyring.initial.keys
-        where !FileManager.default.fileExists(atPath: stateDirectory + "/" + entry.file) {
-            try create(entry.alg, at: stateDirectory + "/" + entry.file)
+        // First start: the two keys of the initial schedule. Once a rotation wrote a schedule, it alone
+        // names the keys (the initial files may have retired and been deleted: they are not made again).
+        if !FileManager.default.fileExists(atPath: keyringPath(stateDirectory)) {
+            for entry in Keyring.initial.keys
+            where !FileManager.default.fileExists(atPath: stateDirectory + "/" + entry.file) {
+                try create(entry.alg, at: stateDirectory + "/" + entry.file)
+            }
         }
         return SigningKeys(stateDirectory: stateDirectory, state: try load(stateDirectory))
     }
