@@ -55,52 +55,52 @@ public enum PayloadLimits {
     private struct Checker {
         var problem: String?
 
-        mutating func fail(_ field: String, _ why: String) {
-            if problem == nil { problem = "\(field) \(why)" }
+        mutating func fail(_ field: @autoclosure () -> String, _ why: String) {
+            if problem == nil { problem = "\(field()) \(why)" }
         }
 
-        mutating func integer(_ value: Int, _ range: ClosedRange<Int>, _ field: String) {
-            if !range.contains(value) { fail(field, "is \(value), outside \(range.lowerBound)…\(range.upperBound)") }
+        mutating func integer(_ value: Int, _ range: ClosedRange<Int>, _ field: @autoclosure () -> String) {
+            if !range.contains(value) { fail(field(), "is \(value), outside \(range.lowerBound)…\(range.upperBound)") }
         }
 
-        mutating func number(_ value: Double, _ range: ClosedRange<Double>, _ field: String) {
+        mutating func number(_ value: Double, _ range: ClosedRange<Double>, _ field: @autoclosure () -> String) {
             if !value.isFinite || !range.contains(value) {
-                fail(field, "is \(value), outside \(range.lowerBound)…\(range.upperBound)")
+                fail(field(), "is \(value), outside \(range.lowerBound)…\(range.upperBound)")
             }
         }
 
-        mutating func date(_ value: Date, _ field: String) {
-            number(value.timeIntervalSince1970, PayloadLimits.seconds, field)
+        mutating func date(_ value: Date, _ field: @autoclosure () -> String) {
+            number(value.timeIntervalSince1970, PayloadLimits.seconds, field())
         }
 
-        mutating func text(_ value: String, _ limit: Int, _ field: String) {
+        mutating func text(_ value: String, _ limit: Int, _ field: @autoclosure () -> String) {
             let bytes = value.utf8.count
-            if bytes > limit { fail(field, "is \(bytes) bytes long; at most \(limit)") }
+            if bytes > limit { fail(field(), "is \(bytes) bytes long; at most \(limit)") }
         }
 
-        mutating func texts(_ values: [String], _ limit: Int, _ field: String) {
-            elements(values.count, field)
-            for (index, value) in values.enumerated() { text(value, limit, "\(field)[\(index)]") }
+        mutating func texts(_ values: [String], _ limit: Int, _ field: @autoclosure () -> String) {
+            elements(values.count, field())
+            for (index, value) in values.enumerated() { text(value, limit, "\(field())[\(index)]") }
         }
 
-        mutating func elements(_ count: Int, _ field: String, limit: Int = PayloadLimits.elements) {
-            if count > limit { fail(field, "has \(count) elements; at most \(limit)") }
+        mutating func elements(_ count: Int, _ field: @autoclosure () -> String, limit: Int = PayloadLimits.elements) {
+            if count > limit { fail(field(), "has \(count) elements; at most \(limit)") }
         }
 
-        mutating func fact<V>(_ fact: Fact<V>, _ field: String, value: (inout Checker, V) -> Void) {
-            text(fact.source, PayloadLimits.path, "\(field).source")
+        mutating func fact<V>(_ fact: Fact<V>, _ field: @autoclosure () -> String, value: (inout Checker, V) -> Void) {
+            text(fact.source, PayloadLimits.path, "\(field()).source")
             switch fact {
             case .observed(let observed, _): value(&self, observed)
-            case .unavailable(let reason, _): text(reason, PayloadLimits.message, "\(field).reason")
+            case .unavailable(let reason, _): text(reason, PayloadLimits.message, "\(field()).reason")
             }
         }
 
-        mutating func textFact(_ fact: Fact<String>, _ field: String) {
-            self.fact(fact, field) { $0.text($1, PayloadLimits.name, "\(field).value") }
+        mutating func textFact(_ fact: Fact<String>, _ field: @autoclosure () -> String) {
+            self.fact(fact, field()) { $0.text($1, PayloadLimits.name, "\(field()).value") }
         }
 
-        mutating func boolFact(_ fact: Fact<Bool>, _ field: String) {
-            self.fact(fact, field) { _, _ in }
+        mutating func boolFact(_ fact: Fact<Bool>, _ field: @autoclosure () -> String) {
+            self.fact(fact, field()) { _, _ in }
         }
 
         mutating func envelope(_ payload: AttestationPayload) {
@@ -111,9 +111,9 @@ public enum PayloadLimits {
             }
             date(payload.issuedAt, "issuedAt")
             if let gap = payload.spoolGap {
-                for (value, field) in [(gap.firstSequence, "first"), (gap.lastSequence, "last")]
+                for (value, name) in [(gap.firstSequence, "first"), (gap.lastSequence, "last")]
                 where !PayloadLimits.sequence.contains(value) {
-                    fail("spoolGap.\(field)Sequence", "is \(value), outside 1…\(Int64.max)")
+                    fail("spoolGap.\(name)Sequence", "is \(value), outside 1…\(Int64.max)")
                 }
                 if gap.lastSequence < gap.firstSequence {
                     fail("spoolGap.lastSequence", "is before spoolGap.firstSequence")
@@ -138,22 +138,22 @@ public enum PayloadLimits {
                 $0.texts($1.available, PayloadLimits.name, "\(root).kernelLockdown.value.available")
             }
             fact(report.securityModules, "\(root).securityModules") { checker, modules in
-                let field = "\(root).securityModules.value"
-                checker.texts(modules.active, PayloadLimits.name, "\(field).active")
+                let field = { "\(root).securityModules.value" }
+                checker.texts(modules.active, PayloadLimits.name, "\(field()).active")
                 if let profiles = modules.appArmor?.profiles {
-                    checker.elements(profiles.count, "\(field).appArmor.profiles")
+                    checker.elements(profiles.count, "\(field()).appArmor.profiles")
                     for (mode, count) in profiles {
-                        checker.text(mode, PayloadLimits.name, "\(field).appArmor.profiles")
-                        checker.integer(count, PayloadLimits.count, "\(field).appArmor.profiles.\(mode.prefix(64))")
+                        checker.text(mode, PayloadLimits.name, "\(field()).appArmor.profiles")
+                        checker.integer(count, PayloadLimits.count, "\(field()).appArmor.profiles.\(mode.prefix(64))")
                     }
                 }
             }
             fact(report.sshd, "\(root).sshd") { checker, sshd in
-                let field = "\(root).sshd.value"
-                checker.text(sshd.permitRootLogin, PayloadLimits.name, "\(field).permitRootLogin")
-                checker.integer(sshd.maxAuthTries, 0...Int(Int32.max), "\(field).maxAuthTries")
-                checker.integer(sshd.matchBlocks, PayloadLimits.count, "\(field).matchBlocks")
-                checker.texts(sshd.files, PayloadLimits.path, "\(field).files")
+                let field = { "\(root).sshd.value" }
+                checker.text(sshd.permitRootLogin, PayloadLimits.name, "\(field()).permitRootLogin")
+                checker.integer(sshd.maxAuthTries, 0...Int(Int32.max), "\(field()).maxAuthTries")
+                checker.integer(sshd.matchBlocks, PayloadLimits.count, "\(field()).matchBlocks")
+                checker.texts(sshd.files, PayloadLimits.path, "\(field()).files")
             }
         }
 
@@ -186,80 +186,82 @@ public enum PayloadLimits {
             boolFact(disk.allSwapEncrypted, "\(root).allSwapEncrypted")
             elements(disk.volumes.count, "\(root).volumes")
             for (index, volume) in disk.volumes.enumerated() {
-                let field = "\(root).volumes[\(index)]"
-                texts(volume.mountPoints, PayloadLimits.path, "\(field).mountPoints")
-                text(volume.fsType, PayloadLimits.name, "\(field).fsType")
-                text(volume.source, PayloadLimits.path, "\(field).source")
-                blockDevices(volume.devices, at: "\(field).devices", depth: 1)
+                let field = { "\(root).volumes[\(index)]" }
+                texts(volume.mountPoints, PayloadLimits.path, "\(field()).mountPoints")
+                text(volume.fsType, PayloadLimits.name, "\(field()).fsType")
+                text(volume.source, PayloadLimits.path, "\(field()).source")
+                blockDevices(volume.devices, at: { "\(field()).devices" }, depth: 1)
             }
             elements(disk.swaps.count, "\(root).swaps")
             for (index, swap) in disk.swaps.enumerated() {
-                let field = "\(root).swaps[\(index)]"
-                text(swap.path, PayloadLimits.path, "\(field).path")
-                integer(swap.sizeKiB, PayloadLimits.count, "\(field).sizeKiB")
-                blockDevices(swap.devices, at: "\(field).devices", depth: 1)
+                let field = { "\(root).swaps[\(index)]" }
+                text(swap.path, PayloadLimits.path, "\(field()).path")
+                integer(swap.sizeKiB, PayloadLimits.count, "\(field()).sizeKiB")
+                blockDevices(swap.devices, at: { "\(field()).devices" }, depth: 1)
             }
         }
 
-        mutating func blockDevices(_ devices: [BlockDevice], at field: String, depth: Int) {
+        mutating func blockDevices(_ devices: [BlockDevice], at field: @escaping () -> String, depth: Int) {
             guard depth <= PayloadLimits.blockDepth else {
-                return fail(field, "nests block devices deeper than \(PayloadLimits.blockDepth)")
+                return fail(field(), "nests block devices deeper than \(PayloadLimits.blockDepth)")
             }
-            elements(devices.count, field, limit: 256)
+            elements(devices.count, field(), limit: 256)
             for (index, device) in devices.enumerated() where problem == nil {
-                let path = "\(field)[\(index)]"
-                text(device.name, PayloadLimits.name, "\(path).name")
-                text(device.number, PayloadLimits.name, "\(path).number")
-                if let name = device.dmName { text(name, PayloadLimits.name, "\(path).dmName") }
-                if let uuid = device.dmUUID { text(uuid, PayloadLimits.name, "\(path).dmUUID") }
-                if let file = device.backingFile { text(file, PayloadLimits.path, "\(path).backingFile") }
-                blockDevices(device.lower, at: "\(path).lower", depth: depth + 1)
+                let path = { "\(field())[\(index)]" }
+                text(device.name, PayloadLimits.name, "\(path()).name")
+                text(device.number, PayloadLimits.name, "\(path()).number")
+                if let name = device.dmName { text(name, PayloadLimits.name, "\(path()).dmName") }
+                if let uuid = device.dmUUID { text(uuid, PayloadLimits.name, "\(path()).dmUUID") }
+                if let file = device.backingFile { text(file, PayloadLimits.path, "\(path()).backingFile") }
+                blockDevices(device.lower, at: { "\(path()).lower" }, depth: depth + 1)
             }
         }
 
         mutating func firewall(_ firewall: FirewallFacts, at root: String) {
             fact(firewall.nftables, "\(root).nftables") { checker, ruleset in
-                let field = "\(root).nftables.value.tables"
-                checker.elements(ruleset.tables.count, field)
+                let field = { "\(root).nftables.value.tables" }
+                checker.elements(ruleset.tables.count, field())
                 for (index, table) in ruleset.tables.enumerated() {
-                    let path = "\(field)[\(index)]"
-                    checker.text(table.family, PayloadLimits.name, "\(path).family")
-                    checker.text(table.name, PayloadLimits.name, "\(path).name")
-                    checker.elements(table.chains.count, "\(path).chains")
+                    let path = { "\(field())[\(index)]" }
+                    checker.text(table.family, PayloadLimits.name, "\(path()).family")
+                    checker.text(table.name, PayloadLimits.name, "\(path()).name")
+                    checker.elements(table.chains.count, "\(path()).chains")
                     for (number, chain) in table.chains.enumerated() {
-                        let chainPath = "\(path).chains[\(number)]"
-                        checker.text(chain.name, PayloadLimits.name, "\(chainPath).name")
+                        let chainPath = { "\(path()).chains[\(number)]" }
+                        checker.text(chain.name, PayloadLimits.name, "\(chainPath()).name")
                         for (value, key) in [(chain.type, "type"), (chain.hook, "hook"), (chain.policy, "policy")] {
-                            if let value { checker.text(value, PayloadLimits.name, "\(chainPath).\(key)") }
+                            if let value { checker.text(value, PayloadLimits.name, "\(chainPath()).\(key)") }
                         }
                         if let priority = chain.priority {
-                            checker.integer(priority, PayloadLimits.priority, "\(chainPath).priority")
+                            checker.integer(priority, PayloadLimits.priority, "\(chainPath()).priority")
                         }
-                        checker.integer(chain.ruleCount, PayloadLimits.count, "\(chainPath).ruleCount")
+                        checker.integer(chain.ruleCount, PayloadLimits.count, "\(chainPath()).ruleCount")
                     }
                 }
             }
             fact(firewall.iptablesLegacy, "\(root).iptablesLegacy") { checker, legacy in
-                let field = "\(root).iptablesLegacy.value.tables"
-                checker.elements(legacy.tables.count, field, limit: 64)
+                let field = { "\(root).iptablesLegacy.value.tables" }
+                checker.elements(legacy.tables.count, field(), limit: 64)
                 for (index, table) in legacy.tables.enumerated() {
-                    let path = "\(field)[\(index)]"
-                    checker.text(table.family, PayloadLimits.name, "\(path).family")
-                    checker.text(table.name, PayloadLimits.name, "\(path).name")
-                    checker.integer(table.ruleCount, PayloadLimits.count, "\(path).ruleCount")
-                    checker.integer(table.userChains, PayloadLimits.count, "\(path).userChains")
-                    checker.elements(table.policies.count, "\(path).policies", limit: 64)
+                    let path = { "\(field())[\(index)]" }
+                    checker.text(table.family, PayloadLimits.name, "\(path()).family")
+                    checker.text(table.name, PayloadLimits.name, "\(path()).name")
+                    checker.integer(table.ruleCount, PayloadLimits.count, "\(path()).ruleCount")
+                    checker.integer(table.userChains, PayloadLimits.count, "\(path()).userChains")
+                    checker.elements(table.policies.count, "\(path()).policies", limit: 64)
                     for (chain, policy) in table.policies {
-                        checker.text(chain, PayloadLimits.name, "\(path).policies")
-                        checker.text(policy, PayloadLimits.name, "\(path).policies.\(chain.prefix(64))")
+                        checker.text(chain, PayloadLimits.name, "\(path()).policies")
+                        checker.text(policy, PayloadLimits.name, "\(path()).policies.\(chain.prefix(64))")
                     }
                 }
             }
             fact(firewall.inboundFiltered, "\(root).inboundFiltered") { checker, filtering in
-                let field = "\(root).inboundFiltered.value"
-                checker.elements(filtering.byFamily.count, "\(field).byFamily", limit: 16)
-                for family in filtering.byFamily.keys { checker.text(family, PayloadLimits.name, "\(field).byFamily") }
-                checker.texts(filtering.evidence, PayloadLimits.path, "\(field).evidence")
+                let field = { "\(root).inboundFiltered.value" }
+                checker.elements(filtering.byFamily.count, "\(field()).byFamily", limit: 16)
+                for family in filtering.byFamily.keys {
+                    checker.text(family, PayloadLimits.name, "\(field()).byFamily")
+                }
+                checker.texts(filtering.evidence, PayloadLimits.path, "\(field()).evidence")
             }
             fact(firewall.activeFrameworks, "\(root).activeFrameworks") {
                 $0.texts($1, PayloadLimits.name, "\(root).activeFrameworks.value")
@@ -278,12 +280,12 @@ public enum PayloadLimits {
             }
             elements(journal.notable.count, "\(root).notable", limit: 1000)
             for (index, event) in journal.notable.enumerated() {
-                let field = "\(root).notable[\(index)]"
-                number(Double(event.time.microsecondsSinceEpoch) / 1e6, PayloadLimits.seconds, "\(field).time")
-                if let unit = event.unit { text(unit, PayloadLimits.name, "\(field).unit") }
-                if let identifier = event.identifier { text(identifier, PayloadLimits.name, "\(field).identifier") }
-                text(event.message, PayloadLimits.message, "\(field).message")
-                text(event.cursor, PayloadLimits.path, "\(field).cursor")
+                let field = { "\(root).notable[\(index)]" }
+                number(Double(event.time.microsecondsSinceEpoch) / 1e6, PayloadLimits.seconds, "\(field()).time")
+                if let unit = event.unit { text(unit, PayloadLimits.name, "\(field()).unit") }
+                if let identifier = event.identifier { text(identifier, PayloadLimits.name, "\(field()).identifier") }
+                text(event.message, PayloadLimits.message, "\(field()).message")
+                text(event.cursor, PayloadLimits.path, "\(field()).cursor")
             }
         }
     }
