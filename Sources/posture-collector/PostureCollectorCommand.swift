@@ -95,7 +95,7 @@ struct Serve: AsyncParsableCommand {
         }
         let collector = try Collector(configuration: configuration, logger: logger)
         let fingerprint = try CAFingerprint(collector.core.ca.certificate)
-        let readiness = Readiness(expected: 3)
+        let readiness = ListenersBound(expected: 3)
         let services = try collector.services { name, address in
             // One line per listener on stdout, for scripts: "listening <name> https://<address>".
             print("listening \(name) https://\(address)")
@@ -119,7 +119,7 @@ struct Serve: AsyncParsableCommand {
 
 /// Tells systemd (Type=notify) the collector is ready once every listener is bound, naming them in the
 /// unit's status line.
-actor Readiness {
+actor ListenersBound {
     let expected: Int
     var listeners: [String] = []
 
