@@ -58,13 +58,17 @@ public actor Agent: Service {
     private var collectorWasUnavailable = false
     /// Waits between deliveries the collector answered 429 to (Retry-After plus full jitter).
     private var busyBackoff = Backoff(cap: 60)
+    /// While a clock-dependent refusal holds the spool: when to try again, and its backoff.
+    private var heldUntil: ContinuousClock.Instant?
+    private var holdBackoff = Backoff(initial: 2, cap: 120)
+    private var holdLoggedAt: ContinuousClock.Instant?
     private var verdict: Verdict?
     private var verifier: VerdictVerifier?
     /// When the keys were last fetched because a verdict named an unknown key: at most once a minute.
     private var keysFetchedAt: Date?
     private let enforcer: Enforcer?
-    /// The issue time of the newest verified verdict: an older one is a replay.
-    private var lastVerifiedAt: Date?
+    /// The newest verified verdict (revision, issue time): an older one is a replay.
+    private var lastVerified: VerdictMark?
     private let verdictUpdates: AsyncStream<Verdict>.Continuation
     /// Every verdict change, as soon as the collector reports it (the enforcement's input).
     public nonisolated let verdicts: AsyncStream<Verdict>
@@ -182,6 +186,7 @@ public actor Agent: Service {
     /// waiver ending, a policy change) reaches the endpoint within a second, not at the next report.
     private func watchVerdict() async {
         var backoff = Backoff(cap: 60)
+        var refusedBackoff = Backoff(cap: 60)
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             var headers: [(String, String)] = []
             if let version = verdict?.version { headers.append(("If-None-Match", "\"\(version)\"")) }
@@ -190,9 +195,13 @@ public actor Agent: Service {
                 backoff.reset()
                 if !bytes.isEmpty,
                     let answer = try? PostureReport.wireDecoder().decode(VerdictAnswer.self, from: Data(bytes)),
-                    let verdict = answer.verdict
+                    let verdict = answer.verdict, !(await learned(verdict, jwt: answer.jwt, from: "long-poll"))
                 {
-                    await learned(verdict, jwt: answer.jwt, from: "long-poll")
+                    // A refused verdict comes straight back from the next long-poll (its version is not
+                    // ours): wait, so a refusal costs a log line a minute, not a busy loop.
+                    try? await Task.sleep(for: refusedBackoff.next())
+                } else {
+                    refusedBackoff.reset()
                 }
             case .refused(let error, _):
                 logger.warning("the collector refused the verdict long-poll: \(error.message)")
@@ -209,7 +218,9 @@ public actor Agent: Service {
 
     /// Records a verdict the collector gave; a change is saved, logged and handed to `verdicts`. Enforcement
     /// acts only on the signed form, verified against the keys pinned at enrollment.
-    private func learned(_ new: Verdict, jwt: String?, from source: String) async {
+    /// Returns false when the verdict was refused.
+    @discardableResult
+    private func learned(_ new: Verdict, jwt: String?, from source: String) async -> Bool {
         var verified: VerifiedVerdict?
         if verifier != nil, let jwt {
             do {
@@ -218,10 +229,10 @@ public actor Agent: Service {
                 logger.warning(
                     "verdict refused, not acted on: \(error.message)",
                     metadata: ["posture.code": "\(error.code)", "posture.source": "\(source)"])
-                return
+                return false
             }
         }
-        if let verified { lastVerifiedAt = verified.issuedAt }
+        if let verified { lastVerified = verified.mark(now: Date(), leeway: verifier?.leeway ?? 60) }
         if new.version != verdict?.version {
             let previous = verdict?.status
             verdict = new
@@ -250,6 +261,7 @@ public actor Agent: Service {
                 status: verified.status, failing: verified.failingRules, quarantine: verified.quarantine)
             await reportEnforcement()
         }
+        return true
     }
 
     /// Verifies a signed verdict; one signed by a key this agent does not know yet (the collector rotated
@@ -257,7 +269,7 @@ public actor Agent: Service {
     private func verify(_ jwt: String) async throws(AttestationRefusal) -> VerifiedVerdict? {
         guard let verifier else { return nil }
         do {
-            return try verifier.verify(jwt, now: Date(), notBefore: lastVerifiedAt)
+            return try verifier.verify(jwt, now: Date(), notBefore: lastVerified)
         } catch let error
             where error.code == .keyMismatch && (keysFetchedAt.map { Date().timeIntervalSince($0) > 60 } ?? true)
         {
@@ -267,7 +279,7 @@ public actor Agent: Service {
             }
             adopt(verdictKeys: material.verdictKeys, caBundle: material.caBundle, from: "GET /v1/keys")
             guard let verifier = self.verifier else { throw error }
-            return try verifier.verify(jwt, now: Date(), notBefore: lastVerifiedAt)
+            return try verifier.verify(jwt, now: Date(), notBefore: lastVerified)
         }
     }
 
@@ -339,6 +351,7 @@ public actor Agent: Service {
 
     /// Delivers the spool oldest first until it is empty or the collector cannot take more now.
     func deliver() async {
+        if let heldUntil, ContinuousClock.now < heldUntil { return }
         do {
             for sequence in try spool.sequences() {
                 guard var entry = try spool.entry(sequence) else { continue }
@@ -357,6 +370,7 @@ public actor Agent: Service {
                         }
                         try delivered(entry)
                         busyBackoff.reset()
+                        try releaseHold(at: sequence)
                         if collectorWasUnavailable {
                             logger.notice(
                                 "collector reachable again",
@@ -379,13 +393,19 @@ public actor Agent: Service {
                             resigned = true
                             continue delivery
                         }
-                        if error.error == .sequenceNotIncreasing || error.error == .nonceReused {
-                            // The collector has this sequence already: its answer was lost (a crash, a cut).
+                        if error.error == .alreadyAccepted {
+                            // The collector proves it stored this sequence: its answer was lost (a crash, a cut).
                             logger.notice(
                                 "collector already had report \(sequence)", metadata: ["posture.code": "\(error.error)"]
                             )
                             try delivered(entry)
                             break delivery
+                        }
+                        if error.error.isClockDependent {
+                            // A fresh nonce did not cure it: one of the two clocks is wrong. The report waits at the
+                            // head of the spool and is signed again at each try until the clocks agree.
+                            try hold(entry, error)
+                            return
                         }
                         if error.error == .deviceRevoked || error.error == .certificateRequired {
                             logger.error(
@@ -422,6 +442,40 @@ public actor Agent: Service {
         } catch {
             logger.error("delivery stopped: \(error)")
         }
+    }
+
+    /// Keeps a report the collector refuses for its time at the head of the spool: logged once when the hold
+    /// starts (then at most once an hour), tried again with full-jitter backoff, shown by `postured status`.
+    private func hold(_ entry: Spool.Entry, _ refusal: ErrorBody) throws {
+        let now = Date()
+        let previous = try spool.hold()
+        let since = previous?.since ?? now
+        try spool.saveHold(
+            Spool.Hold(sequence: entry.sequence, code: refusal.error, message: refusal.message, since: since))
+        let wait = holdBackoff.next()
+        heldUntil = ContinuousClock.now + wait
+        if previous == nil || holdLoggedAt.map({ ContinuousClock.now - $0 > .seconds(3600) }) ?? true {
+            holdLoggedAt = ContinuousClock.now
+            logger.warning(
+                "the collector refuses report \(entry.sequence) for its time (\(refusal.error): \(refusal.message)); \((try? spool.sequences().count) ?? 0) reports wait in the spool until the clocks agree (check timedatectl here and on the collector)",
+                metadata: [
+                    "posture.event": "delivery-held", "posture.code": "\(refusal.error)",
+                    "posture.sequence": "\(entry.sequence)",
+                    "posture.spooled": "\((try? spool.sequences().count) ?? 0)",
+                ])
+        }
+    }
+
+    /// A report was accepted: a hold, if any, is over.
+    private func releaseHold(at sequence: UInt64) throws {
+        holdBackoff.reset()
+        heldUntil = nil
+        guard let hold = try spool.hold() else { return }
+        try spool.saveHold(nil)
+        holdLoggedAt = nil
+        logger.notice(
+            "the clocks agree again: report \(sequence) accepted after a hold since \(hold.since) (\(hold.code))",
+            metadata: ["posture.event": "delivery-resumed", "posture.sequence": "\(sequence)"])
     }
 
     /// Accepted: the journal cursor advances to this report's end, the entry leaves the spool.

@@ -33,7 +33,23 @@ public struct Spool: Sendable {
         self.capacity = max(1, capacity)
     }
 
+    /// Why delivery waits at the head of the spool (a clock-dependent refusal), for `postured status`.
+    public struct Hold: Codable, Sendable, Equatable {
+        public var sequence: UInt64
+        public var code: AttestationRefusal.Code
+        public var message: String
+        public var since: Date
+
+        public init(sequence: UInt64, code: AttestationRefusal.Code, message: String, since: Date) {
+            self.sequence = sequence
+            self.code = code
+            self.message = message
+            self.since = since
+        }
+    }
+
     private var gapPath: String { directory + "/gap.json" }
+    private var holdPath: String { directory + "/held.json" }
     private func path(_ sequence: UInt64) -> String {
         let digits = String(sequence)
         return directory + "/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + ".json"
@@ -85,6 +101,17 @@ public struct Spool: Sendable {
     public func reject(_ sequence: UInt64) throws {
         try DurableFile.makeDirectory(directory + "/rejected", mode: 0o700)
         try DurableFile.move(path(sequence), to: directory + "/rejected/" + String(sequence) + ".json")
+    }
+
+    /// The refusal delivery is waiting out, if any.
+    public func hold() throws -> Hold? {
+        guard let bytes = try DurableFile.read(holdPath) else { return nil }
+        return try? PostureReport.wireDecoder().decode(Hold.self, from: Data(bytes))
+    }
+
+    public func saveHold(_ hold: Hold?) throws {
+        guard let hold else { return try DurableFile.remove(holdPath) }
+        try DurableFile.write(Array(try PostureReport.wireEncoder().encode(hold)), to: holdPath, mode: 0o600)
     }
 
     /// Reports dropped since the collector last acknowledged a gap.

@@ -68,6 +68,12 @@ public struct CollectorCore: Sendable {
     }
 
     /// The device API's URL for an agent that reached the enrollment listener as `host`.
+    /// Device certificates are valid from this long before issue: the attestation skew, and at least the
+    /// hour the server's own certificate allows.
+    var deviceCertificateBackdate: TimeInterval {
+        max(CertificateAuthority.clockSlack, Double(configuration.attestations.skew.duration.components.seconds))
+    }
+
     func devicesURL(requestHost: String?) -> String {
         if let configured = configuration.devicesURL { return configured }
         let port = boundDevicesPort.withLockedValue { $0 } ?? HostPort(configuration.listen.devices)?.port ?? 8444
@@ -104,7 +110,8 @@ public struct CollectorCore: Sendable {
         do {
             let certificate = try ca.issueDeviceCertificate(
                 deviceID: deviceID, publicKey: key, hostname: hostname,
-                lifetime: configuration.certificates.deviceLifetime.duration, now: now)
+                lifetime: configuration.certificates.deviceLifetime.duration, now: now,
+                backdate: deviceCertificateBackdate)
             let pem = try certificate.serializeAsPEM().pemString
             let nonce = NonceFactory.make(now: now, lifetime: configuration.attestations.nonceLifetime.duration)
             let device = DeviceRecord(
@@ -114,7 +121,8 @@ public struct CollectorCore: Sendable {
                 Enrollment(
                     tokenHash: EnrollmentTokens.hash(request.token), device: device,
                     certificate: CertificateRecord(
-                        serial: certificate.serialNumber.description, deviceID: deviceID, notBefore: now,
+                        serial: certificate.serialNumber.description, deviceID: deviceID,
+                        notBefore: certificate.notValidBefore,
                         notAfter: certificate.notValidAfter, pem: pem),
                     nonce: nonce),
                 now: now)
@@ -231,11 +239,13 @@ public struct CollectorCore: Sendable {
         do {
             let certificate = try ca.issueDeviceCertificate(
                 deviceID: peer.identity.deviceID, publicKey: key, hostname: "",
-                lifetime: configuration.certificates.deviceLifetime.duration, now: now)
+                lifetime: configuration.certificates.deviceLifetime.duration, now: now,
+                backdate: deviceCertificateBackdate)
             let pem = try certificate.serializeAsPEM().pemString
             try await store.insertCertificate(
                 CertificateRecord(
-                    serial: certificate.serialNumber.description, deviceID: peer.identity.deviceID, notBefore: now,
+                    serial: certificate.serialNumber.description, deviceID: peer.identity.deviceID,
+                    notBefore: certificate.notValidBefore,
                     notAfter: certificate.notValidAfter, pem: pem))
             let nonce = try await issueNonce(deviceID: peer.identity.deviceID)
             return CertificateGrant(

@@ -34,6 +34,10 @@ public struct AgentStatus: AsyncParsableCommand {
         print(
             "spooled     \(spooled.count)\(spooled.isEmpty ? "" : " (sequences \(spooled.first ?? 0)–\(spooled.last ?? 0))")"
         )
+        if let hold = try spool.hold() {
+            // A clock-dependent refusal: the spool waits (and is retried) until the clocks agree.
+            print("held        since \(hold.since) at report \(hold.sequence): \(hold.code): \(hold.message)")
+        }
         if let gap = try spool.gap() {
             print("dropped     \(gap.count) (sequences \(gap.firstSequence)–\(gap.lastSequence))")
         }

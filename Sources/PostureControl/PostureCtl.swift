@@ -1,4 +1,5 @@
 import ArgumentParser
+import PostureLinux
 import PostureModel
 
 /// `posturectl`: the command line for people on an endpoint and for operators. One command in both
@@ -36,7 +37,10 @@ public struct PostureCtl: AsyncParsableCommand {
 }
 
 /// A multi-call binary's name as invoked (`/usr/bin/posturectl` → `posturectl`).
+/// The command line this process was started with (program name first), robust to preloaded libraries.
+public func invokedArguments() -> [String] { ProcessArguments.current }
+
 public func invokedName() -> String {
-    let path = CommandLine.arguments.first ?? ""
+    let path = ProcessArguments.current.first ?? ""
     return String(path.split(separator: "/").last ?? Substring(path))
 }

@@ -22,12 +22,20 @@ public struct JournalFacts: Sendable, Codable, Equatable {
     public var counts: [JournalEventCategory: Int]
     /// The notable events themselves, newest last, at most `notableLimit` of them.
     public var notable: [JournalEvent]
-    /// Notable events left out because of the limit.
+    /// Notable events left out, because of the limit or of the size budget.
     public var notableOmitted: Int
+    /// Why `afterCursor` was not used, when it named no entry of this journal (another journal's, or
+    /// one since vacuumed): reading then started at `since` instead. nil when the cursor was used.
+    public var cursorReset: String?
+    /// Attached events whose message, unit or identifier was cut to its size limit.
+    public var messagesTruncated: Int
+    /// The part of `notableOmitted` left out because the attached text reached its size budget.
+    public var notableDroppedForSize: Int
 
     public init(
         journal: String, afterCursor: String?, since: Date?, cursor: String?, entriesExamined: Int,
-        counts: [JournalEventCategory: Int], notable: [JournalEvent], notableOmitted: Int
+        counts: [JournalEventCategory: Int], notable: [JournalEvent], notableOmitted: Int,
+        cursorReset: String? = nil, messagesTruncated: Int = 0, notableDroppedForSize: Int = 0
     ) {
         self.journal = journal
         self.afterCursor = afterCursor
@@ -37,6 +45,31 @@ public struct JournalFacts: Sendable, Codable, Equatable {
         self.counts = counts
         self.notable = notable
         self.notableOmitted = notableOmitted
+        self.cursorReset = cursorReset
+        self.messagesTruncated = messagesTruncated
+        self.notableDroppedForSize = notableDroppedForSize
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case journal, afterCursor, since, cursor, entriesExamined, counts, notable, notableOmitted
+        case cursorReset, messagesTruncated, notableDroppedForSize
+    }
+
+    /// Reports from agents before `cursorReset`, `messagesTruncated` and `notableDroppedForSize` still
+    /// decode: absent means none.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        journal = try container.decode(String.self, forKey: .journal)
+        afterCursor = try container.decodeIfPresent(String.self, forKey: .afterCursor)
+        since = try container.decodeIfPresent(Date.self, forKey: .since)
+        cursor = try container.decodeIfPresent(String.self, forKey: .cursor)
+        entriesExamined = try container.decode(Int.self, forKey: .entriesExamined)
+        counts = try container.decode([JournalEventCategory: Int].self, forKey: .counts)
+        notable = try container.decode([JournalEvent].self, forKey: .notable)
+        notableOmitted = try container.decode(Int.self, forKey: .notableOmitted)
+        cursorReset = try container.decodeIfPresent(String.self, forKey: .cursorReset)
+        messagesTruncated = try container.decodeIfPresent(Int.self, forKey: .messagesTruncated) ?? 0
+        notableDroppedForSize = try container.decodeIfPresent(Int.self, forKey: .notableDroppedForSize) ?? 0
     }
 }
 

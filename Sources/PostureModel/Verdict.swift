@@ -31,6 +31,9 @@ public struct Verdict: Sendable, Codable, Equatable {
     public var policyVersion: String
     /// When the verdict changes by itself (a report ages out, a waiver or grace period ends).
     public var reevaluateAt: Date?
+    /// Counts the device's verdict changes at the collector (1 for the first): orders verdicts whatever the
+    /// clocks said when they were signed. Absent from verdicts of collectors before it existed.
+    public var revision: UInt64?
 
     public init(
         deviceID: String, status: ComplianceStatus, failing: [RuleOutcome], unknown: [RuleOutcome],

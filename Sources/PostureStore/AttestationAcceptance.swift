@@ -10,14 +10,17 @@ import PostureModel
 /// The checks that need stored state, run inside the write transaction so that concurrent deliveries
 /// (or several collectors) see each other's effects. Rules (PROTOCOL.md, "Freshness"):
 /// - the device is active;
-/// - the sequence is greater than the last accepted one (a resent report fails here: `nonce_reused` when
-///   its nonce was consumed, `sequence_not_increasing` otherwise);
+/// - the sequence is greater than the last accepted one. A report that fails here is `already_accepted` when
+///   this device's report with that sequence is stored (a resend after a lost answer: the agent may drop
+///   it), else `nonce_reused` when its nonce was consumed, else `sequence_not_increasing`: neither proves
+///   the sequence was stored, so the agent keeps those reports aside;
 /// - the nonce was issued to this device (`nonce_unknown`);
 /// - the report was not signed before its nonce existed (`stale_issue_time`);
 /// - a nonce's first report was signed before the nonce expired (`nonce_expired`);
 /// - a nonce carries further reports only if they were signed before a newer nonce was issued: that is
 ///   a backlog spooled while the collector was unreachable; signing with an old nonce after a newer one
-///   was issued is `nonce_reused`.
+///   was issued (beyond the skew) is `nonce_superseded`, which the agent cures by signing the same
+///   sequence again under a fresh nonce.
 enum AttestationAcceptance {
     static func accept(_ pending: PendingAttestation, policy: FreshnessPolicy, db: Database) throws
         -> AttestationReceipt
@@ -41,6 +44,14 @@ enum AttestationAcceptance {
             arguments: [envelope.nonce, envelope.deviceID])
         let lastSequence = UInt64(clamping: device["last_sequence"] as Int64)
         guard envelope.sequence > lastSequence else {
+            let stored = try Bool.fetchOne(
+                db.cachedStatement(sql: "SELECT 1 FROM attestations WHERE device_id = ? AND sequence = ?"),
+                arguments: [envelope.deviceID, Int64(clamping: envelope.sequence)])
+            if stored == true {
+                throw AttestationRefusal(
+                    .alreadyAccepted,
+                    "report \(envelope.sequence) of device \(envelope.deviceID) is stored already; nothing to resend")
+            }
             if let nonce, nonce["first_used_at"] as Double? != nil {
                 throw AttestationRefusal(
                     .nonceReused,
@@ -71,7 +82,10 @@ enum AttestationAcceptance {
                 )
             }
         } else if let superseded = nonce["superseded_at"] as Double?, issued > superseded + skew {
-            throw AttestationRefusal(.nonceReused, "the report was signed with a nonce that a newer one had replaced")
+            throw AttestationRefusal(
+                .nonceSuperseded,
+                "the report was signed \((issued - superseded).saturatingInt) s after a newer nonce replaced its own (skew allowed: \(skew.saturatingInt) s); sign it again with the newest nonce (GET /v1/nonce)"
+            )
         }
         let received = pending.receivedAt.timeIntervalSince1970
         let delivery = received - issued > skew ? "late" : "fresh"

@@ -71,8 +71,16 @@ public enum JournalCatalog {
             "nonce_expired", "dc68dc0305e7423da0f7004357fb7a58", "nonce expired",
             "The nonce's first report was signed after it expired (attestations.nonceLifetime). The agent signs again."),
         refusal(
+            "nonce_superseded", "667333a3390d4a81a177b1da0c47a62f", "signed under a replaced nonce",
+            "The report was signed after a newer nonce had replaced its own (beyond attestations.skew), typically a backlog spooled during an outage after an answer was lost. The agent signs the same sequence again under a fresh nonce: nothing is lost."
+        ),
+        refusal(
             "nonce_reused", "69de041fa12e499fa193f2a98c357f75", "a replay",
-            "The nonce was already used, or a newer one replaced it: a replayed report, or an answer lost after the collector stored it."
+            "The nonce was already used by an accepted report and this sequence is not stored: a replayed report. The agent keeps it in spool/rejected/."
+        ),
+        refusal(
+            "already_accepted", "3e797abfe5b247f7af8104296af55a21", "report stored already",
+            "A report with this sequence from this device is stored already: a resend after an answer was lost (a crash, a network cut). The agent drops its copy."
         ),
         refusal(
             "sequence_not_increasing", "7f4221e05c8143028286303fed8d5b50", "sequence not increasing",

@@ -21,7 +21,12 @@ import SystemdNotify
 @main
 enum Main {
     static func main() async {
-        if invokedName() == "posturectl" { await PostureCtl.main() } else { await PostureCollectorCommand.main() }
+        let arguments = Array(invokedArguments().dropFirst())
+        if invokedName() == "posturectl" {
+            await PostureCtl.main(arguments)
+        } else {
+            await PostureCollectorCommand.main(arguments)
+        }
     }
 }
 

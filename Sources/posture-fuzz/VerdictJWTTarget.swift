@@ -26,7 +26,9 @@
                     return "JWKS refused: \(error.code)"
                 }
             }
-            _ = try? verifier.verify(jwt, now: Fixtures.now, notBefore: Fixtures.now.addingTimeInterval(-60))
+            _ = try? verifier.verify(
+                jwt, now: Fixtures.now,
+                notBefore: VerdictMark(revision: 3, issuedAt: Fixtures.now.addingTimeInterval(-60)))
             do {
                 let verdict = try verifier.verify(jwt, now: Fixtures.now, notBefore: nil)
                 return "accepted: \(verdict.status.rawValue)"

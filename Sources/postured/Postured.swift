@@ -14,7 +14,8 @@ import PostureProbes
 @main
 enum Main {
     static func main() async {
-        if invokedName() == "posturectl" { await PostureCtl.main() } else { await Postured.main() }
+        let arguments = Array(invokedArguments().dropFirst())
+        if invokedName() == "posturectl" { await PostureCtl.main(arguments) } else { await Postured.main(arguments) }
     }
 }
 

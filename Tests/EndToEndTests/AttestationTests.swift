@@ -119,7 +119,7 @@ struct AttestationTests {
         }
 
         let replay = try device.post(captured.jws)
-        #expect(replay.http == 409 && replay.code == "nonce_reused", "\(replay)")
+        #expect(replay.http == 409 && replay.code == "already_accepted", "\(replay)")
 
         let otherKey = SoftwareSigningKey(P256.Signing.PrivateKey())
         let wrongKey = try device.post(try signed(try payload { _ in }, with: otherKey))
@@ -159,7 +159,8 @@ struct AttestationTests {
         // Each refusal is a recorded security event naming the device.
         let events = try collector.command(["events", "--limit", "1000"])
         for code in [
-            "nonce_reused", "key_mismatch", "bad_signature", "device_mismatch", "stale_issue_time", "future_issue_time",
+            "already_accepted", "key_mismatch", "bad_signature", "device_mismatch", "stale_issue_time",
+            "future_issue_time",
             "nonce_unknown", "unsupported_schema", "malformed_payload", "malformed_jws", "payload_too_large",
         ] {
             #expect(events.contains("\"code\" : \"\(code)\""), "no security event \(code)")

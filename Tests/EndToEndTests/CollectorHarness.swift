@@ -16,8 +16,13 @@ final class CollectorHarness: @unchecked Sendable {
 
     private var configPath: String?
 
+    /// Put before the collector's command line (e.g. `env LD_PRELOAD=… ` for a faked clock).
+    private let launchPrefix: [String]
+
     /// - Parameter configuration: YAML for `--config`, if any.
-    init(_ label: String, configuration: String? = nil) throws {
+    /// - Parameter launchPrefix: a command the collector runs under, e.g. `FakeClock.command`.
+    init(_ label: String, configuration: String? = nil, launchPrefix: [String] = []) throws {
+        self.launchPrefix = launchPrefix
         directory = try Paths.temporaryDirectory(label)
         if let configuration {
             let path = directory.appendingPathComponent("collector.yaml").path
@@ -39,7 +44,7 @@ final class CollectorHarness: @unchecked Sendable {
     func start() throws {
         starts += 1
         let server = try BackgroundProcess(
-            [
+            launchPrefix + [
                 Self.collectorBinary, "serve", "--state-dir", stateDirectory,
                 "--listen-enrollment", "127.0.0.1:\(enrollmentPort)", "--listen-devices", "127.0.0.1:\(devicesPort)",
                 "--listen-api", "127.0.0.1:\(apiPort)",

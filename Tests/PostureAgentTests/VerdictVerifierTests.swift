@@ -19,11 +19,13 @@ import Testing
 
     func token(
         sub: String = "device-1", iat: Date? = nil, exp: Date? = nil, status: String = "noncompliant",
-        key: SoftwareSigningKey? = nil, type: String = VerdictClaims.type, aud: String = VerdictClaims.audience
+        key: SoftwareSigningKey? = nil, type: String = VerdictClaims.type, aud: String = VerdictClaims.audience,
+        revision: UInt64? = nil
     ) throws -> String {
+        let revisionClaim = revision.map { #","verdict_revision":\#($0)"# } ?? ""
         let claims = """
             {"aud":"\(aud)","sub":"\(sub)","iat":\(Int((iat ?? now).timeIntervalSince1970)),"exp":\(Int((exp ?? now.addingTimeInterval(300)).timeIntervalSince1970)),\
-            "status":"\(status)","failing_rules":["root-encrypted"],"quarantine":"stolen","verdict_version":"v1"}
+            "status":"\(status)","failing_rules":["root-encrypted"],"quarantine":"stolen","verdict_version":"v1"\(revisionClaim)}
             """
         return try CompactJWS.sign(payload: Data(claims.utf8), type: type, with: key ?? collectorKey).compact
     }
@@ -39,6 +41,7 @@ import Testing
     @Test func forgedReplayedExpiredAndMisaddressedVerdictsAreRefused() throws {
         let verifier = try VerdictVerifier(jwks: jwks, deviceID: "device-1")
         func code(_ jwt: String, notBefore: Date? = nil) -> AttestationRefusal.Code? {
+            let notBefore = notBefore.map { VerdictMark(revision: nil, issuedAt: $0) }
             do {
                 _ = try verifier.verify(jwt, now: now, notBefore: notBefore)
                 return nil
@@ -67,6 +70,33 @@ import Testing
         #expect(code(try token(aud: "https://receiver.example")) == .malformedPayload)
         // Not a JWS at all.
         #expect(code("not.a.jwt") != nil)
+    }
+
+    /// A collector whose clock ran an hour ahead, then was corrected: its later verdicts carry earlier issue
+    /// times but higher revisions. They are acted on; an older revision is a replay whatever its time.
+    @Test func verdictsAreOrderedByRevisionNotByTheirClaimedTime() throws {
+        let verifier = try VerdictVerifier(jwks: jwks, deviceID: "device-1")
+        let ahead = try verifier.verify(
+            try token(iat: now.addingTimeInterval(3600), exp: now.addingTimeInterval(7200), revision: 4), now: now,
+            notBefore: nil)
+        let mark = ahead.mark(now: now, leeway: 60)
+        #expect(mark == VerdictMark(revision: 4, issuedAt: now.addingTimeInterval(60)))
+        let corrected = try verifier.verify(try token(iat: now, revision: 5), now: now, notBefore: mark)
+        #expect(corrected.revision == 5)
+        // The same revision re-signed later (a key rotation, a refresh) is the same verdict: accepted.
+        #expect(throws: Never.self) { try verifier.verify(try token(iat: now, revision: 4), now: now, notBefore: mark) }
+        #expect {
+            try verifier.verify(try token(iat: now.addingTimeInterval(7000), revision: 3), now: now, notBefore: mark)
+        } throws: { ($0 as? AttestationRefusal)?.code == .nonceReused }
+        // Without revisions (an older collector) the claimed time orders them, counted at most a minute ahead.
+        let unrevised = try verifier.verify(
+            try token(iat: now.addingTimeInterval(3600), exp: now.addingTimeInterval(7200)), now: now, notBefore: nil)
+        let timeMark = unrevised.mark(now: now, leeway: 60)
+        #expect(throws: Never.self) {
+            try verifier.verify(
+                try token(iat: now.addingTimeInterval(61)), now: now.addingTimeInterval(61),
+                notBefore: timeMark)
+        }
     }
 
     @Test func aKeySetWithoutP256KeysIsRefused() {

@@ -130,15 +130,15 @@ import Testing
         // Fresh: first use of the enrollment nonce.
         let first = try await accept(attestation("d", 1, nonce: n0, issued: t0 + 1, received: t0 + 1, next: "n1"))
         #expect((try? first.get())?.delivery == "fresh")
-        // The same report again: replay.
+        // The same report again (its answer was lost, or a replay): the store proves it has that sequence.
         let replay = try await accept(attestation("d", 1, nonce: n0, issued: t0 + 1, received: t0 + 2, next: "x"))
-        #expect(replay.refusal == .nonceReused)
+        #expect(replay.refusal == .alreadyAccepted)
         // Backlog: further reports signed with n0 before n1 was issued (the agent could not get n1).
         let backlog = try await accept(attestation("d", 2, nonce: n0, issued: t0 + 0.5, received: t0 + 400, next: "n2"))
         #expect((try? backlog.get())?.delivery == "late")
-        // Signed with n0 long after a newer nonce existed: refused.
+        // Signed with n0 long after a newer nonce existed: refused, curable by a fresh nonce.
         let old = try await accept(attestation("d", 3, nonce: n0, issued: t0 + 1000, received: t0 + 1000, next: "x"))
-        #expect(old.refusal == .nonceReused)
+        #expect(old.refusal == .nonceSuperseded)
         // The newest nonce, unused, but the report was signed long after it expired.
         let expired = try await accept(
             attestation("d", 3, nonce: "n2", issued: t0 + 2000, received: t0 + 2000, next: "x"))
@@ -152,8 +152,17 @@ import Testing
         let ok = try await accept(attestation("d", 3, nonce: "n2", issued: t0 + 401, received: t0 + 401, next: "n3"))
         #expect((try? ok.get())?.sequence == 3)
         let lower = try await accept(attestation("d", 2, nonce: "n3", issued: t0 + 402, received: t0 + 402, next: "x"))
-        #expect(lower.refusal == .sequenceNotIncreasing)
-        #expect(try await store.attestations(deviceID: "d", limit: 10).map(\.sequence) == [3, 2, 1])
+        #expect(lower.refusal == .alreadyAccepted)
+        // Sequence 5 skips 4 (dropped from a full spool): 4 is below the last, not stored, so no answer may
+        // claim it was; with its nonce consumed by 5 it is a replay, with an unused one merely out of order.
+        let skip = try await accept(attestation("d", 5, nonce: "n3", issued: t0 + 403, received: t0 + 403, next: "n4"))
+        #expect((try? skip.get())?.sequence == 5)
+        let replayed = try await accept(
+            attestation("d", 4, nonce: "n3", issued: t0 + 403, received: t0 + 404, next: "x"))
+        #expect(replayed.refusal == .nonceReused)
+        let behind = try await accept(attestation("d", 4, nonce: "n4", issued: t0 + 404, received: t0 + 404, next: "x"))
+        #expect(behind.refusal == .sequenceNotIncreasing)
+        #expect(try await store.attestations(deviceID: "d", limit: 10).map(\.sequence) == [5, 3, 2, 1])
     }
 
     @Test func aBatchIsDecidedInOrderInOneTransactionAndSurvivesReopening() async throws {

@@ -7,13 +7,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # lsblk and Debian's python3 are oracles; curl, openssl s_client, python3-cryptography and python3-jwt are
 # independent TLS and JOSE clients for the collector; dbus-daemon and python3-dbus/python3-gi host a
 # stand-in logind; mmdebstrap and systemd-container boot a real Debian with logind and sshd for enforcement;
+# faketime (libfaketime) sets a collector's or an agent's clock wrong and right again in the fault tests;
 # chromium and chromium-driver run the dashboard in a real browser (Selenium, from PyPI with schemathesis,
 # which checks the collector against its OpenAPI document).
 POSTURE_APT_PACKAGES=(
     pkg-config libsystemd-dev libnftables-dev
     systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
     jq openssl curl python3-cryptography python3-jwt dbus-daemon python3-dbus python3-gi
-    mmdebstrap systemd-container openssh-client
+    mmdebstrap systemd-container openssh-client faketime
     debhelper dpkg-dev lintian help2man qemu-system-x86 qemu-utils
     chromium chromium-driver
 )

@@ -16,6 +16,26 @@ public struct VerifiedVerdict: Sendable, Equatable {
     public var issuedAt: Date
     public var expiresAt: Date
     public var version: String
+    /// The collector's count of this device's verdict changes (nil from collectors before it existed).
+    public var revision: UInt64?
+
+    /// What a later verdict must not be older than.
+    public func mark(now: Date, leeway: TimeInterval) -> VerdictMark {
+        VerdictMark(revision: revision, issuedAt: min(issuedAt, now.addingTimeInterval(leeway)))
+    }
+}
+
+/// The newest verdict acted on. Verdicts are ordered by the collector's revision; by issue time only when a
+/// verdict has none. A claimed issue time counts at most `leeway` past the device's clock, so a verdict
+/// signed while the collector's clock ran ahead cannot make every later one look like a replay.
+public struct VerdictMark: Sendable, Equatable {
+    public var revision: UInt64?
+    public var issuedAt: Date
+
+    public init(revision: UInt64?, issuedAt: Date) {
+        self.revision = revision
+        self.issuedAt = issuedAt
+    }
 }
 
 public struct VerdictVerifier: Sendable {
@@ -27,12 +47,14 @@ public struct VerdictVerifier: Sendable {
         var status: String
         var failingRules: [String]?
         var verdictVersion: String?
+        var verdictRevision: UInt64?
         var quarantine: String?
 
         enum CodingKeys: String, CodingKey {
             case sub, aud, iat, exp, status, quarantine
             case failingRules = "failing_rules"
             case verdictVersion = "verdict_version"
+            case verdictRevision = "verdict_revision"
         }
     }
 
@@ -71,7 +93,9 @@ public struct VerdictVerifier: Sendable {
         self.leeway = leeway
     }
 
-    public func verify(_ jwt: String, now: Date, notBefore last: Date?) throws(AttestationRefusal) -> VerifiedVerdict {
+    public func verify(_ jwt: String, now: Date, notBefore last: VerdictMark?) throws(AttestationRefusal)
+        -> VerifiedVerdict
+    {
         let jws = try CompactJWS(parsing: jwt)
         guard jws.header.typ == VerdictClaims.type else {
             throw AttestationRefusal(
@@ -100,12 +124,20 @@ public struct VerdictVerifier: Sendable {
             throw AttestationRefusal(.nonceExpired, "the verdict expired at \(expires)")
         }
         let issued = Date(timeIntervalSince1970: TimeInterval(claims.iat))
-        if let last, issued < last {
-            throw AttestationRefusal(
-                .nonceReused, "the verdict was issued at \(issued), before the one acted on (\(last))")
+        if let last {
+            if let revision = claims.verdictRevision, let lastRevision = last.revision {
+                guard revision >= lastRevision else {
+                    throw AttestationRefusal(
+                        .nonceReused,
+                        "the verdict is revision \(revision), older than the one acted on (\(lastRevision))")
+                }
+            } else if issued < last.issuedAt {
+                throw AttestationRefusal(
+                    .nonceReused, "the verdict was issued at \(issued), before the one acted on (\(last.issuedAt))")
+            }
         }
         return VerifiedVerdict(
             status: status, failingRules: claims.failingRules ?? [], quarantine: claims.quarantine, issuedAt: issued,
-            expiresAt: expires, version: claims.verdictVersion ?? "")
+            expiresAt: expires, version: claims.verdictVersion ?? "", revision: claims.verdictRevision)
     }
 }

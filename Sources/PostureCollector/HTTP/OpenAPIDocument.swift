@@ -1180,6 +1180,11 @@ enum OpenAPIDocument {
                     "description": "How long the verdict may be relied on: the JWT's `exp`."
                   },
                   "policyVersion": {"type": "string"},
+                  "revision": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "description": "Counts the device's verdict changes: a verdict with a lower revision is older, whatever the clocks said (the JWT's `verdict_revision`)."
+                  },
                   "reevaluateAt": {
                     "type": "string",
                     "format": "date-time",

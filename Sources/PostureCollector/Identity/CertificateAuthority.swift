@@ -93,14 +93,22 @@ public struct CertificateAuthority: @unchecked Sendable {
         return key
     }
 
-    /// A client certificate for the device: its SPIFFE ID as the only URI SAN, client auth only.
+    /// How far before its issue a server or device certificate is valid: clock errors of up to an hour
+    /// (a wrong time zone, a host whose clock was set by hand) cost no connection.
+    public static let clockSlack: TimeInterval = 3600
+
+    /// A client certificate for the device: its SPIFFE ID as the only URI SAN, client auth only. Valid from
+    /// `backdate` before `now`: a certificate issued while this host's clock ran ahead must still work once
+    /// the clock is corrected, or the device could not even connect to renew it.
     public func issueDeviceCertificate(
-        deviceID: String, publicKey: P256.Signing.PublicKey, hostname: String, lifetime: Duration, now: Date
+        deviceID: String, publicKey: P256.Signing.PublicKey, hostname: String, lifetime: Duration, now: Date,
+        backdate: TimeInterval = CertificateAuthority.clockSlack
     ) throws -> Certificate {
         let name = String(hostname.prefix(64))
         return try issueClientCertificate(
             uri: DeviceIdentity(trustDomain: trustDomain, deviceID: deviceID).uri, organization: "Posture device",
-            commonName: name.isEmpty ? deviceID : name, publicKey: publicKey, lifetime: lifetime, now: now)
+            commonName: name.isEmpty ? deviceID : name, publicKey: publicKey, lifetime: lifetime, now: now,
+            backdate: backdate)
     }
 
     /// A client certificate for a policy engine on the API listener: `spiffe://<td>/api-client/<id>`; its
@@ -153,7 +161,7 @@ public struct CertificateAuthority: @unchecked Sendable {
         }
         return try Certificate(
             version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: key,
-            notValidBefore: now.addingTimeInterval(-3600),
+            notValidBefore: now.addingTimeInterval(-Self.clockSlack),
             notValidAfter: now.addingTimeInterval(Double(lifetime.components.seconds)),
             issuer: certificate.subject,
             subject: try DistinguishedName {

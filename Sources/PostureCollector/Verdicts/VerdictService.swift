@@ -284,11 +284,14 @@ actor VerdictService {
             signals: entry.signals, quarantine: entry.revoked ?? quarantines[id],
             waivers: waivers.filter { $0.revokedAt == nil && $0.expiresAt > now },
             previous: entry.verdict, now: now)
-        let verdict = policy.evaluate(input)
+        var verdict = policy.evaluate(input)
         let previous = entry.verdict
+        // The revision counts changes of content (stored with the verdict, so it survives restarts).
+        let changed = verdict.version != previous?.version
+        verdict.revision = changed ? (previous?.revision ?? 0) &+ 1 : previous?.revision ?? 1
         entry.verdict = verdict
         entries[id] = entry
-        guard verdict.version != previous?.version else { return }
+        guard changed else { return }
         sign(id, now: now)
         wakeAll(id)
         let json = String(decoding: (try? PostureReport.wireEncoder().encode(verdict)) ?? Data(), as: UTF8.self)

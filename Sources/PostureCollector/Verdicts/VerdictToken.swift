@@ -25,6 +25,7 @@ enum VerdictToken {
         var risk: Int
         var policy: String
         var verdictVersion: String
+        var verdictRevision: UInt64?
         var quarantine: String?
         var device: Device
 
@@ -32,6 +33,7 @@ enum VerdictToken {
             case iss, aud, sub, iat, nbf, exp, jti, status, unknown, risk, policy, device, quarantine
             case failingRules = "failing_rules"
             case verdictVersion = "verdict_version"
+            case verdictRevision = "verdict_revision"
         }
 
         struct Device: Encodable {
@@ -57,7 +59,8 @@ enum VerdictToken {
             exp: verdict.validUntil.timeIntervalSince1970.saturatingInt,
             jti: UUID().uuidString.lowercased(), status: verdict.status.rawValue,
             failingRules: verdict.failing.map(\.rule), unknown: verdict.unknown.map(\.rule), risk: verdict.risk,
-            policy: verdict.policyVersion, verdictVersion: verdict.version, quarantine: verdict.quarantine?.reason,
+            policy: verdict.policyVersion, verdictVersion: verdict.version,
+            verdictRevision: verdict.revision, quarantine: verdict.quarantine?.reason,
             device: Claims.Device(
                 id: verdict.deviceID,
                 spiffeID: DeviceIdentity(trustDomain: service.trustDomain, deviceID: verdict.deviceID).uri,

@@ -21,6 +21,10 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
         public static let nonceUnknown = Code(rawValue: "nonce_unknown")
         public static let nonceExpired = Code(rawValue: "nonce_expired")
         public static let nonceReused = Code(rawValue: "nonce_reused")
+        /// Signed under a nonce that a newer one had replaced (beyond the skew): a fresh nonce cures it.
+        public static let nonceSuperseded = Code(rawValue: "nonce_superseded")
+        /// This device's report with this sequence is stored already: the proof a resent report may go.
+        public static let alreadyAccepted = Code(rawValue: "already_accepted")
         public static let sequenceNotIncreasing = Code(rawValue: "sequence_not_increasing")
         public static let staleIssueTime = Code(rawValue: "stale_issue_time")
         public static let futureIssueTime = Code(rawValue: "future_issue_time")
@@ -50,7 +54,8 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
         public static let all: [Code] = [
             .malformedRequest, .payloadTooLarge, .malformedJWS, .unsupportedAlgorithm, .keyMismatch, .badSignature,
             .malformedPayload, .unsupportedSchema, .deviceMismatch, .futureIssueTime, .staleIssueTime, .nonceUnknown,
-            .nonceExpired, .nonceReused, .sequenceNotIncreasing, .certificateRequired, .deviceRevoked, .deviceUnknown,
+            .nonceExpired, .nonceSuperseded, .nonceReused, .alreadyAccepted, .sequenceNotIncreasing,
+            .certificateRequired, .deviceRevoked, .deviceUnknown,
             .tokenInvalid, .tokenExpired, .tokenUsed, .machineAlreadyEnrolled, .badCSR, .unauthorized,
             .insufficientScope, .notFound, .conflict, .methodNotAllowed, .internalError, .overloaded,
         ]
@@ -65,7 +70,7 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
             case .unauthorized: 401
             case .insufficientScope: 403
             case .methodNotAllowed: 405
-            case .machineAlreadyEnrolled, .nonceReused, .sequenceNotIncreasing, .conflict: 409
+            case .machineAlreadyEnrolled, .nonceReused, .alreadyAccepted, .sequenceNotIncreasing, .conflict: 409
             case .internalError: 500
             case .overloaded: 429
             default: 400
@@ -74,7 +79,14 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
 
         /// A refusal the agent can cure by signing the same facts again with a fresh nonce.
         public var isCuredByFreshNonce: Bool {
-            self == .nonceUnknown || self == .nonceExpired || self == .staleIssueTime || self == .futureIssueTime
+            self == .nonceUnknown || self == .nonceExpired || self == .nonceSuperseded || self == .staleIssueTime
+                || self == .futureIssueTime
+        }
+
+        /// A refusal a wrong clock causes, on either side: the report is kept and retried until the clocks
+        /// agree again (or an operator drops it), never set aside for good.
+        public var isClockDependent: Bool {
+            self == .staleIssueTime || self == .futureIssueTime || self == .nonceExpired
         }
     }
 

@@ -275,6 +275,9 @@ public enum PayloadLimits {
             if let since = journal.since { date(since, "\(root).since") }
             integer(journal.entriesExamined, PayloadLimits.count, "\(root).entriesExamined")
             integer(journal.notableOmitted, PayloadLimits.count, "\(root).notableOmitted")
+            integer(journal.messagesTruncated, PayloadLimits.count, "\(root).messagesTruncated")
+            integer(journal.notableDroppedForSize, PayloadLimits.count, "\(root).notableDroppedForSize")
+            if let reason = journal.cursorReset { text(reason, PayloadLimits.message, "\(root).cursorReset") }
             for (category, count) in journal.counts {
                 integer(count, PayloadLimits.count, "\(root).counts.\(category.rawValue)")
             }

@@ -131,19 +131,41 @@ public struct DiskEncryptionProbe: Probe {
                 path: swap.path, kind: .partition, sizeKiB: swap.sizeKiB, devices: [device],
                 encrypted: device.isEncrypted, encryption: Self.layers([device]))
         }
-        // A swap file is as safe as the filesystem holding it: the mount with the longest matching prefix.
-        let holder = mounts.keys.filter { Self.path(swap.path, isBelow: $0) }.max { $0.count < $1.count }
-        guard let holder, let top = mounts[holder]?.last else {
-            throw ProbeError("no mount holds the swap file")
+        // A swap file is as safe as the filesystem holding it. That is the mount that was on top at its
+        // path when swapon ran, which mountinfo cannot tell: a filesystem mounted over a directory of the
+        // path later hides the holder, and /proc/swaps (d_path from the file's own mount) reads the same
+        // either way. So every mount that could hold it counts: each one at a directory of the path, on
+        // top or hidden, except those that cannot hold a swap file at all.
+        let candidates = mounts.keys.filter { Self.path(swap.path, isBelow: $0) }.sorted().flatMap {
+            (mounts[$0] ?? []).filter { !Self.cannotHoldSwapFiles.contains($0.entry.fsType) }
         }
-        guard case .success(let index) = top.volume else {
-            throw ProbeError("the swap file is on \(top.entry.fsType) from \(top.entry.source), not a block device")
+        guard !candidates.isEmpty else { throw ProbeError("no mount holds the swap file") }
+        var indices: [Int] = []
+        for placement in candidates {
+            switch placement.volume {
+            case .success(let index):
+                if !indices.contains(index) { indices.append(index) }
+            case .failure(let error):
+                throw ProbeError("the block device of \(placement.entry.mountPoint) could not be followed: \(error)")
+            case nil:
+                throw ProbeError(
+                    "the swap file may be on \(placement.entry.fsType) from \(placement.entry.source) at "
+                        + "\(placement.entry.mountPoint), not a block device")
+            }
         }
-        let devices = volumes[index].devices
+        let devices = indices.flatMap { volumes[$0].devices }
         return SwapArea(
             path: swap.path, kind: .file, sizeKiB: swap.sizeKiB, devices: devices,
-            encrypted: volumes[index].encrypted, encryption: volumes[index].encryption)
+            encrypted: indices.allSatisfy { volumes[$0].encrypted }, encryption: Self.layers(devices))
     }
+
+    /// Filesystems the kernel cannot activate a swap file on (no `swap_activate` or `bmap`): memory-backed,
+    /// virtual, stacked or read-only ones. A mount of one of these over the path hides nothing that matters.
+    static let cannotHoldSwapFiles: Set<String> = [
+        "tmpfs", "ramfs", "devtmpfs", "proc", "sysfs", "devpts", "overlay", "squashfs", "erofs", "iso9660",
+        "cgroup", "cgroup2", "securityfs", "debugfs", "tracefs", "configfs", "fusectl", "mqueue", "hugetlbfs",
+        "pstore", "bpf", "autofs", "efivarfs", "binfmt_misc", "nsfs",
+    ]
 
     static func path(_ path: String, isBelow mountPoint: String) -> Bool {
         mountPoint == "/" || path == mountPoint || path.hasPrefix(mountPoint + "/")

@@ -7,8 +7,9 @@ import PostureModel
     import Foundation
 #endif
 
-/// Security-relevant journal events after a cursor (or, without one, within a window before now),
-/// counted per category, with the notable ones attached and the cursor to resume from.
+/// Security-relevant journal events after a cursor (or, without one or when it names no entry here,
+/// within a window before now), counted per category, with the notable ones attached within a size
+/// budget and the cursor to resume from.
 public struct JournalProbe: Probe {
     public init() {}
 
@@ -36,9 +37,23 @@ public struct JournalProbe: Probe {
                 "no journal files under /var/log/journal or /run/log/journal; is systemd-journald running?")
         }
         try reader.addMatches(anyOf: JournalClassifier.matches)
-        var since: Date?
+        // The cursor actually resumed after: nil when none was given or it names no entry here.
+        var resumeAfter: String?
+        var cursorReset: String?
         if let cursor = options.afterCursor {
-            try reader.seek(.after(cursor: cursor))
+            if try Self.namesAnEntry(cursor, reader) {
+                resumeAfter = cursor
+            } else {
+                // sd-journal seeks to any well-formed cursor, placing a foreign one by its time: resuming
+                // there would skip (or never reach) events. Count the window instead, and say so.
+                cursorReset =
+                    "the cursor names no entry of \(source.description) (it is another journal's, or its entry "
+                    + "was vacuumed); read from since instead"
+            }
+        }
+        var since: Date?
+        if let resumeAfter {
+            try reader.seek(.after(cursor: resumeAfter))
         } else {
             // A window reaching before 1970 starts at the epoch: the journal holds nothing older, and the
             // collector refuses a time before it (SCHEMA.md, "Ranges").
@@ -61,24 +76,30 @@ public struct JournalProbe: Probe {
         }
         let notableTotal = zip(categories, counts).filter { $0.0.isNotable }.reduce(0) { $0 + $1.1 }
         var notable: [JournalEvent] = []
-        var lastCursor = options.afterCursor
+        var budget = NotableBudget()
+        var droppedForSize = 0
+        var lastCursor = resumeAfter
         if examined > 0 {
             // The reader still stands on the last entry read: resume from here next time.
             lastCursor = try reader.cursor()
-            // Backward from it: the newest notable events, with their cursors.
+            // Backward from it: the newest notable events, with their cursors, within the size budget.
             let wanted = min(options.notableLimit, notableTotal)
             if wanted > 0 {
                 repeat {
-                    if let after = options.afterCursor, reader.isAt(cursor: after) { break }
+                    if let after = resumeAfter, reader.isAt(cursor: after) { break }
                     let values = reader.read(Self.fields)
                     let entry = Self.entry(values)
                     guard let category = classifier.category(of: entry), category.isNotable else { continue }
-                    notable.append(
-                        JournalEvent(
-                            category: category,
-                            time: Timestamp(microsecondsSinceEpoch: Int64(try reader.realtimeMicroseconds())),
-                            unit: entry.unit ?? values[5], identifier: entry.identifier, message: entry.message,
-                            cursor: try reader.cursor()))
+                    let event = JournalEvent(
+                        category: category,
+                        time: Timestamp(microsecondsSinceEpoch: Int64(try reader.realtimeMicroseconds())),
+                        unit: entry.unit ?? values[5], identifier: entry.identifier, message: entry.message,
+                        cursor: try reader.cursor())
+                    guard let admitted = budget.admit(event) else {
+                        droppedForSize = wanted - notable.count
+                        break
+                    }
+                    notable.append(admitted)
                 } while try notable.count < wanted && reader.previous()
             }
             notable.reverse()
@@ -88,6 +109,15 @@ public struct JournalProbe: Probe {
 
         return JournalFacts(
             journal: source.description, afterCursor: options.afterCursor, since: since, cursor: lastCursor,
-            entriesExamined: examined, counts: countsByCategory, notable: notable, notableOmitted: omitted)
+            entriesExamined: examined, counts: countsByCategory, notable: notable, notableOmitted: omitted,
+            cursorReset: cursorReset, messagesTruncated: budget.truncated, notableDroppedForSize: droppedForSize)
+    }
+
+    /// Whether `cursor` names an entry of this journal. Seeking succeeds for any well-formed cursor; only
+    /// the entry found there, tested against the cursor, tells. The cursor's entry matched the same
+    /// filters when it was read, so stepping onto it is not skipped by them. A malformed cursor throws.
+    static func namesAnEntry(_ cursor: String, _ reader: JournalReader) throws -> Bool {
+        try reader.seek(.after(cursor: cursor))
+        return try reader.previous() && reader.isAt(cursor: cursor)
     }
 }
