@@ -193,15 +193,16 @@ public actor Agent: Service {
             switch await client.get("/v1/verdict?wait=25s", headers: headers, timeout: .seconds(35)) {
             case .accepted(let bytes):
                 backoff.reset()
-                if !bytes.isEmpty,
-                    let answer = try? PostureReport.wireDecoder().decode(VerdictAnswer.self, from: Data(bytes)),
-                    let verdict = answer.verdict, !(await learned(verdict, jwt: answer.jwt, from: "long-poll"))
+                // Empty: unchanged for the whole wait (304).
+                guard !bytes.isEmpty else { continue }
+                if let answer = try? PostureReport.wireDecoder().decode(VerdictAnswer.self, from: Data(bytes)),
+                    let verdict = answer.verdict, await learned(verdict, jwt: answer.jwt, from: "long-poll")
                 {
-                    // A refused verdict comes straight back from the next long-poll (its version is not
-                    // ours): wait, so a refusal costs a log line a minute, not a busy loop.
-                    try? await Task.sleep(for: refusedBackoff.next())
-                } else {
                     refusedBackoff.reset()
+                } else {
+                    // A refused (or unreadable) verdict comes straight back from the next long-poll, its version
+                    // not ours: wait, so a refusal costs a log line a minute, not a busy loop.
+                    try? await Task.sleep(for: refusedBackoff.next())
                 }
             case .refused(let error, _):
                 logger.warning("the collector refused the verdict long-poll: \(error.message)")

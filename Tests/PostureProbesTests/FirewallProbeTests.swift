@@ -107,6 +107,7 @@ struct FirewallProbeTests {
 
     @Test func iptablesNftRulesAreReadAsNftables() throws {
         let namespace = try NetworkNamespace(label: "fw-ipt-nft")
+        // Opaque in libnftables JSON; iptables-nft-save tells its states (FirewallExceptionTests).
         try namespace.exec([
             "iptables-nft", "-A", "INPUT", "-m", "conntrack", "--ctstate", "ESTABLISHED", "-j", "ACCEPT",
         ])

@@ -3,7 +3,8 @@ import PostureModel
 
 /// Firewall state from the kernel of this network namespace: the nftables ruleset through libnftables,
 /// iptables-legacy tables through x_tables, and whether new inbound traffic is dropped by default.
-/// The kernel's state is read even under a fixture `--root`: it does not live in files.
+/// The kernel's state is read even under a fixture `--root`: it does not live in files. Only
+/// iptables-nft-save, run for the states of iptables-nft conntrack matches, is not run under one.
 public struct FirewallProbe: Probe {
     static let nftSource = "libnftables: list ruleset"
     static let legacySource = "x_tables getsockopt, /proc/net/ip_tables_names"
@@ -12,7 +13,10 @@ public struct FirewallProbe: Probe {
 
     public func collect(in context: ProbeContext) -> FirewallFacts {
         let analysis: Result<NftablesAnalysis, any Error> = Result {
-            try NftablesAnalysis(json: NftablesReader.rulesetJSON())
+            var analysis = try NftablesAnalysis(json: NftablesReader.rulesetJSON())
+            // iptables-nft's conntrack and state matches are opaque in JSON; its save text tells their states.
+            analysis.readStateMatches(from: IptablesNftSave(root: context.root))
+            return analysis
         }
         let legacy: Result<[LegacyTable], any Error> = Result { try LegacyIptablesReader.tables() }
         return Self.facts(nftables: analysis, legacy: legacy)
@@ -37,15 +41,33 @@ public struct FirewallProbe: Probe {
     }
 
     static func inboundFiltering(_ analysis: NftablesAnalysis, legacy: [LegacyTable]) -> InboundFiltering {
-        var byFamily: [String: Bool] = ["ip": false, "ip6": false, "inet": false]
         var evidence: [String] = []
         // A drop in any base chain on the input hook is final, whatever other chains accept.
-        for (chain, outcome) in analysis.inputChainOutcomes() where byFamily[chain.family] != nil {
+        var filtered: [String: Set<IPFamily>] = [:]
+        var reasons: [(chain: NftablesAnalysis.Chain, family: IPFamily, why: String)] = []
+        for (chain, family, outcome) in analysis.inputChainOutcomes() {
             if case .drops(let why) = outcome {
-                byFamily[chain.family] = true
-                evidence.append("nftables \(chain.family) \(chain.table) \(chain.summary.name): \(why)")
+                filtered[chain.family, default: []].insert(family)
+                reasons.append((chain, family, why))
             }
         }
+        for (index, reason) in reasons.enumerated() {
+            let chain = reason.chain
+            let name = "nftables \(chain.family) \(chain.table) \(chain.summary.name)"
+            // An inet chain that drops both families for the same reason is named once.
+            let twin = reasons.indices.first {
+                $0 != index && reasons[$0].chain.family == chain.family && reasons[$0].chain.table == chain.table
+                    && reasons[$0].chain.summary.name == chain.summary.name && reasons[$0].why == reason.why
+            }
+            if let twin, twin < index { continue }
+            let family = chain.family == "inet" && twin == nil ? " (\(reason.family.rawValue) only)" : ""
+            evidence.append("\(name)\(family): \(reason.why)")
+        }
+        let byFamily: [String: Bool] = [
+            "ip": filtered["ip"]?.contains(.ipv4) == true, "ip6": filtered["ip6"]?.contains(.ipv6) == true,
+            "inet": filtered["inet"]?.count == 2,
+        ]
+        let inet = filtered["inet"] ?? []
         var legacyV4 = false
         var legacyV6 = false
         for table in legacy where table.name == "filter" && table.policies["INPUT"] == "DROP" {
@@ -53,8 +75,8 @@ public struct FirewallProbe: Probe {
             evidence.append("iptables-legacy \(table.family) filter INPUT: policy DROP")
         }
         return InboundFiltering(
-            ipv4: byFamily["ip"] == true || byFamily["inet"] == true || legacyV4,
-            ipv6: byFamily["ip6"] == true || byFamily["inet"] == true || legacyV6,
+            ipv4: byFamily["ip"] == true || inet.contains(.ipv4) || legacyV4,
+            ipv6: byFamily["ip6"] == true || inet.contains(.ipv6) || legacyV6,
             byFamily: byFamily, evidence: evidence)
     }
 

@@ -11,6 +11,9 @@ import PostureModel
 struct NftablesAnalysis {
     struct Rule {
         var expressions: [JSONValue]
+        /// What each opaque `xt` `conntrack`/`state` match selects, in order, when iptables-nft-save text
+        /// told its states (`readStateMatches`); empty when it did not, and each is then unknown.
+        var xtStates: [RuleSelection] = []
     }
 
     struct Chain {
@@ -77,10 +80,13 @@ struct NftablesAnalysis {
         case passes
     }
 
-    /// For each input-hook filter chain, whether it drops unmatched new inbound traffic.
-    func inputChainOutcomes() -> [(chain: Chain, outcome: Outcome)] {
-        chains.filter { $0.summary.hook == "input" && ($0.summary.type ?? "filter") == "filter" }.map { chain in
-            (chain, outcome(of: chain, depth: 0) ?? policyOutcome(chain))
+    /// For each input-hook filter chain and each IP family it sees, whether it drops unmatched new
+    /// inbound traffic of that family (an `inet` chain may accept all IPv4 and drop the rest of IPv6).
+    func inputChainOutcomes() -> [(chain: Chain, family: IPFamily, outcome: Outcome)] {
+        chains.filter { $0.summary.hook == "input" && ($0.summary.type ?? "filter") == "filter" }.flatMap { chain in
+            IPFamily.carried(by: chain.family).map { family in
+                (chain, family, outcome(of: chain, family: family, depth: 0) ?? policyOutcome(chain))
+            }
         }
     }
 
@@ -89,26 +95,42 @@ struct NftablesAnalysis {
     }
 
     /// Walks the rules in order. Returns nil when the chain's end is reached without a decision.
-    private func outcome(of chain: Chain, depth: Int) -> Outcome? {
+    private func outcome(of chain: Chain, family: IPFamily, depth: Int) -> Outcome? {
         guard depth < 16 else { return nil }
+        // After a `return` that may apply to every packet, a later drop may not see them all.
+        var dropsSeeAll = true
         for (position, rule) in chain.rules.enumerated() {
-            guard let verdict = Self.verdict(of: rule), Self.appliesToAllNewTraffic(rule) else { continue }
+            guard let (verdict, target, selected) = Self.decision(of: rule, family: family), selected != .none
+            else { continue }
             let at = "rule \(position + 1)"
+            let doubt = "a match that may select every new packet"
             switch verdict {
             case "drop", "reject":
-                return .drops("\(at): unconditional \(verdict)")
+                if selected == .all && dropsSeeAll { return .drops("\(at): unconditional \(verdict)") }
             case "accept":
-                return .acceptsAll("\(at): unconditional accept")
+                if selected == .all { return .acceptsAll("\(at): unconditional accept") }
+                if selected == .unknown { return .acceptsAll("\(at): accept with \(doubt)") }
             case "jump", "goto":
-                guard let target = Self.jumpTarget(of: rule),
+                guard selected != .some, let target,
                     let next = chains.first(where: {
                         $0.family == chain.family && $0.table == chain.table && $0.summary.name == target
                     })
                 else { continue }
-                if let decided = outcome(of: next, depth: depth + 1) { return decided }
+                let decided = outcome(of: next, family: family, depth: depth + 1)
+                if selected == .unknown {
+                    // Only what may happen to every packet counts: an accept there, not a drop.
+                    if case .acceptsAll(let why)? = decided {
+                        return .acceptsAll("\(at): \(verdict) \(target) with \(doubt); \(why)")
+                    }
+                    // What a goto took away never reaches a later drop in this chain.
+                    if verdict == "goto" { dropsSeeAll = false }
+                    continue
+                }
+                if let decided, dropsSeeAll || !decided.isDrop { return decided }
                 if verdict == "goto" { return nil }  // goto does not come back; the base policy applies
             case "return":
-                return nil
+                if selected == .all { return nil }
+                if selected == .unknown { dropsSeeAll = false }
             default:
                 continue
             }
@@ -116,53 +138,35 @@ struct NftablesAnalysis {
         return nil
     }
 
-    private static let verdicts: Set<String> = ["accept", "drop", "reject", "jump", "goto", "return", "queue"]
-    /// Statements that neither match nor decide: the rule still applies to every packet.
-    private static let neutralStatements: Set<String> = ["counter", "log", "comment", "notrack", "meta", "mangle"]
-
-    private static func verdict(of rule: Rule) -> String? {
-        rule.expressions.lazy.compactMap { $0.soleEntry?.key }.first { verdicts.contains($0) }
-    }
-
-    private static func jumpTarget(of rule: Rule) -> String? {
+    /// The rule's verdict (a `ct state` verdict map gives the one for `new`), its jump target, and what its
+    /// matches select; nil when the rule has no verdict of its own.
+    private static func decision(
+        of rule: Rule, family: IPFamily
+    ) -> (verdict: String, target: String?, selected: RuleSelection)? {
+        let selected = RuleSelection.of(rule.expressions, family: family, xtStates: rule.xtStates)
         for expression in rule.expressions {
-            if let target = expression["jump"]?["target"]?.string ?? expression["goto"]?["target"]?.string {
-                return target
+            guard let (key, body) = expression.soleEntry else { continue }
+            if verdicts.contains(key) { return (key, body["target"]?.string, selected) }
+            if key == "vmap" {
+                // Another key (ports, addresses) narrows like any match; only a conntrack state key can
+                // decide every new packet.
+                guard body["key"]?["ct"]?["key"]?.string == "state" else { return nil }
+                let entries = body["data"]?["set"]?.array ?? []
+                guard let entry = entries.first(where: { $0.array?.first?.string == "new" }),
+                    let (verdict, target) = entry.array?.last?.soleEntry, verdicts.contains(verdict)
+                else { return nil }
+                return (verdict, target["target"]?.string, selected)
             }
         }
         return nil
     }
 
-    /// True when nothing in the rule narrows it below "every new inbound packet": no match other than a
-    /// conntrack state match that includes `new`.
-    private static func appliesToAllNewTraffic(_ rule: Rule) -> Bool {
-        for expression in rule.expressions {
-            guard let (key, body) = expression.soleEntry else { return false }
-            if verdicts.contains(key) { continue }
-            if key == "match" {
-                if isConntrackNewMatch(body) { continue }
-                return false
-            }
-            if key == "meta" || key == "mangle" {
-                // `meta` as a statement sets a value (e.g. mark); it does not narrow the rule.
-                if body["key"] != nil && body["value"] != nil { continue }
-                return false
-            }
-            if neutralStatements.contains(key) { continue }
-            return false  // limit, xt matches, sets, anything unknown: treat as a condition
-        }
-        return true
-    }
+    private static let verdicts: Set<String> = ["accept", "drop", "reject", "jump", "goto", "return", "queue"]
+}
 
-    private static func isConntrackNewMatch(_ match: JSONValue) -> Bool {
-        guard match["left"]?["ct"]?["key"]?.string == "state" else { return false }
-        let op = match["op"]?.string ?? "=="
-        guard op == "==" || op == "in" else { return false }
-        switch match["right"] {
-        case .string(let state)?: return state == "new"
-        case .array(let states)?: return states.contains { $0.string == "new" }
-        case .object(let set)?: return set["set"]?.array?.contains { $0.string == "new" } ?? false
-        default: return false
-        }
+extension NftablesAnalysis.Outcome {
+    var isDrop: Bool {
+        if case .drops = self { return true }
+        return false
     }
 }
