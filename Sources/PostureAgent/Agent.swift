@@ -60,7 +60,7 @@ public actor Agent: Service {
     private var busyBackoff = Backoff(cap: 60)
     /// While a clock-dependent refusal holds the spool: when to try again, and its backoff.
     private var heldUntil: ContinuousClock.Instant?
-    private var holdBackoff = Backoff(initial: 2, cap: 120)
+    private var holdBackoff = Backoff(initial: 2, cap: 60)
     private var holdLoggedAt: ContinuousClock.Instant?
     private var verdict: Verdict?
     private var verifier: VerdictVerifier?
