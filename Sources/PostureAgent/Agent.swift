@@ -88,6 +88,11 @@ public actor Agent: Service {
         lastSequence = max(try state.lastSequence(), spooled.last ?? 0)
         gatheredCursor = try spooled.last.flatMap { try spool.entry($0)?.journalCursor } ?? state.acceptedCursor()
         verdict = try? state.verdict()
+        // Replay protection survives restarts: the newest verdict acted on is saved with the enforcement state.
+        let enrolledID = enrollment.deviceID
+        lastVerified = Enforcer.State.load(from: state.enforcementPath)?.verdictMark.flatMap {
+            $0.deviceID == enrolledID ? $0 : nil
+        }
         let deviceID = enrollment.deviceID
         let verifier = try? state.readText(state.verdictKeysPath).flatMap { keys in
             try VerdictVerifier(jwks: keys, deviceID: deviceID)
@@ -122,6 +127,10 @@ public actor Agent: Service {
             baseURL: enrollment.devicesURL, caPEM: caPEM, identity: (certificatePEM, keyPEM))
         return (client, certificate)
     }
+
+    /// Puts back what the last verdict required (after a reboot emptied /run): before the agent reports
+    /// ready, so that logins stay blocked from the moment sshd and the gettys accept them.
+    public func reestablish() async { await enforcer?.reestablish() }
 
     /// Answers as soon as the actor is free: the watchdog's proof that the agent is not wedged.
     public func isResponsive() -> Bool { true }
@@ -233,7 +242,17 @@ public actor Agent: Service {
                 return false
             }
         }
-        if let verified { lastVerified = verified.mark(now: Date(), leeway: verifier?.leeway ?? 60) }
+        if verifier != nil && verified == nil {
+            // Keys are pinned: an unsigned verdict is not shown as this device's, nor saved over verdict.json.
+            logger.warning(
+                "verdict without a signature, ignoring it", metadata: ["posture.source": "\(source)"])
+            return false
+        }
+        if let verified {
+            let mark = verified.mark(now: Date(), leeway: verifier?.leeway ?? 60)
+            lastVerified = mark
+            await enforcer?.remember(mark)
+        }
         if new.version != verdict?.version {
             let previous = verdict?.status
             verdict = new

@@ -37,6 +37,7 @@ public struct AgentDaemon: Service {
             guard await waitForEnrollment() else { return }
         }
         let agent = try Agent(state: state, options: options, logger: logger)
+        await agent.reestablish()
         SystemdNotifier.ready(status: "reporting as \(agent.enrollment.identity) to \(agent.enrollment.devicesURL)")
         let watchdog = Task { await SystemdNotifier.feedWatchdog { await agent.isResponsive() } }
         defer { watchdog.cancel() }

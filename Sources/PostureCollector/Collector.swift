@@ -250,5 +250,11 @@ struct VerdictLoop: Service {
                 group.cancelAll()
             }
         }
+        // Shut down before the listeners (services stop in reverse order): their graceful shutdown waits for
+        // requests in flight, and a held long-poll would otherwise hold it for up to 300 s.
+        await collector.verdicts.shutDown()
+        // Shut down before the listeners (services stop in reverse order): their graceful shutdown waits for
+        // requests in flight, and a held long-poll would otherwise hold it for up to 300 s.
+        await collector.verdicts.shutDown()
     }
 }

@@ -1,11 +1,40 @@
+import Dispatch
+
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// Runs a read-only helper program (`iptables-nft-save`) whose standard output is wanted, within a time
-/// and size limit: it is killed when it takes longer, and never inherits the caller's environment. The
-/// child is spawned from the calling thread, so it shares that thread's namespaces.
+/// Runs a helper program (`iptables-nft-save`, `usermod`, `passwd`, `wall`) within a time and size limit:
+/// it is killed when it takes longer, never inherits the caller's environment, signal dispositions or
+/// descriptors beyond the standard three. The child is spawned from the calling thread, so it shares that
+/// thread's namespaces; `run` does the waiting on a thread of its own, off the caller's.
 public enum BoundedChildProcess {
+    /// glibc 2.34's `posix_spawn_file_actions_addclosefrom_np`, which Swift's Glibc module does not export.
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    nonisolated(unsafe) private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
+
+    /// `output`, waited for on a dispatch thread, so an actor calling it never blocks a cooperative thread
+    /// for the length of a hung helper. A helper that cannot start, times out or is killed is an error.
+    public static func run(
+        _ arguments: [String], timeout: Duration = .seconds(10), limit: Int = 1 << 20
+    ) async throws(SystemError) -> (status: Int32?, output: String) {
+        let result: Result<(status: Int32?, output: String), SystemError> = await withCheckedContinuation {
+            continuation in
+            DispatchQueue.global().async {
+                do throws(SystemError) {
+                    continuation.resume(returning: .success(try output(arguments, timeout: timeout, limit: limit)))
+                } catch {
+                    continuation.resume(returning: .failure(error))
+                }
+            }
+        }
+        return try result.get()
+    }
+
     /// What the program printed on standard output, and its exit status (nil when a signal ended it).
     /// Standard input and error are /dev/null; the environment holds only `PATH` and `LC_ALL=C`.
     public static func output(
@@ -22,6 +51,9 @@ public enum BoundedChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_adddup2(&actions, pipe[1], 1)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        // Only the three standard descriptors: nothing the agent holds open (sockets, the journal, its
+        // state files) reaches the helper, close-on-exec or not.
+        if let closeFrom = Self.addCloseFrom { _ = closeFrom(&actions, 3) }
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }

@@ -609,6 +609,42 @@ struct VerdictTests {
         #expect(BackgroundProcess.eventually(timeout: 10) { (try? get(reader.cert, reader.key))?.status == 401 })
     }
 
+    /// SIGTERM while policy engines hold long-polls (`?wait=300s`): they are answered at once (304,
+    /// unchanged) and the collector exits in moments, not after the longest wait.
+    @Test func aCollectorHoldingLongPollsStopsInMoments() throws {
+        let (collector, directory, _) = try collectorWithPolicy("e2e-stop")
+        let (_, deviceID) = try collector.enrollAgent("agent")
+        let token = try collector.command(["apitoken", "create", "--name", "pdp", "--scope", "verdict:read"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let headers = try Shell.run([
+            "curl", "-sS", "-D", "-", "-o", "/dev/null", "--cacert", collector.caPath, "-H",
+            "Authorization: Bearer \(token)", collector.apiURL + "/v1/devices/\(deviceID)/verdict",
+        ]).stdout
+        let etag = try #require(
+            headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") }?.split(separator: " ").last
+        )
+        let polls = try (0..<5).map { index in
+            try BackgroundProcess(
+                [
+                    "/usr/bin/curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", collector.caPath,
+                    "-H", "Authorization: Bearer \(token)", "-H", "If-None-Match: \(etag)",
+                    collector.apiURL + "/v1/devices/\(deviceID)/verdict?wait=300s",
+                ], logPath: directory.appendingPathComponent("poll-\(index).txt").path)
+        }
+        Thread.sleep(forTimeInterval: 1.5)
+        #expect(polls.allSatisfy { $0.isRunning }, "a long-poll returned before the stop")
+        let stopping = Date()
+        collector.server?.signal(SIGTERM)
+        let status = collector.server?.wait(timeout: 25)
+        let seconds = Date().timeIntervalSince(stopping)
+        print("collector stopped \(String(format: "%.2f", seconds)) s after SIGTERM with 5 long-polls held")
+        #expect(status == 0, "the collector did not stop within 25 s")
+        for poll in polls {
+            #expect(poll.wait(timeout: 5) != nil)
+            #expect(poll.log.hasPrefix("304"), "\(poll.log)")
+        }
+    }
+
     @Test func theAgentEnforcesVerifiedVerdictsInDryRun() throws {
         let (collector, directory, _) = try collectorWithPolicy("e2e-enforce")
         let (state, deviceID) = try collector.enrollAgent("agent")

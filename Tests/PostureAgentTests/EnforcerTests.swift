@@ -81,9 +81,10 @@ final class EnforcerTests {
         unsetenv("DBUS_SYSTEM_BUS_ADDRESS")
     }
 
-    func enforcer(_ mode: EnforcementOptions.Mode, configure: (inout EnforcementOptions) -> Void = { _ in }) -> (
-        Enforcer, String
-    ) {
+    func enforcer(
+        _ mode: EnforcementOptions.Mode, statePath: String? = nil, bootID: String? = "boot-1",
+        configure: (inout EnforcementOptions) -> Void = { _ in }
+    ) -> (Enforcer, String) {
         var options = EnforcementOptions()
         options.mode = mode
         options.exemptUsers = ["root", "breakglass"]
@@ -93,8 +94,8 @@ final class EnforcerTests {
         configure(&options)
         let enforcer = Enforcer(
             options: options, logins: LogindClient(),
-            statePath: directory.appendingPathComponent("state-\(UUID().uuidString).json").path,
-            logger: Logger(label: "test"))
+            statePath: statePath ?? directory.appendingPathComponent("state-\(UUID().uuidString).json").path,
+            logger: Logger(label: "test"), bootID: bootID)
         return (enforcer, options.nologinPath)
     }
 
@@ -132,6 +133,71 @@ final class EnforcerTests {
         await enforcer.apply(status: .noncompliant, failing: ["x"], quarantine: nil)
         await enforcer.apply(status: .compliant, failing: [], quarantine: nil)
         #expect(try String(contentsOfFile: nologin, encoding: .utf8) == "maintenance until 18:00\n")
+    }
+
+    @Test func anEmptyNologinIsAnAdministratorsToo() async throws {
+        let (enforcer, nologin) = enforcer(.enforce)
+        FileManager.default.createFile(atPath: nologin, contents: Data())
+        await enforcer.apply(status: .noncompliant, failing: ["x"], quarantine: nil)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: nologin)).isEmpty)
+        #expect(await enforcer.state.nologinWritten == nil)
+        await enforcer.apply(status: .compliant, failing: [], quarantine: nil)
+        #expect(FileManager.default.fileExists(atPath: nologin))
+    }
+
+    /// The states a kill can leave between recording an intent and acting on it, as a restarted agent
+    /// finds them: it converges to what the verdict asks, and release undoes exactly what was done.
+    @Test func aKillBetweenIntentAndActConvergesAfterRestart() async throws {
+        let statePath = directory.appendingPathComponent("state-killed.json").path
+        let (first, nologin) = enforcer(.enforce, statePath: statePath) { $0.terminateSessions = false }
+        await first.apply(status: .noncompliant, failing: ["x"], quarantine: nil)
+        let written = try String(contentsOfFile: nologin, encoding: .utf8)
+        #expect(await first.state.nologinWritten == written)
+
+        // Killed after the intent was saved and before the file was written: the file is absent.
+        try FileManager.default.removeItem(atPath: nologin)
+        let (restarted, _) = enforcer(.enforce, statePath: statePath) { $0.terminateSessions = false }
+        await restarted.apply(status: .noncompliant, failing: ["x"], quarantine: nil)
+        #expect(try String(contentsOfFile: nologin, encoding: .utf8) == written, "the block was put back")
+        // Killed again, then released: the file is recognised as the agent's own and removed.
+        let (again, _) = enforcer(.enforce, statePath: statePath) { $0.terminateSessions = false }
+        await again.apply(status: .compliant, failing: [], quarantine: nil)
+        #expect(!FileManager.default.fileExists(atPath: nologin))
+        #expect(!(await again.state.enforcing))
+
+        // Intent saved, file never written, verdict compliant after the restart: nothing is left behind.
+        try FileManager.default.removeItem(atPath: statePath)
+        let (fourth, _) = enforcer(.enforce, statePath: statePath) { $0.terminateSessions = false }
+        await fourth.apply(status: .noncompliant, failing: ["x"], quarantine: nil)
+        try FileManager.default.removeItem(atPath: nologin)
+        let (fifth, _) = enforcer(.enforce, statePath: statePath) { $0.terminateSessions = false }
+        await fifth.apply(status: .compliant, failing: [], quarantine: nil)
+        #expect(!FileManager.default.fileExists(atPath: nologin))
+        #expect(await fifth.state.nologinWritten == nil)
+    }
+
+    /// A reboot empties /run and restarts session IDs: the block is put back at start, before the agent
+    /// reports ready, and a session with an ID ended in the earlier boot is a new one, ended too.
+    @Test func aRebootPutsTheBlockBackAndForgetsTheLastBootsSessions() async throws {
+        let statePath = directory.appendingPathComponent("state-reboot.json").path
+        let (before, nologin) = enforcer(.enforce, statePath: statePath, bootID: "boot-1")
+        await before.apply(status: .noncompliant, failing: ["x"], quarantine: "stolen")
+        #expect(terminated == ["terminate 1"])
+        #expect(await before.state.terminatedSessions == ["1"])
+        try FileManager.default.removeItem(atPath: nologin)  // /run is a tmpfs
+
+        let (after, _) = enforcer(.enforce, statePath: statePath, bootID: "boot-2")
+        await after.reestablish()
+        #expect(FileManager.default.fileExists(atPath: nologin), "logins open after the reboot")
+        #expect(await after.state.terminatedSessions.isEmpty)
+        await after.apply(status: .noncompliant, failing: ["x"], quarantine: "stolen")
+        #expect(terminated == ["terminate 1", "terminate 1"], "session 1 of this boot was spared")
+
+        // The same boot again (the agent restarted, no reboot): session 1 is not ended twice.
+        let (restarted, _) = enforcer(.enforce, statePath: statePath, bootID: "boot-2")
+        await restarted.reestablish()
+        await restarted.apply(status: .noncompliant, failing: ["x"], quarantine: "stolen")
+        #expect(terminated.count == 2)
     }
 
     @Test func dryRunDecidesAndRecordsButTouchesNothing() async throws {

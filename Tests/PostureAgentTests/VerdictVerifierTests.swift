@@ -80,7 +80,7 @@ import Testing
             try token(iat: now.addingTimeInterval(3600), exp: now.addingTimeInterval(7200), revision: 4), now: now,
             notBefore: nil)
         let mark = ahead.mark(now: now, leeway: 60)
-        #expect(mark == VerdictMark(revision: 4, issuedAt: now.addingTimeInterval(60)))
+        #expect(mark == VerdictMark(revision: 4, issuedAt: now.addingTimeInterval(60), deviceID: "device-1"))
         let corrected = try verifier.verify(try token(iat: now, revision: 5), now: now, notBefore: mark)
         #expect(corrected.revision == 5)
         // The same revision re-signed later (a key rotation, a refresh) is the same verdict: accepted.

@@ -40,6 +40,10 @@ public actor Enforcer {
         public var lockedAccounts: [String] = []
         public var lastVerdictAt: Date?
         public var lastDecision: String?
+        /// The boot this state is about: `/run/nologin` and logind session IDs do not outlive it.
+        public var bootID: String?
+        /// The newest verified verdict acted on: an older one is a replay, also after a restart.
+        public var verdictMark: VerdictMark?
 
         public init() {}
 
@@ -69,12 +73,51 @@ public actor Enforcer {
     /// How many of `records` the collector has been told of.
     private var reported = 0
 
-    public init(options: EnforcementOptions, logins: any LoginManager, statePath: String?, logger: Logger) {
+    /// This boot's ID (nil where it cannot be read: then nothing is taken as from an earlier boot).
+    let bootID: String?
+
+    public init(
+        options: EnforcementOptions, logins: any LoginManager, statePath: String?, logger: Logger,
+        bootID: String? = BootID.current()
+    ) {
         self.options = options
         self.logins = logins
         self.statePath = statePath
         self.logger = logger
+        self.bootID = bootID
         state = statePath.flatMap(State.load(from:)) ?? State()
+    }
+
+    /// Run at start, before the agent reports ready (and so, through the unit's ordering, before sshd and
+    /// the gettys take logins): after a reboot, `/run` is empty and session IDs start again, so what the
+    /// last verdict required is put back in place from the saved state (the offline rule applies if that
+    /// verdict is too old), and no saved session ID is taken for one of this boot's.
+    public func reestablish(now: Date = Date()) async {
+        guard options.mode != .off else { return }
+        let rebooted = bootID != nil && state.bootID != bootID
+        if rebooted {
+            state.terminatedSessions = []
+            state.bootID = bootID
+            save()
+        }
+        guard state.enforcing else { return }
+        if let last = state.lastVerdictAt, now.timeIntervalSince(last) > options.keepLastVerdictFor.seconds {
+            await collectorUnreachable(now: now)
+            return
+        }
+        record(
+            MessageID.decision,
+            "\(rebooted ? "after a reboot" : "at start"): access stays taken away (\(state.reason ?? "last verdict"))",
+            ["POSTURE_ACTION": "decide", "POSTURE_RESULT": "re-established"])
+        blockLogins(why: state.reason ?? "the last verdict")
+        if options.disableAccounts { await disableAccounts(why: state.reason ?? "the last verdict") }
+        save()
+    }
+
+    /// Saves the newest verified verdict's mark with the rest of the state.
+    public func remember(_ mark: VerdictMark) {
+        state.verdictMark = mark
+        save()
     }
 
     /// Applies a verified verdict: `failing` names the failing rules, for the message users see.
@@ -124,7 +167,7 @@ public actor Enforcer {
         if !state.enforcing && options.notifyFor > .zero {
             guard let since = pendingSince else {
                 pendingSince = now
-                notify(why: why)
+                await notify(why: why)
                 if options.lockDuringNotice { await lockSessions(why: why) }
                 decide("access ends in \(Int(options.notifyFor.seconds)) s: \(why)", status: status, failing: failing)
                 return
@@ -140,11 +183,16 @@ public actor Enforcer {
             state.since = now
         }
         state.reason = why
+        state.bootID = bootID
+        save()
         blockLogins(why: why)
         if options.terminateSessions { await endSessions(why: why) }
-        if options.disableAccounts { disableAccounts(why: why) }
+        if options.disableAccounts { await disableAccounts(why: why) }
     }
 
+    /// Undoes exactly what the saved state says was put in place, forgetting each step once it is undone, so
+    /// that a kill at any point leaves the rest for the next attempt (here, after a restart, or
+    /// `postured release-access`).
     private func giveAccessBack(why: String) async {
         guard state.enforcing else { return }
         var undone: [String] = []
@@ -155,20 +203,30 @@ public actor Enforcer {
                     do {
                         try DurableFile.remove(options.nologinPath)
                         undone.append("removed \(options.nologinPath)")
+                        state.nologinWritten = nil
                     } catch {
                         failed("remove \(options.nologinPath)", error: error)
                     }
                 } else {
                     undone.append("would remove \(options.nologinPath)")
+                    state.nologinWritten = nil
                 }
             } else {
-                undone.append("left \(options.nologinPath) alone: someone else changed it")
+                // Absent (never written before a kill, or a reboot emptied /run), or someone else's now.
+                if current != nil { undone.append("left \(options.nologinPath) alone: someone else changed it") }
+                state.nologinWritten = nil
             }
+            save()
         }
         for user in state.lockedAccounts {
-            guard options.mode == .enforce else { continue }
-            if Self.passwordTool(["-U", user]) {
+            guard options.mode == .enforce else {
+                state.lockedAccounts.removeAll { $0 == user }
+                continue
+            }
+            if await Self.passwordTool(["-U", user]) {
                 undone.append("unlocked \(user)")
+                state.lockedAccounts.removeAll { $0 == user }
+                save()
             } else {
                 failed("unlock the account \(user) (usermod -U)", error: SystemError(code: .ioFailure, call: "usermod"))
             }
@@ -177,25 +235,48 @@ public actor Enforcer {
             MessageID.restored,
             "access restored: \(why); \(undone.isEmpty ? "nothing of ours to undo" : undone.joined(separator: "; "))",
             ["POSTURE_ACTION": "restore", "POSTURE_RESULT": undone.joined(separator: "; ")])
+        // What could not be undone stays recorded (and enforcing) and is tried again with the next verdict.
+        guard state.nologinWritten == nil && state.lockedAccounts.isEmpty else { return }
+        let mark = state.verdictMark
         state = State()
         state.lastVerdictAt = Date()
+        state.bootID = bootID
+        state.verdictMark = mark
     }
 
+    /// Writes the nologin file, recording the intent (the exact text) durably first: killed in between,
+    /// the agent still knows the file is its own. Any file that is there and not ours, even empty, is an
+    /// administrator's: it blocks logins all the same and is neither overwritten nor claimed.
     private func blockLogins(why: String) {
-        let text = """
-            Logins are blocked by Posture: this device does not meet the security policy.
-            Why: \(why)
-            Fix it, or ask your administrator; access returns by itself when the device is compliant again.
-            (written by postured; removed when the device is compliant)
+        let current = try? DurableFile.read(options.nologinPath)
+        let text: String
+        if let written = state.nologinWritten {
+            if let current, String(decoding: current, as: UTF8.self) == written { return }
+            if current != nil {
+                state.nologinWritten = nil
+                save()
+                record(
+                    MessageID.loginsBlocked, "\(options.nologinPath) was replaced by someone else; left as it is",
+                    ["POSTURE_ACTION": "block-logins", "POSTURE_RESULT": "already-blocked"])
+                return
+            }
+            // Recorded but absent: killed before writing it, or a reboot emptied /run.
+            text = written
+        } else {
+            if current != nil {
+                record(
+                    MessageID.loginsBlocked,
+                    "logins already blocked by an existing \(options.nologinPath); left as it is",
+                    ["POSTURE_ACTION": "block-logins", "POSTURE_RESULT": "already-blocked"])
+                return
+            }
+            text = """
+                Logins are blocked by Posture: this device does not meet the security policy.
+                Why: \(why)
+                Fix it, or ask your administrator; access returns by itself when the device is compliant again.
+                (written by postured; removed when the device is compliant)
 
-            """
-        guard state.nologinWritten == nil else { return }
-        if let existing = try? DurableFile.read(options.nologinPath), !existing.isEmpty {
-            // An administrator's own nologin is already there: it blocks logins; leave it and do not claim it.
-            record(
-                MessageID.loginsBlocked, "logins already blocked by an existing \(options.nologinPath); left as it is",
-                ["POSTURE_ACTION": "block-logins", "POSTURE_RESULT": "already-blocked"])
-            return
+                """
         }
         guard options.mode == .enforce else {
             record(
@@ -204,15 +285,18 @@ public actor Enforcer {
             state.nologinWritten = text
             return
         }
+        state.nologinWritten = text
+        save()
+        FaultPoint.reached("block-logins")
         do {
             try DurableFile.write(Array(text.utf8), to: options.nologinPath, mode: 0o644)
-            state.nologinWritten = text
             record(
                 MessageID.loginsBlocked, "new logins blocked: wrote \(options.nologinPath)",
                 ["POSTURE_ACTION": "block-logins", "POSTURE_RESULT": "done"])
         } catch {
             failed("write \(options.nologinPath)", error: error)
         }
+        FaultPoint.reached("logins-blocked")
     }
 
     private func endSessions(why: String) async {
@@ -235,8 +319,11 @@ public actor Enforcer {
                 continue
             }
             do {
+                FaultPoint.reached("terminate-session")
                 try await logins.terminate(session: session.id)
                 state.terminatedSessions.append(session.id)
+                save()
+                FaultPoint.reached("session-terminated")
                 record(
                     MessageID.sessionTerminated, "ended session \(session.id) of \(session.user): \(why)",
                     fields.merging(["POSTURE_RESULT": "done"]) { $1 })
@@ -251,8 +338,10 @@ public actor Enforcer {
         }
     }
 
-    /// Locks the passwords of non-exempt human accounts that have a usable one; remembers exactly which.
-    private func disableAccounts(why: String) {
+    /// Locks the passwords of non-exempt human accounts that have a usable one; remembers exactly which, each
+    /// before it is locked (unlocking an account whose lock never happened is harmless: `usermod -U` only
+    /// removes the lock usermod -L adds).
+    private func disableAccounts(why: String) async {
         setpwent()
         defer { endpwent() }
         var users: [(String, UInt32)] = []
@@ -266,19 +355,24 @@ public actor Enforcer {
         }
         for (user, uid) in users where !state.lockedAccounts.contains(user) && !isExempt(user: user, uid: uid) {
             // `passwd -S`: the second field is P (usable password), L (locked) or NP (none).
-            let status = Self.output(["/usr/bin/passwd", "-S", user]).split(separator: " ").dropFirst().first
+            let status = await Self.output(["/usr/bin/passwd", "-S", user]).split(separator: " ").dropFirst().first
             guard status == "P" else { continue }
             let fields = ["POSTURE_ACTION": "lock-account", "POSTURE_USER": user]
             guard options.mode == .enforce else {
                 record(MessageID.loginsBlocked, "dry run: would lock the account \(user)", fields)
                 continue
             }
-            if Self.passwordTool(["-L", user]) {
-                state.lockedAccounts.append(user)
+            state.lockedAccounts.append(user)
+            save()
+            FaultPoint.reached("lock-account")
+            if await Self.passwordTool(["-L", user]) {
+                FaultPoint.reached("account-locked")
                 record(
                     MessageID.loginsBlocked, "locked the account \(user): \(why)",
                     fields.merging(["POSTURE_RESULT": "done"]) { $1 })
             } else {
+                state.lockedAccounts.removeAll { $0 == user }
+                save()
                 failed(
                     "lock the account \(user) (usermod -L)", error: SystemError(code: .ioFailure, call: "usermod"),
                     fields: fields)
@@ -286,12 +380,13 @@ public actor Enforcer {
         }
     }
 
-    static func passwordTool(_ arguments: [String]) -> Bool {
-        ChildProcess.run(["/usr/sbin/usermod"] + arguments).status == 0
+    /// usermod, with a deadline: a hung helper is killed and reported, never a stalled quarantine.
+    static func passwordTool(_ arguments: [String]) async -> Bool {
+        (try? await BoundedChildProcess.run(["/usr/sbin/usermod"] + arguments, timeout: .seconds(10)))?.status == 0
     }
 
-    static func output(_ arguments: [String]) -> String {
-        ChildProcess.run(arguments, captureOutput: true).output
+    static func output(_ arguments: [String]) async -> String {
+        (try? await BoundedChildProcess.run(arguments, timeout: .seconds(10)))?.output ?? ""
     }
 
     /// The warning step: lock the screens of non-exempt sessions while users are told access will end.
@@ -318,29 +413,58 @@ public actor Enforcer {
 
     func isExempt(_ session: LoginSession) -> Bool { isExempt(user: session.user, uid: session.uid) }
 
-    /// root, the configured users, and members of the configured groups.
+    /// root, the configured users, and members of the configured groups. When membership cannot be read
+    /// (the user unknown to NSS, a directory that fails) the user is spared and it is logged: taking a
+    /// break-glass administrator's access on doubt is the worse mistake.
     func isExempt(user: String, uid: UInt32) -> Bool {
         if uid == 0 || options.exemptUsers.contains(user) { return true }
         guard !options.exemptGroups.isEmpty else { return false }
-        return !Set(Self.groups(of: user)).isDisjoint(with: options.exemptGroups)
+        guard let groups = Self.groups(of: user) else {
+            record(
+                MessageID.actionFailed,
+                "cannot read the groups of \(user); spared as if exempt (check NSS: getent initgroups \(user))",
+                ["POSTURE_ACTION": "exempt", "POSTURE_USER": user, "POSTURE_RESULT": "membership-unknown"],
+                level: .error)
+            return true
+        }
+        return !Set(groups).isDisjoint(with: options.exemptGroups)
     }
 
-    static func groups(of user: String) -> [String] {
-        guard let entry = getpwnam(user) else { return [] }
+    /// Every group of `user`, however many (LDAP and AD users are often in hundreds); nil when unknown (the
+    /// user database failed). A user the database answers does not exist is in no group.
+    static func groups(of user: String) -> [String]? {
+        var entry = passwd()
+        var found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16 << 10)
+        let looked = getpwnam_r(user, &entry, &buffer, buffer.count, &found)
+        guard looked == 0 else { return nil }
+        guard found != nil else { return [] }
+        let primary = entry.pw_gid
         var count: Int32 = 64
         var ids = [gid_t](repeating: 0, count: Int(count))
-        guard getgrouplist(user, entry.pointee.pw_gid, &ids, &count) >= 0 else { return [] }
-        return ids.prefix(Int(count)).compactMap { id in getgrgid(id).map { String(cString: $0.pointee.gr_name) } }
+        // getgrouplist returns -1 and sets `count` to the number needed when the buffer is too small.
+        for _ in 0..<8 {
+            var wanted = count
+            if getgrouplist(user, primary, &ids, &wanted) >= 0 {
+                return ids.prefix(Int(wanted)).compactMap { id in
+                    getgrgid(id).map { String(cString: $0.pointee.gr_name) }
+                }
+            }
+            guard wanted > count else { count *= 2; ids = [gid_t](repeating: 0, count: Int(count)); continue }
+            count = wanted
+            ids = [gid_t](repeating: 0, count: Int(count))
+        }
+        return nil
     }
 
-    private func notify(why: String) {
+    private func notify(why: String) async {
         let message =
             "Posture: this device does not meet the security policy (\(why)). Sessions end in \(Int(options.notifyFor.seconds)) s; fix it or save your work."
         guard options.mode == .enforce else {
             record(MessageID.usersNotified, "dry run: would tell users: \(message)", ["POSTURE_ACTION": "notify"])
             return
         }
-        if ChildProcess.run(["/usr/bin/wall", message]).status == 0 {
+        if (try? await BoundedChildProcess.run(["/usr/bin/wall", message], timeout: .seconds(10)))?.status == 0 {
             record(
                 MessageID.usersNotified, "told users: \(message)",
                 ["POSTURE_ACTION": "notify", "POSTURE_RESULT": "done"])

@@ -18,23 +18,27 @@ public struct VerifiedVerdict: Sendable, Equatable {
     public var version: String
     /// The collector's count of this device's verdict changes (nil from collectors before it existed).
     public var revision: UInt64?
+    public var deviceID: String?
 
     /// What a later verdict must not be older than.
     public func mark(now: Date, leeway: TimeInterval) -> VerdictMark {
-        VerdictMark(revision: revision, issuedAt: min(issuedAt, now.addingTimeInterval(leeway)))
+        VerdictMark(revision: revision, issuedAt: min(issuedAt, now.addingTimeInterval(leeway)), deviceID: deviceID)
     }
 }
 
 /// The newest verdict acted on. Verdicts are ordered by the collector's revision; by issue time only when a
 /// verdict has none. A claimed issue time counts at most `leeway` past the device's clock, so a verdict
 /// signed while the collector's clock ran ahead cannot make every later one look like a replay.
-public struct VerdictMark: Sendable, Equatable {
+public struct VerdictMark: Sendable, Equatable, Codable {
     public var revision: UInt64?
     public var issuedAt: Date
+    /// The device the verdict was about: a re-enrolled device (new ID, revisions from 1) starts afresh.
+    public var deviceID: String?
 
-    public init(revision: UInt64?, issuedAt: Date) {
+    public init(revision: UInt64?, issuedAt: Date, deviceID: String? = nil) {
         self.revision = revision
         self.issuedAt = issuedAt
+        self.deviceID = deviceID
     }
 }
 
@@ -138,6 +142,7 @@ public struct VerdictVerifier: Sendable {
         }
         return VerifiedVerdict(
             status: status, failingRules: claims.failingRules ?? [], quarantine: claims.quarantine, issuedAt: issued,
-            expiresAt: expires, version: claims.verdictVersion ?? "", revision: claims.verdictRevision)
+            expiresAt: expires, version: claims.verdictVersion ?? "", revision: claims.verdictRevision,
+            deviceID: claims.sub)
     }
 }

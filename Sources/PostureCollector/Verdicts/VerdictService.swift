@@ -251,9 +251,20 @@ actor VerdictService {
     func verdict(_ id: String) -> Verdict? { entries[id]?.verdict }
     func entry(_ id: String) -> Entry? { entries[id] }
 
+    /// Set at shutdown: held long-polls are answered at once (unchanged) and new ones do not wait.
+    private var shuttingDown = false
+
+    /// Ends every held long-poll now and lets no new one wait: a collector told to stop (SIGTERM, an
+    /// upgrade) stops in moments, not after the longest `?wait=` its clients asked for.
+    func shutDown() {
+        shuttingDown = true
+        for id in Array(waiters.keys) { wakeAll(id) }
+    }
+
     /// Waits until the device's verdict is no longer `version`, or `timeout` passes. True if it changed.
     func waitForChange(_ id: String, from version: String, timeout: Duration) async -> Bool {
         guard let current = entries[id]?.verdict, current.version == version else { return true }
+        guard !shuttingDown else { return false }
         let key = UUID()
         await withCheckedContinuation { continuation in
             waiters[id, default: [:]][key] = continuation
