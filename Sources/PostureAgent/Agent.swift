@@ -249,7 +249,8 @@ public actor Agent: Service {
             return false
         }
         if let verified {
-            let mark = verified.mark(now: Date(), leeway: verifier?.leeway ?? 60)
+            let newest = verified.mark(now: Date(), leeway: verifier?.leeway ?? 60)
+            let mark = lastVerified?.merged(with: newest) ?? newest
             lastVerified = mark
             await enforcer?.remember(mark)
         }

@@ -88,6 +88,17 @@ import Testing
         #expect {
             try verifier.verify(try token(iat: now.addingTimeInterval(7000), revision: 3), now: now, notBefore: mark)
         } throws: { ($0 as? AttestationRefusal)?.code == .nonceReused }
+        // A collector restored from a backup: revisions went back, but the verdict is newer than any acted on.
+        let later = now.addingTimeInterval(120)
+        let restored = try verifier.verify(try token(iat: later, revision: 2), now: later, notBefore: mark)
+        let merged = mark.merged(with: restored.mark(now: later, leeway: 60))
+        #expect(merged.revision == 4 && merged.issuedAt == later)
+        // …while a captured verdict from before is older by both and stays refused.
+        #expect {
+            try verifier.verify(
+                try token(iat: now.addingTimeInterval(30), revision: 3), now: later.addingTimeInterval(10),
+                notBefore: merged)
+        } throws: { ($0 as? AttestationRefusal)?.code == .nonceReused }
         // Without revisions (an older collector) the claimed time orders them, counted at most a minute ahead.
         let unrevised = try verifier.verify(
             try token(iat: now.addingTimeInterval(3600), exp: now.addingTimeInterval(7200)), now: now, notBefore: nil)

@@ -450,8 +450,8 @@ public actor Enforcer {
                     getgrgid(id).map { String(cString: $0.pointee.gr_name) }
                 }
             }
-            guard wanted > count else { count *= 2; ids = [gid_t](repeating: 0, count: Int(count)); continue }
-            count = wanted
+            // Some NSS modules do not report the size needed: then double it.
+            count = wanted > count ? wanted : count * 2
             ids = [gid_t](repeating: 0, count: Int(count))
         }
         return nil

@@ -26,9 +26,11 @@ public struct VerifiedVerdict: Sendable, Equatable {
     }
 }
 
-/// The newest verdict acted on. Verdicts are ordered by the collector's revision; by issue time only when a
-/// verdict has none. A claimed issue time counts at most `leeway` past the device's clock, so a verdict
-/// signed while the collector's clock ran ahead cannot make every later one look like a replay.
+/// The newest verified verdicts acted on: the highest revision and the latest issue time seen (each kept
+/// apart). A verdict is newer when its revision is not below the highest, or, for a collector restored from
+/// a backup (revisions back) or one without revisions, when it was issued after the latest yet no more than
+/// the leeway ahead of the device's clock. A captured verdict is older by both and refused; one signed while
+/// the collector's clock ran ahead counts at most the leeway ahead, so it cannot make later ones look old.
 public struct VerdictMark: Sendable, Equatable, Codable {
     public var revision: UInt64?
     public var issuedAt: Date
@@ -39,6 +41,13 @@ public struct VerdictMark: Sendable, Equatable, Codable {
         self.revision = revision
         self.issuedAt = issuedAt
         self.deviceID = deviceID
+    }
+
+    /// This mark and `newer` together: the higher revision, the later time.
+    public func merged(with newer: VerdictMark) -> VerdictMark {
+        guard deviceID == newer.deviceID else { return newer }
+        let revision = [self.revision, newer.revision].compactMap { $0 }.max()
+        return VerdictMark(revision: revision, issuedAt: max(issuedAt, newer.issuedAt), deviceID: deviceID)
     }
 }
 
@@ -129,15 +138,13 @@ public struct VerdictVerifier: Sendable {
         }
         let issued = Date(timeIntervalSince1970: TimeInterval(claims.iat))
         if let last {
-            if let revision = claims.verdictRevision, let lastRevision = last.revision {
-                guard revision >= lastRevision else {
-                    throw AttestationRefusal(
-                        .nonceReused,
-                        "the verdict is revision \(revision), older than the one acted on (\(lastRevision))")
-                }
-            } else if issued < last.issuedAt {
+            let newerRevision = claims.verdictRevision.map { revision in last.revision.map { revision >= $0 } ?? true }
+            let newerTime = issued >= last.issuedAt && issued.timeIntervalSince(now) <= leeway
+            guard newerRevision == true || newerTime else {
                 throw AttestationRefusal(
-                    .nonceReused, "the verdict was issued at \(issued), before the one acted on (\(last.issuedAt))")
+                    .nonceReused,
+                    "the verdict (revision \(claims.verdictRevision.map(String.init) ?? "none"), issued \(issued)) is older than the one acted on (revision \(last.revision.map(String.init) ?? "none"), issued \(last.issuedAt))"
+                )
             }
         }
         return VerifiedVerdict(
