@@ -204,10 +204,16 @@ public actor Agent: Service {
                 backoff.reset()
                 // Empty: unchanged for the whole wait (304).
                 guard !bytes.isEmpty else { continue }
+                let known = verdict?.version
                 if let answer = try? PostureReport.wireDecoder().decode(VerdictAnswer.self, from: Data(bytes)),
                     let verdict = answer.verdict, await learned(verdict, jwt: answer.jwt, from: "long-poll")
                 {
-                    refusedBackoff.reset()
+                    // The same version at once: the server did not wait on If-None-Match. Do not spin on it.
+                    if verdict.version == known {
+                        try? await Task.sleep(for: refusedBackoff.next())
+                    } else {
+                        refusedBackoff.reset()
+                    }
                 } else {
                     // A refused (or unreadable) verdict comes straight back from the next long-poll, its version
                     // not ours: wait, so a refusal costs a log line a minute, not a busy loop.

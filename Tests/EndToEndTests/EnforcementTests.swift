@@ -10,10 +10,11 @@ import Testing
     .serialized,
     Requirement.available(programs: ["systemd-nspawn", "mmdebstrap", "nsenter", "ssh", "ssh-keygen"], root: true))
 struct EnforcementTests {
-    @Test func aQuarantineEndsNonExemptSessionsAndBlocksLoginsUntilRelease() throws {
+    /// Runs a scenario script; its exit status, its whole output and its `RESULT key=value` lines.
+    func scenario(_ name: String) throws -> (status: Int32?, output: String, results: [String: String]) {
         let work = try Paths.temporaryDirectory("e2e-nspawn")
         let log = work.appendingPathComponent("scenario.log").path
-        let script = Paths.packageRoot.appendingPathComponent("packaging/testbed/nspawn/enforcement-e2e.sh").path
+        let script = Paths.packageRoot.appendingPathComponent("packaging/testbed/nspawn/\(name)").path
         let status = try DirectSpawn.run(
             ["/bin/bash", script, Paths.buildProducts.path, work.appendingPathComponent("share").path],
             logPath: log, timeout: 600)
@@ -23,6 +24,59 @@ struct EnforcementTests {
             let pair = line.dropFirst(7).split(separator: "=", maxSplits: 1)
             results[String(pair[0])] = pair.count > 1 ? String(pair[1]).trimmingCharacters(in: .whitespaces) : ""
         }
+        return (status, output, results)
+    }
+
+    /// SIGKILL at each step of a quarantine and of a release, systemd restarting the agent: the end state is
+    /// exactly what the verdict asks, nothing left behind; a user exempt through his 100th group keeps his
+    /// session.
+    @Test func anAgentKilledAtAnyStepConvergesAndLeavesNothingBehind() throws {
+        let (status, output, results) = try scenario("enforcement-faults-e2e.sh")
+        #expect(status == 0, "\(output)")
+        #expect(results["bob_groups"] == "101", "\(output)")
+        #expect(results["before"] == "nologin=none alice=P sessions=bob,", "\(output)")
+        for point in [
+            "block-logins", "logins-blocked", "terminate-session", "session-terminated", "lock-account",
+            "account-locked",
+        ] {
+            #expect(
+                results["quarantine_\(point)"] == "killed=yes nologin=ours alice=L sessions=bob,",
+                "killed at \(point) during a quarantine:\n\(output)")
+            #expect(
+                results["release_after_\(point)"] == "nologin=none alice=P sessions=bob,",
+                "released after a kill at \(point):\n\(output)")
+        }
+        for point in ["unblock-logins", "logins-unblocked", "unlock-account", "account-unlocked"] {
+            #expect(
+                results["release_\(point)"] == "killed=yes nologin=none alice=P sessions=bob,",
+                "killed at \(point) during a release:\n\(output)")
+        }
+        #expect(results["bob_session"] == "1")
+        #expect(results["status"] == "no")
+        #expect(results["nologin_files"] == "0")
+        #expect(results["reblocked_during_release"] == "0", "\(output)")
+    }
+
+    /// A quarantined device rebooted with its collector out of reach: /run/nologin went with /run, yet logins
+    /// are blocked again before sshd listens, and open once the collector releases the device.
+    @Test func aRebootDoesNotReopenAQuarantinedDevice() throws {
+        let (status, output, results) = try scenario("enforcement-reboot-e2e.sh")
+        #expect(status == 0, "\(output)")
+        #expect(results["ssh_before"] == "in", "\(output)")
+        #expect(results["nologin_quarantined"] == "present", "\(output)")
+        #expect(results["reboot"] == "running" || results["reboot"] == "degraded", "\(output)")
+        #expect(results["boot_id"] == "new")
+        #expect(results["nologin_after_reboot"] == "present", "\(output)")
+        #expect(results["ssh_after_reboot_status"] != "0", "\(output)")
+        #expect(results["ssh_after_reboot_message"] == "nologin", "\(output)")
+        #expect(results["order"] == "agent-first", "\(output)")
+        #expect(results["status"] == "yes")
+        #expect(results["nologin_after_release"] == "absent", "\(output)")
+        #expect(results["ssh_after_release"] == "back", "\(output)")
+    }
+
+    @Test func aQuarantineEndsNonExemptSessionsAndBlocksLoginsUntilRelease() throws {
+        let (status, output, results) = try scenario("enforcement-e2e.sh")
         #expect(status == 0, "\(output)")
         #expect(results["boot"] == "running" || results["boot"] == "degraded", "\(output)")
         #expect(results["sessions_before"] == "alice alice bob carol", "\(output)")

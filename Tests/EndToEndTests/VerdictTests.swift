@@ -609,6 +609,90 @@ struct VerdictTests {
         #expect(BackgroundProcess.eventually(timeout: 10) { (try? get(reader.cert, reader.key))?.status == 401 })
     }
 
+    /// Replay protection survives a restart: a verdict captured while the device was quarantined, presented
+    /// again after it was released and the agent restarted (by a server holding a certificate from the
+    /// collector's CA, as a stolen key or a restored impostor would), is refused and not acted on.
+    @Test func anOldVerdictPresentedAfterARestartIsRefused() throws {
+        let (collector, directory, _) = try collectorWithPolicy("e2e-replay")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        let nologin = directory.appendingPathComponent("nologin").path
+        let arguments = [
+            CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "60s", "--enforce", "dry-run",
+            "--nologin-path", nologin,
+        ]
+        func decision() -> String {
+            let data = FileManager.default.contents(atPath: state + "/enforcement.json") ?? Data()
+            return (((try? JSONSerialization.jsonObject(with: data)) as? [String: Any])?["lastDecision"] as? String)
+                ?? ""
+        }
+        var agent = try BackgroundProcess(arguments, logPath: directory.appendingPathComponent("agent-1.log").path)
+        defer { agent.signal(SIGKILL) }
+        #expect(BackgroundProcess.eventually(timeout: 20) { agent.log.contains("posture.signed=true") }, "\(agent.log)")
+        let token = try collector.command(["apitoken", "create", "--name", "capture", "--scope", "verdict:read"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        try collector.command(["devices", "quarantine", deviceID, "--reason", "incident 12", "--by", "erin"])
+        #expect(BackgroundProcess.eventually(timeout: 10) { decision().contains("quarantined: incident 12") })
+        let captured = directory.appendingPathComponent("captured.json").path
+        let (body, code) = split(try curl(collector, "/v1/devices/\(deviceID)/verdict", token: token))
+        #expect(code == 200)
+        try body.write(toFile: captured, atomically: true, encoding: .utf8)
+        try collector.command(["devices", "release", deviceID, "--reason", "found", "--by", "erin"])
+        #expect(BackgroundProcess.eventually(timeout: 10) { agent.log.contains("access restored") })
+        agent.signal(SIGTERM)
+        #expect(agent.wait(timeout: 30) == 0)
+        collector.stop()
+
+        // An impostor on the devices port answers every long-poll with the captured quarantine.
+        let pki = directory.path
+        try Shell.run([
+            "sh", "-ec",
+            """
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$1/impostor.key" -subj /CN=impostor -out "$1/impostor.csr" 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n' > "$1/impostor.ext"
+            openssl x509 -req -in "$1/impostor.csr" -CA "$2/ca.crt" -CAkey "$2/ca.key" -CAcreateserial -days 1 -extfile "$1/impostor.ext" -out "$1/impostor.crt" 2>/dev/null
+            """, "sh", pki, collector.stateDirectory,
+        ])
+        let impostor = try BackgroundProcess(
+            [
+                "/usr/bin/python3", "-c",
+                """
+                import ssl, sys
+                from http.server import BaseHTTPRequestHandler, HTTPServer
+                body = open(sys.argv[2], "rb").read()
+                class Handler(BaseHTTPRequestHandler):
+                    protocol_version = "HTTP/1.1"
+                    def answer(self, status, data):
+                        self.send_response(status); self.send_header("Content-Type", "application/json")
+                        self.send_header("Content-Length", str(len(data))); self.end_headers(); self.wfile.write(data)
+                    def do_GET(self):
+                        print("GET", self.path, flush=True)
+                        self.answer(200, body) if self.path.startswith("/v1/verdict") else self.answer(503, b"{}")
+                    def do_POST(self):
+                        self.rfile.read(int(self.headers.get("Content-Length", "0"))); self.answer(503, b"{}")
+                    def log_message(self, *args): pass
+                server = HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                context.load_cert_chain(sys.argv[3], sys.argv[4])
+                context.verify_mode = ssl.CERT_OPTIONAL
+                context.load_verify_locations(sys.argv[5])
+                server.socket = context.wrap_socket(server.socket, server_side=True)
+                print("impostor ready", flush=True)
+                server.serve_forever()
+                """,
+                "\(collector.devicesPort)", captured, pki + "/impostor.crt", pki + "/impostor.key", collector.caPath,
+            ], logPath: directory.appendingPathComponent("impostor.log").path)
+        defer { impostor.signal(SIGKILL) }
+        #expect(
+            BackgroundProcess.eventually(timeout: 10) { impostor.log.contains("impostor ready") }, "\(impostor.log)")
+        agent = try BackgroundProcess(arguments, logPath: directory.appendingPathComponent("agent-2.log").path)
+        #expect(
+            BackgroundProcess.eventually(timeout: 20) { agent.log.contains("older than the one acted on") },
+            "agent:\n\(agent.log)\nimpostor:\n\(impostor.log)")
+        Thread.sleep(forTimeInterval: 1)
+        #expect(!decision().contains("incident 12"), "the replayed quarantine was acted on: \(decision())")
+        #expect(!agent.log.contains("access taken away"))
+    }
+
     /// SIGTERM while policy engines hold long-polls (`?wait=300s`): they are answered at once (304,
     /// unchanged) and the collector exits in moments, not after the longest wait.
     @Test func aCollectorHoldingLongPollsStopsInMoments() throws {

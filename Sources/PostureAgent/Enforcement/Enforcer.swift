@@ -44,6 +44,8 @@ public actor Enforcer {
         public var bootID: String?
         /// The newest verified verdict acted on: an older one is a replay, also after a restart.
         public var verdictMark: VerdictMark?
+        /// A release was decided and is under way: a restart finishes it rather than re-block.
+        public var releasing: Bool?
 
         public init() {}
 
@@ -101,6 +103,11 @@ public actor Enforcer {
             save()
         }
         guard state.enforcing else { return }
+        if state.releasing == true {
+            await giveAccessBack(why: "finishing a release a restart interrupted")
+            save()
+            return
+        }
         if let last = state.lastVerdictAt, now.timeIntervalSince(last) > options.keepLastVerdictFor.seconds {
             await collectorUnreachable(now: now)
             return
@@ -184,6 +191,7 @@ public actor Enforcer {
         }
         state.reason = why
         state.bootID = bootID
+        state.releasing = nil
         save()
         blockLogins(why: why)
         if options.terminateSessions { await endSessions(why: why) }
@@ -195,13 +203,17 @@ public actor Enforcer {
     /// `postured release-access`).
     private func giveAccessBack(why: String) async {
         guard state.enforcing else { return }
+        state.releasing = true
+        save()
         var undone: [String] = []
         if let written = state.nologinWritten {
             let current = (try? DurableFile.read(options.nologinPath)).map { String(decoding: $0, as: UTF8.self) }
             if current == written {
                 if options.mode == .enforce {
                     do {
+                        FaultPoint.reached("unblock-logins")
                         try DurableFile.remove(options.nologinPath)
+                        FaultPoint.reached("logins-unblocked")
                         undone.append("removed \(options.nologinPath)")
                         state.nologinWritten = nil
                     } catch {
@@ -223,7 +235,9 @@ public actor Enforcer {
                 state.lockedAccounts.removeAll { $0 == user }
                 continue
             }
+            FaultPoint.reached("unlock-account")
             if await Self.passwordTool(["-U", user]) {
+                FaultPoint.reached("account-unlocked")
                 undone.append("unlocked \(user)")
                 state.lockedAccounts.removeAll { $0 == user }
                 save()
@@ -353,17 +367,21 @@ public actor Enforcer {
                 users.append((String(cString: entry.pointee.pw_name), entry.pointee.pw_uid))
             }
         }
-        for (user, uid) in users where !state.lockedAccounts.contains(user) && !isExempt(user: user, uid: uid) {
-            // `passwd -S`: the second field is P (usable password), L (locked) or NP (none).
+        for (user, uid) in users where !isExempt(user: user, uid: uid) {
+            // `passwd -S`: the second field is P (usable password), L (locked) or NP (none). A recorded account
+            // still usable is one whose lock a kill interrupted: it is locked now.
             let status = await Self.output(["/usr/bin/passwd", "-S", user]).split(separator: " ").dropFirst().first
             guard status == "P" else { continue }
+            let recorded = state.lockedAccounts.contains(user)
             let fields = ["POSTURE_ACTION": "lock-account", "POSTURE_USER": user]
             guard options.mode == .enforce else {
                 record(MessageID.loginsBlocked, "dry run: would lock the account \(user)", fields)
                 continue
             }
-            state.lockedAccounts.append(user)
-            save()
+            if !recorded {
+                state.lockedAccounts.append(user)
+                save()
+            }
             FaultPoint.reached("lock-account")
             if await Self.passwordTool(["-L", user]) {
                 FaultPoint.reached("account-locked")
@@ -371,8 +389,10 @@ public actor Enforcer {
                     MessageID.loginsBlocked, "locked the account \(user): \(why)",
                     fields.merging(["POSTURE_RESULT": "done"]) { $1 })
             } else {
-                state.lockedAccounts.removeAll { $0 == user }
-                save()
+                if !recorded {
+                    state.lockedAccounts.removeAll { $0 == user }
+                    save()
+                }
                 failed(
                     "lock the account \(user) (usermod -L)", error: SystemError(code: .ioFailure, call: "usermod"),
                     fields: fields)

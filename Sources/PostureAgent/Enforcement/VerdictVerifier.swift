@@ -139,7 +139,10 @@ public struct VerdictVerifier: Sendable {
         let issued = Date(timeIntervalSince1970: TimeInterval(claims.iat))
         if let last {
             let newerRevision = claims.verdictRevision.map { revision in last.revision.map { revision >= $0 } ?? true }
-            let newerTime = issued >= last.issuedAt && issued.timeIntervalSince(now) <= leeway
+            // Issue times are whole seconds: with a revision, only a later second counts (a verdict captured
+            // in the same second as the newest is not newer); without one (an older collector), the same second does.
+            let later = claims.verdictRevision == nil ? issued >= last.issuedAt : issued > last.issuedAt
+            let newerTime = later && issued.timeIntervalSince(now) <= leeway
             guard newerRevision == true || newerTime else {
                 throw AttestationRefusal(
                     .nonceReused,

@@ -29,12 +29,17 @@ nspawn_rootfs() {
 }
 
 # nspawn_boot NAME [extra nspawn arguments]: boots the tree (changes go to a throwaway overlay) with
-# $work bound on /mnt/share, sets P to its PID 1 and waits until systemd is up.
+# $work bound on /mnt/share, sets P to its PID 1 and waits until systemd is up. With NSPAWN_DIRECTORY set,
+# boots that directory instead and keeps its changes (a machine that can be rebooted: each boot gets a new
+# boot ID from nspawn and an empty /run).
 nspawn_boot() {
     NSPAWN_NAME=$1
     shift
-    setsid systemd-nspawn -D "$NSPAWN_ROOTFS" --boot --register=no --keep-unit -M "$NSPAWN_NAME" --console=pipe \
-        --volatile=overlay --private-network --bind="$work":/mnt/share "$@" >"$work/nspawn.log" 2>&1 </dev/null &
+    local volatile=(--volatile=overlay)
+    [ -n "${NSPAWN_DIRECTORY:-}" ] && volatile=()
+    setsid systemd-nspawn -D "${NSPAWN_DIRECTORY:-$NSPAWN_ROOTFS}" --boot --register=no --keep-unit -M "$NSPAWN_NAME" \
+        --console=pipe "${volatile[@]}" --private-network --bind="$work":/mnt/share "$@" >>"$work/nspawn.log" 2>&1 \
+        </dev/null &
     P=
     local n
     for _ in $(seq 100); do
