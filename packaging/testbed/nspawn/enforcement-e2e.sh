@@ -10,20 +10,9 @@ bin=$1; work=$2
 [ -n "${3:-}" ] && NSPAWN_ROOTFS=$3
 name=posture-e2e-$$
 mkdir -p "$work"
-result() { echo "RESULT $1=$2"; }
 source "$(dirname "$0")/lib.sh"
 
-nspawn_rootfs || { result rootfs failed; exit 1; }
-runtime=$(ldd "$bin/postured" | awk '/libswiftCore.so =>/ {print $3}' | xargs -r dirname)
-binds=(--bind-ro="$bin")
-[ -n "$runtime" ] && binds+=(--bind-ro="$runtime")
-nspawn_boot "$name" "${binds[@]}" || { result boot failed; exit 1; }
-cleanup() {
-    pkill -f "state-dir $work/collector" 2>/dev/null
-    nspawn_stop
-}
-trap cleanup EXIT
-result boot "$NSPAWN_STATE"
+scenario_boot "$name"
 
 inside sh -c 'useradd -m -s /bin/bash alice && useradd -m -s /bin/bash bob'
 inside sh -c "printf 'alice:correct-horse\nbob:battery-staple\n' | chpasswd"
@@ -43,25 +32,11 @@ sessions() { inside loginctl list-sessions --no-legend | awk '{print $3}' | sort
 for _ in $(seq 300); do [ "$(sessions | grep -o 'alice\|carol' | wc -l)" -ge 3 ] && break; sleep 0.1; done
 result sessions_before "$(sessions)"
 
-printf 'report: {maxAge: 1h}\nrules:\n  - {name: sshd-ok, check: sshd, permitEmptyPasswords: false}\n' >"$work/policy.yaml"
-nsenter -t "$P" -n "$bin/posture-collector" serve --state-dir "$work/collector" --policy "$work/policy.yaml" \
-    --listen-enrollment 127.0.0.1:0 --listen-devices 127.0.0.1:0 --listen-api 127.0.0.1:0 \
-    >"$work/collector.log" 2>&1 </dev/null &
-for _ in $(seq 300); do grep -q '^listening api' "$work/collector.log" && break; sleep 0.1; done
-url=$(awk '/^listening enrollment/ {print $3}' "$work/collector.log")
-token=$("$bin/posture-collector" token create --state-dir "$work/collector")
-pin=$("$bin/posture-collector" ca fingerprint --state-dir "$work/collector")
-device=$(inside "$bin/postured" enroll --collector "$url" --token "$token" --ca-fingerprint "$pin" \
-    --state-dir /var/lib/posture | awk '/^device / {print $2}')
-result device "$device"
-# The agent runs as the shipped unit (packaging/systemd/postured.service, its sandbox and capabilities),
-# with a drop-in for this checkout's binary, the options, and /etc writable for --disable-accounts.
-cp "$(dirname "$0")/../../systemd/postured.service" "$work/postured.service"
-inside cp /mnt/share/postured.service /etc/systemd/system/postured.service
-inside mkdir -p /etc/systemd/system/postured.service.d
-printf '[Service]\nExecStart=\nExecStart=%s/postured run --state-dir /var/lib/posture --interval 60s --enforce enforce --exempt-user bob --disable-accounts\nReadWritePaths=/etc\nCapabilityBoundingSet=CAP_CHOWN CAP_FOWNER\nPrivateTmp=no\n' "$bin" >"$work/test.conf"
-inside cp /mnt/share/test.conf /etc/systemd/system/postured.service.d/test.conf
-inside systemctl daemon-reload
+start_collector
+enroll_device
+# The agent runs as the shipped unit, with /etc writable for --disable-accounts.
+install_agent_unit "--interval 60s --enforce enforce --exempt-user bob --disable-accounts" \
+    'ReadWritePaths=/etc\nCapabilityBoundingSet=CAP_CHOWN CAP_FOWNER\n'
 inside systemctl start postured
 agentlog() { inside journalctl -u postured -o cat --no-pager; }
 for _ in $(seq 300); do agentlog | grep -q -- '-> compliant' && break; sleep 0.1; done
@@ -71,8 +46,7 @@ result unit_capabilities "$(inside systemctl show -p CapabilityBoundingSet --val
 sleep 1
 
 start=$(date +%s.%N)
-"$bin/posture-collector" devices quarantine "$device" --reason "laptop stolen" --by secops \
-    --state-dir "$work/collector" >/dev/null
+operator quarantine "laptop stolen"
 for _ in $(seq 300); do sessions | grep -q 'alice\|carol' || break; sleep 0.02; done
 end=$(date +%s.%N)
 result seconds_to_sessions_ended "$(awk "BEGIN {printf \"%.3f\", $end - $start}")"
@@ -87,7 +61,7 @@ echo "$refused" | grep -q 'Logins are blocked by Posture' && result ssh_new_mess
 result journal_terminated "$(inside journalctl -o cat MESSAGE_ID=ce946f3342204819b3e968468a912e2e | grep -c 'ended session')"
 result journal_users "$(inside journalctl -o json MESSAGE_ID=ce946f3342204819b3e968468a912e2e | grep -o '"POSTURE_USER":"[a-z]*"' | sort -u | tr '\n' ' ')"
 
-"$bin/posture-collector" devices release "$device" --reason found --by secops --state-dir "$work/collector" >/dev/null
+operator release found
 for _ in $(seq 300); do inside test -e /run/nologin || break; sleep 0.05; done
 inside test -e /run/nologin && result nologin_after_release present || result nologin_after_release gone
 result ssh_after_release "$("${ssh[@]}" echo back 2>/dev/null </dev/null)"

@@ -11,20 +11,9 @@ bin=$1; work=$2
 [ -n "${3:-}" ] && NSPAWN_ROOTFS=$3
 name=posture-faults-$$
 mkdir -p "$work"
-result() { echo "RESULT $1=$2"; }
 source "$(dirname "$0")/lib.sh"
 
-nspawn_rootfs || { result rootfs failed; exit 1; }
-runtime=$(ldd "$bin/postured" | awk '/libswiftCore.so =>/ {print $3}' | xargs -r dirname)
-binds=(--bind-ro="$bin")
-[ -n "$runtime" ] && binds+=(--bind-ro="$runtime")
-nspawn_boot "$name" "${binds[@]}" || { result boot failed; exit 1; }
-cleanup() {
-    pkill -f "state-dir $work/collector" 2>/dev/null
-    nspawn_stop
-}
-trap cleanup EXIT
-result boot "$NSPAWN_STATE"
+scenario_boot "$name"
 
 inside sh -c 'useradd -m -s /bin/bash alice && useradd -m -s /bin/bash bob'
 inside sh -c "printf 'alice:correct-horse\nbob:battery-staple\n' | chpasswd"
@@ -33,28 +22,15 @@ inside sh -c 'for i in $(seq -w 1 100); do groupadd "team$i"; done;
     usermod -aG "$(seq -w 1 100 | sed "s/^/team/" | paste -sd, -)" bob'
 result bob_groups "$(inside id -G bob | wc -w)"
 
-printf 'report: {maxAge: 1h}\nrules:\n  - {name: sshd-ok, check: sshd, permitEmptyPasswords: false}\n' >"$work/policy.yaml"
-nsenter -t "$P" -n "$bin/posture-collector" serve --state-dir "$work/collector" --policy "$work/policy.yaml" \
-    --listen-enrollment 127.0.0.1:0 --listen-devices 127.0.0.1:0 --listen-api 127.0.0.1:0 \
-    >"$work/collector.log" 2>&1 </dev/null &
-for _ in $(seq 300); do grep -q '^listening api' "$work/collector.log" && break; sleep 0.1; done
-url=$(awk '/^listening enrollment/ {print $3}' "$work/collector.log")
-token=$("$bin/posture-collector" token create --state-dir "$work/collector")
-pin=$("$bin/posture-collector" ca fingerprint --state-dir "$work/collector")
-device=$(inside "$bin/postured" enroll --collector "$url" --token "$token" --ca-fingerprint "$pin" \
-    --state-dir /var/lib/posture | awk '/^device / {print $2}')
-result device "$device"
-cp "$(dirname "$0")/../../systemd/postured.service" "$work/postured.service"
-inside cp /mnt/share/postured.service /etc/systemd/system/postured.service
-inside mkdir -p /etc/systemd/system/postured.service.d
-printf '[Service]\nExecStart=\nExecStart=%s/postured run --state-dir /var/lib/posture --interval 60s --enforce enforce --exempt-group team100 --disable-accounts\nReadWritePaths=/etc\nCapabilityBoundingSet=CAP_CHOWN CAP_FOWNER\nPrivateTmp=no\nRestartSec=3s\n' "$bin" >"$work/test.conf"
-inside cp /mnt/share/test.conf /etc/systemd/system/postured.service.d/test.conf
-inside systemctl daemon-reload
+start_collector
+enroll_device
+# RestartSec=3s: after a kill, the test clears the kill point before systemd starts the agent again.
+install_agent_unit "--interval 60s --enforce enforce --exempt-group team100 --disable-accounts" \
+    'ReadWritePaths=/etc\nCapabilityBoundingSet=CAP_CHOWN CAP_FOWNER\nRestartSec=3s\n'
 inside systemctl start postured
 
 sessions() { inside loginctl list-sessions --no-legend | awk '{print $3}' | sort | tr '\n' ' '; }
 kills() { inside journalctl -u postured -o cat --no-pager | grep -c 'status=9/KILL'; }
-collector() { "$bin/posture-collector" devices "$1" "$device" --reason "$2" --by secops --state-dir "$work/collector" >/dev/null; }
 # What is in place: nologin (ours / none / other), alice's password (P or L), the users with sessions.
 observed() {
     local nologin=none
@@ -86,9 +62,18 @@ kill_at() {
     fi
     inside systemctl daemon-reload
 }
-wait_killed() {  # until the journal shows one more SIGKILL than $1
-    for _ in $(seq 150); do [ "$(kills)" -gt "$1" ] && return 0; sleep 0.2; done
-    return 1
+# killed_during POINT ACTION REASON: restarts the agent with the kill point, has the operator act, waits for
+# the kill and clears the point (systemd restarts the agent after RestartSec); prints killed=yes|no.
+killed_during() {
+    local before killed=no
+    kill_at "$1"
+    inside systemctl restart postured
+    sleep 2
+    before=$(kills)
+    operator "$2" "$3"
+    for _ in $(seq 150); do [ "$(kills)" -gt "$before" ] && killed=yes && break; sleep 0.2; done
+    kill_at
+    echo "killed=$killed"
 }
 
 login bob 0
@@ -98,15 +83,9 @@ result before "$(observed)"
 # Killed at each step of a quarantine: once restarted, the agent finishes it exactly.
 for point in block-logins logins-blocked terminate-session session-terminated lock-account account-locked; do
     login alice "$point"
-    kill_at "$point"
-    inside systemctl restart postured
-    sleep 2
-    before=$(kills)
-    collector quarantine "kill at $point"
-    wait_killed "$before" && killed=yes || killed=no
-    kill_at
-    result "quarantine_${point}" "killed=$killed $(converge "$quarantined")"
-    collector release "done"
+    killed=$(killed_during "$point" quarantine "kill at $point")
+    result "quarantine_${point}" "$killed $(converge "$quarantined")"
+    operator release "done"
     result "release_after_${point}" "$(converge "$released_with_bob")"
 done
 
@@ -116,17 +95,11 @@ reblocks() { inside journalctl -u postured -o cat --no-pager | grep -c 'access s
 reblocked=0
 for point in unblock-logins logins-unblocked unlock-account account-unlocked; do
     login alice "r$point"
-    collector quarantine "before $point"
+    operator quarantine "before $point"
     converge "$quarantined" >/dev/null
-    kill_at "$point"
-    inside systemctl restart postured
-    sleep 2
-    before=$(kills)
-    collector release "kill at $point"
-    wait_killed "$before" && killed=yes || killed=no
-    blocks=$(reblocks)
-    kill_at
-    result "release_${point}" "killed=$killed $(converge "$released_with_bob")"
+    killed=$(killed_during "$point" release "kill at $point")
+    blocks=$(reblocks)  # counted before systemd restarts the agent (RestartSec=3s)
+    result "release_${point}" "$killed $(converge "$released_with_bob")"
     reblocked=$((reblocked + $(reblocks) - blocks))
 done
 result bob_session "$(sessions | grep -c bob)"

@@ -10,23 +10,14 @@ bin=$1; work=$2
 [ -n "${3:-}" ] && NSPAWN_ROOTFS=$3
 name=posture-reboot-$$
 mkdir -p "$work"
-result() { echo "RESULT $1=$2"; }
 source "$(dirname "$0")/lib.sh"
 
-nspawn_rootfs || { result rootfs failed; exit 1; }
 NSPAWN_DIRECTORY=$work/machine
+nspawn_rootfs || { result rootfs failed; exit 1; }
 cp -a "$NSPAWN_ROOTFS" "$NSPAWN_DIRECTORY"
-runtime=$(ldd "$bin/postured" | awk '/libswiftCore.so =>/ {print $3}' | xargs -r dirname)
-binds=(--bind-ro="$bin")
-[ -n "$runtime" ] && binds+=(--bind-ro="$runtime")
-nspawn_boot "$name" "${binds[@]}" || { result boot failed; exit 1; }
-cleanup() {
-    pkill -f "state-dir $work/collector" 2>/dev/null
-    nspawn_stop
-    rm -rf "$NSPAWN_DIRECTORY"
-}
+scenario_boot "$name"
+cleanup() { scenario_cleanup; rm -rf "$NSPAWN_DIRECTORY"; }
 trap cleanup EXIT
-result boot "$NSPAWN_STATE"
 
 inside sh -c 'useradd -m -s /bin/bash alice && echo alice:correct-horse | chpasswd'
 ssh-keygen -q -t ed25519 -N "" -f "$work/key"
@@ -38,34 +29,16 @@ ssh_alice() {
         -o BatchMode=yes -o ConnectTimeout=5 alice@127.0.0.1 "$@"
 }
 
-printf 'report: {maxAge: 1h}\nrules:\n  - {name: sshd-ok, check: sshd, permitEmptyPasswords: false}\n' >"$work/policy.yaml"
-start_collector() {  # in the container's network namespace, devices on $1 (0: any)
-    nsenter -t "$P" -n "$bin/posture-collector" serve --state-dir "$work/collector" --policy "$work/policy.yaml" \
-        --listen-enrollment 127.0.0.1:0 --listen-devices "127.0.0.1:$1" --listen-api 127.0.0.1:0 \
-        >"$work/collector.log" 2>&1 </dev/null &
-    for _ in $(seq 300); do grep -q '^listening api' "$work/collector.log" && break; sleep 0.1; done
-}
-start_collector 0
+start_collector
 devices_port=$(awk '/^listening devices/ {print $3}' "$work/collector.log" | sed 's/.*://')
-url=$(awk '/^listening enrollment/ {print $3}' "$work/collector.log")
-token=$("$bin/posture-collector" token create --state-dir "$work/collector")
-pin=$("$bin/posture-collector" ca fingerprint --state-dir "$work/collector")
-device=$(inside "$bin/postured" enroll --collector "$url" --token "$token" --ca-fingerprint "$pin" \
-    --state-dir /var/lib/posture | awk '/^device / {print $2}')
-result device "$device"
-cp "$(dirname "$0")/../../systemd/postured.service" "$work/postured.service"
-inside cp /mnt/share/postured.service /etc/systemd/system/postured.service
-inside mkdir -p /etc/systemd/system/postured.service.d
-printf '[Service]\nExecStart=\nExecStart=%s/postured run --state-dir /var/lib/posture --interval 60s --enforce enforce\nPrivateTmp=no\n' "$bin" >"$work/test.conf"
-inside cp /mnt/share/test.conf /etc/systemd/system/postured.service.d/test.conf
-inside systemctl daemon-reload
+enroll_device
+install_agent_unit "--interval 60s --enforce enforce"
 inside systemctl enable -q postured
 inside systemctl start postured
 for _ in $(seq 300); do inside journalctl -u postured -o cat --no-pager | grep -q -- '-> compliant' && break; sleep 0.1; done
 result ssh_before "$(ssh_alice echo in 2>/dev/null </dev/null)"
 
-"$bin/posture-collector" devices quarantine "$device" --reason "laptop stolen" --by secops \
-    --state-dir "$work/collector" >/dev/null
+operator quarantine "laptop stolen"
 for _ in $(seq 300); do inside test -e /run/nologin && break; sleep 0.05; done
 result nologin_quarantined "$(inside test -e /run/nologin && echo present || echo absent)"
 boot_before=$(inside cat /proc/sys/kernel/random/boot_id)
@@ -73,7 +46,8 @@ boot_before=$(inside cat /proc/sys/kernel/random/boot_id)
 # Reboot, with the collector gone with the old network namespace.
 pkill -f "state-dir $work/collector"
 nspawn_stop
-nspawn_boot "$name" "${binds[@]}" || { result reboot failed; exit 1; }
+nspawn_boot "$name" "${SCENARIO_BINDS[@]}" || { result reboot failed; exit 1; }
+trap cleanup EXIT  # nspawn_boot set its own
 result reboot "$NSPAWN_STATE"
 [ "$(inside cat /proc/sys/kernel/random/boot_id)" != "$boot_before" ] && result boot_id new || result boot_id same
 for _ in $(seq 100); do inside systemctl is-active -q ssh && break; sleep 0.1; done
@@ -91,7 +65,7 @@ result status "$(inside "$bin/postured" status --state-dir /var/lib/posture | aw
 
 # The collector back on the same port, the device released: logins open again.
 start_collector "$devices_port"
-"$bin/posture-collector" devices release "$device" --reason found --by secops --state-dir "$work/collector" >/dev/null
+operator release found
 for _ in $(seq 600); do inside test -e /run/nologin || break; sleep 0.1; done
 result nologin_after_release "$(inside test -e /run/nologin && echo present || echo absent)"
 result ssh_after_release "$(ssh_alice echo back 2>/dev/null </dev/null)"

@@ -68,3 +68,67 @@ nspawn_stop() {
     pkill -9 -f "systemd-nspawn .* -M $NSPAWN_NAME " 2>/dev/null
     rm -rf "/run/systemd/nspawn/propagate/$NSPAWN_NAME"
 }
+
+# --- The enforcement scenarios (enforcement-*-e2e.sh): set `bin` (the build directory) and `work` first. ---
+
+# A line for the test (Tests/EndToEndTests/EnforcementTests.swift) and a human.
+result() { echo "RESULT $1=$2"; }
+
+# scenario_boot NAME: builds or reuses the tree, boots it (or NSPAWN_DIRECTORY) with this checkout's binaries
+# and Swift runtime bound read-only, stops it and the collector on exit.
+scenario_boot() {
+    nspawn_rootfs || { result rootfs failed; exit 1; }
+    local runtime
+    runtime=$(ldd "$bin/postured" | awk '/libswiftCore.so =>/ {print $3}' | xargs -r dirname)
+    SCENARIO_BINDS=(--bind-ro="$bin")
+    [ -n "$runtime" ] && SCENARIO_BINDS+=(--bind-ro="$runtime")
+    nspawn_boot "$1" "${SCENARIO_BINDS[@]}" || { result boot failed; exit 1; }
+    trap scenario_cleanup EXIT
+    result boot "$NSPAWN_STATE"
+}
+
+scenario_cleanup() {
+    pkill -f "state-dir $work/collector" 2>/dev/null
+    nspawn_stop
+}
+
+# start_collector [DEVICES_PORT]: the real collector in the container's network namespace (so the agent
+# reaches it on its loopback), on free ports unless DEVICES_PORT is given, with a one-rule policy.
+start_collector() {
+    [ -e "$work/policy.yaml" ] ||
+        printf 'report: {maxAge: 1h}\nrules:\n  - {name: sshd-ok, check: sshd, permitEmptyPasswords: false}\n' \
+            >"$work/policy.yaml"
+    nsenter -t "$P" -n "$bin/posture-collector" serve --state-dir "$work/collector" --policy "$work/policy.yaml" \
+        --listen-enrollment 127.0.0.1:0 --listen-devices "127.0.0.1:${1:-0}" --listen-api 127.0.0.1:0 \
+        >"$work/collector.log" 2>&1 </dev/null &
+    for _ in $(seq 300); do grep -q '^listening api' "$work/collector.log" && break; sleep 0.1; done
+}
+
+# enroll_device: enrolls the container's agent with the collector; sets `device` and reports it.
+enroll_device() {
+    local url token pin
+    url=$(awk '/^listening enrollment/ {print $3}' "$work/collector.log")
+    token=$("$bin/posture-collector" token create --state-dir "$work/collector")
+    pin=$("$bin/posture-collector" ca fingerprint --state-dir "$work/collector")
+    device=$(inside "$bin/postured" enroll --collector "$url" --token "$token" --ca-fingerprint "$pin" \
+        --state-dir /var/lib/posture | awk '/^device / {print $2}')
+    result device "$device"
+}
+
+# operator ACTION REASON: quarantine or release the device at the collector.
+operator() {
+    "$bin/posture-collector" devices "$1" "$device" --reason "$2" --by secops --state-dir "$work/collector" >/dev/null
+}
+
+# install_agent_unit OPTIONS [SERVICE_LINES]: the shipped unit (packaging/systemd/postured.service, its
+# sandbox and capabilities) with a drop-in running this checkout's postured with OPTIONS, plus SERVICE_LINES
+# (each ending in \n) in its [Service] section.
+install_agent_unit() {
+    cp "$(dirname "${BASH_SOURCE[0]}")/../../systemd/postured.service" "$work/postured.service"
+    inside cp /mnt/share/postured.service /etc/systemd/system/postured.service
+    inside mkdir -p /etc/systemd/system/postured.service.d
+    printf '[Service]\nExecStart=\nExecStart=%s/postured run --state-dir /var/lib/posture %s\nPrivateTmp=no\n%b' \
+        "$bin" "$1" "${2:-}" >"$work/test.conf"
+    inside cp /mnt/share/test.conf /etc/systemd/system/postured.service.d/test.conf
+    inside systemctl daemon-reload
+}
