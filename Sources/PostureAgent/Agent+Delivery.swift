@@ -139,33 +139,33 @@ extension Agent {
     }
 
     /// Keeps a report the collector refuses for its time at the head of the spool: logged once when the hold
-    /// starts (then at most once an hour), tried again with full-jitter backoff, shown by `postured status`.
+    /// starts (then at most once an hour), tried again with full-jitter backoff, shown by `postured status`
+    /// (`held.json`, written when the hold starts or changes, not at every try).
     func hold(_ entry: Spool.Entry, _ refusal: ErrorBody) throws {
-        let now = Date()
-        let previous = try spool.hold()
-        let since = previous?.since ?? now
-        try spool.saveHold(
-            Spool.Hold(sequence: entry.sequence, code: refusal.error, message: refusal.message, since: since))
-        let wait = holdBackoff.next()
-        heldUntil = ContinuousClock.now + wait
-        if previous == nil || holdLoggedAt.map({ ContinuousClock.now - $0 > .seconds(3600) }) ?? true {
-            holdLoggedAt = ContinuousClock.now
-            logger.warning(
-                "the collector refuses report \(entry.sequence) for its time (\(refusal.error): \(refusal.message)); \((try? spool.sequences().count) ?? 0) reports wait in the spool until the clocks agree (check timedatectl here and on the collector)",
-                metadata: [
-                    "posture.event": "delivery-held", "posture.code": "\(refusal.error)",
-                    "posture.sequence": "\(entry.sequence)",
-                    "posture.spooled": "\((try? spool.sequences().count) ?? 0)",
-                ])
-        }
+        let next = Spool.Hold(
+            sequence: entry.sequence, code: refusal.error, message: refusal.message, since: held?.since ?? Date())
+        if next != held { try spool.saveHold(next) }
+        let starting = held == nil
+        held = next
+        heldUntil = ContinuousClock.now + holdBackoff.next()
+        guard starting || holdLoggedAt.map({ ContinuousClock.now - $0 > .seconds(3600) }) ?? true else { return }
+        holdLoggedAt = ContinuousClock.now
+        let spooled = (try? spool.sequences().count) ?? 0
+        logger.warning(
+            "the collector refuses report \(entry.sequence) for its time (\(refusal.error): \(refusal.message)); \(spooled) reports wait in the spool until the clocks agree (check timedatectl here and on the collector)",
+            metadata: [
+                "posture.event": "delivery-held", "posture.code": "\(refusal.error)",
+                "posture.sequence": "\(entry.sequence)", "posture.spooled": "\(spooled)",
+            ])
     }
 
     /// A report was accepted: a hold, if any, is over.
     func releaseHold(at sequence: UInt64) throws {
         holdBackoff.reset()
         heldUntil = nil
-        guard let hold = try spool.hold() else { return }
+        guard let hold = held else { return }
         try spool.saveHold(nil)
+        held = nil
         holdLoggedAt = nil
         logger.notice(
             "the clocks agree again: report \(sequence) accepted after a hold since \(hold.since) (\(hold.code))",

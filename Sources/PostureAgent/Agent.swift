@@ -60,6 +60,8 @@ public actor Agent: Service {
     var busyBackoff = Backoff(cap: 60)
     /// While a clock-dependent refusal holds the spool: when to try again, and its backoff.
     var heldUntil: ContinuousClock.Instant?
+    /// The hold in `held.json`, if any (read once at start; kept in step with the file).
+    var held: Spool.Hold?
     var holdBackoff = Backoff(initial: 2, cap: 60)
     var holdLoggedAt: ContinuousClock.Instant?
     var verdict: Verdict?
@@ -86,6 +88,7 @@ public actor Agent: Service {
         let spooled = try spool.sequences()
         let spool = self.spool
         lastSequence = max(try state.lastSequence(), spooled.last ?? 0)
+        held = try spool.hold()
         gatheredCursor = try spooled.last.flatMap { try spool.entry($0)?.journalCursor } ?? state.acceptedCursor()
         verdict = try? state.verdict()
         // Replay protection survives restarts: the newest verdict acted on is saved with the enforcement state.

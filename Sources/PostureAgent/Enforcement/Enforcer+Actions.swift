@@ -111,8 +111,9 @@ extension Enforcer {
 
     /// Locks the passwords of non-exempt human accounts that have a usable one; remembers exactly which, each
     /// before it is locked (unlocking an account whose lock never happened is harmless: `usermod -U` only
-    /// removes the lock usermod -L adds).
-    func disableAccounts(why: String) async {
+    /// removes the lock usermod -L adds). Accounts already recorded are skipped, except at start
+    /// (`recheckRecorded`), where one still usable is a lock a kill interrupted and is locked now.
+    func disableAccounts(why: String, recheckRecorded: Bool = false) async {
         setpwent()
         defer { endpwent() }
         var users: [(String, UInt32)] = []
@@ -124,9 +125,9 @@ extension Enforcer {
                 users.append((String(cString: entry.pointee.pw_name), entry.pointee.pw_uid))
             }
         }
-        for (user, uid) in users where !isExempt(user: user, uid: uid) {
-            // `passwd -S`: the second field is P (usable password), L (locked) or NP (none). A recorded account
-            // still usable is one whose lock a kill interrupted: it is locked now.
+        for (user, uid) in users
+        where (recheckRecorded || !state.lockedAccounts.contains(user)) && !isExempt(user: user, uid: uid) {
+            // `passwd -S`: the second field is P (usable password), L (locked) or NP (none).
             let status = await Self.output(["/usr/bin/passwd", "-S", user]).split(separator: " ").dropFirst().first
             guard status == "P" else { continue }
             let recorded = state.lockedAccounts.contains(user)

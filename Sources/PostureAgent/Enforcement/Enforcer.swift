@@ -117,7 +117,9 @@ public actor Enforcer {
             "\(rebooted ? "after a reboot" : "at start"): access stays taken away (\(state.reason ?? "last verdict"))",
             ["POSTURE_ACTION": "decide", "POSTURE_RESULT": "re-established"])
         blockLogins(why: state.reason ?? "the last verdict")
-        if options.disableAccounts { await disableAccounts(why: state.reason ?? "the last verdict") }
+        if options.disableAccounts {
+            await disableAccounts(why: state.reason ?? "the last verdict", recheckRecorded: true)
+        }
         save()
     }
 
