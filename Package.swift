@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // C: libsystemd (sd-journal, sd-bus, sd-login, sd-daemon).
@@ -100,10 +101,24 @@ let package = Package(
             exclude: ["README.md"]
         ),
 
-        // Storage behind one protocol: SQLite (GRDB, WAL).
+        // Storage: narrow protocols per concern, the pure decisions, and every operation written once as a
+        // script over SQL that both backends read. Links no database.
+        .target(name: "PostureStore", dependencies: ["PostureModel", "PostureVerdict"]),
+        // The embedded backend: one SQLite file (GRDB, WAL), its schema history.
         .target(
-            name: "PostureStore",
-            dependencies: ["PostureModel", "PostureVerdict", .product(name: "GRDB", package: "GRDB.swift")]
+            name: "PostureStoreSQLite",
+            dependencies: ["PostureStore", "PostureModel", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The shared backend of several collectors: PostgreSQL through postgres-nio.
+        .target(
+            name: "PostureStorePostgres",
+            dependencies: [
+                "PostureStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
 
         // The compliance policy and its evaluation: pure, no clock, no store.
@@ -119,7 +134,7 @@ let package = Package(
         .target(
             name: "PostureCollector",
             dependencies: [
-                "PostureModel", "PostureStore", "PostureVerdict", "SystemdNotify",
+                "PostureModel", "PostureStore", "PostureStoreSQLite", "PostureVerdict", "SystemdNotify",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -189,7 +204,8 @@ let package = Package(
         .executableTarget(
             name: "posture-fleet-bench",
             dependencies: [
-                "BenchSupport", "PostureStore", "PostureCollector", .product(name: "GRDB", package: "GRDB.swift"),
+                "BenchSupport", "PostureStore", "PostureStoreSQLite", "PostureCollector",
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         .executableTarget(
@@ -216,8 +232,9 @@ let package = Package(
         .testTarget(
             name: "PostureStoreTests",
             dependencies: [
-                "PostureStore", "PostureModel", "PostureVerdict", "TestSupport",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "PostureStore", "PostureStoreSQLite", "PostureStorePostgres", "PostureModel", "PostureVerdict",
+                "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "PostureLinuxTests", dependencies: ["PostureLinux", "TestSupport"]),

@@ -7,6 +7,7 @@ import NIOCore
 import NIOSSL
 import PostureModel
 import PostureStore
+import PostureStoreSQLite
 import ServiceLifecycle
 import SystemdNotify
 import UnixSignals

@@ -151,11 +151,13 @@ public struct CollectorCore: Sendable {
         // (for the verdict) in the same step as the envelope.
         let (envelope, payload, attestation) = try verifier.verify(body: body, peer: peer, now: now)
         let counts = attestation.report.journal.value?.counts ?? [:]
+        let osRelease = attestation.report.os.osRelease.value ?? [:]
         let pending = PendingAttestation(
             envelope: envelope, jws: String(decoding: body, as: UTF8.self), payload: payload, receivedAt: now,
             nextNonce: NonceFactory.make(now: now, lifetime: configuration.attestations.nonceLifetime.duration),
             journalCounts: counts.isEmpty
-                ? nil : (try? PostureReport.wireEncoder().encode(counts)).map { String(decoding: $0, as: UTF8.self) })
+                ? nil : (try? PostureReport.wireEncoder().encode(counts)).map { String(decoding: $0, as: UTF8.self) },
+            os: osRelease["ID"] ?? "", osVersion: osRelease["VERSION_ID"] ?? "")
         let commitStart = ContinuousClock.now
         let receipt = try await committer.submit(pending).get()
         metrics.storeCommit(ContinuousClock.now - commitStart)

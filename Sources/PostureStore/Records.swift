@@ -109,11 +109,16 @@ public struct PendingAttestation: Sendable {
     public var nextNonce: IssuedNonce
     /// The report's journal event counts as JSON (nil when none): the signals verdicts sum over a window.
     public var journalCounts: String?
+    /// os-release `ID` and `VERSION_ID` of the report ('' when unknown), for the fleet index.
+    public var os: String
+    public var osVersion: String
 
     public init(
         envelope: AttestationEnvelope, jws: String, payload: Data, receivedAt: Date, nextNonce: IssuedNonce,
-        journalCounts: String? = nil
+        journalCounts: String? = nil, os: String = "", osVersion: String = ""
     ) {
+        self.os = os
+        self.osVersion = osVersion
         self.envelope = envelope
         self.jws = jws
         self.payload = payload

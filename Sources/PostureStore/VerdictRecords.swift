@@ -167,43 +167,15 @@ public struct OutboxEntry: Sendable, Equatable {
     }
 }
 
-/// Verdicts, operator actions and the Shared Signals outbox: what the verdict issue adds to the store.
-public protocol VerdictStore: Sendable {
-    func latestReports() async throws -> [LatestReport]
-    func signals(since: Date) async throws -> [SignalRow]
-    func verdicts() async throws -> [StoredVerdict]
-    /// Stores a device's verdict; with a change, records it and queues its SETs, all in one transaction.
-    func saveVerdict(_ verdict: StoredVerdict, change: VerdictChange?, outbox: [OutboxEntry]) async throws
-    func verdictChanges(deviceID: String?, limit: Int) async throws -> [VerdictChange]
-
-    /// Quarantines (or releases, with `quarantine` false) a device, recording the action. False if the
-    /// device is unknown or already in that state.
-    func setQuarantine(deviceID: String, quarantine: Bool, actor: String, reason: String, at: Date) async throws
-        -> Bool
-    func quarantines() async throws -> [String: Quarantine]
-    func insertWaiver(_ waiver: Waiver) async throws
-    func revokeWaiver(id: String, actor: String, reason: String, at: Date) async throws -> Bool
-    func waivers() async throws -> [Waiver]
-    func recordOperatorAction(_ action: OperatorAction) async throws
-    func operatorActions(after id: Int64, limit: Int) async throws -> [OperatorAction]
-    func lastOperatorActionID() async throws -> Int64
-
-    func insertAPIToken(_ token: APITokenRecord, recording action: OperatorAction?) async throws
-    func apiToken(hash: String) async throws -> APITokenRecord?
-    func apiTokens() async throws -> [APITokenRecord]
-    func revokeAPIToken(id: String, at: Date, recording action: OperatorAction?) async throws -> Bool
-
-    func upsertStream(_ stream: StreamRecord) async throws
-    func streams() async throws -> [StreamRecord]
-    /// Undelivered SETs of a stream, oldest first; for push only those due by `dueBy`.
-    func pendingOutbox(streamID: String, dueBy: Date?, limit: Int) async throws -> [OutboxEntry]
-    /// SETs not yet delivered, over all streams, and when the oldest was queued (`/metrics`).
-    func outboxBacklog() async throws -> (pending: Int, oldest: Date?)
-    func markDelivered(streamID: String, jtis: [String], at: Date) async throws -> Int
-    func markFailed(id: Int64, error: String, nextAttemptAt: Date) async throws
-    /// A SET its receiver refused for good (RFC 8935 `err`): done, with the reason kept.
-    func markRejected(id: Int64, error: String, at: Date) async throws
-    /// The same for a poll receiver's `setErrs`; true when an undelivered SET of the stream was marked.
-    func markRejected(streamID: String, jti: String, error: String, at: Date) async throws -> Bool
-    func insertOutbox(_ entries: [OutboxEntry]) async throws
+extension StoredVerdict {
+    /// The rules the verdict JSON lists as failing (`failing[].rule`), for the fleet index; none when the
+    /// JSON is not a verdict.
+    public var failingRules: Set<String> {
+        struct Failing: Decodable {
+            struct Rule: Decodable { var rule: String? }
+            var failing: [Rule]?
+        }
+        let decoded = try? JSONDecoder().decode(Failing.self, from: Data(verdict.utf8))
+        return Set(decoded?.failing?.compactMap(\.rule) ?? [])
+    }
 }

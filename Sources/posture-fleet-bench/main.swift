@@ -15,6 +15,7 @@ import GRDB
 import PostureCollector
 import PostureModel
 import PostureStore
+import PostureStoreSQLite
 
 var devices = 100_000
 var rounds = 200

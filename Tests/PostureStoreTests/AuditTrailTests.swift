@@ -1,16 +1,15 @@
 import Foundation
 import PostureModel
 import PostureStore
+import PostureStoreSQLite
 import TestSupport
 import Testing
 
-/// The audit trail's hash chain: intact after normal writes, and every kind of tampering done directly
-/// to the SQLite file (with Python's sqlite3, an independent client) is found and named.
+/// The audit trail's hash chain, on each backend: intact after normal writes, and every kind of tampering
+/// done directly to the database (with an independent client: Python's sqlite3, or psql) is found and named.
 @Suite(Requirement.available(programs: ["/usr/bin/python3"]))
 struct AuditTrailTests {
-    let base: SQLiteStoreTests
-
-    init() throws { base = try SQLiteStoreTests() }
+    let base = StoreConformanceTests()
 
     /// Four audited writes (two operator actions, a verdict change, an enforcement report) and one refused
     /// attestation, which is a security event but not part of the audit trail.
@@ -38,15 +37,10 @@ struct AuditTrailTests {
         return device
     }
 
-    func sql(_ statement: String) throws {
-        try Shell.run([
-            "/usr/bin/python3", "-c",
-            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()",
-            base.path, statement,
-        ])
-    }
+    func sql(_ statement: String) throws { try base.fixture.sql(statement) }
 
-    @Test func normalWritesLeaveAnIntactChain() async throws {
+    @Test(arguments: StoreKind.available) func normalWritesLeaveAnIntactChain(_ kind: StoreKind) async throws {
+        try await base.use(kind)
         _ = try await populate()
         let result = try await base.store.verifyAuditTrail()
         #expect(result.problems == [])
@@ -54,7 +48,8 @@ struct AuditTrailTests {
         #expect(result.head.count == 64 && result.head != String(repeating: "0", count: 64))
     }
 
-    @Test func anEditedActionIsNamed() async throws {
+    @Test(arguments: StoreKind.available) func anEditedActionIsNamed(_ kind: StoreKind) async throws {
+        try await base.use(kind)
         _ = try await populate()
         try sql("UPDATE operator_actions SET reason = 'routine' WHERE actor = 'alice'")
         let problems = try await base.store.verifyAuditTrail().problems
@@ -62,7 +57,10 @@ struct AuditTrailTests {
         #expect(problems.first?.contains("operator_actions row 1 was changed after it was recorded") == true)
     }
 
-    @Test func anEditedEntryWhoseSourceIsEditedToMatchIsStillFound() async throws {
+    @Test(arguments: StoreKind.available) func anEditedEntryWhoseSourceIsEditedToMatchIsStillFound(_ kind: StoreKind)
+        async throws
+    {
+        try await base.use(kind)
         _ = try await populate()
         // A careful forger edits the action and its audit copy: the chain's hash no longer matches.
         try sql(
@@ -77,7 +75,8 @@ struct AuditTrailTests {
             ])
     }
 
-    @Test func aRemovedEntryAndARemovedActionAreFound() async throws {
+    @Test(arguments: StoreKind.available) func aRemovedEntryAndARemovedActionAreFound(_ kind: StoreKind) async throws {
+        try await base.use(kind)
         _ = try await populate()
         try sql("DELETE FROM audit_log WHERE kind = 'verdict-change'")
         var problems = try await base.store.verifyAuditTrail().problems
@@ -89,7 +88,8 @@ struct AuditTrailTests {
         #expect(problems.contains { $0.hasSuffix("security_events row 1 was removed") })
     }
 
-    @Test func reorderedEntriesAreFound() async throws {
+    @Test(arguments: StoreKind.available) func reorderedEntriesAreFound(_ kind: StoreKind) async throws {
+        try await base.use(kind)
         _ = try await populate()
         // Swap the first two entries' positions.
         try sql(
@@ -103,7 +103,8 @@ struct AuditTrailTests {
         #expect(problems.contains { $0.hasPrefix("audit entry 2 ") && $0.contains("does not follow") })
     }
 
-    @Test func anActionWrittenAroundTheTrailIsFound() async throws {
+    @Test(arguments: StoreKind.available) func anActionWrittenAroundTheTrailIsFound(_ kind: StoreKind) async throws {
+        try await base.use(kind)
         _ = try await populate()
         try sql(
             "INSERT INTO operator_actions (at, actor, action, device_id, target, reason) VALUES (1, 'mallory', 'release', NULL, NULL, 'x')"

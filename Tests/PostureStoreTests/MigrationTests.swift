@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PostureModel
+import PostureStoreSQLite
 import TestSupport
 import Testing
 

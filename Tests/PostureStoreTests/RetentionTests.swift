@@ -1,12 +1,14 @@
 import Foundation
 import PostureModel
 import PostureStore
+import PostureStoreSQLite
 import Testing
 
 /// Retention deletes old attestations, long-expired certificates and superseded nonces in batches, and never
 /// a device's newest attestation or certificate, or the nonce it reports under.
-extension SQLiteStoreTests {
-    @Test func retentionKeepsEachDevicesNewestEvidence() async throws {
+extension StoreConformanceTests {
+    @Test(arguments: StoreKind.available) func retentionKeepsEachDevicesNewestEvidence(_ kind: StoreKind) async throws {
+        try await use(kind)
         let busy = try await enrolledDevice()
         let quiet = try await enrolledDevice()
         // busy reports at t0+100, +200, +300; quiet once, at t0+100.

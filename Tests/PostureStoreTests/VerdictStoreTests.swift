@@ -1,12 +1,13 @@
 import Foundation
 import PostureModel
 import PostureStore
+import PostureStoreSQLite
 import PostureVerdict
 import TestSupport
 import Testing
 
 /// Verdicts, operator actions and the Shared Signals outbox in the SQLite store.
-extension SQLiteStoreTests {
+extension StoreConformanceTests {
     func enrolledDevice() async throws -> String {
         let shared = token()
         try await store.insertToken(shared)
@@ -22,7 +23,10 @@ extension SQLiteStoreTests {
             tokenID: "t")
     }
 
-    @Test func aVerdictChangeAndItsEventsCommitTogetherOrNotAtAll() async throws {
+    @Test(arguments: StoreKind.available) func aVerdictChangeAndItsEventsCommitTogetherOrNotAtAll(_ kind: StoreKind)
+        async throws
+    {
+        try await use(kind)
         let device = try await enrolledDevice()
         let receiver = stream()
         try await store.upsertStream(receiver)
@@ -63,12 +67,13 @@ extension SQLiteStoreTests {
                 .attempts == 1)
 
         // All of it survives reopening the file.
-        let reopened = try SQLiteStore(path: path)
+        let reopened = try await reopen()
         #expect(try await reopened.pendingOutbox(streamID: receiver.id, dueBy: nil, limit: 10).map(\.jti) == ["jti-2"])
         #expect(try await reopened.streams() == [receiver])
     }
 
-    @Test func operatorActionsAreRecordedWithWhoAndWhy() async throws {
+    @Test(arguments: StoreKind.available) func operatorActionsAreRecordedWithWhoAndWhy(_ kind: StoreKind) async throws {
+        try await use(kind)
         let device = try await enrolledDevice()
         #expect(
             try await store.setQuarantine(deviceID: device, quarantine: true, actor: "alice", reason: "stolen", at: t0))
@@ -100,7 +105,8 @@ extension SQLiteStoreTests {
 
     /// A credential's name is the actor in the audit trail: unique among active credentials, ASCII case
     /// aside, whether token or client certificate; a revoked or expired one frees it.
-    @Test func anActiveCredentialsNameIsNotGivenTwice() async throws {
+    @Test(arguments: StoreKind.available) func anActiveCredentialsNameIsNotGivenTwice(_ kind: StoreKind) async throws {
+        try await use(kind)
         func credential(_ name: String, hash: String = UUID().uuidString, at created: Date, expires: Date? = nil)
             -> APITokenRecord
         {
@@ -133,7 +139,9 @@ extension SQLiteStoreTests {
         #expect(try await store.apiTokens().map(\.name).sorted() == ["ci", "ci", "proxy", "temp", "temp"])
     }
 
-    @Test func journalSignalsAreKeptWithTheirAttestation() async throws {
+    @Test(arguments: StoreKind.available) func journalSignalsAreKeptWithTheirAttestation(_ kind: StoreKind) async throws
+    {
+        try await use(kind)
         let device = try await enrolledDevice()
         var pending = attestation(device, 1, nonce: "n0-\(device)", issued: t0, received: t0, next: "n1")
         pending.journalCounts = #"{"sshAuthFailure":7}"#

@@ -18,6 +18,9 @@ POSTURE_APT_PACKAGES=(
     debhelper dpkg-dev lintian help2man qemu-system-x86 qemu-utils
     chromium chromium-driver
 )
+# Only the tests need these: PostgreSQL 15 (the conformance suite starts a throwaway cluster of its own with
+# initdb and pg_ctl; nothing is assumed running).
+POSTURE_TEST_APT_PACKAGES=(postgresql)
 # From PyPI, pinned to the versions the tests were written against.
 POSTURE_PIP_PACKAGES=(selenium==4.51.0 schemathesis==4.32.5)
 
@@ -29,8 +32,13 @@ require_root() {
 }
 
 install_packages() {
-    install_apt_packages
+    install_apt_packages "${POSTURE_APT_PACKAGES[@]}"
     install_pip_packages
+}
+
+install_test_packages() {
+    install_packages
+    install_apt_packages "${POSTURE_TEST_APT_PACKAGES[@]}"
 }
 
 install_pip_packages() {
@@ -41,7 +49,7 @@ install_pip_packages() {
 
 install_apt_packages() {
     local missing=()
-    for package in "${POSTURE_APT_PACKAGES[@]}"; do
+    for package in "$@"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
     done
     [ ${#missing[@]} -eq 0 ] && return 0

@@ -7,7 +7,7 @@
 # Runs as root: the firewall tests create network namespaces and load nftables rulesets.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_root "$@"
-install_packages
+install_test_packages
 echo "== lint (swift format lint --strict)"
 swift format lint --strict --recursive Sources Tests Package.swift
 echo "== test"

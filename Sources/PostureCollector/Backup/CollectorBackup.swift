@@ -1,4 +1,5 @@
 import PostureStore
+import PostureStoreSQLite
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

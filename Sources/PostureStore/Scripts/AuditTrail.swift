@@ -1,10 +1,11 @@
-import GRDB
 import PostureModel
 
 /// The tamper-evident audit trail. Every operator action, verdict change and agent enforcement report is
 /// also appended, in the transaction that writes it, to `audit_log` as a hash chain:
-/// `hash = SHA-256(previous_hash "\n" kind "\n" entry)`, where `entry` is the source row as canonical
-/// JSON (columns sorted, exact stored values). `verifyAuditTrail()` recomputes the chain and compares it
+/// `hash = SHA-256(previous_hash "\n" kind "\n" entry)`, where `entry` is the source record as canonical
+/// JSON: its fields by column name, sorted, each an integer, a number as Swift prints a Double, a string
+/// or null. Both backends store the same types, so a trail verifies the same on SQLite and PostgreSQL,
+/// and one migrated from one to the other stays valid. `verifyAuditTrail()` recomputes the chain and compares it
 /// with the source tables, so an edited, removed or reordered entry, or a source row edited, removed or
 /// inserted around the trail, is found and named. The head hash, noted elsewhere (`--expect-head`),
 /// also catches the removal of the newest entries.
@@ -33,60 +34,65 @@ enum AuditTrail {
             }
         }
 
+        /// The record's fields: every column of its table, so the canonical entry is the whole record.
+        var columns: String {
+            switch self {
+            case .operatorAction: "id, at, actor, action, device_id, target, reason"
+            case .verdictChange: "id, device_id, at, previous_status, status, cause, verdict"
+            case .enforcement: "id, at, device_id, code, message, peer"
+            }
+        }
+
         /// Which rows of `table` belong to the trail (refused attestations are security events, not audit).
-        var filter: String { self == .enforcement ? "code LIKE 'enforcement.%'" : "1" }
+        var filter: String { self == .enforcement ? "code LIKE 'enforcement.%'" : "1 = 1" }
     }
 
-    static let schema = """
-        CREATE TABLE audit_log (
-            id INTEGER PRIMARY KEY, at DOUBLE PRECISION NOT NULL, kind TEXT NOT NULL, source_id INTEGER NOT NULL,
-            entry TEXT NOT NULL, previous_hash TEXT NOT NULL, hash TEXT NOT NULL);
-        CREATE UNIQUE INDEX audit_log_source ON audit_log (kind, source_id);
-        """
-
-    /// Chains the source row just written (call inside its transaction).
-    static func append(_ kind: Kind, sourceID: Int64, db: Database) throws {
+    /// Chains the source row just written (call inside its transaction). On PostgreSQL the chain's head
+    /// is locked first, so concurrent writers on several collectors extend one chain, one at a time.
+    static func append(_ kind: Kind, sourceID: Int64, _ db: any SQLExecutor) throws {
         guard
-            let row = try Row.fetchOne(
-                db, sql: "SELECT * FROM \(kind.table) WHERE id = ? AND \(kind.filter)", arguments: [sourceID])
+            let row = try db.row(
+                "SELECT \(kind.columns) FROM \(kind.table) WHERE id = ? AND \(kind.filter)", [sourceID])
         else { return }
-        let previous = try String.fetchOne(db, sql: "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1") ?? genesis
+        try db.serialize(.auditChain)
+        let previous =
+            try db.row("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1").map { try $0.text("hash") } ?? genesis
         let entry = canonical(row)
         try db.execute(
-            sql: "INSERT INTO audit_log (at, kind, source_id, entry, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
-            arguments: [
-                row["at"] as Double, kind.rawValue, sourceID, entry, previous,
+            "INSERT INTO audit_log (at, kind, source_id, entry, previous_hash, hash) VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                try row.double("at"), kind.rawValue, sourceID, entry, previous,
                 digest(previous: previous, kind: kind.rawValue, entry: entry),
             ])
     }
 
-    /// Schema v3: the table, and the chain over what earlier versions stored, oldest first.
-    static func migrate(_ db: Database) throws {
-        try db.execute(sql: schema)
+    /// The chain over rows that have none yet, oldest first (SQLite schema v3, for what earlier versions
+    /// stored).
+    static func chainExisting(_ db: any SQLExecutor) throws {
         var rows: [(at: Double, kind: Kind, id: Int64)] = []
         for kind in Kind.allCases {
-            for row in try Row.fetchAll(db, sql: "SELECT id, at FROM \(kind.table) WHERE \(kind.filter)") {
-                rows.append((row["at"], kind, row["id"]))
+            for row in try db.rows("SELECT id, at FROM \(kind.table) WHERE \(kind.filter)") {
+                rows.append((try row.double("at"), kind, try row.int64("id")))
             }
         }
         for row in rows.sorted(by: { ($0.at, $0.kind.rawValue, $0.id) < ($1.at, $1.kind.rawValue, $1.id) }) {
-            try append(row.kind, sourceID: row.id, db: db)
+            try append(row.kind, sourceID: row.id, db)
         }
     }
 
-    static func verify(_ db: Database) throws -> AuditVerification {
+    static func verify(_ db: any SQLExecutor) throws -> AuditVerification {
         var problems: [String] = []
         var expected = genesis
         var count = 0
         var chained: [Kind: Set<Int64>] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM audit_log ORDER BY id") {
+        for row in try db.rows("SELECT * FROM audit_log ORDER BY id") {
             count += 1
-            let id: Int64 = row["id"]
-            let kindText: String = row["kind"]
-            let sourceID: Int64 = row["source_id"]
-            let entry: String = row["entry"]
-            let previous: String = row["previous_hash"]
-            let hash: String = row["hash"]
+            let id = try row.int64("id")
+            let kindText = try row.text("kind")
+            let sourceID = try row.int64("source_id")
+            let entry = try row.text("entry")
+            let previous = try row.text("previous_hash")
+            let hash = try row.text("hash")
             let name = "audit entry \(id) (\(kindText), source row \(sourceID))"
             if previous != expected {
                 problems.append("\(name): does not follow the entry before it (an entry was removed or reordered)")
@@ -100,9 +106,9 @@ enum AuditTrail {
                 continue
             }
             chained[kind, default: []].insert(sourceID)
-            let source = try Row.fetchOne(
-                db, sql: "SELECT * FROM \(kind.table) WHERE id = ? AND \(kind.filter)", arguments: [sourceID])
-            if let source {
+            if let source = try db.row(
+                "SELECT \(kind.columns) FROM \(kind.table) WHERE id = ? AND \(kind.filter)", [sourceID])
+            {
                 if canonical(source) != entry {
                     problems.append("\(name): \(kind.table) row \(sourceID) was changed after it was recorded")
                 }
@@ -111,9 +117,11 @@ enum AuditTrail {
             }
         }
         for kind in Kind.allCases {
-            let ids = try Int64.fetchAll(db, sql: "SELECT id FROM \(kind.table) WHERE \(kind.filter) ORDER BY id")
-            for id in ids where !(chained[kind]?.contains(id) ?? false) {
-                problems.append("\(kind.table) row \(id): not in the audit trail (written around it)")
+            for row in try db.rows("SELECT id FROM \(kind.table) WHERE \(kind.filter) ORDER BY id") {
+                let id = try row.int64("id")
+                if !(chained[kind]?.contains(id) ?? false) {
+                    problems.append("\(kind.table) row \(id): not in the audit trail (written around it)")
+                }
             }
         }
         return AuditVerification(entries: count, head: expected, problems: problems)
@@ -123,16 +131,16 @@ enum AuditTrail {
         sha256Hex(Array("\(previous)\n\(kind)\n\(entry)".utf8))
     }
 
-    /// The row as JSON with its columns sorted and values as stored: the same bytes for the same row.
-    static func canonical(_ row: Row) -> String {
-        let fields = zip(row.columnNames, row.databaseValues).sorted { $0.0 < $1.0 }.map { name, value in
+    /// The record as JSON with its fields sorted: the same bytes for the same record on either backend.
+    static func canonical(_ row: SQLRow) -> String {
+        let fields = zip(row.columns, row.values).sorted { $0.0 < $1.0 }.map { name, value in
             let text: String
-            switch value.storage {
+            switch value {
             case .null: text = "null"
-            case .int64(let number): text = String(number)
-            case .double(let number): text = "\(number)"
-            case .string(let string): text = quoted(string)
-            case .blob(let data): text = quoted(Hex.encode(Array(data)))
+            case .integer(let number): text = String(number)
+            case .real(let number): text = "\(number)"
+            case .text(let string): text = quoted(string)
+            case .blob(let data): text = quoted(Hex.encode(data))
             }
             return "\(quoted(name)):\(text)"
         }

@@ -1,6 +1,3 @@
-import GRDB
-import PostureModel
-
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -23,7 +20,7 @@ public struct PrunedHistory: Sendable, Equatable {
 /// device's newest attestation (its last signed evidence) and newest certificate, any nonce still current
 /// (an agent back from days offline delivers its spool under it), and anything the audit trail chains
 /// (verdict changes, operator actions, enforcement reports).
-extension SQLiteStore {
+extension SQLStore: RetentionStore {
     /// Stops between batches when the task is cancelled, returning what it deleted so far.
     public func pruneHistory(
         attestationsIssuedBefore: Date, certificatesExpiredBefore: Date, noncesSupersededBefore: Date,
@@ -41,7 +38,7 @@ extension SQLiteStore {
         // A superseded nonce still admits reports signed before it was superseded; after the attestation
         // cutoff those would be pruned anyway. A current one (superseded_at NULL) is never before anything.
         pruned.nonces = try await deleteInBatches(
-            from: "nonces", key: "rowid", position: "superseded_at", before: noncesSupersededBefore, keeping: nil,
+            from: "nonces", key: "value", position: "superseded_at", before: noncesSupersededBefore, keeping: nil,
             batch: batch)
         return pruned
     }
@@ -70,15 +67,12 @@ extension SQLiteStore {
             let start = from
             let step: (deleted: Int, last: Double)?
             do {
-                step = try await pool.write { db in
-                    let rows = try Row.fetchAll(
-                        db, sql: candidates, arguments: [before.timeIntervalSince1970, start, batch])
+                step = try await write { db in
+                    let rows = try db.rows(candidates, [before, start, batch])
                     guard let last = rows.last else { return nil }
                     let marks = Array(repeating: "?", count: rows.count).joined(separator: ", ")
-                    try db.execute(
-                        sql: "DELETE FROM \(table) WHERE \(key) IN (\(marks))",
-                        arguments: StatementArguments(rows.map { $0["key"] as DatabaseValue }))
-                    return (rows.count, last["position"])
+                    try db.execute("DELETE FROM \(table) WHERE \(key) IN (\(marks))", rows.map { $0["key"] })
+                    return (rows.count, try last.double("position"))
                 }
             } catch is CancellationError {
                 break

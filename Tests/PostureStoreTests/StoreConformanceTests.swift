@@ -1,20 +1,43 @@
 import Foundation
 import PostureModel
 import PostureStore
+import PostureStoreSQLite
 import TestSupport
 import Testing
 
-/// The SQLite store on a real file: the decisions it makes inside its transactions (token consumption,
-/// nonce and sequence rules) and what survives reopening.
-@Suite struct SQLiteStoreTests {
-    let path: String
-    let store: SQLiteStore
+/// The conformance suite: every store test runs against each backend, a real SQLite file and a real
+/// PostgreSQL 15 server: the decisions made inside transactions (token consumption, nonce and sequence
+/// rules), what survives reopening, the fleet index, the audit trail, retention. Each test starts with
+/// `use(kind)`, which opens a fresh store of that kind.
+@Suite final class StoreConformanceTests: @unchecked Sendable {
+    private var opened: StoreFixture?
+    var fixture: StoreFixture {
+        guard let opened else { preconditionFailure("call use(kind) first") }
+        return opened
+    }
+    var store: SQLStore { fixture.store }
     let t0 = Date(timeIntervalSince1970: 1_800_000_000)
     let policy = FreshnessPolicy(skew: .seconds(300))
 
-    init() throws {
-        path = try Paths.temporaryDirectory("store").appendingPathComponent("collector.sqlite").path
-        store = try SQLiteStore(path: path)
+    init() {}
+
+    /// Stores opened again during the test, closed with it.
+    var reopened: [StoreFixture] = []
+
+    func use(_ kind: StoreKind) async throws {
+        opened = try await StoreFixture.open(kind)
+    }
+
+    /// The same store opened again, as a restarted collector would.
+    func reopen() async throws -> SQLStore {
+        let again = try await fixture.reopen()
+        reopened.append(again)
+        return again.store
+    }
+
+    deinit {
+        opened?.close()
+        for other in reopened { other.close() }
     }
 
     func token(reusable: Bool = false, allowReenroll: Bool = false, expires: TimeInterval = 3600) -> TokenRecord {
@@ -55,14 +78,17 @@ import Testing
         try await store.accept([pending], policy: policy)[0]
     }
 
-    @Test func aOneTimeTokenEnrollsExactlyOneOfManyConcurrentDevices() async throws {
+    @Test(arguments: StoreKind.available) func aOneTimeTokenEnrollsExactlyOneOfManyConcurrentDevices(_ kind: StoreKind)
+        async throws
+    {
+        try await use(kind)
         let shared = token()
         try await store.insertToken(shared)
         let outcomes = await withTaskGroup(of: AttestationRefusal.Code?.self) { group in
             for _ in 0..<16 {
                 group.addTask {
                     do {
-                        try await store.enroll(enrollment(shared), now: t0)
+                        try await self.store.enroll(self.enrollment(shared), now: self.t0)
                         return nil
                     } catch let refusal as AttestationRefusal {
                         return refusal.code
@@ -78,7 +104,8 @@ import Testing
         #expect(try await store.devices().count == 1)
     }
 
-    @Test func tokensExpireAreUnknownOrReusable() async throws {
+    @Test(arguments: StoreKind.available) func tokensExpireAreUnknownOrReusable(_ kind: StoreKind) async throws {
+        try await use(kind)
         let expired = token(expires: -1)
         let reusable = token(reusable: true)
         try await store.insertToken(expired)
@@ -104,7 +131,10 @@ import Testing
         #expect(try await store.devices().allSatisfy { $0.device.labels == ["site": "test"] })
     }
 
-    @Test func aKnownMachineNeedsATokenThatAllowsReenrollment() async throws {
+    @Test(arguments: StoreKind.available) func aKnownMachineNeedsATokenThatAllowsReenrollment(_ kind: StoreKind)
+        async throws
+    {
+        try await use(kind)
         let first = token(reusable: true)
         try await store.insertToken(first)
         try await store.enroll(enrollment(first, machineID: "m1", device: "old"), now: t0)
@@ -122,7 +152,8 @@ import Testing
         #expect(try await !store.isDeviceActive("old"))
     }
 
-    @Test func nonceAndSequenceRules() async throws {
+    @Test(arguments: StoreKind.available) func nonceAndSequenceRules(_ kind: StoreKind) async throws {
+        try await use(kind)
         let tok = token()
         try await store.insertToken(tok)
         try await store.enroll(enrollment(tok, device: "d"), now: t0)
@@ -165,7 +196,10 @@ import Testing
         #expect(try await store.attestations(deviceID: "d", limit: 10).map(\.sequence) == [5, 3, 2, 1])
     }
 
-    @Test func aBatchIsDecidedInOrderInOneTransactionAndSurvivesReopening() async throws {
+    @Test(arguments: StoreKind.available) func aBatchIsDecidedInOrderInOneTransactionAndSurvivesReopening(
+        _ kind: StoreKind
+    ) async throws {
+        try await use(kind)
         let tok = token()
         try await store.insertToken(tok)
         try await store.enroll(enrollment(tok, device: "d"), now: t0)
@@ -176,7 +210,7 @@ import Testing
                 attestation("d", 2, nonce: "n1", issued: t0 + 1, received: t0 + 1, next: "n2"),
             ], policy: policy)
         #expect(results.map { (try? $0.get()) != nil } == [true, false, true])
-        let reopened = try SQLiteStore(path: path)
+        let reopened = try await reopen()
         #expect(try await reopened.attestations(deviceID: "d", limit: 10).map(\.sequence) == [2, 1])
         #expect(try await reopened.device("d")?.lastSequence == 2)
         #expect(try await reopened.revoke(deviceID: "d", now: t0))

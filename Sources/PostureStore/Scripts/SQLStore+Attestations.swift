@@ -1,0 +1,129 @@
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+extension SQLStore: AttestationStore {
+    public func issueNonce(_ nonce: IssuedNonce, deviceID: String) async throws {
+        try await write { db in try Self.insertNonce(nonce, deviceID: deviceID, db) }
+    }
+
+    public func accept(_ batch: [PendingAttestation], policy: FreshnessPolicy) async throws
+        -> [Result<AttestationReceipt, AttestationRefusal>]
+    {
+        try await write { db in try batch.map { try Self.accept($0, policy: policy, db) } }
+    }
+
+    /// Reads (and on PostgreSQL locks) the device, reads its nonce, decides, and writes what an accepted
+    /// report changes. The device's row lock orders concurrent reports of one device across collectors.
+    static func accept(_ pending: PendingAttestation, policy: FreshnessPolicy, _ db: any SQLExecutor) throws
+        -> Result<AttestationReceipt, AttestationRefusal>
+    {
+        let envelope = pending.envelope
+        let device = try db.row(
+            "SELECT status, last_sequence FROM devices WHERE id = ?" + db.dialect.forUpdate, [envelope.deviceID]
+        ).map {
+            AttestationAcceptance.Device(
+                status: try $0.text("status"), lastSequence: UInt64(clamping: try $0.int64("last_sequence")))
+        }
+        let nonce = try db.row(
+            "SELECT issued_at, expires_at, first_used_at, superseded_at FROM nonces WHERE value = ? AND device_id = ?",
+            [envelope.nonce, envelope.deviceID]
+        ).map {
+            AttestationAcceptance.Nonce(
+                issuedAt: try $0.date("issued_at"), expiresAt: try $0.date("expires_at"),
+                firstUsedAt: try $0.optionalDate("first_used_at"), supersededAt: try $0.optionalDate("superseded_at"))
+        }
+        var stored = false
+        if AttestationAcceptance.needsStoredCheck(envelope, device: device) {
+            stored =
+                try db.row(
+                    "SELECT 1 AS stored FROM attestations WHERE device_id = ? AND sequence = ?",
+                    [envelope.deviceID, envelope.sequence]) != nil
+        }
+        let delivery: String
+        switch AttestationAcceptance.decide(
+            envelope, receivedAt: pending.receivedAt, device: device, nonce: nonce, sequenceStored: stored,
+            policy: policy)
+        {
+        case .failure(let refusal): return .failure(refusal)
+        case .success(let decided): delivery = decided
+        }
+        try db.execute(
+            """
+            INSERT INTO attestations (device_id, sequence, issued_at, received_at, delivery, jws, journal_counts)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            [
+                envelope.deviceID, envelope.sequence, envelope.issuedAt, pending.receivedAt, delivery, pending.jws,
+                pending.journalCounts,
+            ])
+        try db.execute("UPDATE devices SET last_sequence = ? WHERE id = ?", [envelope.sequence, envelope.deviceID])
+        try db.execute(
+            "UPDATE nonces SET first_used_at = ? WHERE value = ? AND first_used_at IS NULL",
+            [pending.receivedAt, envelope.nonce])
+        try db.execute(
+            """
+            INSERT INTO device_state (device_id, sequence, issued_at, received_at, delivery, payload)
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, issued_at = excluded.issued_at,
+                received_at = excluded.received_at, delivery = excluded.delivery, payload = excluded.payload
+            """,
+            [
+                envelope.deviceID, envelope.sequence, envelope.issuedAt, pending.receivedAt, delivery,
+                String(decoding: pending.payload, as: UTF8.self),
+            ])
+        try FleetIndex.reportStored(
+            envelope.deviceID, receivedAt: pending.receivedAt, os: pending.os, osVersion: pending.osVersion, db)
+        try insertNonce(pending.nextNonce, deviceID: envelope.deviceID, db)
+        return .success(
+            AttestationReceipt(
+                deviceID: envelope.deviceID, sequence: envelope.sequence, delivery: delivery,
+                nextNonce: pending.nextNonce))
+    }
+
+    public func attestations(deviceID: String, limit: Int) async throws -> [StoredAttestation] {
+        try await read { db in
+            try db.rows("SELECT * FROM attestations WHERE device_id = ? ORDER BY id DESC LIMIT ?", [deviceID, limit])
+                .map { row in
+                    StoredAttestation(
+                        deviceID: try row.text("device_id"), sequence: UInt64(clamping: try row.int64("sequence")),
+                        issuedAt: try row.date("issued_at"), receivedAt: try row.date("received_at"),
+                        delivery: try row.text("delivery"), jws: try row.text("jws"))
+                }
+        }
+    }
+
+    public func recordSecurityEvents(_ events: [SecurityEvent]) async throws {
+        guard !events.isEmpty else { return }
+        try await write { db in
+            for event in events {
+                let id = try db.insert(
+                    "INSERT INTO security_events (at, device_id, code, message, peer) VALUES (?, ?, ?, ?, ?)",
+                    [event.at, event.deviceID, event.code, event.message, event.peer])
+                if event.code.hasPrefix("enforcement.") { try AuditTrail.append(.enforcement, sourceID: id, db) }
+            }
+        }
+    }
+
+    public func securityEvents(limit: Int) async throws -> [SecurityEvent] {
+        try await read { db in
+            try db.rows("SELECT * FROM security_events ORDER BY id DESC LIMIT ?", [limit]).map(
+                StoreCoding.securityEvent)
+        }
+    }
+
+    /// Writes and commits one row: fails when the store cannot take a write (full disk, read-only, locked).
+    public func checkWritable(now: Date) async throws {
+        try await write { db in
+            try db.execute(
+                """
+                INSERT INTO store_health (id, checked_at) VALUES (1, ?)
+                ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at
+                """, [now])
+        }
+    }
+}

@@ -1,0 +1,40 @@
+import Logging
+import PostgresNIO
+import PostureStore
+import ServiceLifecycle
+
+/// The shared store of several collectors: the same scripts as SQLite's, on PostgreSQL through
+/// postgres-nio. Its client is a service: run it (in the collector's ServiceGroup), then `migrate()`.
+public final class PostgresStore: SQLStore, Service, @unchecked Sendable {
+    public let client: PostgresClient
+    let postgres: PostgresBackend
+
+    /// `connections` bounds both the pool and the transactions in flight.
+    public init(configuration: PostgresClient.Configuration, connections: Int = 8, logger: Logger) {
+        var configuration = configuration
+        configuration.options.maximumConnections = connections
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        postgres = PostgresBackend(client: client, threads: connections, logger: logger)
+        super.init(backend: postgres)
+    }
+
+    /// Runs the connection pool until cancelled (or the service group shuts down).
+    public func run() async throws {
+        await client.run()
+        try await postgres.shutDown()
+    }
+
+    /// Brings the schema to this version's, once, whichever collectors start together.
+    public func migrate() async throws {
+        try await postgres.write { db in
+            try db.execute("SELECT pg_advisory_xact_lock(\(PostgresSchema.lock))", [])
+            try db.execute("CREATE TABLE IF NOT EXISTS posture_schema (version INTEGER NOT NULL)", [])
+            let version =
+                try db.row("SELECT MAX(version) AS version FROM posture_schema")?.optionalInt64("version") ?? 0
+            for (index, statements) in PostgresSchema.versions.enumerated() where index + 1 > version {
+                for statement in statements { try db.execute(statement, []) }
+                try db.execute("INSERT INTO posture_schema (version) VALUES (?)", [index + 1])
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// A throwaway PostgreSQL 15 cluster for this test process (TESTBED.md): `initdb` in a scratch directory
+/// (as the `postgres` user when we are root, which initdb refuses to be), trust authentication on a free
+/// loopback port. Started once, on first use; a watchdog stops it when this process ends, however it ends.
+/// Each test gets a database of its own (`database()`).
+public actor PostgresServer {
+    public static let binaries = "/usr/lib/postgresql/15/bin"
+    public static let shared = PostgresServer()
+
+    public struct Endpoint: Sendable {
+        public var host: String
+        public var port: Int
+        public var username: String
+    }
+
+    private var started: Endpoint?
+    private var databases = 0
+
+    /// Why PostgreSQL cannot run here, or nil.
+    public static var missing: String? {
+        FileManager.default.isExecutableFile(atPath: "\(binaries)/initdb")
+            ? nil : "needs PostgreSQL 15 (apt-get install postgresql, as in .ci/run)"
+    }
+
+    public func endpoint() throws -> Endpoint {
+        if let started { return started }
+        // Not under the scratch directory, which is removed at exit before the watchdog stops the server.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("posture-postgres-\(getpid())")
+            .path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let port = try freeLoopbackPort()
+        let asPostgres: ([String]) -> [String] = { command in
+            Requirement.isRoot ? ["runuser", "-u", "postgres", "--"] + command : command
+        }
+        if Requirement.isRoot {
+            _ = try Shell.run(["chown", "-R", "postgres", directory])
+            // The scratch directories above it must be passable for the postgres user.
+        }
+        _ = try Shell.run(
+            asPostgres([
+                "\(Self.binaries)/initdb", "-D", "\(directory)/data", "-A", "trust", "-U", "posture", "-E", "UTF8",
+                "--no-sync",
+            ]))
+        // Started through DirectSpawn, so the server inherits none of the runner's pipes (Shell.run would
+        // wait for their end forever); with it, a watchdog that stops and removes the cluster when this process is
+        // gone (a crash included).
+        let pgCtl = asPostgres(["\(Self.binaries)/pg_ctl", "-D", "\(directory)/data"]).joined(separator: " ")
+        let script = """
+            set -e
+            \(pgCtl) -l \(directory)/log -w -o '-k \(directory) -c listen_addresses=127.0.0.1 -p \(port) -c fsync=off -c max_connections=200' start
+            (while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(pgCtl) -m immediate stop; rm -rf \(directory)) </dev/null >/dev/null 2>&1 &
+            """
+        let status = try DirectSpawn.run(["/bin/sh", "-c", script], logPath: "\(directory)/start.log", timeout: 60)
+        guard status == 0 else {
+            let log = (try? String(contentsOfFile: "\(directory)/start.log", encoding: .utf8)) ?? ""
+            throw SpawnError("PostgreSQL did not start (status \(status.map(String.init) ?? "timeout")): \(log)")
+        }
+        let endpoint = Endpoint(host: "127.0.0.1", port: port, username: "posture")
+        started = endpoint
+        return endpoint
+    }
+
+    /// A new, empty database on the shared cluster.
+    public func database(_ label: String) throws -> (endpoint: Endpoint, name: String) {
+        let endpoint = try endpoint()
+        databases += 1
+        let name = "\(label)_\(getpid())_\(databases)".lowercased()
+        _ = try Shell.run([
+            "\(Self.binaries)/createdb", "-h", endpoint.host, "-p", String(endpoint.port), "-U", endpoint.username,
+            name,
+        ])
+        return (endpoint, name)
+    }
+}
