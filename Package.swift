@@ -114,7 +114,7 @@ let package = Package(
             name: "PostureStorePostgres",
             dependencies: [
                 "PostureStore", .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,7 +134,8 @@ let package = Package(
         .target(
             name: "PostureCollector",
             dependencies: [
-                "PostureModel", "PostureStore", "PostureStoreSQLite", "PostureVerdict", "SystemdNotify",
+                "PostureModel", "PostureStore", "PostureStoreSQLite", "PostureStorePostgres", "PostureVerdict",
+                "SystemdNotify",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

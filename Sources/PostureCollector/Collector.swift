@@ -7,6 +7,7 @@ import NIOCore
 import NIOSSL
 import PostureModel
 import PostureStore
+import PostureStorePostgres
 import PostureStoreSQLite
 import ServiceLifecycle
 import SystemdNotify
@@ -26,14 +27,15 @@ public struct Collector: Sendable {
     public init(configuration: CollectorConfiguration, logger: Logger) throws {
         try StateDirectory.prepare(configuration.stateDirectory)
         let ca = try CertificateAuthority.loadOrCreate(configuration, now: Date())
-        let store = try Self.openStore(configuration)
+        let store = try Self.openServingStore(configuration, logger: logger)
         let keys = try SigningKeys.loadOrCreate(stateDirectory: configuration.stateDirectory)
         core = try CollectorCore(configuration: configuration, ca: ca, store: store, keys: keys, logger: logger)
     }
 
     /// Before serving: waits while the store cannot be opened because its disk is full (SQLite needs a few
-    /// pages for its WAL index), saying so once and in the unit's status line, instead of exiting into a
-    /// restart loop; any other failure is thrown at once. Returns how long it waited.
+    /// pages for its WAL index), or while the PostgreSQL server cannot be reached, saying so once and in the
+    /// unit's status line, instead of exiting into a restart loop; on PostgreSQL it also migrates the
+    /// schema. Any other failure is thrown at once. Returns how long it waited.
     @discardableResult
     public static func waitForStore(
         _ configuration: CollectorConfiguration, logger: Logger, status: (String) -> Void = { _ in },
@@ -43,10 +45,27 @@ public struct Collector: Sendable {
         var said = false
         while true {
             do {
-                _ = try openStore(configuration)
+                if configuration.storage.driver == "postgresql" {
+                    try await migrateSharedStore(configuration, logger: logger)
+                } else {
+                    _ = try openSQLite(configuration)
+                }
                 if said { logger.notice("the store opens again; starting") }
                 return ContinuousClock.now - start
+            } catch let error as CollectorError {
+                throw error
             } catch {
+                if configuration.storage.driver == "postgresql" {
+                    if !said {
+                        logger.error(
+                            "\(unreachable(configuration, error)); retrying every \(retry)",
+                            metadata: ["posture.code": "internal_error"])
+                        said = true
+                    }
+                    status("waiting for PostgreSQL: \(configuration.storage.url ?? "")")
+                    try await Task.sleep(for: retry)
+                    continue
+                }
                 guard let free = StateDirectory.freeBytes(configuration.sqlitePath), free < 4 << 20 else { throw error }
                 if !said {
                     logger.error(
@@ -57,16 +76,6 @@ public struct Collector: Sendable {
                 status("waiting for disk space: \(configuration.sqlitePath) cannot be opened (\(free) bytes free)")
                 try await Task.sleep(for: retry)
             }
-        }
-    }
-
-    public static func openStore(_ configuration: CollectorConfiguration) throws -> SQLiteStore {
-        try StateDirectory.prepare(configuration.stateDirectory)
-        do {
-            return try SQLiteStore(path: configuration.sqlitePath)
-        } catch {
-            throw CollectorError(
-                .storage, "cannot open the SQLite store \(configuration.sqlitePath) (storage.sqlitePath): \(error)")
         }
     }
 
@@ -160,7 +169,9 @@ public struct Collector: Sendable {
                 },
                 logger: core.logger)
         }
-        return [
+        // The shared store's client first: the group stops services in reverse, so it stops last.
+        let storeClient: [any Service] = (core.store as? PostgresStore).map { [$0] } ?? []
+        return storeClient + [
             try application(
                 "enrollment", enrollmentRouter, configuration.listen.enrollment,
                 TLSChannelConfiguration(tlsConfiguration: serverTLS), connections: limits.enrollmentConnections),

@@ -51,7 +51,7 @@ public final class PostgresBackend: StoreBackend {
                             try executor.execute("COMMIT", [])
                             return result
                         } catch {
-                            try? executor.execute("ROLLBACK", [])
+                            _ = try? executor.execute("ROLLBACK", [])
                             throw error
                         }
                     }

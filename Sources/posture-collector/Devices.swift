@@ -26,7 +26,7 @@ struct Devices: AsyncParsableCommand {
         @Option var format: OutputFormat = .table
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             let views = try await store.devices()
             switch format {
             case .json: print(try encode(views))
@@ -55,7 +55,7 @@ struct Devices: AsyncParsableCommand {
         @Option var format: OutputFormat = .json
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             guard let view = try await store.deviceView(id) else {
                 throw CollectorError(.notFound, "no device \(id); list them with `posture-collector devices list`")
             }
@@ -85,7 +85,7 @@ struct Devices: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             guard try await store.revoke(deviceID: id, actor: actor.who, reason: actor.reason, at: Date()) else {
                 throw CollectorError(
                     .notFound, "no active device \(id); list them with `posture-collector devices list`")
@@ -126,7 +126,7 @@ struct Devices: AsyncParsableCommand {
         @Argument var id: String
 
         func apply(_ quarantine: Bool, refused: String) async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             guard
                 try await store.setQuarantine(
                     deviceID: id, quarantine: quarantine, actor: actor.who, reason: actor.reason, at: Date())
@@ -142,7 +142,7 @@ struct Devices: AsyncParsableCommand {
         @Option var limit: Int = 20
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             guard let current = try await store.verdicts().first(where: { $0.deviceID == id }) else {
                 throw CollectorError(.notFound, "no verdict for \(id); is it enrolled and has the collector run since?")
             }
@@ -162,7 +162,7 @@ struct Devices: AsyncParsableCommand {
         @Option var limit: Int = 100
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             print(try encode(try await store.attestations(deviceID: id, limit: limit)))
         }
     }

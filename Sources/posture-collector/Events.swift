@@ -8,7 +8,7 @@ struct Events: AsyncParsableCommand {
     @Option var limit: Int = 100
 
     func run() async throws {
-        let store = try Collector.openStore(try options.load())
+        let store = try await Collector.openStore(try options.load())
         print(try encode(try await store.securityEvents(limit: limit)))
     }
 }

@@ -36,7 +36,7 @@ struct Token: AsyncParsableCommand {
                 parsed[String(parts[0])] = String(parts[1])
             }
             let configuration = try options.load()
-            let store = try Collector.openStore(configuration)
+            let store = try await Collector.openStore(configuration)
             let created = EnrollmentTokens.create(
                 reusable: reusable, allowReenroll: allowReenroll, ttl: lifetime.duration, labels: parsed, now: Date())
             try await store.insertToken(created.record)
@@ -49,7 +49,7 @@ struct Token: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             for token in try await store.tokens() {
                 let kind = token.reusable ? "reusable" : (token.usedAt == nil ? "one-time" : "used")
                 print("\(token.id)  \(kind)  uses=\(token.uses)  expires=\(token.expiresAt)")

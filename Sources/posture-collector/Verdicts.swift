@@ -55,7 +55,7 @@ struct PolicyCommand: AsyncParsableCommand {
                 facts = try PostureReport.makeDecoder().decode(PostureReport.self, from: data)
                 issuedAt = facts.collectedAt
             } else if let device {
-                let store = try Collector.openStore(try options.load())
+                let store = try await Collector.openStore(try options.load())
                 guard let view = try await store.deviceView(device), let payload = view.latestPayload else {
                     throw CollectorError(.notFound, "device \(device) has no stored report")
                 }
@@ -138,7 +138,7 @@ struct APIToken: AsyncParsableCommand {
             let clientID = UUID().uuidString.lowercased()
             let certificate = try ca.issueAPIClientCertificate(
                 clientID: clientID, name: grant.credentialName, publicKey: key, lifetime: lifetime.duration, now: now)
-            let store = try Collector.openStore(configuration)
+            let store = try await Collector.openStore(configuration)
             try await store.insertAPIToken(
                 APITokenRecord(
                     id: clientID, hash: APITokens.certificateHash(clientID: clientID), name: grant.credentialName,
@@ -163,7 +163,7 @@ struct APIToken: AsyncParsableCommand {
                 }
                 return parsed
             }
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             let now = Date()
             let (token, record) = APITokens.create(
                 name: grant.credentialName, scopes: grant.scopes, ttl: lifetime?.duration, now: now)
@@ -178,7 +178,7 @@ struct APIToken: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             for token in try await store.apiTokens() {
                 let state = token.revokedAt != nil ? "revoked" : (token.isUsable(at: Date()) ? "active" : "expired")
                 print("\(token.id)  \(state)  \(token.name)  \(token.scopes.joined(separator: " "))")
@@ -192,7 +192,7 @@ struct APIToken: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             guard try await store.revokeAPIToken(id: id, at: Date()) else {
                 throw CollectorError(.notFound, "no active API token \(id); see `posture-collector apitoken list`")
             }
@@ -228,7 +228,7 @@ struct Waivers: AsyncParsableCommand {
                 guard parts.count == 2 else { throw ValidationError("--label '\(label)' is not k=v") }
                 labels = [String(parts[0]): String(parts[1])]
             }
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             if let device, try await store.device(device) == nil {
                 throw CollectorError(.notFound, "no device \(device); list them with `posture-collector devices list`")
             }
@@ -247,7 +247,7 @@ struct Waivers: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             for waiver in try await store.waivers() {
                 let state = waiver.revokedAt != nil ? "revoked" : (waiver.expiresAt > Date() ? "active" : "expired")
                 let scope = waiver.deviceID.map { "device \($0)" } ?? "label \(waiver.label ?? [:])"
@@ -265,7 +265,7 @@ struct Waivers: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             guard try await store.revokeWaiver(id: id, actor: actor.who, reason: actor.reason, at: Date()) else {
                 throw CollectorError(.notFound, "no active waiver \(id); see `posture-collector waivers list`")
             }
@@ -293,7 +293,7 @@ struct Audit: AsyncParsableCommand {
         var expectHead: String?
 
         func run() async throws {
-            let store = try Collector.openStore(try options.load())
+            let store = try await Collector.openStore(try options.load())
             let result = try await store.verifyAuditTrail()
             var problems = result.problems
             if let expectHead, expectHead != result.head {
@@ -324,7 +324,7 @@ struct AuditShow: AsyncParsableCommand {
     @Option var limit: Int = 100
 
     func run() async throws {
-        let store = try Collector.openStore(try options.load())
+        let store = try await Collector.openStore(try options.load())
         for action in try await store.operatorActions(after: 0, limit: 100_000).suffix(limit)
         where device == nil || action.deviceID == device {
             print(

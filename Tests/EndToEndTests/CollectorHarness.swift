@@ -21,7 +21,12 @@ final class CollectorHarness: @unchecked Sendable {
 
     /// - Parameter configuration: YAML for `--config`, if any.
     /// - Parameter launchPrefix: a command the collector runs under, e.g. `FakeClock.command`.
-    init(_ label: String, configuration: String? = nil, launchPrefix: [String] = []) throws {
+    /// - Parameter identityFrom: another collector of the same fleet, whose CA and signing keys this one
+    ///   is given (what an operator distributes to every collector sharing a PostgreSQL store).
+    init(
+        _ label: String, configuration: String? = nil, launchPrefix: [String] = [],
+        identityFrom other: CollectorHarness? = nil
+    ) throws {
         self.launchPrefix = launchPrefix
         directory = try Paths.temporaryDirectory(label)
         if let configuration {
@@ -33,6 +38,14 @@ final class CollectorHarness: @unchecked Sendable {
         enrollmentPort = try freeLoopbackPort()
         devicesPort = try freeLoopbackPort()
         apiPort = try freeLoopbackPort()
+        if let other {
+            try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
+            for name in try FileManager.default.contentsOfDirectory(atPath: other.stateDirectory)
+            where name.hasSuffix(".crt") || name.hasSuffix(".key") || name.hasSuffix(".json") {
+                try FileManager.default.copyItem(
+                    atPath: other.stateDirectory + "/" + name, toPath: stateDirectory + "/" + name)
+            }
+        }
         try start()
     }
 

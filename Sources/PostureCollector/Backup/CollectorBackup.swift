@@ -26,7 +26,14 @@ public enum CollectorBackup {
     public static func write(_ configuration: CollectorConfiguration, to path: String, now: Date = Date()) async throws
         -> [String]
     {
-        let store = try Collector.openStore(configuration)
+        guard configuration.storage.driver == "sqlite" else {
+            throw CollectorError(
+                .configuration,
+                "backup copies the embedded SQLite store; with storage.driver postgresql, back the database up with "
+                    + "PostgreSQL's own tools (pg_dump, or your base backups) and copy the state directory's "
+                    + "ca.crt, ca.key and key files from one collector")
+        }
+        let store = try Collector.openSQLite(configuration)
         let snapshot = path + ".store-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: snapshot) }
         do {

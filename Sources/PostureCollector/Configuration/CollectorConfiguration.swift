@@ -1,4 +1,5 @@
 import PostureModel
+import PostureStorePostgres
 import Yams
 
 #if canImport(FoundationEssentials)
@@ -89,10 +90,19 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
     public struct Storage: Sendable, Codable, Equatable {
         public init() {}
 
-        /// `sqlite` (the embedded default).
+        /// `sqlite` (the embedded default, one collector) or `postgresql` (several collectors, one fleet).
         public var driver: String = "sqlite"
         /// Default: `<stateDirectory>/collector.sqlite`.
         public var sqlitePath: String?
+        /// PostgreSQL: `postgresql://USER@HOST:PORT/DATABASE?sslmode=verify-full&sslrootcert=FILE`, without
+        /// a password (`PostgresLocation`).
+        public var url: String?
+        /// PostgreSQL: a file holding the password (mode 0600). Default: the systemd credential
+        /// `posture-postgres-password` (`LoadCredential=`), if any; else no password (peer or certificate
+        /// authentication).
+        public var passwordFile: String?
+        /// PostgreSQL: connections (and transactions in flight) per collector.
+        public var connections = 16
         /// Attestations older than this are deleted (each device's newest is kept), but never within the
         /// policy's journal-signal window, which the verdicts read back.
         public var keepAttestations = DurationText(.seconds(30 * 86400), text: "30d")
@@ -167,9 +177,25 @@ extension CollectorConfiguration {
         if (tls.certificate == nil) != (tls.key == nil) {
             throw CollectorError(.configuration, "\(file): tls.certificate and tls.key are set together or not at all")
         }
-        guard storage.driver == "sqlite" else {
+        switch storage.driver {
+        case "sqlite": break
+        case "postgresql":
+            guard let url = storage.url else {
+                throw CollectorError(
+                    .configuration,
+                    "\(file): storage.driver is postgresql but storage.url is not set; add e.g. url: postgresql://posture@db.example:5432/posture"
+                )
+            }
+            do { _ = try PostgresLocation(url: url) } catch {
+                throw CollectorError(.configuration, "\(file): \(error)")
+            }
+            guard (1...1000).contains(storage.connections) else {
+                throw CollectorError(.configuration, "\(file): storage.connections must be between 1 and 1000")
+            }
+        default:
             throw CollectorError(
-                .configuration, "\(file): storage.driver '\(storage.driver)' is not supported; use sqlite")
+                .configuration,
+                "\(file): storage.driver '\(storage.driver)' is not supported; use sqlite or postgresql")
         }
         for (key, value) in [
             ("keepAttestations", storage.keepAttestations),
@@ -199,7 +225,10 @@ extension CollectorConfiguration {
         "ca": ["certificate", "key"],
         "certificates": ["deviceLifetime"],
         "attestations": ["maxBodyBytes", "skew", "nonceLifetime"],
-        "storage": ["driver", "sqlitePath", "keepAttestations", "keepExpiredCertificates", "keepSecurityEvents"],
+        "storage": [
+            "driver", "sqlitePath", "url", "passwordFile", "connections", "keepAttestations", "keepExpiredCertificates",
+            "keepSecurityEvents",
+        ],
         "ssf": ["allowedDestinations", "caBundle"],
         "limits": [
             "handshakeTimeout", "idleTimeout", "enrollmentConnections", "devicesConnections", "apiConnections",
@@ -333,6 +362,9 @@ extension CollectorConfiguration.Storage {
         self.init()
         driver = try c.decodeIfPresent(String.self, forKey: .driver) ?? driver
         sqlitePath = try c.decodeIfPresent(String.self, forKey: .sqlitePath)
+        url = try c.decodeIfPresent(String.self, forKey: .url)
+        passwordFile = try c.decodeIfPresent(String.self, forKey: .passwordFile)
+        connections = try c.decodeIfPresent(Int.self, forKey: .connections) ?? connections
         keepAttestations = try c.decodeIfPresent(DurationText.self, forKey: .keepAttestations) ?? keepAttestations
         keepExpiredCertificates =
             try c.decodeIfPresent(DurationText.self, forKey: .keepExpiredCertificates) ?? keepExpiredCertificates

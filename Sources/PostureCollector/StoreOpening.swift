@@ -1,0 +1,104 @@
+import Logging
+import PostureStore
+import PostureStorePostgres
+import PostureStoreSQLite
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Opening the configured store: the embedded SQLite file, or the PostgreSQL database several collectors
+/// share (`storage.driver`).
+extension Collector {
+    /// For a command that runs and exits: the store, migrated, its PostgreSQL client (if any) running for
+    /// the rest of this process.
+    public static func openStore(_ configuration: CollectorConfiguration, logger: Logger? = nil) async throws
+        -> SQLStore
+    {
+        guard configuration.storage.driver == "postgresql" else { return try openSQLite(configuration) }
+        let store = try sharedStore(configuration, logger: logger ?? Logger(label: "posture-collector"))
+        Task { try await store.run() }
+        do {
+            try await store.migrate()
+        } catch {
+            throw CollectorError(.storage, unreachable(configuration, error))
+        }
+        return store
+    }
+
+    /// For `serve`: on PostgreSQL the client is not running yet; it is the first of the collector's
+    /// services (`services()`), and `waitForStore` migrated the schema before.
+    static func openServingStore(_ configuration: CollectorConfiguration, logger: Logger) throws -> SQLStore {
+        guard configuration.storage.driver == "postgresql" else { return try openSQLite(configuration) }
+        return try sharedStore(configuration, logger: logger)
+    }
+
+    static func openSQLite(_ configuration: CollectorConfiguration) throws -> SQLiteStore {
+        try StateDirectory.prepare(configuration.stateDirectory)
+        do {
+            return try SQLiteStore(path: configuration.sqlitePath)
+        } catch {
+            throw CollectorError(
+                .storage, "cannot open the SQLite store \(configuration.sqlitePath) (storage.sqlitePath): \(error)")
+        }
+    }
+
+    static func sharedStore(_ configuration: CollectorConfiguration, logger: Logger) throws -> PostgresStore {
+        let storage = configuration.storage
+        let location: PostgresLocation
+        do {
+            location = try PostgresLocation(url: storage.url ?? "")
+        } catch {
+            throw CollectorError(.configuration, "\(error)")
+        }
+        let client = try location.clientConfiguration(password: try postgresPassword(storage))
+        return PostgresStore(configuration: client, connections: storage.connections, logger: logger)
+    }
+
+    /// Migrates the shared schema with a client of its own, before serving; an unreachable server is
+    /// retried (the caller waits), anything else is thrown.
+    static func migrateSharedStore(_ configuration: CollectorConfiguration, logger: Logger) async throws {
+        let store = try sharedStore(configuration, logger: logger)
+        let client = Task { try await store.run() }
+        defer { client.cancel() }
+        try await store.migrate()
+    }
+
+    static func unreachable(_ configuration: CollectorConfiguration, _ error: any Error) -> String {
+        "cannot use the PostgreSQL store \(configuration.storage.url ?? "") (storage.url): \(String(reflecting: error)); "
+            + "check that the server is up and reachable, the user and database exist, and the password "
+            + "(storage.passwordFile or the credential posture-postgres-password) is right"
+    }
+
+    /// The password from `storage.passwordFile`, else the systemd credential `posture-postgres-password`,
+    /// else none. A file others can read is refused.
+    static func postgresPassword(_ storage: CollectorConfiguration.Storage) throws -> String? {
+        var path = storage.passwordFile
+        if path == nil, let credentials = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] {
+            let credential = credentials + "/posture-postgres-password"
+            if FileManager.default.fileExists(atPath: credential) { path = credential }
+        }
+        guard let path else { return nil }
+        var status = stat()
+        guard stat(path, &status) == 0 else {
+            throw CollectorError(
+                .configuration, "cannot read storage.passwordFile \(path): \(String(cString: strerror(errno)))")
+        }
+        if status.st_mode & 0o077 != 0 {
+            throw CollectorError(
+                .configuration,
+                "storage.passwordFile \(path) can be read by others (mode \(String(status.st_mode & 0o777, radix: 8))); chmod 600 \(path)"
+            )
+        }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw CollectorError(.configuration, "cannot read storage.passwordFile \(path)")
+        }
+        return String(text.prefix { $0 != "\n" && $0 != "\r" })
+    }
+}
