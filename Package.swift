@@ -178,7 +178,8 @@ let package = Package(
         .executableTarget(
             name: "posture-collector",
             dependencies: [
-                "PostureCollector", "PostureStore", "PostureModel", "PostureVerdict", "SystemdNotify", "PostureControl",
+                "PostureCollector", "PostureStore", "PostureStoreSQLite", "PostureModel", "PostureVerdict",
+                "SystemdNotify", "PostureControl",
                 "SystemdJournal",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

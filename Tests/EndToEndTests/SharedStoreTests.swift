@@ -51,4 +51,33 @@ struct SharedStoreTests {
         let shown = try a.command(["devices", "show", deviceID])
         #expect(shown.contains("\"attestations\" : 4"))
     }
+
+    /// A fleet on the embedded store moves to PostgreSQL with `posture-collector migrate --from`: the
+    /// collector that starts on the database with the same identity goes on taking the same device's reports.
+    @Test func aSQLiteFleetMovesToPostgreSQLAndGoesOn() async throws {
+        let embedded = try CollectorHarness("move-sqlite")
+        let (state, deviceID) = try embedded.enrollAgent("agent")
+        try Shell.run([
+            CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "100ms", "--count", "2",
+        ])
+        try embedded.command(["devices", "quarantine", deviceID, "--reason", "before the move"])
+        embedded.stop()
+
+        let (endpoint, database) = try await PostgresServer.shared.database("moved")
+        let shared = try CollectorHarness(
+            "move-postgres", configuration: Self.configuration(endpoint, database: database), identityFrom: embedded)
+        shared.stop()
+        let output = try shared.command(["migrate", "--from", embedded.stateDirectory + "/collector.sqlite"])
+        #expect(output.contains("audit trail intact"), "\(output)")
+        try shared.start()
+        let enrollmentFile = state + "/enrollment.json"
+        let enrollment = try String(contentsOfFile: enrollmentFile, encoding: .utf8)
+        try enrollment.replacingOccurrences(of: embedded.devicesURL, with: shared.devicesURL)
+            .write(toFile: enrollmentFile, atomically: true, encoding: .utf8)
+        try Shell.run([
+            CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "100ms", "--count", "1",
+        ])
+        #expect(try shared.attestations(deviceID).map(\.sequence) == [1, 2, 3])
+        #expect(try shared.command(["audit", "verify"]).contains("intact"))
+    }
 }

@@ -58,7 +58,7 @@ import Testing
         #expect(try await store.deviceID(certificateFingerprint: String(fingerprint)) == "d2")
         #expect(try await store.deviceID(certificateFingerprint: String(repeating: "0", count: 64)) == nil)
 
-        // What the migration derived equals what a rebuild derives, and the triggers carry on from it.
+        // What the migration derived equals what a rebuild derives, and the store's scripts carry on from it.
         try await store.rebuildFleetIndex()
         #expect(try await store.fleetSummary(now: Date(timeIntervalSince1970: t0 + 100)) == summary)
 
@@ -79,6 +79,42 @@ import Testing
         #expect(try await store.deviceID(certificateFingerprint: String(renewedFingerprint)) == nil)
         let reopened = try SQLiteStore(path: path)
         #expect(try await reopened.deviceID(certificateFingerprint: String(renewedFingerprint)) == "d3")
+    }
+
+    /// `posture-collector migrate --from`: a store an earlier version wrote, moved into PostgreSQL, is the
+    /// same fleet there: devices, history, fleet index, and the audit trail with the same head; writes go on.
+    @Test(.enabled(if: PostgresServer.missing == nil || Requirement.isCI, "needs PostgreSQL 15"))
+    func anEarlierVersionsStoreMovesIntoPostgreSQLWhole() async throws {
+        let path = try Paths.temporaryDirectory("move").appendingPathComponent("collector.sqlite").path
+        do {
+            let pool = try DatabasePool(path: path)
+            try SQLiteStore.migrator.migrate(pool, upTo: "v2")
+            try await pool.write { db in try self.insertVersion2Rows(db) }
+            try pool.close()
+        }
+        let source = try SQLiteStore(path: path)
+        let target = try await StoreFixture.open(.postgresql)
+        defer { target.close() }
+        let copied = try await StoreCopy.copy(from: source, to: target.store, batch: 2)
+        #expect(copied["devices"] == 4)
+        #expect(copied["audit_log"] == 4)
+
+        let now = Date(timeIntervalSince1970: t0 + 100)
+        #expect(try await target.store.fleetSummary(now: now) == source.fleetSummary(now: now))
+        #expect(try await target.store.devices().map(\.device) == source.devices().map(\.device))
+        #expect(try await target.store.fleetDevice("d2") == source.fleetDevice("d2"))
+        let before = try await source.verifyAuditTrail()
+        let after = try await target.store.verifyAuditTrail()
+        #expect(after.problems == [])
+        #expect(after.head == before.head && after.entries == before.entries)
+
+        // The keys the database generates continue after the copied rows: a new action is chained.
+        #expect(
+            try await target.store.setQuarantine(deviceID: "d3", quarantine: true, actor: "a", reason: "r", at: now))
+        #expect(try await target.store.verifyAuditTrail().entries == before.entries + 1)
+        #expect(try await target.store.verifyAuditTrail().problems == [])
+        // A second migration into the same database is refused.
+        await #expect(throws: StoreCopy.Refused.self) { try await StoreCopy.copy(from: source, to: target.store) }
     }
 
     static func pem(_ der: [UInt8]) -> String {
