@@ -52,10 +52,10 @@ public struct Collector: Sendable {
                 }
                 if said { logger.notice("the store opens again; starting") }
                 return ContinuousClock.now - start
-            } catch let error as CollectorError {
-                throw error
             } catch {
                 if configuration.storage.driver == "postgresql" {
+                    // A wrong configuration does not mend by waiting; an unreachable server may.
+                    if error is CollectorError { throw error }
                     if !said {
                         logger.error(
                             "\(unreachable(configuration, error)); retrying every \(retry)",
@@ -249,6 +249,18 @@ struct VerdictLoop: Service {
                 group.addTask { await HistoryRetention(collector: collector).run() }
                 group.addTask {
                     for await _ in hangups { await collector.verdicts.reloadPolicy(cause: "SIGHUP") }
+                }
+                // What other collectors of a shared store change, as it commits: their devices' reports and
+                // verdicts are read again (long-polls here wake), their operator actions applied at once.
+                if let shared = collector.store as? any SharedStoreEvents {
+                    group.addTask {
+                        for await event in shared.events() {
+                            switch event {
+                            case .device(let id): await collector.verdicts.refresh(id)
+                            case .action: await collector.verdicts.tick()
+                            }
+                        }
+                    }
                 }
                 // systemd restarts a collector whose verdict actor stops answering (WatchdogSec=).
                 group.addTask { await SystemdNotifier.feedWatchdog { await collector.verdicts.isResponsive() } }

@@ -18,7 +18,10 @@ public struct HistoryRetention {
 
     func run() async {
         while !Task.isCancelled {
-            await prune(now: Date())
+            // One collector of a shared store prunes; if it dies, another does within 90 minutes.
+            let holder = try? await collector.store.claimLease(
+                "retention", owner: CollectorNode.id, for: Self.interval + .seconds(1800), now: Date())
+            if holder == true { await prune(now: Date()) }
             try? await Task.sleep(for: Self.interval)
         }
     }

@@ -86,6 +86,8 @@ extension SQLStore: EnrollmentStore {
             try FleetIndex.deviceAdded(added, labels: labels, db)
             try Self.insertCertificate(enrollment.certificate, db)
             try Self.insertNonce(enrollment.nonce, deviceID: device.id, db)
+            try db.notify(.device(device.id))
+            for id in existing { try db.notify(.device(id)) }
         }
     }
 
@@ -184,6 +186,7 @@ extension SQLStore: DeviceStore {
                 [at, deviceID]) == 1
         else { return false }
         try FleetIndex.deviceStateChanged(deviceID, to: "revoked", db)
+        try db.notify(.device(deviceID))
         return true
     }
 }

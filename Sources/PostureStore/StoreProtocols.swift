@@ -73,8 +73,15 @@ public protocol VerdictStore: Sendable {
     func latestReports() async throws -> [LatestReport]
     func signals(since: Date) async throws -> [SignalRow]
     func verdicts() async throws -> [StoredVerdict]
-    /// Stores a device's verdict; with a change, records it and queues its SETs, all in one transaction.
-    func saveVerdict(_ verdict: StoredVerdict, change: VerdictChange?, outbox: [OutboxEntry]) async throws
+    /// Stores a device's verdict; with a change, records it and queues its SETs, all in one transaction,
+    /// if the stored verdict is still the one `expected` names. False, with nothing written, when another
+    /// collector stored a newer one first: the caller reads it (`storedVerdict`) instead.
+    func saveVerdict(
+        _ verdict: StoredVerdict, change: VerdictChange?, outbox: [OutboxEntry], expected: VerdictPrecondition
+    ) async throws -> Bool
+    func storedVerdict(deviceID: String) async throws -> StoredVerdict?
+    /// The device's newest accepted report (one row), whatever the device's status.
+    func latestReport(deviceID: String) async throws -> LatestReport?
     func verdictChanges(deviceID: String?, limit: Int) async throws -> [VerdictChange]
     /// Quarantines (or releases, with `quarantine` false) a device, recording the action. False if the
     /// device is unknown or already in that state.
@@ -84,6 +91,31 @@ public protocol VerdictStore: Sendable {
     func insertWaiver(_ waiver: Waiver) async throws
     func revokeWaiver(id: String, actor: String, reason: String, at: Date) async throws -> Bool
     func waivers() async throws -> [Waiver]
+}
+
+extension VerdictStore {
+    public func saveVerdict(_ verdict: StoredVerdict, change: VerdictChange?, outbox: [OutboxEntry]) async throws {
+        _ = try await saveVerdict(verdict, change: change, outbox: outbox, expected: .any)
+    }
+}
+
+/// What a verdict may replace: any stored verdict, or exactly the one of this version (nil: none yet).
+public enum VerdictPrecondition: Sendable, Equatable {
+    case any
+    case version(String?)
+}
+
+/// Changes other collectors made to the shared store, as they commit (PostgreSQL LISTEN/NOTIFY): a
+/// device's enrollment, report, verdict or state, or an operator action.
+public enum StoreEvent: Sendable, Equatable {
+    case device(String)
+    case action
+}
+
+/// A store several collectors share tells each of them what the others changed.
+public protocol SharedStoreEvents: Sendable {
+    /// Other collectors' changes, until the task is cancelled; reconnects by itself.
+    func events() -> AsyncStream<StoreEvent>
 }
 
 /// Who did what: operator actions, and the tamper-evident trail they are chained into.
@@ -138,6 +170,13 @@ public protocol RetentionStore: Sendable {
     func pruneSecurityEvents(before: Date, batch: Int) async throws -> Int
 }
 
+/// Work that one collector at a time does (retention, time-driven re-evaluation, pushing one SSF
+/// stream): a lease in the store, renewed by its holder, taken over by another when it lapses.
+public protocol LeaseStore: Sendable {
+    /// True when `owner` holds the lease `name` until `now + duration`: it was free, lapsed, or its own.
+    func claimLease(_ name: String, owner: String, for duration: Duration, now: Date) async throws -> Bool
+}
+
 /// All of it: what a collector opens.
 public typealias PostureStore = EnrollmentStore & DeviceStore & AttestationStore & FleetStore & VerdictStore
-    & OperatorStore & CredentialStore & SignalStore & RetentionStore
+    & OperatorStore & CredentialStore & SignalStore & RetentionStore & LeaseStore

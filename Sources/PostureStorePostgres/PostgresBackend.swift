@@ -14,6 +14,8 @@ public final class PostgresBackend: StoreBackend {
     let client: PostgresClient
     let threads: NIOThreadPool
     let logger: Logger
+    /// This collector among those sharing the database: its own notifications are not news to it.
+    let node = String(UInt64.random(in: 0...UInt64.max), radix: 36)
 
     public var dialect: SQLDialect { .postgresql }
 
@@ -43,7 +45,7 @@ public final class PostgresBackend: StoreBackend {
         while true {
             do {
                 return try await client.withConnection { connection in
-                    let executor = PostgresExecutor(connection: connection, logger: self.logger)
+                    let executor = PostgresExecutor(connection: connection, logger: self.logger, node: self.node)
                     return try await self.threads.runIfActive {
                         try executor.execute(begin, [])
                         do {
@@ -73,6 +75,20 @@ public final class PostgresBackend: StoreBackend {
 struct PostgresExecutor: SQLExecutor, @unchecked Sendable {
     let connection: PostgresConnection
     let logger: Logger
+    let node: String
+
+    /// The channel every collector of the database listens on; payload `NODE device ID` or `NODE action`.
+    static let channel = "posture_changes"
+
+    /// Delivered to the listeners when the transaction commits, once per distinct payload.
+    func notify(_ event: StoreEvent) throws {
+        let payload =
+            switch event {
+            case .device(let id): "\(node) device \(id)"
+            case .action: "\(node) action"
+            }
+        _ = try rows("SELECT pg_notify('\(Self.channel)', ?)", [payload])
+    }
 
     var dialect: SQLDialect { .postgresql }
 

@@ -5,14 +5,15 @@ import ServiceLifecycle
 
 /// The shared store of several collectors: the same scripts as SQLite's, on PostgreSQL through
 /// postgres-nio. Its client is a service: run it (in the collector's ServiceGroup), then `migrate()`.
-public final class PostgresStore: SQLStore, Service, @unchecked Sendable {
+public final class PostgresStore: SQLStore, Service, SharedStoreEvents, @unchecked Sendable {
     public let client: PostgresClient
     let postgres: PostgresBackend
 
     /// `connections` bounds both the pool and the transactions in flight.
     public init(configuration: PostgresClient.Configuration, connections: Int = 8, logger: Logger) {
         var configuration = configuration
-        configuration.options.maximumConnections = connections
+        // One more for LISTEN (`events()`), which holds its connection.
+        configuration.options.maximumConnections = connections + 1
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         postgres = PostgresBackend(client: client, threads: connections, logger: logger)
         super.init(backend: postgres)
@@ -36,5 +37,36 @@ public final class PostgresStore: SQLStore, Service, @unchecked Sendable {
                 try db.execute("INSERT INTO posture_schema (version) VALUES (?)", [index + 1])
             }
         }
+    }
+
+    /// Other collectors' changes (LISTEN): held on one connection of the pool, listened to again after
+    /// the connection or the server is lost (changes meanwhile are caught up by the caller's own polling).
+    public func events() -> AsyncStream<StoreEvent> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: StoreEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+        let node = postgres.node
+        let task = Task {
+            while !Task.isCancelled {
+                do {
+                    try await client.withConnection { connection in
+                        for try await notification in try await connection.listen(PostgresExecutor.channel) {
+                            let parts = notification.payload.split(separator: " ", maxSplits: 2).map(String.init)
+                            guard parts.count >= 2, parts[0] != node else { continue }
+                            if parts[1] == "device", parts.count == 3 {
+                                continuation.yield(.device(parts[2]))
+                            } else if parts[1] == "action" {
+                                continuation.yield(.action)
+                            }
+                        }
+                    }
+                } catch {
+                    if Task.isCancelled { break }
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
     }
 }

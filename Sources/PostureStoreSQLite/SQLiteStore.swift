@@ -53,6 +53,11 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
         }
         migrator.registerMigration("v7", foreignKeyChecks: .immediate) { db in
             try db.execute(sql: SQLiteSchema.dropFleetTriggers)
+            // Work one collector at a time does (`LeaseStore`): the same table as PostgreSQL's.
+            try db.execute(
+                sql:
+                    "CREATE TABLE store_leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until DOUBLE PRECISION NOT NULL)"
+            )
         }
         return migrator
     }

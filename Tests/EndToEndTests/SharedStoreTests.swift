@@ -23,9 +23,36 @@ struct SharedStoreTests {
         let a = try CollectorHarness("shared-a", configuration: configuration)
         let b = try CollectorHarness("shared-b", configuration: configuration, identityFrom: a)
         let (state, deviceID) = try a.enrollAgent("agent")
+
+        // A policy engine long-polls B (with a credential created on A: one fleet, one set of credentials)
+        // while the device's first report is ingested on A: B's answer comes when A's verdict changes.
+        let token = try a.command(["apitoken", "create", "--name", "engine", "--scope", "verdict:read"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var etag = ""
+        #expect(
+            BackgroundProcess.eventually(timeout: 10) {
+                etag = (try? Self.verdictETag(b, deviceID, token: token)) ?? ""
+                return !etag.isEmpty
+            }, "B does not know the device enrolled on A")
+        let pollOutput = b.directory.appendingPathComponent("longpoll.txt").path
+        let longPoll = try BackgroundProcess(
+            [
+                "/usr/bin/curl", "-sS", "--cacert", b.caPath, "-H", "Authorization: Bearer \(token)", "-H",
+                "If-None-Match: \(etag)", b.apiURL + "/v1/devices/\(deviceID)/verdict?wait=60s",
+            ], logPath: pollOutput)
+        defer { longPoll.signal(SIGKILL) }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(longPoll.wait(timeout: 0.1) == nil, "the long-poll returned before anything changed")
+        let reportedAt = Date()
         try Shell.run([
             CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "100ms", "--count", "2",
         ])
+        #expect(longPoll.wait(timeout: 10) == 0)
+        print(
+            "long-poll on B answered \(String(format: "%.3f", Date().timeIntervalSince(reportedAt))) s after the agent started reporting to A"
+        )
+        let answer = try String(contentsOfFile: pollOutput, encoding: .utf8)
+        #expect(answer.contains("\"status\"") && !answer.contains(etag), "\(answer)")
 
         // The same device now reports to the other collector: its sequence goes on there.
         let enrollmentFile = state + "/enrollment.json"
@@ -44,8 +71,20 @@ struct SharedStoreTests {
         #expect(replay.http == 409 && replay.code == "already_accepted", "\(replay)")
         #expect(try a.attestations(deviceID).count == 4)
 
-        // An operator quarantines on B; A's audit trail holds it, and the one chain is intact.
+        // An operator quarantines on B; A serves the quarantined verdict at once, records the change once,
+        // and A's audit trail holds it, one chain, intact.
+        let quarantinedAt = Date()
         try b.command(["devices", "quarantine", deviceID, "--reason", "shared-store test"])
+        #expect(
+            BackgroundProcess.eventually(timeout: 10) {
+                (try? Self.verdictBody(a, deviceID, token: token))?.contains("\"noncompliant\"") == true
+            })
+        print(
+            "A served the quarantine made through B \(String(format: "%.3f", Date().timeIntervalSince(quarantinedAt))) s after the command"
+        )
+        try await Task.sleep(for: .seconds(1))
+        let changes = try a.command(["devices", "verdict", deviceID])
+        #expect(changes.components(separatedBy: "quarantine by").count - 1 == 1, "\(changes)")
         let audit = try a.command(["audit", "verify"])
         #expect(audit.contains("intact"), "\(audit)")
         let shown = try a.command(["devices", "show", deviceID])
@@ -79,5 +118,22 @@ struct SharedStoreTests {
         ])
         #expect(try shared.attestations(deviceID).map(\.sequence) == [1, 2, 3])
         #expect(try shared.command(["audit", "verify"]).contains("intact"))
+    }
+
+    static func verdictBody(_ collector: CollectorHarness, _ deviceID: String, token: String) throws -> String {
+        try Shell.run([
+            "curl", "-sS", "--fail", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)",
+            collector.apiURL + "/v1/devices/\(deviceID)/verdict",
+        ]).stdout
+    }
+
+    /// The verdict's ETag, or "" while the collector does not know the device.
+    static func verdictETag(_ collector: CollectorHarness, _ deviceID: String, token: String) throws -> String {
+        let headers = try Shell.runAllowingFailure([
+            "curl", "-sS", "--fail", "-o", "/dev/null", "-D", "-", "--cacert", collector.caPath, "-H",
+            "Authorization: Bearer \(token)", collector.apiURL + "/v1/devices/\(deviceID)/verdict",
+        ]).stdout
+        let line = headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") }
+        return line.map { $0.dropFirst(5).trimmingCharacters(in: .whitespaces) } ?? ""
     }
 }

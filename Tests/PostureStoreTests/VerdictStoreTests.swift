@@ -152,3 +152,44 @@ extension StoreConformanceTests {
         #expect(try await store.latestReports().map(\.deviceID) == [device])
     }
 }
+
+extension StoreConformanceTests {
+    @Test(arguments: StoreKind.available) func aLeaseHasOneHolderUntilItLapses(_ kind: StoreKind) async throws {
+        try await use(kind)
+        #expect(try await store.claimLease("work", owner: "a", for: .seconds(30), now: t0))
+        #expect(try await !store.claimLease("work", owner: "b", for: .seconds(30), now: t0 + 10))
+        #expect(try await store.claimLease("work", owner: "a", for: .seconds(30), now: t0 + 20))
+        #expect(try await !store.claimLease("work", owner: "b", for: .seconds(30), now: t0 + 49))
+        #expect(try await store.claimLease("work", owner: "b", for: .seconds(30), now: t0 + 51))
+        #expect(try await !store.claimLease("work", owner: "a", for: .seconds(30), now: t0 + 52))
+        #expect(try await store.claimLease("other", owner: "a", for: .seconds(30), now: t0 + 52))
+        // Of many collectors claiming at once, exactly one holds it.
+        let winners = await withTaskGroup(of: Bool.self) { group in
+            for index in 0..<8 {
+                group.addTask {
+                    (try? await self.store.claimLease(
+                        "contended", owner: "node-\(index)", for: .seconds(30), now: self.t0)) == true
+                }
+            }
+            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(winners == 1)
+    }
+
+    @Test(arguments: StoreKind.available) func aVerdictIsStoredOnlyOverTheOneItFollows(_ kind: StoreKind) async throws {
+        try await use(kind)
+        let device = try await enrolledDevice()
+        func verdict(_ version: String) -> StoredVerdict {
+            StoredVerdict(deviceID: device, status: "compliant", version: version, changedAt: t0, verdict: "{}")
+        }
+        #expect(try await store.saveVerdict(verdict("v1"), change: nil, outbox: [], expected: .version(nil)))
+        #expect(try await !store.saveVerdict(verdict("v2"), change: nil, outbox: [], expected: .version(nil)))
+        #expect(try await store.saveVerdict(verdict("v2"), change: nil, outbox: [], expected: .version("v1")))
+        // A collector that evaluated from v1 too comes second: nothing written, v2 stays.
+        let change = VerdictChange(
+            deviceID: device, at: t0, previousStatus: "compliant", status: "compliant", cause: "late", verdict: "{}")
+        #expect(try await !store.saveVerdict(verdict("v3"), change: change, outbox: [], expected: .version("v1")))
+        #expect(try await store.storedVerdict(deviceID: device)?.version == "v2")
+        #expect(try await store.verdictChanges(deviceID: device, limit: 10).isEmpty)
+    }
+}

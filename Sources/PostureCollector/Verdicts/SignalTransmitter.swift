@@ -166,12 +166,27 @@ actor SignalTransmitter {
 
     /// Delivers due SETs to push streams until cancelled.
     func runPushDelivery() async {
+        var reloaded = ContinuousClock.now
         while !Task.isCancelled {
             var delivered = false
             for stream in streams.values where stream.deliveryMethod == Self.pushMethod && stream.status == "enabled" {
+                // One collector at a time pushes a stream, so its SETs go once and in order; another takes
+                // over within 30 s of the holder's death.
+                guard
+                    (try? await store.claimLease(
+                        "ssf-push \(stream.id)", owner: CollectorNode.id, for: .seconds(30), now: Date())) == true
+                else { continue }
                 delivered = await deliver(stream) || delivered
             }
             if !delivered { await sleepPush(upTo: .seconds(1)) }
+            // Streams other collectors of a shared store created, changed or deleted.
+            if ContinuousClock.now - reloaded > .seconds(5) {
+                reloaded = ContinuousClock.now
+                if let stored = try? await store.streams() {
+                    streams = Dictionary(
+                        stored.filter { $0.status != "deleted" }.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+                }
+            }
         }
         try? await client.shutdown()
     }

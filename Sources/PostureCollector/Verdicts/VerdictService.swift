@@ -223,6 +223,7 @@ actor VerdictService {
         if now >= current.evaluatedAt.addingTimeInterval(policy.verdictLifetime.seconds / 2)
             || now >= current.validUntil
         {
+            if sharesStore { await refresh(id) }
             await evaluate(id, cause: "time", now: now)
         }
         guard let verdict = entries[id]?.verdict else { return nil }
@@ -286,7 +287,7 @@ actor VerdictService {
 
     // MARK: Evaluation
 
-    func evaluate(_ id: String, cause: String, now: Date = Date()) async {
+    func evaluate(_ id: String, cause: String, now: Date = Date(), retry: Bool = true) async {
         guard var entry = entries[id] else { return }
         let since = now.addingTimeInterval(-policy.signalWindow.seconds)
         entry.signals.removeAll { $0.at <= since }
@@ -303,8 +304,6 @@ actor VerdictService {
         entry.verdict = verdict
         entries[id] = entry
         guard changed else { return }
-        sign(id, now: now)
-        wakeAll(id)
         let json = String(decoding: (try? PostureReport.wireEncoder().encode(verdict)) ?? Data(), as: UTF8.self)
         let change = VerdictChange(
             deviceID: id, at: now, previousStatus: previous?.status.rawValue, status: verdict.status.rawValue,
@@ -314,13 +313,23 @@ actor VerdictService {
             outbox = await transmitter.events(for: verdict, previous: previous?.status, entry: entry, now: now)
         }
         do {
-            try await store.saveVerdict(
+            // Stored only over the verdict this one follows: when another collector of a shared store
+            // changed it first, its verdict is taken instead (and evaluated once more with our inputs), so
+            // one change is recorded and sent once, not once per collector.
+            let saved = try await store.saveVerdict(
                 StoredVerdict(
                     deviceID: id, status: verdict.status.rawValue, version: verdict.version, changedAt: now,
-                    verdict: json), change: change, outbox: outbox)
+                    verdict: json), change: change, outbox: outbox, expected: .version(previous?.version))
+            guard saved else {
+                await refresh(id)
+                if retry { await evaluate(id, cause: cause, now: now, retry: false) }
+                return
+            }
         } catch {
             logger.error("cannot store the verdict of \(id): \(error)", metadata: ["posture.device": "\(id)"])
         }
+        sign(id, now: now)
+        wakeAll(id)
         if !outbox.isEmpty { await transmitter?.wake() }
         if previous?.status != verdict.status {
             logger.notice(
@@ -332,6 +341,57 @@ actor VerdictService {
                 ])
         }
     }
+
+    // MARK: Other collectors' changes
+
+    /// Reads the device again from the store, after another collector of a shared store changed it (a
+    /// notification) or before a verdict that only time changes: its record, its newest report and its
+    /// stored verdict, which becomes the one served (long-polls waiting on the device wake if it changed).
+    func refresh(_ id: String) async {
+        guard let device = try? await store.device(id) else { return }
+        guard
+            var entry = entries[id]
+                ?? (device.status == .active
+                    ? Entry(
+                        machineID: device.machineID, hostname: device.hostname, labels: device.labels) : nil)
+        else { return }
+        entry.labels = device.labels
+        if let latest = try? await store.latestReport(deviceID: id), latest.issuedAt > (entry.issuedAt ?? .distantPast),
+            let attestation = try? PostureReport.wireDecoder().decode(
+                AttestationPayload.self, from: Data(latest.payload.utf8)),
+            (try? PayloadLimits.check(attestation)) != nil
+        {
+            entry.report = attestation.report
+            entry.issuedAt = attestation.issuedAt
+            entry.signals.append(Self.sample(attestation))
+        }
+        let before = entry.verdict?.version
+        if let stored = try? await store.storedVerdict(deviceID: id),
+            let verdict = try? PostureReport.wireDecoder().decode(Verdict.self, from: Data(stored.verdict.utf8))
+        {
+            entry.verdict = verdict
+        }
+        entries[id] = entry
+        if entry.verdict?.version != before {
+            sign(id, now: Date())
+            wakeAll(id)
+        }
+    }
+
+    /// Until when this collector holds the re-evaluation lease (claimed for 15 s, renewed 5 s before).
+    private var reevaluationLeaseUntil = Date.distantPast
+
+    private func holdsReevaluation(now: Date) async -> Bool {
+        guard sharesStore else { return true }
+        if now < reevaluationLeaseUntil.addingTimeInterval(-5) { return true }
+        let held =
+            (try? await store.claimLease("reevaluation", owner: CollectorNode.id, for: .seconds(15), now: now)) == true
+        reevaluationLeaseUntil = held ? now.addingTimeInterval(15) : .distantPast
+        return held
+    }
+
+    /// Whether the store is shared with other collectors, whose changes arrive as notifications.
+    var sharesStore: Bool { store is any SharedStoreEvents }
 
     // MARK: Policy and operator actions
 
@@ -374,8 +434,14 @@ actor VerdictService {
                 }
             }
         }
+        // Verdicts that time changes are evaluated by one collector of a shared store at a time; the others
+        // learn the result as it is stored.
+        guard await holdsReevaluation(now: now) else { return }
         for (id, entry) in entries {
-            if let due = entry.verdict?.reevaluateAt, due <= now { await evaluate(id, cause: "time", now: now) }
+            guard let due = entry.verdict?.reevaluateAt, due <= now else { continue }
+            // Another collector may hold a newer report of the device: read it before time decides.
+            if sharesStore { await refresh(id) }
+            await evaluate(id, cause: "time", now: now)
         }
     }
 

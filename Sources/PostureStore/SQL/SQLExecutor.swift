@@ -8,9 +8,14 @@ public protocol SQLExecutor {
     func rows(_ sql: String, _ arguments: [any SQLBindable]) throws -> [SQLRow]
     /// The number of rows the statement changed.
     @discardableResult func execute(_ sql: String, _ arguments: [any SQLBindable]) throws -> Int
+    /// Tells other collectors of the store, when this transaction commits (`StoreEvent`).
+    func notify(_ event: StoreEvent) throws
 }
 
 extension SQLExecutor {
+    /// One collector per SQLite file: nobody else to tell.
+    public func notify(_ event: StoreEvent) throws {}
+
     public func row(_ sql: String, _ arguments: [any SQLBindable] = []) throws -> SQLRow? {
         try rows(sql, arguments).first
     }

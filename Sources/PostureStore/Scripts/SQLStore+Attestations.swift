@@ -79,6 +79,7 @@ extension SQLStore: AttestationStore {
         try FleetIndex.reportStored(
             envelope.deviceID, receivedAt: pending.receivedAt, os: pending.os, osVersion: pending.osVersion, db)
         try insertNonce(pending.nextNonce, deviceID: envelope.deviceID, db)
+        try db.notify(.device(envelope.deviceID))
         return .success(
             AttestationReceipt(
                 deviceID: envelope.deviceID, sequence: envelope.sequence, delivery: delivery,

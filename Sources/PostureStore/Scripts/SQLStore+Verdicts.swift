@@ -47,12 +47,15 @@ extension SQLStore: VerdictStore {
         }
     }
 
-    public func saveVerdict(_ verdict: StoredVerdict, change: VerdictChange?, outbox: [OutboxEntry]) async throws {
+    public func saveVerdict(
+        _ verdict: StoredVerdict, change: VerdictChange?, outbox: [OutboxEntry], expected: VerdictPrecondition
+    ) async throws -> Bool {
         try await write { db in
-            // Since when the device has had this status: kept while the status stays, else now.
             let previous = try db.row(
-                "SELECT status, status_since FROM verdicts WHERE device_id = ?" + db.dialect.forUpdate,
+                "SELECT status, status_since, version FROM verdicts WHERE device_id = ?" + db.dialect.forUpdate,
                 [verdict.deviceID])
+            if case .version(let version) = expected, try previous?.text("version") != version { return false }
+            // Since when the device has had this status: kept while the status stays, else now.
             let since: Date =
                 if let previous, try previous.text("status") == verdict.status,
                     let kept = try previous.optionalDate("status_since")
@@ -82,6 +85,30 @@ extension SQLStore: VerdictStore {
                 try FleetIndex.verdictChangeRecorded(change, db)
             }
             try Self.insertOutbox(outbox, db)
+            try db.notify(.device(verdict.deviceID))
+            return true
+        }
+    }
+
+    public func latestReport(deviceID: String) async throws -> LatestReport? {
+        try await read { db in
+            try db.row("SELECT device_id, issued_at, payload FROM device_state WHERE device_id = ?", [deviceID]).map {
+                row in
+                LatestReport(
+                    deviceID: try row.text("device_id"), issuedAt: try row.date("issued_at"),
+                    payload: try row.text("payload"))
+            }
+        }
+    }
+
+    public func storedVerdict(deviceID: String) async throws -> StoredVerdict? {
+        try await read { db in
+            try db.row("SELECT * FROM verdicts WHERE device_id = ?", [deviceID]).map { row in
+                StoredVerdict(
+                    deviceID: try row.text("device_id"), status: try row.text("status"),
+                    version: try row.text("version"),
+                    changedAt: try row.date("changed_at"), verdict: try row.text("verdict"))
+            }
         }
     }
 
@@ -211,5 +238,6 @@ extension SQLStore: OperatorStore {
             "INSERT INTO operator_actions (at, actor, action, device_id, target, reason) VALUES (?, ?, ?, ?, ?, ?)",
             [action.at, action.actor, action.action, action.deviceID, action.target, action.reason])
         try AuditTrail.append(.operatorAction, sourceID: id, db)
+        try db.notify(.action)
     }
 }
