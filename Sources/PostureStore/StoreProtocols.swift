@@ -177,6 +177,51 @@ public protocol LeaseStore: Sendable {
     func claimLease(_ name: String, owner: String, for duration: Duration, now: Date) async throws -> Bool
 }
 
+/// A signed-in dashboard user, kept in the store so that any collector of a fleet serves the session.
+public struct SessionRecord: Sendable, Equatable {
+    /// SHA-256 of the session cookie: the store never holds a usable cookie.
+    public var idHash: String
+    public var credentialHash: String
+    public var name: String
+    public var csrf: String
+    public var created: Date
+    public var lastUsed: Date
+
+    public init(idHash: String, credentialHash: String, name: String, csrf: String, created: Date, lastUsed: Date) {
+        self.idHash = idHash
+        self.credentialHash = credentialHash
+        self.name = name
+        self.csrf = csrf
+        self.created = created
+        self.lastUsed = lastUsed
+    }
+}
+
+/// The limits of dashboard sessions, enforced by the store as a session is created or used.
+public struct SessionLimits: Sendable {
+    public var lifetime: TimeInterval
+    public var idle: TimeInterval
+    public var perCredential: Int
+    public var total: Int
+
+    public init(lifetime: TimeInterval, idle: TimeInterval, perCredential: Int, total: Int) {
+        self.lifetime = lifetime
+        self.idle = idle
+        self.perCredential = perCredential
+        self.total = total
+    }
+}
+
+public protocol SessionStore: Sendable {
+    /// Stores the session after ending `replacing`, sessions past their limits, the credential's oldest
+    /// beyond `perCredential` and the least recently used beyond `total`.
+    func createSession(_ session: SessionRecord, replacing idHash: String?, limits: SessionLimits) async throws
+    /// The live session (its last use noted at most once a minute), or nil: unknown, or ended by its limits.
+    func session(idHash: String, now: Date, limits: SessionLimits) async throws -> SessionRecord?
+    func endSession(idHash: String) async throws
+}
+
 /// All of it: what a collector opens.
 public typealias PostureStore = EnrollmentStore & DeviceStore & AttestationStore & FleetStore & VerdictStore
     & OperatorStore & CredentialStore & SignalStore & RetentionStore & LeaseStore
+    & SessionStore

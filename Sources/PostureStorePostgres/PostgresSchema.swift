@@ -152,6 +152,12 @@ enum PostgresSchema {
             day TEXT PRIMARY KEY, became_noncompliant INTEGER NOT NULL, became_compliant INTEGER NOT NULL)
         """,
         "CREATE TABLE store_health (id INTEGER PRIMARY KEY, checked_at DOUBLE PRECISION NOT NULL)",
+        """
+        CREATE TABLE dashboard_sessions (
+            id_hash TEXT PRIMARY KEY, credential_hash TEXT NOT NULL, name TEXT NOT NULL, csrf TEXT NOT NULL,
+            created DOUBLE PRECISION NOT NULL, last_used DOUBLE PRECISION NOT NULL)
+        """,
+        "CREATE INDEX dashboard_sessions_credential ON dashboard_sessions (credential_hash, created)",
         "CREATE TABLE store_leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until DOUBLE PRECISION NOT NULL)",
     ]
 }

@@ -58,6 +58,14 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
                 sql:
                     "CREATE TABLE store_leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until DOUBLE PRECISION NOT NULL)"
             )
+            // Dashboard sessions, which any collector of a fleet serves (`SessionStore`).
+            try db.execute(
+                sql: """
+                    CREATE TABLE dashboard_sessions (
+                        id_hash TEXT PRIMARY KEY, credential_hash TEXT NOT NULL, name TEXT NOT NULL, csrf TEXT NOT NULL,
+                        created DOUBLE PRECISION NOT NULL, last_used DOUBLE PRECISION NOT NULL);
+                    CREATE INDEX dashboard_sessions_credential ON dashboard_sessions (credential_hash, created);
+                    """)
         }
         return migrator
     }

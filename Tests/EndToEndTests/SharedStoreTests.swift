@@ -120,6 +120,31 @@ struct SharedStoreTests {
         #expect(try shared.command(["audit", "verify"]).contains("intact"))
     }
 
+    /// A dashboard session signed in on one collector is served by another, also after the first died.
+    @Test func aDashboardSessionOutlivesTheCollectorThatCreatedIt() async throws {
+        let (endpoint, database) = try await PostgresServer.shared.database("sessions")
+        let configuration = Self.configuration(endpoint, database: database)
+        let a = try CollectorHarness("session-a", configuration: configuration)
+        let b = try CollectorHarness("session-b", configuration: configuration, identityFrom: a)
+        let token = try a.command(["apitoken", "create", "--name", "alice", "--scope", "fleet:read"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let headers = try Shell.run([
+            "curl", "-sS", "-o", "/dev/null", "-D", "-", "--cacert", a.caPath, "-H",
+            "Origin: https://127.0.0.1:\(a.apiPort)", "--data-urlencode", "token=\(token)", a.apiURL + "/ui/sign-in",
+        ]).stdout
+        let cookie = try #require(
+            headers.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie: __host-posture_session=") }
+        )
+        .dropFirst("set-cookie: ".count).split(separator: ";").first.map(String.init)
+        a.kill9()
+        let page = try Shell.run([
+            "curl", "-sS", "-w", "\n%{http_code}", "--cacert", b.caPath, "-H", "Cookie: \(try #require(cookie))",
+            b.apiURL + "/ui",
+        ]).stdout
+        #expect(page.hasSuffix("\n200"), "\(page.suffix(300))")
+        #expect(page.contains("alice"))
+    }
+
     static func verdictBody(_ collector: CollectorHarness, _ deviceID: String, token: String) throws -> String {
         try Shell.run([
             "curl", "-sS", "--fail", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)",

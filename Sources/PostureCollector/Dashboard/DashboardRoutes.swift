@@ -18,7 +18,7 @@ struct DashboardRoutes: Sendable {
     let collector: CollectorCore
     let fleet: FleetRoutes
     let renderer: DashboardRenderer
-    let sessions = DashboardSessions()
+    var sessions: DashboardSessions { DashboardSessions(store: collector.store) }
 
     init(collector: CollectorCore) throws {
         self.collector = collector
@@ -139,8 +139,14 @@ struct DashboardRoutes: Sendable {
     }
 
     private func visitor(_ request: Request, form: [String: String]?, write: Bool) async throws -> Visitor {
-        guard let id = request.cookies[DashboardSessions.cookie]?.value, let session = await sessions.session(id)
-        else { throw Interruption.signIn }
+        guard let id = request.cookies[DashboardSessions.cookie]?.value else { throw Interruption.signIn }
+        let found: DashboardSessions.Session?
+        do {
+            found = try await sessions.session(id)
+        } catch {
+            throw AttestationRefusal(.internalError, "cannot read the dashboard session from the store: \(error)")
+        }
+        guard let session = found else { throw Interruption.signIn }
         if let form {
             guard let sent = form["csrf"], DashboardSessions.same(sent, session.csrf), Self.sameOrigin(request) else {
                 throw Interruption.refused(
@@ -207,8 +213,15 @@ struct DashboardRoutes: Sendable {
                     "error": "That credential is unknown, expired, revoked, or lacks scope fleet:read.",
                 ], status: .unauthorized)
         }
-        let (id, _) = await sessions.create(
-            credentialHash: hash, name: token.name, replacing: request.cookies[DashboardSessions.cookie]?.value)
+        let id: String
+        do {
+            (id, _) = try await sessions.create(
+                credentialHash: hash, name: token.name, replacing: request.cookies[DashboardSessions.cookie]?.value)
+        } catch {
+            return page(
+                "sign-in", ["title": "Error", "error": "cannot store the session: \(error)"],
+                status: .serviceUnavailable)
+        }
         var response = redirect("/ui")
         response.headers[.setCookie] =
             "\(DashboardSessions.cookie)=\(id); Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=\(Int(DashboardSessions.lifetime))"

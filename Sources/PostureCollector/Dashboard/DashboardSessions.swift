@@ -1,5 +1,6 @@
 import Crypto
 import PostureModel
+import PostureStore
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -9,57 +10,42 @@ import PostureModel
 
 /// Signed-in dashboard users: a random session ID (the cookie) → the credential they signed in with
 /// (its stored hash, re-authorized on every request, so revoking the token ends the session) and a
-/// CSRF token that every form must send back. In memory: a restart signs everyone out.
-actor DashboardSessions {
-    struct Session: Sendable {
-        var credentialHash: String
-        var name: String
-        var csrf: String
-        var created: Date
-        var lastUsed: Date
-    }
+/// CSRF token that every form must send back. Kept in the store (by the cookie's SHA-256), so a session
+/// outlives a restart and any collector sharing the store serves it.
+struct DashboardSessions: Sendable {
+    typealias Session = SessionRecord
+
+    let store: any SessionStore
 
     /// Signed out after 8 hours, or 30 minutes without a request.
     static let lifetime: TimeInterval = 8 * 3600
     static let idle: TimeInterval = 30 * 60
     /// At most this many sessions per credential (the oldest ends) and in all: a leaked read-only token
-    /// signing in in a loop cannot grow the collector's memory.
+    /// signing in in a loop cannot grow the store.
     static let perCredential = 10
     static let total = 10_000
+    static let limits = SessionLimits(lifetime: lifetime, idle: idle, perCredential: perCredential, total: total)
     /// `__Host-`: only this origin, Secure, Path=/ — a sibling domain cannot plant one.
     static let cookie = "__Host-posture_session"
-    private var sessions: [String: Session] = [:]
 
-    func create(credentialHash: String, name: String, replacing previous: String?, now: Date = Date())
+    func create(credentialHash: String, name: String, replacing previous: String?, now: Date = Date()) async throws
         -> (id: String, session: Session)
     {
-        if let previous { sessions[previous] = nil }
-        sessions = sessions.filter { Self.isLive($0.value, now: now) }
-        let mine = sessions.filter { $0.value.credentialHash == credentialHash }.sorted {
-            $0.value.created < $1.value.created
-        }
-        for (id, _) in mine.prefix(max(mine.count - Self.perCredential + 1, 0)) { sessions[id] = nil }
-        if sessions.count >= Self.total, let oldest = sessions.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
-            sessions[oldest.key] = nil
-        }
-        let session = Session(
-            credentialHash: credentialHash, name: name, csrf: Self.random(), created: now, lastUsed: now)
         let id = Self.random()
-        sessions[id] = session
+        let session = Session(
+            idHash: Self.hash(id), credentialHash: credentialHash, name: name, csrf: Self.random(), created: now,
+            lastUsed: now)
+        try await store.createSession(session, replacing: previous.map(Self.hash), limits: Self.limits)
         return (id, session)
     }
 
-    func session(_ id: String, now: Date = Date()) -> Session? {
-        guard var session = sessions[id], Self.isLive(session, now: now) else {
-            sessions[id] = nil
-            return nil
-        }
-        session.lastUsed = now
-        sessions[id] = session
-        return session
+    func session(_ id: String, now: Date = Date()) async throws -> Session? {
+        try await store.session(idHash: Self.hash(id), now: now, limits: Self.limits)
     }
 
-    func end(_ id: String) { sessions[id] = nil }
+    func end(_ id: String) async { try? await store.endSession(idHash: Self.hash(id)) }
+
+    static func hash(_ id: String) -> String { sha256Hex(Array(id.utf8)) }
 
     static func isLive(_ session: Session, now: Date) -> Bool {
         now.timeIntervalSince(session.created) < lifetime && now.timeIntervalSince(session.lastUsed) < idle
