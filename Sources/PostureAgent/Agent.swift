@@ -127,7 +127,8 @@ public actor Agent: Service {
                 "the state directory \(state.directory) lacks device.crt, device.key or ca.crt; enroll again")
         }
         let client = try CollectorClient(
-            baseURL: enrollment.devicesURL, caPEM: caPEM, identity: (certificatePEM, keyPEM))
+            baseURLs: enrollment.devicesURLs ?? [enrollment.devicesURL], caPEM: caPEM,
+            identity: (certificatePEM, keyPEM))
         return (client, certificate)
     }
 

@@ -40,6 +40,8 @@ public struct AgentState: Sendable {
         public var identity: String
         public var collectorURL: String
         public var devicesURL: String
+        /// Every collector of the fleet, tried in order when one cannot be reached (nil: `devicesURL` alone).
+        public var devicesURLs: [String]? = nil
         public var enrolledAt: Date
     }
 

@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import PostureModel
+import Synchronization
 import X509
 
 #if canImport(FoundationEssentials)
@@ -24,10 +25,16 @@ public enum CollectorAnswer<Value: Sendable>: Sendable {
 }
 
 /// HTTPS to the collector over one pooled, keep-alive client; TLS 1.3 only, trusting only the pinned CA,
-/// presenting the device certificate when there is one.
+/// presenting the device certificate when there is one. With several collectors (a shared store), a
+/// request that cannot reach one, or that one answers 5xx, moves the client on to the next: the caller's
+/// retry goes there.
 public final class CollectorClient: Sendable {
     private let client: HTTPClient
-    private let baseURL: String
+    private let baseURLs: [String]
+    private let current = Mutex(0)
+
+    /// The collector requests go to now.
+    public var baseURL: String { baseURLs[current.withLock { $0 }] }
 
     /// Whom the client trusts as the collector.
     public enum ServerTrust: Sendable {
@@ -46,10 +53,22 @@ public final class CollectorClient: Sendable {
     public convenience init(baseURL: String, caPEM: String?, identity: (certificate: String, key: String)? = nil)
         throws
     {
-        try self.init(baseURL: baseURL, trust: caPEM.map(ServerTrust.ca) ?? .systemRoots, identity: identity)
+        try self.init(baseURLs: [baseURL], caPEM: caPEM, identity: identity)
     }
 
-    public init(baseURL: String, trust: ServerTrust, identity: (certificate: String, key: String)? = nil) throws {
+    public convenience init(
+        baseURLs: [String], caPEM: String?, identity: (certificate: String, key: String)? = nil
+    ) throws {
+        try self.init(baseURLs: baseURLs, trust: caPEM.map(ServerTrust.ca) ?? .systemRoots, identity: identity)
+    }
+
+    public convenience init(baseURL: String, trust: ServerTrust, identity: (certificate: String, key: String)? = nil)
+        throws
+    {
+        try self.init(baseURLs: [baseURL], trust: trust, identity: identity)
+    }
+
+    public init(baseURLs: [String], trust: ServerTrust, identity: (certificate: String, key: String)? = nil) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv13
         switch trust {
@@ -68,7 +87,8 @@ public final class CollectorClient: Sendable {
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(40))
         configuration.connectionPool = .init(idleTimeout: .seconds(120))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        let urls = baseURLs.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+        self.baseURLs = urls.isEmpty ? ["https://localhost"] : urls
     }
 
     public func shutdown() async {
@@ -96,6 +116,16 @@ public final class CollectorClient: Sendable {
             await client.shutdown()
             throw error
         }
+    }
+
+    /// Moves on to the next collector, if there is another; says where.
+    private func failOver() -> String {
+        guard baseURLs.count > 1 else { return "" }
+        let next = current.withLock { index in
+            index = (index + 1) % baseURLs.count
+            return index
+        }
+        return "; next: \(baseURLs[next])"
     }
 
     public func get(_ path: String, headers: [(String, String)] = [], timeout: Duration = .seconds(30)) async
@@ -176,10 +206,11 @@ public final class CollectorClient: Sendable {
             default:
                 let message = (try? JSONDecoder().decode(ErrorBody.self, from: Data(body)))?.message
                 return .unavailable(
-                    "the collector answered \(response.status.code)" + (message.map { ": " + $0 } ?? ""))
+                    "the collector answered \(response.status.code)" + (message.map { ": " + $0 } ?? "")
+                        + failOver())
             }
         } catch {
-            return .unavailable("\(error)")
+            return .unavailable("\(error)" + failOver())
         }
     }
 }

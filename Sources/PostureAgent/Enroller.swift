@@ -74,7 +74,7 @@ public struct Enroller: Sendable {
         try state.saveSequence(0)
         let enrollment = AgentState.Enrollment(
             deviceID: grant.deviceID, identity: grant.identity, collectorURL: collectorURL,
-            devicesURL: grant.devicesURL,
+            devicesURL: grant.devicesURL, devicesURLs: grant.devicesURLs,
             enrolledAt: Date())
         try state.save(enrollment)
         return enrollment

@@ -137,7 +137,9 @@ public struct CollectorCore: Sendable {
             return CertificateGrant(
                 deviceID: deviceID, identity: DeviceIdentity(trustDomain: ca.trustDomain, deviceID: deviceID).uri,
                 certificate: pem, caBundle: ca.pem, notAfter: certificate.notValidAfter, nonce: nonce,
-                devicesURL: devicesURL(requestHost: requestHost), verdictKeys: keys.jwks())
+                devicesURL: devicesURL(requestHost: requestHost),
+                devicesURLs: configuration.devicesURLs.count > 1 ? configuration.devicesURLs : nil,
+                verdictKeys: keys.jwks())
         } catch let refusal as AttestationRefusal {
             throw refusal
         } catch {

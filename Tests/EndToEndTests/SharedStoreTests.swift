@@ -145,6 +145,43 @@ struct SharedStoreTests {
         #expect(page.contains("alice"))
     }
 
+    /// An agent given both collectors' URLs goes on reporting when the one it uses is killed with SIGKILL,
+    /// and back when the other dies: every sequence number stored exactly once, in order.
+    @Test func anAgentFailsOverBetweenCollectorsAndLosesNoReport() async throws {
+        let (endpoint, database) = try await PostgresServer.shared.database("failover")
+        let configuration = Self.configuration(endpoint, database: database)
+        let a = try CollectorHarness("failover-a", configuration: configuration)
+        let b = try CollectorHarness("failover-b", configuration: configuration, identityFrom: a)
+        let (state, deviceID) = try a.enrollAgent("agent")
+        // What an enrollment grant carries when devicesURL lists both collectors.
+        let enrollmentFile = URL(fileURLWithPath: state + "/enrollment.json")
+        var enrollment = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: enrollmentFile)) as? [String: Any])
+        enrollment["devicesURLs"] = [a.devicesURL, b.devicesURL]
+        try JSONSerialization.data(withJSONObject: enrollment).write(to: enrollmentFile)
+
+        let agent = try BackgroundProcess(
+            [CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "300ms"],
+            logPath: a.directory.appendingPathComponent("agent.log").path)
+        defer { agent.signal(SIGKILL) }
+        func stored() -> [UInt64] { (try? b.attestations(deviceID).map(\.sequence)) ?? [] }
+        #expect(BackgroundProcess.eventually(timeout: 20) { stored().count >= 3 })
+        a.kill9()
+        let before = stored().count
+        #expect(BackgroundProcess.eventually(timeout: 30) { stored().count >= before + 3 }, "\(agent.log)")
+        try a.start()
+        b.kill9()
+        let middle = try a.attestations(deviceID).count
+        #expect(
+            BackgroundProcess.eventually(timeout: 30) { ((try? a.attestations(deviceID).count) ?? 0) >= middle + 3 },
+            "\(agent.log)")
+        agent.signal(SIGTERM)
+        _ = agent.wait(timeout: 10)
+        let sequences = try a.attestations(deviceID).map(\.sequence)
+        #expect(sequences == Array(1...UInt64(sequences.count)), "\(sequences)")
+        #expect(agent.log.contains("next: \(b.devicesURL)") && agent.log.contains("next: \(a.devicesURL)"))
+    }
+
     static func verdictBody(_ collector: CollectorHarness, _ deviceID: String, token: String) throws -> String {
         try Shell.run([
             "curl", "-sS", "--fail", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)",

@@ -14,6 +14,8 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
     public var trustDomain: String = "posture.local"
     /// The device API's URL as agents reach it. Default: the enrollment request's host, listen.devices' port.
     public var devicesURL: String?
+    /// `devicesURL` given as a list: every collector of a shared store, in the order agents try them.
+    public var devicesURLs: [String] = []
     public var stateDirectory: String = "/var/lib/posture-collector"
     public var listen = Listen()
     public var tls = TLS()
@@ -292,7 +294,13 @@ extension CollectorConfiguration {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = CollectorConfiguration()
         trustDomain = try c.decodeIfPresent(String.self, forKey: .trustDomain) ?? d.trustDomain
-        devicesURL = try c.decodeIfPresent(String.self, forKey: .devicesURL)
+        // One URL, or a list: every collector's, which agents fail over between in order.
+        if let list = try? c.decodeIfPresent([String].self, forKey: .devicesURL) {
+            devicesURLs = list
+            devicesURL = list.first
+        } else {
+            devicesURL = try c.decodeIfPresent(String.self, forKey: .devicesURL)
+        }
         stateDirectory = try c.decodeIfPresent(String.self, forKey: .stateDirectory) ?? d.stateDirectory
         listen = try c.decodeIfPresent(Listen.self, forKey: .listen) ?? d.listen
         tls = try c.decodeIfPresent(TLS.self, forKey: .tls) ?? d.tls

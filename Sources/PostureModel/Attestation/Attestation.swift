@@ -126,14 +126,17 @@ public struct CertificateGrant: Codable, Sendable, Equatable {
     public var nonce: IssuedNonce
     /// Where the device sends attestations (mutual TLS).
     public var devicesURL: String
+    /// Every collector of the fleet, in the order to try them (the first is `devicesURL`); absent with one.
+    public var devicesURLs: [String]?
     /// The collector's verdict-signing keys (a JWKS): the agent acts only on verdicts they verify.
     public var verdictKeys: String?
 
     public init(
         deviceID: String, identity: String, certificate: String, caBundle: String, notAfter: Date, nonce: IssuedNonce,
-        devicesURL: String, verdictKeys: String? = nil
+        devicesURL: String, devicesURLs: [String]? = nil, verdictKeys: String? = nil
     ) {
         self.devicesURL = devicesURL
+        self.devicesURLs = devicesURLs
         self.verdictKeys = verdictKeys
         self.deviceID = deviceID
         self.identity = identity
