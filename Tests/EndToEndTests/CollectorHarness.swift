@@ -118,7 +118,11 @@ final class CollectorHarness: @unchecked Sendable {
     /// Enrolls an agent with a fresh token; returns its state directory and device ID.
     /// With `caFile`, the agent trusts that file instead of pinning the collector's CA by fingerprint.
     /// With `hostname`, it enrolls in a UTS namespace of its own (unshare(1), root) under that name.
-    func enrollAgent(_ name: String, caFile: String? = nil, tokenOptions: [String] = [], hostname: String? = nil)
+    /// With `through`, it enrolls at that URL (a load balancer in front of this collector and others).
+    func enrollAgent(
+        _ name: String, caFile: String? = nil, tokenOptions: [String] = [], hostname: String? = nil,
+        through url: String? = nil
+    )
         throws -> (state: String, deviceID: String)
     {
         let (state, root) = try makeAgentDirectories(name)
@@ -126,7 +130,7 @@ final class CollectorHarness: @unchecked Sendable {
         let named = hostname.map { ["unshare", "--uts", "sh", "-c", "hostname \"$0\" && exec \"$@\"", $0] } ?? []
         let output = try Shell.run(
             named + [
-                Self.agentBinary, "enroll", "--collector", enrollmentURL, "--token", try token(tokenOptions),
+                Self.agentBinary, "enroll", "--collector", url ?? enrollmentURL, "--token", try token(tokenOptions),
                 "--state-dir", state,
                 "--root", root,
             ] + trust

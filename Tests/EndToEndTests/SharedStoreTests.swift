@@ -182,6 +182,72 @@ struct SharedStoreTests {
         #expect(agent.log.contains("next: \(b.devicesURL)") && agent.log.contains("next: \(a.devicesURL)"))
     }
 
+    /// Two collectors push one Shared Signals stream: every verdict change, made through either, reaches the
+    /// receiver exactly once and in order (one collector at a time holds the stream's push lease).
+    @Test func everySETReachesTheReceiverOnceWhicheverCollectorsRun() async throws {
+        let (endpoint, database) = try await PostgresServer.shared.database("signals")
+        let directory = try Paths.temporaryDirectory("shared-ssf")
+        let certificate = directory.appendingPathComponent("receiver.crt").path
+        let key = directory.appendingPathComponent("receiver.key").path
+        try Shell.run([
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
+            "-out", certificate, "-subj", "/CN=receiver", "-days", "1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ])
+        let configuration =
+            Self.configuration(endpoint, database: database)
+            + "\nssf: {allowedDestinations: [\"127.0.0.1\"], caBundle: \(certificate)}\n"
+        let a = try CollectorHarness("ssf-a", configuration: configuration)
+        let b = try CollectorHarness("ssf-b", configuration: configuration, identityFrom: a)
+        let (state, deviceID) = try a.enrollAgent("agent")
+        try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1"])
+
+        let port = try freeLoopbackPort()
+        let received = directory.appendingPathComponent("received.txt").path
+        let receiver = try BackgroundProcess(
+            [
+                "/usr/bin/python3", "-c", VerdictTests.receiverScript, String(port), received, certificate, key,
+                directory.appendingPathComponent("never").path,
+            ], logPath: directory.appendingPathComponent("receiver.log").path)
+        defer { receiver.signal(SIGKILL) }
+        let token = try a.command(["apitoken", "create", "--name", "idp", "--scope", "ssf:manage"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let stream = """
+            {"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "https://127.0.0.1:\(port)/events"},
+             "events_requested": ["https://schemas.openid.net/secevent/caep/event-type/device-compliance-change"],
+             "aud": "https://proxy.example"}
+            """
+        let created = try Shell.run([
+            "curl", "-sS", "--fail", "--cacert", a.caPath, "-H", "Authorization: Bearer \(token)", "-H",
+            "Content-Type: application/json", "--data", stream, a.apiURL + "/ssf/streams",
+        ])
+        #expect(created.stdout.contains("stream_id"), "\(created.stdout)")
+        try await Task.sleep(for: .seconds(6))  // B reads the new stream within 5 s.
+
+        // Six status changes, made alternately through each collector's command line.
+        for round in 0..<3 {
+            try (round % 2 == 0 ? a : b).command(["devices", "quarantine", deviceID, "--reason", "round \(round)"])
+            try await Task.sleep(for: .milliseconds(700))
+            try (round % 2 == 0 ? b : a).command(["devices", "release", deviceID, "--reason", "round \(round)"])
+            try await Task.sleep(for: .milliseconds(700))
+        }
+        func lines() -> [String] {
+            ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+        }
+        #expect(BackgroundProcess.eventually(timeout: 20) { lines().count >= 6 }, "\(lines().count) SETs")
+        try await Task.sleep(for: .seconds(3))
+        let sets = lines()
+        #expect(sets.count == 6, "\(sets.count) SETs")
+        #expect(Set(sets).count == sets.count)
+        // In order: noncompliant, then back, six times over.
+        let statuses = sets.map { line -> String in
+            let jwt = line.split(separator: " ").last.map(String.init) ?? ""
+            let payload = jwt.split(separator: ".").dropFirst().first.map(String.init) ?? ""
+            let text = String(decoding: Base64URL.decode(payload) ?? Data(), as: UTF8.self)
+            return text.contains("\"current_status\":\"not-compliant\"") ? "not" : "ok"
+        }
+        #expect(statuses == ["not", "ok", "not", "ok", "not", "ok"], "\(statuses)")
+    }
+
     static func verdictBody(_ collector: CollectorHarness, _ deviceID: String, token: String) throws -> String {
         try Shell.run([
             "curl", "-sS", "--fail", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)",
