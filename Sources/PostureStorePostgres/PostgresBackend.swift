@@ -37,6 +37,10 @@ public final class PostgresBackend: StoreBackend {
         try await transaction("BEGIN", body)
     }
 
+    /// How long a transaction waits for a connection before the store is reported unreachable: the
+    /// server down must be a quick 503, not a request that hangs until its client gives up.
+    static let connectionWait: Duration = .seconds(5)
+
     /// Runs `body` in one transaction on a leased connection, from a thread of the pool.
     func transaction<T: Sendable>(_ begin: String, _ body: @escaping @Sendable (any SQLExecutor) throws -> T)
         async throws -> T
@@ -44,7 +48,22 @@ public final class PostgresBackend: StoreBackend {
         var attempt = 1
         while true {
             do {
-                return try await client.withConnection { connection in
+                return try await leased(begin, body)
+            } catch let error as PSQLError where attempt < 5 && Self.isRetryable(error) {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(10 * attempt))))
+            }
+        }
+    }
+
+    private func leased<T: Sendable>(_ begin: String, _ body: @escaping @Sendable (any SQLExecutor) throws -> T)
+        async throws -> T
+    {
+        let obtained = NIOLockedValueBox(false)
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await self.client.withConnection { connection in
+                    obtained.withLockedValue { $0 = true }
                     let executor = PostgresExecutor(connection: connection, logger: self.logger, node: self.node)
                     return try await self.threads.runIfActive {
                         try executor.execute(begin, [])
@@ -58,10 +77,19 @@ public final class PostgresBackend: StoreBackend {
                         }
                     }
                 }
-            } catch let error as PSQLError where attempt < 5 && Self.isRetryable(error) {
-                attempt += 1
-                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(10 * attempt))))
             }
+            group.addTask {
+                try await Task.sleep(for: Self.connectionWait)
+                if obtained.withLockedValue({ $0 }) { return nil }
+                throw PostgresUnavailable(wait: Self.connectionWait)
+            }
+            while let next = try await group.next() {
+                if let result = next {
+                    group.cancelAll()
+                    return result
+                }
+            }
+            throw PostgresUnavailable(wait: Self.connectionWait)
         }
     }
 
@@ -170,5 +198,15 @@ enum Placeholders {
             cache[sql] = out
         }
         return out
+    }
+}
+
+/// No connection to PostgreSQL within the wait: the server is down, unreachable, or refuses us.
+public struct PostgresUnavailable: Error, CustomStringConvertible {
+    var wait: Duration
+
+    public var description: String {
+        "no connection to PostgreSQL within \(wait): check that the server is up and reachable (storage.url) and "
+            + "that the collector may log in"
     }
 }

@@ -14,7 +14,11 @@ public final class PostgresStore: SQLStore, Service, SharedStoreEvents, @uncheck
         var configuration = configuration
         // One more for LISTEN (`events()`), which holds its connection.
         configuration.options.maximumConnections = connections + 1
-        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The client's own background log (each failed connection attempt) only from warnings up: an
+        // outage is reported once by the collector, not per attempt.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .warning)
+        client = PostgresClient(configuration: configuration, backgroundLogger: background)
         postgres = PostgresBackend(client: client, threads: connections, logger: logger)
         super.init(backend: postgres)
     }

@@ -248,6 +248,59 @@ struct SharedStoreTests {
         #expect(statuses == ["not", "ok", "not", "ok", "not", "ok"], "\(statuses)")
     }
 
+    /// The PostgreSQL server stopped under load and started again: the collector refuses with 503 meanwhile,
+    /// the agent keeps its reports, and everything is stored once, in order, when the server is back,
+    /// without restarting anything.
+    @Test func aDatabaseRestartUnderLoadLosesNothingAndMendsItself() async throws {
+        let server = PostgresServer()
+        let (endpoint, database) = try await server.database("restart")
+        let collector = try CollectorHarness(
+            "pg-restart", configuration: Self.configuration(endpoint, database: database))
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        let agent = try BackgroundProcess(
+            [CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "300ms"],
+            logPath: collector.directory.appendingPathComponent("agent.log").path)
+        defer { agent.signal(SIGKILL) }
+        func stored() -> [UInt64] { (try? collector.attestations(deviceID).map(\.sequence)) ?? [] }
+        #expect(BackgroundProcess.eventually(timeout: 20) { stored().count >= 3 })
+
+        let captured = try #require(try collector.attestations(deviceID).last)
+        try await server.stop()
+        let spool = state + "/spool"
+        func spooled() -> Int {
+            ((try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []).filter {
+                $0.hasSuffix(".json") && UInt64($0.dropLast(5)) != nil
+            }.count
+        }
+        #expect(BackgroundProcess.eventually(timeout: 20) { spooled() >= 3 }, "\(agent.log)")
+        // A new connection is refused at the handshake (deny on doubt: the store cannot say whether the
+        // device is still active), at once and with the cause in the collector's log; the agent retries.
+        let refused = try DeviceClient(collector: collector, state: state).post(captured.jws)
+        #expect(refused.http == nil && refused.exit != 0, "\(refused)")
+        #expect(
+            collector.server?.log.contains("handshake refused: the store cannot say whether the device is active")
+                == true
+        )
+        #expect(collector.server?.log.contains("no connection to PostgreSQL") == true)
+        let outage = try Shell.runAllowingFailure([
+            "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", collector.caPath,
+            collector.apiURL + "/readyz",
+        ]).stdout
+        #expect(outage == "503")
+
+        try await server.start()
+        #expect(BackgroundProcess.eventually(timeout: 60) { spooled() == 0 }, "\(agent.log.suffix(2000))")
+        agent.signal(SIGTERM)
+        _ = agent.wait(timeout: 10)
+        let signed = UInt64(
+            (try String(contentsOfFile: state + "/sequence", encoding: .utf8)).trimmingCharacters(
+                in: .whitespacesAndNewlines))
+        let sequences = stored()
+        #expect(UInt64(sequences.count + spooled()) == signed)
+        #expect(sequences == (0..<sequences.count).map { UInt64($0 + 1) }, "\(sequences)")
+        #expect(collector.server?.log.contains("listening api") == true)
+    }
+
     static func verdictBody(_ collector: CollectorHarness, _ deviceID: String, token: String) throws -> String {
         try Shell.run([
             "curl", "-sS", "--fail", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)",

@@ -15,7 +15,11 @@ public actor PostgresServer {
     }
 
     private var started: Endpoint?
+    private var directory: String?
     private var databases = 0
+
+    /// A cluster of its own (for a test that stops and starts it); `shared` serves everything else.
+    public init() {}
 
     /// Why PostgreSQL cannot run here, or nil.
     public static var missing: String? {
@@ -26,8 +30,10 @@ public actor PostgresServer {
     public func endpoint() throws -> Endpoint {
         if let started { return started }
         // Not under the scratch directory, which is removed at exit before the watchdog stops the server.
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("posture-postgres-\(getpid())")
-            .path
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "posture-postgres-\(getpid())-\(UUID().uuidString.prefix(8))"
+        )
+        .path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let port = try freeLoopbackPort()
         let asPostgres: ([String]) -> [String] = { command in
@@ -58,7 +64,36 @@ public actor PostgresServer {
         }
         let endpoint = Endpoint(host: "127.0.0.1", port: port, username: "posture")
         started = endpoint
+        self.directory = directory
         return endpoint
+    }
+
+    /// Stops the server (fast shutdown: connections are closed), as an outage or a restart would.
+    public func stop() throws {
+        guard let directory else { return }
+        try control(["-m", "fast", "stop"], directory: directory)
+    }
+
+    /// Starts it again on the same port, with everything it stored.
+    public func start() throws {
+        guard let directory, let started else { return }
+        try control(
+            [
+                "-l", "\(directory)/log", "-o",
+                "-k \(directory) -c listen_addresses=127.0.0.1 -p \(started.port) -c fsync=off -c max_connections=200",
+                "start",
+            ], directory: directory)
+    }
+
+    private func control(_ arguments: [String], directory: String) throws {
+        let command =
+            (Requirement.isRoot ? ["runuser", "-u", "postgres", "--"] : [])
+            + ["\(Self.binaries)/pg_ctl", "-D", "\(directory)/data", "-w"] + arguments
+        let status = try DirectSpawn.run(command, logPath: "\(directory)/control.log", timeout: 60)
+        guard status == 0 else {
+            let log = (try? String(contentsOfFile: "\(directory)/control.log", encoding: .utf8)) ?? ""
+            throw SpawnError("pg_ctl \(arguments.last ?? "") failed: \(log)")
+        }
     }
 
     /// A new, empty database on the shared cluster.
