@@ -301,9 +301,15 @@ actor VerdictService {
         // The revision counts changes of content (stored with the verdict, so it survives restarts).
         let changed = verdict.version != previous?.version
         verdict.revision = changed ? (previous?.revision ?? 0) &+ 1 : previous?.revision ?? 1
-        entry.verdict = verdict
+        guard changed else {
+            entry.verdict = verdict
+            entries[id] = entry
+            return
+        }
+        // A changed verdict is served only once it is stored: while the store decides, readers and
+        // long-polls see the one before (which stays if another collector's verdict came first).
         entries[id] = entry
-        guard changed else { return }
+        entry.verdict = verdict
         let json = String(decoding: (try? PostureReport.wireEncoder().encode(verdict)) ?? Data(), as: UTF8.self)
         let change = VerdictChange(
             deviceID: id, at: now, previousStatus: previous?.status.rawValue, status: verdict.status.rawValue,
@@ -328,6 +334,7 @@ actor VerdictService {
         } catch {
             logger.error("cannot store the verdict of \(id): \(error)", metadata: ["posture.device": "\(id)"])
         }
+        entries[id]?.verdict = verdict
         sign(id, now: now)
         wakeAll(id)
         if !outbox.isEmpty { await transmitter?.wake() }
