@@ -20,8 +20,9 @@ public final class PostgresBackend: StoreBackend {
     public var dialect: SQLDialect { .postgresql }
 
     /// `threads` bounds the transactions in flight; the client's pool bounds the connections.
-    init(client: PostgresClient, threads: Int, logger: Logger) {
+    init(client: PostgresClient, threads: Int, connectionWait: Duration, logger: Logger) {
         self.client = client
+        self.connectionWait = connectionWait
         self.threads = NIOThreadPool(numberOfThreads: threads)
         self.threads.start()
         self.logger = logger
@@ -39,7 +40,7 @@ public final class PostgresBackend: StoreBackend {
 
     /// How long a transaction waits for a connection before the store is reported unreachable: the
     /// server down must be a quick 503, not a request that hangs until its client gives up.
-    static let connectionWait: Duration = .seconds(5)
+    let connectionWait: Duration
 
     /// Runs `body` in one transaction on a leased connection, from a thread of the pool.
     func transaction<T: Sendable>(_ begin: String, _ body: @escaping @Sendable (any SQLExecutor) throws -> T)
@@ -79,9 +80,9 @@ public final class PostgresBackend: StoreBackend {
                 }
             }
             group.addTask {
-                try await Task.sleep(for: Self.connectionWait)
+                try await Task.sleep(for: self.connectionWait)
                 if obtained.withLockedValue({ $0 }) { return nil }
-                throw PostgresUnavailable(wait: Self.connectionWait)
+                throw PostgresUnavailable(wait: self.connectionWait)
             }
             while let next = try await group.next() {
                 if let result = next {
@@ -89,7 +90,7 @@ public final class PostgresBackend: StoreBackend {
                     return result
                 }
             }
-            throw PostgresUnavailable(wait: Self.connectionWait)
+            throw PostgresUnavailable(wait: self.connectionWait)
         }
     }
 

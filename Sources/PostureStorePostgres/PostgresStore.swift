@@ -9,8 +9,12 @@ public final class PostgresStore: SQLStore, Service, SharedStoreEvents, @uncheck
     public let client: PostgresClient
     let postgres: PostgresBackend
 
-    /// `connections` bounds both the pool and the transactions in flight.
-    public init(configuration: PostgresClient.Configuration, connections: Int = 8, logger: Logger) {
+    /// `connections` bounds both the pool and the transactions in flight; a transaction that gets no
+    /// connection within `connectionWait` fails (`PostgresUnavailable`).
+    public init(
+        configuration: PostgresClient.Configuration, connections: Int = 8, connectionWait: Duration = .seconds(10),
+        logger: Logger
+    ) {
         var configuration = configuration
         // One more for LISTEN (`events()`), which holds its connection.
         configuration.options.maximumConnections = connections + 1
@@ -19,7 +23,8 @@ public final class PostgresStore: SQLStore, Service, SharedStoreEvents, @uncheck
         var background = logger
         background.logLevel = max(logger.logLevel, .warning)
         client = PostgresClient(configuration: configuration, backgroundLogger: background)
-        postgres = PostgresBackend(client: client, threads: connections, logger: logger)
+        postgres = PostgresBackend(
+            client: client, threads: connections, connectionWait: connectionWait, logger: logger)
         super.init(backend: postgres)
     }
 

@@ -58,7 +58,11 @@ final class StoreFixture: Sendable {
         let configuration = PostgresClient.Configuration(
             host: endpoint.host, port: endpoint.port, username: endpoint.username, password: nil, database: database,
             tls: .disable)
-        let store = PostgresStore(configuration: configuration, connections: 4, logger: Logger(label: "test-store"))
+        // The whole test suite shares two cores and the test process's cooperative threads: a long wait,
+        // so a busy machine is not mistaken for an unreachable server.
+        let store = PostgresStore(
+            configuration: configuration, connections: 4, connectionWait: .seconds(300),
+            logger: Logger(label: "test-store"))
         let running = Task { _ = try? await store.run() }
         try await store.migrate()
         return StoreFixture(kind: .postgresql, store: store, location: database, endpoint: endpoint, running: running)

@@ -54,7 +54,7 @@ public actor PostgresServer {
         let pgCtl = asPostgres(["\(Self.binaries)/pg_ctl", "-D", "\(directory)/data"]).joined(separator: " ")
         let script = """
             set -e
-            \(pgCtl) -l \(directory)/log -w -o '-k \(directory) -c listen_addresses=127.0.0.1 -p \(port) -c fsync=off -c max_connections=200' start
+            \(pgCtl) -l \(directory)/log -w -o '-k \(directory) -c listen_addresses=127.0.0.1 -p \(port) -c fsync=off -c max_connections=500' start
             (while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(pgCtl) -m immediate stop; rm -rf \(directory)) </dev/null >/dev/null 2>&1 &
             """
         let status = try DirectSpawn.run(["/bin/sh", "-c", script], logPath: "\(directory)/start.log", timeout: 60)
@@ -80,7 +80,7 @@ public actor PostgresServer {
         try control(
             [
                 "-l", "\(directory)/log", "-o",
-                "-k \(directory) -c listen_addresses=127.0.0.1 -p \(started.port) -c fsync=off -c max_connections=200",
+                "-k \(directory) -c listen_addresses=127.0.0.1 -p \(started.port) -c fsync=off -c max_connections=500",
                 "start",
             ], directory: directory)
     }

@@ -355,17 +355,20 @@ actor VerdictService {
     /// notification) or before a verdict that only time changes: its record, its newest report and its
     /// stored verdict, which becomes the one served (long-polls waiting on the device wake if it changed).
     func refresh(_ id: String) async {
+        // Everything is read first; the entry is changed afterwards without a suspension, so a verdict
+        // this collector stores meanwhile is not overwritten by an older read.
         guard let device = try? await store.device(id) else { return }
+        let latest = try? await store.latestReport(deviceID: id)
+        let stored = try? await store.storedVerdict(deviceID: id)
+        let decoder = PostureReport.wireDecoder()
         guard
             var entry = entries[id]
                 ?? (device.status == .active
-                    ? Entry(
-                        machineID: device.machineID, hostname: device.hostname, labels: device.labels) : nil)
+                    ? Entry(machineID: device.machineID, hostname: device.hostname, labels: device.labels) : nil)
         else { return }
         entry.labels = device.labels
-        if let latest = try? await store.latestReport(deviceID: id), latest.issuedAt > (entry.issuedAt ?? .distantPast),
-            let attestation = try? PostureReport.wireDecoder().decode(
-                AttestationPayload.self, from: Data(latest.payload.utf8)),
+        if let latest, latest.issuedAt > (entry.issuedAt ?? .distantPast),
+            let attestation = try? decoder.decode(AttestationPayload.self, from: Data(latest.payload.utf8)),
             (try? PayloadLimits.check(attestation)) != nil
         {
             entry.report = attestation.report
@@ -373,8 +376,8 @@ actor VerdictService {
             entry.signals.append(Self.sample(attestation))
         }
         let before = entry.verdict?.version
-        if let stored = try? await store.storedVerdict(deviceID: id),
-            let verdict = try? PostureReport.wireDecoder().decode(Verdict.self, from: Data(stored.verdict.utf8))
+        if let stored, let verdict = try? decoder.decode(Verdict.self, from: Data(stored.verdict.utf8)),
+            (verdict.revision ?? 0) >= (entry.verdict?.revision ?? 0)
         {
             entry.verdict = verdict
         }
