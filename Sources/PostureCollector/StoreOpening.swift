@@ -22,10 +22,14 @@ extension Collector {
         -> SQLStore
     {
         guard configuration.storage.driver == "postgresql" else { return try openSQLite(configuration) }
-        let store = try sharedStore(configuration, logger: logger ?? Logger(label: "posture-collector"))
-        Task { try await store.run() }
+        let logger = logger ?? Logger(label: "posture-collector")
+        let store = try sharedStore(configuration, logger: logger)
         do {
+            try await probe(configuration, logger: logger)
+            Task { try await store.run() }
             try await store.migrate()
+        } catch let error as CollectorError {
+            throw error
         } catch {
             throw CollectorError(.storage, unreachable(configuration, error))
         }
@@ -51,19 +55,28 @@ extension Collector {
 
     static func sharedStore(_ configuration: CollectorConfiguration, logger: Logger) throws -> PostgresStore {
         let storage = configuration.storage
-        let location: PostgresLocation
+        let client = try location(storage).clientConfiguration(password: try postgresPassword(storage))
+        return PostgresStore(configuration: client, connections: storage.connections, logger: logger)
+    }
+
+    static func location(_ storage: CollectorConfiguration.Storage) throws -> PostgresLocation {
         do {
-            location = try PostgresLocation(url: storage.url ?? "")
+            return try PostgresLocation(url: storage.url ?? "")
         } catch {
             throw CollectorError(.configuration, "\(error)")
         }
-        let client = try location.clientConfiguration(password: try postgresPassword(storage))
-        return PostgresStore(configuration: client, connections: storage.connections, logger: logger)
+    }
+
+    /// One connection first: its failure names the cause (refused, TLS, password) exactly.
+    static func probe(_ configuration: CollectorConfiguration, logger: Logger) async throws {
+        let storage = configuration.storage
+        try await PostgresStore.probe(location(storage), password: try postgresPassword(storage), logger: logger)
     }
 
     /// Migrates the shared schema with a client of its own, before serving; an unreachable server is
     /// retried (the caller waits), anything else is thrown.
     static func migrateSharedStore(_ configuration: CollectorConfiguration, logger: Logger) async throws {
+        try await probe(configuration, logger: logger)
         let store = try sharedStore(configuration, logger: logger)
         let client = Task { try await store.run() }
         defer { client.cancel() }

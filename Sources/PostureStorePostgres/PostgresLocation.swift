@@ -85,34 +85,57 @@ public struct PostgresLocation: Sendable, Equatable {
         return components.string ?? "postgresql://…"
     }
 
-    /// The client's configuration: TLS 1.3, the server's certificate verified against `sslrootcert` or the
-    /// system's roots in `verify-full`.
+    /// TLS toward the server: the mode and, unless disabled, TLS 1.3 with the server's certificate verified
+    /// against `sslrootcert` or the system's roots in `verify-full` (and in `require` with a root given).
+    func tlsSettings() throws -> (mode: TLSMode, configuration: TLSConfiguration?) {
+        guard tls != .disable else { return (.disable, nil) }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv13
+        if let rootCertificate {
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(rootCertificate))
+        }
+        switch tls {
+        case .disable, .verifyFull: break
+        case .prefer: configuration.certificateVerification = .none
+        case .require: if rootCertificate == nil { configuration.certificateVerification = .none }
+        }
+        return (tls, configuration)
+    }
+
+    /// The pool's configuration.
     public func clientConfiguration(password: String?) throws -> PostgresClient.Configuration {
         if let socketDirectory {
             return PostgresClient.Configuration(
                 unixSocketPath: socketDirectory + "/.s.PGSQL.\(port)", username: username, password: password,
                 database: database)
         }
-        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
-        tlsConfiguration.minimumTLSVersion = .tlsv13
-        if let rootCertificate {
-            tlsConfiguration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(rootCertificate))
-        }
-        let mode: PostgresClient.Configuration.TLS
-        switch tls {
-        case .disable: mode = .disable
-        case .prefer:
-            tlsConfiguration.certificateVerification = .none
-            mode = .prefer(tlsConfiguration)
-        case .require:
-            // libpq's `require`: encrypted; the certificate is checked only when a root was given.
-            if rootCertificate == nil { tlsConfiguration.certificateVerification = .none }
-            mode = .require(tlsConfiguration)
-        case .verifyFull:
-            tlsConfiguration.certificateVerification = .fullVerification
-            mode = .require(tlsConfiguration)
-        }
+        let (mode, configuration) = try tlsSettings()
+        let tls: PostgresClient.Configuration.TLS =
+            switch (mode, configuration) {
+            case (.prefer, let configuration?): .prefer(configuration)
+            case (.require, let configuration?), (.verifyFull, let configuration?): .require(configuration)
+            default: .disable
+            }
         return PostgresClient.Configuration(
-            host: host, port: port, username: username, password: password, database: database, tls: mode)
+            host: host, port: port, username: username, password: password, database: database, tls: tls)
+    }
+
+    /// One connection's configuration, for `PostgresStore.probe`.
+    func connectionConfiguration(password: String?) throws -> PostgresConnection.Configuration {
+        if let socketDirectory {
+            return PostgresConnection.Configuration(
+                unixSocketPath: socketDirectory + "/.s.PGSQL.\(port)", username: username, password: password,
+                database: database)
+        }
+        let (mode, configuration) = try tlsSettings()
+        let context = try configuration.map { try NIOSSLContext(configuration: $0) }
+        let tls: PostgresConnection.Configuration.TLS =
+            switch (mode, context) {
+            case (.prefer, let context?): .prefer(context)
+            case (.require, let context?), (.verifyFull, let context?): .require(context)
+            default: .disable
+            }
+        return PostgresConnection.Configuration(
+            host: host, port: port, username: username, password: password, database: database, tls: tls)
     }
 }

@@ -34,6 +34,14 @@ public final class PostgresStore: SQLStore, Service, SharedStoreEvents, @uncheck
         try await postgres.shutDown()
     }
 
+    /// Connects once and logs in, so that what is wrong (the address, TLS, the password) is said in the
+    /// server's or the TLS library's own words, which a pool retrying in the background would only log.
+    public static func probe(_ location: PostgresLocation, password: String?, logger: Logger) async throws {
+        let connection = try await PostgresConnection.connect(
+            configuration: try location.connectionConfiguration(password: password), id: 0, logger: logger)
+        try await connection.close()
+    }
+
     /// Brings the schema to this version's, once, whichever collectors start together.
     public func migrate() async throws {
         try await postgres.write { db in

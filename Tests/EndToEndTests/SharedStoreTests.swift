@@ -249,7 +249,7 @@ struct SharedStoreTests {
         #expect(statuses == ["not", "ok", "not", "ok", "not", "ok"], "\(statuses)")
     }
 
-    /// The PostgreSQL server stopped under load and started again: the collector refuses with 503 meanwhile,
+    /// The PostgreSQL server stopped under load and started again: the collector refuses meanwhile,
     /// the agent keeps its reports, and everything is stored once, in order, when the server is back,
     /// without restarting anything.
     @Test func aDatabaseRestartUnderLoadLosesNothingAndMendsItself() async throws {
@@ -259,7 +259,7 @@ struct SharedStoreTests {
             "pg-restart", configuration: Self.configuration(endpoint, database: database))
         let (state, deviceID) = try collector.enrollAgent("agent")
         let agent = try BackgroundProcess(
-            [CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "300ms"],
+            [CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "1s"],
             logPath: collector.directory.appendingPathComponent("agent.log").path)
         defer { agent.signal(SIGKILL) }
         func stored() -> [UInt64] { (try? collector.attestations(deviceID).map(\.sequence)) ?? [] }
@@ -275,14 +275,16 @@ struct SharedStoreTests {
         }
         #expect(BackgroundProcess.eventually(timeout: 20) { spooled() >= 3 }, "\(agent.log)")
         // A new connection is refused at the handshake (deny on doubt: the store cannot say whether the
-        // device is still active), at once and with the cause in the collector's log; the agent retries.
+        // device is still active) within the store's connection wait, with the cause in the collector's
+        // log; the agent retries.
         let refused = try DeviceClient(collector: collector, state: state).post(captured.jws)
         #expect(refused.http == nil && refused.exit != 0, "\(refused)")
         #expect(
-            collector.server?.log.contains("handshake refused: the store cannot say whether the device is active")
-                == true
-        )
-        #expect(collector.server?.log.contains("no connection to PostgreSQL") == true)
+            BackgroundProcess.eventually(timeout: 30) {
+                let log = collector.server?.log ?? ""
+                return log.contains("handshake refused: the store cannot say whether the device is active")
+                    && log.contains("no connection to PostgreSQL")
+            })
         let outage = try Shell.runAllowingFailure([
             "curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", collector.caPath,
             collector.apiURL + "/readyz",
@@ -290,7 +292,9 @@ struct SharedStoreTests {
         #expect(outage == "503")
 
         try await server.start()
-        #expect(BackgroundProcess.eventually(timeout: 60) { spooled() == 0 }, "\(agent.log.suffix(2000))")
+        let drained = BackgroundProcess.eventually(timeout: 120) { spooled() == 0 }
+        if !drained { print("COLLECTOR LOG\n" + (collector.server?.log.suffix(6000) ?? "")) }
+        #expect(drained, "\(agent.log.suffix(2000))")
         agent.signal(SIGTERM)
         _ = agent.wait(timeout: 10)
         let signed = UInt64(
@@ -300,6 +304,61 @@ struct SharedStoreTests {
         #expect(UInt64(sequences.count + spooled()) == signed)
         #expect(sequences == (0..<sequences.count).map { UInt64($0 + 1) }, "\(sequences)")
         #expect(collector.server?.log.contains("listening api") == true)
+    }
+
+    /// PostgreSQL with TLS 1.3 and SCRAM passwords, as in production: the collector verifies the server's
+    /// certificate and logs in with a password file; a wrong password, a readable password file, the wrong
+    /// CA and no TLS are each refused with their cause.
+    @Test func theStoreIsReachedOverTLSWithAPasswordAndWhatIsWrongIsNamed() async throws {
+        let server = PostgresServer(secured: true)
+        let (endpoint, database) = try await server.database("secured")
+        let directory = try Paths.temporaryDirectory("secured")
+        let passwordFile = directory.appendingPathComponent("db-password").path
+        try (try #require(endpoint.password) + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        _ = try Shell.run(["chmod", "600", passwordFile])
+        func configuration(_ query: String, password: String = passwordFile) -> String {
+            """
+            storage:
+              driver: postgresql
+              url: postgresql://\(endpoint.username)@127.0.0.1:\(endpoint.port)/\(database)?\(query)
+              passwordFile: \(password)
+            """
+        }
+        let verified = "sslmode=verify-full&sslrootcert=\(try #require(endpoint.caPath))"
+        let collector = try CollectorHarness("secured", configuration: configuration(verified))
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1"])
+        #expect(try collector.attestations(deviceID).count == 1)
+
+        func refusal(_ text: String) throws -> String {
+            let path = directory.appendingPathComponent("other-\(UUID().uuidString).yaml").path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let output = try Shell.runAllowingFailure([
+                CollectorHarness.collectorBinary, "devices", "list", "--config", path, "--state-dir",
+                collector.stateDirectory,
+            ])
+            #expect(output.status != 0)
+            return output.stderr
+        }
+        let wrongPassword = directory.appendingPathComponent("wrong-password").path
+        try "not-the-password\n".write(toFile: wrongPassword, atomically: true, encoding: .utf8)
+        _ = try Shell.run(["chmod", "600", wrongPassword])
+        let badLogin = try refusal(configuration(verified, password: wrongPassword))
+        #expect(badLogin.contains("password authentication failed"), "\(badLogin)")
+        _ = try Shell.run(["chmod", "644", wrongPassword])
+        let readable = try refusal(configuration(verified, password: wrongPassword))
+        #expect(readable.contains("can be read by others") && readable.contains("chmod 600"), "\(readable)")
+        let otherCA = try refusal(configuration("sslmode=verify-full&sslrootcert=\(collector.caPath)"))
+        #expect(otherCA.contains("certificate") || otherCA.contains("TLS") || otherCA.contains("SSL"), "\(otherCA)")
+        let plain = try refusal(configuration("sslmode=disable"))
+        #expect(plain.contains("no encryption") || plain.contains("pg_hba.conf"), "\(plain)")
+        let inURL = try refusal(
+            """
+            storage:
+              driver: postgresql
+              url: postgresql://posture:secret@127.0.0.1:\(endpoint.port)/\(database)
+            """)
+        #expect(inURL.contains("holds a password") && !inURL.contains("secret"), "\(inURL)")
     }
 
     static func verdictBody(_ collector: CollectorHarness, _ deviceID: String, token: String) throws -> String {
