@@ -1,4 +1,5 @@
 import Logging
+import PostureModel
 import PostureStore
 import PostureStorePostgres
 import PostureStoreSQLite
@@ -81,6 +82,23 @@ extension Collector {
         let client = Task { try await store.run() }
         defer { client.cancel() }
         try await store.migrate()
+        try await checkFleetCA(configuration, store: store)
+    }
+
+    /// The first collector of a database records its CA; any other must hold the same, or the devices it
+    /// enrolled would be refused by the rest of the fleet (and theirs by it).
+    static func checkFleetCA(_ configuration: CollectorConfiguration, store: some FleetIdentityStore) async throws {
+        let ca = try CertificateAuthority.loadOrCreate(configuration, now: Date())
+        let mine = try CAFingerprint(ca.certificate).description
+        let fleet = try await store.claimIdentity("ca", value: mine)
+        guard fleet == mine else {
+            throw CollectorError(
+                .pki,
+                "this collector's CA (\(mine), \(configuration.stateDirectory)/ca.crt) is not the fleet's (\(fleet)), "
+                    + "which the first collector of this database recorded: copy ca.crt, ca.key, the signing keys "
+                    + "and signing-keys.json from a collector of the fleet into \(configuration.stateDirectory) "
+                    + "(README, Several collectors on PostgreSQL)")
+        }
     }
 
     static func unreachable(_ configuration: CollectorConfiguration, _ error: any Error) -> String {

@@ -177,6 +177,12 @@ public protocol LeaseStore: Sendable {
     func claimLease(_ name: String, owner: String, for duration: Duration, now: Date) async throws -> Bool
 }
 
+/// What every collector sharing a store must agree on (the CA), recorded by the first.
+public protocol FleetIdentityStore: Sendable {
+    /// Records `value` under `name` unless a value is recorded already; returns the recorded value.
+    func claimIdentity(_ name: String, value: String) async throws -> String
+}
+
 /// A signed-in dashboard user, kept in the store so that any collector of a fleet serves the session.
 public struct SessionRecord: Sendable, Equatable {
     /// SHA-256 of the session cookie: the store never holds a usable cookie.
@@ -224,4 +230,4 @@ public protocol SessionStore: Sendable {
 /// All of it: what a collector opens.
 public typealias PostureStore = EnrollmentStore & DeviceStore & AttestationStore & FleetStore & VerdictStore
     & OperatorStore & CredentialStore & SignalStore & RetentionStore & LeaseStore
-    & SessionStore
+    & SessionStore & FleetIdentityStore

@@ -158,6 +158,7 @@ enum PostgresSchema {
             created DOUBLE PRECISION NOT NULL, last_used DOUBLE PRECISION NOT NULL)
         """,
         "CREATE INDEX dashboard_sessions_credential ON dashboard_sessions (credential_hash, created)",
+        "CREATE TABLE store_identity (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
         "CREATE TABLE store_leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until DOUBLE PRECISION NOT NULL)",
     ]
 }

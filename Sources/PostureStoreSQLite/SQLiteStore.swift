@@ -58,6 +58,8 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
                 sql:
                     "CREATE TABLE store_leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, until DOUBLE PRECISION NOT NULL)"
             )
+            // What every collector of a shared store agrees on (`FleetIdentityStore`).
+            try db.execute(sql: "CREATE TABLE store_identity (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
             // Dashboard sessions, which any collector of a fleet serves (`SessionStore`).
             try db.execute(
                 sql: """

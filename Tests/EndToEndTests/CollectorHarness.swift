@@ -64,11 +64,14 @@ final class CollectorHarness: @unchecked Sendable {
             ] + (configPath.map { ["--config", $0] } ?? []),
             logPath: directory.appendingPathComponent("collector-\(starts).log").path)
         self.server = server
+        var exited = false
         let up = BackgroundProcess.eventually(timeout: 30) {
-            server.log.contains("listening devices") && server.log.contains("listening enrollment")
-                && server.log.contains("listening api")
+            exited = server.wait(timeout: 0) != nil
+            return exited
+                || (server.log.contains("listening devices") && server.log.contains("listening enrollment")
+                    && server.log.contains("listening api"))
         }
-        if !up { throw HarnessError("the collector did not start:\n\(server.log)") }
+        if !up || exited { throw HarnessError("the collector did not start:\n\(server.log)") }
     }
 
     func kill9() {

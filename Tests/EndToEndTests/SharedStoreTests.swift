@@ -89,6 +89,13 @@ struct SharedStoreTests {
         #expect(changes.components(separatedBy: "quarantine by").count - 1 == 1, "\(changes)")
         let audit = try a.command(["audit", "verify"])
         #expect(audit.contains("intact"), "\(audit)")
+        // A third collector started on the database with a CA of its own is refused, naming the fix.
+        do {
+            _ = try CollectorHarness("shared-c", configuration: configuration)
+            Issue.record("a collector with another CA started on the fleet's database")
+        } catch {
+            #expect("\(error)".contains("is not the fleet's") && "\(error)".contains("copy ca.crt"), "\(error)")
+        }
         let shown = try a.command(["devices", "show", deviceID])
         #expect(shown.contains("\"attestations\" : 4"))
     }
