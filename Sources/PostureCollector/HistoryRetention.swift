@@ -17,11 +17,10 @@ public struct HistoryRetention {
     public static let batch = 500
 
     func run() async {
+        let leases = Leases(store: collector.store)
         while !Task.isCancelled {
             // One collector of a shared store prunes; if it dies, another does within 90 minutes.
-            let holder = try? await collector.store.claimLease(
-                "retention", owner: CollectorNode.id, for: Self.interval + .seconds(1800), now: Date())
-            if holder == true { await prune(now: Date()) }
+            if await leases.hold("retention", for: Self.interval + .seconds(1800)) { await prune(now: Date()) }
             try? await Task.sleep(for: Self.interval)
         }
     }

@@ -8,6 +8,17 @@ import Testing
 /// action on one is in the audit trail that the other verifies.
 @Suite(.serialized, .enabled(if: PostgresServer.missing == nil || Requirement.isCI, "needs PostgreSQL 15"))
 struct SharedStoreTests {
+    /// Two collectors on a new database of the shared cluster, the second given the first's identity;
+    /// with `extra` YAML appended to both configurations.
+    static func twoCollectors(_ label: String, extra: String = "") async throws -> (
+        a: CollectorHarness, b: CollectorHarness, configuration: String
+    ) {
+        let (endpoint, database) = try await PostgresServer.shared.database(label)
+        let configuration = Self.configuration(endpoint, database: database) + extra
+        let a = try CollectorHarness("\(label)-a", configuration: configuration)
+        return (a, try CollectorHarness("\(label)-b", configuration: configuration, identityFrom: a), configuration)
+    }
+
     static func configuration(_ endpoint: PostgresServer.Endpoint, database: String) -> String {
         """
         storage:
@@ -18,10 +29,7 @@ struct SharedStoreTests {
     }
 
     @Test func twoCollectorsOnOneDatabaseServeOneFleet() async throws {
-        let (endpoint, database) = try await PostgresServer.shared.database("fleet")
-        let configuration = Self.configuration(endpoint, database: database)
-        let a = try CollectorHarness("shared-a", configuration: configuration)
-        let b = try CollectorHarness("shared-b", configuration: configuration, identityFrom: a)
+        let (a, b, configuration) = try await Self.twoCollectors("shared")
         let (state, deviceID) = try a.enrollAgent("agent")
 
         // A policy engine long-polls B (with a credential created on A: one fleet, one set of credentials)
@@ -146,10 +154,7 @@ struct SharedStoreTests {
 
     /// A dashboard session signed in on one collector is served by another, also after the first died.
     @Test func aDashboardSessionOutlivesTheCollectorThatCreatedIt() async throws {
-        let (endpoint, database) = try await PostgresServer.shared.database("sessions")
-        let configuration = Self.configuration(endpoint, database: database)
-        let a = try CollectorHarness("session-a", configuration: configuration)
-        let b = try CollectorHarness("session-b", configuration: configuration, identityFrom: a)
+        let (a, b, _) = try await Self.twoCollectors("session")
         let token = try a.command(["apitoken", "create", "--name", "alice", "--scope", "fleet:read"])
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let headers = try Shell.run([
@@ -172,10 +177,7 @@ struct SharedStoreTests {
     /// An agent given both collectors' URLs goes on reporting when the one it uses is killed with SIGKILL,
     /// and back when the other dies: every sequence number stored exactly once, in order.
     @Test func anAgentFailsOverBetweenCollectorsAndLosesNoReport() async throws {
-        let (endpoint, database) = try await PostgresServer.shared.database("failover")
-        let configuration = Self.configuration(endpoint, database: database)
-        let a = try CollectorHarness("failover-a", configuration: configuration)
-        let b = try CollectorHarness("failover-b", configuration: configuration, identityFrom: a)
+        let (a, b, _) = try await Self.twoCollectors("failover")
         let (state, deviceID) = try a.enrollAgent("agent")
         // What an enrollment grant carries when devicesURL lists both collectors.
         let enrollmentFile = URL(fileURLWithPath: state + "/enrollment.json")
@@ -208,7 +210,6 @@ struct SharedStoreTests {
     /// Two collectors push one Shared Signals stream: every verdict change, made through either, reaches the
     /// receiver exactly once and in order (one collector at a time holds the stream's push lease).
     @Test func everySETReachesTheReceiverOnceWhicheverCollectorsRun() async throws {
-        let (endpoint, database) = try await PostgresServer.shared.database("signals")
         let directory = try Paths.temporaryDirectory("shared-ssf")
         let certificate = directory.appendingPathComponent("receiver.crt").path
         let key = directory.appendingPathComponent("receiver.key").path
@@ -216,11 +217,8 @@ struct SharedStoreTests {
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", key,
             "-out", certificate, "-subj", "/CN=receiver", "-days", "1", "-addext", "subjectAltName=IP:127.0.0.1",
         ])
-        let configuration =
-            Self.configuration(endpoint, database: database)
-            + "\nssf: {allowedDestinations: [\"127.0.0.1\"], caBundle: \(certificate)}\n"
-        let a = try CollectorHarness("ssf-a", configuration: configuration)
-        let b = try CollectorHarness("ssf-b", configuration: configuration, identityFrom: a)
+        let (a, b, _) = try await Self.twoCollectors(
+            "ssf", extra: "\nssf: {allowedDestinations: [\"127.0.0.1\"], caBundle: \(certificate)}\n")
         let (state, deviceID) = try a.enrollAgent("agent")
         try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1"])
 

@@ -18,6 +18,8 @@ actor SignalTransmitter {
     static let pollMethod = "urn:ietf:rfc:8936"
 
     let store: any PostureStore
+    /// One collector of a shared store at a time pushes each stream.
+    private let leases: Leases
     let keys: SigningKeys
     private let issuerSource: Issuer
     var issuer: String { issuerSource.value }
@@ -37,6 +39,7 @@ actor SignalTransmitter {
         self.metrics = metrics
         destinations = DestinationPolicy(allowed: ssf.allowedDestinations)
         self.store = store
+        leases = Leases(store: store)
         self.keys = keys
         issuerSource = issuer
         self.trustDomain = trustDomain
@@ -172,15 +175,12 @@ actor SignalTransmitter {
             for stream in streams.values where stream.deliveryMethod == Self.pushMethod && stream.status == "enabled" {
                 // One collector at a time pushes a stream, so its SETs go once and in order; another takes
                 // over within 30 s of the holder's death.
-                guard
-                    (try? await store.claimLease(
-                        "ssf-push \(stream.id)", owner: CollectorNode.id, for: .seconds(30), now: Date())) == true
-                else { continue }
+                guard await leases.hold("ssf-push \(stream.id)", for: .seconds(30)) else { continue }
                 delivered = await deliver(stream) || delivered
             }
             if !delivered { await sleepPush(upTo: .seconds(1)) }
             // Streams other collectors of a shared store created, changed or deleted.
-            if ContinuousClock.now - reloaded > .seconds(5) {
+            if store is any SharedStoreEvents, ContinuousClock.now - reloaded > .seconds(5) {
                 reloaded = ContinuousClock.now
                 if let stored = try? await store.streams() {
                     streams = Dictionary(

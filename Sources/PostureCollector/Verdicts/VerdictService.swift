@@ -49,6 +49,7 @@ actor VerdictService {
     let trustDomain: String
     let policySource: PolicySource
     let logger: Logger
+    private let leases: Leases
     var transmitter: SignalTransmitter?
     private(set) var policy: Policy
     private var entries: [String: Entry] = [:]
@@ -62,6 +63,7 @@ actor VerdictService {
         logger: Logger
     ) throws {
         self.store = store
+        leases = Leases(store: store)
         self.keys = keys
         issuerSource = issuer
         self.trustDomain = trustDomain
@@ -388,18 +390,6 @@ actor VerdictService {
         }
     }
 
-    /// Until when this collector holds the re-evaluation lease (claimed for 15 s, renewed 5 s before).
-    private var reevaluationLeaseUntil = Date.distantPast
-
-    private func holdsReevaluation(now: Date) async -> Bool {
-        guard sharesStore else { return true }
-        if now < reevaluationLeaseUntil.addingTimeInterval(-5) { return true }
-        let held =
-            (try? await store.claimLease("reevaluation", owner: CollectorNode.id, for: .seconds(15), now: now)) == true
-        reevaluationLeaseUntil = held ? now.addingTimeInterval(15) : .distantPast
-        return held
-    }
-
     /// Whether the store is shared with other collectors, whose changes arrive as notifications.
     var sharesStore: Bool { store is any SharedStoreEvents }
 
@@ -446,7 +436,7 @@ actor VerdictService {
         }
         // Verdicts that time changes are evaluated by one collector of a shared store at a time; the others
         // learn the result as it is stored.
-        guard await holdsReevaluation(now: now) else { return }
+        guard await leases.hold("reevaluation", for: .seconds(15), now: now) else { return }
         for (id, entry) in entries {
             guard let due = entry.verdict?.reevaluateAt, due <= now else { continue }
             // Another collector may hold a newer report of the device: read it before time decides.
