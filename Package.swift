@@ -103,7 +103,9 @@ let package = Package(
 
         // Storage: narrow protocols per concern, the pure decisions, and every operation written once as a
         // script over SQL that both backends read. Links no database.
-        .target(name: "PostureStore", dependencies: ["PostureModel", "PostureVerdict"]),
+        .target(name: "PostureStore", dependencies: ["PostureModel", "PostureVerdict", "CZlib"]),
+        // C: zlib, to store each distinct report body once, deflated.
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // The embedded backend: one SQLite file (GRDB, WAL), its schema history.
         .target(
             name: "PostureStoreSQLite",

@@ -39,8 +39,10 @@ extension Agent {
         gatheredCursor = cursor
     }
 
+    /// Schema 2: the envelope signed, the report's parts beside it (a spool written by an earlier
+    /// version holds schema 1 compact JWSs, delivered as they are).
     func sign(_ payload: AttestationPayload) throws -> String {
-        try CompactJWS.sign(payload: try PostureReport.wireEncoder().encode(payload), with: key).compact
+        try DetachedAttestation.sign(payload, with: key).body
     }
 
     /// Delivers the spool oldest first until it is empty or the collector cannot take more now.
@@ -51,8 +53,10 @@ extension Agent {
                 guard var entry = try spool.entry(sequence) else { continue }
                 var resigned = false
                 delivery: while true {
+                    let schema2 = entry.jws.utf8.contains(UInt8(ascii: "\n"))
                     switch await client.post(
-                        "/v1/attestations", body: Array(entry.jws.utf8), contentType: "application/jose")
+                        "/v1/attestations", body: Array(entry.jws.utf8),
+                        contentType: schema2 ? DetachedAttestation.mediaType : "application/jose")
                     {
                     case .accepted(let bytes):
                         let receipt = try PostureReport.wireDecoder().decode(AttestationReceipt.self, from: Data(bytes))

@@ -151,11 +151,12 @@ public struct CollectorCore: Sendable {
         let now = Date()
         // The signature verified before anything but the JWS header was parsed; the report is parsed whole
         // (for the verdict) in the same step as the envelope.
-        let (envelope, payload, attestation) = try verifier.verify(body: body, peer: peer, now: now)
+        let verified = try verifier.verify(body: body, peer: peer, now: now)
+        let (envelope, attestation) = (verified.envelope, verified.payload)
         let counts = attestation.report.journal.value?.counts ?? [:]
         let osRelease = attestation.report.os.osRelease.value ?? [:]
         let pending = PendingAttestation(
-            envelope: envelope, jws: String(decoding: body, as: UTF8.self), payload: payload, receivedAt: now,
+            envelope: envelope, evidence: verified.evidence, payload: verified.payloadJSON, receivedAt: now,
             nextNonce: NonceFactory.make(now: now, lifetime: configuration.attestations.nonceLifetime.duration),
             journalCounts: counts.isEmpty
                 ? nil : (try? PostureReport.wireEncoder().encode(counts)).map { String(decoding: $0, as: UTF8.self) },

@@ -55,7 +55,7 @@ public struct HistoryRetention {
             collector.metrics.pruned(pruned)
             if pruned != PrunedHistory() {
                 collector.logger.info(
-                    "retention: deleted \(pruned.attestations) attestations, \(pruned.certificates) expired certificates, \(pruned.nonces) nonces, \(pruned.securityEvents) security events",
+                    "retention: deleted \(pruned.attestations) attestations, \(pruned.certificates) expired certificates, \(pruned.nonces) nonces, \(pruned.securityEvents) security events, \(pruned.reportBodies) report parts no attestation kept names",
                     metadata: ["posture.attestations_before": "\(cutoffs.attestations)"])
             }
         } catch is CancellationError {

@@ -97,12 +97,32 @@ public struct Enrollment: Sendable {
     }
 }
 
+/// What a store keeps of an attestation so that anyone with the device certificate can verify it again.
+public enum AttestationEvidence: Sendable, Equatable {
+    /// Schema 1: the compact JWS whose payload holds the whole report.
+    case compactJWS(String)
+    /// Schema 2: the signed envelope's bytes, its raw signature (the header is the canonical one for the
+    /// device's key) and the parts it names by digest, each stored once however many envelopes name it.
+    case envelope(Data, signature: Data, parts: [ReportBody])
+}
+
+/// A part of a schema 2 report, keyed by the base64url SHA-256 of its bytes.
+public struct ReportBody: Sendable, Equatable {
+    public var digest: String
+    public var bytes: Data
+
+    public init(digest: String, bytes: Data) {
+        self.digest = digest
+        self.bytes = bytes
+    }
+}
+
 /// A verified attestation (certificate, signature, device, schema checked) awaiting the checks that need
 /// stored state: nonce, sequence, issue time against the nonce.
 public struct PendingAttestation: Sendable {
     public var envelope: AttestationEnvelope
-    public var jws: String
-    /// The verified payload JSON, stored as the device's latest state.
+    public var evidence: AttestationEvidence
+    /// The verified payload as JSON (schema 1's shape), stored as the device's latest state.
     public var payload: Data
     public var receivedAt: Date
     /// The next nonce, issued if this one is accepted.
@@ -114,13 +134,13 @@ public struct PendingAttestation: Sendable {
     public var osVersion: String
 
     public init(
-        envelope: AttestationEnvelope, jws: String, payload: Data, receivedAt: Date, nextNonce: IssuedNonce,
-        journalCounts: String? = nil, os: String = "", osVersion: String = ""
+        envelope: AttestationEnvelope, evidence: AttestationEvidence, payload: Data, receivedAt: Date,
+        nextNonce: IssuedNonce, journalCounts: String? = nil, os: String = "", osVersion: String = ""
     ) {
         self.os = os
         self.osVersion = osVersion
         self.envelope = envelope
-        self.jws = jws
+        self.evidence = evidence
         self.payload = payload
         self.receivedAt = receivedAt
         self.nextNonce = nextNonce
@@ -144,7 +164,11 @@ public struct StoredAttestation: Sendable, Equatable, Codable {
     public var issuedAt: Date
     public var receivedAt: Date
     public var delivery: String
+    /// The compact JWS the device signed: the whole report (schema 1) or the envelope (schema 2).
     public var jws: String
+    /// Schema 2: the report and journal parts the envelope names by SHA-256, as the device sent them.
+    public var reportPart: String?
+    public var journalPart: String?
 }
 
 public struct SecurityEvent: Sendable, Equatable, Codable {

@@ -22,6 +22,17 @@ open class SQLStore: @unchecked Sendable {
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLExecutor) throws -> T) async throws -> T {
         try await backend.write(body)
     }
+
+    /// Deletes attestations issued before `before` but each device's newest, `batch` at a time; returns
+    /// how many, and the oldest time an attestation may still have been received (what the report parts
+    /// they name must outlive). PostgreSQL drops whole days instead.
+    open func pruneAttestations(before: Date, batch: Int) async throws -> (deleted: Int, keptFrom: Date) {
+        let deleted = try await deleteInBatches(
+            from: "attestations", key: "id", position: "issued_at", before: before,
+            keeping: "sequence = (SELECT MAX(sequence) FROM attestations b WHERE b.device_id = t.device_id)",
+            batch: batch)
+        return (deleted, before)
+    }
 }
 
 extension SQLStore: EnrollmentStore {

@@ -6,7 +6,41 @@ enum PostgresSchema {
     static let lock: Int64 = 7_310_000
 
     /// Each version's statements, in order; `posture_schema` records the last applied.
-    static let versions: [[String]] = [version1]
+    static let versions: [[String]] = [version1, version2]
+
+    /// Attestation schema 2 (each distinct report part stored once) and attestations partitioned by the
+    /// day they were received, so that retention drops whole days. The rows of version 1 are moved into
+    /// the new table once its first partitions exist (`PostgresStore.migrate`).
+    static let version2 = [
+        """
+        CREATE TABLE report_bodies (
+            digest TEXT COLLATE "C" PRIMARY KEY, size INTEGER NOT NULL, body BYTEA NOT NULL,
+            last_seen DOUBLE PRECISION NOT NULL)
+        """,
+        // Already deflated: PostgreSQL need not try to compress it again.
+        "ALTER TABLE report_bodies ALTER COLUMN body SET STORAGE EXTERNAL",
+        "CREATE INDEX report_bodies_seen ON report_bodies (last_seen)",
+        "ALTER TABLE device_state ADD COLUMN report_digest TEXT COLLATE \"C\", ADD COLUMN journal_digest TEXT COLLATE \"C\"",
+        "CREATE INDEX device_state_report ON device_state (report_digest)",
+        "CREATE INDEX device_state_journal ON device_state (journal_digest)",
+        "ALTER TABLE attestations RENAME TO attestations_v1",
+        // No row ID: the key is (device_id, sequence), which the device's row lock keeps unique (a
+        // partitioned table's unique index would have to include the day).
+        """
+        CREATE TABLE attestations (
+            device_id TEXT NOT NULL REFERENCES devices(id), sequence BIGINT NOT NULL,
+            issued_at DOUBLE PRECISION NOT NULL, received_at DOUBLE PRECISION NOT NULL, delivery TEXT NOT NULL,
+            jws TEXT, envelope BYTEA, signature BYTEA, journal_counts TEXT,
+            CHECK ((jws IS NULL) <> (envelope IS NULL))
+        ) PARTITION BY RANGE (received_at)
+        """,
+        // Rows of days without a partition: each device's newest attestation when its day is dropped, and
+        // anything received while no partition was made ahead. Retention deletes its rows one by one.
+        "CREATE TABLE attestations_kept PARTITION OF attestations DEFAULT",
+        "CREATE INDEX attestations_device ON attestations (device_id, sequence)",
+        // Only attestations with journal events, which the signals rules sum over a window.
+        "CREATE INDEX attestations_events ON attestations (issued_at) WHERE journal_counts IS NOT NULL",
+    ]
 
     static let version1 = [
         "CREATE EXTENSION IF NOT EXISTS pg_trgm",

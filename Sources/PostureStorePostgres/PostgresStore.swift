@@ -3,6 +3,12 @@ import PostgresNIO
 import PostureStore
 import ServiceLifecycle
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// The shared store of several collectors: the same scripts as SQLite's, on PostgreSQL through
 /// postgres-nio. Its client is a service: run it (in the collector's ServiceGroup), then `migrate()`.
 public final class PostgresStore: SQLStore, Service, SharedStoreEvents, @unchecked Sendable {
@@ -51,8 +57,39 @@ public final class PostgresStore: SQLStore, Service, SharedStoreEvents, @uncheck
                 try db.row("SELECT MAX(version) AS version FROM posture_schema")?.optionalInt64("version") ?? 0
             for (index, statements) in PostgresSchema.versions.enumerated() where index + 1 > version {
                 for statement in statements { try db.execute(statement, []) }
+                if index + 1 == 2 {
+                    // Version 1's rows, into the days they were received (partitions made first).
+                    try AttestationPartitions.ensure(now: Date(), db)
+                    try db.execute(
+                        """
+                        INSERT INTO attestations (device_id, sequence, issued_at, received_at, delivery, jws, journal_counts)
+                        SELECT device_id, sequence, issued_at, received_at, delivery, jws, journal_counts FROM attestations_v1
+                        """, [])
+                    try db.execute("DROP TABLE attestations_v1", [])
+                }
                 try db.execute("INSERT INTO posture_schema (version) VALUES (?)", [index + 1])
             }
+            try AttestationPartitions.ensure(now: Date(), db)
+        }
+    }
+
+    /// Whole days of attestations received before `before` are dropped (each device's newest moves to the
+    /// default partition); rows in the default partition are deleted one by one. Days ahead are made here
+    /// too: retention runs on one collector at a time, every few minutes.
+    override public func pruneAttestations(before: Date, batch: Int) async throws -> (deleted: Int, keptFrom: Date) {
+        try await postgres.write { db in
+            try AttestationPartitions.ensure(now: Date(), db)
+            var deleted = 0
+            for day in try AttestationPartitions.list(db) where day.end <= before.timeIntervalSince1970 {
+                deleted += try AttestationPartitions.drop(day, db)
+            }
+            deleted += try db.execute(
+                """
+                DELETE FROM attestations_kept t WHERE received_at < ?
+                AND sequence <> COALESCE((SELECT s.sequence FROM device_state s WHERE s.device_id = t.device_id), -1)
+                """, [before])
+            let oldest = try AttestationPartitions.list(db).first?.start ?? before.timeIntervalSince1970
+            return (deleted, Date(timeIntervalSince1970: min(oldest, before.timeIntervalSince1970)))
         }
     }
 

@@ -168,4 +168,27 @@ enum SQLiteSchema {
         DROP TRIGGER IF EXISTS fleet_failure_added; DROP TRIGGER IF EXISTS fleet_failure_removed;
         DROP TRIGGER IF EXISTS fleet_verdict_day;
         """
+
+    /// Attestation schema 2: each distinct report part stored once; per attestation, its envelope and
+    /// signature (`jws` only for schema 1). Rebuilt because SQLite cannot drop `jws`'s NOT NULL in place.
+    static let reportBodies = """
+        CREATE TABLE report_bodies (
+            digest TEXT PRIMARY KEY, size INTEGER NOT NULL, body BLOB NOT NULL, last_seen DOUBLE PRECISION NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX report_bodies_seen ON report_bodies (last_seen);
+        ALTER TABLE device_state ADD COLUMN report_digest TEXT;
+        ALTER TABLE device_state ADD COLUMN journal_digest TEXT;
+        CREATE INDEX device_state_report ON device_state (report_digest);
+        CREATE INDEX device_state_journal ON device_state (journal_digest);
+        CREATE TABLE attestations_v8 (
+            id INTEGER PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(id), sequence BIGINT NOT NULL,
+            issued_at DOUBLE PRECISION NOT NULL, received_at DOUBLE PRECISION NOT NULL, delivery TEXT NOT NULL,
+            jws TEXT, envelope BLOB, signature BLOB, journal_counts TEXT, UNIQUE (device_id, sequence),
+            CHECK ((jws IS NULL) <> (envelope IS NULL)));
+        INSERT INTO attestations_v8 (id, device_id, sequence, issued_at, received_at, delivery, jws, journal_counts)
+            SELECT id, device_id, sequence, issued_at, received_at, delivery, jws, journal_counts FROM attestations;
+        DROP TABLE attestations;
+        ALTER TABLE attestations_v8 RENAME TO attestations;
+        CREATE INDEX attestations_issued ON attestations (issued_at);
+        """
 }

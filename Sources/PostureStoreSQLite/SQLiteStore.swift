@@ -69,6 +69,9 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
                     CREATE INDEX dashboard_sessions_credential ON dashboard_sessions (credential_hash, created);
                     """)
         }
+        migrator.registerMigration("v8") { db in
+            try db.execute(sql: SQLiteSchema.reportBodies)
+        }
         return migrator
     }
 

@@ -18,7 +18,7 @@
                 _ = try? jws.verifiedPayload(signedBy: Fixtures.deviceKey.publicKey)
             }
             do {
-                let (_, _, attestation) = try verifier.verify(body: input, peer: Fixtures.peer, now: Fixtures.now)
+                let attestation = try verifier.verify(body: input, peer: Fixtures.peer, now: Fixtures.now).payload
                 // Accepted: what the collector does next with it.
                 let verdict = ReportUse.exercise(
                     attestation.report, issuedAt: attestation.issuedAt, deviceID: attestation.deviceID)

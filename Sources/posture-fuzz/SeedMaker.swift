@@ -31,6 +31,9 @@
             let payloadJSON = try PostureReport.wireEncoder().encode(payload)
             let jws = try CompactJWS.sign(payload: payloadJSON, with: SoftwareSigningKey(Fixtures.deviceKey))
             try save("jws", "attestation.jws", Data(jws.compact.utf8))
+            // Schema 2: the signed envelope and the two parts it names by digest, three lines.
+            let detached = try DetachedAttestation.sign(payload, with: SoftwareSigningKey(Fixtures.deviceKey))
+            try save("jws", "attestation-v2", Data(detached.body.utf8))
             try save("attestation", "payload.json", payloadJSON)
             try save("dashboard", "payload.json", payloadJSON)
             try save("attestation", "report.json", try PostureReport.wireEncoder().encode(report))

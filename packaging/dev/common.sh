@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # chromium and chromium-driver run the dashboard in a real browser (Selenium, from PyPI with schemathesis,
 # which checks the collector against its OpenAPI document).
 POSTURE_APT_PACKAGES=(
-    pkg-config libsystemd-dev libnftables-dev
+    pkg-config libsystemd-dev libnftables-dev zlib1g-dev
     systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
     jq openssl curl python3-cryptography python3-jwt dbus-daemon python3-dbus python3-gi
     mmdebstrap systemd-container openssh-client faketime

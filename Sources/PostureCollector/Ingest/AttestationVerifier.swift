@@ -27,9 +27,16 @@ struct AttestationVerifier: Sendable {
         var schemaVersion: Int
     }
 
-    func verify(body: [UInt8], peer: PeerIdentity, now: Date) throws(AttestationRefusal)
-        -> (AttestationEnvelope, Data, AttestationPayload)
-    {
+    /// What passed: the envelope's fields, what the store keeps as evidence, the payload in schema 1's
+    /// shape as JSON (the device's latest state) and decoded.
+    struct Verified {
+        var envelope: AttestationEnvelope
+        var evidence: AttestationEvidence
+        var payloadJSON: Data
+        var payload: AttestationPayload
+    }
+
+    func verify(body: [UInt8], peer: PeerIdentity, now: Date) throws(AttestationRefusal) -> Verified {
         guard body.count <= maxBodyBytes else {
             throw AttestationRefusal(
                 .payloadTooLarge, "the attestation is \(body.count) bytes; the limit is \(maxBodyBytes)")
@@ -43,6 +50,9 @@ struct AttestationVerifier: Sendable {
         guard let text = String(validating: body[start..<end], as: UTF8.self) else {
             throw AttestationRefusal(
                 .malformedJWS, "the body is not UTF-8 text; send the compact JWS as application/jose")
+        }
+        if let detached = try DetachedAttestation(body: Substring(text)) {
+            return try verify(detached, peer: peer, now: now)
         }
         let jws = try CompactJWS(parsing: text)
         let payload = try jws.verifiedPayload(with: peer.publicKey)
@@ -79,18 +89,7 @@ struct AttestationVerifier: Sendable {
                 "schema \(envelope.schemaVersion)/report \(envelope.report.schemaVersion) is not known; this collector reads \(AttestationPayload.currentSchemaVersion)/\(PostureReport.currentSchemaVersion)"
             )
         }
-        guard envelope.deviceID == peer.identity.deviceID else {
-            throw AttestationRefusal(
-                .deviceMismatch,
-                "the report names device \(envelope.deviceID) but the certificate is \(peer.identity.deviceID)")
-        }
-        let skewSeconds = Double(skew.components.seconds)
-        guard envelope.issuedAt.timeIntervalSince(now) <= skewSeconds else {
-            throw AttestationRefusal(
-                .futureIssueTime,
-                "issuedAt is \(envelope.issuedAt.timeIntervalSince(now).saturatingInt) s ahead of the collector's clock; check the device's time synchronisation"
-            )
-        }
+        try checkDeviceAndClock(envelope.deviceID, issuedAt: envelope.issuedAt, peer: peer, now: now)
         guard let attestation else {
             throw AttestationRefusal(
                 .malformedPayload,
@@ -98,12 +97,68 @@ struct AttestationVerifier: Sendable {
         }
         // Every value in its documented range before anything stores, sums or renders it.
         try PayloadLimits.check(attestation)
-        return (
-            AttestationEnvelope(
+        return Verified(
+            envelope: AttestationEnvelope(
                 schemaVersion: envelope.schemaVersion, deviceID: envelope.deviceID, sequence: envelope.sequence,
                 issuedAt: envelope.issuedAt, nonce: envelope.nonce, spoolGap: envelope.spoolGap),
-            payload, attestation
-        )
+            evidence: .compactJWS(text), payloadJSON: payload, payload: attestation)
+    }
+
+    /// Schema 2: the envelope's signature, its fields, then the parts against the digests it names, and
+    /// only then the parts parsed.
+    private func verify(_ detached: DetachedAttestation, peer: PeerIdentity, now: Date) throws(AttestationRefusal)
+        -> Verified
+    {
+        let (envelope, bytes) = try detached.verifiedEnvelope(with: peer.publicKey)
+        guard envelope.v == DetachedAttestation.schemaVersion else {
+            throw AttestationRefusal(
+                .unsupportedSchema,
+                "a three-line attestation is schema \(DetachedAttestation.schemaVersion); this envelope says \(envelope.v)")
+        }
+        let issuedAt = Date(timeIntervalSince1970: Double(envelope.iat))
+        try checkDeviceAndClock(envelope.sub, issuedAt: issuedAt, peer: peer, now: now)
+        let report = try detached.report(for: envelope)
+        guard report.schemaVersion == PostureReport.currentSchemaVersion else {
+            throw AttestationRefusal(
+                .unsupportedSchema,
+                "report schema \(report.schemaVersion) is not known; this collector reads \(PostureReport.currentSchemaVersion)")
+        }
+        let attestation = AttestationPayload(
+            deviceID: envelope.sub, sequence: envelope.seq, issuedAt: issuedAt, nonce: envelope.nonce,
+            spoolGap: envelope.gap, report: report)
+        try PayloadLimits.check(attestation)
+        let json: Data
+        do {
+            json = try PostureReport.wireEncoder().encode(attestation)
+        } catch {
+            throw AttestationRefusal(.internalError, "the collector could not encode the report: \(error)")
+        }
+        return Verified(
+            envelope: AttestationEnvelope(
+                schemaVersion: envelope.v, deviceID: envelope.sub, sequence: envelope.seq, issuedAt: issuedAt,
+                nonce: envelope.nonce, spoolGap: envelope.gap),
+            evidence: .envelope(
+                bytes, signature: detached.jws.signatureBytes,
+                parts: [
+                    ReportBody(digest: envelope.report, bytes: detached.reportPart),
+                    ReportBody(digest: envelope.journal, bytes: detached.journalPart),
+                ]),
+            payloadJSON: json, payload: attestation)
+    }
+
+    private func checkDeviceAndClock(_ deviceID: String, issuedAt: Date, peer: PeerIdentity, now: Date)
+        throws(AttestationRefusal)
+    {
+        guard deviceID == peer.identity.deviceID else {
+            throw AttestationRefusal(
+                .deviceMismatch, "the report names device \(deviceID) but the certificate is \(peer.identity.deviceID)")
+        }
+        guard issuedAt.timeIntervalSince(now) <= Double(skew.components.seconds) else {
+            throw AttestationRefusal(
+                .futureIssueTime,
+                "issuedAt is \(issuedAt.timeIntervalSince(now).saturatingInt) s ahead of the collector's clock; check the device's time synchronisation"
+            )
+        }
     }
 
     static func describe(_ error: any Error) -> String {

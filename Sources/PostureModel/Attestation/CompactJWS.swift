@@ -53,7 +53,7 @@ public struct CompactJWS: Sendable, Equatable {
     public let header: Header
     private let signingInput: Substring
     private let encodedPayload: Substring
-    private let signature: Data
+    let signature: Data
 
     /// Signs `payload` with `signer`; `kid` is the thumbprint of the signer's public key.
     public static func sign(payload: Data, type: String = attestationType, with signer: some ES256Signer) throws

@@ -25,6 +25,7 @@ extension Int64: SQLBindable { public var sqlValue: SQLValue { .integer(self) } 
 extension UInt64: SQLBindable { public var sqlValue: SQLValue { .integer(Int64(clamping: self)) } }
 extension Double: SQLBindable { public var sqlValue: SQLValue { .real(self) } }
 extension Bool: SQLBindable { public var sqlValue: SQLValue { .integer(self ? 1 : 0) } }
+extension Data: SQLBindable { public var sqlValue: SQLValue { .blob(Array(self)) } }
 extension Date: SQLBindable { public var sqlValue: SQLValue { .real(timeIntervalSince1970) } }
 extension Optional: SQLBindable where Wrapped: SQLBindable {
     public var sqlValue: SQLValue { self?.sqlValue ?? .null }
@@ -99,6 +100,14 @@ public struct SQLRow: Sendable {
         case .real(let number): return number
         case .integer(let number): return Double(number)
         default: throw mismatch(column, "a number")
+        }
+    }
+
+    public func optionalBlob(_ column: String) throws -> Data? {
+        switch self[column] {
+        case .null: return nil
+        case .blob(let bytes): return Data(bytes)
+        case .text, .integer, .real: throw mismatch(column, "bytes")
         }
     }
 

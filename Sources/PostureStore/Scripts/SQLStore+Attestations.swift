@@ -52,14 +52,27 @@ extension SQLStore: AttestationStore {
         case .failure(let refusal): return .failure(refusal)
         case .success(let decided): delivery = decided
         }
+        var jws: String?
+        var envelopeBytes: Data?
+        var signature: Data?
+        var digests: [String?] = [nil, nil]
+        switch pending.evidence {
+        case .compactJWS(let compact): jws = compact
+        case .envelope(let bytes, let signed, let parts):
+            try ReportBodies.store(parts, at: pending.receivedAt, db)
+            envelopeBytes = bytes
+            signature = signed
+            digests = parts.count == 2 ? parts.map(\.digest) : [nil, nil]
+        }
         try db.execute(
             """
-            INSERT INTO attestations (device_id, sequence, issued_at, received_at, delivery, jws, journal_counts)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO attestations (device_id, sequence, issued_at, received_at, delivery, jws, envelope, signature,
+                journal_counts)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                envelope.deviceID, envelope.sequence, envelope.issuedAt, pending.receivedAt, delivery, pending.jws,
-                pending.journalCounts,
+                envelope.deviceID, envelope.sequence, envelope.issuedAt, pending.receivedAt, delivery, jws,
+                envelopeBytes, signature, pending.journalCounts,
             ])
         try db.execute("UPDATE devices SET last_sequence = ? WHERE id = ?", [envelope.sequence, envelope.deviceID])
         try db.execute(
@@ -67,14 +80,16 @@ extension SQLStore: AttestationStore {
             [pending.receivedAt, envelope.nonce])
         try db.execute(
             """
-            INSERT INTO device_state (device_id, sequence, issued_at, received_at, delivery, payload)
-            VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO device_state (device_id, sequence, issued_at, received_at, delivery, payload, report_digest,
+                journal_digest)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (device_id) DO UPDATE SET sequence = excluded.sequence, issued_at = excluded.issued_at,
-                received_at = excluded.received_at, delivery = excluded.delivery, payload = excluded.payload
+                received_at = excluded.received_at, delivery = excluded.delivery, payload = excluded.payload,
+                report_digest = excluded.report_digest, journal_digest = excluded.journal_digest
             """,
             [
                 envelope.deviceID, envelope.sequence, envelope.issuedAt, pending.receivedAt, delivery,
-                String(decoding: pending.payload, as: UTF8.self),
+                String(decoding: pending.payload, as: UTF8.self), digests[0], digests[1],
             ])
         try FleetIndex.reportStored(
             envelope.deviceID, receivedAt: pending.receivedAt, os: pending.os, osVersion: pending.osVersion, db)
@@ -86,15 +101,30 @@ extension SQLStore: AttestationStore {
                 nextNonce: pending.nextNonce))
     }
 
+    /// Newest first, each as the device signed it: a schema 2 envelope's JWS is put back together with the
+    /// canonical header for the device's key, and its parts inflated.
     public func attestations(deviceID: String, limit: Int) async throws -> [StoredAttestation] {
         try await read { db in
-            try db.rows("SELECT * FROM attestations WHERE device_id = ? ORDER BY id DESC LIMIT ?", [deviceID, limit])
-                .map { row in
-                    StoredAttestation(
-                        deviceID: try row.text("device_id"), sequence: UInt64(clamping: try row.int64("sequence")),
-                        issuedAt: try row.date("issued_at"), receivedAt: try row.date("received_at"),
-                        delivery: try row.text("delivery"), jws: try row.text("jws"))
+            let kid = try db.row("SELECT key_thumbprint FROM devices WHERE id = ?", [deviceID])?.text("key_thumbprint")
+            return try db.rows(
+                "SELECT * FROM attestations WHERE device_id = ? ORDER BY sequence DESC LIMIT ?", [deviceID, limit]
+            ).map { row in
+                var stored = StoredAttestation(
+                    deviceID: try row.text("device_id"), sequence: UInt64(clamping: try row.int64("sequence")),
+                    issuedAt: try row.date("issued_at"), receivedAt: try row.date("received_at"),
+                    delivery: try row.text("delivery"), jws: try row.optionalText("jws") ?? "")
+                if let envelope = try row.optionalBlob("envelope"), let signature = try row.optionalBlob("signature"),
+                    let kid
+                {
+                    stored.jws = CompactJWS.reassembled(kid: kid, payload: envelope, signature: signature)
+                    let named = try PostureReport.wireDecoder().decode(DetachedAttestation.Envelope.self, from: envelope)
+                    stored.reportPart = try ReportBodies.load(named.report, db).map { String(decoding: $0, as: UTF8.self) }
+                    stored.journalPart = try ReportBodies.load(named.journal, db).map {
+                        String(decoding: $0, as: UTF8.self)
+                    }
                 }
+                return stored
+            }
         }
     }
 

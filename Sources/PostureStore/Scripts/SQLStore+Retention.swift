@@ -10,6 +10,8 @@ public struct PrunedHistory: Sendable, Equatable {
     public var certificates = 0
     public var nonces = 0
     public var securityEvents = 0
+    /// Schema 2 report parts no kept attestation names any more.
+    public var reportBodies = 0
 
     public init() {}
 }
@@ -27,10 +29,16 @@ extension SQLStore: RetentionStore {
         batch: Int = 500
     ) async throws -> PrunedHistory {
         var pruned = PrunedHistory()
-        pruned.attestations = try await deleteInBatches(
-            from: "attestations", key: "id", position: "issued_at", before: attestationsIssuedBefore,
-            keeping: "sequence = (SELECT MAX(sequence) FROM attestations b WHERE b.device_id = t.device_id)",
-            batch: batch)
+        let attestations = try await pruneAttestations(before: attestationsIssuedBefore, batch: batch)
+        pruned.attestations = attestations.deleted
+        // A part named by a kept attestation was seen when that attestation arrived (to within
+        // `ReportBodies.refresh`); a day more covers reports signed before and received after the cutoff.
+        let partsBefore = attestations.keptFrom.addingTimeInterval(-86400)
+        while !Task.isCancelled {
+            let deleted = try await write { db in try ReportBodies.prune(before: partsBefore, batch: batch, db) }
+            pruned.reportBodies += deleted
+            if deleted < batch { break }
+        }
         pruned.certificates = try await deleteInBatches(
             from: "certificates", key: "serial", position: "not_after", before: certificatesExpiredBefore,
             keeping: "not_after = (SELECT MAX(not_after) FROM certificates b WHERE b.device_id = t.device_id)",
@@ -53,7 +61,7 @@ extension SQLStore: RetentionStore {
 
     /// Deletes the rows of `table` whose `position` is before `before`, except those `keeping` holds for
     /// (a condition on the row as `t`), oldest first, `batch` at a time.
-    private func deleteInBatches(
+    func deleteInBatches(
         from table: String, key: String, position: String, before: Date, keeping: String?, batch: Int
     ) async throws -> Int {
         let candidates = """

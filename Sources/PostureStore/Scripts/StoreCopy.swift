@@ -12,7 +12,8 @@ public enum StoreCopy {
     /// Tables in an order that satisfies their foreign keys, each with its key (for batches in order).
     static let tables: [(name: String, key: String)] = [
         ("tokens", "id"), ("devices", "id"), ("certificates", "serial"), ("nonces", "value"),
-        ("attestations", "id"), ("device_state", "device_id"), ("security_events", "id"),
+        ("report_bodies", "digest"), ("attestations", "device_id, sequence"),
+        ("device_state", "device_id"), ("security_events", "id"),
         ("verdicts", "device_id"), ("verdict_changes", "id"), ("operator_actions", "id"),
         ("quarantines", "device_id"), ("waivers", "id"), ("api_tokens", "id"), ("ssf_streams", "id"),
         ("ssf_outbox", "id"), ("audit_log", "id"), ("device_labels", "device_id, key"),
@@ -22,7 +23,7 @@ public enum StoreCopy {
 
     /// Tables whose key the database generates: after the copy, their sequences continue past it.
     static let generatedKeys = [
-        "attestations", "security_events", "verdict_changes", "operator_actions", "ssf_outbox", "audit_log",
+        "security_events", "verdict_changes", "operator_actions", "ssf_outbox", "audit_log",
     ]
 
     public struct Refused: Error, CustomStringConvertible {
@@ -64,7 +65,10 @@ public enum StoreCopy {
                 guard let last = rows.last else { break }
                 try await destination.write { db in
                     for row in rows {
-                        let columns = row.columns
+                        // PostgreSQL's attestations have no row ID (partitioned by day, keyed by sequence).
+                        let columns = row.columns.filter {
+                            !(table == "attestations" && $0 == "id" && db.dialect == .postgresql)
+                        }
                         let marks = Array(repeating: "?", count: columns.count).joined(separator: ", ")
                         try db.execute(
                             "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(marks))",

@@ -1,0 +1,185 @@
+import Crypto
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Attestation schema 2: the agent signs a small envelope that names the report by the SHA-256 of its
+/// two parts, and sends the parts beside it. Facts rarely change between reports, so a collector stores
+/// each distinct part once and, per attestation, only the envelope and its signature; anyone with the
+/// device certificate can still verify each one (PROTOCOL.md, "Re-verifying a stored attestation").
+///
+/// Wire form (`application/posture-attestation`): three lines, the compact JWS of the envelope, the
+/// report part, the journal part. Compact JSON never holds a raw newline, so the split is unambiguous.
+public struct DetachedAttestation: Sendable, Equatable {
+    public static let schemaVersion = 2
+    public static let mediaType = "application/posture-attestation"
+
+    /// The signed envelope. Short keys, JWT-style, because this is what every attestation costs on disk.
+    public struct Envelope: Codable, Sendable, Equatable {
+        /// Always 2.
+        public var v: Int
+        /// The device ID (the certificate's).
+        public var sub: String
+        public var seq: UInt64
+        /// Signing time, seconds since the epoch.
+        public var iat: Int64
+        /// When the facts were gathered, seconds since the epoch.
+        public var collected: Int64
+        public var nonce: String
+        /// base64url SHA-256 of the report part's bytes, as sent.
+        public var report: String
+        /// base64url SHA-256 of the journal part's bytes, as sent.
+        public var journal: String
+        public var gap: SpoolGap?
+    }
+
+    /// Everything the report holds but the time it was gathered and the journal's events: what stays the
+    /// same from one report to the next on a quiet machine.
+    public struct ReportPart: Codable, Sendable, Equatable {
+        public var schemaVersion: Int
+        public var agentVersion: String
+        public var os: OSFacts
+        public var diskEncryption: Fact<DiskEncryptionFacts>
+        public var firewall: FirewallFacts
+        public var secureBoot: Fact<SecureBootFacts>
+        public var kernelLockdown: Fact<KernelLockdownFacts>
+        public var securityModules: Fact<SecurityModuleFacts>
+        public var sshd: Fact<SSHDFacts>
+
+        public init(_ report: PostureReport) {
+            schemaVersion = report.schemaVersion
+            agentVersion = report.agentVersion
+            os = report.os
+            diskEncryption = report.diskEncryption
+            firewall = report.firewall
+            secureBoot = report.secureBoot
+            kernelLockdown = report.kernelLockdown
+            securityModules = report.securityModules
+            sshd = report.sshd
+        }
+
+        func report(collectedAt: Date, journal: Fact<JournalFacts>) -> PostureReport {
+            var report = PostureReport(
+                collectedAt: collectedAt, agentVersion: agentVersion, os: os, diskEncryption: diskEncryption,
+                firewall: firewall, journal: journal, secureBoot: secureBoot, kernelLockdown: kernelLockdown,
+                securityModules: securityModules, sshd: sshd)
+            report.schemaVersion = schemaVersion
+            return report
+        }
+    }
+
+    public let jws: CompactJWS
+    /// The parts' bytes exactly as signed (by digest).
+    public let reportPart: Data
+    public let journalPart: Data
+
+    public init(jws: CompactJWS, reportPart: Data, journalPart: Data) {
+        self.jws = jws
+        self.reportPart = reportPart
+        self.journalPart = journalPart
+    }
+
+    /// The body to send.
+    public var body: String {
+        jws.compact + "\n" + String(decoding: reportPart, as: UTF8.self) + "\n"
+            + String(decoding: journalPart, as: UTF8.self)
+    }
+
+    /// Splits the report of `payload` into its parts and signs the envelope that names them.
+    public static func sign(_ payload: AttestationPayload, with signer: some ES256Signer) throws
+        -> DetachedAttestation
+    {
+        let encoder = PostureReport.wireEncoder()
+        let reportPart = try encoder.encode(ReportPart(payload.report))
+        let journalPart = try encoder.encode(payload.report.journal)
+        let envelope = Envelope(
+            v: schemaVersion, sub: payload.deviceID, seq: payload.sequence,
+            iat: Int64(payload.issuedAt.timeIntervalSince1970.rounded(.down)),
+            collected: Int64(payload.report.collectedAt.timeIntervalSince1970.rounded(.down)), nonce: payload.nonce,
+            report: digest(reportPart), journal: digest(journalPart), gap: payload.spoolGap)
+        let jws = try CompactJWS.sign(payload: try encoder.encode(envelope), with: signer)
+        return DetachedAttestation(jws: jws, reportPart: reportPart, journalPart: journalPart)
+    }
+
+    /// base64url of the SHA-256 of `bytes`: how an envelope names a part, and how a store keys it.
+    public static func digest(_ bytes: Data) -> String { Base64URL.encode(Data(SHA256.hash(data: bytes))) }
+
+    /// Splits a body of three lines; nil when it is not one (then it may be a schema 1 compact JWS).
+    public init?(body text: Substring) throws(AttestationRefusal) {
+        let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        guard lines.count > 1 else { return nil }
+        guard lines.count == 3 else {
+            throw AttestationRefusal(
+                .malformedJWS,
+                "a schema 2 attestation is three lines (envelope JWS, report part, journal part); this body has \(lines.count)"
+            )
+        }
+        jws = try CompactJWS(parsing: String(Substring(lines[0])))
+        reportPart = Data(lines[1])
+        journalPart = Data(lines[2])
+    }
+
+    /// The envelope, once its signature verified under `key` and its header is the canonical one (which
+    /// is why a stored attestation need not keep the header), and its bytes.
+    public func verifiedEnvelope(with key: P256.Signing.PublicKey) throws(AttestationRefusal) -> (Envelope, Data) {
+        let bytes = try jws.verifiedPayload(with: key)
+        guard jws.hasCanonicalHeader else {
+            throw AttestationRefusal(
+                .malformedJWS,
+                "a schema 2 envelope's protected header is exactly {\"alg\":\"ES256\",\"kid\":…,\"typ\":\"\(CompactJWS.attestationType)\"} with sorted keys"
+            )
+        }
+        do {
+            return (try PostureReport.wireDecoder().decode(Envelope.self, from: bytes), bytes)
+        } catch {
+            throw AttestationRefusal(.malformedPayload, "the signed envelope is not a schema 2 envelope")
+        }
+    }
+
+    /// The parts, once each matches the digest the verified envelope names, decoded into the report.
+    public func report(for envelope: Envelope) throws(AttestationRefusal) -> PostureReport {
+        guard Self.digest(reportPart) == envelope.report, Self.digest(journalPart) == envelope.journal else {
+            throw AttestationRefusal(
+                .malformedPayload, "a report part does not match the digest its signed envelope names")
+        }
+        do {
+            try StrictJSON.check(reportPart)
+            try StrictJSON.check(journalPart)
+        } catch {
+            throw AttestationRefusal(.malformedPayload, "a report part is not one reading of JSON: \(error)")
+        }
+        let decoder = PostureReport.wireDecoder()
+        do {
+            let part = try decoder.decode(ReportPart.self, from: reportPart)
+            let journal = try decoder.decode(Fact<JournalFacts>.self, from: journalPart)
+            return part.report(
+                collectedAt: Date(timeIntervalSince1970: Double(envelope.collected)), journal: journal)
+        } catch {
+            throw AttestationRefusal(.malformedPayload, "a report part does not match the schema: \(error)")
+        }
+    }
+}
+
+extension CompactJWS {
+    /// The protected header an ES256 signer writes for `kid`, base64url: what schema 2 requires.
+    public static func canonicalHeader(kid: String) -> String {
+        let header = Header(alg: "ES256", kid: kid, typ: attestationType)
+        return Base64URL.encode((try? JSONEncoder.sortedKeys.encode(header)) ?? Data())
+    }
+
+    public var hasCanonicalHeader: Bool {
+        compact.utf8.starts(with: Self.canonicalHeader(kid: header.kid).utf8 + [UInt8(ascii: ".")])
+    }
+
+    /// A schema 2 attestation's JWS put back together from what a store keeps: the signer's key
+    /// thumbprint, the envelope and the raw signature.
+    public static func reassembled(kid: String, payload: Data, signature: Data) -> String {
+        canonicalHeader(kid: kid) + "." + Base64URL.encode(payload) + "." + Base64URL.encode(signature)
+    }
+
+    /// The raw signature (r‖s), for a store that keeps it as bytes.
+    public var signatureBytes: Data { signature }
+}
