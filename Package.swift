@@ -240,6 +240,7 @@ let package = Package(
                 "PostureStore", "PostureStoreSQLite", "PostureStorePostgres", "PostureModel", "PostureVerdict",
                 "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         .testTarget(name: "PostureLinuxTests", dependencies: ["PostureLinux", "TestSupport"]),

@@ -88,8 +88,9 @@ public final class PostgresStore: SQLStore, Service, SharedStoreEvents, @uncheck
                 DELETE FROM attestations_kept t WHERE received_at < ?
                 AND sequence <> COALESCE((SELECT s.sequence FROM device_state s WHERE s.device_id = t.device_id), -1)
                 """, [before])
-            let oldest = try AttestationPartitions.list(db).first?.start ?? before.timeIntervalSince1970
-            return (deleted, Date(timeIntervalSince1970: min(oldest, before.timeIntervalSince1970)))
+            // The day that holds the cutoff keeps what it received before it until the whole day is past.
+            let straddling = try AttestationPartitions.list(db).first { $0.start < before.timeIntervalSince1970 }
+            return (deleted, Date(timeIntervalSince1970: straddling?.start ?? before.timeIntervalSince1970))
         }
     }
 

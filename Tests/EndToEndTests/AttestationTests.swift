@@ -118,7 +118,7 @@ struct AttestationTests {
             try CompactJWS.sign(payload: PostureReport.wireEncoder().encode(payload), with: signer).compact
         }
 
-        let replay = try device.post(captured.jws)
+        let replay = try device.post(captured.body)
         #expect(replay.http == 409 && replay.code == "already_accepted", "\(replay)")
 
         let otherKey = SoftwareSigningKey(P256.Signing.PrivateKey())
@@ -191,23 +191,40 @@ struct AttestationTests {
             key = cert.public_key()
             spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
             kid = base64.urlsafe_b64encode(hashlib.sha256(spki).digest()).rstrip(b"=").decode()
-            for jws in sys.argv[2:]:
+            def digest(part): return base64.urlsafe_b64encode(hashlib.sha256(part.encode()).digest()).rstrip(b"=").decode()
+            arguments = sys.argv[2:]
+            for jws, report, journal in zip(arguments[0::3], arguments[1::3], arguments[2::3]):
                 h, p, s = jws.split(".")
                 header = json.loads(b64(h))
                 assert header["alg"] == "ES256" and header["kid"] == kid, header
                 raw = b64(s)
                 signature = utils.encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big"))
                 key.verify(signature, (h + "." + p).encode(), ec.ECDSA(hashes.SHA256()))
-                print(json.loads(b64(p))["sequence"])
+                envelope = json.loads(b64(p))
+                # Schema 2: the signed envelope names each part by the SHA-256 of its bytes.
+                assert envelope["v"] == 2 and envelope["report"] == digest(report) and envelope["journal"] == digest(journal)
+                print(envelope["seq"])
             """
-        let output = try Shell.run(["python3", "-c", script, state + "/device.crt"] + rows.map(\.jws)).stdout
+        func arguments(_ row: StoredAttestationRow) -> [String] {
+            [row.jws, row.reportPart ?? "", row.journalPart ?? ""]
+        }
+        let output = try Shell.run(["python3", "-c", script, state + "/device.crt"] + rows.flatMap(arguments)).stdout
         #expect(output.split(separator: "\n") == ["1", "2"])
-        // A single flipped bit in the stored payload makes the independent verifier refuse it.
-        var tampered = Array(rows[0].jws)
-        let index = tampered.firstIndex(of: ".").map { $0 + 5 } ?? 5
-        tampered[index] = tampered[index] == "A" ? "B" : "A"
-        let refused = try Shell.runAllowingFailure(["python3", "-c", script, state + "/device.crt", String(tampered)])
+        // A single flipped bit in the stored envelope, or a changed fact, makes the independent verifier refuse it.
+        var tampered = rows[0]
+        var envelope = Array(tampered.jws)
+        let index = envelope.firstIndex(of: ".").map { $0 + 5 } ?? 5
+        envelope[index] = envelope[index] == "A" ? "B" : "A"
+        tampered.jws = String(envelope)
+        let refused = try Shell.runAllowingFailure(
+            ["python3", "-c", script, state + "/device.crt"] + arguments(tampered))
         #expect(refused.status != 0)
+        var changedFact = rows[0]
+        changedFact.reportPart = changedFact.reportPart?.replacingOccurrences(of: "\"x86_64\"", with: "\"arm64\"")
+        #expect(changedFact.reportPart != rows[0].reportPart)
+        let refusedFact = try Shell.runAllowingFailure(
+            ["python3", "-c", script, state + "/device.crt"] + arguments(changedFact))
+        #expect(refusedFact.status != 0)
     }
 
     @Test func aCollectorKilledMidStreamLosesAndDuplicatesNothing() throws {
@@ -338,8 +355,12 @@ struct DeviceClient {
         let key = SoftwareSigningKey(
             try P256.Signing.PrivateKey(
                 pemRepresentation: String(contentsOfFile: state + "/device.key", encoding: .utf8)))
-        let original = try PostureReport.wireDecoder().decode(
-            AttestationPayload.self, from: try #require(Base64URL.decode(captured.jws.split(separator: ".")[1])))
+        // The agent sends schema 2: the envelope verified, the parts checked against it, the report put together.
+        let detached = try #require(try DetachedAttestation(body: Substring(captured.body)))
+        let (envelope, _) = try detached.verifiedEnvelope(with: key.publicKey)
+        let original = AttestationPayload(
+            deviceID: envelope.sub, sequence: envelope.seq, issuedAt: Date(timeIntervalSince1970: Double(envelope.iat)),
+            nonce: envelope.nonce, spoolGap: envelope.gap, report: try detached.report(for: envelope))
         return (try DeviceClient(collector: collector, state: state), key, captured, original)
     }
 

@@ -160,6 +160,15 @@ struct StoredAttestationRow: Decodable {
     var sequence: UInt64
     var delivery: String
     var jws: String
+    /// Schema 2: the parts the envelope names.
+    var reportPart: String?
+    var journalPart: String?
+
+    /// The body the device sent: the JWS alone (schema 1), or the envelope and its parts (schema 2).
+    var body: String {
+        guard let reportPart, let journalPart else { return jws }
+        return jws + "\n" + reportPart + "\n" + journalPart
+    }
 }
 
 struct HarnessError: Error, CustomStringConvertible {

@@ -92,7 +92,7 @@ struct SharedStoreTests {
 
         // Report 4, accepted on B, presented to A by the device itself: already accepted, not stored twice.
         let captured = try #require(try b.attestations(deviceID).last)
-        let replay = try DeviceClient(collector: a, state: state).post(captured.jws)
+        let replay = try DeviceClient(collector: a, state: state).post(captured.body)
         #expect(replay.http == 409 && replay.code == "already_accepted", "\(replay)")
         #expect(try a.attestations(deviceID).count == 4)
 
@@ -297,7 +297,7 @@ struct SharedStoreTests {
         // A new connection is refused at the handshake (deny on doubt: the store cannot say whether the
         // device is still active) within the store's connection wait, with the cause in the collector's
         // log; the agent retries.
-        let refused = try DeviceClient(collector: collector, state: state).post(captured.jws)
+        let refused = try DeviceClient(collector: collector, state: state).post(captured.body)
         #expect(refused.http == nil && refused.exit != 0, "\(refused)")
         #expect(
             BackgroundProcess.eventually(timeout: 30) {

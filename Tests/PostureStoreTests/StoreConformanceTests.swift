@@ -70,7 +70,8 @@ import Testing
         PendingAttestation(
             envelope: AttestationEnvelope(
                 schemaVersion: 1, deviceID: device, sequence: sequence, issuedAt: issued, nonce: nonce, spoolGap: nil),
-            evidence: .compactJWS("jws-\(sequence)"), payload: Data("{\"sequence\":\(sequence)}".utf8), receivedAt: received,
+            evidence: .compactJWS("jws-\(sequence)"), payload: Data("{\"sequence\":\(sequence)}".utf8),
+            receivedAt: received,
             nextNonce: self.nonce(next, at: received))
     }
 

@@ -1294,7 +1294,15 @@ enum OpenAPIDocument {
                   "delivery": {"type": "string", "description": "`fresh`, or `late` for a spooled backlog."},
                   "jws": {
                     "type": "string",
-                    "description": "The attestation as received, to re-verify against the device certificate."
+                    "description": "The compact JWS the device signed, to re-verify against the device certificate: the whole report (schema 1), or the envelope naming the report's parts by SHA-256 (schema 2, its header the canonical one for the device's key)."
+                  },
+                  "reportPart": {
+                    "type": "string",
+                    "description": "Schema 2: the report part as the device sent it; its base64url SHA-256 is the envelope's `report`."
+                  },
+                  "journalPart": {
+                    "type": "string",
+                    "description": "Schema 2: the journal part as the device sent it; its base64url SHA-256 is the envelope's `journal`."
                   }
                 }
               },

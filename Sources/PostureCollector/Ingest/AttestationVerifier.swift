@@ -113,7 +113,8 @@ struct AttestationVerifier: Sendable {
         guard envelope.v == DetachedAttestation.schemaVersion else {
             throw AttestationRefusal(
                 .unsupportedSchema,
-                "a three-line attestation is schema \(DetachedAttestation.schemaVersion); this envelope says \(envelope.v)")
+                "a three-line attestation is schema \(DetachedAttestation.schemaVersion); this envelope says \(envelope.v)"
+            )
         }
         let issuedAt = Date(timeIntervalSince1970: Double(envelope.iat))
         try checkDeviceAndClock(envelope.sub, issuedAt: issuedAt, peer: peer, now: now)
@@ -121,7 +122,8 @@ struct AttestationVerifier: Sendable {
         guard report.schemaVersion == PostureReport.currentSchemaVersion else {
             throw AttestationRefusal(
                 .unsupportedSchema,
-                "report schema \(report.schemaVersion) is not known; this collector reads \(PostureReport.currentSchemaVersion)")
+                "report schema \(report.schemaVersion) is not known; this collector reads \(PostureReport.currentSchemaVersion)"
+            )
         }
         let attestation = AttestationPayload(
             deviceID: envelope.sub, sequence: envelope.seq, issuedAt: issuedAt, nonce: envelope.nonce,

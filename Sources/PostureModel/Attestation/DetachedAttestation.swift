@@ -34,6 +34,21 @@ public struct DetachedAttestation: Sendable, Equatable {
         /// base64url SHA-256 of the journal part's bytes, as sent.
         public var journal: String
         public var gap: SpoolGap?
+
+        public init(
+            v: Int, sub: String, seq: UInt64, iat: Int64, collected: Int64, nonce: String, report: String,
+            journal: String, gap: SpoolGap?
+        ) {
+            self.v = v
+            self.sub = sub
+            self.seq = seq
+            self.iat = iat
+            self.collected = collected
+            self.nonce = nonce
+            self.report = report
+            self.journal = journal
+            self.gap = gap
+        }
     }
 
     /// Everything the report holds but the time it was gathered and the journal's events: what stays the

@@ -117,8 +117,11 @@ extension SQLStore: AttestationStore {
                     let kid
                 {
                     stored.jws = CompactJWS.reassembled(kid: kid, payload: envelope, signature: signature)
-                    let named = try PostureReport.wireDecoder().decode(DetachedAttestation.Envelope.self, from: envelope)
-                    stored.reportPart = try ReportBodies.load(named.report, db).map { String(decoding: $0, as: UTF8.self) }
+                    let named = try PostureReport.wireDecoder().decode(
+                        DetachedAttestation.Envelope.self, from: envelope)
+                    stored.reportPart = try ReportBodies.load(named.report, db).map {
+                        String(decoding: $0, as: UTF8.self)
+                    }
                     stored.journalPart = try ReportBodies.load(named.journal, db).map {
                         String(decoding: $0, as: UTF8.self)
                     }
