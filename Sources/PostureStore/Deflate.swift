@@ -13,35 +13,30 @@ enum Deflate {
     }
 
     static func compress(_ bytes: Data) throws -> Data {
-        var capacity = compressBound(uLong(bytes.count))
-        var output = Data(count: Int(capacity))
-        let status = output.withUnsafeMutableBytes { out in
-            bytes.withUnsafeBytes { input in
-                compress2(
-                    out.baseAddress!.assumingMemoryBound(to: Bytef.self), &capacity,
-                    input.baseAddress?.assumingMemoryBound(to: Bytef.self), uLong(bytes.count), 6)
+        let input = [UInt8](bytes)
+        var capacity = compressBound(uLong(input.count))
+        var output = [UInt8](repeating: 0, count: Int(capacity))
+        let status = output.withUnsafeMutableBufferPointer { out in
+            input.withUnsafeBufferPointer {
+                compress2(out.baseAddress, &capacity, $0.baseAddress, uLong(input.count), 6)
             }
         }
         guard status == Z_OK else { throw Failure(description: "zlib compress2 failed (\(status))") }
-        output.count = Int(capacity)
-        return output
+        return Data(output.prefix(Int(capacity)))
     }
 
     /// Inflates to exactly `size` bytes (stored beside the body); anything else is a damaged row.
     static func decompress(_ bytes: Data, size: Int) throws -> Data {
-        guard size >= 0, size <= 16 << 20 else { throw Failure(description: "a stored body claims \(size) bytes") }
+        guard size > 0, size <= 16 << 20 else { throw Failure(description: "a stored body claims \(size) bytes") }
+        let input = [UInt8](bytes)
         var length = uLong(size)
-        var output = Data(count: size)
-        let status = output.withUnsafeMutableBytes { out in
-            bytes.withUnsafeBytes { input in
-                uncompress(
-                    out.baseAddress?.assumingMemoryBound(to: Bytef.self) ?? UnsafeMutablePointer<Bytef>(bitPattern: 1)!,
-                    &length, input.baseAddress?.assumingMemoryBound(to: Bytef.self), uLong(bytes.count))
-            }
+        var output = [UInt8](repeating: 0, count: size)
+        let status = output.withUnsafeMutableBufferPointer { out in
+            input.withUnsafeBufferPointer { uncompress(out.baseAddress, &length, $0.baseAddress, uLong(input.count)) }
         }
         guard status == Z_OK, Int(length) == size else {
             throw Failure(description: "a stored report body does not inflate to its \(size) bytes (zlib \(status))")
         }
-        return output
+        return Data(output)
     }
 }
