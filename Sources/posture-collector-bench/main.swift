@@ -6,8 +6,13 @@ import Crypto
 // CPU per accepted attestation (from /proc/<pid>/stat), p50/p99 latency, and as references: the same
 // server's rate on a constant route at the same concurrency, one ECDSA P-256 verification
 // (`openssl speed ecdsap256`), and the server CPU of a fresh mTLS handshake next to `openssl s_server`'s.
+// With `--store postgresql` the collectors (`--collectors N`, devices spread over them) share a PostgreSQL
+// cluster the bench starts, and the database's own `pgbench` simple-update rate is the reference. Each run
+// also prints the bytes on disk each stored attestation cost (the attestations, their indexes and the
+// report parts they name; the simulated devices' facts do not change, as on a quiet fleet).
 // Asserts nothing.
 //   swift build -c release && .build/release/posture-collector-bench [--devices 32] [--seconds 10]
+//       [--store sqlite|postgresql] [--collectors N] [--schema 1|2]
 //   .build/release/posture-collector-bench --storm 1000 [--nofile 32768]: a fleet reconnecting at once
 import Foundation
 import Glibc
@@ -24,6 +29,10 @@ struct Options {
     /// `--storm N`: the reconnect storm instead of the throughput phases (ReconnectStorm.swift).
     var storm: Int?
     var nofile = 32768
+    var store = "sqlite"
+    var collectors = 1
+    /// The attestation schema the simulated devices send: 2 (the agent's), or 1 (earlier agents').
+    var schema = 2
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -36,13 +45,18 @@ struct Options {
             case "--collector": collector = text
             case "--storm": storm = text.flatMap(Int.init)
             case "--nofile": nofile = text.flatMap(Int.init) ?? nofile
+            case "--store" where text == "sqlite" || text == "postgresql": store = text ?? store
+            case "--collectors": collectors = max(1, text.flatMap(Int.init) ?? collectors)
+            case "--schema" where text == "1" || text == "2": schema = text.flatMap(Int.init) ?? schema
             default:
                 print(
-                    "usage: posture-collector-bench [--devices N] [--seconds S] [--handshakes N] [--collector PATH] [--storm N [--nofile N]]"
+                    "usage: posture-collector-bench [--devices N] [--seconds S] [--handshakes N] [--collector PATH] [--store sqlite|postgresql] [--collectors N] [--schema 1|2] [--storm N [--nofile N]]"
                 )
                 exit(64)
             }
         }
+        // Several collectors share a fleet only on PostgreSQL.
+        if store == "sqlite" { collectors = 1 }
     }
 }
 
@@ -63,19 +77,75 @@ let verifyLine = speed.split(separator: "\n").last { $0.contains("ecdsa (nistp25
 let verifyPerSecond = verifyLine.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
 let verifyMicros = verifyPerSecond > 0 ? 1e6 / verifyPerSecond : 0
 
-// The collector under test.
-let server = startServer(
-    [
-        collectorBinary, "serve", "--state-dir", state, "--listen-enrollment", "127.0.0.1:0", "--listen-devices",
-        "127.0.0.1:0",
-        "--log-level", "error",
-    ], log: work + "/collector.log")
-defer { server.terminate() }
-let enrollURL = String(waitFor("listening enrollment", in: work + "/collector.log").split(separator: " ")[2])
-let devicesURL = String(waitFor("listening devices", in: work + "/collector.log").split(separator: " ")[2])
-let token = run([collectorBinary, "token", "create", "--reusable", "--state-dir", state])
+// The collectors under test: the first creates the CA and signing keys, the others get copies of them
+// (as an operator distributes them), all on the same store.
+let cluster = options.store == "postgresql" ? PostgresCluster.start(in: work + "/postgres") : nil
+if let cluster {
+    try? "storage:\n  driver: postgresql\n  url: \(cluster.url)\n".write(
+        toFile: work + "/collector.yaml", atomically: true, encoding: .utf8)
+}
+defer { cluster?.stop() }
+let configuration = cluster == nil ? [] : ["--config", work + "/collector.yaml"]
+var servers: [Process] = []
+var listeners: [String] = []
+var enrollURL = ""
+for index in 0..<options.collectors {
+    let directory = index == 0 ? state : work + "/collector\(index)"
+    if index > 0 {
+        run(["install", "-d", "-m", "700", directory])
+        run([
+            "sh", "-c",
+            "cp -p '\(state)'/*.crt '\(state)'/*.key '\(state)'/signing-keys.json '\(directory)'/ 2>/dev/null",
+        ])
+    }
+    let log = work + "/collector\(index).log"
+    servers.append(
+        startServer(
+            [
+                collectorBinary, "serve", "--state-dir", directory, "--listen-enrollment", "127.0.0.1:0",
+                "--listen-devices", "127.0.0.1:0", "--log-level", "error",
+            ] + configuration, log: log))
+    let enrollment = String(waitFor("listening enrollment", in: log).split(separator: " ")[2])
+    if index == 0 { enrollURL = enrollment }
+    listeners.append(String(waitFor("listening devices", in: log).split(separator: " ")[2]))
+}
+let server = servers[0]
+defer { for process in servers { process.terminate() } }
+let devicesURLs = listeners
+let devicesURL = devicesURLs[0]
+let serverPIDs = servers.map(\.processIdentifier)
+func collectorsCPU() -> Double { serverPIDs.reduce(0) { $0 + cpuSeconds(of: $1) } }
+let token = run([collectorBinary, "token", "create", "--reusable", "--state-dir", state] + configuration)
     .trimmingCharacters(in: .whitespacesAndNewlines)
 let caPEM = (try? String(contentsOfFile: state + "/ca.crt", encoding: .utf8)) ?? ""
+
+/// What the store holds for attestations: their rows and indexes and the report parts they name, in bytes
+/// (SQLite's dbstat through Python's sqlite3; PostgreSQL's relation sizes with TOAST and indexes); the
+/// nonces issued with them apart (one per attestation, kept as long); and how many attestations.
+func storedAttestations() -> (bytes: Double, nonces: Double, count: Int, nonceRows: Int) {
+    if let cluster {
+        let sizes = cluster.psql(
+            """
+            SELECT COALESCE(SUM(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname <> 'nonces'), 0),
+                COALESCE(SUM(pg_total_relation_size(c.oid)) FILTER (WHERE c.relname = 'nonces'), 0),
+                (SELECT COUNT(*) FROM attestations), (SELECT COUNT(*) FROM nonces)
+            FROM pg_class c WHERE c.relkind = 'r'
+            AND (c.relname LIKE 'attestations%' OR c.relname IN ('report_bodies', 'nonces'))
+            """
+        ).split(separator: "|").map { Double($0) ?? 0 }
+        return sizes.count == 4 ? (sizes[0], sizes[1], Int(sizes[2]), Int(sizes[3])) : (0, 0, 0, 0)
+    }
+    let script = """
+        import sqlite3, sys
+        db = sqlite3.connect(sys.argv[1])
+        def size(tables): return db.execute("SELECT COALESCE(SUM(d.pgsize), 0) FROM dbstat d JOIN sqlite_master m ON m.name = d.name WHERE m.tbl_name IN (%s)" % tables).fetchone()[0]
+        count = lambda table: db.execute("SELECT COUNT(*) FROM " + table).fetchone()[0]
+        print(size("'attestations', 'report_bodies'"), size("'nonces'"), count("attestations"), count("nonces"))
+        """
+    let fields = run(["python3", "-c", script, state + "/collector.sqlite"]).split(whereSeparator: \.isWhitespace)
+        .map { Double($0) ?? 0 }
+    return fields.count == 4 ? (fields[0], fields[1], Int(fields[2]), Int(fields[3])) : (0, 0, 0, 0)
+}
 
 // One realistic report, gathered from this host, reused by every simulated device.
 let report = ReportCollector().collect(in: ProbeContext(now: Date()))
@@ -84,7 +154,8 @@ struct SimulatedDevice: @unchecked Sendable {
     var id: String
     var key: SoftwareSigningKey
     var client: CollectorClient
-    var nonce: String
+    /// Where the device is: its next nonce and last sequence, carried from one phase to the next.
+    let progress: Progress
     var certificatePEM: String
 }
 
@@ -98,13 +169,23 @@ func enroll(_ index: Int) async -> SimulatedDevice {
     }
     guard case .accepted(let grant) = answer,
         let client = try? CollectorClient(
-            baseURL: devicesURL, caPEM: caPEM, identity: (grant.certificate, key.privateKey.pemRepresentation))
+            baseURL: devicesURLs[index % devicesURLs.count], caPEM: caPEM,
+            identity: (grant.certificate, key.privateKey.pemRepresentation))
     else {
         print("enrollment \(index) failed: \(String(describing: answer))")
         exit(1)
     }
     return SimulatedDevice(
-        id: grant.deviceID, key: key, client: client, nonce: grant.nonce.value, certificatePEM: grant.certificate)
+        id: grant.deviceID, key: key, client: client, progress: Progress(nonce: grant.nonce.value),
+        certificatePEM: grant.certificate)
+}
+
+/// Touched only by the one task that drives its device.
+final class Progress: @unchecked Sendable {
+    var nonce: String
+    var sequence: UInt64 = 0
+
+    init(nonce: String) { self.nonce = nonce }
 }
 
 actor Recorder {
@@ -116,29 +197,36 @@ actor Recorder {
 
 /// Every device sends, one request at a time on its own connection, until the deadline.
 func load(_ devices: [SimulatedDevice], seconds: Double, attest: Bool) async -> (
-    count: Int, refused: Int, cpu: Double, wall: Double, latencies: [Double]
+    count: Int, refused: Int, cpu: Double, databaseCPU: Double, wall: Double, latencies: [Double]
 ) {
     let recorder = Recorder()
-    let cpuBefore = cpuSeconds(of: server.processIdentifier)
+    let cpuBefore = collectorsCPU()
+    let databaseBefore = cluster?.cpuSeconds() ?? 0
     let start = Date()
     let deadline = start.addingTimeInterval(seconds)
     await withTaskGroup(of: Void.self) { group in
         for device in devices {
             group.addTask {
-                var device = device
-                var sequence: UInt64 = attest ? 0 : 0
+                let progress = device.progress
                 while Date() < deadline {
                     let begin = Date()
                     if attest {
-                        sequence += 1
+                        progress.sequence += 1
                         let payload = AttestationPayload(
-                            deviceID: device.id, sequence: sequence, issuedAt: Date(), nonce: device.nonce,
+                            deviceID: device.id, sequence: progress.sequence, issuedAt: Date(), nonce: progress.nonce,
                             report: report)
-                        guard let data = try? PostureReport.wireEncoder().encode(payload),
-                            let jws = try? CompactJWS.sign(payload: data, with: device.key)
-                        else { return }
+                        let body: String?
+                        if options.schema == 2 {
+                            body = try? DetachedAttestation.sign(payload, with: device.key).body
+                        } else {
+                            body = (try? PostureReport.wireEncoder().encode(payload)).flatMap {
+                                try? CompactJWS.sign(payload: $0, with: device.key).compact
+                            }
+                        }
+                        guard let body else { return }
                         let answer = await device.client.post(
-                            "/v1/attestations", body: Array(jws.compact.utf8), contentType: "application/jose")
+                            "/v1/attestations", body: Array(body.utf8),
+                            contentType: options.schema == 2 ? DetachedAttestation.mediaType : "application/jose")
                         guard case .accepted(let bytes) = answer,
                             let receipt = try? PostureReport.wireDecoder().decode(
                                 AttestationReceipt.self, from: Data(bytes))
@@ -146,7 +234,7 @@ func load(_ devices: [SimulatedDevice], seconds: Double, attest: Bool) async -> 
                             await recorder.refuse()
                             continue
                         }
-                        device.nonce = receipt.nextNonce.value
+                        progress.nonce = receipt.nextNonce.value
                     } else {
                         guard case .accepted = await device.client.get("/healthz") else {
                             await recorder.refuse()
@@ -159,13 +247,17 @@ func load(_ devices: [SimulatedDevice], seconds: Double, attest: Bool) async -> 
         }
     }
     let wall = Date().timeIntervalSince(start)
-    let cpu = cpuSeconds(of: server.processIdentifier) - cpuBefore
+    let cpu = collectorsCPU() - cpuBefore
+    let databaseCPU = (cluster?.cpuSeconds() ?? 0) - databaseBefore
     let latencies = await recorder.latencies.sorted()
-    return (latencies.count, await recorder.refused, cpu, wall, latencies)
+    return (latencies.count, await recorder.refused, cpu, databaseCPU, wall, latencies)
 }
 
 print(
     "posture-collector-bench: \(options.devices) devices, \(fixed(options.seconds, 0)) s per phase, collector \(collectorBinary)"
+)
+print(
+    "store \(options.store)\(cluster.map { " (PostgreSQL 15, port \($0.port), fsync on)" } ?? " (WAL, synchronous=FULL)"), \(options.collectors) collector(s), attestation schema \(options.schema)"
 )
 var devices: [SimulatedDevice] = []
 for index in 0..<options.devices { devices.append(await enroll(index)) }
@@ -175,8 +267,15 @@ print("enrolled \(devices.count) devices; report payload \(sampleSize) bytes")
 // Warm-up: connections established, caches filled.
 _ = await load(devices, seconds: 1, attest: false)
 let trivial = await load(devices, seconds: options.seconds, attest: false)
+// The first attestation of each device stores its parts; what follows are unchanged facts.
+_ = await load(devices, seconds: 1, attest: true)
+let storedBefore = storedAttestations()
 let attest = await load(devices, seconds: options.seconds, attest: true)
+let storedAfter = storedAttestations()
 for device in devices { await device.client.shutdown() }
+// The database's own reference, at the same concurrency, after the collectors' load.
+let pgbench = cluster?.pgbenchSimpleUpdate(
+    clients: options.devices, transactions: max(100, Int(Double(attest.count) / Double(options.devices))))
 
 // Handshakes: fresh mutual-TLS 1.3 connections from `openssl s_time`, first to the collector, then to
 // `openssl s_server` with a P-256 certificate from the same CA; server CPU per connection.
@@ -222,7 +321,22 @@ print(
     "attestations POST /v1/attestations:            \(fixed(attestRate, 0)) accepted/s (\(attest.refused) refused), p50 \(fixed(percentile(attest.latencies, 0.5) * 1000, 2)) ms, p99 \(fixed(percentile(attest.latencies, 0.99) * 1000, 2)) ms"
 )
 print(
-    "collector CPU per accepted attestation:        \(fixed(cpuPerAttestation, 0)) µs (SQLite, WAL, synchronous=FULL, group commit)"
+    "collector CPU per accepted attestation:        \(fixed(cpuPerAttestation, 0)) µs (\(options.collectors) collector(s) on \(options.store), group commit)"
+)
+if let pgbench {
+    print(
+        "PostgreSQL CPU per accepted attestation:       \(fixed(attest.count > 0 ? attest.databaseCPU / Double(attest.count) * 1e6 : 0, 0)) µs (the server and its backends)"
+    )
+    print(
+        "pgbench simple-update, same server:            \(fixed(pgbench, 0)) transactions/s at \(options.devices) clients (reference: the database's own rate)"
+    )
+}
+let storedCount = Double(max(1, storedAfter.count - storedBefore.count))
+print(
+    "bytes on disk per stored attestation:          \(fixed((storedAfter.bytes - storedBefore.bytes) / storedCount, 0)) B over \(storedAfter.count - storedBefore.count) attestations, facts unchanged (target ≤ 512)"
+)
+print(
+    "nonces: \(storedAfter.nonceRows) rows for \(devices.count) devices after \(storedAfter.count) attestations (a used nonce's elders are deleted; the table grew \(fixed((storedAfter.nonces - storedBefore.nonces) / storedCount, 0)) B per attestation in this run\(cluster == nil ? "" : ", dead rows until autovacuum"))"
 )
 print("openssl speed ecdsap256: one verification      \(fixed(verifyMicros, 1)) µs")
 print(

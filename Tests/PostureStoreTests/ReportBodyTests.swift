@@ -72,6 +72,8 @@ extension StoreConformanceTests {
             }
         }
         #expect(try await count("report_bodies") == 3)
+        // Nonces do not pile up either: the one the last report used and the one issued with its receipt.
+        #expect(try await count("nonces") == 2)
 
         // Anyone with the device's key: the JWS verifies, and each part hashes to what its envelope names.
         let stored = try await store.attestations(deviceID: device.id, limit: 10)

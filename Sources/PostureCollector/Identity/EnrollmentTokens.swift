@@ -35,7 +35,8 @@ public enum EnrollmentTokens {
 enum NonceFactory {
     static func make(now: Date, lifetime: Duration) -> IssuedNonce {
         IssuedNonce(
-            value: Base64URL.encode(SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }), issuedAt: now,
+            // 128 random bits: unguessable, and every signed envelope carries it (22 characters, not 43).
+            value: Base64URL.encode(SymmetricKey(size: .bits128).withUnsafeBytes { Array($0) }), issuedAt: now,
             expiresAt: now.addingTimeInterval(seconds(lifetime)))
     }
 }

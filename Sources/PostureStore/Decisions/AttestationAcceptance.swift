@@ -45,11 +45,12 @@ public enum AttestationAcceptance {
         }
     }
 
-    /// Whether the store must be asked if this sequence is stored already (only for a sequence at or
-    /// below the last accepted one).
+    /// Whether the store must be asked if this sequence is stored already: only for one below the last
+    /// accepted. The last accepted itself (an agent's retry after a lost answer, the common case) is
+    /// stored by definition, which spares the store an index on every attestation's sequence.
     public static func needsStoredCheck(_ envelope: AttestationEnvelope, device: Device?) -> Bool {
         guard let device else { return false }
-        return envelope.sequence <= device.lastSequence
+        return envelope.sequence < device.lastSequence
     }
 
     /// The delivery (`fresh` or `late`) of an accepted report, or why it is refused.
@@ -68,7 +69,7 @@ public enum AttestationAcceptance {
                     .deviceRevoked, "device \(envelope.deviceID) is \(device.status); enroll it again"))
         }
         guard envelope.sequence > device.lastSequence else {
-            if sequenceStored {
+            if sequenceStored || envelope.sequence == device.lastSequence {
                 return .failure(
                     AttestationRefusal(
                         .alreadyAccepted,

@@ -75,9 +75,17 @@ extension SQLStore: AttestationStore {
                 envelopeBytes, signature, pending.journalCounts,
             ])
         try db.execute("UPDATE devices SET last_sequence = ? WHERE id = ?", [envelope.sequence, envelope.deviceID])
-        try db.execute(
+        let firstUse = try db.execute(
             "UPDATE nonces SET first_used_at = ? WHERE value = ? AND first_used_at IS NULL",
             [pending.receivedAt, envelope.nonce])
+        if firstUse == 1, let used = nonce {
+            // The agent signs with the newest nonce it holds and delivers in order, so any report under an
+            // older nonce has a lower sequence, refused by that alone: the older nonces are dead. Deleting
+            // them keeps a device at about two nonce rows instead of one more per attestation.
+            try db.execute(
+                "DELETE FROM nonces WHERE device_id = ? AND issued_at < ? AND value <> ?",
+                [envelope.deviceID, used.issuedAt, envelope.nonce])
+        }
         try db.execute(
             """
             INSERT INTO device_state (device_id, sequence, issued_at, received_at, delivery, payload, report_digest,
@@ -106,9 +114,18 @@ extension SQLStore: AttestationStore {
     public func attestations(deviceID: String, limit: Int) async throws -> [StoredAttestation] {
         try await read { db in
             let kid = try db.row("SELECT key_thumbprint FROM devices WHERE id = ?", [deviceID])?.text("key_thumbprint")
-            return try db.rows(
-                "SELECT * FROM attestations WHERE device_id = ? ORDER BY sequence DESC LIMIT ?", [deviceID, limit]
-            ).map { row in
+            // The newest day first (one partition on PostgreSQL, whose index is by device only): a higher
+            // sequence was always received no earlier, so if that day holds `limit`, they are the newest.
+            let last = try db.row("SELECT received_at FROM device_state WHERE device_id = ?", [deviceID])?
+                .double("received_at")
+            let newest = "SELECT * FROM attestations WHERE device_id = ?"
+            var rows = try db.rows(
+                newest + " AND received_at >= ? ORDER BY sequence DESC LIMIT ?",
+                [deviceID, (last ?? 0) - 86400, limit])
+            if rows.count < limit {
+                rows = try db.rows(newest + " ORDER BY sequence DESC LIMIT ?", [deviceID, limit])
+            }
+            return try rows.map { row in
                 var stored = StoredAttestation(
                     deviceID: try row.text("device_id"), sequence: UInt64(clamping: try row.int64("sequence")),
                     issuedAt: try row.date("issued_at"), receivedAt: try row.date("received_at"),
