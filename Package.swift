@@ -209,8 +209,9 @@ let package = Package(
         .executableTarget(
             name: "posture-fleet-bench",
             dependencies: [
-                "BenchSupport", "PostureStore", "PostureStoreSQLite", "PostureCollector",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "BenchSupport", "PostureStore", "PostureStoreSQLite", "PostureStorePostgres", "PostureCollector",
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

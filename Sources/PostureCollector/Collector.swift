@@ -257,16 +257,23 @@ struct VerdictLoop: Service {
                         for await event in shared.events() {
                             switch event {
                             case .device(let id): await collector.verdicts.refresh(id)
-                            case .action: await collector.verdicts.tick()
+                            case .action: await collector.verdicts.applyActions()
                             }
                         }
                     }
                 }
                 // systemd restarts a collector whose verdict actor stops answering (WatchdogSec=).
                 group.addTask { await SystemdNotifier.feedWatchdog { await collector.verdicts.isResponsive() } }
+                // The policy file and verdicts due by time, every 250 ms. Operator actions too on an SQLite store
+                // (the CLI writes the same file); a shared store announces them, so its poll of the action log
+                // is only a catch-up every 5 s for notifications missed while LISTEN reconnected.
+                let shared = collector.store is any SharedStoreEvents
                 group.addTask {
+                    var polled = ContinuousClock.now
                     while !Task.isCancelled {
-                        await collector.verdicts.tick()
+                        let poll = !shared || ContinuousClock.now - polled >= .seconds(5)
+                        if poll { polled = ContinuousClock.now }
+                        await collector.verdicts.tick(actions: poll)
                         try? await Task.sleep(for: .milliseconds(250))
                     }
                 }
@@ -274,9 +281,6 @@ struct VerdictLoop: Service {
                 group.cancelAll()
             }
         }
-        // Shut down before the listeners (services stop in reverse order): their graceful shutdown waits for
-        // requests in flight, and a held long-poll would otherwise hold it for up to 300 s.
-        await collector.verdicts.shutDown()
         // Shut down before the listeners (services stop in reverse order): their graceful shutdown waits for
         // requests in flight, and a held long-poll would otherwise hold it for up to 300 s.
         await collector.verdicts.shutDown()

@@ -1,33 +1,48 @@
 // posture-fleet-bench: fleet queries on a store holding 100,000 devices (by default).
 // Seeds a fresh SQLite store (the collector's schema, WAL) in one transaction with devices, labels, newest
-// reports (os-release), verdicts with failing rules, verdict changes over 14 days and quarantines; the
-// store's triggers keep the fleet index as they would for the collector. Measures, each many times, p50/p99:
+// reports (os-release), verdicts with failing rules, verdict changes over 14 days and quarantines, then
+// derives the fleet index from them (`rebuildFleetIndex`, what the collector's writes keep up to date). With
+// `--store postgresql` that store is copied (`posture-collector migrate`'s StoreCopy) into a PostgreSQL
+// cluster the bench starts, and the queries run there. Measures, each many times, p50/p99:
 // the fleet summary, filtered first pages, a second page through its cursor, and the dashboard overview
 // rendered with the dashboard's templates. Targets (issue 7): summary and a filtered first page p99 < 20 ms,
 // dashboard overview < 100 ms. Reference in the same run: the same counts and filter computed from the
 // source rows' JSON without the index (what the index saves). Then retention: pruning 400,000 attestations
 // while commits go on (see below). Asserts nothing.
 //   swift build -c release --product posture-fleet-bench && .build/release/posture-fleet-bench [--devices 100000]
+//       [--store sqlite|postgresql]
 //   (RETENTION_BATCH=N: rows per retention delete transaction, default the collector's)
 import BenchSupport
 import Foundation
 import GRDB
+import Logging
+import PostgresNIO
 import PostureCollector
 import PostureModel
 import PostureStore
+import PostureStorePostgres
 import PostureStoreSQLite
 
 var devices = 100_000
 var rounds = 200
 var keep = false
+var backend = "sqlite"
 var arguments = CommandLine.arguments.dropFirst().makeIterator()
 while let argument = arguments.next() {
     switch argument {
     case "--devices": devices = arguments.next().flatMap(Int.init) ?? devices
     case "--rounds": rounds = arguments.next().flatMap(Int.init) ?? rounds
     case "--keep": keep = true
+    case "--store":
+        backend = arguments.next() ?? backend
+        guard backend == "sqlite" || backend == "postgresql" else {
+            print("--store is sqlite or postgresql")
+            exit(64)
+        }
     default:
-        print("usage: posture-fleet-bench [--devices N] [--rounds R] [--keep (the store, for EXPLAIN)]")
+        print(
+            "usage: posture-fleet-bench [--devices N] [--rounds R] [--store sqlite|postgresql] [--keep (the store, for EXPLAIN)]"
+        )
         exit(64)
     }
 }
@@ -107,9 +122,33 @@ do {
     try queue.close()
 }
 
+try await store.rebuildFleetIndex()
 print(
-    "seeded \(devices) devices (\(rules.count) rules, \(systems.count) OS versions) in \(fixed(Date().timeIntervalSince(seedStart), 1)) s; store \(path)"
+    "seeded \(devices) devices (\(rules.count) rules, \(systems.count) OS versions) and their fleet index in \(fixed(Date().timeIntervalSince(seedStart), 1)) s; store \(path)"
 )
+
+// The store the fleet queries run on: this SQLite file, or a copy of it on PostgreSQL.
+let cluster = backend == "postgresql" ? PostgresCluster.start(in: directory.path + "/postgres") : nil
+defer { cluster?.stop() }
+let fleet: SQLStore
+if let cluster {
+    let postgres = PostgresStore(
+        configuration: PostgresClient.Configuration(
+            host: "127.0.0.1", port: cluster.port, username: "posture", password: nil, database: "posture",
+            tls: .disable),
+        logger: Logger(label: "posture-fleet-bench"))
+    Task { try await postgres.run() }
+    try await postgres.migrate()
+    let copyStart = Date()
+    let copied = try await StoreCopy.copy(from: store, to: postgres)
+    print(
+        "copied \(copied.values.reduce(0, +)) rows into PostgreSQL 15 (port \(cluster.port)) in \(fixed(Date().timeIntervalSince(copyStart), 1)) s; queries run there"
+    )
+    _ = cluster.psql("VACUUM ANALYZE")
+    fleet = postgres
+} else {
+    fleet = store
+}
 
 /// Runs `body` `rounds` times after 10 warm-up runs; prints p50/p99 in ms against the target.
 @MainActor
@@ -141,21 +180,21 @@ func query(_ configure: (inout FleetQuery) -> Void) -> FleetQuery {
 }
 
 try await measure("fleet summary", target: 20) {
-    let summary = try await store.fleetSummary(now: Date())
+    let summary = try await fleet.fleetSummary(now: Date())
     return summary.devices
 }
 let noncompliant = query { $0.verdict = "noncompliant" }
 try await measure("first page: verdict=noncompliant (by hostname)", target: 20) {
-    try await store.fleetDevices(noncompliant).devices.count
+    try await fleet.fleetDevices(noncompliant).devices.count
 }
 try await measure("first page: failing_rule=secure-boot", target: 20) {
-    try await store.fleetDevices(query { $0.failingRule = "secure-boot" }).devices.count
+    try await fleet.fleetDevices(query { $0.failingRule = "secure-boot" }).devices.count
 }
 try await measure("first page: label team=team-7", target: 20) {
-    try await store.fleetDevices(query { $0.label = ("team", "team-7") }).devices.count
+    try await fleet.fleetDevices(query { $0.label = ("team", "team-7") }).devices.count
 }
 try await measure("first page: os debian 12, noncompliant", target: 20) {
-    try await store.fleetDevices(
+    try await fleet.fleetDevices(
         query {
             $0.os = "debian"
             $0.osVersion = "12"
@@ -164,13 +203,13 @@ try await measure("first page: os debian 12, noncompliant", target: 20) {
     ).devices.count
 }
 try await measure("first page: seen_before 24h (silent)", target: 20) {
-    try await store.fleetDevices(query { $0.seenBefore = Date().addingTimeInterval(-86400) }).devices.count
+    try await fleet.fleetDevices(query { $0.seenBefore = Date().addingTimeInterval(-86400) }).devices.count
 }
 try await measure("first page: hostname contains host-4242", target: 20) {
-    try await store.fleetDevices(query { $0.hostname = "host-4242" }).devices.count
+    try await fleet.fleetDevices(query { $0.hostname = "host-4242" }).devices.count
 }
 try await measure("first page: noncompliant, newest change first", target: 20) {
-    try await store.fleetDevices(
+    try await fleet.fleetDevices(
         query {
             $0.verdict = "noncompliant"
             $0.sort = .verdictSince
@@ -178,17 +217,17 @@ try await measure("first page: noncompliant, newest change first", target: 20) {
         }
     ).devices.count
 }
-let first = try await store.fleetDevices(noncompliant)
+let first = try await fleet.fleetDevices(noncompliant)
 let second = query {
     $0.verdict = "noncompliant"
     $0.after = first.nextCursor.flatMap(FleetCursor.init(token:))
 }
 try await measure("second page: verdict=noncompliant via cursor", target: 20) {
-    try await store.fleetDevices(second).devices.count
+    try await fleet.fleetDevices(second).devices.count
 }
 let renderer = try DashboardRenderer()
 try await measure("dashboard overview: summary + Mustache render", target: 100) {
-    let html = renderer.overview(try await store.fleetSummary(now: Date()), user: "bench")
+    let html = renderer.overview(try await fleet.fleetSummary(now: Date()), user: "bench")
     return html.utf8.count
 }
 
@@ -214,6 +253,13 @@ try await measure("index: label team=team-7 count from device_labels", target: 0
     try await reference.read { db in
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM device_labels WHERE key = 'team' AND value = 'team-7'") ?? 0
     }
+}
+
+if cluster != nil {
+    print("retention on PostgreSQL drops whole days of attestations: see PostureStoreTests and posture-collector-bench")
+    cluster?.stop()
+    if !keep { try? FileManager.default.removeItem(at: directory) }
+    exit(0)
 }
 
 // Retention (`SQLiteStore.pruneHistory`): the first 10,000 devices get 40 attestations each, one every 12 h

@@ -415,8 +415,24 @@ actor VerdictService {
     }
 
     /// Once per tick: operator actions, policy file changes, verdicts that change with time.
-    func tick(now: Date = Date()) async {
+    /// The policy file, operator actions (unless `actions` is false: a shared store announces them), and
+    /// the verdicts time changes.
+    func tick(now: Date = Date(), actions: Bool = true) async {
         if policySource.changed() { await reloadPolicy(cause: "file changed") }
+        if actions { await applyActions(now: now) }
+        // Verdicts that time changes are evaluated by one collector of a shared store at a time; the others
+        // learn the result as it is stored.
+        guard await leases.hold("reevaluation", for: .seconds(15), now: now) else { return }
+        for (id, entry) in entries {
+            guard let due = entry.verdict?.reevaluateAt, due <= now else { continue }
+            // Another collector may hold a newer report of the device: read it before time decides.
+            if sharesStore { await refresh(id) }
+            await evaluate(id, cause: "time", now: now)
+        }
+    }
+
+    /// Operator actions recorded since the last applied (by the CLI, the API, another collector).
+    func applyActions(now: Date = Date()) async {
         if let actions = try? await store.operatorActions(after: lastActionID, limit: 1000), !actions.isEmpty {
             if let last = actions.last { lastActionID = last.id }
             quarantines = (try? await store.quarantines()) ?? quarantines
@@ -433,15 +449,6 @@ actor VerdictService {
                     for id in entries.keys { await evaluate(id, cause: cause, now: now) }
                 }
             }
-        }
-        // Verdicts that time changes are evaluated by one collector of a shared store at a time; the others
-        // learn the result as it is stored.
-        guard await leases.hold("reevaluation", for: .seconds(15), now: now) else { return }
-        for (id, entry) in entries {
-            guard let due = entry.verdict?.reevaluateAt, due <= now else { continue }
-            // Another collector may hold a newer report of the device: read it before time decides.
-            if sharesStore { await refresh(id) }
-            await evaluate(id, cause: "time", now: now)
         }
     }
 
