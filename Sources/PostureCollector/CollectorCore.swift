@@ -142,6 +142,8 @@ public struct CollectorCore: Sendable {
                 verdictKeys: keys.jwks())
         } catch let refusal as AttestationRefusal {
             throw refusal
+        } catch let refused as StoreRefusal {
+            throw refused.refusal
         } catch {
             throw AttestationRefusal(.internalError, "enrollment failed in the collector: \(error)")
         }

@@ -65,7 +65,7 @@ extension SQLStore: EnrollmentStore {
                 try db.execute(
                     "UPDATE tokens SET used_at = ?, uses = uses + 1 WHERE id = ? AND (reusable = 1 OR used_at IS NULL)",
                     [now, token.id]) == 1
-            else { throw EnrollmentDecision.tokenAlreadyUsed }
+            else { throw StoreRefusal.tokenUsed }
             // Two enrollments of one machine on two collectors: the second waits here for the first.
             try db.serialize(.enrollment)
             let device = enrollment.device

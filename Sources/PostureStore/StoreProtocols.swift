@@ -18,7 +18,7 @@ public protocol EnrollmentStore: Sendable {
     func insertToken(_ token: TokenRecord, recording action: OperatorAction?) async throws
     func tokens() async throws -> [TokenRecord]
     /// Consumes the token, refuses a known machine-id unless the token allows re-enrollment, stores the
-    /// device, its certificate and its first nonce. Throws `AttestationRefusal` for a refused enrollment.
+    /// device, its certificate and its first nonce. Throws `StoreRefusal` for a refused enrollment.
     func enroll(_ enrollment: Enrollment, now: Date) async throws
     func insertCertificate(_ certificate: CertificateRecord) async throws
     func certificates(deviceID: String) async throws -> [CertificateRecord]
@@ -50,7 +50,7 @@ public protocol AttestationStore: Sendable {
     /// Checks each attestation against stored state and stores the accepted ones, in order, in one
     /// transaction (group commit). One result per input.
     func accept(_ batch: [PendingAttestation], policy: FreshnessPolicy) async throws
-        -> [Result<AttestationReceipt, AttestationRefusal>]
+        -> [Result<AttestationReceipt, StoreRefusal>]
     /// Newest first, in the order they were accepted.
     func attestations(deviceID: String, limit: Int) async throws -> [StoredAttestation]
     func recordSecurityEvents(_ events: [SecurityEvent]) async throws

@@ -75,7 +75,7 @@ import Testing
             nextNonce: self.nonce(next, at: received))
     }
 
-    func accept(_ pending: PendingAttestation) async throws -> Result<AttestationReceipt, AttestationRefusal> {
+    func accept(_ pending: PendingAttestation) async throws -> Result<AttestationReceipt, StoreRefusal> {
         try await store.accept([pending], policy: policy)[0]
     }
 
@@ -91,7 +91,7 @@ import Testing
                     do {
                         try await self.store.enroll(self.enrollment(shared), now: self.t0)
                         return nil
-                    } catch let refusal as AttestationRefusal {
+                    } catch let refusal as StoreRefusal {
                         return refusal.code
                     } catch {
                         return .internalError
@@ -114,7 +114,7 @@ import Testing
         do {
             try await store.enroll(enrollment(expired), now: t0)
             Issue.record("an expired token enrolled")
-        } catch let refusal as AttestationRefusal {
+        } catch let refusal as StoreRefusal {
             #expect(refusal.code == .tokenExpired)
         }
         var unknown = enrollment(reusable)
@@ -122,7 +122,7 @@ import Testing
         do {
             try await store.enroll(unknown, now: t0)
             Issue.record("an unknown token enrolled")
-        } catch let refusal as AttestationRefusal {
+        } catch let refusal as StoreRefusal {
             #expect(refusal.code == .tokenInvalid)
         }
         try await store.enroll(enrollment(reusable), now: t0)
@@ -142,7 +142,7 @@ import Testing
         do {
             try await store.enroll(enrollment(first, machineID: "m1", device: "new"), now: t0)
             Issue.record("the same machine enrolled twice without an operator's decision")
-        } catch let refusal as AttestationRefusal {
+        } catch let refusal as StoreRefusal {
             #expect(refusal.code == .machineAlreadyEnrolled)
         }
         let again = token(allowReenroll: true)
@@ -221,7 +221,7 @@ import Testing
     }
 }
 
-extension Result where Failure == AttestationRefusal {
+extension Result where Failure == StoreRefusal {
     var refusal: AttestationRefusal.Code? {
         if case .failure(let refusal) = self { return refusal.code }
         return nil

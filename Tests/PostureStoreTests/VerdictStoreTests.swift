@@ -114,18 +114,18 @@ extension StoreConformanceTests {
                 id: UUID().uuidString, hash: hash, name: name, scopes: ["fleet:read"], createdAt: created,
                 expiresAt: expires)
         }
-        func refusal(_ record: APITokenRecord) async -> AttestationRefusal? {
+        func refusal(_ record: APITokenRecord) async -> StoreRefusal? {
             do {
                 try await store.insertAPIToken(record, recording: nil)
                 return nil
             } catch {
-                return error as? AttestationRefusal
+                return error as? StoreRefusal
             }
         }
         let ci = credential("ci", at: t0)
         try await store.insertAPIToken(ci, recording: nil)
         let taken = await refusal(credential("CI", at: t0 + 1))
-        #expect(taken?.code == .conflict && taken?.message.contains(ci.id) == true, "\(String(describing: taken))")
+        #expect(taken == .credentialNameTaken(name: "CI", holder: ci.id), "\(String(describing: taken))")
         // A client certificate's record and a token share one namespace.
         try await store.insertAPIToken(credential("proxy", hash: "client-certificate:p", at: t0), recording: nil)
         #expect(await refusal(credential("proxy", at: t0 + 1))?.code == .conflict)

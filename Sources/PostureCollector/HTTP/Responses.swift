@@ -2,6 +2,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import PostureModel
+import PostureStore
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -83,6 +84,8 @@ extension AttestationRefusal {
     init(_ error: any Error) {
         if let refusal = error as? AttestationRefusal {
             self = refusal
+        } else if let refused = error as? StoreRefusal {
+            self = refused.refusal
         } else if let error = error as? any HTTPResponseError, (400..<500).contains(error.status.code) {
             // The router's own refusals (a missing parameter, a body too large): the client's, not ours.
             self.init(

@@ -43,7 +43,7 @@ actor AttestationCommitter {
             waiting.removeAll(keepingCapacity: true)
             let results: [Result<AttestationReceipt, AttestationRefusal>]
             do {
-                results = try await store.accept(batch.map(\.0), policy: policy)
+                results = try await store.accept(batch.map(\.0), policy: policy).map { $0.mapError(\.refusal) }
             } catch {
                 let failure = AttestationRefusal(
                     .internalError, "the collector could not store the report: \(error); retry later")

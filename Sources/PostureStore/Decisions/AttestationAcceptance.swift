@@ -57,66 +57,34 @@ public enum AttestationAcceptance {
     public static func decide(
         _ envelope: AttestationEnvelope, receivedAt: Date, device: Device?, nonce: Nonce?, sequenceStored: Bool,
         policy: FreshnessPolicy
-    ) -> Result<String, AttestationRefusal> {
+    ) -> Result<String, StoreRefusal> {
         let skew = policy.skewSeconds
         let issued = envelope.issuedAt.timeIntervalSince1970
-        guard let device else {
-            return .failure(AttestationRefusal(.deviceUnknown, "device \(envelope.deviceID) is not enrolled here"))
-        }
+        guard let device else { return .failure(.deviceUnknown(device: envelope.deviceID)) }
         guard device.status == "active" else {
-            return .failure(
-                AttestationRefusal(
-                    .deviceRevoked, "device \(envelope.deviceID) is \(device.status); enroll it again"))
+            return .failure(.deviceInactive(device: envelope.deviceID, status: device.status))
         }
         guard envelope.sequence > device.lastSequence else {
             if sequenceStored || envelope.sequence == device.lastSequence {
-                return .failure(
-                    AttestationRefusal(
-                        .alreadyAccepted,
-                        "report \(envelope.sequence) of device \(envelope.deviceID) is stored already; nothing to resend"
-                    ))
+                return .failure(.alreadyAccepted(device: envelope.deviceID, sequence: envelope.sequence))
             }
             if nonce?.firstUsedAt != nil {
-                return .failure(
-                    AttestationRefusal(
-                        .nonceReused,
-                        "nonce already used by an accepted report and sequence \(envelope.sequence) is not after \(device.lastSequence): a replay"
-                    ))
+                return .failure(.nonceReused(sequence: envelope.sequence, last: device.lastSequence))
             }
-            return .failure(
-                AttestationRefusal(
-                    .sequenceNotIncreasing,
-                    "sequence \(envelope.sequence) is not greater than the last accepted, \(device.lastSequence)"))
+            return .failure(.sequenceNotIncreasing(sequence: envelope.sequence, last: device.lastSequence))
         }
-        guard let nonce else {
-            return .failure(
-                AttestationRefusal(
-                    .nonceUnknown,
-                    "the nonce was not issued to device \(envelope.deviceID); fetch one with GET /v1/nonce"))
-        }
+        guard let nonce else { return .failure(.nonceUnknown(device: envelope.deviceID)) }
         let nonceIssued = nonce.issuedAt.timeIntervalSince1970
         guard issued >= nonceIssued - skew else {
-            return .failure(
-                AttestationRefusal(
-                    .staleIssueTime,
-                    "the report was signed \((nonceIssued - issued).saturatingInt) s before its nonce was issued (skew allowed: \(skew.saturatingInt) s)"
-                ))
+            return .failure(.signedBeforeNonce(seconds: (nonceIssued - issued).saturatingInt, skew: skew.saturatingInt))
         }
         if nonce.firstUsedAt == nil {
             let expires = nonce.expiresAt.timeIntervalSince1970
             guard issued <= expires + skew else {
-                return .failure(
-                    AttestationRefusal(
-                        .nonceExpired,
-                        "the nonce expired \((issued - expires).saturatingInt) s before the report was signed; fetch one with GET /v1/nonce"
-                    ))
+                return .failure(.nonceExpired(seconds: (issued - expires).saturatingInt))
             }
         } else if let superseded = nonce.supersededAt?.timeIntervalSince1970, issued > superseded + skew {
-            return .failure(
-                AttestationRefusal(
-                    .nonceSuperseded,
-                    "the report was signed \((issued - superseded).saturatingInt) s after a newer nonce replaced its own (skew allowed: \(skew.saturatingInt) s); sign it again with the newest nonce (GET /v1/nonce)"
-                ))
+            return .failure(.nonceSuperseded(seconds: (issued - superseded).saturatingInt, skew: skew.saturatingInt))
         }
         return .success(receivedAt.timeIntervalSince1970 - issued > skew ? "late" : "fresh")
     }

@@ -12,7 +12,7 @@ extension SQLStore: AttestationStore {
     }
 
     public func accept(_ batch: [PendingAttestation], policy: FreshnessPolicy) async throws
-        -> [Result<AttestationReceipt, AttestationRefusal>]
+        -> [Result<AttestationReceipt, StoreRefusal>]
     {
         try await write { db in try batch.map { try Self.accept($0, policy: policy, db) } }
     }
@@ -20,7 +20,7 @@ extension SQLStore: AttestationStore {
     /// Reads (and on PostgreSQL locks) the device, reads its nonce, decides, and writes what an accepted
     /// report changes. The device's row lock orders concurrent reports of one device across collectors.
     static func accept(_ pending: PendingAttestation, policy: FreshnessPolicy, _ db: any SQLExecutor) throws
-        -> Result<AttestationReceipt, AttestationRefusal>
+        -> Result<AttestationReceipt, StoreRefusal>
     {
         let envelope = pending.envelope
         let device = try db.row(

@@ -19,11 +19,7 @@ extension SQLStore: CredentialStore {
                 WHERE lower(name) = lower(?) AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)
                 """, [token.name, token.createdAt])
             if let holder = try holder?.text("id") {
-                throw AttestationRefusal(
-                    .conflict,
-                    "an active API credential is already named '\(token.name)' (id \(holder)); names are the actor in "
-                        + "the audit trail, so choose another name or revoke it first "
-                        + "(POST /v1/api-tokens/\(holder)/revoke, or posture-collector apitoken revoke \(holder))")
+                throw StoreRefusal.credentialNameTaken(name: token.name, holder: holder)
             }
             if let action { try Self.insertAction(action, db) }
             try db.execute(
