@@ -103,7 +103,7 @@ for index in 0..<options.collectors {
         startServer(
             [
                 collectorBinary, "serve", "--state-dir", directory, "--listen-enrollment", "127.0.0.1:0",
-                "--listen-devices", "127.0.0.1:0", "--log-level", "error",
+                "--listen-devices", "127.0.0.1:0", "--listen-api", "127.0.0.1:0", "--log-level", "error",
             ] + configuration, log: log))
     let enrollment = String(waitFor("listening enrollment", in: log).split(separator: " ")[2])
     if index == 0 { enrollURL = enrollment }

@@ -41,6 +41,8 @@ import Testing
         #expect(decide(3, issued: 10, nonce: fresh) == "sequence_not_increasing")
         // The last accepted sequence again (a retry after a lost answer) is stored by definition.
         #expect(decide(4, issued: 10, nonce: used) == "already_accepted")
+        // Before a device's first report nothing is stored: a sequence 0 is not "already accepted".
+        #expect(decide(0, issued: 10, last: 0, nonce: fresh) == "sequence_not_increasing")
         #expect(decide(5, issued: 10, nonce: nil) == "nonce_unknown")
         #expect(decide(5, issued: -61, nonce: fresh) == "stale_issue_time")
         #expect(decide(5, issued: -60, nonce: fresh) == "fresh")

@@ -53,6 +53,11 @@ public enum AttestationAcceptance {
         return envelope.sequence < device.lastSequence
     }
 
+    /// The device's last accepted report (none before its first: sequences start at 1).
+    static func isLastAccepted(_ envelope: AttestationEnvelope, device: Device) -> Bool {
+        device.lastSequence > 0 && envelope.sequence == device.lastSequence
+    }
+
     /// The delivery (`fresh` or `late`) of an accepted report, or why it is refused.
     public static func decide(
         _ envelope: AttestationEnvelope, receivedAt: Date, device: Device?, nonce: Nonce?, sequenceStored: Bool,
@@ -65,7 +70,7 @@ public enum AttestationAcceptance {
             return .failure(.deviceInactive(device: envelope.deviceID, status: device.status))
         }
         guard envelope.sequence > device.lastSequence else {
-            if sequenceStored || envelope.sequence == device.lastSequence {
+            if sequenceStored || isLastAccepted(envelope, device: device) {
                 return .failure(.alreadyAccepted(device: envelope.deviceID, sequence: envelope.sequence))
             }
             if nonce?.firstUsedAt != nil {
