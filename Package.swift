@@ -115,7 +115,7 @@ let package = Package(
         .target(
             name: "PostureStorePostgres",
             dependencies: [
-                "PostureStore", .product(name: "PostgresNIO", package: "postgres-nio"),
+                "PostureStore", "PostureModel", .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

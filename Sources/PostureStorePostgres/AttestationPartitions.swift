@@ -1,3 +1,4 @@
+import PostureModel
 import PostureStore
 
 #if canImport(FoundationEssentials)
@@ -42,31 +43,9 @@ enum AttestationPartitions {
     }
 
     static func name(ofDayStarting start: Double) -> String {
-        let (year, month, day) = civil(epochDay: Int((start / 86400).rounded(.down)))
+        let (year, month, day) = Timestamp.civilDate(daysSinceEpoch: Int64((start / 86400).rounded(.down)))
         let digits = String(year * 10000 + month * 100 + day)
         return "attestations_d" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date, and back (H. Hinnant's civil algorithms).
-    static func epochDay(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146097 + dayOfEra - 719468
-    }
-
-    static func civil(epochDay: Int) -> (year: Int, month: Int, day: Int) {
-        let z = epochDay + 719468
-        let era = (z >= 0 ? z : z - 146096) / 146097
-        let dayOfEra = z - era * 146097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 
     /// The day partitions, oldest first.
@@ -81,7 +60,9 @@ enum AttestationPartitions {
             let name = try row.text("name")
             let digits = name.dropFirst("attestations_d".count)
             guard digits.count == 8, let date = Int(digits) else { return nil }
-            let start = Double(epochDay(year: date / 10000, month: date / 100 % 100, day: date % 100)) * 86400
+            let days = Timestamp.daysSinceEpoch(
+                year: Int64(date / 10000), month: Int64(date / 100 % 100), day: Int64(date % 100))
+            let start = Double(days) * 86400
             return Day(name: name, start: start, end: start + 86400)
         }
     }
