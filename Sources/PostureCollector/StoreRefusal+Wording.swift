@@ -37,6 +37,7 @@ extension StoreRefusal {
     }
 }
 
+/// As the command line prints it: the code, then the words (`conflict: an active API credential …`).
 extension StoreRefusal: CustomStringConvertible {
-    public var description: String { message }
+    public var description: String { refusal.description }
 }
