@@ -62,7 +62,7 @@ public struct HistoryRetention {
             // Shutting down.
         } catch {
             collector.logger.error(
-                "retention: could not prune the store \(collector.configuration.sqlitePath): \(error); retried in an hour"
+                "retention: could not prune the store \(collector.configuration.storeLocation): \(error); retried in an hour"
             )
         }
     }

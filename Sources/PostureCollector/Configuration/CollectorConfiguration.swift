@@ -118,6 +118,10 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
     public init() {}
 
     public var sqlitePath: String { storage.sqlitePath ?? stateDirectory + "/collector.sqlite" }
+    /// The store as a message names it: the SQLite file, or the PostgreSQL URL (which holds no password).
+    public var storeLocation: String {
+        storage.driver == "postgresql" ? "PostgreSQL \(storage.url ?? "") (storage.url)" : sqlitePath
+    }
 
     /// The policy file in use, or nil for the built-in policy.
     public var policyPath: String? {

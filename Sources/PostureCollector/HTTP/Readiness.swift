@@ -31,7 +31,7 @@ final class Readiness: Sendable {
             checks["store"] = "ok"
         } catch {
             checks["store"] =
-                "the store \(collector.configuration.sqlitePath) cannot take a write (disk full? permissions?): \(error)"
+                "the store \(collector.configuration.storeLocation) cannot take a write (disk full? permissions?): \(error)"
         }
         checks["verdicts"] =
             await collector.verdicts.isStarted ? "ok" : "loading devices and evaluating the policy (collector start)"
