@@ -125,6 +125,14 @@ extension SQLStore: AttestationStore {
             if rows.count < limit {
                 rows = try db.rows(newest + " ORDER BY sequence DESC LIMIT ?", [deviceID, limit])
             }
+            // A device's attestations name the same few parts: each is read and inflated once per call.
+            var parts: [String: String?] = [:]
+            func part(_ digest: String) throws -> String? {
+                if let known = parts[digest] { return known }
+                let text = try ReportBodies.load(digest, db).map { String(decoding: $0, as: UTF8.self) }
+                parts[digest] = text
+                return text
+            }
             return try rows.map { row in
                 var stored = StoredAttestation(
                     deviceID: try row.text("device_id"), sequence: UInt64(clamping: try row.int64("sequence")),
@@ -136,12 +144,8 @@ extension SQLStore: AttestationStore {
                     stored.jws = CompactJWS.reassembled(kid: kid, payload: envelope, signature: signature)
                     let named = try PostureReport.wireDecoder().decode(
                         DetachedAttestation.Envelope.self, from: envelope)
-                    stored.reportPart = try ReportBodies.load(named.report, db).map {
-                        String(decoding: $0, as: UTF8.self)
-                    }
-                    stored.journalPart = try ReportBodies.load(named.journal, db).map {
-                        String(decoding: $0, as: UTF8.self)
-                    }
+                    stored.reportPart = try part(named.report)
+                    stored.journalPart = try part(named.journal)
                 }
                 return stored
             }
