@@ -50,6 +50,10 @@
         static let arrayLengths = [0, 1, 2, 17, 100, 4096, 4097]
         /// Edits after this many are ignored: each one walks the whole tree.
         static let maxEdits = 32
+        /// An edit that would make the report larger than this, as JSON, is skipped: the collector refuses a
+        /// body above `attestations.maxBodyBytes` (1 MiB by default) before parsing it, and two nested
+        /// 4096-element arrays (16 million nodes) only time the harness out.
+        static let maxReportBytes = 1 << 20
 
         static func run(_ input: [UInt8]) -> String {
             var tree = base
@@ -58,7 +62,9 @@
                 let kind = input[offset]
                 let index = Int(input[offset + 1]) << 8 | Int(input[offset + 2])
                 let value = Int(input[offset + 3])
-                tree.apply(kind: kind, index: index, value: value)
+                var edited = tree
+                edited.apply(kind: kind, index: index, value: value)
+                if edited.weighs(atMost: maxReportBytes) { tree = edited }
                 offset += 4
             }
             let json = Data(tree.text.utf8)
@@ -96,6 +102,34 @@
             } else {
                 self = .object(try container.decode([String: JSONTree].self))
             }
+        }
+
+        /// Whether `text` would have at most `limit` bytes (about: one per separator, strings without escapes).
+        /// Stops as soon as it is over, so a tree of 16 million nodes costs no more than one of `limit` bytes.
+        func weighs(atMost limit: Int) -> Bool {
+            var left = limit
+            return spend(&left)
+        }
+
+        private func spend(_ left: inout Int) -> Bool {
+            switch self {
+            case .null, .bool: left -= 5
+            case .number(let text): left -= text.utf8.count
+            case .string(let string): left -= string.utf8.count + 2
+            case .array(let elements):
+                left -= 2
+                for element in elements where left >= 0 {
+                    left -= 1
+                    if !element.spend(&left) { return false }
+                }
+            case .object(let members):
+                left -= 2
+                for (key, value) in members where left >= 0 {
+                    left -= key.utf8.count + 4
+                    if !value.spend(&left) { return false }
+                }
+            }
+            return left >= 0
         }
 
         var text: String {
