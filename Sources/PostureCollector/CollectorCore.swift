@@ -29,6 +29,8 @@ public struct CollectorCore: Sendable {
     let keys: SigningKeys
     let verdicts: VerdictService
     let transmitter: SignalTransmitter
+    /// OAuth access tokens of Shared Signals receivers, when `ssf.accessTokens` is set.
+    let receiverTokens: ReceiverAccessTokens?
     let issuerSource: Issuer
     var issuer: String { issuerSource.value }
     let apiTokens = NIOLockedValueBox<[String: (APITokenRecord, Date)]>([:])
@@ -52,6 +54,13 @@ public struct CollectorCore: Sendable {
         transmitter = try SignalTransmitter(
             store: store, keys: keys, issuer: issuer, trustDomain: configuration.trustDomain, metrics: metrics,
             logger: logger, ssf: configuration.ssf)
+        do {
+            receiverTokens = try configuration.ssf.accessTokens.map {
+                try ReceiverAccessTokens($0, issuer: issuer, caBundle: configuration.ssf.caBundle, logger: logger)
+            }
+        } catch {
+            throw CollectorError(.configuration, "ssf.caBundle is not a readable PEM bundle: \(error)")
+        }
         do {
             verdicts = try VerdictService(
                 store: store, keys: keys, issuer: issuer, trustDomain: configuration.trustDomain,
@@ -183,6 +192,19 @@ public struct CollectorCore: Sendable {
             )
         }
         return try await authorize(hash: hash, scope: scope)
+    }
+
+    /// A Shared Signals receiver's credential: an OAuth access token of `ssf.accessTokens` when that is set
+    /// and the bearer token is a JWT, else an API token or certificate with `ssf:manage`.
+    func authorizeReceiver(_ request: Request, channel: any Channel) async throws(AttestationRefusal)
+        -> SignalReceiver
+    {
+        if let receiverTokens, let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+            case let bearer = String(header.dropFirst(7).filter { $0 != " " }), ReceiverAccessTokens.isJWT(bearer)
+        {
+            return try await receiverTokens.receiver(for: bearer)
+        }
+        return SignalReceiver(apiToken: try await authorize(request, channel: channel, scope: "ssf:manage"))
     }
 
     /// The stored hash of the request's credential: its bearer token, else its API client certificate.

@@ -123,11 +123,22 @@ public struct StreamRecord: Sendable, Equatable, Codable {
     public var createdAt: Date
     /// The API token that created it: only that token's owner manages it.
     public var tokenID: String
+    /// Why the status was last changed (SSF stream status `reason`), by the receiver or the transmitter.
+    public var statusReason: String?
+    /// The receiver's own words for the stream (SSF `description`).
+    public var description: String?
+    /// How a device is named in the stream's SETs: `iss_sub` (RFC 9493, the issuer and the device ID) or
+    /// `uri` (the device's SPIFFE-style URI, what streams created before schema v9 had).
+    public var subjectFormat: String
 
     public init(
         id: String, audience: String, deliveryMethod: String, endpointURL: String?, authorizationHeader: String?,
-        eventsRequested: [String], algorithm: String, status: String, createdAt: Date, tokenID: String
+        eventsRequested: [String], algorithm: String, status: String, createdAt: Date, tokenID: String,
+        statusReason: String? = nil, description: String? = nil, subjectFormat: String = "iss_sub"
     ) {
+        self.statusReason = statusReason
+        self.description = description
+        self.subjectFormat = subjectFormat
         self.id = id
         self.audience = audience
         self.deliveryMethod = deliveryMethod

@@ -6,7 +6,15 @@ enum PostgresSchema {
     static let lock: Int64 = 7_310_000
 
     /// Each version's statements, in order; `posture_schema` records the last applied.
-    static let versions: [[String]] = [version1, version2, version3]
+    static let versions: [[String]] = [version1, version2, version3, version4]
+
+    /// SSF stream status reasons and descriptions, and the subject format of a stream's SETs (streams made
+    /// before keep the `uri` subjects their receivers were built for); the same as SQLite's v9.
+    static let version4 = [
+        "ALTER TABLE ssf_streams ADD COLUMN status_reason TEXT",
+        "ALTER TABLE ssf_streams ADD COLUMN description TEXT",
+        "ALTER TABLE ssf_streams ADD COLUMN subject_format TEXT NOT NULL DEFAULT 'uri'",
+    ]
 
     /// The fleet's device IDs in the database's collation, as every other table's: a join or `IN` between
     /// columns of two collations cannot use the other side's index, and the planner read all 100,000 rows

@@ -71,6 +71,14 @@ enum SQLiteSchema {
         CREATE INDEX ssf_outbox_pending ON ssf_outbox (stream_id, delivered_at, id);
         """
 
+    /// v9: SSF stream status reasons and descriptions, and the subject format of a stream's SETs (streams
+    /// made before keep the `uri` subjects their receivers were built for).
+    static let streamSettings = """
+        ALTER TABLE ssf_streams ADD COLUMN status_reason TEXT;
+        ALTER TABLE ssf_streams ADD COLUMN description TEXT;
+        ALTER TABLE ssf_streams ADD COLUMN subject_format TEXT NOT NULL DEFAULT 'uri';
+        """
+
     /// v3: the audit trail's table (its chain over earlier rows: `StoreMigrations.chainAuditTrail`).
     static let auditLog = """
         CREATE TABLE audit_log (

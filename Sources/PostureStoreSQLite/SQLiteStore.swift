@@ -72,6 +72,9 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
         migrator.registerMigration("v8") { db in
             try db.execute(sql: SQLiteSchema.reportBodies)
         }
+        migrator.registerMigration("v9") { db in
+            try db.execute(sql: SQLiteSchema.streamSettings)
+        }
         return migrator
     }
 

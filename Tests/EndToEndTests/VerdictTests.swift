@@ -208,7 +208,7 @@ struct VerdictTests {
             {"delivery": {"method": "urn:ietf:rfc:8935", "endpoint_url": "https://127.0.0.1:\(receiverPort)/events",
              "authorization_header": "Bearer receiver-secret"},
              "events_requested": ["https://schemas.openid.net/secevent/caep/event-type/device-compliance-change"],
-             "aud": "https://proxy.example"}
+             "aud": "https://proxy.example", "posture_subject_format": "uri"}
             """
         let created = split(
             try curl(
@@ -282,8 +282,14 @@ struct VerdictTests {
         #expect(event["previous_status"] as? String == "compliant")
         #expect(event["current_status"] as? String == "not-compliant")
         #expect(event["event_timestamp"] is Int)
+        // An operator's quarantine: initiated by an admin (CAEP initiating_entity).
+        #expect(event["initiating_entity"] as? String == "admin")
+        // The stream asked for the device's URI as its subject (posture_subject_format), in both places.
         let subject = try #require((setClaims["sub_id"] as? [String: Any])?["device"] as? [String: Any])
         #expect((subject["uri"] as? String)?.hasSuffix("/device/\(deviceID)") == true)
+        #expect(
+            ((event["subject"] as? [String: Any])?["device"] as? [String: Any])?["uri"] as? String == subject["uri"]
+                as? String)
 
         // Receiver down, release, collector restarted: the event arrives once the receiver is back, once.
         receiver?.signal(SIGKILL)

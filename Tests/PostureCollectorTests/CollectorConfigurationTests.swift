@@ -57,6 +57,11 @@ import Testing
     @Test(arguments: [
         ("attestations:\n  skw: 5m\n", ":2: unknown key 'attestations.skw'"),
         ("trustDomian: x\n", ":1: unknown key 'trustDomian'"),
+        (
+            "ssf:\n  accessTokens:\n    issuer: https://as\n    jwksURL: https://as/keys\n",
+            ":4: unknown key 'ssf.accessTokens.jwksURL'"
+        ),
+        ("ssf:\n  accessTokens:\n    issuer: https://as\n", "key ssf.accessTokens.jwksURI: missing"),
         ("attestations:\n  skew: soon\n", "key attestations.skew: 'soon' is not a duration"),
         ("listen:\n  devices: localhost\n", "listen.devices 'localhost' is not host:port"),
         ("ca:\n  certificate: /x.crt\n", "ca.certificate and ca.key are set together"),

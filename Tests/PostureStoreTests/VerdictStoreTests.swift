@@ -23,6 +23,28 @@ extension StoreConformanceTests {
             tokenID: "t")
     }
 
+    @Test(arguments: StoreKind.available) func aStreamKeepsItsStatusReasonDescriptionAndSubjectFormat(
+        _ kind: StoreKind
+    ) async throws {
+        try await use(kind)
+        var receiver = stream()
+        #expect(receiver.subjectFormat == "iss_sub")
+        try await store.upsertStream(receiver)
+        #expect(try await store.streams() == [receiver])
+        receiver.status = "paused"
+        receiver.statusReason = "maintenance window"
+        receiver.description = "the IdP's stream"
+        receiver.subjectFormat = "uri"
+        receiver.eventsRequested = ["e", "f"]
+        try await store.upsertStream(receiver)
+        #expect(try await store.streams() == [receiver])
+        // The reason goes when a new status comes without one.
+        receiver.status = "enabled"
+        receiver.statusReason = nil
+        try await store.upsertStream(receiver)
+        #expect(try await store.streams().first?.statusReason == nil)
+    }
+
     @Test(arguments: StoreKind.available) func aVerdictChangeAndItsEventsCommitTogetherOrNotAtAll(_ kind: StoreKind)
         async throws
     {

@@ -235,7 +235,8 @@ extension CollectorConfiguration {
             "driver", "sqlitePath", "url", "passwordFile", "connections", "keepAttestations", "keepExpiredCertificates",
             "keepSecurityEvents",
         ],
-        "ssf": ["allowedDestinations", "caBundle"],
+        "ssf": ["allowedDestinations", "caBundle", "accessTokens"],
+        "ssf.accessTokens": ["issuer", "jwksURI", "audience", "scope"],
         "limits": [
             "handshakeTimeout", "idleTimeout", "enrollmentConnections", "devicesConnections", "apiConnections",
             "storeQueueDepth",
@@ -254,10 +255,18 @@ extension CollectorConfiguration {
         }
         for (key, value) in mapping {
             let name = key.string ?? "?"
-            guard let children = allowedKeys[name] else { throw unknown(key, name, known: Array(allowedKeys.keys)) }
+            guard !name.contains("."), let children = allowedKeys[name] else {
+                throw unknown(key, name, known: allowedKeys.keys.filter { !$0.contains(".") })
+            }
             guard !children.isEmpty, let section = value.mapping else { continue }
-            for (child, _) in section where !children.contains(child.string ?? "?") {
-                throw unknown(child, name + "." + (child.string ?? "?"), known: children)
+            for (child, childValue) in section {
+                let path = name + "." + (child.string ?? "?")
+                guard children.contains(child.string ?? "?") else { throw unknown(child, path, known: children) }
+                // A section within a section (ssf.accessTokens) has its own list.
+                guard let grandchildren = allowedKeys[path], let subsection = childValue.mapping else { continue }
+                for (key, _) in subsection where !grandchildren.contains(key.string ?? "?") {
+                    throw unknown(key, path + "." + (key.string ?? "?"), known: grandchildren)
+                }
             }
         }
     }

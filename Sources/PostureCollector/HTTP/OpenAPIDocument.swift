@@ -6,7 +6,7 @@ enum OpenAPIDocument {
           "openapi": "3.1.0",
           "info": {
             "title": "Posture collector API",
-            "version": "0.6.0",
+            "version": "0.7.0",
             "summary": "Signed verdicts, Shared Signals and the fleet operators' API.",
             "description": "Bearer API token or API client certificate; scope `admin` grants every scope."
           },
@@ -18,7 +18,7 @@ enum OpenAPIDocument {
             {"name": "tokens", "description": "Enrollment tokens and API tokens."},
             {"name": "audit", "description": "The operator actions' hash chain."},
             {"name": "verdicts", "description": "Signed verdicts and their keys."},
-            {"name": "ssf", "description": "Shared Signals transmitter: discovery, streams, poll."},
+            {"name": "ssf", "description": "Shared Signals transmitter: discovery, streams, status, verification, poll."},
             {"name": "metrics", "description": "Health, metrics, this document."}
           ],
           "security": [{"bearerAuth": []}],
@@ -215,6 +215,52 @@ enum OpenAPIDocument {
                   "500": {"$ref": "#/components/responses/InternalError"}
                 }
               },
+              "patch": {
+                "operationId": "updateStream",
+                "tags": ["ssf"],
+                "summary": "Update a stream (SSF 1.0 §8.1.1.3)",
+                "description": "Scope `ssf:manage` (or `admin`), or an OAuth access token of `ssf.accessTokens`. Members left out stay; transmitter-supplied members may be sent back only as they are. Body max 64 KiB.",
+                "requestBody": {
+                  "required": true,
+                  "description": "`stream_id` and the members to change.",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StreamChangeRequest"}}}
+                },
+                "responses": {
+                  "200": {
+                    "description": "The whole stream, updated.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StreamConfiguration"}}}
+                  },
+                  "400": {"$ref": "#/components/responses/BadRequest"},
+                  "401": {"$ref": "#/components/responses/Unauthorized"},
+                  "403": {"$ref": "#/components/responses/Forbidden"},
+                  "404": {"$ref": "#/components/responses/NotFound"},
+                  "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+                  "500": {"$ref": "#/components/responses/InternalError"}
+                }
+              },
+              "put": {
+                "operationId": "replaceStream",
+                "tags": ["ssf"],
+                "summary": "Replace a stream's configuration (SSF 1.0 §8.1.1.4)",
+                "description": "As PATCH, but receiver-supplied members left out take their defaults.",
+                "requestBody": {
+                  "required": true,
+                  "description": "`stream_id` and every receiver-supplied member.",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StreamChangeRequest"}}}
+                },
+                "responses": {
+                  "200": {
+                    "description": "The whole stream, replaced.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StreamConfiguration"}}}
+                  },
+                  "400": {"$ref": "#/components/responses/BadRequest"},
+                  "401": {"$ref": "#/components/responses/Unauthorized"},
+                  "403": {"$ref": "#/components/responses/Forbidden"},
+                  "404": {"$ref": "#/components/responses/NotFound"},
+                  "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+                  "500": {"$ref": "#/components/responses/InternalError"}
+                }
+              },
               "delete": {
                 "operationId": "deleteStream",
                 "tags": ["ssf"],
@@ -231,6 +277,7 @@ enum OpenAPIDocument {
                 ],
                 "responses": {
                   "204": {"description": "Deleted."},
+                  "400": {"$ref": "#/components/responses/BadRequest"},
                   "401": {"$ref": "#/components/responses/Unauthorized"},
                   "403": {"$ref": "#/components/responses/Forbidden"},
                   "404": {"$ref": "#/components/responses/NotFound"},
@@ -258,9 +305,57 @@ enum OpenAPIDocument {
                     "description": "The stream's status.",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StreamStatus"}}}
                   },
+                  "400": {"$ref": "#/components/responses/BadRequest"},
                   "401": {"$ref": "#/components/responses/Unauthorized"},
                   "403": {"$ref": "#/components/responses/Forbidden"},
                   "404": {"$ref": "#/components/responses/NotFound"},
+                  "500": {"$ref": "#/components/responses/InternalError"}
+                }
+              },
+              "post": {
+                "operationId": "setStreamStatus",
+                "tags": ["ssf"],
+                "summary": "Enable, pause or disable a stream (SSF 1.0 §8.1.2.2)",
+                "description": "A paused stream's events are held and delivered once it is enabled again; a disabled stream gets none. Body max 16 KiB.",
+                "requestBody": {
+                  "required": true,
+                  "description": "The new status and why.",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StreamStatus"}}}
+                },
+                "responses": {
+                  "200": {
+                    "description": "The stream's status now.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StreamStatus"}}}
+                  },
+                  "400": {"$ref": "#/components/responses/BadRequest"},
+                  "401": {"$ref": "#/components/responses/Unauthorized"},
+                  "403": {"$ref": "#/components/responses/Forbidden"},
+                  "404": {"$ref": "#/components/responses/NotFound"},
+                  "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+                  "500": {"$ref": "#/components/responses/InternalError"}
+                }
+              }
+            },
+            "/ssf/verify": {
+              "post": {
+                "operationId": "verifyStream",
+                "tags": ["ssf"],
+                "summary": "Ask for a verification event (SSF 1.0 §8.1.4.2)",
+                "description": "The event, with `state` echoed, is delivered on the stream like any other; at most one request per `min_verification_interval` (429 otherwise). Refused (409) while the stream is disabled. Body max 16 KiB.",
+                "requestBody": {
+                  "required": true,
+                  "description": "The stream and the state to echo.",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/VerificationRequest"}}}
+                },
+                "responses": {
+                  "204": {"description": "The verification event is queued."},
+                  "400": {"$ref": "#/components/responses/BadRequest"},
+                  "401": {"$ref": "#/components/responses/Unauthorized"},
+                  "403": {"$ref": "#/components/responses/Forbidden"},
+                  "404": {"$ref": "#/components/responses/NotFound"},
+                  "409": {"$ref": "#/components/responses/Conflict"},
+                  "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+                  "429": {"$ref": "#/components/responses/Overloaded"},
                   "500": {"$ref": "#/components/responses/InternalError"}
                 }
               }
@@ -882,6 +977,17 @@ enum OpenAPIDocument {
                   "application/json": {
                     "schema": {
                       "allOf": [{"$ref": "#/components/schemas/Error"}, {"properties": {"error": {"const": "conflict"}}}]
+                    }
+                  }
+                }
+              },
+              "Overloaded": {
+                "description": "Too soon or too much (`overloaded`): wait `Retry-After` seconds, with jitter.",
+                "headers": {"Retry-After": {"schema": {"type": "integer"}, "required": true}},
+                "content": {
+                  "application/json": {
+                    "schema": {
+                      "allOf": [{"$ref": "#/components/schemas/Error"}, {"properties": {"error": {"const": "overloaded"}}}]
                     }
                   }
                 }
@@ -1574,20 +1680,29 @@ enum OpenAPIDocument {
                   "events_supported": {"type": "array", "items": {"type": "string"}},
                   "events_requested": {"type": "array", "items": {"type": "string"}},
                   "events_delivered": {"type": "array", "items": {"type": "string"}},
-                  "posture_signing_alg": {"type": "string", "enum": ["RS256", "ES256"]}
+                  "description": {"type": "string"},
+                  "min_verification_interval": {"type": "integer"},
+                  "posture_signing_alg": {"type": "string", "enum": ["RS256", "ES256"]},
+                  "posture_subject_format": {"type": "string", "enum": ["iss_sub", "uri"]}
                 }
               },
               "StreamConfigurationRequest": {
                 "type": "object",
-                "description": "SSF stream configuration; only `delivery` is required.",
-                "required": ["delivery"],
+                "description": "SSF stream configuration; without `delivery`, a poll stream.",
                 "additionalProperties": true,
                 "properties": {
-                  "stream_id": {"type": ["string", "null"], "description": "Ignored: the collector assigns the ID."},
+                  "stream_id": {"type": ["string", "null"], "description": "On create, ignored: the collector assigns the ID."},
                   "iss": {"type": ["string", "null"], "description": "Ignored."},
                   "aud": {
                     "type": ["string", "null"],
-                    "description": "The receiver's audience (default `posture-receiver`)."
+                    "maxLength": 256,
+                    "description": "The receiver's audience (default: the OAuth client's ID, else `posture-receiver`); fixed once the stream exists."
+                  },
+                  "description": {"type": ["string", "null"], "maxLength": 1024},
+                  "posture_subject_format": {
+                    "type": ["string", "null"],
+                    "enum": ["iss_sub", "uri", null],
+                    "description": "How SETs name a device: `iss_sub` (default) or its identity `uri`."
                   },
                   "delivery": {
                     "type": "object",
@@ -1616,7 +1731,8 @@ enum OpenAPIDocument {
                   "events_requested": {
                     "type": ["array", "null"],
                     "items": {"type": "string"},
-                    "description": "Default: the CAEP device-compliance-change event, the only one delivered."
+                    "maxItems": 64,
+                    "description": "Default: the CAEP device-compliance-change event. Verification and stream-updated events are delivered too."
                   },
                   "events_delivered": {"type": ["array", "null"], "items": {"type": "string"}, "description": "Ignored."},
                   "posture_signing_alg": {
@@ -1675,7 +1791,23 @@ enum OpenAPIDocument {
                 "required": ["stream_id", "status"],
                 "properties": {
                   "stream_id": {"type": "string"},
-                  "status": {"type": "string", "enum": ["enabled", "paused", "disabled"]}
+                  "status": {"type": "string", "enum": ["enabled", "paused", "disabled"]},
+                  "reason": {"type": ["string", "null"], "maxLength": 1024}
+                }
+              },
+              "StreamChangeRequest": {
+                "description": "A stream configuration that names the stream.",
+                "allOf": [
+                  {"$ref": "#/components/schemas/StreamConfigurationRequest"},
+                  {"type": "object", "required": ["stream_id"], "properties": {"stream_id": {"type": "string"}}}
+                ]
+              },
+              "VerificationRequest": {
+                "type": "object",
+                "required": ["stream_id"],
+                "properties": {
+                  "stream_id": {"type": "string"},
+                  "state": {"type": ["string", "null"], "maxLength": 1024}
                 }
               },
               "SSFConfiguration": {
@@ -1688,6 +1820,7 @@ enum OpenAPIDocument {
                   "delivery_methods_supported",
                   "configuration_endpoint",
                   "status_endpoint",
+                  "verification_endpoint",
                   "authorization_schemes",
                   "default_subjects"
                 ],
@@ -1698,6 +1831,7 @@ enum OpenAPIDocument {
                   "delivery_methods_supported": {"type": "array", "items": {"type": "string"}},
                   "configuration_endpoint": {"type": "string"},
                   "status_endpoint": {"type": "string"},
+                  "verification_endpoint": {"type": "string"},
                   "authorization_schemes": {
                     "type": "array",
                     "items": {"type": "object", "additionalProperties": {"type": "string"}}

@@ -24,6 +24,12 @@ enum Responses {
         var response = json(ErrorBody(refusal), status: HTTPResponse.Status(code: refusal.code.httpStatus))
         // Clients add their own jitter on top, so a crowd told to wait does not come back at once.
         if refusal.code == .overloaded { response.headers[.retryAfter] = "\(Self.retryAfterSeconds)" }
+        // RFC 6750 §3: how to authenticate, and for a token that lacks a scope, that it does.
+        if refusal.code == .unauthorized {
+            response.headers[.wwwAuthenticate] = #"Bearer realm="posture-collector", error="invalid_token""#
+        } else if refusal.code == .insufficientScope {
+            response.headers[.wwwAuthenticate] = #"Bearer realm="posture-collector", error="insufficient_scope""#
+        }
         return response
     }
 

@@ -13,7 +13,6 @@ import PostureVerdict
 /// delivered by push (RFC 8935, retried with backoff until the receiver answers 202) or poll (RFC 8936,
 /// removed once the receiver acknowledges). A restart resumes from the outbox.
 actor SignalTransmitter {
-    static let complianceChange = "https://schemas.openid.net/secevent/caep/event-type/device-compliance-change"
     static let pushMethod = "urn:ietf:rfc:8935"
     static let pollMethod = "urn:ietf:rfc:8936"
 
@@ -29,6 +28,8 @@ actor SignalTransmitter {
     let metrics: CollectorMetrics
     let destinations: DestinationPolicy
     private var streams: [String: StreamRecord] = [:]
+    private var lastVerification: [String: ContinuousClock.Instant] = [:]
+    private var setFactory: SecurityEvents { SecurityEvents(issuer: issuer, trustDomain: trustDomain, keys: keys) }
     private var pushSleeper: (UUID, CheckedContinuation<Void, Never>)?
     private var pollWaiters: [UUID: CheckedContinuation<Void, Never>] = [:]
 
@@ -68,58 +69,48 @@ actor SignalTransmitter {
 
     // MARK: Events
 
-    /// One SET per enabled stream that asked for compliance changes; none when CAEP's two-valued status
-    /// (`compliant`, `not-compliant`: unknown counts as not compliant) did not change.
-    func events(for verdict: Verdict, previous: ComplianceStatus?, entry: VerdictService.Entry, now: Date)
-        -> [OutboxEntry]
-    {
+    /// One CAEP compliance change per stream that asked for them, when the two-valued status changed. A
+    /// paused stream's are held for it (SSF §8.1.2.1); a disabled stream gets none.
+    func events(
+        for verdict: Verdict, previous: ComplianceStatus?, entry: VerdictService.Entry, cause: EvaluationCause,
+        now: Date
+    ) -> [OutboxEntry] {
         // A receiver hears of changes; a device's first verdict (at enrollment) is not one.
         guard let previous else { return [] }
-        let current = Self.caepStatus(verdict.status)
-        let before = Self.caepStatus(previous)
-        guard current != before else { return [] }
-        var result: [OutboxEntry] = []
-        for stream in streams.values
-        where stream.status == "enabled" && stream.eventsRequested.contains(Self.complianceChange) {
-            let jti = UUID().uuidString.lowercased()
-            var reason =
-                verdict.failing.map { "\($0.rule): \($0.observed)" }
-                + verdict.unknown.map { "\($0.rule): \($0.observed)" }
-            if let quarantine = verdict.quarantine {
-                reason.insert("quarantined by \(quarantine.by): \(quarantine.reason)", at: 0)
-            }
-            let claims: [String: Any] = [
-                "iss": issuer, "jti": jti, "iat": Int(now.timeIntervalSince1970), "aud": stream.audience,
-                "sub_id": [
-                    "format": "complex",
-                    "device": [
-                        "format": "uri",
-                        "uri": DeviceIdentity(trustDomain: trustDomain, deviceID: verdict.deviceID).uri,
-                    ],
-                ],
-                "events": [
-                    Self.complianceChange: [
-                        "previous_status": before, "current_status": current,
-                        "event_timestamp": Int(now.timeIntervalSince1970),
-                        "initiating_entity": verdict.quarantine == nil ? "policy" : "admin",
-                        "reason_admin": ["en": reason.isEmpty ? "all rules pass" : reason.joined(separator: "; ")],
-                    ]
-                ],
-                "posture": [
-                    "device_id": verdict.deviceID, "machine_id": entry.machineID, "hostname": entry.hostname,
-                    "status": verdict.status.rawValue, "risk": verdict.risk, "verdict_version": verdict.version,
-                ],
-            ]
-            guard let body = try? JSONSerialization.data(withJSONObject: claims, options: [.sortedKeys]),
-                let set = try? keys.sign(claims: body, type: "secevent+jwt", algorithm: stream.algorithm)
-            else { continue }
-            result.append(OutboxEntry(streamID: stream.id, jti: jti, setJWT: set, createdAt: now, nextAttemptAt: now))
+        let before = SecurityEvents.caepStatus(previous)
+        guard SecurityEvents.caepStatus(verdict.status) != before else { return [] }
+        return streams.values.sorted { $0.createdAt < $1.createdAt }.compactMap { stream in
+            guard stream.status != "disabled", stream.eventsRequested.contains(SecurityEvents.complianceChange)
+            else { return nil }
+            return setFactory.complianceChange(
+                verdict, before: before, entry: entry, cause: cause, stream: stream, now: now)
         }
-        return result
     }
 
-    static func caepStatus(_ status: ComplianceStatus) -> String {
-        status == .compliant ? "compliant" : "not-compliant"
+    /// SSF §8.1.4: queues a verification event for the stream, which its receiver asked for. Held like any
+    /// other while the stream is paused; refused while it is disabled, since nothing would deliver it.
+    func verify(_ stream: StreamRecord, state: String?, now: Date = Date()) async throws {
+        // SSF §8.1.4.2: more often than min_verification_interval may be refused with 429; it also bounds
+        // what a receiver that never collects its events can queue.
+        let interval = Duration.seconds(StreamConfiguration.minVerificationInterval)
+        if let last = lastVerification[stream.id], ContinuousClock.now - last < interval {
+            throw AttestationRefusal(
+                .overloaded,
+                "stream \(stream.id) was verified less than min_verification_interval (\(interval)) ago; wait and ask again"
+            )
+        }
+        lastVerification[stream.id] = ContinuousClock.now
+        guard stream.status != "disabled" else {
+            throw AttestationRefusal(
+                .conflict,
+                "stream \(stream.id) is disabled; enable it first (POST /ssf/status with \"status\": \"enabled\")")
+        }
+        guard let entry = setFactory.verification(on: stream, state: state, now: now) else {
+            throw AttestationRefusal(
+                .internalError, "no key can sign the verification event (posture-collector keys list)")
+        }
+        try await store.insertOutbox([entry])
+        wake()
     }
 
     /// New SETs are queued: wake the push loop and every waiting poll.
@@ -297,6 +288,8 @@ actor SignalTransmitter {
                 metrics.signalDelivery("rejected")
             }
         }
+        // A paused stream's SETs are held until it is enabled again; a disabled one has none.
+        guard streams[streamID]?.status == "enabled" else { return ([:], false) }
         var pending = try await store.pendingOutbox(streamID: streamID, dueBy: nil, limit: maxEvents + 1)
         if let wait {
             let deadline = ContinuousClock.now + wait
@@ -316,6 +309,26 @@ actor SignalTransmitter {
     func stream(_ id: String) -> StreamRecord? { streams[id] }
     func streams(tokenID: String) -> [StreamRecord] {
         streams.values.filter { $0.tokenID == tokenID }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    /// SSF §8.1.2.2: the receiver's new status for its stream. A stream-updated event, which SSF requires
+    /// only when the transmitter changes the status itself, confirms a resume to a stream that asked for
+    /// them; a pause or disable has nothing to deliver it by.
+    func setStatus(_ stream: StreamRecord, to status: String, reason: String?, now: Date = Date()) async throws
+        -> StreamRecord
+    {
+        var updated = stream
+        updated.status = status
+        updated.statusReason = reason
+        try await save(updated)
+        if stream.status != status, status == "enabled",
+            updated.eventsRequested.contains(SecurityEvents.streamUpdated),
+            let entry = setFactory.streamUpdated(on: updated, now: now)
+        {
+            try await store.insertOutbox([entry])
+            wake()
+        }
+        return updated
     }
 
     func save(_ stream: StreamRecord) async throws {

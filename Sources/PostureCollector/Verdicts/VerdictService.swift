@@ -115,7 +115,7 @@ actor VerdictService {
         waivers = try await store.waivers()
         lastActionID = try await store.lastOperatorActionID()
         for id in entries.keys {
-            await evaluate(id, cause: "collector start", now: now)
+            await evaluate(id, cause: .start, now: now)
             if entries[id]?.signed == nil { sign(id, now: now) }
         }
         isStarted = true
@@ -131,7 +131,7 @@ actor VerdictService {
         // The stored device carries the enrollment token's labels too.
         let device = (try? await store.device(record.id)) ?? record
         entries[device.id] = Entry(machineID: device.machineID, hostname: device.hostname, labels: device.labels)
-        await evaluate(device.id, cause: "enrollment")
+        await evaluate(device.id, cause: .enrollment)
     }
 
     /// An accepted attestation: the device's new facts. Returns the verdict the device gets back.
@@ -145,7 +145,7 @@ actor VerdictService {
             entries[deviceID]?.issuedAt = payload.issuedAt
             entries[deviceID]?.signals.append(Self.sample(payload))
         }
-        await evaluate(deviceID, cause: "attestation \(payload.sequence)", now: now)
+        await evaluate(deviceID, cause: .attestation(payload.sequence), now: now)
         return entries[deviceID]?.verdict
     }
 
@@ -226,7 +226,7 @@ actor VerdictService {
             || now >= current.validUntil
         {
             if sharesStore { await refresh(id) }
-            await evaluate(id, cause: "time", now: now)
+            await evaluate(id, cause: .time, now: now)
         }
         guard let verdict = entries[id]?.verdict else { return nil }
         if let signed = entries[id]?.signed, signed.version == verdict.version,
@@ -289,7 +289,7 @@ actor VerdictService {
 
     // MARK: Evaluation
 
-    func evaluate(_ id: String, cause: String, now: Date = Date(), retry: Bool = true) async {
+    func evaluate(_ id: String, cause: EvaluationCause, now: Date = Date(), retry: Bool = true) async {
         guard var entry = entries[id] else { return }
         let since = now.addingTimeInterval(-policy.signalWindow.seconds)
         entry.signals.removeAll { $0.at <= since }
@@ -315,10 +315,11 @@ actor VerdictService {
         let json = String(decoding: (try? PostureReport.wireEncoder().encode(verdict)) ?? Data(), as: UTF8.self)
         let change = VerdictChange(
             deviceID: id, at: now, previousStatus: previous?.status.rawValue, status: verdict.status.rawValue,
-            cause: cause, verdict: json)
+            cause: cause.description, verdict: json)
         var outbox: [OutboxEntry] = []
         if let transmitter, previous?.status != verdict.status {
-            outbox = await transmitter.events(for: verdict, previous: previous?.status, entry: entry, now: now)
+            outbox = await transmitter.events(
+                for: verdict, previous: previous?.status, entry: entry, cause: cause, now: now)
         }
         do {
             // Stored only over the verdict this one follows: when another collector of a shared store
@@ -404,7 +405,7 @@ actor VerdictService {
             policy = loaded
             logger.notice(
                 "policy \(loaded.version) in force (\(cause))", metadata: ["posture.rules": "\(loaded.rules.count)"])
-            for id in entries.keys { await evaluate(id, cause: "policy \(loaded.version)") }
+            for id in entries.keys { await evaluate(id, cause: .policy(loaded.version)) }
             return .success(loaded)
         } catch {
             logger.error(
@@ -427,7 +428,7 @@ actor VerdictService {
             guard let due = entry.verdict?.reevaluateAt, due <= now else { continue }
             // Another collector may hold a newer report of the device: read it before time decides.
             if sharesStore { await refresh(id) }
-            await evaluate(id, cause: "time", now: now)
+            await evaluate(id, cause: .time, now: now)
         }
     }
 
@@ -438,7 +439,8 @@ actor VerdictService {
             quarantines = (try? await store.quarantines()) ?? quarantines
             waivers = (try? await store.waivers()) ?? waivers
             for action in actions {
-                let cause = "\(action.action) by \(action.actor): \(action.reason)"
+                let cause = EvaluationCause.operatorAction(
+                    action: action.action, actor: action.actor, reason: action.reason)
                 if action.action == "revoke", let id = action.deviceID {
                     entries[id]?.revoked = Quarantine(
                         by: action.actor, reason: "device revoked: \(action.reason)", at: action.at)

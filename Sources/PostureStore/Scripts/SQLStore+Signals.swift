@@ -57,18 +57,20 @@ extension SQLStore: SignalStore {
             try db.execute(
                 """
                 INSERT INTO ssf_streams (id, audience, delivery_method, endpoint_url, authorization_header,
-                    events_requested, algorithm, status, created_at, token_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    events_requested, algorithm, status, created_at, token_id, status_reason, description,
+                    subject_format)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET audience = excluded.audience,
                     delivery_method = excluded.delivery_method, endpoint_url = excluded.endpoint_url,
                     authorization_header = excluded.authorization_header,
                     events_requested = excluded.events_requested, algorithm = excluded.algorithm,
-                    status = excluded.status
+                    status = excluded.status, status_reason = excluded.status_reason,
+                    description = excluded.description, subject_format = excluded.subject_format
                 """,
                 [
                     stream.id, stream.audience, stream.deliveryMethod, stream.endpointURL, stream.authorizationHeader,
                     stream.eventsRequested.joined(separator: " "), stream.algorithm, stream.status, stream.createdAt,
-                    stream.tokenID,
+                    stream.tokenID, stream.statusReason, stream.description, stream.subjectFormat,
                 ])
         }
     }
@@ -82,7 +84,10 @@ extension SQLStore: SignalStore {
                     authorizationHeader: try row.optionalText("authorization_header"),
                     eventsRequested: try row.text("events_requested").split(separator: " ").map(String.init),
                     algorithm: try row.text("algorithm"), status: try row.text("status"),
-                    createdAt: try row.date("created_at"), tokenID: try row.text("token_id"))
+                    createdAt: try row.date("created_at"), tokenID: try row.text("token_id"),
+                    statusReason: try row.optionalText("status_reason"),
+                    description: try row.optionalText("description"),
+                    subjectFormat: try row.text("subject_format"))
             }
         }
     }
