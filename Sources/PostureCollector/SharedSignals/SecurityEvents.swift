@@ -50,18 +50,21 @@ struct SecurityEvents: Sendable {
             extra: ["posture": posture, "txn": verdict.version], now: now)
     }
 
-    /// SSF §8.1.4: the receiver's `state`, echoed; the subject is the stream.
+    /// SSF §8.1.4: the receiver's `state`, echoed; the subject is the stream. Stream events' `txn` is
+    /// their own: each answers one request.
     func verification(on stream: StreamRecord, state: String?, now: Date) -> OutboxEntry? {
         set(
             on: stream, subject: streamSubject(stream), type: Self.verification,
-            event: state.map { ["state": $0] } ?? [:], now: now)
+            event: state.map { ["state": $0] } ?? [:], extra: ["txn": UUID().uuidString.lowercased()], now: now)
     }
 
     /// SSF §8.1.5: the stream's new status and why.
     func streamUpdated(on stream: StreamRecord, now: Date) -> OutboxEntry? {
         var event: [String: Any] = ["status": stream.status]
         if let reason = stream.statusReason { event["reason"] = reason }
-        return set(on: stream, subject: streamSubject(stream), type: Self.streamUpdated, event: event, now: now)
+        return set(
+            on: stream, subject: streamSubject(stream), type: Self.streamUpdated, event: event,
+            extra: ["txn": UUID().uuidString.lowercased()], now: now)
     }
 
     static func caepStatus(_ status: ComplianceStatus) -> String {
