@@ -129,6 +129,15 @@ struct FaultTests {
         #expect(try collector.attestations(deviceID).isEmpty)
         let status = try Shell.run([CollectorHarness.agentBinary, "status", "--state-dir", state]).stdout
         #expect(status.contains("future_issue_time"), "\(status)")
+        // The same for scripts: `--format json`.
+        let json = try Shell.run([CollectorHarness.agentBinary, "status", "--state-dir", state, "--format", "json"])
+            .stdout
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(report["enrolled"] as? Bool == true)
+        #expect((report["device"] as? String)?.hasSuffix(deviceID) == true, "\(json)")
+        let spool = try #require(report["spool"] as? [String: Any], "\(json)")
+        #expect((spool["count"] as? Int ?? 0) >= 10)
+        #expect((spool["hold"] as? [String: Any])?["code"] as? String == "future_issue_time", "\(json)")
         // Bounded log volume while the clocks disagree: the hold is logged once, not per try.
         let held = agent.log.components(separatedBy: "for its time (").count - 1
         print("agent an hour ahead: \(spooled()) reports held, \(held) hold warning(s) logged")

@@ -33,6 +33,18 @@ import Testing
         }
     }
 
+    @Test func statusOfAnAgentNotEnrolledSaysSoInBothFormats() throws {
+        let empty = try Paths.temporaryDirectory("status-not-enrolled").path
+        let table = try Shell.runAllowingFailure([Self.postured, "status", "--state-dir", empty])
+        #expect(table.status == 3)
+        #expect(table.stdout.contains("not enrolled (no \(empty)/enrollment.json)"))
+        let json = try Shell.runAllowingFailure([Self.postured, "status", "--state-dir", empty, "--format", "json"])
+        #expect(json.status == 3)
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        #expect(report["enrolled"] as? Bool == false)
+        #expect(report["verdict"] == nil)
+    }
+
     @Test func tableFormatIsTheDefaultAndNamesEverySection() throws {
         let output = try Shell.run([Self.postured, "probe"]).stdout
         for section in ["Operating system", "Disk encryption", "Firewall", "Journal", "Platform"] {

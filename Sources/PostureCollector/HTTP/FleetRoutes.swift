@@ -149,9 +149,8 @@ struct FleetRoutes: Sendable {
             let allow = allowed.map { $0.rawValue }.joined(separator: ", ")
             for method in methods where !allowed.contains(method) {
                 router.on(RouterPath(path), method: method) { _, _ in
-                    var response = Responses.json(
-                        ErrorBody(AttestationRefusal(.methodNotAllowed, "\(path) allows \(allow)")),
-                        status: .methodNotAllowed)
+                    var response = Responses.refusal(
+                        AttestationRefusal(.methodNotAllowed, "\(path) allows \(allow)"))
                     response.headers[.allow] = allow
                     return response
                 }
@@ -161,7 +160,7 @@ struct FleetRoutes: Sendable {
 
     typealias Handler = @Sendable (Request, CollectorRequestContext, APITokenRecord) async throws -> Response
 
-    /// Authorizes, runs, and turns any error into its refusal (`{"error", "message"}`).
+    /// Authorizes, runs, and turns any error into its refusal (an RFC 9457 problem).
     private func handle(
         _ router: Router<CollectorRequestContext>, _ method: HTTPRequest.Method, _ path: RouterPath, scope: String,
         _ handler: @escaping Handler

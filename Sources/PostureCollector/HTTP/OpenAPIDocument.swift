@@ -170,7 +170,7 @@ enum OpenAPIDocument {
                     "name": "stream_id",
                     "in": "query",
                     "description": "One stream's ID (404 unless this token created it).",
-                    "schema": {"type": "string"}
+                    "schema": {"type": "string", "minLength": 1}
                   }
                 ],
                 "responses": {
@@ -187,6 +187,7 @@ enum OpenAPIDocument {
                       }
                     }
                   },
+                  "400": {"$ref": "#/components/responses/BadRequest"},
                   "401": {"$ref": "#/components/responses/Unauthorized"},
                   "403": {"$ref": "#/components/responses/Forbidden"},
                   "404": {"$ref": "#/components/responses/NotFound"},
@@ -271,7 +272,7 @@ enum OpenAPIDocument {
                     "name": "stream_id",
                     "in": "query",
                     "description": "The stream's ID.",
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "minLength": 1},
                     "required": true
                   }
                 ],
@@ -296,7 +297,7 @@ enum OpenAPIDocument {
                     "name": "stream_id",
                     "in": "query",
                     "description": "The stream's ID.",
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "minLength": 1},
                     "required": true
                   }
                 ],
@@ -925,7 +926,7 @@ enum OpenAPIDocument {
               "BadRequest": {
                 "description": "A query parameter or the body is not what the operation takes (`malformed_request`).",
                 "content": {
-                  "application/json": {
+                  "application/problem+json": {
                     "schema": {
                       "allOf": [
                         {"$ref": "#/components/schemas/Error"},
@@ -938,7 +939,7 @@ enum OpenAPIDocument {
               "Unauthorized": {
                 "description": "No credential, or an unknown, revoked or expired API token (`unauthorized`).",
                 "content": {
-                  "application/json": {
+                  "application/problem+json": {
                     "schema": {
                       "allOf": [
                         {"$ref": "#/components/schemas/Error"},
@@ -951,7 +952,7 @@ enum OpenAPIDocument {
               "Forbidden": {
                 "description": "The credential lacks the operation's scope (`insufficient_scope`).",
                 "content": {
-                  "application/json": {
+                  "application/problem+json": {
                     "schema": {
                       "allOf": [
                         {"$ref": "#/components/schemas/Error"},
@@ -964,7 +965,7 @@ enum OpenAPIDocument {
               "NotFound": {
                 "description": "No such device, waiver, token or stream (`not_found`).",
                 "content": {
-                  "application/json": {
+                  "application/problem+json": {
                     "schema": {
                       "allOf": [{"$ref": "#/components/schemas/Error"}, {"properties": {"error": {"const": "not_found"}}}]
                     }
@@ -974,7 +975,7 @@ enum OpenAPIDocument {
               "Conflict": {
                 "description": "The action does not apply as things are (`conflict`): the device is already in that state, revoked or replaced, or the name is taken.",
                 "content": {
-                  "application/json": {
+                  "application/problem+json": {
                     "schema": {
                       "allOf": [{"$ref": "#/components/schemas/Error"}, {"properties": {"error": {"const": "conflict"}}}]
                     }
@@ -985,7 +986,7 @@ enum OpenAPIDocument {
                 "description": "Too soon or too much (`overloaded`): wait `Retry-After` seconds, with jitter.",
                 "headers": {"Retry-After": {"schema": {"type": "integer"}, "required": true}},
                 "content": {
-                  "application/json": {
+                  "application/problem+json": {
                     "schema": {
                       "allOf": [{"$ref": "#/components/schemas/Error"}, {"properties": {"error": {"const": "overloaded"}}}]
                     }
@@ -995,7 +996,7 @@ enum OpenAPIDocument {
               "PayloadTooLarge": {
                 "description": "The body exceeds the operation's limit (`payload_too_large`).",
                 "content": {
-                  "application/json": {
+                  "application/problem+json": {
                     "schema": {
                       "allOf": [
                         {"$ref": "#/components/schemas/Error"},
@@ -1008,7 +1009,7 @@ enum OpenAPIDocument {
               "InternalError": {
                 "description": "The collector failed (`internal_error`); should not happen.",
                 "content": {
-                  "application/json": {
+                  "application/problem+json": {
                     "schema": {
                       "allOf": [
                         {"$ref": "#/components/schemas/Error"},
@@ -1079,11 +1080,15 @@ enum OpenAPIDocument {
               },
               "Error": {
                 "type": "object",
-                "description": "Every refusal: a stable code (match on it, not on the message) and a message.",
-                "required": ["error", "message"],
+                "description": "Every refusal, an RFC 9457 problem: a stable code (match on it, not on the words) in `type` and `error`, the cause and the fix in `detail` and `message`.",
+                "required": ["type", "title", "status", "detail", "error", "message"],
                 "properties": {
+                  "type": {"type": "string", "description": "`urn:posture:problem:` and the code."},
+                  "title": {"type": "string", "description": "The code in words; the same for every occurrence."},
+                  "status": {"type": "integer", "description": "The HTTP status."},
+                  "detail": {"type": "string", "description": "What went wrong and how to fix it."},
                   "error": {"type": "string", "description": "The refusal code, e.g. `not_found`."},
-                  "message": {"type": "string"}
+                  "message": {"type": "string", "description": "The same as `detail`."}
                 }
               },
               "FleetDevice": {
@@ -1691,7 +1696,6 @@ enum OpenAPIDocument {
                 "description": "SSF stream configuration; without `delivery`, a poll stream.",
                 "additionalProperties": true,
                 "properties": {
-                  "stream_id": {"type": ["string", "null"], "description": "On create, ignored: the collector assigns the ID."},
                   "iss": {"type": ["string", "null"], "description": "Ignored."},
                   "aud": {
                     "type": ["string", "null"],
@@ -1705,7 +1709,8 @@ enum OpenAPIDocument {
                     "description": "How SETs name a device: `iss_sub` (default) or its identity `uri`."
                   },
                   "delivery": {
-                    "type": "object",
+                    "type": ["object", "null"],
+                    "description": "Without it (or null), a poll stream.",
                     "additionalProperties": true,
                     "properties": {
                       "method": {"type": "string", "enum": ["urn:ietf:rfc:8935", "urn:ietf:rfc:8936"]},
@@ -1714,6 +1719,7 @@ enum OpenAPIDocument {
                     },
                     "oneOf": [
                       {
+                        "type": "object",
                         "required": ["method", "endpoint_url"],
                         "properties": {
                           "method": {"const": "urn:ietf:rfc:8935"},
@@ -1724,7 +1730,12 @@ enum OpenAPIDocument {
                           }
                         }
                       },
-                      {"required": ["method"], "properties": {"method": {"const": "urn:ietf:rfc:8936"}}}
+                      {
+                        "type": "object",
+                        "required": ["method"],
+                        "properties": {"method": {"const": "urn:ietf:rfc:8936"}}
+                      },
+                      {"type": "null"}
                     ]
                   },
                   "events_supported": {"type": ["array", "null"], "items": {"type": "string"}, "description": "Ignored."},
@@ -1790,7 +1801,7 @@ enum OpenAPIDocument {
                 "type": "object",
                 "required": ["stream_id", "status"],
                 "properties": {
-                  "stream_id": {"type": "string"},
+                  "stream_id": {"type": "string", "minLength": 1},
                   "status": {"type": "string", "enum": ["enabled", "paused", "disabled"]},
                   "reason": {"type": ["string", "null"], "maxLength": 1024}
                 }
@@ -1799,14 +1810,18 @@ enum OpenAPIDocument {
                 "description": "A stream configuration that names the stream.",
                 "allOf": [
                   {"$ref": "#/components/schemas/StreamConfigurationRequest"},
-                  {"type": "object", "required": ["stream_id"], "properties": {"stream_id": {"type": "string"}}}
+                  {
+                    "type": "object",
+                    "required": ["stream_id"],
+                    "properties": {"stream_id": {"type": "string", "minLength": 1}}
+                  }
                 ]
               },
               "VerificationRequest": {
                 "type": "object",
                 "required": ["stream_id"],
                 "properties": {
-                  "stream_id": {"type": "string"},
+                  "stream_id": {"type": "string", "minLength": 1},
                   "state": {"type": ["string", "null"], "maxLength": 1024}
                 }
               },

@@ -10,7 +10,7 @@ import PostureStore
     import Foundation
 #endif
 
-/// JSON responses: a value, or a refusal as `{"error", "message"}` with the status its code maps to.
+/// JSON responses: a value, or a refusal as an RFC 9457 problem with the status its code maps to.
 enum Responses {
     static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
         let data = (try? PostureReport.wireEncoder().encode(value)) ?? Data("{}".utf8)
@@ -22,6 +22,7 @@ enum Responses {
     static func refusal(_ error: any Error) -> Response {
         let refusal = AttestationRefusal(error)
         var response = json(ErrorBody(refusal), status: HTTPResponse.Status(code: refusal.code.httpStatus))
+        response.headers[.contentType] = ErrorBody.mediaType
         // Clients add their own jitter on top, so a crowd told to wait does not come back at once.
         if refusal.code == .overloaded { response.headers[.retryAfter] = "\(Self.retryAfterSeconds)" }
         // RFC 6750 §3: how to authenticate, and for a token that lacks a scope, that it does.

@@ -101,13 +101,41 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
     public var description: String { "\(code): \(message)" }
 }
 
-/// The JSON body of every refusal: `{"error": "<code>", "message": "<cause and fix>"}`.
+/// The body of every refusal: an RFC 9457 problem (`application/problem+json`). `type` names the stable
+/// code (`urn:posture:problem:<code>`), `status` the HTTP status, `detail` the cause and the fix; the
+/// extension members `error` (the code) and `message` (the detail) are what clients before 0.7 read, and
+/// what scripts match on.
 public struct ErrorBody: Codable, Sendable, Equatable {
+    public static let mediaType = "application/problem+json"
+    public static let typePrefix = "urn:posture:problem:"
+
+    public var type: String
+    public var title: String
+    public var status: Int
+    public var detail: String
     public var error: AttestationRefusal.Code
     public var message: String
 
     public init(_ refusal: AttestationRefusal) {
+        type = Self.typePrefix + refusal.code.rawValue
+        // The same for every occurrence of the code (RFC 9457 §3.1.3); the detail varies.
+        title = String(refusal.code.rawValue.map { $0 == "_" ? " " : $0 })
+        status = refusal.code.httpStatus
+        detail = refusal.message
         error = refusal.code
         message = refusal.message
     }
+
+    /// Reads a problem, or the `{"error", "message"}` body of collectors before 0.7.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        error = try c.decode(AttestationRefusal.Code.self, forKey: .error)
+        message = try c.decodeIfPresent(String.self, forKey: .message) ?? c.decode(String.self, forKey: .detail)
+        type = try c.decodeIfPresent(String.self, forKey: .type) ?? Self.typePrefix + error.rawValue
+        title = try c.decodeIfPresent(String.self, forKey: .title) ?? error.rawValue
+        status = try c.decodeIfPresent(Int.self, forKey: .status) ?? error.httpStatus
+        detail = try c.decodeIfPresent(String.self, forKey: .detail) ?? message
+    }
+
+    public var refusal: AttestationRefusal { AttestationRefusal(error, message) }
 }
