@@ -71,10 +71,13 @@ let package = Package(
         // Writes PostureVersion.swift from packaging/debian/changelog: the version's one home.
         .plugin(name: "VersionFromChangelog", capability: .buildTool(), path: "Sources/VersionFromChangelog"),
 
-        // The only module that touches libc, /proc, /sys, sd-journal and netfilter.
+        // Files that survive a crash, this process's arguments, and the error of a failed system call: what
+        // every binary needs of libc, without the host's facts.
+        .target(name: "PostureSystem"),
+        // The only module that touches /proc, /sys, sd-journal and netfilter (and libc, through PostureSystem).
         .target(
             name: "PostureLinux",
-            dependencies: ["CSystemd", "CNftables", "CNetfilter", "PostureModel"]
+            dependencies: ["CSystemd", "CNftables", "CNetfilter", "PostureModel", "PostureSystem"]
         ),
 
         // One folder per probe; each reads through PostureLinux below a configurable root.
@@ -91,7 +94,7 @@ let package = Package(
         .target(
             name: "PostureAgent",
             dependencies: [
-                "PostureProbes", "PostureLinux", "PostureModel", "SystemdNotify", "SystemdJournal",
+                "PostureProbes", "PostureLinux", "PostureModel", "PostureClient", "SystemdNotify", "SystemdJournal",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -100,6 +103,20 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["README.md"]
+        ),
+
+        // HTTPS to the collector (mutual TLS for devices, bearer tokens for operators), with fail-over between
+        // its URLs: what the agent and posturectl's operator commands share.
+        .target(
+            name: "PostureClient",
+            dependencies: [
+                "PostureModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
         ),
 
         // Storage: narrow protocols per concern, the pure decisions, and every operation written once as a
@@ -166,14 +183,23 @@ let package = Package(
         .target(
             name: "PostureControl",
             dependencies: [
-                "PostureAgent", "PostureLinux", "PostureModel",
+                "PostureAgent", "PostureOperator", "PostureSystem", "PostureModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // posturectl's operator half: the fleet through the collector's API. The collector's binary links
+        // this, and neither the agent nor the probes.
+        .target(
+            name: "PostureOperator",
+            dependencies: [
+                "PostureClient", "PostureSystem", "PostureModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(
             name: "postured",
             dependencies: [
-                "PostureProbes", "PostureAgent", "PostureControl", "SystemdJournal",
+                "PostureProbes", "PostureAgent", "PostureControl", "PostureSystem", "SystemdJournal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -183,7 +209,7 @@ let package = Package(
             name: "posture-collector",
             dependencies: [
                 "PostureCollector", "PostureStore", "PostureStoreSQLite", "PostureModel", "PostureVerdict",
-                "SystemdNotify", "PostureControl",
+                "SystemdNotify", "PostureOperator", "PostureSystem",
                 "SystemdJournal",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -194,7 +220,7 @@ let package = Package(
         .executableTarget(
             name: "posture-verdict-bench",
             dependencies: [
-                "BenchSupport", "PostureAgent", "PostureProbes", "PostureModel",
+                "BenchSupport", "PostureAgent", "PostureClient", "PostureProbes", "PostureModel",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -203,7 +229,7 @@ let package = Package(
         .executableTarget(
             name: "posture-collector-bench",
             dependencies: [
-                "BenchSupport", "PostureAgent", "PostureProbes", "PostureModel",
+                "BenchSupport", "PostureAgent", "PostureClient", "PostureProbes", "PostureModel",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
             ]

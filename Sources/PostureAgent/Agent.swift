@@ -1,4 +1,5 @@
 import Logging
+import PostureClient
 import PostureLinux
 import PostureModel
 import PostureProbes

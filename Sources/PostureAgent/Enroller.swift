@@ -1,3 +1,4 @@
+import PostureClient
 import PostureLinux
 import PostureModel
 import X509

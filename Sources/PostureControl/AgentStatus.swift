@@ -1,7 +1,7 @@
 import ArgumentParser
 import PostureAgent
-import PostureLinux
 import PostureModel
+import PostureOperator
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

@@ -38,22 +38,7 @@ public struct HostRoot: Sendable, Equatable {
     }
 
     public func readBytes(_ absolute: String, limit: Int = 4 << 20) throws(SystemError) -> [UInt8] {
-        let real = hostPath(absolute)
-        let fd = try retryingEINTR("open", subject: real) { Int(open(real, O_RDONLY | O_CLOEXEC)) }
-        defer { close(Int32(fd)) }
-        var result: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 8192)
-        while true {
-            let count = try retryingEINTR("read", subject: real) {
-                chunk.withUnsafeMutableBytes { read(Int32(fd), $0.baseAddress, $0.count) }
-            }
-            if count == 0 { break }
-            result.append(contentsOf: chunk[0..<count])
-            if result.count > limit {
-                throw SystemError(code: .tooLarge, call: "read", subject: real, detail: "larger than \(limit) bytes")
-            }
-        }
-        return result
+        try PlainFile.readBytes(hostPath(absolute), limit: limit)
     }
 
     public func exists(_ absolute: String) -> Bool {
@@ -67,17 +52,7 @@ public struct HostRoot: Sendable, Equatable {
 
     /// Names in a directory, without `.` and `..`, sorted.
     public func contentsOfDirectory(_ absolute: String) throws(SystemError) -> [String] {
-        let real = hostPath(absolute)
-        guard let dir = opendir(real) else { throw SystemError.errno(errno, call: "opendir", subject: real) }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names.sorted()
+        try PlainFile.names(in: hostPath(absolute))
     }
 
     /// The target of a symlink, as stored.

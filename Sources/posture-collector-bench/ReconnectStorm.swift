@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import Glibc
 import PostureAgent
+import PostureClient
 import PostureModel
 
 /// `--storm N`: what a fleet does to a collector that restarts. N devices enroll; the collector is

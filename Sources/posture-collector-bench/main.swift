@@ -17,6 +17,7 @@ import Crypto
 import Foundation
 import Glibc
 import PostureAgent
+import PostureClient
 import PostureModel
 import PostureProbes
 import X509

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Logging
 import PostureCollector
-import PostureControl
 import PostureModel
+import PostureOperator
 import PostureStore
+import PostureSystem
 import ServiceLifecycle
 import SystemdJournal
 import SystemdNotify
@@ -23,7 +24,7 @@ enum Main {
     static func main() async {
         let arguments = Array(invokedArguments().dropFirst())
         if invokedName() == "posturectl" {
-            await PostureCtl.main(arguments)
+            await OperatorCtl.main(arguments)
         } else {
             await PostureCollectorCommand.main(arguments)
         }

@@ -14,6 +14,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PostureAgent
+import PostureClient
 import PostureModel
 import PostureProbes
 

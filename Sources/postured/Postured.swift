@@ -3,6 +3,7 @@ import PostureControl
 import PostureLinux
 import PostureModel
 import PostureProbes
+import PostureSystem
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

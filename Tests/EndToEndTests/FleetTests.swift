@@ -328,6 +328,18 @@ struct FleetTests {
             #expect(output.status == 0, "\(output.stderr)")
             return try #require(try JSONSerialization.jsonObject(with: Data(output.stdout.utf8)) as? [String: Any])
         }
+        // The collector package's posturectl (a name of posture-collector) has the same operator commands,
+        // and says where `status` is instead of reading an agent that is not there.
+        let operatorOnly = try Paths.temporaryDirectory("e2e-posturectl-collector").appendingPathComponent("posturectl")
+        try FileManager.default.createSymbolicLink(
+            atPath: operatorOnly.path, withDestinationPath: CollectorHarness.collectorBinary)
+        let collectorSummary = try object(
+            try Shell.runAllowingFailure(
+                [operatorOnly.path, "fleet", "summary", "--format", "json"], environment: base, timeout: 60))
+        #expect(collectorSummary["byVerdict"] != nil, "\(collectorSummary)")
+        let status = try Shell.runAllowingFailure([operatorOnly.path, "status"], environment: base, timeout: 60)
+        #expect(status.status == 64)
+        #expect(status.stderr.contains("install posture-agent"), "\(status.stderr)")
         func fitsTerminal(_ output: Shell.Output) {
             for line in output.stdout.split(separator: "\n") {
                 #expect(line.count <= 80, "wider than 80 columns: \(line)")

@@ -42,6 +42,10 @@ struct SharedSignalsTests {
         _ collector: CollectorHarness, deviceID: String, directory: URL, delivery: String, token: String,
         extra: [String] = []
     ) throws -> (exit: Int32?, report: [String: Any], log: String) {
+        let metricsToken = try collector.command([
+            "apitoken", "create", "--name", "m-\(delivery)", "--scope", "metrics:read",
+        ])
+        .trimmingCharacters(in: .whitespacesAndNewlines)
         let ready = directory.appendingPathComponent("\(delivery)-ready.json").path
         let report = directory.appendingPathComponent("\(delivery)-report.json").path
         let log = directory.appendingPathComponent("\(delivery)-receiver.log").path
@@ -67,6 +71,16 @@ struct SharedSignalsTests {
             ])
             _ = BackgroundProcess.eventually(timeout: 10) {
                 (try? changes("-> noncompliant  quarantine by alice")) == quarantined + 1
+            }
+            // And delivered: RFC 8936 answers a poll with an object keyed by jti, so two SETs polled at once
+            // carry no order, and this test's receiver expects them in order.
+            _ = BackgroundProcess.eventually(timeout: 20) {
+                let metrics = try? Shell.run([
+                    "curl", "-sS", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(metricsToken)",
+                    collector.apiURL + "/metrics",
+                ]).stdout
+                let line = metrics?.split(separator: "\n").first { $0.hasPrefix("posture_ssf_outbox_pending ") }
+                return line.flatMap { Double($0.split(separator: " ").last ?? "") } == 0
             }
             try collector.command(["devices", "release", deviceID, "--reason", "laptop found", "--by", "alice"])
         }

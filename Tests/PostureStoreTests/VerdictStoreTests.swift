@@ -38,6 +38,15 @@ extension StoreConformanceTests {
         receiver.eventsRequested = ["e", "f"]
         try await store.upsertStream(receiver)
         #expect(try await store.streams() == [receiver])
+        // Its undelivered SETs are a backlog until the stream is deleted.
+        try await store.insertOutbox([
+            OutboxEntry(streamID: receiver.id, jti: "held", setJWT: "s", createdAt: t0, nextAttemptAt: t0)
+        ])
+        #expect(try await store.outboxBacklog().pending == 1)
+        var deleted = receiver
+        deleted.status = "deleted"
+        try await store.upsertStream(deleted)
+        #expect(try await store.outboxBacklog().pending == 0)
         // The reason goes when a new status comes without one.
         receiver.status = "enabled"
         receiver.statusReason = nil

@@ -94,8 +94,13 @@ extension SQLStore: SignalStore {
 
     public func outboxBacklog() async throws -> (pending: Int, oldest: Date?) {
         let row = try await read { db in
+            // A deleted stream's SETs will never be delivered: not a backlog.
             try db.row(
-                "SELECT COUNT(*) AS pending, MIN(created_at) AS oldest FROM ssf_outbox WHERE delivered_at IS NULL")
+                """
+                SELECT COUNT(*) AS pending, MIN(o.created_at) AS oldest FROM ssf_outbox o
+                JOIN ssf_streams s ON s.id = o.stream_id
+                WHERE o.delivered_at IS NULL AND s.status <> 'deleted'
+                """)
         }
         return (try row?.int("pending") ?? 0, try row?.optionalDate("oldest"))
     }

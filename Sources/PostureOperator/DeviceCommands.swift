@@ -7,7 +7,7 @@ import PostureModel
     import Foundation
 #endif
 
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case table, json
 }
 

@@ -1,7 +1,7 @@
 import ArgumentParser
 import Glibc
-import PostureLinux
 import PostureModel
+import PostureSystem
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

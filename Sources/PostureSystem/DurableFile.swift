@@ -42,7 +42,7 @@ public enum DurableFile {
     /// The file's bytes, or nil when it does not exist.
     public static func read(_ path: String, limit: Int = 16 << 20) throws(SystemError) -> [UInt8]? {
         do {
-            return try HostRoot().readBytes(path, limit: limit)
+            return try PlainFile.readBytes(path, limit: limit)
         } catch let error where error.code == .notFound {
             return nil
         }
@@ -80,7 +80,7 @@ public enum DurableFile {
     /// File names in `path`, sorted; empty when the directory does not exist.
     public static func list(_ path: String) throws(SystemError) -> [String] {
         do {
-            return try HostRoot().contentsOfDirectory(path).sorted()
+            return try PlainFile.names(in: path)
         } catch let error where error.code == .notFound {
             return []
         }
@@ -109,4 +109,40 @@ public func currentHostname() -> String {
     var buffer = [CChar](repeating: 0, count: 256)
     guard gethostname(&buffer, buffer.count - 1) == 0 else { return "" }
     return String(cString: buffer)
+}
+
+/// Reading a file or a directory as it is, with a bound: what `DurableFile` and `HostRoot` read with.
+public enum PlainFile {
+    /// The file's bytes; `tooLarge` past `limit`, `notFound` when it does not exist.
+    public static func readBytes(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
+        let fd = try retryingEINTR("open", subject: path) { Int(open(path, O_RDONLY | O_CLOEXEC)) }
+        defer { close(Int32(fd)) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let count = try retryingEINTR("read", subject: path) {
+                chunk.withUnsafeMutableBytes { read(Int32(fd), $0.baseAddress, $0.count) }
+            }
+            if count == 0 { break }
+            result.append(contentsOf: chunk[0..<count])
+            if result.count > limit {
+                throw SystemError(code: .tooLarge, call: "read", subject: path, detail: "larger than \(limit) bytes")
+            }
+        }
+        return result
+    }
+
+    /// Names in a directory, without `.` and `..`, sorted.
+    public static func names(in path: String) throws(SystemError) -> [String] {
+        guard let dir = opendir(path) else { throw SystemError.errno(errno, call: "opendir", subject: path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
 }

@@ -15,3 +15,12 @@ public enum ProcessArguments {
         }
     }
 }
+
+/// A multi-call binary's name as invoked (`/usr/bin/posturectl` → `posturectl`).
+/// The command line this process was started with (program name first), robust to preloaded libraries.
+public func invokedArguments() -> [String] { ProcessArguments.current }
+
+public func invokedName() -> String {
+    let path = ProcessArguments.current.first ?? ""
+    return String(path.split(separator: "/").last ?? Substring(path))
+}

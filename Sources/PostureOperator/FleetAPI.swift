@@ -1,6 +1,6 @@
 import ArgumentParser
 import Glibc
-import PostureAgent
+import PostureClient
 import PostureModel
 
 #if canImport(FoundationEssentials)

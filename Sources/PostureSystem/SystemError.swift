@@ -4,7 +4,7 @@
     import Musl
 #endif
 
-/// The one error type of `PostureLinux`: which call failed, on what, and why (errno where there is one).
+/// The one error type of `PostureSystem` and `PostureLinux`: which call failed, on what, and why (errno where there is one).
 public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         public let rawValue: String
@@ -62,7 +62,7 @@ public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
 
 /// Retries a libc call interrupted by a signal; returns its result or throws with errno.
 @inline(__always)
-func retryingEINTR(_ call: String, subject: String?, _ body: () -> Int) throws(SystemError) -> Int {
+public func retryingEINTR(_ call: String, subject: String?, _ body: () -> Int) throws(SystemError) -> Int {
     while true {
         let result = body()
         if result >= 0 { return result }
