@@ -167,6 +167,15 @@ public enum JournalCatalog {
             "The collector read a new signing-key schedule (posture-collector keys rotate). posture-collector keys list shows what signs and what is published."
         ),
         event(
+            "internal-error", "4c9e97030d0e411796d47f2579458792", "Posture collector failed a request",
+            "The collector could not answer a request because of its own failure (the store, a file, a key); the client was answered 500 with the incident ID in POSTURE_INCIDENT, and this entry has the cause. Fix what it names; the client may retry."
+        ),
+        event(
+            "jwks-fetch-failed", "9ec1bd2afcc0424192b22d973e48d614",
+            "Posture could not fetch an authorization server's keys",
+            "The collector could not fetch ssf.accessTokens.jwksURI from /etc/posture/collector.yaml, so Shared Signals receivers' OAuth access tokens are refused (401) until it can. Check the URL, the network path and ssf.caBundle; API tokens with ssf:manage still work."
+        ),
+        event(
             "stored-report-ignored", "3a688d4c53ad4cde8f50f2d0ce58c815", "Posture ignored a stored report out of range",
             "A report stored by an older collector has a value outside its documented range; it is ignored (the device's verdict is unknown) until the device reports again."
         ),

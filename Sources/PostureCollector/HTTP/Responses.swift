@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import Logging
 import NIOCore
 import PostureModel
 import PostureStore
@@ -20,7 +21,7 @@ enum Responses {
     }
 
     static func refusal(_ error: any Error) -> Response {
-        let refusal = AttestationRefusal(error)
+        let refusal = forClient(error)
         var response = json(ErrorBody(refusal), status: HTTPResponse.Status(code: refusal.code.httpStatus))
         response.headers[.contentType] = ErrorBody.mediaType
         // Clients add their own jitter on top, so a crowd told to wait does not come back at once.
@@ -32,6 +33,23 @@ enum Responses {
             response.headers[.wwwAuthenticate] = #"Bearer realm="posture-collector", error="insufficient_scope""#
         }
         return response
+    }
+
+    private static let internalErrors = Logger(label: "posture-collector")
+
+    /// What a client is told of an error. The collector's own failure is logged, and its words (a path, a
+    /// database error) stay in the journal: the client gets an incident ID to quote.
+    static func forClient(_ error: any Error) -> AttestationRefusal {
+        var refusal = AttestationRefusal(error)
+        if refusal.code == .internalError {
+            let incident = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+            internalErrors.error(
+                "\(refusal.message)",
+                metadata: ["posture.event": "internal-error", "posture.incident": "\(incident)"])
+            refusal.message =
+                "the collector failed (incident \(incident)); its journal has the cause: journalctl -u posture-collector POSTURE_INCIDENT=\(incident)"
+        }
+        return refusal
     }
 
     /// What `429 overloaded` asks a client to wait, in seconds, before its jittered retry.
