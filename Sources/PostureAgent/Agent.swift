@@ -225,9 +225,3 @@ public actor Agent: Service {
         }
     }
 }
-
-/// The verdict part of an attestation receipt or of `GET /v1/verdict`.
-struct VerdictAnswer: Decodable {
-    var verdict: Verdict?
-    var jwt: String?
-}

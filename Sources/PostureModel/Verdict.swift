@@ -185,10 +185,108 @@ public enum Severity: String, Sendable, Codable, Equatable, CaseIterable, Compar
     public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
 }
 
-/// What makes a signed verdict a verdict, for the collector that signs it and every reader that checks it.
-public enum VerdictClaims {
+/// A verdict JWT's claims, for the collector that signs them and every reader that checks them (the agent,
+/// a policy engine): `sub` is the device ID, `exp` how long the verdict may be relied on.
+public struct VerdictClaims: Codable, Sendable, Equatable {
     /// The JWS header's `typ` of a verdict JWT (RFC 8725 §3.11); a SET is `secevent+jwt`.
     public static let type = "posture-verdict+jwt"
     /// The `aud` claim of every verdict: relying parties on the verdict API and the device itself.
     public static let audience = "urn:posture:verdict"
+
+    public struct Device: Codable, Sendable, Equatable {
+        public var id: String
+        public var spiffeID: String
+        public var machineID: String
+        public var hostname: String
+
+        public init(id: String, spiffeID: String, machineID: String, hostname: String) {
+            self.id = id
+            self.spiffeID = spiffeID
+            self.machineID = machineID
+            self.hostname = hostname
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case id, hostname
+            case spiffeID = "spiffe_id"
+            case machineID = "machine_id"
+        }
+    }
+
+    public var iss: String?
+    /// Optional only to read what a reader must then refuse.
+    public var aud: String?
+    public var sub: String
+    public var iat: Int
+    public var nbf: Int?
+    public var exp: Int
+    public var jti: String?
+    public var status: String
+    public var failingRules: [String]?
+    public var unknown: [String]?
+    public var risk: Int?
+    public var policy: String?
+    public var verdictVersion: String?
+    /// Counts changes of content; absent from verdicts of collectors before 0.5.
+    public var verdictRevision: UInt64?
+    public var quarantine: String?
+    public var device: Device?
+
+    public init(
+        iss: String, sub: String, iat: Int, nbf: Int, exp: Int, jti: String, status: String, failingRules: [String],
+        unknown: [String], risk: Int, policy: String, verdictVersion: String, verdictRevision: UInt64?,
+        quarantine: String?, device: Device
+    ) {
+        self.iss = iss
+        aud = Self.audience
+        self.sub = sub
+        self.iat = iat
+        self.nbf = nbf
+        self.exp = exp
+        self.jti = jti
+        self.status = status
+        self.failingRules = failingRules
+        self.unknown = unknown
+        self.risk = risk
+        self.policy = policy
+        self.verdictVersion = verdictVersion
+        self.verdictRevision = verdictRevision
+        self.quarantine = quarantine
+        self.device = device
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case iss, aud, sub, iat, nbf, exp, jti, status, unknown, risk, policy, device, quarantine
+        case failingRules = "failing_rules"
+        case verdictVersion = "verdict_version"
+        case verdictRevision = "verdict_revision"
+    }
+}
+
+/// A verdict and its signed JWT: the answer to `GET …/verdict` (policy engines' and the device's own), and
+/// what rides along in an attestation receipt (where both may be absent).
+public struct VerdictAnswer: Codable, Sendable, Equatable {
+    public var verdict: Verdict?
+    public var jwt: String?
+
+    public init(verdict: Verdict?, jwt: String?) {
+        self.verdict = verdict
+        self.jwt = jwt
+    }
+}
+
+/// One thing the agent's enforcement decided or did, as it reports it to the collector
+/// (`POST /v1/enforcement`): its journal MESSAGE_ID, message and structured fields.
+public struct EnforcementRecord: Codable, Sendable, Equatable {
+    public var at: Date
+    public var messageID: String
+    public var message: String
+    public var fields: [String: String]
+
+    public init(at: Date, messageID: String, message: String, fields: [String: String]) {
+        self.at = at
+        self.messageID = messageID
+        self.message = message
+        self.fields = fields
+    }
 }

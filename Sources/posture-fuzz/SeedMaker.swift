@@ -38,7 +38,7 @@
             try save("dashboard", "payload.json", payloadJSON)
             try save("attestation", "report.json", try PostureReport.wireEncoder().encode(report))
 
-            // A verdict JWT as the collector signs it (SigningKeys.sign, VerdictToken.Claims).
+            // A verdict JWT as the collector signs it (SigningKeys.sign, VerdictClaims).
             let claims: [String: Any] = [
                 "iss": "https://collector.posture.fuzz", "aud": VerdictClaims.audience, "sub": Fixtures.deviceID,
                 "iat": Int(Fixtures.now.timeIntervalSince1970), "nbf": Int(Fixtures.now.timeIntervalSince1970),

@@ -57,12 +57,7 @@ public actor Enforcer {
         }
     }
 
-    public struct Record: Sendable, Codable, Equatable {
-        public var at: Date
-        public var messageID: String
-        public var message: String
-        public var fields: [String: String]
-    }
+    public typealias Record = EnforcementRecord
 
     let options: EnforcementOptions
     let logins: any LoginManager

@@ -52,25 +52,6 @@ public struct VerdictMark: Sendable, Equatable, Codable {
 }
 
 public struct VerdictVerifier: Sendable {
-    struct Claims: Decodable {
-        var sub: String
-        var aud: String?
-        var iat: Int
-        var exp: Int
-        var status: String
-        var failingRules: [String]?
-        var verdictVersion: String?
-        var verdictRevision: UInt64?
-        var quarantine: String?
-
-        enum CodingKeys: String, CodingKey {
-            case sub, aud, iat, exp, status, quarantine
-            case failingRules = "failing_rules"
-            case verdictVersion = "verdict_version"
-            case verdictRevision = "verdict_revision"
-        }
-    }
-
     struct KeySet: Decodable {
         struct Key: Decodable {
             var kty: String
@@ -122,7 +103,7 @@ public struct VerdictVerifier: Sendable {
             )
         }
         let payload = try jws.verifiedPayload(signedBy: key)
-        guard let claims = try? JSONDecoder().decode(Claims.self, from: payload),
+        guard let claims = try? JSONDecoder().decode(VerdictClaims.self, from: payload),
             let status = ComplianceStatus(rawValue: claims.status)
         else { throw AttestationRefusal(.malformedPayload, "the verdict's claims are not a Posture verdict") }
         guard claims.aud == VerdictClaims.audience else {

@@ -70,8 +70,3 @@ struct APIRoutes: Sendable {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: signed.body)))
     }
 }
-
-struct VerdictResponse: Codable, Sendable {
-    var verdict: Verdict
-    var jwt: String
-}

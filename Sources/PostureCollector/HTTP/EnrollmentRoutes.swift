@@ -114,11 +114,3 @@ struct DeviceRoutes: Sendable {
         }
     }
 }
-
-/// One enforcement record as the agent reports it (journal MESSAGE_ID, message, structured fields).
-struct EnforcementRecord: Decodable {
-    var at: Date
-    var messageID: String
-    var message: String
-    var fields: [String: String]
-}

@@ -243,7 +243,7 @@ actor VerdictService {
     private func sign(_ id: String, now: Date) -> SignedVerdict? {
         guard let entry = entries[id], let verdict = entry.verdict else { return nil }
         let jwt = (try? VerdictToken.sign(verdict, entry: entry, service: self, now: now)) ?? ""
-        let body = (try? PostureReport.wireEncoder().encode(VerdictResponse(verdict: verdict, jwt: jwt))) ?? Data()
+        let body = (try? PostureReport.wireEncoder().encode(VerdictAnswer(verdict: verdict, jwt: jwt))) ?? Data()
         let signed = SignedVerdict(
             verdict: verdict, version: verdict.version, jwt: jwt, body: Array(body), keyID: keys.keyID("ES256", at: now)
         )

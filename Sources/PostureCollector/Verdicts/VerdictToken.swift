@@ -11,49 +11,10 @@ import PostureVerdict
 /// Explicitly typed (RFC 8725 §3.11) and with its own audience, so that neither a Security Event Token
 /// nor any other JWT the collector signs can be taken for a verdict.
 enum VerdictToken {
-    struct Claims: Encodable {
-        var iss: String
-        var aud: String = VerdictClaims.audience
-        var sub: String
-        var iat: Int
-        var nbf: Int
-        var exp: Int
-        var jti: String
-        var status: String
-        var failingRules: [String]
-        var unknown: [String]
-        var risk: Int
-        var policy: String
-        var verdictVersion: String
-        var verdictRevision: UInt64?
-        var quarantine: String?
-        var device: Device
-
-        enum CodingKeys: String, CodingKey {
-            case iss, aud, sub, iat, nbf, exp, jti, status, unknown, risk, policy, device, quarantine
-            case failingRules = "failing_rules"
-            case verdictVersion = "verdict_version"
-            case verdictRevision = "verdict_revision"
-        }
-
-        struct Device: Encodable {
-            var id: String
-            var spiffeID: String
-            var machineID: String
-            var hostname: String
-
-            enum CodingKeys: String, CodingKey {
-                case id, hostname
-                case spiffeID = "spiffe_id"
-                case machineID = "machine_id"
-            }
-        }
-    }
-
     static func sign(_ verdict: Verdict, entry: VerdictService.Entry, service: isolated VerdictService, now: Date)
         throws -> String
     {
-        let claims = Claims(
+        let claims = VerdictClaims(
             iss: service.issuer, sub: verdict.deviceID, iat: now.timeIntervalSince1970.saturatingInt,
             nbf: now.timeIntervalSince1970.saturatingInt - 5,
             exp: verdict.validUntil.timeIntervalSince1970.saturatingInt,
@@ -61,7 +22,7 @@ enum VerdictToken {
             failingRules: verdict.failing.map(\.rule), unknown: verdict.unknown.map(\.rule), risk: verdict.risk,
             policy: verdict.policyVersion, verdictVersion: verdict.version,
             verdictRevision: verdict.revision, quarantine: verdict.quarantine?.reason,
-            device: Claims.Device(
+            device: VerdictClaims.Device(
                 id: verdict.deviceID,
                 spiffeID: DeviceIdentity(trustDomain: service.trustDomain, deviceID: verdict.deviceID).uri,
                 machineID: entry.machineID, hostname: entry.hostname))
