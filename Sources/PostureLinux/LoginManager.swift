@@ -67,6 +67,9 @@ public final class LogindClient: LoginManager, @unchecked Sendable {
         }
     }
 
+    /// logind's answer for a session that no longer exists.
+    public static let noSuchSession = "org.freedesktop.login1.NoSuchSession"
+
     public func terminate(session: String) async throws {
         _ = try await call("TerminateSession", argument: session) { _ in () }
     }
@@ -117,9 +120,11 @@ public final class LogindClient: LoginManager, @unchecked Sendable {
                 sd_bus_flush_close_unref(bus)
                 self.bus = nil
             }
-            throw SystemError.errno(
+            var failure = SystemError.errno(
                 -result, call: "org.freedesktop.login1.Manager.\(method)", subject: argument,
                 detail: "\(name): \(text)")
+            failure.busError = error.name.map { String(cString: $0) }
+            throw failure
         }
         guard let reply else { throw SystemError(code: .malformed, call: method, detail: "no reply") }
         return try parse(reply)

@@ -18,11 +18,14 @@ public enum NftablesReader {
         guard nft_ctx_buffer_output(context) == 0, nft_ctx_buffer_error(context) == 0 else {
             throw SystemError(code: .ioFailure, call: "nft_ctx_buffer_output")
         }
+        errno = 0
         let status = nft_run_cmd_from_buffer(context, "list ruleset")
+        // The netlink error the kernel answered, as errno (the message below is only its words).
+        let code = errno
         if status != 0 {
             let message = nft_ctx_get_error_buffer(context).map { String(cString: $0) } ?? ""
             let trimmed = message.split(separator: "\n").first.map(String.init) ?? "unknown error"
-            let denied = trimmed.contains("Operation not permitted") || trimmed.contains("Permission denied")
+            let denied = code == EPERM || code == EACCES
             throw SystemError(
                 code: denied ? .permissionDenied : .ioFailure, call: "nft list ruleset",
                 detail: denied ? "\(trimmed); reading the ruleset needs root or CAP_NET_ADMIN" : trimmed)

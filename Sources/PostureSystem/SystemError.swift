@@ -27,13 +27,20 @@ public struct SystemError: Error, Sendable, CustomStringConvertible, Equatable {
     public var errno: Int32?
     /// Extra words for a human: the cause in the library's own terms, or the fix.
     public var detail: String?
+    /// The D-Bus error name a service answered with (`org.freedesktop.login1.NoSuchSession`): what callers
+    /// match on, never the words.
+    public var busError: String?
 
-    public init(code: Code, call: String, subject: String? = nil, errno: Int32? = nil, detail: String? = nil) {
+    public init(
+        code: Code, call: String, subject: String? = nil, errno: Int32? = nil, detail: String? = nil,
+        busError: String? = nil
+    ) {
         self.code = code
         self.call = call
         self.subject = subject
         self.errno = errno
         self.detail = detail
+        self.busError = busError
     }
 
     /// Builds the error for a negative errno as libc or libsystemd return it.

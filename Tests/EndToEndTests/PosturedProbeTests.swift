@@ -33,6 +33,24 @@ import Testing
         }
     }
 
+    /// Without CAP_NET_ADMIN the kernel refuses the ruleset (EPERM): the fact says so and names the fix,
+    /// recognized by errno, not by libnftables' words.
+    @Test(Requirement.available(programs: ["setpriv"], root: true))
+    func aFirewallReadWithoutPrivilegeIsUnavailableAndSaysWhy() throws {
+        let directory = try Paths.temporaryDirectory("probe-unprivileged")
+        let copy = directory.appendingPathComponent("postured").path
+        try FileManager.default.copyItem(atPath: Self.postured, toPath: copy)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: copy)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.path)
+        let output = try Shell.run([
+            "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", copy, "probe", "--format", "json",
+        ])
+        let report = try PostureReport.makeDecoder().decode(PostureReport.self, from: Data(output.stdout.utf8))
+        #expect(report.firewall.activeFrameworks.value == nil)
+        let reason = report.firewall.activeFrameworks.unavailableReason ?? ""
+        #expect(reason.contains("needs root or CAP_NET_ADMIN"), "\(reason)")
+    }
+
     @Test func statusOfAnAgentNotEnrolledSaysSoInBothFormats() throws {
         let empty = try Paths.temporaryDirectory("status-not-enrolled").path
         let table = try Shell.runAllowingFailure([Self.postured, "status", "--state-dir", empty])

@@ -98,7 +98,7 @@ extension Enforcer {
                 record(
                     MessageID.sessionTerminated, "ended session \(session.id) of \(session.user): \(why)",
                     fields.merging(["POSTURE_RESULT": "done"]) { $1 })
-            } catch let error as SystemError where "\(error)".contains("NoSuchSession") {
+            } catch let error as SystemError where error.busError == LogindClient.noSuchSession {
                 // Ended between listing and terminating (logged out, or ended by someone else).
                 record(
                     MessageID.sessionTerminated, "session \(session.id) of \(session.user) was already gone",
