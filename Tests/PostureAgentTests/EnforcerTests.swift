@@ -115,6 +115,12 @@ final class EnforcerTests {
         let failure = try #require(records.first { $0.messageID == Enforcer.MessageID.actionFailed })
         #expect(failure.fields["POSTURE_SESSION"] == "4")
         #expect(failure.message.contains("AccessDenied"))
+        // dave's session vanished before logind could end it (NoSuchSession): gone, not a failure.
+        #expect(records.filter { $0.messageID == Enforcer.MessageID.actionFailed }.count == 1)
+        #expect(
+            records.contains {
+                $0.fields["POSTURE_SESSION"] == "5" && $0.fields["POSTURE_RESULT"] == "already-gone"
+            })
         #expect(
             records.contains {
                 $0.messageID == Enforcer.MessageID.sessionTerminated && $0.fields["POSTURE_USER"] == "alice"
