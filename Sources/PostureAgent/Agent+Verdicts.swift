@@ -63,7 +63,10 @@ extension Agent {
             } catch {
                 logger.warning(
                     "verdict refused, not acted on: \(error.message)",
-                    metadata: ["posture.code": "\(error.code)", "posture.source": "\(source)"])
+                    metadata: [
+                        "posture.event": "verdict-refused", "posture.reason": "\(error.reason.rawValue)",
+                        "posture.source": "\(source)",
+                    ])
                 return false
             }
         }
@@ -112,12 +115,12 @@ extension Agent {
 
     /// Verifies a signed verdict; one signed by a key this agent does not know yet (the collector rotated
     /// its keys) sends it for the collector's current keys, at most once a minute, and tries again.
-    func verify(_ jwt: String) async throws(AttestationRefusal) -> VerifiedVerdict? {
+    func verify(_ jwt: String) async throws(VerdictRejection) -> VerifiedVerdict? {
         guard let verifier else { return nil }
         do {
             return try verifier.verify(jwt, now: Date(), notBefore: lastVerified)
         } catch let error
-            where error.code == .keyMismatch && (keysFetchedAt.map { Date().timeIntervalSince($0) > 60 } ?? true)
+            where error.reason == .unknownKey && (keysFetchedAt.map { Date().timeIntervalSince($0) > 60 } ?? true)
         {
             keysFetchedAt = Date()
             guard case .accepted(let material) = await client.getJSON("/v1/keys", answer: TrustMaterial.self) else {

@@ -167,6 +167,10 @@ public enum JournalCatalog {
             "The collector read a new signing-key schedule (posture-collector keys rotate). posture-collector keys list shows what signs and what is published."
         ),
         event(
+            "verdict-refused", "0c54563365cb42cfa490522bf9d57360", "Posture agent did not act on a verdict",
+            "The agent was given a verdict it would not act on; POSTURE_REASON says why: not_a_verdict (another kind of token), unknown_key (signed by a key the agent does not hold, even after fetching the collector's), bad_signature, malformed, other_device, expired (check both clocks), replayed (older than the one acted on), key_set_invalid (enroll again). Enforcement stays as it was."
+        ),
+        event(
             "internal-error", "4c9e97030d0e411796d47f2579458792", "Posture collector failed a request",
             "The collector could not answer a request because of its own failure (the store, a file, a key); the client was answered 500 with the incident ID in POSTURE_INCIDENT, and this entry has the cause. Fix what it names; the client may retry."
         ),

@@ -23,7 +23,7 @@
                     verifier = try VerdictVerifier(
                         jwks: String(decoding: parts[1], as: UTF8.self), deviceID: Fixtures.deviceID)
                 } catch {
-                    return "JWKS refused: \(error.code)"
+                    return "JWKS refused: \(error.reason.rawValue)"
                 }
             }
             _ = try? verifier.verify(
@@ -33,7 +33,7 @@
                 let verdict = try verifier.verify(jwt, now: Fixtures.now, notBefore: nil)
                 return "accepted: \(verdict.status.rawValue)"
             } catch {
-                return "refused: \(error.code)"
+                return "refused: \(error.reason.rawValue)"
             }
         }
     }

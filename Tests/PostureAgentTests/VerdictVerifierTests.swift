@@ -40,34 +40,34 @@ import Testing
 
     @Test func forgedReplayedExpiredAndMisaddressedVerdictsAreRefused() throws {
         let verifier = try VerdictVerifier(jwks: jwks, deviceID: "device-1")
-        func code(_ jwt: String, notBefore: Date? = nil) -> AttestationRefusal.Code? {
+        func code(_ jwt: String, notBefore: Date? = nil) -> VerdictRejection.Reason? {
             let notBefore = notBefore.map { VerdictMark(revision: nil, issuedAt: $0) }
             do {
                 _ = try verifier.verify(jwt, now: now, notBefore: notBefore)
                 return nil
             } catch {
-                return error.code
+                return error.reason
             }
         }
         // Signed by another key (not in the pinned JWKS).
-        #expect(code(try token(key: SoftwareSigningKey(P256.Signing.PrivateKey()))) == .keyMismatch)
+        #expect(code(try token(key: SoftwareSigningKey(P256.Signing.PrivateKey()))) == .unknownKey)
         // The right kid, a payload changed after signing.
         let parts = try token().split(separator: ".")
         let altered = Base64URL.encode(
             Data(#"{"sub":"device-1","iat":1800000000,"exp":1800000300,"status":"compliant"}"#.utf8))
         #expect(code("\(parts[0]).\(altered).\(parts[2])") == .badSignature)
         // About another device.
-        #expect(code(try token(sub: "device-2")) == .deviceMismatch)
+        #expect(code(try token(sub: "device-2")) == .otherDevice)
         // Expired (beyond a minute of clock leeway).
         #expect(code(try token(exp: now.addingTimeInterval(-61))) != nil)
         #expect(code(try token(exp: now.addingTimeInterval(-30))) == nil)
         // Older than the verdict already acted on: a replay.
-        #expect(code(try token(iat: now.addingTimeInterval(-10)), notBefore: now) == .nonceReused)
+        #expect(code(try token(iat: now.addingTimeInterval(-10)), notBefore: now) == .replayed)
         #expect(code(try token(iat: now), notBefore: now) == nil)
         // Signed by the collector, but not typed as a verdict or for another audience (a SET, say).
-        #expect(code(try token(type: "secevent+jwt")) == .malformedJWS)
-        #expect(code(try token(type: "JWT")) == .malformedJWS)
-        #expect(code(try token(aud: "https://receiver.example")) == .malformedPayload)
+        #expect(code(try token(type: "secevent+jwt")) == .notAVerdict)
+        #expect(code(try token(type: "JWT")) == .notAVerdict)
+        #expect(code(try token(aud: "https://receiver.example")) == .notAVerdict)
         // Not a JWS at all.
         #expect(code("not.a.jwt") != nil)
     }
@@ -87,7 +87,7 @@ import Testing
         #expect(throws: Never.self) { try verifier.verify(try token(iat: now, revision: 4), now: now, notBefore: mark) }
         #expect {
             try verifier.verify(try token(iat: now.addingTimeInterval(7000), revision: 3), now: now, notBefore: mark)
-        } throws: { ($0 as? AttestationRefusal)?.code == .nonceReused }
+        } throws: { ($0 as? VerdictRejection)?.reason == .replayed }
         // A collector restored from a backup: revisions went back, but the verdict is newer than any acted on.
         let later = now.addingTimeInterval(120)
         let restored = try verifier.verify(try token(iat: later, revision: 2), now: later, notBefore: mark)
@@ -98,7 +98,7 @@ import Testing
             try verifier.verify(
                 try token(iat: now.addingTimeInterval(30), revision: 3), now: later.addingTimeInterval(10),
                 notBefore: merged)
-        } throws: { ($0 as? AttestationRefusal)?.code == .nonceReused }
+        } throws: { ($0 as? VerdictRejection)?.reason == .replayed }
         // Without revisions (an older collector) the claimed time orders them, counted at most a minute ahead.
         let unrevised = try verifier.verify(
             try token(iat: now.addingTimeInterval(3600), exp: now.addingTimeInterval(7200)), now: now, notBefore: nil)
@@ -111,7 +111,9 @@ import Testing
     }
 
     @Test func aKeySetWithoutP256KeysIsRefused() {
-        #expect(throws: AttestationRefusal.self) { try VerdictVerifier(jwks: #"{"keys":[]}"#, deviceID: "d") }
-        #expect(throws: AttestationRefusal.self) { try VerdictVerifier(jwks: "nonsense", deviceID: "d") }
+        #expect(throws: VerdictRejection(.keySetInvalid, "verdict-keys.json holds no P-256 key; enroll again")) {
+            try VerdictVerifier(jwks: #"{"keys":[]}"#, deviceID: "d")
+        }
+        #expect(throws: VerdictRejection.self) { try VerdictVerifier(jwks: "nonsense", deviceID: "d") }
     }
 }

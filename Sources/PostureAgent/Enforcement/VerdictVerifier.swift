@@ -51,6 +51,36 @@ public struct VerdictMark: Sendable, Equatable, Codable {
     }
 }
 
+/// Why the agent does not act on a verdict it was given. Its own reasons: the collector's refusal codes say
+/// why the collector refused this device, and a journal reader must not mistake one for the other.
+public struct VerdictRejection: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Reason: String, Sendable {
+        /// `verdict-keys.json` is unreadable or holds no key.
+        case keySetInvalid = "key_set_invalid"
+        /// Not typed as a verdict, or for another audience (a SET, an ID token).
+        case notAVerdict = "not_a_verdict"
+        /// Signed by a key the agent does not hold (yet: it fetches the collector's after a rotation).
+        case unknownKey = "unknown_key"
+        case badSignature = "bad_signature"
+        case malformed
+        /// About another device.
+        case otherDevice = "other_device"
+        case expired
+        /// Older than the verdict already acted on.
+        case replayed
+    }
+
+    public var reason: Reason
+    public var message: String
+
+    public init(_ reason: Reason, _ message: String) {
+        self.reason = reason
+        self.message = message
+    }
+
+    public var description: String { "\(reason.rawValue): \(message)" }
+}
+
 public struct VerdictVerifier: Sendable {
     struct KeySet: Decodable {
         struct Key: Decodable {
@@ -69,9 +99,9 @@ public struct VerdictVerifier: Sendable {
     let leeway: TimeInterval
 
     /// `jwks` as the collector gave it at enrollment (`verdict-keys.json`).
-    public init(jwks: String, deviceID: String, leeway: TimeInterval = 60) throws(AttestationRefusal) {
+    public init(jwks: String, deviceID: String, leeway: TimeInterval = 60) throws(VerdictRejection) {
         guard let set = try? JSONDecoder().decode(KeySet.self, from: Data(jwks.utf8)) else {
-            throw AttestationRefusal(.malformedRequest, "verdict-keys.json is not a JWKS; enroll again")
+            throw VerdictRejection(.keySetInvalid, "verdict-keys.json is not a JWKS; enroll again")
         }
         var keys: [String: Data] = [:]
         for key in set.keys where key.kty == "EC" && key.crv == "P-256" {
@@ -80,42 +110,52 @@ public struct VerdictVerifier: Sendable {
             keys[kid] = x + y
         }
         guard !keys.isEmpty else {
-            throw AttestationRefusal(.malformedRequest, "verdict-keys.json holds no P-256 key; enroll again")
+            throw VerdictRejection(.keySetInvalid, "verdict-keys.json holds no P-256 key; enroll again")
         }
         self.keys = keys
         self.deviceID = deviceID
         self.leeway = leeway
     }
 
-    public func verify(_ jwt: String, now: Date, notBefore last: VerdictMark?) throws(AttestationRefusal)
+    public func verify(_ jwt: String, now: Date, notBefore last: VerdictMark?) throws(VerdictRejection)
         -> VerifiedVerdict
     {
-        let jws = try CompactJWS(parsing: jwt)
+        let jws: CompactJWS
+        do {
+            jws = try CompactJWS(parsing: jwt)
+        } catch {
+            throw VerdictRejection(.malformed, error.message)
+        }
         guard jws.header.typ == VerdictClaims.type else {
-            throw AttestationRefusal(
-                .malformedJWS,
+            throw VerdictRejection(
+                .notAVerdict,
                 "the token is typed \(jws.header.typ ?? "(none)"), not \(VerdictClaims.type); it is not a verdict (upgrade the collector before its agents)"
             )
         }
         guard let raw = keys[jws.header.kid], let key = try? P256.Signing.PublicKey(rawRepresentation: raw) else {
-            throw AttestationRefusal(
-                .keyMismatch, "the verdict is signed with key \(jws.header.kid), not one of the collector's pinned keys"
+            throw VerdictRejection(
+                .unknownKey, "the verdict is signed with key \(jws.header.kid), not one of the collector's pinned keys"
             )
         }
-        let payload = try jws.verifiedPayload(signedBy: key)
+        let payload: Data
+        do {
+            payload = try jws.verifiedPayload(signedBy: key)
+        } catch {
+            throw VerdictRejection(error.code == .badSignature ? .badSignature : .malformed, error.message)
+        }
         guard let claims = try? JSONDecoder().decode(VerdictClaims.self, from: payload),
             let status = ComplianceStatus(rawValue: claims.status)
-        else { throw AttestationRefusal(.malformedPayload, "the verdict's claims are not a Posture verdict") }
+        else { throw VerdictRejection(.malformed, "the verdict's claims are not a Posture verdict") }
         guard claims.aud == VerdictClaims.audience else {
-            throw AttestationRefusal(
-                .malformedPayload, "the token's audience is \(claims.aud ?? "(none)"), not \(VerdictClaims.audience)")
+            throw VerdictRejection(
+                .notAVerdict, "the token's audience is \(claims.aud ?? "(none)"), not \(VerdictClaims.audience)")
         }
         guard claims.sub == deviceID else {
-            throw AttestationRefusal(.deviceMismatch, "the verdict is about device \(claims.sub), not this one")
+            throw VerdictRejection(.otherDevice, "the verdict is about device \(claims.sub), not this one")
         }
         let expires = Date(timeIntervalSince1970: TimeInterval(claims.exp))
         guard now.timeIntervalSince(expires) < leeway else {
-            throw AttestationRefusal(.nonceExpired, "the verdict expired at \(expires)")
+            throw VerdictRejection(.expired, "the verdict expired at \(expires)")
         }
         let issued = Date(timeIntervalSince1970: TimeInterval(claims.iat))
         if let last {
@@ -125,8 +165,8 @@ public struct VerdictVerifier: Sendable {
             let later = claims.verdictRevision == nil ? issued >= last.issuedAt : issued > last.issuedAt
             let newerTime = later && issued.timeIntervalSince(now) <= leeway
             guard newerRevision == true || newerTime else {
-                throw AttestationRefusal(
-                    .nonceReused,
+                throw VerdictRejection(
+                    .replayed,
                     "the verdict (revision \(claims.verdictRevision.map(String.init) ?? "none"), issued \(issued)) is older than the one acted on (revision \(last.revision.map(String.init) ?? "none"), issued \(last.issuedAt))"
                 )
             }
