@@ -111,8 +111,42 @@ check("quarantine by apitoken" in driver.find_element(By.ID, "timeline").text,
       "the timeline shows the quarantine and who did it")
 driver.save_screenshot(os.path.join(artefacts, "device-quarantined-1280.png"))
 
+quarantined_page = driver.current_url.split("?")[0].replace(base, "")
+
+# A non-compliant device: its risk score with the reasons, and the Why table inside its card.
+driver.get(base + "/ui/devices?verdict=noncompliant")
+follow(driver.find_elements(By.CSS_SELECTOR, "a.device-link")[0])
+failing_page = driver.current_url.split("?")[0].replace(base, "")
+check("Risk score" in driver.find_element(By.ID, "risk").text, "the device page shows its risk score")
+risk = int(driver.find_element(By.CSS_SELECTOR, "#risk strong").text)
+reasons = driver.find_elements(By.CSS_SELECTOR, "#risk-reasons li")
+check(risk == 0 or len(reasons) > 0, "a risk of %d comes with its reasons (%d listed)" % (risk, len(reasons)))
+check(len(driver.find_elements(By.CSS_SELECTOR, "#why tbody tr")) > 0, "the Why table lists the failing rules")
+
+
+def why_fits(width):
+    page = driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    check(page <= 1, "the device page fits %d px (overflow %d px)" % (width, page))
+    card = driver.execute_script(
+        "const c = document.getElementById('why-card').getBoundingClientRect();"
+        "const m = document.querySelector('main').getBoundingClientRect();"
+        "return c.right - m.right;")
+    check(card <= 1, "the Why card stays inside the page at %d px (overflow %.1f px)" % (width, card))
+    overflow = driver.execute_script(
+        "const t = document.getElementById('why').getBoundingClientRect();"
+        "const c = document.getElementById('why-card').getBoundingClientRect();"
+        "return Math.max(t.right - c.right, c.left - t.left);")
+    check(overflow <= 1, "the Why table fits its card at %d px (overflow %.1f px)" % (width, overflow))
+
+
+why_fits(1280)
+driver.save_screenshot(os.path.join(artefacts, "device-noncompliant-1280.png"))
+
 driver.set_window_size(390, 844)
-for page in ["/ui", "/ui/devices", driver.current_url.split("?")[0].replace(base, "")]:
+driver.get(base + failing_page)
+why_fits(390)
+for page in ["/ui", "/ui/devices", quarantined_page, failing_page]:
     driver.get(base + page)
     overflow = driver.execute_script(
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth")

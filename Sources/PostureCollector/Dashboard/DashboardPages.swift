@@ -91,6 +91,9 @@ enum DashboardPages {
         values["labels"] = detail.device.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             .joined(separator: " ")
         values["hasOutcomes"] = !outcomes.isEmpty
+        values["risk"] = verdict?.risk ?? 0
+        values["riskReasons"] = verdict?.riskReasons ?? []
+        values["hasRiskReasons"] = !(verdict?.riskReasons ?? []).isEmpty
         values["outcomes"] = outcomes.map {
             [
                 "rule": $0.rule, "severity": $0.severity.rawValue, "state": $0.state.rawValue,

@@ -121,8 +121,10 @@ enum DashboardTemplates {
         <dt>Last report</dt><dd>{{seen}}</dd><dt>Verdict since</dt><dd>{{since}}</dd></dl>
         {{#quarantine}}<p class="error">Quarantined by {{by}}: {{reason}}</p>{{/quarantine}}
         </section>
-        <section class="card"><h2>Why</h2>
-        {{#hasOutcomes}}<table><thead><tr><th>Rule</th><th>State</th><th>Observed</th><th>Expected</th></tr></thead>
+        <section class="card" id="why-card"><h2>Why</h2>
+        <p id="risk">Risk score <strong>{{risk}}</strong>{{^riskReasons}} (nothing adds to it){{/riskReasons}}</p>
+        {{#hasRiskReasons}}<ul id="risk-reasons">{{#riskReasons}}<li>{{.}}</li>{{/riskReasons}}</ul>{{/hasRiskReasons}}
+        {{#hasOutcomes}}<table class="why" id="why"><thead><tr><th>Rule</th><th>State</th><th>Observed</th><th>Expected</th></tr></thead>
         <tbody>{{#outcomes}}<tr><td>{{rule}} <small>{{severity}}</small></td><td>{{state}}</td><td>{{observed}}</td>
         <td>{{expected}}</td></tr>{{/outcomes}}</tbody></table>{{/hasOutcomes}}
         {{^outcomes}}<p>Every rule passes.</p>{{/outcomes}}
@@ -176,7 +178,12 @@ enum DashboardTemplates {
         .stat .n { display: block; font-size: 2rem; font-weight: 700; }
         .stat.noncompliant .n { color: var(--bad); } .stat.compliant .n { color: var(--good); }
         .stat.unknown .n { color: var(--unknown); }
-        .columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(22rem, 1fr)); gap: 1rem; }
+        .columns { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(22rem, 100%), 1fr)); gap: 1rem; }
+        /* A grid item is as wide as its content unless told otherwise: long observed values wrap instead. */
+        .columns > .card { min-width: 0; }
+        table.why { table-layout: fixed; }
+        table.why th:nth-child(1) { width: 28%; } table.why th:nth-child(2) { width: 4.75rem; }
+        table.why th { font-size: .85rem; } table.why td { overflow-wrap: anywhere; }
         table { width: 100%; border-collapse: collapse; }
         th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         .num { text-align: right; }
