@@ -9,14 +9,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # stand-in logind; mmdebstrap and systemd-container boot a real Debian with logind and sshd for enforcement;
 # faketime (libfaketime) sets a collector's or an agent's clock wrong and right again in the fault tests;
 # chromium and chromium-driver run the dashboard in a real browser (Selenium, from PyPI with schemathesis,
-# which checks the collector against its OpenAPI document).
+# which checks the collector against its OpenAPI document); binutils' nm counts each module's symbols in the
+# built binaries (ModuleGraphTests).
 POSTURE_APT_PACKAGES=(
     pkg-config libsystemd-dev libnftables-dev zlib1g-dev
     systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
     jq openssl curl python3-cryptography python3-jwt dbus-daemon python3-dbus python3-gi
     mmdebstrap systemd-container openssh-client faketime
     debhelper dpkg-dev lintian help2man qemu-system-x86 qemu-utils
-    chromium chromium-driver
+    chromium chromium-driver binutils
 )
 # Only the tests need these: PostgreSQL 15 (the conformance suite starts a throwaway cluster of its own with
 # initdb and pg_ctl; nothing is assumed running) and HAProxy (three collectors behind it in TCP mode).
