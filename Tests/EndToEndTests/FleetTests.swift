@@ -536,6 +536,12 @@ struct FleetTests {
         include-name = "PATCH /ssf/streams"
         checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
 
+        # A poll of a real stream waits up to 30 s for a SET (RFC 8936), longer than a request may take here;
+        # SharedSignalsTests and an independent receiver poll real streams.
+        [[operations]]
+        include-name = "POST /ssf/poll/{id}"
+        parameters = { "path.id" = "no-such-stream" }
+
         [[operations]]
         include-name = "PUT /ssf/streams"
         checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]

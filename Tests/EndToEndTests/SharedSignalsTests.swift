@@ -235,4 +235,97 @@ struct SharedSignalsTests {
         ]).stdout
         #expect(reread == "200")
     }
+
+    /// The claims of a SET (its signature is checked by the receiver tests; here only what it says).
+    func claims(_ set: String) throws -> [String: Any] {
+        var text = String(set.split(separator: ".")[1]).replacingOccurrences(of: "-", with: "+")
+            .replacingOccurrences(of: "_", with: "/")
+        while text.count % 4 != 0 { text += "=" }
+        let data = try #require(Data(base64Encoded: text))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    @Test func anOperatorsPauseIsAnnouncedToTheReceiverAndHoldsItsEvents() throws {
+        let collector = try CollectorHarness("e2e-ssf-operator")
+        let deviceID = try attestedDevice(collector)
+        let receiver = try collector.command(["apitoken", "create", "--name", "idp", "--scope", "ssf:manage"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let operatorToken = try collector.command([
+            "apitoken", "create", "--name", "ops", "--scope", "fleet:read", "--scope", "fleet:write",
+        ]).trimmingCharacters(in: .whitespacesAndNewlines)
+        func call(_ token: String, _ method: String, _ path: String, _ body: String? = nil) throws -> (Int, String) {
+            let output = try Shell.runAllowingFailure(
+                [
+                    "curl", "-sS", "--cacert", collector.caPath, "-X", method, "-w", "\n%{http_code}", "-H",
+                    "Authorization: Bearer \(token)", "-H", "Content-Type: application/json",
+                ] + (body.map { ["--data", $0] } ?? []) + [collector.apiURL + path])
+            let lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+            return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+        }
+        let (created, createdBody) = try call(
+            receiver, "POST", "/ssf/streams",
+            #"{"events_requested": ["https://schemas.openid.net/secevent/caep/event-type/device-compliance-change"]}"#)
+        #expect(created == 201, "\(createdBody)")
+        let stream = try #require(
+            try JSONSerialization.jsonObject(with: Data(createdBody.utf8)) as? [String: Any])
+        let streamID = try #require(stream["stream_id"] as? String)
+        /// Polls, acknowledging everything, and returns the SETs' claims.
+        func poll() throws -> [[String: Any]] {
+            let (code, body) = try call(receiver, "POST", "/ssf/poll/\(streamID)", #"{"returnImmediately": true}"#)
+            #expect(code == 200, "\(body)")
+            let answer = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+            let sets = (answer["sets"] as? [String: String]) ?? [:]
+            if !sets.isEmpty {
+                let acks = try JSONSerialization.data(withJSONObject: [
+                    "ack": Array(sets.keys), "returnImmediately": true,
+                ])
+                _ = try call(receiver, "POST", "/ssf/poll/\(streamID)", String(decoding: acks, as: UTF8.self))
+            }
+            return try sets.values.map(claims)
+        }
+        func event(_ claims: [String: Any], _ type: String) -> [String: Any]? {
+            (claims["events"] as? [String: Any])?[type] as? [String: Any]
+        }
+        let updated = "https://schemas.openid.net/secevent/ssf/event-type/stream-updated"
+        let change = "https://schemas.openid.net/secevent/caep/event-type/device-compliance-change"
+
+        // The operator pauses it: the receiver hears so (though it never asked for stream-updated events).
+        let (paused, pausedBody) = try call(
+            operatorToken, "POST", "/v1/ssf/streams/\(streamID)/status",
+            #"{"status": "paused", "reason": "receiver over quota"}"#)
+        #expect(paused == 200, "\(pausedBody)")
+        let announced = try poll()
+        #expect(announced.count == 1)
+        let pause = try #require(announced.first.flatMap { event($0, updated) })
+        #expect(pause["status"] as? String == "paused")
+        #expect(pause["reason"] as? String == "receiver over quota")
+        #expect((announced.first?["sub_id"] as? [String: Any])?["id"] as? String == streamID)
+        #expect(try call(receiver, "GET", "/ssf/status?stream_id=\(streamID)").1.contains("receiver over quota"))
+
+        // While paused, a compliance change is held.
+        try collector.command(["devices", "quarantine", deviceID, "--reason", "stolen", "--by", "alice"])
+        #expect(
+            BackgroundProcess.eventually(timeout: 10) {
+                (try? collector.command(["audit", "--device", deviceID]))?.contains("quarantine by alice") == true
+            })
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try poll().isEmpty)
+
+        // Enabled again: the announcement, then what was held.
+        #expect(
+            try call(
+                operatorToken, "POST", "/v1/ssf/streams/\(streamID)/status",
+                #"{"status": "enabled", "reason": "quota raised"}"#
+            ).0 == 200)
+        let resumed = try poll()
+        #expect(resumed.count == 2, "\(resumed)")
+        #expect(resumed.contains { event($0, updated)?["status"] as? String == "enabled" })
+        #expect(resumed.contains { event($0, change)?["current_status"] as? String == "not-compliant" })
+
+        // The operators' view names the stream's owner; the audit trail has who paused it and why.
+        let (listed, list) = try call(operatorToken, "GET", "/v1/ssf/streams")
+        #expect(listed == 200 && list.contains(streamID) && list.contains("\"status\":\"enabled\""), "\(list)")
+        #expect(try call(receiver, "GET", "/v1/ssf/streams").0 == 403)
+        #expect(try collector.command(["audit"]).contains("ssf-stream-paused  by apitoken:ops"))
+    }
 }

@@ -288,3 +288,37 @@ enum FleetQueryParameters {
         return (String(parts[0]), String(parts[1]))
     }
 }
+
+/// A Shared Signals stream as the transmitter's operators see it (`GET /v1/ssf/streams`).
+struct OperatorStreamView: Codable {
+    var id: String
+    /// The credential that manages it: an API token's ID, or `oauth:<client_id>@<issuer>`.
+    var owner: String
+    var audience: String
+    var deliveryMethod: String
+    var endpointURL: String?
+    var eventsRequested: [String]
+    var status: String
+    var reason: String?
+    var description: String?
+    var createdAt: Date
+
+    init(_ stream: StreamRecord) {
+        id = stream.id
+        owner = stream.tokenID
+        audience = stream.audience
+        deliveryMethod = stream.deliveryMethod
+        endpointURL = stream.endpointURL
+        eventsRequested = stream.eventsRequested
+        status = stream.status
+        reason = stream.statusReason
+        description = stream.description
+        createdAt = stream.createdAt
+    }
+}
+
+/// `POST /v1/ssf/streams/{id}/status`: what the operator sets, and why (recorded, and told to the receiver).
+struct OperatorStreamStatus: Codable {
+    var status: String?
+    var reason: String?
+}

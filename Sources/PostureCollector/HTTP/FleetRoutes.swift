@@ -56,6 +56,28 @@ struct FleetRoutes: Sendable {
                 return Responses.json(try await detail(id, attestations: 0))
             }
         }
+        // The transmitter's side of Shared Signals: every receiver's stream, and the operator's pause.
+        handle(router, .get, "/v1/ssf/streams", scope: Self.read) { _, _, _ in
+            Responses.json(await collector.transmitter.allStreams().map(OperatorStreamView.init))
+        }
+        handle(router, .post, "/v1/ssf/streams/{id}/status", scope: Self.write) { request, context, token in
+            let id = try context.parameters.require("id")
+            guard let stream = await collector.transmitter.stream(id) else {
+                throw AttestationRefusal(.notFound, "no stream \(id); list them with GET /v1/ssf/streams")
+            }
+            let body = try await request.decodeJSON(OperatorStreamStatus.self, limit: 16 << 10)
+            guard let status = body.status, StreamStatus.values.contains(status) else {
+                throw AttestationRefusal(
+                    .malformedRequest, "status must be one of \(StreamStatus.values.joined(separator: ", "))")
+            }
+            let reason = try ReasonBody(reason: body.reason).validReason()
+            let updated = try await collector.transmitter.operatorSetStatus(stream, to: status, reason: reason)
+            try await store.recordOperatorAction(
+                OperatorAction(
+                    at: Date(), actor: token.actor, action: "ssf-stream-\(status)", deviceID: nil, target: id,
+                    reason: reason))
+            return Responses.json(OperatorStreamView(updated))
+        }
         handle(router, .get, "/v1/waivers", scope: Self.read) { _, _, _ in
             Responses.json(try await store.waivers())
         }

@@ -673,6 +673,61 @@ enum OpenAPIDocument {
                 }
               }
             },
+            "/v1/ssf/streams": {
+              "get": {
+                "operationId": "listAllStreams",
+                "tags": ["ssf"],
+                "summary": "Every receiver's Shared Signals stream",
+                "description": "Scope `fleet:read` (or `admin`): the transmitter's view, whoever manages each stream.",
+                "responses": {
+                  "200": {
+                    "description": "The streams, oldest first.",
+                    "content": {
+                      "application/json": {
+                        "schema": {"type": "array", "items": {"$ref": "#/components/schemas/OperatorStream"}}
+                      }
+                    }
+                  },
+                  "401": {"$ref": "#/components/responses/Unauthorized"},
+                  "403": {"$ref": "#/components/responses/Forbidden"},
+                  "500": {"$ref": "#/components/responses/InternalError"}
+                }
+              }
+            },
+            "/v1/ssf/streams/{id}/status": {
+              "post": {
+                "operationId": "setStreamStatusAsTransmitter",
+                "tags": ["ssf"],
+                "summary": "Enable, pause or disable a receiver's stream",
+                "description": "Scope `fleet:write` (or `admin`). The receiver is told by a stream-updated SET (SSF 1.0 §8.1.5), delivered before a pause or disable takes effect; audited. Body max 16 KiB.",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "schema": {"type": "string"},
+                    "description": "The stream's ID."
+                  }
+                ],
+                "requestBody": {
+                  "required": true,
+                  "description": "The status, and why (told to the receiver).",
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OperatorStreamStatus"}}}
+                },
+                "responses": {
+                  "200": {
+                    "description": "The stream now.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/OperatorStream"}}}
+                  },
+                  "400": {"$ref": "#/components/responses/BadRequest"},
+                  "401": {"$ref": "#/components/responses/Unauthorized"},
+                  "403": {"$ref": "#/components/responses/Forbidden"},
+                  "404": {"$ref": "#/components/responses/NotFound"},
+                  "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+                  "500": {"$ref": "#/components/responses/InternalError"}
+                }
+              }
+            },
             "/v1/waivers": {
               "get": {
                 "operationId": "listWaivers",
@@ -1804,6 +1859,36 @@ enum OpenAPIDocument {
                   "stream_id": {"type": "string", "minLength": 1},
                   "status": {"type": "string", "enum": ["enabled", "paused", "disabled"]},
                   "reason": {"type": ["string", "null"], "maxLength": 1024}
+                }
+              },
+              "OperatorStream": {
+                "type": "object",
+                "description": "A Shared Signals stream as the transmitter's operators see it.",
+                "required": ["id", "owner", "audience", "deliveryMethod", "eventsRequested", "status", "createdAt"],
+                "properties": {
+                  "id": {"type": "string"},
+                  "owner": {"type": "string", "description": "An API token's ID, or `oauth:<client_id>@<issuer>`."},
+                  "audience": {"type": "string"},
+                  "deliveryMethod": {"type": "string"},
+                  "endpointURL": {"type": "string"},
+                  "eventsRequested": {"type": "array", "items": {"type": "string"}},
+                  "status": {"type": "string", "enum": ["enabled", "paused", "disabled"]},
+                  "reason": {"type": "string"},
+                  "description": {"type": "string"},
+                  "createdAt": {"type": "string", "format": "date-time"}
+                }
+              },
+              "OperatorStreamStatus": {
+                "type": "object",
+                "required": ["status", "reason"],
+                "properties": {
+                  "status": {"type": "string", "enum": ["enabled", "paused", "disabled"]},
+                  "reason": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 1000,
+                    "pattern": "[^ \\t\\n\\r\\u000B\\u000C\\u0085\\u2028\\u2029]"
+                  }
                 }
               },
               "StreamChangeRequest": {

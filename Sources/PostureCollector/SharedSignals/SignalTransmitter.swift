@@ -163,7 +163,8 @@ actor SignalTransmitter {
         var reloaded = ContinuousClock.now
         while !Task.isCancelled {
             var delivered = false
-            for stream in streams.values where stream.deliveryMethod == Self.pushMethod && stream.status == "enabled" {
+            // A paused or disabled stream still gets the stream-updated SET that announced it (SSF §8.1.5).
+            for stream in streams.values where stream.deliveryMethod == Self.pushMethod {
                 // One collector at a time pushes a stream, so its SETs go once and in order; another takes
                 // over within 30 s of the holder's death.
                 guard await leases.hold("ssf-push \(stream.id)", for: .seconds(30)) else { continue }
@@ -185,8 +186,10 @@ actor SignalTransmitter {
     /// True when something was delivered (so the loop goes round again at once).
     private func deliver(_ stream: StreamRecord) async -> Bool {
         guard let url = stream.endpointURL,
-            let pending = try? await store.pendingOutbox(streamID: stream.id, dueBy: Date(), limit: 100)
+            let due = try? await store.pendingOutbox(streamID: stream.id, dueBy: Date(), limit: 100)
         else { return false }
+        let pending = stream.status == "enabled" ? due : due.filter { Self.announcesStatus($0.setJWT) }
+        guard !pending.isEmpty else { return false }
         var progress = false
         // DNS may have changed since the stream was created: the destination is checked again.
         do {
@@ -288,8 +291,13 @@ actor SignalTransmitter {
                 metrics.signalDelivery("rejected")
             }
         }
-        // A paused stream's SETs are held until it is enabled again; a disabled one has none.
-        guard streams[streamID]?.status == "enabled" else { return ([:], false) }
+        // A paused stream's SETs are held until it is enabled again, and a disabled one has none, except
+        // the stream-updated SET that told the receiver so.
+        guard streams[streamID]?.status == "enabled" else {
+            let announcements = try await store.pendingOutbox(streamID: streamID, dueBy: nil, limit: 1000)
+                .filter { Self.announcesStatus($0.setJWT) }.prefix(maxEvents)
+            return (Dictionary(announcements.map { ($0.jti, $0.setJWT) }, uniquingKeysWith: { $1 }), false)
+        }
         var pending = try await store.pendingOutbox(streamID: streamID, dueBy: nil, limit: maxEvents + 1)
         if let wait {
             let deadline = ContinuousClock.now + wait
@@ -330,6 +338,39 @@ actor SignalTransmitter {
         }
         return updated
     }
+
+    /// SSF §8.1.2, §8.1.5: the transmitter's operator enables, pauses or disables a stream. The receiver is
+    /// told by a stream-updated SET whether it asked for them or not: queued before a pause or disable
+    /// takes effect (and delivered although the stream is stopped), after an enable.
+    func operatorSetStatus(_ stream: StreamRecord, to status: String, reason: String?, now: Date = Date())
+        async throws -> StreamRecord
+    {
+        var updated = stream
+        updated.status = status
+        updated.statusReason = reason
+        guard let announcement = setFactory.streamUpdated(on: updated, now: now) else {
+            throw AttestationRefusal(
+                .internalError, "no key can sign the stream-updated event (posture-collector keys list)")
+        }
+        if status == "enabled" { try await save(updated) }
+        try await store.insertOutbox([announcement])
+        if status != "enabled" { try await save(updated) }
+        wake()
+        return updated
+    }
+
+    /// Whether a queued SET is a stream-updated event (read from the payload this collector signed).
+    static func announcesStatus(_ set: String) -> Bool {
+        let parts = set.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Base64URL.decode(String(parts[1])),
+            let claims = try? JSONSerialization.jsonObject(with: payload) as? [String: Any],
+            let events = claims["events"] as? [String: Any]
+        else { return false }
+        return events[SecurityEvents.streamUpdated] != nil
+    }
+
+    /// Every stream of every receiver, for the transmitter's operators.
+    func allStreams() -> [StreamRecord] { streams.values.sorted { $0.createdAt < $1.createdAt } }
 
     func save(_ stream: StreamRecord) async throws {
         if stream.status != "deleted", let endpoint = stream.endpointURL { try destinations.check(endpoint) }
