@@ -1,4 +1,5 @@
 import Foundation
+import PostureModel
 import TestSupport
 import Testing
 
@@ -238,10 +239,7 @@ struct SharedSignalsTests {
 
     /// The claims of a SET (its signature is checked by the receiver tests; here only what it says).
     func claims(_ set: String) throws -> [String: Any] {
-        var text = String(set.split(separator: ".")[1]).replacingOccurrences(of: "-", with: "+")
-            .replacingOccurrences(of: "_", with: "/")
-        while text.count % 4 != 0 { text += "=" }
-        let data = try #require(Data(base64Encoded: text))
+        let data = try #require(Base64URL.decode(set.split(separator: ".")[1]))
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     }
 
