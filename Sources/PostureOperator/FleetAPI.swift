@@ -29,10 +29,15 @@ struct FleetAPI {
         do {
             try await body(FleetAPI(settings: try options.resolve()))
         } catch let error as OperatorError {
-            let line = Array("posturectl: \(TextTable.terminalSafe(error.message))\n".utf8)
-            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            printError(error.message)
             throw ExitCode(error.exitCode)
         }
+    }
+
+    /// `posturectl: <message>` on standard error, made safe for a terminal.
+    static func printError(_ message: String) {
+        let line = Array("posturectl: \(TextTable.terminalSafe(message))\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 
     func get(_ path: String) async throws -> [UInt8] {

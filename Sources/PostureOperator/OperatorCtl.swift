@@ -1,5 +1,4 @@
 import ArgumentParser
-import Glibc
 import PostureModel
 
 /// What posturectl's operator commands are, in both binaries that carry them.
@@ -54,10 +53,9 @@ struct StatusElsewhere: ParsableCommand {
     @Option(help: ArgumentHelp("table or json.", valueName: "format")) var format: String?
 
     func run() throws {
-        let line = Array(
-            "posturectl: this posturectl comes with posture-collector and has the operator commands only; `status` reads the agent's state: install posture-agent, whose posturectl takes precedence (update-alternatives --display posturectl)\n"
-                .utf8)
-        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        FleetAPI.printError(
+            "this posturectl comes with posture-collector and has the operator commands only; `status` reads the agent's state: install posture-agent, whose posturectl takes precedence (update-alternatives --display posturectl)"
+        )
         throw ExitCode(FleetAPI.Exit.usage)
     }
 }
