@@ -147,6 +147,18 @@ public final class CollectorClient: Sendable {
         return await send(request)
     }
 
+    /// Any method, answering the status with the body: what a generated OpenAPI client's transport needs.
+    public func request(
+        _ method: String, _ path: String, body: [UInt8]?, contentType: String?, headers: [(String, String)] = []
+    ) async -> CollectorAnswer<(status: Int, body: [UInt8])> {
+        var request = HTTPClientRequest(url: baseURL + path)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.method = HTTPMethod(rawValue: method)
+        if let contentType { request.headers.add(name: "Content-Type", value: contentType) }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        return await exchange(request)
+    }
+
     public func postJSON<Body: Encodable, Answer: Decodable & Sendable>(
         _ path: String, _ body: Body, answer: Answer.Type
     ) async -> CollectorAnswer<Answer> {
@@ -181,12 +193,23 @@ public final class CollectorClient: Sendable {
     private func send(_ request: HTTPClientRequest, timeout: Duration = .seconds(30)) async
         -> CollectorAnswer<[UInt8]>
     {
+        switch await exchange(request, timeout: timeout) {
+        case .accepted(let answer): .accepted(answer.body)
+        case .refused(let body, let status): .refused(body, status: status)
+        case .unavailable(let reason): .unavailable(reason)
+        case .busy(let reason, let retryAfter): .busy(reason, retryAfter: retryAfter)
+        }
+    }
+
+    private func exchange(_ request: HTTPClientRequest, timeout: Duration = .seconds(30)) async
+        -> CollectorAnswer<(status: Int, body: [UInt8])>
+    {
         do {
             let response = try await client.execute(request, timeout: .init(timeout))
             let body = Array(try await response.body.collect(upTo: 16 << 20).readableBytesView)
             switch response.status.code {
-            case 200..<300: return .accepted(body)
-            case 304: return .accepted([])
+            case 200..<300: return .accepted((Int(response.status.code), body))
+            case 304: return .accepted((304, []))
             case 429,
                 503 where response.headers.first(name: "Retry-After") != nil:
                 // Seconds only (RFC 9110 §10.2.3 also allows a date; the collector sends seconds), at most 5 min.

@@ -118,7 +118,7 @@ public struct Collector: Sendable {
         apiRouter.add(middleware: RequestMetricsMiddleware(listener: "api", metrics: core.metrics))
         APIRoutes(collector: core).register(on: apiRouter)
         readiness.register(on: apiRouter)
-        FleetRoutes(collector: core).register(on: apiRouter)
+        try FleetRoutes(collector: core).register(on: apiRouter)
         try DashboardRoutes(collector: core).register(on: apiRouter)
 
         // Every connection is bounded: per-listener caps below the descriptor limit (more wait unaccepted

@@ -35,6 +35,10 @@ public struct CollectorCore: Sendable {
     var issuer: String { issuerSource.value }
     let apiTokens = NIOLockedValueBox<[String: (APITokenRecord, Date)]>([:])
     let metrics = CollectorMetrics()
+    /// One audit-trail verification at a time, for the API and the dashboard.
+    let auditChecks = AuditChecks()
+    /// The operators' queries and actions, for the API and the dashboard.
+    var fleet: FleetOperations { FleetOperations(collector: self) }
     /// Bounds what refusals cost: one security event and log line per source, code and minute.
     let eventThrottle = SecurityEventThrottle()
     /// The server certificate's expiry, as `ServerCertificate` last set it (for `/metrics`).
@@ -218,9 +222,16 @@ public struct CollectorCore: Sendable {
         return nil
     }
 
-    /// The credential with this hash, if it is usable and has `scope` (or `admin`); cached for 5 s, so a
-    /// revoked token is refused within 5 s.
+    /// The credential with this hash, if it is usable and has `scope` (or `admin`).
     func authorize(hash: String, scope: String) async throws(AttestationRefusal) -> APITokenRecord {
+        let record = try await authenticate(hash: hash, suggesting: scope)
+        try Caller(token: record).require(scope)
+        return record
+    }
+
+    /// The credential with this hash, if it is usable; cached for 5 s, so a revoked token is refused within
+    /// 5 s. `scope` is what the refusal suggests creating a token with.
+    func authenticate(hash: String, suggesting scope: String) async throws(AttestationRefusal) -> APITokenRecord {
         let now = Date()
         var record = apiTokens.withLockedValue { cache in
             cache[hash].flatMap { $0.1 > now ? $0.0 : nil }
@@ -237,12 +248,6 @@ public struct CollectorCore: Sendable {
             throw AttestationRefusal(
                 .unauthorized,
                 "the API token is unknown, revoked or expired; see `posture-collector apitoken list`, or create one with `posture-collector apitoken create --scope \(scope)`"
-            )
-        }
-        guard record.allows(scope) else {
-            throw AttestationRefusal(
-                .insufficientScope,
-                "the API token \(record.name) lacks scope \(scope) (it has \(record.scopes.joined(separator: " "))); create one with --scope \(scope)"
             )
         }
         return record

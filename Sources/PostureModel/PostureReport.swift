@@ -63,3 +63,12 @@ extension PostureReport {
         return decoder
     }
 }
+
+extension PostureReport {
+    /// `value` as another type with the same JSON: between the API's generated types and these.
+    public static func reencode<Target: Decodable>(_ value: some Encodable, as target: Target.Type = Target.self)
+        throws -> Target
+    {
+        try wireDecoder().decode(Target.self, from: try wireEncoder().encode(value))
+    }
+}

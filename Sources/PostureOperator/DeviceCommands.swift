@@ -1,4 +1,5 @@
 import ArgumentParser
+import PostureAPI
 import PostureModel
 
 #if canImport(FoundationEssentials)
@@ -51,18 +52,16 @@ struct DevicesCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
-                var parameters: [(String, String?)] = [
-                    ("verdict", noncompliant ? "noncompliant" : verdict), ("failing_rule", failing), ("label", label),
-                    ("os", os), ("os_version", osVersion), ("hostname", hostname), ("seen_before", seenBefore),
-                    ("seen_after", seenAfter), ("state", state), ("sort", sort),
-                    ("order", descending ? "desc" : nil),
-                ]
-                var all = DevicePage(devices: [], nextCursor: cursor)
+                var query = Operations.ListDevices.Input.Query(
+                    verdict: try choice(noncompliant ? "noncompliant" : verdict, for: "--verdict"),
+                    failingRule: failing, label: label, os: os, osVersion: osVersion, hostname: hostname,
+                    seenBefore: seenBefore, seenAfter: seenAfter, state: try choice(state, for: "--state"),
+                    sort: try choice(sort, for: "--sort"), order: descending ? .desc : nil)
+                var all = Components.Schemas.FleetPage(devices: [], nextCursor: cursor)
                 repeat {
-                    parameters.removeAll { $0.0 == "limit" || $0.0 == "cursor" }
-                    parameters.append(("limit", String(min(limit - all.devices.count, 500))))
-                    parameters.append(("cursor", all.nextCursor))
-                    let page = try api.decode(DevicePage.self, try await api.get("/v1/devices" + query(parameters)))
+                    query.limit = min(limit - all.devices.count, 500)
+                    query.cursor = all.nextCursor
+                    let page = try await api.client.listDevices(query: query).ok.body.json
                     all.devices += page.devices
                     all.nextCursor = page.nextCursor
                 } while all.nextCursor != nil && all.devices.count < limit
@@ -77,11 +76,12 @@ struct DevicesCommand: AsyncParsableCommand {
             }
         }
 
-        static func table(_ devices: [DeviceRow]) -> String {
+        static func table(_ devices: [Components.Schemas.FleetDevice]) -> String {
             let rows = devices.map { device in
                 [
                     String(device.id.prefix(8)), device.hostname,
-                    (device.verdict ?? "none") + (device.quarantined ? "*" : ""), TextTable.age(device.verdictSince),
+                    (device.verdict?.rawValue ?? "none") + (device.quarantined ? "*" : ""),
+                    TextTable.age(device.verdictSince),
                     TextTable.age(device.lastSeen), device.failing.joined(separator: ","),
                 ]
             }
@@ -99,9 +99,9 @@ struct DevicesCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
-                let bytes = try await api.get("/v1/devices/\(pathComponent(id))")
-                guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
-                print(TextTable.terminalSafe(Self.render(try api.decode(DetailView.self, bytes))))
+                let detail = try await api.client.getDevice(path: .init(id: id)).ok.body.json
+                guard format == .table else { return print(try jsonText(detail)) }
+                print(TextTable.terminalSafe(Self.render(try PostureReport.reencode(detail))))
             }
         }
 
@@ -175,27 +175,35 @@ struct DevicesCommand: AsyncParsableCommand {
 
         func apply(_ action: String, done: String) async throws {
             try await FleetAPI.run(connection) { api in
-                let bytes = try await api.post("/v1/devices/\(pathComponent(id))/\(action)", json: ["reason": reason])
-                guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
-                let detail = try api.decode(DetailView.self, bytes)
+                let client = try api.client
+                let path = Operations.QuarantineDevice.Input.Path(id: id)
+                let body = Components.Schemas.ReasonRequest(reason: reason)
+                let detail =
+                    switch action {
+                    case "quarantine": try await client.quarantineDevice(path: path, body: .json(body)).ok.body.json
+                    case "release":
+                        try await client.releaseDevice(path: .init(id: path.id), body: .json(body)).ok.body.json
+                    default: try await client.revokeDevice(path: .init(id: path.id), body: .json(body)).ok.body.json
+                    }
+                guard format == .table else { return print(try jsonText(detail)) }
                 print(
                     TextTable.terminalSafe(
-                        "\(done) \(detail.device.hostname) (\(detail.device.id)): verdict \(detail.device.verdict ?? "none")"
+                        "\(done) \(detail.device.hostname) (\(detail.device.id)): verdict \(detail.device.verdict?.rawValue ?? "none")"
                     ))
             }
         }
     }
 }
 
-/// `?k=v&…` of the parameters that are set, percent-encoded.
-func query(_ parameters: [(String, String?)]) -> String {
-    let pairs = parameters.compactMap { name, value in value.map { "\(name)=\(pathComponent($0))" } }
-    return pairs.isEmpty ? "" : "?" + pairs.joined(separator: "&")
-}
-
-/// Percent-encoded, keeping `:` (as in hostname:NAME).
-func pathComponent(_ text: String) -> String {
-    PercentEncoding.encode(text, keeping: [UInt8(ascii: ":")])
+/// An option's value as one of the values openapi.yaml allows, refusing any other by name.
+func choice<Value: RawRepresentable & CaseIterable>(_ text: String?, for option: String) throws -> Value?
+where Value.RawValue == String {
+    guard let text, !text.isEmpty else { return nil }
+    guard let value = Value(rawValue: text) else {
+        let allowed = Value.allCases.map(\.rawValue).filter { !$0.isEmpty }
+        throw ValidationError("\(option) \(text): use \(allowed.joined(separator: ", "))")
+    }
+    return value
 }
 
 /// Sorted keys, pretty: the JSON posturectl writes itself.

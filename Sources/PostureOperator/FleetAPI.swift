@@ -1,5 +1,7 @@
 import ArgumentParser
 import Glibc
+import OpenAPIRuntime
+import PostureAPI
 import PostureClient
 import PostureModel
 
@@ -9,10 +11,21 @@ import PostureModel
     import Foundation
 #endif
 
-/// The collector's fleet API over HTTPS (TLS 1.3, bearer token), for posturectl's operator commands.
-/// Answers are the API's JSON; refusals become `OperatorError`s with the documented exit codes.
+/// The collector's fleet API over HTTPS (TLS 1.3, bearer token), for posturectl's operator commands: the
+/// client generated from openapi.yaml (`PostureAPI.Client`) over `CollectorTransport`. Refusals become
+/// `OperatorError`s with the documented exit codes.
 struct FleetAPI {
     let settings: OperatorSettings
+
+    /// The operations as openapi.yaml declares them.
+    var client: Client {
+        get throws {
+            guard let url = URL(string: settings.collector) else {
+                throw OperatorError("--collector \(settings.collector) is not a URL", exitCode: Exit.usage)
+            }
+            return Client(serverURL: url, transport: CollectorTransport(api: self))
+        }
+    }
 
     /// Exit codes (also in `posturectl --help`).
     enum Exit {
@@ -31,6 +44,15 @@ struct FleetAPI {
         } catch let error as OperatorError {
             printError(error.message)
             throw ExitCode(error.exitCode)
+        } catch let error as ClientError {
+            // The transport's own refusal, or an answer the generated client could not read.
+            let reason =
+                error.underlyingError as? OperatorError
+                ?? OperatorError(
+                    "the collector's answer to \(error.operationID) is not what this posturectl (\(postureVersion)) expects: \(error.underlyingError); are both the same version?"
+                )
+            printError(reason.message)
+            throw ExitCode(reason.exitCode)
         }
     }
 
@@ -40,30 +62,9 @@ struct FleetAPI {
         _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
     }
 
-    func get(_ path: String) async throws -> [UInt8] {
-        try await call { await $0.get(path, headers: authorization) }
-    }
+    var authorization: [(String, String)] { [("Authorization", "Bearer " + settings.token)] }
 
-    func post(_ path: String, json: some Encodable) async throws -> [UInt8] {
-        let data = Array(try JSONEncoder().encode(json))
-        return try await call {
-            await $0.post(path, body: data, contentType: "application/json", headers: authorization)
-        }
-    }
-
-    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T {
-        do {
-            return try PostureReport.makeDecoder().decode(type, from: Data(bytes))
-        } catch {
-            throw OperatorError(
-                "the collector's answer is not what this posturectl (\(postureVersion)) expects: \(error); are both the same version?"
-            )
-        }
-    }
-
-    private var authorization: [(String, String)] { [("Authorization", "Bearer " + settings.token)] }
-
-    private func call(_ send: (CollectorClient) async -> CollectorAnswer<[UInt8]>) async throws -> [UInt8] {
+    func call<Answer>(_ send: (CollectorClient) async -> CollectorAnswer<Answer>) async throws -> Answer {
         let client: CollectorClient
         do {
             client = try CollectorClient(baseURL: settings.collector, caPEM: settings.caPEM)
@@ -75,7 +76,7 @@ struct FleetAPI {
         let answer = await send(client)
         await client.shutdown()
         switch answer {
-        case .accepted(let bytes): return bytes
+        case .accepted(let answer): return answer
         case .refused(let error, let status):
             let fix =
                 switch status {

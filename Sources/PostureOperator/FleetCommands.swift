@@ -1,4 +1,5 @@
 import ArgumentParser
+import PostureAPI
 import PostureModel
 
 #if canImport(FoundationEssentials)
@@ -20,9 +21,9 @@ struct FleetCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
-                let bytes = try await api.get("/v1/fleet/summary")
-                guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
-                print(TextTable.terminalSafe(Self.render(try api.decode(SummaryView.self, bytes))))
+                let summary = try await api.client.getFleetSummary().ok.body.json
+                guard format == .table else { return print(try jsonText(summary)) }
+                print(TextTable.terminalSafe(Self.render(try PostureReport.reencode(summary))))
             }
         }
 
@@ -68,10 +69,9 @@ struct WaiversCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
-                var body = ["rule": rule, "duration": duration, "reason": reason]
-                body["device"] = device
-                body["label"] = label
-                let waiver = try api.decode(WaiverView.self, try await api.post("/v1/waivers", json: body))
+                let body = Components.Schemas.WaiverRequest(
+                    rule: rule, device: device, label: label, duration: duration, reason: reason)
+                let waiver = try await api.client.createWaiver(body: .json(body)).created.body.json
                 print("\(waiver.id) until \(waiver.expiresAt.formatted(.iso8601))")
             }
         }
@@ -84,16 +84,16 @@ struct WaiversCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
-                let bytes = try await api.get("/v1/waivers")
-                guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
+                let waivers = try await api.client.listWaivers().ok.body.json
+                guard format == .table else { return print(try jsonText(waivers)) }
                 let now = Date()
-                let rows = try api.decode([WaiverView].self, bytes).map { waiver in
+                let rows = waivers.map { waiver in
                     [
                         waiver.id,
                         waiver.revokedAt != nil ? "revoked" : (waiver.expiresAt > now ? "active" : "expired"),
                         waiver.rule,
                         waiver.deviceID.map { String($0.prefix(8)) }
-                            ?? (waiver.label ?? [:]).map { "\($0.key)=\($0.value)" }.joined(),
+                            ?? (waiver.label?.additionalProperties ?? [:]).map { "\($0.key)=\($0.value)" }.joined(),
                         waiver.by + ": " + waiver.reason,
                     ]
                 }
@@ -112,7 +112,7 @@ struct WaiversCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
-                _ = try await api.post("/v1/waivers/\(pathComponent(id))/revoke", json: ["reason": reason])
+                _ = try await api.client.revokeWaiver(path: .init(id: id), body: .json(.init(reason: reason))).ok
                 print("revoked \(id)")
             }
         }
@@ -136,14 +136,6 @@ struct TokensCommand: AsyncParsableCommand {
         var labels: [String] = []
         @Option(help: "Why (recorded in the audit trail).") var reason = "posturectl tokens create"
 
-        struct Body: Encodable {
-            var reusable: Bool
-            var allowReenroll: Bool
-            var ttl: String
-            var labels: [String: String]
-            var reason: String
-        }
-
         func run() async throws {
             var parsed: [String: String] = [:]
             for label in labels {
@@ -152,9 +144,10 @@ struct TokensCommand: AsyncParsableCommand {
                 parsed[String(parts[0])] = String(parts[1])
             }
             try await FleetAPI.run(connection) { api in
-                let body = Body(
-                    reusable: reusable, allowReenroll: allowReenroll, ttl: ttl, labels: parsed, reason: reason)
-                print(try api.decode(SecretView.self, try await api.post("/v1/enrollment-tokens", json: body)).token)
+                let body = Components.Schemas.EnrollmentTokenRequest(
+                    reusable: reusable, allowReenroll: allowReenroll, ttl: ttl,
+                    labels: .init(additionalProperties: parsed), reason: reason)
+                print(try await api.client.createEnrollmentToken(body: .json(body)).created.body.json.value1.token)
             }
         }
     }
@@ -179,10 +172,9 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
-                let bytes = try await api.get("/v1/audit/verify" + query([("expect_head", expectHead)]))
-                let report = try api.decode(AuditView.self, bytes)
+                let report = try await api.client.verifyAuditTrail(query: .init(expectHead: expectHead)).ok.body.json
                 if format == .json {
-                    print(String(decoding: bytes, as: UTF8.self))
+                    print(try jsonText(report))
                 } else if report.intact {
                     print("audit trail intact: \(report.entries) entries, head \(report.head)")
                 } else {
@@ -207,11 +199,10 @@ struct EventsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await FleetAPI.run(connection) { api in
-            let bytes = try await api.get(
-                "/v1/events" + query([("device", device), ("code", code), ("limit", String(limit))]))
-            guard format == .table else { return print(String(decoding: bytes, as: UTF8.self)) }
-            struct Page: Decodable { var events: [EventView] }
-            let rows = try api.decode(Page.self, bytes).events.map {
+            let page = try await api.client.listEvents(query: .init(device: device, code: code, limit: limit)).ok.body
+                .json
+            guard format == .table else { return print(try jsonText(page)) }
+            let rows = page.events.map {
                 [TextTable.age($0.at), String(($0.deviceID ?? "-").prefix(8)), $0.code, $0.message]
             }
             print(

@@ -6,29 +6,8 @@ import PostureModel
     import Foundation
 #endif
 
-/// The fleet API's answers as posturectl reads them (the collector's OpenAPI document is the contract).
-/// `DeviceRow` and `DevicePage` are complete: `devices list --format json` writes them back as they came.
-struct DeviceRow: Codable {
-    var id: String
-    var hostname: String
-    var machineID: String
-    var labels: [String: String]
-    var state: String
-    var enrolledAt: Date
-    var verdict: String?
-    var verdictSince: Date?
-    var failing: [String]
-    var quarantined: Bool
-    var os: String?
-    var osVersion: String?
-    var lastSeen: Date?
-}
-
-struct DevicePage: Codable {
-    var devices: [DeviceRow]
-    var nextCursor: String?
-}
-
+/// Projections of the generated answers that render with the model's own types (`Verdict`, `PostureReport`),
+/// filled by `PostureReport.reencode` from `PostureAPI`'s types.
 struct SummaryView: Decodable {
     struct Count: Decodable {
         var key: String
@@ -50,13 +29,6 @@ struct SummaryView: Decodable {
     var trend: [Day]
 }
 
-struct EventView: Decodable {
-    var at: Date
-    var code: String
-    var message: String
-    var deviceID: String?
-}
-
 struct DetailView: Decodable {
     struct Change: Decodable {
         var at: Date
@@ -65,36 +37,30 @@ struct DetailView: Decodable {
         var cause: String
     }
 
-    var device: DeviceRow
+    struct Event: Decodable {
+        var at: Date
+        var code: String
+        var message: String
+    }
+
+    struct Device: Decodable {
+        var id: String
+        var hostname: String
+        var labels: [String: String]
+        var state: String
+        var verdict: String?
+        var verdictSince: Date?
+        var os: String?
+        var osVersion: String?
+        var lastSeen: Date?
+    }
+
+    var device: Device
     var verdict: Verdict?
     var report: PostureReport?
     var verdictChanges: [Change]
-    var enforcement: [EventView]
-    var refusals: [EventView]
-}
-
-struct WaiverView: Decodable {
-    var id: String
-    var rule: String
-    var deviceID: String?
-    var label: [String: String]?
-    var reason: String
-    var by: String
-    var expiresAt: Date
-    var revokedAt: Date?
-}
-
-struct AuditView: Decodable {
-    var intact: Bool
-    var entries: Int
-    var head: String
-    var problems: [String]
-}
-
-struct SecretView: Decodable {
-    var id: String
-    var token: String
-    var expiresAt: Date?
+    var enforcement: [Event]
+    var refusals: [Event]
 }
 
 /// Columns cut to fit an 80-column terminal, and times as ages ("5m", "3d").

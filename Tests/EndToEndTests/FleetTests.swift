@@ -134,7 +134,7 @@ struct FleetTests {
         #expect(Set(try fleet.ids("verdict=noncompliant&label=team%3Dweb")).isEmpty)
         // Bad parameters are refused with what to send instead.
         let (badSort, badSortStatus) = try fleet.call("GET", "/v1/devices?sort=color", token: fleet.read)
-        #expect(badSortStatus == 400 && badSort.contains("hostname, last_seen"))
+        #expect(badSortStatus == 400 && badSort.contains("hostname, last_seen"), "\(badSort)")
         let (badCursor, badCursorStatus) = try fleet.call("GET", "/v1/devices?cursor=AAAA", token: fleet.read)
         #expect(badCursorStatus == 400 && badCursor.contains("start again without it"))
 
@@ -541,6 +541,12 @@ struct FleetTests {
         [[operations]]
         include-name = "POST /ssf/poll/{id}"
         parameters = { "path.id" = "no-such-stream" }
+
+        # A waiver names exactly one of device and label: the schema cannot say it in a form the generated code
+        # reads (openapi.yaml says it in words), so one with both or neither is rightly refused (400).
+        [[operations]]
+        include-name = "POST /v1/waivers"
+        checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
 
         [[operations]]
         include-name = "PUT /ssf/streams"

@@ -31,3 +31,21 @@ struct ModuleGraphTests {
         #expect(agent["PostureCollector"] == 0, "postured links the collector")
     }
 }
+
+extension ModuleGraphTests {
+    /// posturectl's operator half, linked into postured, is the client generated from openapi.yaml; the
+    /// agent must still not load full Foundation (and ICU's 30 MB of data with it): only FoundationEssentials.
+    /// The generated code imports FoundationEssentials (packaging/dev/openapi.sh) and swift-openapi-runtime is
+    /// built without its FullFoundation trait (Package.swift).
+    @Test(Requirement.available(programs: ["ldd"]))
+    func theAgentLinksTheGeneratedClientWithoutFoundation() throws {
+        let agent = try symbols(CollectorHarness.agentBinary, modules: ["PostureAPI", "OpenAPIRuntime"])
+        #expect(agent["PostureAPI", default: 0] > 0, "postured does not link the generated client")
+        let libraries = try Shell.run(["ldd", CollectorHarness.agentBinary]).stdout
+        #expect(!libraries.contains("libFoundation.so"), "\(libraries)")
+        #expect(!libraries.contains("libFoundationInternationalization"), "\(libraries)")
+        #expect(!libraries.contains("icu"), "\(libraries)")
+        let table = try Shell.run(["nm", CollectorHarness.agentBinary], timeout: 120).stdout
+        #expect(!table.contains("icudt"), "postured links ICU's data")
+    }
+}

@@ -16,13 +16,12 @@ import PostureStore
 /// must come from this origin. Reading needs `fleet:read`, acting `fleet:write`, checked on each request.
 struct DashboardRoutes: Sendable {
     let collector: CollectorCore
-    let fleet: FleetRoutes
+    var fleet: FleetOperations { collector.fleet }
     let renderer: DashboardRenderer
     var sessions: DashboardSessions { DashboardSessions(store: collector.store) }
 
     init(collector: CollectorCore) throws {
         self.collector = collector
-        fleet = FleetRoutes(collector: collector)
         renderer = try DashboardRenderer()
     }
 
@@ -31,6 +30,8 @@ struct DashboardRoutes: Sendable {
         var session: DashboardSessions.Session
         var token: APITokenRecord
         var canWrite: Bool
+        /// What the dashboard acts as: the credential, recorded with `(dashboard)`.
+        var caller: Caller { Caller(token: token, via: "dashboard") }
     }
 
     /// Ends a request early: to the sign-in page, or a page saying what went wrong.
@@ -60,19 +61,15 @@ struct DashboardRoutes: Sendable {
         }
         router.get("/ui") { request, _ in
             await guarded(request) { visitor in
-                let summary = try await collector.metrics.storeQuery("summary") {
-                    try await collector.store.fleetSummary(now: Date())
-                }
+                let summary = try await fleet.summary(by: visitor.caller)
                 return page("overview", DashboardPages.overview(summary), visitor: visitor, request: request)
             }
         }
         router.get("/ui/devices") { request, _ in
             await guarded(request) { visitor in
                 let parameters = request.uri.queryParameters
-                let query = try FleetQueryParameters.parse(parameters)
-                let devices = try await collector.metrics.storeQuery("devices") {
-                    try await collector.store.fleetDevices(query)
-                }
+                let query = try FleetQueryParameters.parse { parameters[Substring($0)].map(String.init) }
+                let devices = try await fleet.devices(query, by: visitor.caller)
                 return page(
                     "devices", DashboardPages.devices(devices, parameters: parameters), visitor: visitor,
                     request: request)
@@ -80,35 +77,32 @@ struct DashboardRoutes: Sendable {
         }
         router.get("/ui/devices/{id}") { request, context in
             await guarded(request) { visitor in
-                let id = try await fleet.deviceID(context)
-                let detail = try await fleet.detail(id, attestations: 0)
+                let detail = try await fleet.detail(try context.parameters.require("id"), by: visitor.caller)
                 return page("device", DashboardPages.device(detail), visitor: visitor, request: request)
             }
         }
         router.post("/ui/devices/{id}/{action}") { request, context in
             let form = (try? await Form.read(request)) ?? [:]
             return await guarded(request, form: form, write: true) { visitor in
-                let id = try await fleet.deviceID(context)
+                let id = try await fleet.resolve(try context.parameters.require("id"))
                 let action = context.parameters.get("action") ?? ""
-                let reason = form["reason"] ?? ""
-                let actor = visitor.token.actor + " (dashboard)"
+                let reason = form["reason"]
                 do {
                     switch action {
                     case "quarantine", "release":
-                        try await fleet.apply(
-                            action == "quarantine" ? .quarantine : .release, to: id,
-                            reason: try ReasonBody(reason: reason).validReason(), actor: actor)
+                        _ = try await fleet.apply(
+                            action == "quarantine" ? .quarantine : .release, to: id, reason: reason,
+                            by: visitor.caller)
                     case "waiver":
-                        let waiver = try WaiverRequest(
-                            rule: form["rule"], device: id, label: nil, duration: form["duration"], reason: reason
-                        ).waiver(by: actor, now: Date())
-                        try await collector.store.insertWaiver(waiver)
-                        await collector.verdicts.tick()
+                        _ = try await fleet.createWaiver(
+                            WaiverRequest(
+                                rule: form["rule"], device: id, label: nil, duration: form["duration"], reason: reason),
+                            by: visitor.caller)
                     default:
                         throw Interruption.refused("no action \(action)", .notFound)
                     }
                 } catch let refusal as AttestationRefusal {
-                    let detail = try await fleet.detail(id, attestations: 0)
+                    let detail = try await fleet.detail(id, by: visitor.caller)
                     var values = DashboardPages.device(detail)
                     values["error"] = refusal.message
                     return page("device", values, visitor: visitor, request: request, status: .badRequest)
@@ -157,7 +151,7 @@ struct DashboardRoutes: Sendable {
         var granted: APITokenRecord?
         var refusal: AttestationRefusal?
         do {
-            granted = try await collector.authorize(hash: session.credentialHash, scope: FleetRoutes.read)
+            granted = try await collector.authorize(hash: session.credentialHash, scope: FleetOperations.read)
         } catch {
             refusal = error
         }
@@ -170,7 +164,7 @@ struct DashboardRoutes: Sendable {
             }
             throw refusal ?? AttestationRefusal(.internalError, "cannot check the session's credential")
         }
-        let canWrite = token.allows(FleetRoutes.write)
+        let canWrite = token.allows(FleetOperations.write)
         if write && !canWrite {
             throw Interruption.refused(
                 "\(token.name) may look but not act: sign in with a token that has scope fleet:write", .forbidden)
@@ -205,7 +199,7 @@ struct DashboardRoutes: Sendable {
                     "error": "Sign in from this page: the form must come from this collector's origin (Origin header).",
                 ], status: .forbidden)
         }
-        guard let hash, let token = try? await collector.authorize(hash: hash, scope: FleetRoutes.read) else {
+        guard let hash, let token = try? await collector.authorize(hash: hash, scope: FleetOperations.read) else {
             return page(
                 "sign-in",
                 [

@@ -78,10 +78,23 @@ extension Request {
         }
     }
 
-    /// A JSON body. Only `Content-Type: application/json`, and nothing a browser sent for another site:
-    /// a cross-site page can post a form (`text/plain` shaped as JSON) with the operator's client
-    /// certificate attached, but not this content type without a CORS preflight, which is never granted.
+    /// A JSON body, checked by `refuseCrossSite`.
     func decodeJSON<T: Decodable>(_ type: T.Type, limit: Int) async throws(AttestationRefusal) -> T {
+        try refuseCrossSite()
+        let bytes = try await collectBody(limit: limit)
+        do {
+            return try PostureReport.wireDecoder().decode(type, from: Data(bytes))
+        } catch {
+            throw AttestationRefusal(.malformedRequest, "the body is not a JSON \(type): \(error)")
+        }
+    }
+}
+
+extension Request {
+    /// A body only as `application/json`, and nothing a browser sent for another site: a cross-site page can
+    /// post a form (`text/plain` shaped as JSON) with the operator's client certificate attached, but not
+    /// this content type without a CORS preflight, which is never granted.
+    func refuseCrossSite() throws(AttestationRefusal) {
         let contentType = headers[.contentType]?.lowercased() ?? ""
         guard contentType.hasPrefix("application/json") else {
             throw AttestationRefusal(
@@ -94,12 +107,6 @@ extension Request {
         }
         if let origin = headers[.origin], let authority = head.authority, origin != "https://" + authority {
             throw AttestationRefusal(.malformedRequest, "a browser sent this from \(origin), not from this collector")
-        }
-        let bytes = try await collectBody(limit: limit)
-        do {
-            return try PostureReport.wireDecoder().decode(type, from: Data(bytes))
-        } catch {
-            throw AttestationRefusal(.malformedRequest, "the body is not a JSON \(type): \(error)")
         }
     }
 }

@@ -1,4 +1,3 @@
-import Hummingbird
 import PostureModel
 import PostureStore
 
@@ -8,7 +7,8 @@ import PostureStore
     import Foundation
 #endif
 
-/// Request and response bodies of the fleet API (`FleetRoutes`), as `OpenAPIDocument` describes them.
+/// What `FleetOperations` takes and answers. The API's handlers convert them to and from the types generated
+/// from openapi.yaml (`PostureAPI`), which must decode them: a drift between the two fails the request.
 public struct DeviceDetail: Codable, Sendable {
     public struct Change: Codable, Sendable {
         public var at: Date
@@ -52,18 +52,6 @@ public struct AuditReport: Codable, Sendable {
     public var problems: [String]
 }
 
-struct ReasonBody: Codable {
-    var reason: String?
-
-    func validReason() throws(AttestationRefusal) -> String {
-        guard let reason = reason?.trimmingWhitespace(), !reason.isEmpty, reason.unicodeScalars.count <= 1000 else {
-            throw AttestationRefusal(
-                .malformedRequest, "send {\"reason\": \"…\"}: why, 1 to 1000 characters (recorded in the audit trail)")
-        }
-        return reason
-    }
-}
-
 struct WaiverRequest: Codable {
     var rule: String?
     var device: String?
@@ -90,7 +78,7 @@ struct WaiverRequest: Codable {
             }
             return [pair.key: pair.value]
         }
-        let reason = try ReasonBody(reason: reason).validReason()
+        let reason = try FleetOperations.validReason(reason)
         return Waiver(
             id: "w-" + UUID().uuidString.lowercased().prefix(8), rule: rule, deviceID: device, label: labels,
             reason: reason, by: actor, createdAt: now, expiresAt: now.addingTimeInterval(lifetime.seconds))
@@ -185,11 +173,12 @@ struct CreatedSecret: Codable {
 
 /// Query parameters → `FleetQuery` / `SecurityEventQuery`, refusing what they cannot mean.
 enum FleetQueryParameters {
-    static func parse(_ parameters: Parameters) throws(AttestationRefusal) -> FleetQuery {
+    /// A query parameter's value by name; empty counts as absent.
+    typealias Lookup = (String) -> String?
+
+    static func parse(_ parameters: Lookup) throws(AttestationRefusal) -> FleetQuery {
         var query = FleetQuery()
-        func text(_ name: String) -> String? {
-            parameters[Substring(name)].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-        }
+        func text(_ name: String) -> String? { parameters(name).flatMap { $0.isEmpty ? nil : $0 } }
         if let verdict = text("verdict") {
             guard ["compliant", "noncompliant", "unknown", "none"].contains(verdict) else {
                 throw AttestationRefusal(
@@ -249,11 +238,11 @@ enum FleetQueryParameters {
         return query
     }
 
-    static func events(_ parameters: Parameters) throws(AttestationRefusal) -> SecurityEventQuery {
+    static func events(_ parameters: Lookup) throws(AttestationRefusal) -> SecurityEventQuery {
         var query = SecurityEventQuery()
-        query.deviceID = parameters["device"].flatMap { $0.isEmpty ? nil : String($0) }
-        query.code = parameters["code"].flatMap { $0.isEmpty ? nil : String($0) }
-        if let before = parameters["before"], !before.isEmpty {
+        query.deviceID = parameters("device").flatMap { $0.isEmpty ? nil : $0 }
+        query.code = parameters("code").flatMap { $0.isEmpty ? nil : $0 }
+        if let before = parameters("before"), !before.isEmpty {
             guard let value = Int64(before), value > 0 else {
                 throw AttestationRefusal(.malformedRequest, "before=\(before): use the nextBefore of the previous page")
             }
@@ -263,10 +252,10 @@ enum FleetQueryParameters {
         return query
     }
 
-    static func int(_ parameters: Parameters, _ name: String, default value: Int, range: ClosedRange<Int>)
+    static func int(_ parameters: Lookup, _ name: String, default value: Int, range: ClosedRange<Int>)
         throws(AttestationRefusal) -> Int
     {
-        guard let text = parameters[Substring(name)], !text.isEmpty else { return value }
+        guard let text = parameters(name), !text.isEmpty else { return value }
         guard let parsed = Int(text), range.contains(parsed) else {
             throw AttestationRefusal(
                 .malformedRequest, "\(name)=\(text): use a number from \(range.lowerBound) to \(range.upperBound)")

@@ -1,0 +1,289 @@
+import PostureModel
+import PostureStore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Every query and action an operator has on the fleet, each with its authorization decision: the API's
+/// handlers (`FleetAPIHandlers`) and the dashboard call these, and nothing here knows HTTP. Every write is
+/// recorded in the audit trail with the caller as the actor.
+struct FleetOperations: Sendable {
+    let collector: CollectorCore
+    var store: any PostureStore { collector.store }
+    var metrics: CollectorMetrics { collector.metrics }
+
+    static let read = "fleet:read"
+    static let write = "fleet:write"
+    static let admin = "admin"
+
+    // MARK: Queries (fleet:read)
+
+    func devices(_ query: FleetQuery, by caller: Caller) async throws -> FleetPage {
+        try caller.require(Self.read)
+        return try await metrics.storeQuery("devices") { try await store.fleetDevices(query) }
+    }
+
+    func summary(by caller: Caller) async throws -> FleetSummary {
+        try caller.require(Self.read)
+        return try await metrics.storeQuery("summary") { try await store.fleetSummary(now: Date()) }
+    }
+
+    /// A device ID (any state, so a revoked device can still be shown), or `hostname:NAME`,
+    /// `machine-id:HEX`, `sha256:HEX` naming exactly one active device (409 naming them when several do).
+    /// The one resolver every route shares (`VerdictService.resolve`).
+    func resolve(_ lookup: String) async throws -> String {
+        let lookup = lookup.removingPercentEncoding ?? lookup
+        if try await store.device(lookup) != nil { return lookup }
+        return try await collector.verdicts.resolve(.init(lookup))
+    }
+
+    /// One device: latest facts, verdict, and its history.
+    func detail(_ lookup: String, attestations limit: Int = 0, by caller: Caller) async throws -> DeviceDetail {
+        try caller.require(Self.read)
+        let id = try await resolve(lookup)
+        return try await metrics.storeQuery("device") { try await detail(id, attestations: limit) }
+    }
+
+    func events(_ query: SecurityEventQuery, by caller: Caller) async throws -> EventPage {
+        try caller.require(Self.read)
+        let events = try await metrics.storeQuery("events") { try await store.securityEvents(query) }
+        return EventPage(events: events, nextBefore: events.count == query.limit ? events.last?.id : nil)
+    }
+
+    func waivers(by caller: Caller) async throws -> [Waiver] {
+        try caller.require(Self.read)
+        return try await store.waivers()
+    }
+
+    /// Every receiver's Shared Signals stream.
+    func streams(by caller: Caller) async throws -> [OperatorStreamView] {
+        try caller.require(Self.read)
+        return await collector.transmitter.allStreams().map(OperatorStreamView.init)
+    }
+
+    /// Reads the whole hash chain (one verification at a time; callers meanwhile share its result).
+    func verifyAudit(expectingHead expected: String?, by caller: Caller) async throws -> AuditReport {
+        try caller.require(Self.read)
+        let result = try await collector.auditChecks.verify(store)
+        var problems = result.problems
+        if let expected, expected != result.head {
+            problems.append(
+                "head is \(result.head), not the expected \(expected) (entries were added or removed since)")
+        }
+        return AuditReport(intact: problems.isEmpty, entries: result.entries, head: result.head, problems: problems)
+    }
+
+    // MARK: Actions (fleet:write)
+
+    enum DeviceAction: String, CaseIterable, Sendable {
+        case quarantine, release, revoke
+    }
+
+    /// Quarantine, release or revoke, applied to the verdict at once (not at the next tick) so the answer
+    /// shows it.
+    func apply(_ action: DeviceAction, to lookup: String, reason: String?, by caller: Caller) async throws
+        -> DeviceDetail
+    {
+        try caller.require(Self.write)
+        let reason = try Self.validReason(reason)
+        let id = try await resolve(lookup)
+        let now = Date()
+        if action == .quarantine, let device = try await store.device(id), device.status != .active {
+            throw AttestationRefusal(
+                .conflict,
+                "device \(id) is \(device.status.rawValue): act on the device its machine is enrolled as now (posturectl devices show machine-id:\(device.machineID))"
+            )
+        }
+        let applied: Bool
+        switch action {
+        case .quarantine, .release:
+            applied = try await store.setQuarantine(
+                deviceID: id, quarantine: action == .quarantine, actor: caller.actor, reason: reason, at: now)
+        case .revoke:
+            applied = try await store.revoke(deviceID: id, actor: caller.actor, reason: reason, at: now)
+        }
+        guard applied else {
+            let state =
+                switch action {
+                case .quarantine: "is already quarantined"
+                case .release: "is not quarantined"
+                case .revoke: "is already revoked or replaced"
+                }
+            throw AttestationRefusal(.conflict, "device \(id) \(state); see GET /v1/devices/\(id)")
+        }
+        await collector.verdicts.tick()
+        return try await detail(id, attestations: 0)
+    }
+
+    func createWaiver(_ request: WaiverRequest, by caller: Caller) async throws -> Waiver {
+        try caller.require(Self.write)
+        var request = request
+        if let device = request.device { request.device = try await resolve(device) }
+        let waiver = try request.waiver(by: caller.actor, now: Date())
+        try await store.insertWaiver(waiver)
+        await collector.verdicts.tick()
+        return waiver
+    }
+
+    func revokeWaiver(_ id: String, reason: String?, by caller: Caller) async throws -> Waiver {
+        try caller.require(Self.write)
+        let reason = try Self.validReason(reason)
+        guard try await store.revokeWaiver(id: id, actor: caller.actor, reason: reason, at: Date()),
+            let waiver = try await store.waivers().first(where: { $0.id == id })
+        else { throw AttestationRefusal(.notFound, "no active waiver \(id); see GET /v1/waivers") }
+        await collector.verdicts.tick()
+        return waiver
+    }
+
+    /// Pauses, disables or enables a receiver's stream; the receiver is told before a pause takes effect.
+    func setStreamStatus(_ id: String, to status: String?, reason: String?, by caller: Caller) async throws
+        -> OperatorStreamView
+    {
+        try caller.require(Self.write)
+        guard let stream = await collector.transmitter.stream(id) else {
+            throw AttestationRefusal(.notFound, "no stream \(id); list them with GET /v1/ssf/streams")
+        }
+        guard let status, StreamStatus.values.contains(status) else {
+            throw AttestationRefusal(
+                .malformedRequest, "status must be one of \(StreamStatus.values.joined(separator: ", "))")
+        }
+        let reason = try Self.validReason(reason)
+        let updated = try await collector.transmitter.operatorSetStatus(stream, to: status, reason: reason)
+        try await store.recordOperatorAction(
+            OperatorAction(
+                at: Date(), actor: caller.actor, action: "ssf-stream-\(status)", deviceID: nil, target: id,
+                reason: reason))
+        return OperatorStreamView(updated)
+    }
+
+    // MARK: Credentials (admin)
+
+    func enrollmentTokens(by caller: Caller) async throws -> [EnrollmentTokenView] {
+        try caller.require(Self.admin)
+        return try await store.tokens().map(EnrollmentTokenView.init)
+    }
+
+    func createEnrollmentToken(_ request: EnrollmentTokenRequest, by caller: Caller) async throws -> CreatedSecret {
+        try caller.require(Self.admin)
+        let now = Date()
+        let created = EnrollmentTokens.create(
+            reusable: request.reusable ?? false, allowReenroll: request.allowReenroll ?? false,
+            ttl: try request.lifetime(), labels: request.labels ?? [:], now: now)
+        try await store.insertToken(
+            created.record,
+            recording: OperatorAction(
+                at: now, actor: caller.actor, action: "enrollment-token-create", deviceID: nil,
+                target: created.record.id,
+                reason: try request.reason.map { try Self.validReason($0) } ?? "created over the API"))
+        return CreatedSecret(id: created.record.id, token: created.token, expiresAt: created.record.expiresAt)
+    }
+
+    func apiTokens(by caller: Caller) async throws -> [APITokenView] {
+        try caller.require(Self.admin)
+        return try await store.apiTokens().map(APITokenView.init)
+    }
+
+    func createAPIToken(_ request: APITokenRequest, by caller: Caller) async throws -> CreatedSecret {
+        try caller.require(Self.admin)
+        let now = Date()
+        let (secret, record) = APITokens.create(
+            name: try request.validName(), scopes: try request.validScopes(), ttl: try request.lifetime(), now: now)
+        try await store.insertAPIToken(
+            record,
+            recording: OperatorAction(
+                at: now, actor: caller.actor, action: "apitoken-create", deviceID: nil, target: record.id,
+                reason: "\(record.name): \(record.scopes.joined(separator: " "))"))
+        return CreatedSecret(id: record.id, token: secret, expiresAt: record.expiresAt)
+    }
+
+    func revokeAPIToken(_ id: String, reason: String?, by caller: Caller) async throws -> APITokenView {
+        try caller.require(Self.admin)
+        let action = OperatorAction(
+            at: Date(), actor: caller.actor, action: "apitoken-revoke", deviceID: nil, target: id,
+            reason: try Self.validReason(reason))
+        guard try await store.revokeAPIToken(id: id, at: action.at, recording: action),
+            let revoked = try await store.apiTokens().first(where: { $0.id == id })
+        else { throw AttestationRefusal(.notFound, "no active API token \(id); see GET /v1/api-tokens") }
+        collector.apiTokens.withLockedValue { $0 = [:] }
+        return APITokenView(revoked)
+    }
+
+    // MARK: -
+
+    /// Why, for the audit trail: 1 to 1000 characters.
+    static func validReason(_ reason: String?) throws(AttestationRefusal) -> String {
+        guard let reason = reason?.trimmingWhitespace(), !reason.isEmpty, reason.unicodeScalars.count <= 1000 else {
+            throw AttestationRefusal(
+                .malformedRequest, "send {\"reason\": \"…\"}: why, 1 to 1000 characters (recorded in the audit trail)")
+        }
+        return reason
+    }
+
+    private func detail(_ id: String, attestations limit: Int) async throws -> DeviceDetail {
+        guard let view = try await store.deviceView(id), let row = try await store.fleetDevice(id)
+        else { throw AttestationRefusal(.notFound, "no device \(id)") }
+        let payload = view.latestPayload.flatMap {
+            try? PostureReport.wireDecoder().decode(AttestationPayload.self, from: Data($0.utf8))
+        }
+        let changes = try await store.verdictChanges(deviceID: id, limit: 100).map {
+            DeviceDetail.Change(at: $0.at, previousStatus: $0.previousStatus, status: $0.status, cause: $0.cause)
+        }
+        let events = try await store.securityEvents(SecurityEventQuery(deviceID: id, limit: 200))
+        return DeviceDetail(
+            device: row, verdict: await collector.verdicts.verdict(id), report: payload?.report,
+            reportIssuedAt: payload?.issuedAt, verdictChanges: changes,
+            attestations: limit == 0 ? [] : try await store.attestations(deviceID: id, limit: limit),
+            enforcement: events.filter { $0.code.hasPrefix("enforcement.") },
+            refusals: events.filter { !$0.code.hasPrefix("enforcement.") },
+            certificates: try await store.certificates(deviceID: id).map {
+                DeviceDetail.Certificate(serial: $0.serial, notBefore: $0.notBefore, notAfter: $0.notAfter)
+            })
+    }
+}
+
+/// Who asks: an API token or client certificate, over the API or through the dashboard.
+struct Caller: Sendable {
+    let token: APITokenRecord
+    /// How the request came, when not over the API: recorded after the actor, e.g. `(dashboard)`.
+    var via: String?
+
+    /// Who a write is recorded as.
+    var actor: String { via.map { "\(token.actor) (\($0))" } ?? token.actor }
+
+    func require(_ scope: String) throws(AttestationRefusal) {
+        guard token.allows(scope) else {
+            throw AttestationRefusal(
+                .insufficientScope,
+                "the API token \(token.name) lacks scope \(scope) (it has \(token.scopes.joined(separator: " "))); create one with --scope \(scope)"
+            )
+        }
+    }
+
+    /// Set by `OperatorAuthentication` for the API's generated handlers.
+    @TaskLocal static var current: Caller?
+}
+
+extension APITokenRecord {
+    /// Who an API write is recorded as.
+    var actor: String { "apitoken:\(name)" }
+
+    /// `admin` is every scope.
+    func allows(_ scope: String) -> Bool { scopes.contains(scope) || scopes.contains("admin") }
+}
+
+/// Runs one audit verification at a time; callers that arrive meanwhile share its result.
+actor AuditChecks {
+    private var running: Task<AuditVerification, any Error>?
+
+    func verify(_ store: any PostureStore) async throws -> AuditVerification {
+        if let running { return try await running.value }
+        let task = Task { try await store.verifyAuditTrail() }
+        running = task
+        let result = await task.result
+        running = nil
+        return try result.get()
+    }
+}

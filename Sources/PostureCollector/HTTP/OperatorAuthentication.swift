@@ -1,0 +1,111 @@
+import Hummingbird
+import OpenAPIRuntime
+import PostureModel
+
+/// In front of the generated fleet API handlers: refuses what a browser sent for another site, bounds the
+/// body, authenticates the caller (bearer token or API client certificate; the scope is the operation's to
+/// check) into `Caller.current`, and answers every refusal as an RFC 9457 problem.
+struct OperatorAuthentication: RouterMiddleware {
+    typealias Context = CollectorRequestContext
+    let collector: CollectorCore
+    /// The values the document allows for each enumerated parameter or member, by name: what a refusal lists.
+    let allowedValues: [String: [String]]
+    /// An operator's request body: a reason, a waiver, a token's settings.
+    static let bodyLimit = 16 << 10
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
+        do {
+            var request = request
+            if request.method != .get, request.method != .head {
+                try request.refuseCrossSite()
+                let bytes = try await request.collectBody(limit: Self.bodyLimit)
+                request.body = RequestBody(buffer: ByteBuffer(bytes: bytes))
+            }
+            guard let hash = await collector.credentialHash(request, channel: context.channel) else {
+                throw AttestationRefusal(
+                    .unauthorized,
+                    "send Authorization: Bearer TOKEN (`posture-collector apitoken create --scope fleet:read`) or present an API client certificate (`posture-collector apitoken certificate --scope fleet:read --csr FILE`)"
+                )
+            }
+            let token = try await collector.authenticate(hash: hash, suggesting: FleetOperations.read)
+            return try await Caller.$current.withValue(Caller(token: token)) {
+                try await next(request, context)
+            }
+        } catch {
+            return Responses.refusal(refusal(error))
+        }
+    }
+
+    /// A generated handler's error: before its input was decoded, the request did not match the document
+    /// (400, naming the member and, when it is enumerated, its allowed values); after, the operation's own
+    /// refusal.
+    func refusal(_ error: any Error) -> AttestationRefusal {
+        guard let error = error as? ServerError else { return AttestationRefusal(error) }
+        guard error.operationInput == nil, !(error.underlyingError is AttestationRefusal) else {
+            return AttestationRefusal(error.underlyingError)
+        }
+        var names: [String] = []
+        var detail = error.causeDescription
+        if let decoding = error.underlyingError as? DecodingError {
+            let context: DecodingError.Context? =
+                switch decoding {
+                case .dataCorrupted(let context), .keyNotFound(_, let context), .typeMismatch(_, let context),
+                    .valueNotFound(_, let context):
+                    context
+                @unknown default: nil
+                }
+            if let context {
+                names = context.codingPath.filter { $0.intValue == nil }.map(\.stringValue)
+                detail = context.debugDescription
+            }
+            if case .keyNotFound(let key, _) = decoding { names.append(key.stringValue) }
+        }
+        // A query parameter's error has no coding path; its generated type is named after it (`SortPayload`).
+        if names.isEmpty, let type = detail.split(separator: " ").first(where: { $0.hasSuffix("Payload") }) {
+            let stem = String(type.prefix { $0.isLetter }.dropLast("Payload".count).prefix { $0 != "." })
+            names.append(Self.snakeCase(stem.prefix(1).lowercased() + stem.dropFirst()))
+        }
+        let name = names.last { allowedValues[$0] != nil } ?? names.last
+        var message = "the request does not match \(error.operationID) in GET /openapi.json"
+        if let name { message += ": \(name)" }
+        message += ": \(detail)"
+        if let name, let allowed = allowedValues[name] { message += "; use \(allowed.joined(separator: ", "))" }
+        return AttestationRefusal(.malformedRequest, message)
+    }
+
+    /// `failingRule` → `failing_rule`: the document's query parameters as the generated names spell them.
+    static func snakeCase(_ name: String) -> String {
+        name.reduce(into: "") { text, character in
+            text += character.isUppercase ? "_" + character.lowercased() : String(character)
+        }
+    }
+
+    /// Every enumerated query parameter and schema member of the document, by name.
+    static func allowedValues(in document: [String: Any]) -> [String: [String]] {
+        var found: [String: [String]] = [:]
+        func enumeration(_ schema: Any?) -> [String]? {
+            guard let schema = schema as? [String: Any] else { return nil }
+            if let values = schema["enum"] as? [Any] {
+                return values.compactMap { $0 as? String }.filter { !$0.isEmpty }
+            }
+            return enumeration(schema["items"])
+        }
+        func walk(_ node: Any) {
+            if let object = node as? [String: Any] {
+                if let name = object["name"] as? String, let values = enumeration(object["schema"]) {
+                    found[name] = values
+                }
+                if let properties = object["properties"] as? [String: Any] {
+                    for (name, schema) in properties { if let values = enumeration(schema) { found[name] = values } }
+                }
+                object.values.forEach(walk)
+            } else if let array = node as? [Any] {
+                array.forEach(walk)
+            }
+        }
+        walk(document)
+        return found
+    }
+}
