@@ -302,7 +302,7 @@ let package = Package(
         .executableTarget(
             name: "posture-fuzz",
             dependencies: [
-                "PostureModel", "PostureVerdict", "PostureProbes", "PostureAgent", "PostureCollector",
+                "PostureModel", "PostureVerdict", "PostureProbes", "PostureAgent", "PostureCollector", "PostureAPI",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
             ]

@@ -1,12 +1,14 @@
 #if DEBUG
     import Foundation
     @testable import PostureCollector
+    import PostureAPI
     import PostureModel
     @testable import PostureStore
 
     /// The dashboard's device page for a device whose newest report is the input (an AttestationPayload, or a
     /// bare report): the verdict under the shipped policy, DashboardPages.device, and the Mustache template
-    /// the collector serves, without a server.
+    /// the collector serves, without a server; and the same detail as the fleet API answers it, through the
+    /// type generated from openapi.yaml: a report the collector accepts must never make a device's page fail.
     enum DashboardTarget {
         static let renderer: DashboardRenderer = {
             do {
@@ -49,6 +51,13 @@
                         cause: "report")
                 ],
                 attestations: [], enforcement: [], refusals: [], certificates: [])
+            if withinLimits {
+                do {
+                    _ = try Wire.convert(detail, to: Components.Schemas.DeviceDetail.self)
+                } catch {
+                    fatalError("GET /v1/devices/{id} would fail for an accepted report: \(error)")
+                }
+            }
             var values = DashboardPages.device(detail)
             values["user"] = "fuzz"
             values["csrf"] = "csrf"
