@@ -13,6 +13,9 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case json, table
 }
 
+/// The break-glass tool: the same operations as the API (`FleetOperations`), on the store directly, for an
+/// operator on the collector's host when no API token or no collector is at hand. Writes are recorded with
+/// `--by` (default $SUDO_USER or $USER) and applied by the running collectors from the action log.
 struct Devices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Enrolled devices, read from the collector's store.",
@@ -21,29 +24,41 @@ struct Devices: AsyncParsableCommand {
         ])
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List devices.")
+        static let configuration = CommandConfiguration(
+            abstract: "List devices, a page at a time (the API's GET /v1/devices).",
+            discussion: "--format json prints {\"devices\": […], \"nextCursor\": …}; pass nextCursor to --cursor.")
         @OptionGroup var options: ConfigOptions
+        @Option(help: "compliant, noncompliant, unknown, or none (not evaluated yet).") var verdict: String?
+        @Option(help: "Part of the hostname.") var hostname: String?
+        @Option(help: "Only devices with this label, k=v.") var label: String?
+        @Option(help: "active (default), revoked, replaced, or all.") var state: String?
+        @Option(help: "hostname (default), last_seen, enrolled, or verdict_since.") var sort: String?
+        @Option(help: "At most this many devices (1 to 500).") var limit = 100
+        @Option(help: "Continue after a previous page's nextCursor.") var cursor: String?
         @Option var format: OutputFormat = .table
 
         func run() async throws {
-            let store = try await Collector.openStore(try options.load())
-            let views = try await store.devices()
+            let values: [String: String?] = [
+                "verdict": verdict, "hostname": hostname, "label": label, "state": state, "sort": sort,
+                "limit": String(limit), "cursor": cursor,
+            ]
+            let query = try FleetQueryParameters.parse { values[$0] ?? nil }
+            let page = try await options.fleet().devices(query, by: .local(currentUser))
             switch format {
-            case .json: print(try encode(views))
+            case .json: print(try encode(page))
             case .table:
-                print("DEVICE                                STATUS    HOSTNAME              SEQ  KEPT     LAST")
-                for view in views {
-                    let device = view.device
+                print("DEVICE                                STATE     VERDICT        HOSTNAME              LAST")
+                for device in page.devices {
                     print(
                         [
                             device.id.padding(toLength: 38, withPad: " ", startingAt: 0),
-                            device.status.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0),
+                            device.state.padding(toLength: 10, withPad: " ", startingAt: 0),
+                            (device.verdict ?? "none").padding(toLength: 15, withPad: " ", startingAt: 0),
                             device.hostname.padding(toLength: 22, withPad: " ", startingAt: 0),
-                            String(device.lastSequence).padding(toLength: 5, withPad: " ", startingAt: 0),
-                            String(view.attestations).padding(toLength: 9, withPad: " ", startingAt: 0),
-                            view.lastReceivedAt.map { "\($0) (\(view.lastDelivery ?? "-"))" } ?? "never",
+                            device.lastSeen.map { $0.formatted(.iso8601) } ?? "never",
                         ].joined())
                 }
+                if let next = page.nextCursor { print("… more: --cursor \(next)") }
             }
         }
     }
@@ -51,11 +66,12 @@ struct Devices: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One device with its newest accepted report.")
         @OptionGroup var options: ConfigOptions
-        @Argument var id: String
+        @Argument(help: "A device ID, hostname:NAME, machine-id:HEX or sha256:HEX.") var id: String
         @Option var format: OutputFormat = .json
 
         func run() async throws {
             let store = try await Collector.openStore(try options.load())
+            let id = try await FleetOperations(offline: store).resolve(id)
             guard let view = try await store.deviceView(id) else {
                 throw CollectorError(.notFound, "no device \(id); list them with `posture-collector devices list`")
             }
@@ -80,57 +96,32 @@ struct Devices: AsyncParsableCommand {
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a device: its certificate is refused at the next TLS handshake.")
-        @OptionGroup var options: ConfigOptions
-        @OptionGroup var actor: ActorOptions
-        @Argument var id: String
-
-        func run() async throws {
-            let store = try await Collector.openStore(try options.load())
-            guard try await store.revoke(deviceID: id, actor: actor.who, reason: actor.reason, at: Date()) else {
-                throw CollectorError(
-                    .notFound, "no active device \(id); list them with `posture-collector devices list`")
-            }
-            print("revoked \(id)")
-        }
+        @OptionGroup var change: DeviceChange
+        func run() async throws { try await change.apply(.revoke, done: "revoked") }
     }
 
     struct Quarantine: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Quarantine a device: its verdict is noncompliant at once, whatever its report says.")
-        @OptionGroup var change: QuarantineChange
-
-        func run() async throws {
-            try await change.apply(
-                true,
-                refused:
-                    "no active device \(change.id), or it is already quarantined (see `posture-collector devices verdict \(change.id)`)"
-            )
-            print("quarantined \(change.id)")
-        }
+        @OptionGroup var change: DeviceChange
+        func run() async throws { try await change.apply(.quarantine, done: "quarantined") }
     }
 
     struct Release: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Release a quarantined device.")
-        @OptionGroup var change: QuarantineChange
-
-        func run() async throws {
-            try await change.apply(false, refused: "device \(change.id) is not quarantined")
-            print("released \(change.id)")
-        }
+        @OptionGroup var change: DeviceChange
+        func run() async throws { try await change.apply(.release, done: "released") }
     }
 
-    /// Quarantine and release: the same change in opposite directions, recorded with who and why.
-    struct QuarantineChange: ParsableArguments {
+    /// Quarantine, release and revoke: `FleetOperations.apply`, recorded with who and why.
+    struct DeviceChange: ParsableArguments {
         @OptionGroup var options: ConfigOptions
         @OptionGroup var actor: ActorOptions
-        @Argument var id: String
+        @Argument(help: "A device ID, hostname:NAME, machine-id:HEX or sha256:HEX.") var id: String
 
-        func apply(_ quarantine: Bool, refused: String) async throws {
-            let store = try await Collector.openStore(try options.load())
-            guard
-                try await store.setQuarantine(
-                    deviceID: id, quarantine: quarantine, actor: actor.who, reason: actor.reason, at: Date())
-            else { throw CollectorError(.notFound, refused) }
+        func apply(_ action: FleetOperations.DeviceAction, done: String) async throws {
+            let detail = try await options.fleet().apply(action, to: id, reason: actor.reason, by: actor.caller)
+            print("\(done) \(detail.device.id)")
         }
     }
 
@@ -178,6 +169,12 @@ struct ActorOptions: ParsableArguments {
     @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
 
     var who: String { by ?? currentUser }
+    var caller: Caller { .local(who) }
+}
+
+extension ConfigOptions {
+    /// The operations over this configuration's store.
+    func fleet() async throws -> FleetOperations { FleetOperations(offline: try await Collector.openStore(try load())) }
 }
 
 /// The operator running the command: $SUDO_USER (who used sudo), else $USER.

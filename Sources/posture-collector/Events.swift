@@ -5,10 +5,16 @@ struct Events: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Security events, newest first: refused attestations, enrollments and handshakes.")
     @OptionGroup var options: ConfigOptions
-    @Option var limit: Int = 100
+    @Option(help: "Only this device's events.") var device: String?
+    @Option(help: "A code, or a prefix ending in '.' (e.g. enforcement.).") var code: String?
+    @Option(help: "Events older than this id (a previous page's nextBefore).") var before: Int64?
+    @Option(help: "At most this many (1 to 1000).") var limit: Int = 100
 
     func run() async throws {
-        let store = try await Collector.openStore(try options.load())
-        print(try encode(try await store.securityEvents(limit: limit)))
+        let values: [String: String?] = [
+            "device": device, "code": code, "before": before.map(String.init), "limit": String(limit),
+        ]
+        let query = try FleetQueryParameters.events { values[$0] ?? nil }
+        print(try encode(try await options.fleet().events(query, by: .local(currentUser))))
     }
 }

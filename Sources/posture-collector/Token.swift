@@ -23,10 +23,10 @@ struct Token: AsyncParsableCommand {
         @Option(name: .customLong("label"), help: "A label k=v given to devices enrolled with it (repeatable).")
         var labels: [String] = []
 
+        @Option(help: "Why (recorded in the audit trail).") var reason = "created with posture-collector token create"
+        @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
+
         func run() async throws {
-            guard let lifetime = DurationText(ttl) else {
-                throw ValidationError("--ttl '\(ttl)' is not a duration; write e.g. 30m, 24h or 7d")
-            }
             var parsed: [String: String] = [:]
             for label in labels {
                 let parts = label.split(separator: "=", maxSplits: 1)
@@ -35,12 +35,9 @@ struct Token: AsyncParsableCommand {
                 }
                 parsed[String(parts[0])] = String(parts[1])
             }
-            let configuration = try options.load()
-            let store = try await Collector.openStore(configuration)
-            let created = EnrollmentTokens.create(
-                reusable: reusable, allowReenroll: allowReenroll, ttl: lifetime.duration, labels: parsed, now: Date())
-            try await store.insertToken(created.record)
-            print(created.token)
+            let request = EnrollmentTokenRequest(
+                reusable: reusable, allowReenroll: allowReenroll, ttl: ttl, labels: parsed, reason: reason)
+            print(try await options.fleet().createEnrollmentToken(request, by: .local(by ?? currentUser)).token)
         }
     }
 
@@ -49,9 +46,8 @@ struct Token: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let store = try await Collector.openStore(try options.load())
-            for token in try await store.tokens() {
-                let kind = token.reusable ? "reusable" : (token.usedAt == nil ? "one-time" : "used")
+            for token in try await options.fleet().enrollmentTokens(by: .local(currentUser)) {
+                let kind = token.reusable ? "reusable" : (token.uses == 0 ? "one-time" : "used")
                 print("\(token.id)  \(kind)  uses=\(token.uses)  expires=\(token.expiresAt)")
             }
         }

@@ -157,19 +157,8 @@ struct APIToken: AsyncParsableCommand {
         @Option(help: "Lifetime, e.g. 90d (default: until revoked).") var ttl: String?
 
         func run() async throws {
-            let lifetime = try ttl.map { text in
-                guard let parsed = DurationText(text) else {
-                    throw ValidationError("--ttl '\(text)' is not a duration")
-                }
-                return parsed
-            }
-            let store = try await Collector.openStore(try options.load())
-            let now = Date()
-            let (token, record) = APITokens.create(
-                name: grant.credentialName, scopes: grant.scopes, ttl: lifetime?.duration, now: now)
-            try await store.insertAPIToken(
-                record, recording: grant.action("apitoken-create", target: record.id, at: now))
-            print(token)
+            let request = APITokenRequest(name: grant.name, scopes: grant.scopes, ttl: ttl)
+            print(try await options.fleet().createAPIToken(request, by: .local(grant.who)).token)
         }
     }
 
@@ -178,9 +167,11 @@ struct APIToken: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let store = try await Collector.openStore(try options.load())
-            for token in try await store.apiTokens() {
-                let state = token.revokedAt != nil ? "revoked" : (token.isUsable(at: Date()) ? "active" : "expired")
+            let now = Date()
+            for token in try await options.fleet().apiTokens(by: .local(currentUser)) {
+                let state =
+                    token.revokedAt != nil
+                    ? "revoked" : (token.expiresAt.map { $0 > now } ?? true ? "active" : "expired")
                 print("\(token.id)  \(state)  \(token.name)  \(token.scopes.joined(separator: " "))")
             }
         }
@@ -190,12 +181,12 @@ struct APIToken: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Revoke an API token (refused within 5 s).")
         @OptionGroup var options: ConfigOptions
         @Argument var id: String
+        @Option(help: "Why (recorded in the audit trail).") var reason =
+            "revoked with posture-collector apitoken revoke"
+        @Option(help: "Who (default: $SUDO_USER or $USER).") var by: String?
 
         func run() async throws {
-            let store = try await Collector.openStore(try options.load())
-            guard try await store.revokeAPIToken(id: id, at: Date()) else {
-                throw CollectorError(.notFound, "no active API token \(id); see `posture-collector apitoken list`")
-            }
+            _ = try await options.fleet().revokeAPIToken(id, reason: reason, by: .local(by ?? currentUser))
             print("revoked \(id)")
         }
     }
@@ -216,28 +207,9 @@ struct Waivers: AsyncParsableCommand {
         @Option(name: .customLong("for"), help: "How long, e.g. 4h or 7d (at most 90d).") var duration: String
 
         func run() async throws {
-            guard let lifetime = DurationText(duration), lifetime.seconds > 0, lifetime.seconds <= 90 * 86400 else {
-                throw ValidationError("--for '\(duration)' is not a duration between 1s and 90d")
-            }
-            guard (device == nil) != (label == nil) else {
-                throw ValidationError("give exactly one of --device or --label")
-            }
-            var labels: [String: String]?
-            if let label {
-                let parts = label.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2 else { throw ValidationError("--label '\(label)' is not k=v") }
-                labels = [String(parts[0]): String(parts[1])]
-            }
-            let store = try await Collector.openStore(try options.load())
-            if let device, try await store.device(device) == nil {
-                throw CollectorError(.notFound, "no device \(device); list them with `posture-collector devices list`")
-            }
-            let now = Date()
-            let waiver = Waiver(
-                id: "w-" + UUID().uuidString.lowercased().prefix(8), rule: rule, deviceID: device, label: labels,
-                reason: actor.reason, by: actor.who, createdAt: now, expiresAt: now.addingTimeInterval(lifetime.seconds)
-            )
-            try await store.insertWaiver(waiver)
+            let request = WaiverRequest(
+                rule: rule, device: device, label: label, duration: duration, reason: actor.reason)
+            let waiver = try await options.fleet().createWaiver(request, by: actor.caller)
             print("\(waiver.id) until \(waiver.expiresAt.formatted(.iso8601))")
         }
     }
@@ -247,8 +219,7 @@ struct Waivers: AsyncParsableCommand {
         @OptionGroup var options: ConfigOptions
 
         func run() async throws {
-            let store = try await Collector.openStore(try options.load())
-            for waiver in try await store.waivers() {
+            for waiver in try await options.fleet().waivers(by: .local(currentUser)) {
                 let state = waiver.revokedAt != nil ? "revoked" : (waiver.expiresAt > Date() ? "active" : "expired")
                 let scope = waiver.deviceID.map { "device \($0)" } ?? "label \(waiver.label ?? [:])"
                 print(
@@ -265,10 +236,7 @@ struct Waivers: AsyncParsableCommand {
         @Argument var id: String
 
         func run() async throws {
-            let store = try await Collector.openStore(try options.load())
-            guard try await store.revokeWaiver(id: id, actor: actor.who, reason: actor.reason, at: Date()) else {
-                throw CollectorError(.notFound, "no active waiver \(id); see `posture-collector waivers list`")
-            }
+            _ = try await options.fleet().revokeWaiver(id, reason: actor.reason, by: actor.caller)
             print("revoked \(id)")
         }
     }
@@ -293,15 +261,9 @@ struct Audit: AsyncParsableCommand {
         var expectHead: String?
 
         func run() async throws {
-            let store = try await Collector.openStore(try options.load())
-            let result = try await store.verifyAuditTrail()
-            var problems = result.problems
-            if let expectHead, expectHead != result.head {
-                problems.append(
-                    "head is \(result.head), not the expected \(expectHead) (entries were added or removed since)")
-            }
-            guard problems.isEmpty else { throw AuditTrailBroken(problems: problems, entries: result.entries) }
-            print("audit trail intact: \(result.entries) entries, head \(result.head)")
+            let report = try await options.fleet().verifyAudit(expectingHead: expectHead, by: .local(currentUser))
+            guard report.intact else { throw AuditTrailBroken(problems: report.problems, entries: report.entries) }
+            print("audit trail intact: \(report.entries) entries, head \(report.head)")
         }
     }
 }

@@ -8,25 +8,44 @@ import PostureStore
 #endif
 
 /// Every query and action an operator has on the fleet, each with its authorization decision: the API's
-/// handlers (`FleetAPIHandlers`) and the dashboard call these, and nothing here knows HTTP. Every write is
-/// recorded in the audit trail with the caller as the actor.
-struct FleetOperations: Sendable {
-    let collector: CollectorCore
-    var store: any PostureStore { collector.store }
-    var metrics: CollectorMetrics { collector.metrics }
+/// handlers (`FleetAPIHandlers`), the dashboard and the offline `posture-collector` commands call these, and
+/// nothing here knows HTTP. Every write is recorded in the audit trail with the caller as the actor.
+public struct FleetOperations: Sendable {
+    let store: any PostureStore
+    let metrics: CollectorMetrics
+    let auditChecks: AuditChecks
+    /// The running collector: its verdicts (an action applies at once) and its Shared Signals transmitter.
+    /// Nil in the offline tool, whose writes the running collectors apply from the action log (at once on
+    /// PostgreSQL through its notifications, within 250 ms on SQLite).
+    let running: CollectorCore?
 
-    static let read = "fleet:read"
-    static let write = "fleet:write"
-    static let admin = "admin"
+    init(collector: CollectorCore) {
+        store = collector.store
+        metrics = collector.metrics
+        auditChecks = collector.auditChecks
+        running = collector
+    }
+
+    /// The break-glass tool's operations: the store alone, with or without a collector running.
+    public init(offline store: any PostureStore) {
+        self.store = store
+        metrics = CollectorMetrics()
+        auditChecks = AuditChecks()
+        running = nil
+    }
+
+    public static let read = "fleet:read"
+    public static let write = "fleet:write"
+    public static let admin = "admin"
 
     // MARK: Queries (fleet:read)
 
-    func devices(_ query: FleetQuery, by caller: Caller) async throws -> FleetPage {
+    public func devices(_ query: FleetQuery, by caller: Caller) async throws -> FleetPage {
         try caller.require(Self.read)
         return try await metrics.storeQuery("devices") { try await store.fleetDevices(query) }
     }
 
-    func summary(by caller: Caller) async throws -> FleetSummary {
+    public func summary(by caller: Caller) async throws -> FleetSummary {
         try caller.require(Self.read)
         return try await metrics.storeQuery("summary") { try await store.fleetSummary(now: Date()) }
     }
@@ -34,26 +53,40 @@ struct FleetOperations: Sendable {
     /// A device ID (any state, so a revoked device can still be shown), or `hostname:NAME`,
     /// `machine-id:HEX`, `sha256:HEX` naming exactly one active device (409 naming them when several do).
     /// The one resolver every route shares (`VerdictService.resolve`).
-    func resolve(_ lookup: String) async throws -> String {
+    public func resolve(_ lookup: String) async throws -> String {
         let lookup = lookup.removingPercentEncoding ?? lookup
         if try await store.device(lookup) != nil { return lookup }
-        return try await collector.verdicts.resolve(.init(lookup))
+        if let running { return try await running.verdicts.resolve(.init(lookup)) }
+        // Offline: the same reading over the store, which the running collector holds in memory.
+        let matches: [String]
+        switch VerdictService.Lookup(lookup) {
+        case .device(let id): matches = try await store.device(id) == nil ? [] : [id]
+        case .certificate(let fingerprint):
+            matches = try await store.deviceID(certificateFingerprint: fingerprint).map { [$0] } ?? []
+        case .hostname(let hostname):
+            matches = try await store.devices().map(\.device).filter { $0.status == .active && $0.hostname == hostname }
+                .map(\.id)
+        case .machineID(let machineID):
+            matches = try await store.devices().map(\.device)
+                .filter { $0.status == .active && $0.machineID == machineID }.map(\.id)
+        }
+        return try VerdictService.single(matches, for: .init(lookup))
     }
 
     /// One device: latest facts, verdict, and its history.
-    func detail(_ lookup: String, attestations limit: Int = 0, by caller: Caller) async throws -> DeviceDetail {
+    public func detail(_ lookup: String, attestations limit: Int = 0, by caller: Caller) async throws -> DeviceDetail {
         try caller.require(Self.read)
         let id = try await resolve(lookup)
         return try await metrics.storeQuery("device") { try await detail(id, attestations: limit) }
     }
 
-    func events(_ query: SecurityEventQuery, by caller: Caller) async throws -> EventPage {
+    public func events(_ query: SecurityEventQuery, by caller: Caller) async throws -> EventPage {
         try caller.require(Self.read)
         let events = try await metrics.storeQuery("events") { try await store.securityEvents(query) }
         return EventPage(events: events, nextBefore: events.count == query.limit ? events.last?.id : nil)
     }
 
-    func waivers(by caller: Caller) async throws -> [Waiver] {
+    public func waivers(by caller: Caller) async throws -> [Waiver] {
         try caller.require(Self.read)
         return try await store.waivers()
     }
@@ -61,13 +94,13 @@ struct FleetOperations: Sendable {
     /// Every receiver's Shared Signals stream.
     func streams(by caller: Caller) async throws -> [OperatorStreamView] {
         try caller.require(Self.read)
-        return await collector.transmitter.allStreams().map(OperatorStreamView.init)
+        return await try transmitter().allStreams().map(OperatorStreamView.init)
     }
 
     /// Reads the whole hash chain (one verification at a time; callers meanwhile share its result).
-    func verifyAudit(expectingHead expected: String?, by caller: Caller) async throws -> AuditReport {
+    public func verifyAudit(expectingHead expected: String?, by caller: Caller) async throws -> AuditReport {
         try caller.require(Self.read)
-        let result = try await collector.auditChecks.verify(store)
+        let result = try await auditChecks.verify(store)
         var problems = result.problems
         if let expected, expected != result.head {
             problems.append(
@@ -78,13 +111,13 @@ struct FleetOperations: Sendable {
 
     // MARK: Actions (fleet:write)
 
-    enum DeviceAction: String, CaseIterable, Sendable {
+    public enum DeviceAction: String, CaseIterable, Sendable {
         case quarantine, release, revoke
     }
 
     /// Quarantine, release or revoke, applied to the verdict at once (not at the next tick) so the answer
     /// shows it.
-    func apply(_ action: DeviceAction, to lookup: String, reason: String?, by caller: Caller) async throws
+    public func apply(_ action: DeviceAction, to lookup: String, reason: String?, by caller: Caller) async throws
         -> DeviceDetail
     {
         try caller.require(Self.write)
@@ -114,27 +147,27 @@ struct FleetOperations: Sendable {
                 }
             throw AttestationRefusal(.conflict, "device \(id) \(state); see GET /v1/devices/\(id)")
         }
-        await collector.verdicts.tick()
+        await running?.verdicts.tick()
         return try await detail(id, attestations: 0)
     }
 
-    func createWaiver(_ request: WaiverRequest, by caller: Caller) async throws -> Waiver {
+    public func createWaiver(_ request: WaiverRequest, by caller: Caller) async throws -> Waiver {
         try caller.require(Self.write)
         var request = request
         if let device = request.device { request.device = try await resolve(device) }
         let waiver = try request.waiver(by: caller.actor, now: Date())
         try await store.insertWaiver(waiver)
-        await collector.verdicts.tick()
+        await running?.verdicts.tick()
         return waiver
     }
 
-    func revokeWaiver(_ id: String, reason: String?, by caller: Caller) async throws -> Waiver {
+    public func revokeWaiver(_ id: String, reason: String?, by caller: Caller) async throws -> Waiver {
         try caller.require(Self.write)
         let reason = try Self.validReason(reason)
         guard try await store.revokeWaiver(id: id, actor: caller.actor, reason: reason, at: Date()),
             let waiver = try await store.waivers().first(where: { $0.id == id })
         else { throw AttestationRefusal(.notFound, "no active waiver \(id); see GET /v1/waivers") }
-        await collector.verdicts.tick()
+        await running?.verdicts.tick()
         return waiver
     }
 
@@ -143,7 +176,8 @@ struct FleetOperations: Sendable {
         -> OperatorStreamView
     {
         try caller.require(Self.write)
-        guard let stream = await collector.transmitter.stream(id) else {
+        let transmitter = try transmitter()
+        guard let stream = await transmitter.stream(id) else {
             throw AttestationRefusal(.notFound, "no stream \(id); list them with GET /v1/ssf/streams")
         }
         guard let status, StreamStatus.values.contains(status) else {
@@ -151,7 +185,7 @@ struct FleetOperations: Sendable {
                 .malformedRequest, "status must be one of \(StreamStatus.values.joined(separator: ", "))")
         }
         let reason = try Self.validReason(reason)
-        let updated = try await collector.transmitter.operatorSetStatus(stream, to: status, reason: reason)
+        let updated = try await transmitter.operatorSetStatus(stream, to: status, reason: reason)
         try await store.recordOperatorAction(
             OperatorAction(
                 at: Date(), actor: caller.actor, action: "ssf-stream-\(status)", deviceID: nil, target: id,
@@ -161,12 +195,14 @@ struct FleetOperations: Sendable {
 
     // MARK: Credentials (admin)
 
-    func enrollmentTokens(by caller: Caller) async throws -> [EnrollmentTokenView] {
+    public func enrollmentTokens(by caller: Caller) async throws -> [EnrollmentTokenView] {
         try caller.require(Self.admin)
         return try await store.tokens().map(EnrollmentTokenView.init)
     }
 
-    func createEnrollmentToken(_ request: EnrollmentTokenRequest, by caller: Caller) async throws -> CreatedSecret {
+    public func createEnrollmentToken(_ request: EnrollmentTokenRequest, by caller: Caller) async throws
+        -> CreatedSecret
+    {
         try caller.require(Self.admin)
         let now = Date()
         let created = EnrollmentTokens.create(
@@ -181,12 +217,12 @@ struct FleetOperations: Sendable {
         return CreatedSecret(id: created.record.id, token: created.token, expiresAt: created.record.expiresAt)
     }
 
-    func apiTokens(by caller: Caller) async throws -> [APITokenView] {
+    public func apiTokens(by caller: Caller) async throws -> [APITokenView] {
         try caller.require(Self.admin)
         return try await store.apiTokens().map(APITokenView.init)
     }
 
-    func createAPIToken(_ request: APITokenRequest, by caller: Caller) async throws -> CreatedSecret {
+    public func createAPIToken(_ request: APITokenRequest, by caller: Caller) async throws -> CreatedSecret {
         try caller.require(Self.admin)
         let now = Date()
         let (secret, record) = APITokens.create(
@@ -199,7 +235,7 @@ struct FleetOperations: Sendable {
         return CreatedSecret(id: record.id, token: secret, expiresAt: record.expiresAt)
     }
 
-    func revokeAPIToken(_ id: String, reason: String?, by caller: Caller) async throws -> APITokenView {
+    public func revokeAPIToken(_ id: String, reason: String?, by caller: Caller) async throws -> APITokenView {
         try caller.require(Self.admin)
         let action = OperatorAction(
             at: Date(), actor: caller.actor, action: "apitoken-revoke", deviceID: nil, target: id,
@@ -207,19 +243,35 @@ struct FleetOperations: Sendable {
         guard try await store.revokeAPIToken(id: id, at: action.at, recording: action),
             let revoked = try await store.apiTokens().first(where: { $0.id == id })
         else { throw AttestationRefusal(.notFound, "no active API token \(id); see GET /v1/api-tokens") }
-        collector.apiTokens.withLockedValue { $0 = [:] }
+        running?.apiTokens.withLockedValue { $0 = [:] }
         return APITokenView(revoked)
     }
 
     // MARK: -
 
     /// Why, for the audit trail: 1 to 1000 characters.
-    static func validReason(_ reason: String?) throws(AttestationRefusal) -> String {
+    public static func validReason(_ reason: String?) throws(AttestationRefusal) -> String {
         guard let reason = reason?.trimmingWhitespace(), !reason.isEmpty, reason.unicodeScalars.count <= 1000 else {
             throw AttestationRefusal(
                 .malformedRequest, "send {\"reason\": \"…\"}: why, 1 to 1000 characters (recorded in the audit trail)")
         }
         return reason
+    }
+
+    /// The transmitter of the running collector: streams are managed where their SETs are sent.
+    private func transmitter() throws(AttestationRefusal) -> SignalTransmitter {
+        guard let running else {
+            throw AttestationRefusal(
+                .conflict, "Shared Signals streams are managed through a running collector: use posturectl or the API")
+        }
+        return running.transmitter
+    }
+
+    /// The verdict as the running collector holds it, or as it last stored it.
+    private func verdict(_ id: String) async throws -> Verdict? {
+        if let running { return await running.verdicts.verdict(id) }
+        guard let stored = try await store.verdicts().first(where: { $0.deviceID == id }) else { return nil }
+        return try? PostureReport.wireDecoder().decode(Verdict.self, from: Data(stored.verdict.utf8))
     }
 
     private func detail(_ id: String, attestations limit: Int) async throws -> DeviceDetail {
@@ -233,7 +285,7 @@ struct FleetOperations: Sendable {
         }
         let events = try await store.securityEvents(SecurityEventQuery(deviceID: id, limit: 200))
         return DeviceDetail(
-            device: row, verdict: await collector.verdicts.verdict(id), report: payload?.report,
+            device: row, verdict: try await verdict(id), report: payload?.report,
             reportIssuedAt: payload?.issuedAt, verdictChanges: changes,
             attestations: limit == 0 ? [] : try await store.attestations(deviceID: id, limit: limit),
             enforcement: events.filter { $0.code.hasPrefix("enforcement.") },
@@ -244,20 +296,34 @@ struct FleetOperations: Sendable {
     }
 }
 
-/// Who asks: an API token or client certificate, over the API or through the dashboard.
-struct Caller: Sendable {
-    let token: APITokenRecord
-    /// How the request came, when not over the API: recorded after the actor, e.g. `(dashboard)`.
-    var via: String?
+/// Who asks: an API token or client certificate, over the API or through the dashboard; or an operator on
+/// the collector's host with the offline tool.
+public struct Caller: Sendable {
+    /// Who a write is recorded as: `apitoken:NAME`, with `(dashboard)` after it from the dashboard.
+    public let actor: String
+    let credential: String
+    let scopes: [String]
 
-    /// Who a write is recorded as.
-    var actor: String { via.map { "\(token.actor) (\($0))" } ?? token.actor }
+    init(token: APITokenRecord, via: String? = nil) {
+        actor = via.map { "\(token.actor) (\($0))" } ?? token.actor
+        credential = "the API token \(token.name)"
+        scopes = token.scopes
+    }
+
+    /// The offline tool's operator: who can read the store can write it, so every scope.
+    public static func local(_ who: String) -> Caller { Caller(actor: who, credential: who, scopes: ["admin"]) }
+
+    private init(actor: String, credential: String, scopes: [String]) {
+        self.actor = actor
+        self.credential = credential
+        self.scopes = scopes
+    }
 
     func require(_ scope: String) throws(AttestationRefusal) {
-        guard token.allows(scope) else {
+        guard scopes.contains(scope) || scopes.contains("admin") else {
             throw AttestationRefusal(
                 .insufficientScope,
-                "the API token \(token.name) lacks scope \(scope) (it has \(token.scopes.joined(separator: " "))); create one with --scope \(scope)"
+                "\(credential) lacks scope \(scope) (it has \(scopes.joined(separator: " "))); create one with --scope \(scope)"
             )
         }
     }

@@ -52,13 +52,21 @@ public struct AuditReport: Codable, Sendable {
     public var problems: [String]
 }
 
-struct WaiverRequest: Codable {
+public struct WaiverRequest: Codable, Sendable {
     var rule: String?
     var device: String?
     var label: String?
     /// How long, e.g. `4h`, `7d` (at most 90 days).
     var duration: String?
     var reason: String?
+
+    public init(rule: String?, device: String?, label: String?, duration: String?, reason: String?) {
+        self.rule = rule
+        self.device = device
+        self.label = label
+        self.duration = duration
+        self.reason = reason
+    }
 
     func waiver(by actor: String, now: Date) throws(AttestationRefusal) -> Waiver {
         guard let rule = rule?.trimmingWhitespace(), !rule.isEmpty, rule.unicodeScalars.count <= 200 else {
@@ -85,12 +93,20 @@ struct WaiverRequest: Codable {
     }
 }
 
-struct EnrollmentTokenRequest: Codable {
+public struct EnrollmentTokenRequest: Codable, Sendable {
     var reusable: Bool?
     var allowReenroll: Bool?
     var ttl: String?
     var labels: [String: String]?
     var reason: String?
+
+    public init(reusable: Bool, allowReenroll: Bool, ttl: String?, labels: [String: String], reason: String?) {
+        self.reusable = reusable
+        self.allowReenroll = allowReenroll
+        self.ttl = ttl
+        self.labels = labels
+        self.reason = reason
+    }
 
     func lifetime() throws(AttestationRefusal) -> Duration {
         let text = ttl ?? "24h"
@@ -101,14 +117,14 @@ struct EnrollmentTokenRequest: Codable {
     }
 }
 
-struct EnrollmentTokenView: Codable {
-    var id: String
-    var reusable: Bool
-    var allowReenroll: Bool
-    var labels: [String: String]
-    var createdAt: Date
-    var expiresAt: Date
-    var uses: Int
+public struct EnrollmentTokenView: Codable, Sendable {
+    public var id: String
+    public var reusable: Bool
+    public var allowReenroll: Bool
+    public var labels: [String: String]
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var uses: Int
 
     init(_ record: TokenRecord) {
         id = record.id
@@ -121,10 +137,16 @@ struct EnrollmentTokenView: Codable {
     }
 }
 
-struct APITokenRequest: Codable {
+public struct APITokenRequest: Codable, Sendable {
     var name: String?
     var scopes: [String]?
     var ttl: String?
+
+    public init(name: String?, scopes: [String]?, ttl: String?) {
+        self.name = name
+        self.scopes = scopes
+        self.ttl = ttl
+    }
 
     func validName() throws(AttestationRefusal) -> String { try APITokens.validName(name) }
 
@@ -146,13 +168,13 @@ struct APITokenRequest: Codable {
     }
 }
 
-struct APITokenView: Codable {
-    var id: String
-    var name: String
-    var scopes: [String]
-    var createdAt: Date
-    var expiresAt: Date?
-    var revokedAt: Date?
+public struct APITokenView: Codable, Sendable {
+    public var id: String
+    public var name: String
+    public var scopes: [String]
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var revokedAt: Date?
 
     init(_ record: APITokenRecord) {
         id = record.id
@@ -165,18 +187,18 @@ struct APITokenView: Codable {
 }
 
 /// A secret shown once: an enrollment or API token.
-struct CreatedSecret: Codable {
-    var id: String
-    var token: String
-    var expiresAt: Date?
+public struct CreatedSecret: Codable, Sendable {
+    public var id: String
+    public var token: String
+    public var expiresAt: Date?
 }
 
 /// Query parameters → `FleetQuery` / `SecurityEventQuery`, refusing what they cannot mean.
-enum FleetQueryParameters {
+public enum FleetQueryParameters {
     /// A query parameter's value by name; empty counts as absent.
-    typealias Lookup = (String) -> String?
+    public typealias Lookup = (String) -> String?
 
-    static func parse(_ parameters: Lookup) throws(AttestationRefusal) -> FleetQuery {
+    public static func parse(_ parameters: Lookup) throws(AttestationRefusal) -> FleetQuery {
         var query = FleetQuery()
         func text(_ name: String) -> String? { parameters(name).flatMap { $0.isEmpty ? nil : $0 } }
         if let verdict = text("verdict") {
@@ -238,7 +260,7 @@ enum FleetQueryParameters {
         return query
     }
 
-    static func events(_ parameters: Lookup) throws(AttestationRefusal) -> SecurityEventQuery {
+    public static func events(_ parameters: Lookup) throws(AttestationRefusal) -> SecurityEventQuery {
         var query = SecurityEventQuery()
         query.deviceID = parameters("device").flatMap { $0.isEmpty ? nil : $0 }
         query.code = parameters("code").flatMap { $0.isEmpty ? nil : $0 }

@@ -202,6 +202,11 @@ actor VerdictService {
             let id = try await store.deviceID(certificateFingerprint: fingerprint)
             matches = id.flatMap { entries[$0] == nil ? nil : [$0] } ?? []
         }
+        return try Self.single(matches, for: lookup)
+    }
+
+    /// Exactly one device for a reference, or a refusal naming why: never a guess.
+    static func single(_ matches: [String], for lookup: Lookup) throws(AttestationRefusal) -> String {
         guard matches.count <= 1 else {
             throw AttestationRefusal(
                 .conflict,
