@@ -78,23 +78,27 @@ struct WaiversCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List waivers, active, expired and revoked.")
+        static let configuration = CommandConfiguration(
+            abstract: "List waivers, active, expired and revoked, newest first.",
+            discussion: "--format json prints {\"waivers\": […], \"nextCursor\": …}; pass nextCursor to --cursor.")
         @OptionGroup var connection: OperatorOptions
+        @Option(help: "At most this many (1 to 500).") var limit = 100
+        @Option(help: "Continue after a previous answer's nextCursor.") var cursor: String?
         @Option var format: OutputFormat = .table
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
-                let waivers = try await api.client.listWaivers().ok.body.json
-                guard format == .table else { return print(try jsonText(waivers)) }
+                let page = try await api.client.listWaivers(query: .init(limit: limit, cursor: cursor)).ok.body.json
+                guard format == .table else { return print(try jsonText(page)) }
                 let now = Date()
-                let rows = waivers.map { waiver in
-                    [
+                let rows: [[String]] = page.waivers.map { (waiver: Components.Schemas.Waiver) -> [String] in
+                    let scope =
+                        waiver.deviceID.map { String($0.prefix(8)) }
+                        ?? (waiver.label?.additionalProperties ?? [:]).map { "\($0.key)=\($0.value)" }.joined()
+                    return [
                         waiver.id,
                         waiver.revokedAt != nil ? "revoked" : (waiver.expiresAt > now ? "active" : "expired"),
-                        waiver.rule,
-                        waiver.deviceID.map { String($0.prefix(8)) }
-                            ?? (waiver.label?.additionalProperties ?? [:]).map { "\($0.key)=\($0.value)" }.joined(),
-                        waiver.by + ": " + waiver.reason,
+                        waiver.rule, scope, waiver.by + ": " + waiver.reason,
                     ]
                 }
                 print(

@@ -58,7 +58,7 @@ struct Devices: AsyncParsableCommand {
                             device.lastSeen.map { $0.formatted(.iso8601) } ?? "never",
                         ].joined())
                 }
-                if let next = page.nextCursor { print("… more: --cursor \(next)") }
+                PageOptions.more(page.nextCursor)
             }
         }
     }
@@ -170,6 +170,15 @@ struct ActorOptions: ParsableArguments {
 
     var who: String { by ?? currentUser }
     var caller: Caller { .local(who) }
+}
+
+/// A page of a list, newest first, as the API pages it.
+struct PageOptions: ParsableArguments {
+    @Option(help: "At most this many (1 to 500).") var limit = 100
+    @Option(help: "Continue after the previous page (the cursor it printed last).") var cursor: String?
+
+    /// The line that ends a page that is not the last.
+    static func more(_ next: String?) { if let next { print("… more: --cursor \(next)") } }
 }
 
 extension ConfigOptions {

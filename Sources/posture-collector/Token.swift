@@ -44,12 +44,16 @@ struct Token: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tokens (never their secret).")
         @OptionGroup var options: ConfigOptions
+        @OptionGroup var paging: PageOptions
 
         func run() async throws {
-            for token in try await options.fleet().enrollmentTokens(by: .local(currentUser)) {
+            let page = try await options.fleet().enrollmentTokens(
+                limit: paging.limit, cursor: paging.cursor, by: .local(currentUser))
+            for token in page.tokens {
                 let kind = token.reusable ? "reusable" : (token.uses == 0 ? "one-time" : "used")
                 print("\(token.id)  \(kind)  uses=\(token.uses)  expires=\(token.expiresAt)")
             }
+            PageOptions.more(page.nextCursor)
         }
     }
 }

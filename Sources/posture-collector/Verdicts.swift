@@ -165,15 +165,19 @@ struct APIToken: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List API tokens (never their secret).")
         @OptionGroup var options: ConfigOptions
+        @OptionGroup var paging: PageOptions
 
         func run() async throws {
             let now = Date()
-            for token in try await options.fleet().apiTokens(by: .local(currentUser)) {
+            let page = try await options.fleet().apiTokens(
+                limit: paging.limit, cursor: paging.cursor, by: .local(currentUser))
+            for token in page.tokens {
                 let state =
                     token.revokedAt != nil
                     ? "revoked" : (token.expiresAt.map { $0 > now } ?? true ? "active" : "expired")
                 print("\(token.id)  \(state)  \(token.name)  \(token.scopes.joined(separator: " "))")
             }
+            PageOptions.more(page.nextCursor)
         }
     }
 
@@ -217,15 +221,19 @@ struct Waivers: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List waivers.")
         @OptionGroup var options: ConfigOptions
+        @OptionGroup var paging: PageOptions
 
         func run() async throws {
-            for waiver in try await options.fleet().waivers(by: .local(currentUser)) {
+            let page = try await options.fleet().waivers(
+                limit: paging.limit, cursor: paging.cursor, by: .local(currentUser))
+            for waiver in page.waivers {
                 let state = waiver.revokedAt != nil ? "revoked" : (waiver.expiresAt > Date() ? "active" : "expired")
                 let scope = waiver.deviceID.map { "device \($0)" } ?? "label \(waiver.label ?? [:])"
                 print(
                     "\(waiver.id)  \(state)  \(waiver.rule)  \(scope)  until \(waiver.expiresAt.formatted(.iso8601))  by \(waiver.by): \(waiver.reason)"
                 )
             }
+            PageOptions.more(page.nextCursor)
         }
     }
 

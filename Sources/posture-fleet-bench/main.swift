@@ -187,7 +187,7 @@ let noncompliant = query { $0.verdict = "noncompliant" }
 try await measure("first page: verdict=noncompliant (by hostname)", target: 20) {
     try await fleet.fleetDevices(noncompliant).devices.count
 }
-try await measure("first page: failing_rule=secure-boot", target: 20) {
+try await measure("first page: failingRule=secure-boot", target: 20) {
     try await fleet.fleetDevices(query { $0.failingRule = "secure-boot" }).devices.count
 }
 try await measure("first page: label team=team-7", target: 20) {
@@ -202,7 +202,7 @@ try await measure("first page: os debian 12, noncompliant", target: 20) {
         }
     ).devices.count
 }
-try await measure("first page: seen_before 24h (silent)", target: 20) {
+try await measure("first page: seenBefore 24h (silent)", target: 20) {
     try await fleet.fleetDevices(query { $0.seenBefore = Date().addingTimeInterval(-86400) }).devices.count
 }
 try await measure("first page: hostname contains host-4242", target: 20) {

@@ -270,7 +270,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         in: request.soar_query,
                         style: .form,
                         explode: true,
-                        name: "failing_rule",
+                        name: "failingRule",
                         as: Swift.String.self
                     ),
                     label: try converter.getOptionalQueryItemAsURI(
@@ -291,7 +291,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         in: request.soar_query,
                         style: .form,
                         explode: true,
-                        name: "os_version",
+                        name: "osVersion",
                         as: Swift.String.self
                     ),
                     hostname: try converter.getOptionalQueryItemAsURI(
@@ -305,14 +305,14 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         in: request.soar_query,
                         style: .form,
                         explode: true,
-                        name: "seen_before",
+                        name: "seenBefore",
                         as: Swift.String.self
                     ),
                     seenAfter: try converter.getOptionalQueryItemAsURI(
                         in: request.soar_query,
                         style: .form,
                         explode: true,
-                        name: "seen_after",
+                        name: "seenAfter",
                         as: Swift.String.self
                     ),
                     state: try converter.getOptionalQueryItemAsURI(
@@ -748,12 +748,12 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                         name: "code",
                         as: Swift.String.self
                     ),
-                    before: try converter.getOptionalQueryItemAsURI(
+                    cursor: try converter.getOptionalQueryItemAsURI(
                         in: request.soar_query,
                         style: .form,
                         explode: true,
-                        name: "before",
-                        as: Swift.Int64.self
+                        name: "cursor",
+                        as: Components.Parameters.Cursor.self
                     ),
                     limit: try converter.getOptionalQueryItemAsURI(
                         in: request.soar_query,
@@ -1499,8 +1499,27 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                 APIHandler.listAllStreams($0)
             },
             deserializer: { request, requestBody, metadata in
+                let query: Operations.ListAllStreams.Input.Query = .init(
+                    limit: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "limit",
+                        as: Components.Parameters.Limit.self
+                    ),
+                    cursor: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "cursor",
+                        as: Components.Parameters.Cursor.self
+                    )
+                )
                 let headers: Operations.ListAllStreams.Input.Headers = .init(accept: try converter.extractAcceptHeaderIfPresent(in: request.headerFields))
-                return Operations.ListAllStreams.Input(headers: headers)
+                return Operations.ListAllStreams.Input(
+                    query: query,
+                    headers: headers
+                )
             },
             serializer: { output, request in
                 switch output {
@@ -1519,6 +1538,24 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                             value,
                             headerFields: &response.headerFields,
                             contentType: "application/json; charset=utf-8"
+                        )
+                    }
+                    return (response, body)
+                case let .badRequest(value):
+                    suppressUnusedWarning(value)
+                    var response = HTTPTypes.HTTPResponse(soar_statusCode: 400)
+                    suppressMutabilityWarning(&response)
+                    let body: OpenAPIRuntime.HTTPBody
+                    switch value.body {
+                    case let .applicationProblemJson(value):
+                        try converter.validateAcceptIfPresent(
+                            "application/problem+json",
+                            in: request.headerFields
+                        )
+                        body = try converter.setResponseBodyAsJSON(
+                            value,
+                            headerFields: &response.headerFields,
+                            contentType: "application/problem+json; charset=utf-8"
                         )
                     }
                     return (response, body)
@@ -1770,7 +1807,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
     }
     /// List waivers
     ///
-    /// Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, oldest first.
+    /// Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, newest first.
     ///
     /// - Remark: HTTP `GET /v1/waivers`.
     /// - Remark: Generated from `#/paths//v1/waivers/get(listWaivers)`.
@@ -1788,8 +1825,27 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                 APIHandler.listWaivers($0)
             },
             deserializer: { request, requestBody, metadata in
+                let query: Operations.ListWaivers.Input.Query = .init(
+                    limit: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "limit",
+                        as: Components.Parameters.Limit.self
+                    ),
+                    cursor: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "cursor",
+                        as: Components.Parameters.Cursor.self
+                    )
+                )
                 let headers: Operations.ListWaivers.Input.Headers = .init(accept: try converter.extractAcceptHeaderIfPresent(in: request.headerFields))
-                return Operations.ListWaivers.Input(headers: headers)
+                return Operations.ListWaivers.Input(
+                    query: query,
+                    headers: headers
+                )
             },
             serializer: { output, request in
                 switch output {
@@ -1808,6 +1864,24 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                             value,
                             headerFields: &response.headerFields,
                             contentType: "application/json; charset=utf-8"
+                        )
+                    }
+                    return (response, body)
+                case let .badRequest(value):
+                    suppressUnusedWarning(value)
+                    var response = HTTPTypes.HTTPResponse(soar_statusCode: 400)
+                    suppressMutabilityWarning(&response)
+                    let body: OpenAPIRuntime.HTTPBody
+                    switch value.body {
+                    case let .applicationProblemJson(value):
+                        try converter.validateAcceptIfPresent(
+                            "application/problem+json",
+                            in: request.headerFields
+                        )
+                        body = try converter.setResponseBodyAsJSON(
+                            value,
+                            headerFields: &response.headerFields,
+                            contentType: "application/problem+json; charset=utf-8"
                         )
                     }
                     return (response, body)
@@ -2239,7 +2313,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
     }
     /// List enrollment tokens
     ///
-    /// Scope `admin`. Oldest first.
+    /// Scope `admin`. Newest first.
     ///
     /// - Remark: HTTP `GET /v1/enrollment-tokens`.
     /// - Remark: Generated from `#/paths//v1/enrollment-tokens/get(listEnrollmentTokens)`.
@@ -2257,8 +2331,27 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                 APIHandler.listEnrollmentTokens($0)
             },
             deserializer: { request, requestBody, metadata in
+                let query: Operations.ListEnrollmentTokens.Input.Query = .init(
+                    limit: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "limit",
+                        as: Components.Parameters.Limit.self
+                    ),
+                    cursor: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "cursor",
+                        as: Components.Parameters.Cursor.self
+                    )
+                )
                 let headers: Operations.ListEnrollmentTokens.Input.Headers = .init(accept: try converter.extractAcceptHeaderIfPresent(in: request.headerFields))
-                return Operations.ListEnrollmentTokens.Input(headers: headers)
+                return Operations.ListEnrollmentTokens.Input(
+                    query: query,
+                    headers: headers
+                )
             },
             serializer: { output, request in
                 switch output {
@@ -2277,6 +2370,24 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                             value,
                             headerFields: &response.headerFields,
                             contentType: "application/json; charset=utf-8"
+                        )
+                    }
+                    return (response, body)
+                case let .badRequest(value):
+                    suppressUnusedWarning(value)
+                    var response = HTTPTypes.HTTPResponse(soar_statusCode: 400)
+                    suppressMutabilityWarning(&response)
+                    let body: OpenAPIRuntime.HTTPBody
+                    switch value.body {
+                    case let .applicationProblemJson(value):
+                        try converter.validateAcceptIfPresent(
+                            "application/problem+json",
+                            in: request.headerFields
+                        )
+                        body = try converter.setResponseBodyAsJSON(
+                            value,
+                            headerFields: &response.headerFields,
+                            contentType: "application/problem+json; charset=utf-8"
                         )
                     }
                     return (response, body)
@@ -2504,7 +2615,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
     }
     /// List API tokens
     ///
-    /// Scope `admin`. Oldest first, revoked ones included.
+    /// Scope `admin`. Newest first, revoked ones included.
     ///
     /// - Remark: HTTP `GET /v1/api-tokens`.
     /// - Remark: Generated from `#/paths//v1/api-tokens/get(listAPITokens)`.
@@ -2522,8 +2633,27 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                 APIHandler.listAPITokens($0)
             },
             deserializer: { request, requestBody, metadata in
+                let query: Operations.ListAPITokens.Input.Query = .init(
+                    limit: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "limit",
+                        as: Components.Parameters.Limit.self
+                    ),
+                    cursor: try converter.getOptionalQueryItemAsURI(
+                        in: request.soar_query,
+                        style: .form,
+                        explode: true,
+                        name: "cursor",
+                        as: Components.Parameters.Cursor.self
+                    )
+                )
                 let headers: Operations.ListAPITokens.Input.Headers = .init(accept: try converter.extractAcceptHeaderIfPresent(in: request.headerFields))
-                return Operations.ListAPITokens.Input(headers: headers)
+                return Operations.ListAPITokens.Input(
+                    query: query,
+                    headers: headers
+                )
             },
             serializer: { output, request in
                 switch output {
@@ -2542,6 +2672,24 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                             value,
                             headerFields: &response.headerFields,
                             contentType: "application/json; charset=utf-8"
+                        )
+                    }
+                    return (response, body)
+                case let .badRequest(value):
+                    suppressUnusedWarning(value)
+                    var response = HTTPTypes.HTTPResponse(soar_statusCode: 400)
+                    suppressMutabilityWarning(&response)
+                    let body: OpenAPIRuntime.HTTPBody
+                    switch value.body {
+                    case let .applicationProblemJson(value):
+                        try converter.validateAcceptIfPresent(
+                            "application/problem+json",
+                            in: request.headerFields
+                        )
+                        body = try converter.setResponseBodyAsJSON(
+                            value,
+                            headerFields: &response.headerFields,
+                            contentType: "application/problem+json; charset=utf-8"
                         )
                     }
                     return (response, body)
@@ -2995,7 +3143,7 @@ fileprivate extension UniversalServer where APIHandler: APIProtocol {
                     in: request.soar_query,
                     style: .form,
                     explode: true,
-                    name: "expect_head",
+                    name: "expectHead",
                     as: Swift.String.self
                 ))
                 let headers: Operations.VerifyAuditTrail.Input.Headers = .init(accept: try converter.extractAcceptHeaderIfPresent(in: request.headerFields))

@@ -22,5 +22,13 @@ extension Components {
         ///
         /// - Remark: Generated from `#/components/parameters/DeviceLookup`.
         public typealias DeviceLookup = Swift.String
+        /// Page size (default 100).
+        ///
+        /// - Remark: Generated from `#/components/parameters/Limit`.
+        public typealias Limit = Swift.Int
+        /// The previous page's `nextCursor`: opaque; 400 for one this collector did not give.
+        ///
+        /// - Remark: Generated from `#/components/parameters/Cursor`.
+        public typealias Cursor = Swift.String
     }
 }

@@ -470,31 +470,33 @@ extension Components {
                 case id
             }
         }
+        /// A page of security events, newest first.
+        ///
         /// - Remark: Generated from `#/components/schemas/EventPage`.
         public struct EventPage: Codable, Hashable, Sendable {
             /// Newest first.
             ///
             /// - Remark: Generated from `#/components/schemas/EventPage/events`.
             public var events: [Components.Schemas.SecurityEvent]
-            /// Pass as `before` for older events; absent when the page was not full.
+            /// Pass as `cursor` for older events; absent on the last page.
             ///
-            /// - Remark: Generated from `#/components/schemas/EventPage/nextBefore`.
-            public var nextBefore: Swift.Int64?
+            /// - Remark: Generated from `#/components/schemas/EventPage/nextCursor`.
+            public var nextCursor: Swift.String?
             /// Creates a new `EventPage`.
             ///
             /// - Parameters:
             ///   - events: Newest first.
-            ///   - nextBefore: Pass as `before` for older events; absent when the page was not full.
+            ///   - nextCursor: Pass as `cursor` for older events; absent on the last page.
             public init(
                 events: [Components.Schemas.SecurityEvent],
-                nextBefore: Swift.Int64? = nil
+                nextCursor: Swift.String? = nil
             ) {
                 self.events = events
-                self.nextBefore = nextBefore
+                self.nextCursor = nextCursor
             }
             public enum CodingKeys: String, CodingKey {
                 case events
-                case nextBefore
+                case nextCursor
             }
         }
         /// - Remark: Generated from `#/components/schemas/RuleOutcome`.
@@ -1318,7 +1320,7 @@ extension Components {
             public var intact: Swift.Bool
             /// - Remark: Generated from `#/components/schemas/AuditReport/entries`.
             public var entries: Swift.Int
-            /// The hash at the head of the chain: note it, pass it later as `expect_head`.
+            /// The hash at the head of the chain: note it, pass it later as `expectHead`.
             ///
             /// - Remark: Generated from `#/components/schemas/AuditReport/head`.
             public var head: Swift.String
@@ -1329,7 +1331,7 @@ extension Components {
             /// - Parameters:
             ///   - intact:
             ///   - entries:
-            ///   - head: The hash at the head of the chain: note it, pass it later as `expect_head`.
+            ///   - head: The hash at the head of the chain: note it, pass it later as `expectHead`.
             ///   - problems:
             public init(
                 intact: Swift.Bool,
@@ -1985,6 +1987,114 @@ extension Components {
             public enum CodingKeys: String, CodingKey {
                 case status
                 case reason
+            }
+        }
+        /// A page of waivers, newest first: every list of the API pages alike (`limit`, `cursor`, `nextCursor`).
+        ///
+        /// - Remark: Generated from `#/components/schemas/WaiverPage`.
+        public struct WaiverPage: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/WaiverPage/waivers`.
+            public var waivers: [Components.Schemas.Waiver]
+            /// Pass as `cursor` for the next page; absent on the last.
+            ///
+            /// - Remark: Generated from `#/components/schemas/WaiverPage/nextCursor`.
+            public var nextCursor: Swift.String?
+            /// Creates a new `WaiverPage`.
+            ///
+            /// - Parameters:
+            ///   - waivers:
+            ///   - nextCursor: Pass as `cursor` for the next page; absent on the last.
+            public init(
+                waivers: [Components.Schemas.Waiver],
+                nextCursor: Swift.String? = nil
+            ) {
+                self.waivers = waivers
+                self.nextCursor = nextCursor
+            }
+            public enum CodingKeys: String, CodingKey {
+                case waivers
+                case nextCursor
+            }
+        }
+        /// A page of enrollment tokens, newest first: every list of the API pages alike (`limit`, `cursor`, `nextCursor`).
+        ///
+        /// - Remark: Generated from `#/components/schemas/EnrollmentTokenPage`.
+        public struct EnrollmentTokenPage: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/EnrollmentTokenPage/tokens`.
+            public var tokens: [Components.Schemas.EnrollmentToken]
+            /// Pass as `cursor` for the next page; absent on the last.
+            ///
+            /// - Remark: Generated from `#/components/schemas/EnrollmentTokenPage/nextCursor`.
+            public var nextCursor: Swift.String?
+            /// Creates a new `EnrollmentTokenPage`.
+            ///
+            /// - Parameters:
+            ///   - tokens:
+            ///   - nextCursor: Pass as `cursor` for the next page; absent on the last.
+            public init(
+                tokens: [Components.Schemas.EnrollmentToken],
+                nextCursor: Swift.String? = nil
+            ) {
+                self.tokens = tokens
+                self.nextCursor = nextCursor
+            }
+            public enum CodingKeys: String, CodingKey {
+                case tokens
+                case nextCursor
+            }
+        }
+        /// A page of API tokens, newest first, revoked ones included: every list of the API pages alike (`limit`, `cursor`, `nextCursor`).
+        ///
+        /// - Remark: Generated from `#/components/schemas/APITokenPage`.
+        public struct APITokenPage: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/APITokenPage/tokens`.
+            public var tokens: [Components.Schemas.APIToken]
+            /// Pass as `cursor` for the next page; absent on the last.
+            ///
+            /// - Remark: Generated from `#/components/schemas/APITokenPage/nextCursor`.
+            public var nextCursor: Swift.String?
+            /// Creates a new `APITokenPage`.
+            ///
+            /// - Parameters:
+            ///   - tokens:
+            ///   - nextCursor: Pass as `cursor` for the next page; absent on the last.
+            public init(
+                tokens: [Components.Schemas.APIToken],
+                nextCursor: Swift.String? = nil
+            ) {
+                self.tokens = tokens
+                self.nextCursor = nextCursor
+            }
+            public enum CodingKeys: String, CodingKey {
+                case tokens
+                case nextCursor
+            }
+        }
+        /// A page of every receiver's stream, newest first: every list of the API pages alike (`limit`, `cursor`, `nextCursor`).
+        ///
+        /// - Remark: Generated from `#/components/schemas/OperatorStreamPage`.
+        public struct OperatorStreamPage: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/OperatorStreamPage/streams`.
+            public var streams: [Components.Schemas.OperatorStream]
+            /// Pass as `cursor` for the next page; absent on the last.
+            ///
+            /// - Remark: Generated from `#/components/schemas/OperatorStreamPage/nextCursor`.
+            public var nextCursor: Swift.String?
+            /// Creates a new `OperatorStreamPage`.
+            ///
+            /// - Parameters:
+            ///   - streams:
+            ///   - nextCursor: Pass as `cursor` for the next page; absent on the last.
+            public init(
+                streams: [Components.Schemas.OperatorStream],
+                nextCursor: Swift.String? = nil
+            ) {
+                self.streams = streams
+                self.nextCursor = nextCursor
+            }
+            public enum CodingKeys: String, CodingKey {
+                case streams
+                case nextCursor
             }
         }
     }

@@ -42,7 +42,7 @@ public enum Operations {
                 public var verdict: Operations.ListDevices.Input.Query.VerdictPayload?
                 /// Only devices failing this rule.
                 ///
-                /// - Remark: Generated from `#/paths/v1/devices/GET/query/failing_rule`.
+                /// - Remark: Generated from `#/paths/v1/devices/GET/query/failingRule`.
                 public var failingRule: Swift.String?
                 /// `key=value`: only devices with this label.
                 ///
@@ -54,7 +54,7 @@ public enum Operations {
                 public var os: Swift.String?
                 /// os-release `VERSION_ID` of the newest report, e.g. `12`.
                 ///
-                /// - Remark: Generated from `#/paths/v1/devices/GET/query/os_version`.
+                /// - Remark: Generated from `#/paths/v1/devices/GET/query/osVersion`.
                 public var osVersion: Swift.String?
                 /// A case-insensitive part of the hostname.
                 ///
@@ -62,11 +62,11 @@ public enum Operations {
                 public var hostname: Swift.String?
                 /// Last report before this time or duration ago; never seen counts as before.
                 ///
-                /// - Remark: Generated from `#/paths/v1/devices/GET/query/seen_before`.
+                /// - Remark: Generated from `#/paths/v1/devices/GET/query/seenBefore`.
                 public var seenBefore: Swift.String?
                 /// Last report at or after this time or duration ago.
                 ///
-                /// - Remark: Generated from `#/paths/v1/devices/GET/query/seen_after`.
+                /// - Remark: Generated from `#/paths/v1/devices/GET/query/seenAfter`.
                 public var seenAfter: Swift.String?
                 /// - Remark: Generated from `#/paths/v1/devices/GET/query/state`.
                 @frozen public enum StatePayload: String, Codable, Hashable, Sendable, CaseIterable {
@@ -840,10 +840,10 @@ public enum Operations {
                 ///
                 /// - Remark: Generated from `#/paths/v1/events/GET/query/code`.
                 public var code: Swift.String?
-                /// Only events older than this ID: the previous page's `nextBefore`.
+                /// The previous page's `nextCursor`: opaque; 400 for one this collector did not give.
                 ///
-                /// - Remark: Generated from `#/paths/v1/events/GET/query/before`.
-                public var before: Swift.Int64?
+                /// - Remark: Generated from `#/paths/v1/events/GET/query/cursor`.
+                public var cursor: Components.Parameters.Cursor?
                 /// Page size.
                 ///
                 /// - Remark: Generated from `#/paths/v1/events/GET/query/limit`.
@@ -853,17 +853,17 @@ public enum Operations {
                 /// - Parameters:
                 ///   - device: Only events of this device ID.
                 ///   - code: A code, or a prefix ending in `.` or `*` (e.g. `enforcement.`).
-                ///   - before: Only events older than this ID: the previous page's `nextBefore`.
+                ///   - cursor: The previous page's `nextCursor`: opaque; 400 for one this collector did not give.
                 ///   - limit: Page size.
                 public init(
                     device: Swift.String? = nil,
                     code: Swift.String? = nil,
-                    before: Swift.Int64? = nil,
+                    cursor: Components.Parameters.Cursor? = nil,
                     limit: Swift.Int? = nil
                 ) {
                     self.device = device
                     self.code = code
-                    self.before = before
+                    self.cursor = cursor
                     self.limit = limit
                 }
             }
@@ -2007,6 +2007,30 @@ public enum Operations {
     public enum ListAllStreams {
         public static let id: Swift.String = "listAllStreams"
         public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v1/ssf/streams/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Page size (default 100).
+                ///
+                /// - Remark: Generated from `#/paths/v1/ssf/streams/GET/query/limit`.
+                public var limit: Components.Parameters.Limit?
+                /// The previous page's `nextCursor`: opaque; 400 for one this collector did not give.
+                ///
+                /// - Remark: Generated from `#/paths/v1/ssf/streams/GET/query/cursor`.
+                public var cursor: Components.Parameters.Cursor?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - limit: Page size (default 100).
+                ///   - cursor: The previous page's `nextCursor`: opaque; 400 for one this collector did not give.
+                public init(
+                    limit: Components.Parameters.Limit? = nil,
+                    cursor: Components.Parameters.Cursor? = nil
+                ) {
+                    self.limit = limit
+                    self.cursor = cursor
+                }
+            }
+            public var query: Operations.ListAllStreams.Input.Query
             /// - Remark: Generated from `#/paths/v1/ssf/streams/GET/header`.
             public struct Headers: Sendable, Hashable {
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListAllStreams.AcceptableContentType>]
@@ -2022,8 +2046,13 @@ public enum Operations {
             /// Creates a new `Input`.
             ///
             /// - Parameters:
+            ///   - query:
             ///   - headers:
-            public init(headers: Operations.ListAllStreams.Input.Headers = .init()) {
+            public init(
+                query: Operations.ListAllStreams.Input.Query = .init(),
+                headers: Operations.ListAllStreams.Input.Headers = .init()
+            ) {
+                self.query = query
                 self.headers = headers
             }
         }
@@ -2032,12 +2061,12 @@ public enum Operations {
                 /// - Remark: Generated from `#/paths/v1/ssf/streams/GET/responses/200/content`.
                 @frozen public enum Body: Sendable, Hashable {
                     /// - Remark: Generated from `#/paths/v1/ssf/streams/GET/responses/200/content/application\/json`.
-                    case json([Components.Schemas.OperatorStream])
+                    case json(Components.Schemas.OperatorStreamPage)
                     /// The associated value of the enum case if `self` is `.json`.
                     ///
                     /// - Throws: An error if `self` is not `.json`.
                     /// - SeeAlso: `.json`.
-                    public var json: [Components.Schemas.OperatorStream] {
+                    public var json: Components.Schemas.OperatorStreamPage {
                         get throws {
                             switch self {
                             case let .json(body):
@@ -2074,6 +2103,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// A query parameter or the body is not what the operation takes (`malformed_request`).
+            ///
+            /// - Remark: Generated from `#/paths//v1/ssf/streams/get(listAllStreams)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
                             response: self
                         )
                     }
@@ -2472,13 +2524,37 @@ public enum Operations {
     }
     /// List waivers
     ///
-    /// Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, oldest first.
+    /// Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, newest first.
     ///
     /// - Remark: HTTP `GET /v1/waivers`.
     /// - Remark: Generated from `#/paths//v1/waivers/get(listWaivers)`.
     public enum ListWaivers {
         public static let id: Swift.String = "listWaivers"
         public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v1/waivers/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Page size (default 100).
+                ///
+                /// - Remark: Generated from `#/paths/v1/waivers/GET/query/limit`.
+                public var limit: Components.Parameters.Limit?
+                /// The previous page's `nextCursor`: opaque; 400 for one this collector did not give.
+                ///
+                /// - Remark: Generated from `#/paths/v1/waivers/GET/query/cursor`.
+                public var cursor: Components.Parameters.Cursor?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - limit: Page size (default 100).
+                ///   - cursor: The previous page's `nextCursor`: opaque; 400 for one this collector did not give.
+                public init(
+                    limit: Components.Parameters.Limit? = nil,
+                    cursor: Components.Parameters.Cursor? = nil
+                ) {
+                    self.limit = limit
+                    self.cursor = cursor
+                }
+            }
+            public var query: Operations.ListWaivers.Input.Query
             /// - Remark: Generated from `#/paths/v1/waivers/GET/header`.
             public struct Headers: Sendable, Hashable {
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListWaivers.AcceptableContentType>]
@@ -2494,8 +2570,13 @@ public enum Operations {
             /// Creates a new `Input`.
             ///
             /// - Parameters:
+            ///   - query:
             ///   - headers:
-            public init(headers: Operations.ListWaivers.Input.Headers = .init()) {
+            public init(
+                query: Operations.ListWaivers.Input.Query = .init(),
+                headers: Operations.ListWaivers.Input.Headers = .init()
+            ) {
+                self.query = query
                 self.headers = headers
             }
         }
@@ -2504,12 +2585,12 @@ public enum Operations {
                 /// - Remark: Generated from `#/paths/v1/waivers/GET/responses/200/content`.
                 @frozen public enum Body: Sendable, Hashable {
                     /// - Remark: Generated from `#/paths/v1/waivers/GET/responses/200/content/application\/json`.
-                    case json([Components.Schemas.Waiver])
+                    case json(Components.Schemas.WaiverPage)
                     /// The associated value of the enum case if `self` is `.json`.
                     ///
                     /// - Throws: An error if `self` is not `.json`.
                     /// - SeeAlso: `.json`.
-                    public var json: [Components.Schemas.Waiver] {
+                    public var json: Components.Schemas.WaiverPage {
                         get throws {
                             switch self {
                             case let .json(body):
@@ -2546,6 +2627,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// A query parameter or the body is not what the operation takes (`malformed_request`).
+            ///
+            /// - Remark: Generated from `#/paths//v1/waivers/get(listWaivers)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
                             response: self
                         )
                     }
@@ -3211,13 +3315,37 @@ public enum Operations {
     }
     /// List enrollment tokens
     ///
-    /// Scope `admin`. Oldest first.
+    /// Scope `admin`. Newest first.
     ///
     /// - Remark: HTTP `GET /v1/enrollment-tokens`.
     /// - Remark: Generated from `#/paths//v1/enrollment-tokens/get(listEnrollmentTokens)`.
     public enum ListEnrollmentTokens {
         public static let id: Swift.String = "listEnrollmentTokens"
         public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v1/enrollment-tokens/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Page size (default 100).
+                ///
+                /// - Remark: Generated from `#/paths/v1/enrollment-tokens/GET/query/limit`.
+                public var limit: Components.Parameters.Limit?
+                /// The previous page's `nextCursor`: opaque; 400 for one this collector did not give.
+                ///
+                /// - Remark: Generated from `#/paths/v1/enrollment-tokens/GET/query/cursor`.
+                public var cursor: Components.Parameters.Cursor?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - limit: Page size (default 100).
+                ///   - cursor: The previous page's `nextCursor`: opaque; 400 for one this collector did not give.
+                public init(
+                    limit: Components.Parameters.Limit? = nil,
+                    cursor: Components.Parameters.Cursor? = nil
+                ) {
+                    self.limit = limit
+                    self.cursor = cursor
+                }
+            }
+            public var query: Operations.ListEnrollmentTokens.Input.Query
             /// - Remark: Generated from `#/paths/v1/enrollment-tokens/GET/header`.
             public struct Headers: Sendable, Hashable {
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListEnrollmentTokens.AcceptableContentType>]
@@ -3233,8 +3361,13 @@ public enum Operations {
             /// Creates a new `Input`.
             ///
             /// - Parameters:
+            ///   - query:
             ///   - headers:
-            public init(headers: Operations.ListEnrollmentTokens.Input.Headers = .init()) {
+            public init(
+                query: Operations.ListEnrollmentTokens.Input.Query = .init(),
+                headers: Operations.ListEnrollmentTokens.Input.Headers = .init()
+            ) {
+                self.query = query
                 self.headers = headers
             }
         }
@@ -3243,12 +3376,12 @@ public enum Operations {
                 /// - Remark: Generated from `#/paths/v1/enrollment-tokens/GET/responses/200/content`.
                 @frozen public enum Body: Sendable, Hashable {
                     /// - Remark: Generated from `#/paths/v1/enrollment-tokens/GET/responses/200/content/application\/json`.
-                    case json([Components.Schemas.EnrollmentToken])
+                    case json(Components.Schemas.EnrollmentTokenPage)
                     /// The associated value of the enum case if `self` is `.json`.
                     ///
                     /// - Throws: An error if `self` is not `.json`.
                     /// - SeeAlso: `.json`.
-                    public var json: [Components.Schemas.EnrollmentToken] {
+                    public var json: Components.Schemas.EnrollmentTokenPage {
                         get throws {
                             switch self {
                             case let .json(body):
@@ -3285,6 +3418,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// A query parameter or the body is not what the operation takes (`malformed_request`).
+            ///
+            /// - Remark: Generated from `#/paths//v1/enrollment-tokens/get(listEnrollmentTokens)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
                             response: self
                         )
                     }
@@ -3674,13 +3830,37 @@ public enum Operations {
     }
     /// List API tokens
     ///
-    /// Scope `admin`. Oldest first, revoked ones included.
+    /// Scope `admin`. Newest first, revoked ones included.
     ///
     /// - Remark: HTTP `GET /v1/api-tokens`.
     /// - Remark: Generated from `#/paths//v1/api-tokens/get(listAPITokens)`.
     public enum ListAPITokens {
         public static let id: Swift.String = "listAPITokens"
         public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v1/api-tokens/GET/query`.
+            public struct Query: Sendable, Hashable {
+                /// Page size (default 100).
+                ///
+                /// - Remark: Generated from `#/paths/v1/api-tokens/GET/query/limit`.
+                public var limit: Components.Parameters.Limit?
+                /// The previous page's `nextCursor`: opaque; 400 for one this collector did not give.
+                ///
+                /// - Remark: Generated from `#/paths/v1/api-tokens/GET/query/cursor`.
+                public var cursor: Components.Parameters.Cursor?
+                /// Creates a new `Query`.
+                ///
+                /// - Parameters:
+                ///   - limit: Page size (default 100).
+                ///   - cursor: The previous page's `nextCursor`: opaque; 400 for one this collector did not give.
+                public init(
+                    limit: Components.Parameters.Limit? = nil,
+                    cursor: Components.Parameters.Cursor? = nil
+                ) {
+                    self.limit = limit
+                    self.cursor = cursor
+                }
+            }
+            public var query: Operations.ListAPITokens.Input.Query
             /// - Remark: Generated from `#/paths/v1/api-tokens/GET/header`.
             public struct Headers: Sendable, Hashable {
                 public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.ListAPITokens.AcceptableContentType>]
@@ -3696,8 +3876,13 @@ public enum Operations {
             /// Creates a new `Input`.
             ///
             /// - Parameters:
+            ///   - query:
             ///   - headers:
-            public init(headers: Operations.ListAPITokens.Input.Headers = .init()) {
+            public init(
+                query: Operations.ListAPITokens.Input.Query = .init(),
+                headers: Operations.ListAPITokens.Input.Headers = .init()
+            ) {
+                self.query = query
                 self.headers = headers
             }
         }
@@ -3706,12 +3891,12 @@ public enum Operations {
                 /// - Remark: Generated from `#/paths/v1/api-tokens/GET/responses/200/content`.
                 @frozen public enum Body: Sendable, Hashable {
                     /// - Remark: Generated from `#/paths/v1/api-tokens/GET/responses/200/content/application\/json`.
-                    case json([Components.Schemas.APIToken])
+                    case json(Components.Schemas.APITokenPage)
                     /// The associated value of the enum case if `self` is `.json`.
                     ///
                     /// - Throws: An error if `self` is not `.json`.
                     /// - SeeAlso: `.json`.
-                    public var json: [Components.Schemas.APIToken] {
+                    public var json: Components.Schemas.APITokenPage {
                         get throws {
                             switch self {
                             case let .json(body):
@@ -3748,6 +3933,29 @@ public enum Operations {
                     default:
                         try throwUnexpectedResponseStatus(
                             expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// A query parameter or the body is not what the operation takes (`malformed_request`).
+            ///
+            /// - Remark: Generated from `#/paths//v1/api-tokens/get(listAPITokens)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
                             response: self
                         )
                     }
@@ -4424,7 +4632,7 @@ public enum Operations {
             public struct Query: Sendable, Hashable {
                 /// A head noted earlier: also reports entries added or removed since.
                 ///
-                /// - Remark: Generated from `#/paths/v1/audit/verify/GET/query/expect_head`.
+                /// - Remark: Generated from `#/paths/v1/audit/verify/GET/query/expectHead`.
                 public var expectHead: Swift.String?
                 /// Creates a new `Query`.
                 ///

@@ -82,7 +82,7 @@ public protocol APIProtocol: Sendable {
     func setStreamStatusAsTransmitter(_ input: Operations.SetStreamStatusAsTransmitter.Input) async throws -> Operations.SetStreamStatusAsTransmitter.Output
     /// List waivers
     ///
-    /// Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, oldest first.
+    /// Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, newest first.
     ///
     /// - Remark: HTTP `GET /v1/waivers`.
     /// - Remark: Generated from `#/paths//v1/waivers/get(listWaivers)`.
@@ -103,7 +103,7 @@ public protocol APIProtocol: Sendable {
     func revokeWaiver(_ input: Operations.RevokeWaiver.Input) async throws -> Operations.RevokeWaiver.Output
     /// List enrollment tokens
     ///
-    /// Scope `admin`. Oldest first.
+    /// Scope `admin`. Newest first.
     ///
     /// - Remark: HTTP `GET /v1/enrollment-tokens`.
     /// - Remark: Generated from `#/paths//v1/enrollment-tokens/get(listEnrollmentTokens)`.
@@ -117,7 +117,7 @@ public protocol APIProtocol: Sendable {
     func createEnrollmentToken(_ input: Operations.CreateEnrollmentToken.Input) async throws -> Operations.CreateEnrollmentToken.Output
     /// List API tokens
     ///
-    /// Scope `admin`. Oldest first, revoked ones included.
+    /// Scope `admin`. Newest first, revoked ones included.
     ///
     /// - Remark: HTTP `GET /v1/api-tokens`.
     /// - Remark: Generated from `#/paths//v1/api-tokens/get(listAPITokens)`.
@@ -260,8 +260,14 @@ extension APIProtocol {
     ///
     /// - Remark: HTTP `GET /v1/ssf/streams`.
     /// - Remark: Generated from `#/paths//v1/ssf/streams/get(listAllStreams)`.
-    public func listAllStreams(headers: Operations.ListAllStreams.Input.Headers = .init()) async throws -> Operations.ListAllStreams.Output {
-        try await listAllStreams(Operations.ListAllStreams.Input(headers: headers))
+    public func listAllStreams(
+        query: Operations.ListAllStreams.Input.Query = .init(),
+        headers: Operations.ListAllStreams.Input.Headers = .init()
+    ) async throws -> Operations.ListAllStreams.Output {
+        try await listAllStreams(Operations.ListAllStreams.Input(
+            query: query,
+            headers: headers
+        ))
     }
     /// Enable, pause or disable a receiver's stream
     ///
@@ -282,12 +288,18 @@ extension APIProtocol {
     }
     /// List waivers
     ///
-    /// Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, oldest first.
+    /// Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, newest first.
     ///
     /// - Remark: HTTP `GET /v1/waivers`.
     /// - Remark: Generated from `#/paths//v1/waivers/get(listWaivers)`.
-    public func listWaivers(headers: Operations.ListWaivers.Input.Headers = .init()) async throws -> Operations.ListWaivers.Output {
-        try await listWaivers(Operations.ListWaivers.Input(headers: headers))
+    public func listWaivers(
+        query: Operations.ListWaivers.Input.Query = .init(),
+        headers: Operations.ListWaivers.Input.Headers = .init()
+    ) async throws -> Operations.ListWaivers.Output {
+        try await listWaivers(Operations.ListWaivers.Input(
+            query: query,
+            headers: headers
+        ))
     }
     /// Create a waiver
     ///
@@ -323,12 +335,18 @@ extension APIProtocol {
     }
     /// List enrollment tokens
     ///
-    /// Scope `admin`. Oldest first.
+    /// Scope `admin`. Newest first.
     ///
     /// - Remark: HTTP `GET /v1/enrollment-tokens`.
     /// - Remark: Generated from `#/paths//v1/enrollment-tokens/get(listEnrollmentTokens)`.
-    public func listEnrollmentTokens(headers: Operations.ListEnrollmentTokens.Input.Headers = .init()) async throws -> Operations.ListEnrollmentTokens.Output {
-        try await listEnrollmentTokens(Operations.ListEnrollmentTokens.Input(headers: headers))
+    public func listEnrollmentTokens(
+        query: Operations.ListEnrollmentTokens.Input.Query = .init(),
+        headers: Operations.ListEnrollmentTokens.Input.Headers = .init()
+    ) async throws -> Operations.ListEnrollmentTokens.Output {
+        try await listEnrollmentTokens(Operations.ListEnrollmentTokens.Input(
+            query: query,
+            headers: headers
+        ))
     }
     /// Create an enrollment token
     ///
@@ -347,12 +365,18 @@ extension APIProtocol {
     }
     /// List API tokens
     ///
-    /// Scope `admin`. Oldest first, revoked ones included.
+    /// Scope `admin`. Newest first, revoked ones included.
     ///
     /// - Remark: HTTP `GET /v1/api-tokens`.
     /// - Remark: Generated from `#/paths//v1/api-tokens/get(listAPITokens)`.
-    public func listAPITokens(headers: Operations.ListAPITokens.Input.Headers = .init()) async throws -> Operations.ListAPITokens.Output {
-        try await listAPITokens(Operations.ListAPITokens.Input(headers: headers))
+    public func listAPITokens(
+        query: Operations.ListAPITokens.Input.Query = .init(),
+        headers: Operations.ListAPITokens.Input.Headers = .init()
+    ) async throws -> Operations.ListAPITokens.Output {
+        try await listAPITokens(Operations.ListAPITokens.Input(
+            query: query,
+            headers: headers
+        ))
     }
     /// Create an API token
     ///

@@ -41,8 +41,8 @@ enum DashboardPages {
     }
 
     static let filterNames = [
-        "verdict", "failing_rule", "label", "os", "os_version", "hostname", "seen_before",
-        "seen_after", "state", "sort", "order",
+        "verdict", "failingRule", "label", "os", "osVersion", "hostname", "seenBefore",
+        "seenAfter", "state", "sort", "order",
     ]
 
     static func devices(_ page: FleetPage, parameters: Parameters) -> [String: Any] {

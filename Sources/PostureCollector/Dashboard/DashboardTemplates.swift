@@ -65,12 +65,12 @@ enum DashboardTemplates {
         <span class="n" id="count-compliant">{{compliant}}</span> compliant</a>
         <a class="card stat unknown" href="/ui/devices?verdict=unknown"><span class="n">{{unknown}}</span> unknown</a>
         <div class="card stat"><span class="n">{{quarantined}}</span> quarantined</div>
-        <a class="card stat" href="/ui/devices?seen_before=24h"><span class="n">{{silent}}</span> silent for 24 h</a>
+        <a class="card stat" href="/ui/devices?seenBefore=24h"><span class="n">{{silent}}</span> silent for 24 h</a>
         </div>
         <div class="columns">
         <section class="card"><h2>Failing rules</h2>
         {{#hasRules}}<table><thead><tr><th>Rule</th><th class="num">Devices</th><th></th></tr></thead><tbody>
-        {{#rules}}<tr><td><a href="/ui/devices?failing_rule={{query}}">{{key}}</a></td><td class="num">{{devices}}</td>
+        {{#rules}}<tr><td><a href="/ui/devices?failingRule={{query}}">{{key}}</a></td><td class="num">{{devices}}</td>
         <td><meter min="0" max="{{max}}" low="0" high="0" optimum="0" value="{{devices}}">{{devices}}</meter></td></tr>{{/rules}}
         </tbody></table>{{/hasRules}}{{^rules}}<p>No device fails a rule.</p>{{/rules}}</section>
         <section class="card"><h2>Operating systems</h2>
@@ -95,7 +95,7 @@ enum DashboardTemplates {
         <label>Verdict <select name="verdict" id="filter-verdict">
         {{#verdicts}}<option value="{{value}}"{{#selected}} selected{{/selected}}>{{label}}</option>{{/verdicts}}
         </select></label>
-        <label>Failing rule <input name="failing_rule" value="{{filter.failing_rule}}"></label>
+        <label>Failing rule <input name="failingRule" value="{{filter.failingRule}}"></label>
         <label>Label <input name="label" placeholder="k=v" value="{{filter.label}}"></label>
         <label>OS <input name="os" placeholder="debian" value="{{filter.os}}"></label>
         <label>Hostname <input name="hostname" id="filter-hostname" value="{{filter.hostname}}"></label>

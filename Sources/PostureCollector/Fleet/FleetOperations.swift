@@ -83,18 +83,24 @@ public struct FleetOperations: Sendable {
     public func events(_ query: SecurityEventQuery, by caller: Caller) async throws -> EventPage {
         try caller.require(Self.read)
         let events = try await metrics.storeQuery("events") { try await store.securityEvents(query) }
-        return EventPage(events: events, nextBefore: events.count == query.limit ? events.last?.id : nil)
+        return EventPage(
+            events: events, nextCursor: events.count == query.limit ? events.last?.id.map(String.init) : nil)
     }
 
-    public func waivers(by caller: Caller) async throws -> [Waiver] {
+    public func waivers(limit: Int? = nil, cursor: String? = nil, by caller: Caller) async throws -> WaiverPage {
         try caller.require(Self.read)
-        return try await store.waivers()
+        let page = try ListPage(
+            try await store.waivers(), created: \.createdAt, id: \.id, limit: limit, cursor: cursor)
+        return WaiverPage(waivers: page.items, nextCursor: page.nextCursor)
     }
 
     /// Every receiver's Shared Signals stream.
-    func streams(by caller: Caller) async throws -> [OperatorStreamView] {
+    func streams(limit: Int?, cursor: String?, by caller: Caller) async throws -> OperatorStreamPage {
         try caller.require(Self.read)
-        return await try transmitter().allStreams().map(OperatorStreamView.init)
+        let page = try ListPage(
+            await try transmitter().allStreams().map(OperatorStreamView.init), created: \.createdAt, id: \.id,
+            limit: limit, cursor: cursor)
+        return OperatorStreamPage(streams: page.items, nextCursor: page.nextCursor)
     }
 
     /// Reads the whole hash chain (one verification at a time; callers meanwhile share its result).
@@ -195,9 +201,14 @@ public struct FleetOperations: Sendable {
 
     // MARK: Credentials (admin)
 
-    public func enrollmentTokens(by caller: Caller) async throws -> [EnrollmentTokenView] {
+    public func enrollmentTokens(limit: Int? = nil, cursor: String? = nil, by caller: Caller) async throws
+        -> EnrollmentTokenPage
+    {
         try caller.require(Self.admin)
-        return try await store.tokens().map(EnrollmentTokenView.init)
+        let page = try ListPage(
+            try await store.tokens().map(EnrollmentTokenView.init), created: \.createdAt, id: \.id, limit: limit,
+            cursor: cursor)
+        return EnrollmentTokenPage(tokens: page.items, nextCursor: page.nextCursor)
     }
 
     public func createEnrollmentToken(_ request: EnrollmentTokenRequest, by caller: Caller) async throws
@@ -217,9 +228,12 @@ public struct FleetOperations: Sendable {
         return CreatedSecret(id: created.record.id, token: created.token, expiresAt: created.record.expiresAt)
     }
 
-    public func apiTokens(by caller: Caller) async throws -> [APITokenView] {
+    public func apiTokens(limit: Int? = nil, cursor: String? = nil, by caller: Caller) async throws -> APITokenPage {
         try caller.require(Self.admin)
-        return try await store.apiTokens().map(APITokenView.init)
+        let page = try ListPage(
+            try await store.apiTokens().map(APITokenView.init), created: \.createdAt, id: \.id, limit: limit,
+            cursor: cursor)
+        return APITokenPage(tokens: page.items, nextCursor: page.nextCursor)
     }
 
     public func createAPIToken(_ request: APITokenRequest, by caller: Caller) async throws -> CreatedSecret {

@@ -41,8 +41,8 @@ public struct DeviceDetail: Codable, Sendable {
 
 public struct EventPage: Codable, Sendable {
     public var events: [SecurityEvent]
-    /// Pass as `before` for older events; nil when there are none.
-    public var nextBefore: Int64?
+    /// Pass as `cursor` for older events; nil on the last page.
+    public var nextCursor: String?
 }
 
 public struct AuditReport: Codable, Sendable {
@@ -208,7 +208,7 @@ public enum FleetQueryParameters {
             }
             query.verdict = verdict
         }
-        query.failingRule = text("failing_rule")
+        query.failingRule = text("failingRule")
         if let label = text("label") {
             guard let pair = pair(label) else {
                 throw AttestationRefusal(.malformedRequest, "label=\(label) is not k=v")
@@ -216,13 +216,13 @@ public enum FleetQueryParameters {
             query.label = pair
         }
         query.os = text("os")
-        query.osVersion = text("os_version")
+        query.osVersion = text("osVersion")
         query.hostname = text("hostname")
-        query.seenBefore = try text("seen_before").map { value throws(AttestationRefusal) in
-            try time(value, name: "seen_before")
+        query.seenBefore = try text("seenBefore").map { value throws(AttestationRefusal) in
+            try time(value, name: "seenBefore")
         }
-        query.seenAfter = try text("seen_after").map { value throws(AttestationRefusal) in
-            try time(value, name: "seen_after")
+        query.seenAfter = try text("seenAfter").map { value throws(AttestationRefusal) in
+            try time(value, name: "seenAfter")
         }
         if let state = text("state") {
             guard ["active", "revoked", "replaced", "all"].contains(state) else {
@@ -264,9 +264,10 @@ public enum FleetQueryParameters {
         var query = SecurityEventQuery()
         query.deviceID = parameters("device").flatMap { $0.isEmpty ? nil : $0 }
         query.code = parameters("code").flatMap { $0.isEmpty ? nil : $0 }
-        if let before = parameters("before"), !before.isEmpty {
-            guard let value = Int64(before), value > 0 else {
-                throw AttestationRefusal(.malformedRequest, "before=\(before): use the nextBefore of the previous page")
+        if let cursor = parameters("cursor"), !cursor.isEmpty {
+            guard let value = Int64(cursor), value > 0 else {
+                throw AttestationRefusal(
+                    .malformedRequest, "cursor=\(cursor): not one this collector gave; start again without it")
             }
             query.before = value
         }

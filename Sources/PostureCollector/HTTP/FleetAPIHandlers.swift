@@ -25,9 +25,9 @@ struct FleetAPIHandlers: APIProtocol {
     func listDevices(_ input: Operations.ListDevices.Input) async throws -> Operations.ListDevices.Output {
         let q = input.query
         let values: [String: String?] = [
-            "verdict": q.verdict?.rawValue, "failing_rule": q.failingRule, "label": q.label, "os": q.os,
-            "os_version": q.osVersion, "hostname": q.hostname, "seen_before": q.seenBefore,
-            "seen_after": q.seenAfter, "state": q.state?.rawValue, "sort": q.sort?.rawValue,
+            "verdict": q.verdict?.rawValue, "failingRule": q.failingRule, "label": q.label, "os": q.os,
+            "osVersion": q.osVersion, "hostname": q.hostname, "seenBefore": q.seenBefore,
+            "seenAfter": q.seenAfter, "state": q.state?.rawValue, "sort": q.sort?.rawValue,
             "order": q.order?.rawValue, "limit": q.limit.map(String.init), "cursor": q.cursor,
         ]
         let query = try FleetQueryParameters.parse { values[$0] ?? nil }
@@ -48,7 +48,7 @@ struct FleetAPIHandlers: APIProtocol {
     func listEvents(_ input: Operations.ListEvents.Input) async throws -> Operations.ListEvents.Output {
         let q = input.query
         let values: [String: String?] = [
-            "device": q.device, "code": q.code, "before": q.before.map(String.init), "limit": q.limit.map(String.init),
+            "device": q.device, "code": q.code, "cursor": q.cursor, "limit": q.limit.map(String.init),
         ]
         let query = try FleetQueryParameters.events { values[$0] ?? nil }
         return .ok(.init(body: .json(try Wire.convert(try await operations.events(query, by: caller)))))
@@ -75,7 +75,12 @@ struct FleetAPIHandlers: APIProtocol {
     }
 
     func listAllStreams(_ input: Operations.ListAllStreams.Input) async throws -> Operations.ListAllStreams.Output {
-        .ok(.init(body: .json(try Wire.convert(try await operations.streams(by: caller)))))
+        .ok(
+            .init(
+                body: .json(
+                    try Wire.convert(
+                        try await operations.streams(limit: input.query.limit, cursor: input.query.cursor, by: caller)))
+            ))
     }
 
     func setStreamStatusAsTransmitter(_ input: Operations.SetStreamStatusAsTransmitter.Input) async throws
@@ -88,7 +93,12 @@ struct FleetAPIHandlers: APIProtocol {
     }
 
     func listWaivers(_ input: Operations.ListWaivers.Input) async throws -> Operations.ListWaivers.Output {
-        .ok(.init(body: .json(try Wire.convert(try await operations.waivers(by: caller)))))
+        .ok(
+            .init(
+                body: .json(
+                    try Wire.convert(
+                        try await operations.waivers(limit: input.query.limit, cursor: input.query.cursor, by: caller)))
+            ))
     }
 
     func createWaiver(_ input: Operations.CreateWaiver.Input) async throws -> Operations.CreateWaiver.Output {
@@ -106,7 +116,12 @@ struct FleetAPIHandlers: APIProtocol {
     func listEnrollmentTokens(_ input: Operations.ListEnrollmentTokens.Input) async throws
         -> Operations.ListEnrollmentTokens.Output
     {
-        .ok(.init(body: .json(try Wire.convert(try await operations.enrollmentTokens(by: caller)))))
+        .ok(
+            .init(
+                body: .json(
+                    try Wire.convert(
+                        try await operations.enrollmentTokens(
+                            limit: input.query.limit, cursor: input.query.cursor, by: caller)))))
     }
 
     func createEnrollmentToken(_ input: Operations.CreateEnrollmentToken.Input) async throws
@@ -118,7 +133,12 @@ struct FleetAPIHandlers: APIProtocol {
     }
 
     func listAPITokens(_ input: Operations.ListAPITokens.Input) async throws -> Operations.ListAPITokens.Output {
-        .ok(.init(body: .json(try Wire.convert(try await operations.apiTokens(by: caller)))))
+        .ok(
+            .init(
+                body: .json(
+                    try Wire.convert(
+                        try await operations.apiTokens(limit: input.query.limit, cursor: input.query.cursor, by: caller)
+                    ))))
     }
 
     func createAPIToken(_ input: Operations.CreateAPIToken.Input) async throws -> Operations.CreateAPIToken.Output {

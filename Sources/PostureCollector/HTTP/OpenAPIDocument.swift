@@ -769,7 +769,7 @@ enum OpenAPIDocument {
                     }
                   },
                   {
-                    "name": "failing_rule",
+                    "name": "failingRule",
                     "in": "query",
                     "description": "Only devices failing this rule.",
                     "schema": {
@@ -794,7 +794,7 @@ enum OpenAPIDocument {
                     }
                   },
                   {
-                    "name": "os_version",
+                    "name": "osVersion",
                     "in": "query",
                     "description": "os-release `VERSION_ID` of the newest report, e.g. `12`.",
                     "schema": {
@@ -810,7 +810,7 @@ enum OpenAPIDocument {
                     }
                   },
                   {
-                    "name": "seen_before",
+                    "name": "seenBefore",
                     "in": "query",
                     "description": "Last report before this time or duration ago; never seen counts as before.",
                     "schema": {
@@ -820,7 +820,7 @@ enum OpenAPIDocument {
                     }
                   },
                   {
-                    "name": "seen_after",
+                    "name": "seenAfter",
                     "in": "query",
                     "description": "Last report at or after this time or duration ago.",
                     "schema": {
@@ -1028,15 +1028,7 @@ enum OpenAPIDocument {
                     }
                   },
                   {
-                    "name": "before",
-                    "in": "query",
-                    "description": "Only events older than this ID: the previous page's `nextBefore`.",
-                    "schema": {
-                      "type": "integer",
-                      "format": "int64",
-                      "minimum": 1,
-                      "maximum": 9223372036854775807
-                    }
+                    "$ref": "#/components/parameters/Cursor"
                   },
                   {
                     "name": "limit",
@@ -1267,13 +1259,13 @@ enum OpenAPIDocument {
                     "content": {
                       "application/json": {
                         "schema": {
-                          "type": "array",
-                          "items": {
-                            "$ref": "#/components/schemas/OperatorStream"
-                          }
+                          "$ref": "#/components/schemas/OperatorStreamPage"
                         }
                       }
                     }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
                   },
                   "401": {
                     "$ref": "#/components/responses/Unauthorized"
@@ -1284,7 +1276,15 @@ enum OpenAPIDocument {
                   "500": {
                     "$ref": "#/components/responses/InternalError"
                   }
-                }
+                },
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/Limit"
+                  },
+                  {
+                    "$ref": "#/components/parameters/Cursor"
+                  }
+                ]
               }
             },
             "/v1/ssf/streams/{id}/status": {
@@ -1356,20 +1356,20 @@ enum OpenAPIDocument {
                   "actions"
                 ],
                 "summary": "List waivers",
-                "description": "Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, oldest first.",
+                "description": "Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, newest first.",
                 "responses": {
                   "200": {
                     "description": "The waivers.",
                     "content": {
                       "application/json": {
                         "schema": {
-                          "type": "array",
-                          "items": {
-                            "$ref": "#/components/schemas/Waiver"
-                          }
+                          "$ref": "#/components/schemas/WaiverPage"
                         }
                       }
                     }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
                   },
                   "401": {
                     "$ref": "#/components/responses/Unauthorized"
@@ -1380,7 +1380,15 @@ enum OpenAPIDocument {
                   "500": {
                     "$ref": "#/components/responses/InternalError"
                   }
-                }
+                },
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/Limit"
+                  },
+                  {
+                    "$ref": "#/components/parameters/Cursor"
+                  }
+                ]
               },
               "post": {
                 "operationId": "createWaiver",
@@ -1501,20 +1509,20 @@ enum OpenAPIDocument {
                   "tokens"
                 ],
                 "summary": "List enrollment tokens",
-                "description": "Scope `admin`. Oldest first.",
+                "description": "Scope `admin`. Newest first.",
                 "responses": {
                   "200": {
                     "description": "The enrollment tokens.",
                     "content": {
                       "application/json": {
                         "schema": {
-                          "type": "array",
-                          "items": {
-                            "$ref": "#/components/schemas/EnrollmentToken"
-                          }
+                          "$ref": "#/components/schemas/EnrollmentTokenPage"
                         }
                       }
                     }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
                   },
                   "401": {
                     "$ref": "#/components/responses/Unauthorized"
@@ -1525,7 +1533,15 @@ enum OpenAPIDocument {
                   "500": {
                     "$ref": "#/components/responses/InternalError"
                   }
-                }
+                },
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/Limit"
+                  },
+                  {
+                    "$ref": "#/components/parameters/Cursor"
+                  }
+                ]
               },
               "post": {
                 "operationId": "createEnrollmentToken",
@@ -1590,20 +1606,20 @@ enum OpenAPIDocument {
                   "tokens"
                 ],
                 "summary": "List API tokens",
-                "description": "Scope `admin`. Oldest first, revoked ones included.",
+                "description": "Scope `admin`. Newest first, revoked ones included.",
                 "responses": {
                   "200": {
                     "description": "The API tokens.",
                     "content": {
                       "application/json": {
                         "schema": {
-                          "type": "array",
-                          "items": {
-                            "$ref": "#/components/schemas/APIToken"
-                          }
+                          "$ref": "#/components/schemas/APITokenPage"
                         }
                       }
                     }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
                   },
                   "401": {
                     "$ref": "#/components/responses/Unauthorized"
@@ -1614,7 +1630,15 @@ enum OpenAPIDocument {
                   "500": {
                     "$ref": "#/components/responses/InternalError"
                   }
-                }
+                },
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/Limit"
+                  },
+                  {
+                    "$ref": "#/components/parameters/Cursor"
+                  }
+                ]
               },
               "post": {
                 "operationId": "createAPIToken",
@@ -1738,7 +1762,7 @@ enum OpenAPIDocument {
                 "description": "Scope `fleet:read` (or `admin`). Recomputes the hash chain of operator actions.",
                 "parameters": [
                   {
-                    "name": "expect_head",
+                    "name": "expectHead",
                     "in": "query",
                     "description": "A head noted earlier: also reports entries added or removed since.",
                     "schema": {
@@ -1788,6 +1812,25 @@ enum OpenAPIDocument {
                   "minLength": 1
                 },
                 "description": "A device ID, `hostname:NAME`, `machine-id:HEX` or `sha256:HEX`."
+              },
+              "Limit": {
+                "name": "limit",
+                "in": "query",
+                "description": "Page size (default 100).",
+                "schema": {
+                  "type": "integer",
+                  "minimum": 1,
+                  "maximum": 500,
+                  "default": 100
+                }
+              },
+              "Cursor": {
+                "name": "cursor",
+                "in": "query",
+                "description": "The previous page's `nextCursor`: opaque; 400 for one this collector did not give.",
+                "schema": {
+                  "type": "string"
+                }
               }
             },
             "headers": {
@@ -2321,12 +2364,12 @@ enum OpenAPIDocument {
                     },
                     "description": "Newest first."
                   },
-                  "nextBefore": {
-                    "type": "integer",
-                    "format": "int64",
-                    "description": "Pass as `before` for older events; absent when the page was not full."
+                  "nextCursor": {
+                    "type": "string",
+                    "description": "Pass as `cursor` for older events; absent on the last page."
                   }
-                }
+                },
+                "description": "A page of security events, newest first."
               },
               "RuleOutcome": {
                 "type": "object",
@@ -2880,7 +2923,7 @@ enum OpenAPIDocument {
                   },
                   "head": {
                     "type": "string",
-                    "description": "The hash at the head of the chain: note it, pass it later as `expect_head`."
+                    "description": "The hash at the head of the chain: note it, pass it later as `expectHead`."
                   },
                   "problems": {
                     "type": "array",
@@ -3674,6 +3717,82 @@ enum OpenAPIDocument {
                         }
                       }
                     }
+                  }
+                }
+              },
+              "WaiverPage": {
+                "type": "object",
+                "required": [
+                  "waivers"
+                ],
+                "description": "A page of waivers, newest first: every list of the API pages alike (`limit`, `cursor`, `nextCursor`).",
+                "properties": {
+                  "waivers": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/Waiver"
+                    }
+                  },
+                  "nextCursor": {
+                    "type": "string",
+                    "description": "Pass as `cursor` for the next page; absent on the last."
+                  }
+                }
+              },
+              "EnrollmentTokenPage": {
+                "type": "object",
+                "required": [
+                  "tokens"
+                ],
+                "description": "A page of enrollment tokens, newest first: every list of the API pages alike (`limit`, `cursor`, `nextCursor`).",
+                "properties": {
+                  "tokens": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/EnrollmentToken"
+                    }
+                  },
+                  "nextCursor": {
+                    "type": "string",
+                    "description": "Pass as `cursor` for the next page; absent on the last."
+                  }
+                }
+              },
+              "APITokenPage": {
+                "type": "object",
+                "required": [
+                  "tokens"
+                ],
+                "description": "A page of API tokens, newest first, revoked ones included: every list of the API pages alike (`limit`, `cursor`, `nextCursor`).",
+                "properties": {
+                  "tokens": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/APIToken"
+                    }
+                  },
+                  "nextCursor": {
+                    "type": "string",
+                    "description": "Pass as `cursor` for the next page; absent on the last."
+                  }
+                }
+              },
+              "OperatorStreamPage": {
+                "type": "object",
+                "required": [
+                  "streams"
+                ],
+                "description": "A page of every receiver's stream, newest first: every list of the API pages alike (`limit`, `cursor`, `nextCursor`).",
+                "properties": {
+                  "streams": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/OperatorStream"
+                    }
+                  },
+                  "nextCursor": {
+                    "type": "string",
+                    "description": "Pass as `cursor` for the next page; absent on the last."
                   }
                 }
               }

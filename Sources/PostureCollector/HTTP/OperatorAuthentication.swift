@@ -65,7 +65,7 @@ struct OperatorAuthentication: RouterMiddleware {
         // A query parameter's error has no coding path; its generated type is named after it (`SortPayload`).
         if names.isEmpty, let type = detail.split(separator: " ").first(where: { $0.hasSuffix("Payload") }) {
             let stem = String(type.prefix { $0.isLetter }.dropLast("Payload".count).prefix { $0 != "." })
-            names.append(Self.snakeCase(stem.prefix(1).lowercased() + stem.dropFirst()))
+            names.append(stem.prefix(1).lowercased() + stem.dropFirst())
         }
         let name = names.last { allowedValues[$0] != nil } ?? names.last
         var message = "the request does not match \(error.operationID) in GET /openapi.json"
@@ -73,13 +73,6 @@ struct OperatorAuthentication: RouterMiddleware {
         message += ": \(detail)"
         if let name, let allowed = allowedValues[name] { message += "; use \(allowed.joined(separator: ", "))" }
         return AttestationRefusal(.malformedRequest, message)
-    }
-
-    /// `failingRule` → `failing_rule`: the document's query parameters as the generated names spell them.
-    static func snakeCase(_ name: String) -> String {
-        name.reduce(into: "") { text, character in
-            text += character.isUppercase ? "_" + character.lowercased() : String(character)
-        }
     }
 
     /// Every enumerated query parameter and schema member of the document, by name.
