@@ -28,7 +28,7 @@ struct Postured: AsyncParsableCommand {
             Exit codes: 0 success; 64 bad usage (the message names the option); 1 any other failure.
             """,
         version: postureVersion,
-        subcommands: [Probe.self, Enroll.self, Run.self, AgentStatus.self, ReleaseAccess.self]
+        subcommands: [Probe.self, Enroll.self, Run.self, CheckConfig.self, AgentStatus.self, ReleaseAccess.self]
     )
 }
 

@@ -24,35 +24,54 @@ struct Run: AsyncParsableCommand {
             accepted. SIGTERM or SIGINT stop it after the current step.
             """)
 
+    @Option(
+        help: ArgumentHelp(
+            "The agent's configuration (every key commented in the shipped file); an option given here overrides its key.",
+            valueName: "file"))
+    var config: String = AgentConfiguration.defaultPath
     @Option(help: ArgumentHelp("State directory.", valueName: "dir")) var stateDir: String = AgentState.defaultDirectory
-    @Option(help: ArgumentHelp("Time between reports (jittered by 10%).", valueName: "duration"))
-    var interval = DurationArgument.minute
+    @Option(help: ArgumentHelp("Time between reports, jittered by 10% (interval; default 60s).", valueName: "duration"))
+    var interval: DurationArgument?
     @Option(help: "Stop after this many reports (default: run until SIGTERM).") var count: Int?
-    @Option(help: "Spooled reports kept while the collector is unreachable.") var spoolCapacity: Int = 10_000
+    @Option(help: "Spooled reports kept while the collector is unreachable (spoolCapacity; default 10000).")
+    var spoolCapacity: Int?
     @Option(help: ArgumentHelp("Read the host's files below this directory.", valueName: "dir")) var root: String = "/"
     @Option(
         name: .customLong("journal-directory"),
         help: ArgumentHelp("Read the journal files in this directory instead of the system journal.", valueName: "dir"))
     var journalDirectory: String?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (logLevel; default info).")
+    var logLevel: String?
     @Option(
         help: ArgumentHelp(
-            "Not enrolled yet: enroll with the collector, token and ca-fingerprint in this file, or wait.",
+            "Not enrolled yet: enroll with the collector, token and ca-fingerprint in this file, or wait (enrollmentConfig).",
             valueName: "file"))
-    var enrollmentConfig: String = EnrollmentConfig.defaultPath
-    @OptionGroup(title: "Enforcement") var enforcement: EnforcementArguments
+    var enrollmentConfig: String?
+    @OptionGroup(title: "Enforcement (the enforcement section of the configuration)") var enforcement:
+        EnforcementArguments
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let file: AgentConfiguration
+        do {
+            file = try AgentConfiguration.load(config)
+        } catch {
+            throw error
+        }
+        let levelName = logLevel ?? file.logLevel
+        guard let level = Logger.Level(rawValue: levelName) else {
+            throw ValidationError(
+                "--log-level \(levelName): use \(AgentConfiguration.logLevels.joined(separator: ", "))")
+        }
         JournalLogHandler.bootstrap(identifier: "postured", level: level)
         let logger = Logger(label: "postured")
         var options = AgentOptions()
-        options.interval = interval.duration
+        options.interval = interval?.duration ?? file.interval
         options.count = count
-        options.spoolCapacity = spoolCapacity
+        options.spoolCapacity = spoolCapacity ?? file.spoolCapacity
         options.root = HostRoot(root)
         if let journalDirectory { options.journalSource = .directory(journalDirectory) }
-        options.enforcement = try enforcement.options()
+        options.enforcement = try enforcement.options(over: file.enforcement)
+        let enrollmentConfig = enrollmentConfig ?? file.enrollmentConfig
         let state = AgentState(directory: stateDir)
         // A one-shot run (--count) is a person at a shell: not enrolled is an error, not a wait.
         if count != nil { _ = try state.requireEnrollment() }
@@ -95,47 +114,85 @@ struct ReleaseAccess: AsyncParsableCommand {
 }
 
 /// How the daemon acts on a non-compliant verdict (off unless asked: a hand-run agent never ends sessions).
+/// Each option overrides its key in the configuration's `enforcement` section; a flag can only turn on.
 struct EnforcementArguments: ParsableArguments {
-    @Option(help: "off, dry-run (decide and audit, do nothing) or enforce.") var enforce: String = "off"
-    @Option(name: .customLong("exempt-user"), help: "Never touched (repeatable; root always is).")
+    @Option(help: "off, dry-run (decide and audit, do nothing) or enforce (mode; default off).") var enforce: String?
+    @Option(name: .customLong("exempt-user"), help: "Never touched (repeatable; root always is) (exemptUsers).")
     var exemptUsers: [String] = []
-    @Option(name: .customLong("exempt-group"), help: "Members are never touched (repeatable).")
+    @Option(name: .customLong("exempt-group"), help: "Members are never touched (repeatable) (exemptGroups).")
     var exemptGroups: [String] = []
-    @Option(help: ArgumentHelp("Warn users (wall) this long before ending sessions.", valueName: "duration"))
-    var notifyFor: String = "0s"
+    @Option(
+        help: ArgumentHelp("Warn users (wall) this long before ending sessions (notifyFor).", valueName: "duration"))
+    var notifyFor: String?
     @Flag(help: "Lock the sessions that will end during --notify-for.") var lockDuringNotice = false
     @Flag(help: "Only block new logins; leave open sessions.") var keepSessions = false
     @Flag(help: "Also lock the passwords of non-exempt accounts (unlocked again exactly).") var disableAccounts = false
     @Flag(help: "Act on unknown verdicts too (deny on doubt).") var enforceUnknown = false
-    @Option(help: "Without a verified verdict for --keep-verdict-for: closed (take access away) or open.")
-    var offline: String = "closed"
-    @Option(help: ArgumentHelp("How long the last verified verdict stands offline.", valueName: "duration"))
-    var keepVerdictFor: String = "4h"
-    @Option(help: ArgumentHelp("The nologin file pam_nologin reads.", valueName: "path"))
-    var nologinPath: String = "/run/nologin"
+    @Option(help: "Without a verified verdict for --keep-verdict-for: closed (take access away) or open (offline).")
+    var offline: String?
+    @Option(
+        help: ArgumentHelp("How long the last verified verdict stands offline (keepVerdictFor).", valueName: "duration")
+    )
+    var keepVerdictFor: String?
+    @Option(help: ArgumentHelp("The nologin file pam_nologin reads (nologinPath).", valueName: "path"))
+    var nologinPath: String?
 
-    func options() throws -> EnforcementOptions {
-        var options = EnforcementOptions()
-        guard let mode = EnforcementOptions.Mode(rawValue: enforce) else {
-            throw ValidationError("--enforce \(enforce): use off, dry-run or enforce")
+    func options(over file: EnforcementOptions = EnforcementOptions()) throws -> EnforcementOptions {
+        var options = file
+        if let enforce {
+            guard let mode = EnforcementOptions.Mode(rawValue: enforce) else {
+                throw ValidationError("--enforce \(enforce): use off, dry-run or enforce")
+            }
+            options.mode = mode
         }
-        guard let offlineRule = EnforcementOptions.Offline(rawValue: offline) else {
-            throw ValidationError("--offline \(offline): use closed or open")
+        if let offline {
+            guard let rule = EnforcementOptions.Offline(rawValue: offline) else {
+                throw ValidationError("--offline \(offline): use closed or open")
+            }
+            options.offline = rule
         }
-        guard let notify = DurationText(notifyFor), let keep = DurationText(keepVerdictFor) else {
-            throw ValidationError("--notify-for and --keep-verdict-for take durations such as 30s, 15m or 4h")
+        for (name, text, target) in [
+            ("--notify-for", notifyFor, \EnforcementOptions.notifyFor),
+            ("--keep-verdict-for", keepVerdictFor, \EnforcementOptions.keepLastVerdictFor),
+        ] {
+            guard let text else { continue }
+            guard let parsed = DurationText(text) else {
+                throw ValidationError("\(name) \(text): a duration such as 30s, 15m or 4h")
+            }
+            options[keyPath: target] = parsed.duration
         }
-        options.mode = mode
-        options.exemptUsers = ["root"] + exemptUsers
-        options.exemptGroups = exemptGroups
-        options.notifyFor = notify.duration
-        options.terminateSessions = !keepSessions
-        options.lockDuringNotice = lockDuringNotice
-        options.disableAccounts = disableAccounts
-        options.enforceUnknown = enforceUnknown
-        options.offline = offlineRule
-        options.keepLastVerdictFor = keep.duration
-        options.nologinPath = nologinPath
+        if !exemptUsers.isEmpty { options.exemptUsers = ["root"] + exemptUsers }
+        if !exemptGroups.isEmpty { options.exemptGroups = exemptGroups }
+        if keepSessions { options.terminateSessions = false }
+        if lockDuringNotice { options.lockDuringNotice = true }
+        if disableAccounts { options.disableAccounts = true }
+        if enforceUnknown { options.enforceUnknown = true }
+        if let nologinPath { options.nologinPath = nologinPath }
         return options
+    }
+}
+
+/// `postured check-config`: the configuration file as `postured run` would read it.
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check the agent's configuration file: exit 1 naming the file, line and key of what is wrong.")
+    @Option(help: ArgumentHelp("The configuration file.", valueName: "file"))
+    var config: String = AgentConfiguration.defaultPath
+
+    func run() async throws {
+        let file: AgentConfiguration
+        do {
+            file = try AgentConfiguration.load(config)
+        } catch {
+            throw error
+        }
+        let enforcement = file.enforcement
+        print(
+            """
+            \(config): valid
+            interval \(file.interval), spoolCapacity \(file.spoolCapacity), logLevel \(file.logLevel)
+            enforcement \(enforcement.mode.rawValue), offline \(enforcement.offline.rawValue) after \(enforcement.keepLastVerdictFor), exempt users \(enforcement.exemptUsers.joined(separator: " ")), groups \(enforcement.exemptGroups.joined(separator: " "))
+            """)
     }
 }

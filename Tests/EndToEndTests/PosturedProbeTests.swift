@@ -123,3 +123,26 @@ import Testing
         #expect(report.diskEncryption.unavailableReason?.contains("mountinfo") == true)
     }
 }
+
+/// `postured check-config` and `postured run --config`, as an administrator meets them.
+@Suite struct PosturedConfigurationTests {
+    @Test func checkConfigPassesTheShippedFileAndNamesTheLineOfABrokenOne() throws {
+        let shipped = Paths.packageRoot.appendingPathComponent("etc/posture/agent.yaml").path
+        let good = try Shell.run([PosturedProbeTests.postured, "check-config", "--config", shipped])
+        #expect(good.stdout.contains("\(shipped): valid") && good.stdout.contains("enforcement dry-run"))
+
+        let directory = try Paths.temporaryDirectory("agent-config")
+        let broken = directory.appendingPathComponent("agent.yaml").path
+        try "interval: 60s\nenforcement:\n  mode: always\n".write(toFile: broken, atomically: true, encoding: .utf8)
+        let check = try Shell.runAllowingFailure([PosturedProbeTests.postured, "check-config", "--config", broken])
+        #expect(check.status != 0)
+        #expect(check.stderr.contains("\(broken):3: enforcement.mode: 'always' is not one of off, dry-run, enforce"))
+        // The daemon refuses to start on it, with the same words, before doing anything.
+        let run = try Shell.runAllowingFailure(
+            [
+                PosturedProbeTests.postured, "run", "--config", broken, "--state-dir",
+                directory.appendingPathComponent("state").path, "--count", "1",
+            ], timeout: 30)
+        #expect(run.status != 0 && run.stderr.contains("\(broken):3: enforcement.mode"), "\(run.stderr)")
+    }
+}
