@@ -273,7 +273,12 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(
-            name: "PostureCollectorTests", dependencies: ["PostureCollector", "PostureModel", "TestSupport"]),
+            name: "PostureCollectorTests",
+            dependencies: [
+                "PostureCollector", "PostureModel", "PostureStore", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]),
         .testTarget(
             name: "PostureAgentTests",
             dependencies: ["PostureAgent", "PostureModel", "SystemdJournal", "TestSupport"]

@@ -159,9 +159,9 @@ public struct FleetOperations: Sendable {
 
     public func createWaiver(_ request: WaiverRequest, by caller: Caller) async throws -> Waiver {
         try caller.require(Self.write)
-        var request = request
-        if let device = request.device { request.device = try await resolve(device) }
-        let waiver = try request.waiver(by: caller.actor, now: Date())
+        // The request as a whole first (a malformed one is 400 whatever it names), then the device it names.
+        var waiver = try request.waiver(by: caller.actor, now: Date())
+        if let device = waiver.deviceID { waiver.deviceID = try await resolve(device) }
         try await store.insertWaiver(waiver)
         await running?.verdicts.tick()
         return waiver

@@ -183,6 +183,9 @@ actor SignalTransmitter {
         try? await client.shutdown()
     }
 
+    /// Closes the push client when `runPushDelivery` never ran (a core built for a test or a tool).
+    func closeClient() async { try? await client.shutdown() }
+
     /// True when something was delivered (so the loop goes round again at once).
     private func deliver(_ stream: StreamRecord) async -> Bool {
         guard let url = stream.endpointURL,
