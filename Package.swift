@@ -93,11 +93,22 @@ let package = Package(
             ]
         ),
 
+        // The agent's state on disk: its directory and keys, the spool, what enforcement put in place. What
+        // posturectl's endpoint half reads, without the agent's probes, client or enforcement.
+        .target(
+            name: "PostureAgentState",
+            dependencies: [
+                "PostureModel", "PostureSystem", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+
         // The agent: device key, enrollment, signed attestations over mTLS, on-disk spool.
         .target(
             name: "PostureAgent",
             dependencies: [
-                "PostureProbes", "PostureLinux", "PostureModel", "PostureClient", "SystemdNotify", "SystemdJournal",
+                "PostureAgentState", "PostureProbes", "PostureLinux", "PostureModel", "PostureClient", "SystemdNotify",
+                "SystemdJournal",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -196,7 +207,7 @@ let package = Package(
         .target(
             name: "PostureControl",
             dependencies: [
-                "PostureAgent", "PostureOperator", "PostureSystem", "PostureModel",
+                "PostureAgentState", "PostureOperator", "PostureSystem", "PostureModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -1,5 +1,5 @@
 import ArgumentParser
-import PostureAgent
+import PostureAgentState
 import PostureModel
 import PostureOperator
 
@@ -63,7 +63,7 @@ public struct AgentStatusReport: Codable, Sendable {
     /// The journal cursor of the newest accepted report.
     public var cursor: String?
     public var verdict: Verdict?
-    public var enforcement: Enforcer.State?
+    public var enforcement: EnforcementState?
 
     init(_ state: AgentState) throws {
         guard let enrollment = try state.enrollment() else {
@@ -81,7 +81,7 @@ public struct AgentStatusReport: Codable, Sendable {
             hold: try queue.hold(), dropped: try queue.gap())
         cursor = try state.acceptedCursor()
         verdict = try state.verdict()
-        enforcement = Enforcer.State.load(from: state.enforcementPath)
+        enforcement = EnforcementState.load(from: state.enforcementPath)
     }
 
     func table(stateDir: String) -> String {

@@ -49,3 +49,58 @@ extension ModuleGraphTests {
         #expect(!table.contains("icudt"), "postured links ICU's data")
     }
 }
+
+extension ModuleGraphTests {
+    /// The same from the manifest (`swift package dump-package`, which reads it without resolving anything,
+    /// under a scratch path of its own so it does not wait for the `swift test` running it): what each
+    /// executable and each half of posturectl may reach, target by target.
+    @Test(Requirement.available(programs: ["swift"]))
+    func theManifestGivesEachModuleOnlyWhatItsJobNeeds() throws {
+        let scratch = try Paths.temporaryDirectory("dump-package").path
+        let manifest = try Shell.run(
+            [
+                "swift", "package", "--package-path", Paths.packageRoot.path, "--scratch-path", scratch,
+                "dump-package",
+            ], timeout: 120
+        ).stdout
+        struct Package: Decodable {
+            struct Target: Decodable {
+                struct Dependency: Decodable {
+                    var byName: [String?]?
+                    var target: [String?]?
+                }
+                var name: String
+                var dependencies: [Dependency]
+            }
+            var targets: [Target]
+        }
+        let targets = try JSONDecoder().decode(Package.self, from: Data(manifest.utf8)).targets
+        let local = Set(targets.map(\.name))
+        let dependencies = targets.map { target in
+            (
+                target.name,
+                target.dependencies.compactMap { ($0.byName ?? $0.target)?.first ?? nil }.filter(local.contains)
+            )
+        }
+        let direct = Dictionary(uniqueKeysWithValues: dependencies)
+        func reach(_ name: String) -> Set<String> {
+            var seen: Set<String> = []
+            var queue = direct[name] ?? []
+            while let next = queue.popLast() {
+                if seen.insert(next).inserted { queue += direct[next] ?? [] }
+            }
+            return seen
+        }
+        let agentOnly: Set = ["PostureAgent", "PostureAgentState", "PostureProbes", "PostureLinux", "PostureControl"]
+        #expect(reach("posture-collector").isDisjoint(with: agentOnly), "\(reach("posture-collector"))")
+        // posturectl's endpoint half reads the agent's state, not the agent; its operator half is a client.
+        #expect(reach("PostureControl").isDisjoint(with: ["PostureAgent", "PostureProbes", "PostureLinux"]))
+        #expect(reach("PostureControl").contains("PostureAgentState"))
+        #expect(
+            reach("PostureOperator") == [
+                "PostureAPI", "PostureClient", "PostureModel", "PostureSystem",
+            ])
+        // The generated contract is what both sides build on.
+        #expect(reach("PostureCollector").contains("PostureAPI") && reach("PostureOperator").contains("PostureAPI"))
+    }
+}

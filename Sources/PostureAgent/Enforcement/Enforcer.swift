@@ -28,34 +28,7 @@ public actor Enforcer {
         public static let usersNotified = "e430d47d6b574d0f9c7ab91d1d2061a7"
     }
 
-    /// What the agent has put in place, persisted so a restart can still undo it.
-    public struct State: Codable, Sendable, Equatable {
-        public var enforcing = false
-        public var since: Date?
-        public var reason: String?
-        /// The exact nologin text the agent wrote: only a file with this content is removed.
-        public var nologinWritten: String?
-        public var terminatedSessions: [String] = []
-        /// Accounts whose password the agent locked (and only these are unlocked).
-        public var lockedAccounts: [String] = []
-        public var lastVerdictAt: Date?
-        public var lastDecision: String?
-        /// The boot this state is about: `/run/nologin` and logind session IDs do not outlive it.
-        public var bootID: String?
-        /// The newest verified verdict acted on: an older one is a replay, also after a restart.
-        public var verdictMark: VerdictMark?
-        /// A release was decided and is under way: a restart finishes it rather than re-block.
-        public var releasing: Bool?
-
-        public init() {}
-
-        /// The record at `path`; nil when there is none or it cannot be read (enforcement starts afresh).
-        public static func load(from path: String) -> State? {
-            (try? DurableFile.read(path)).flatMap { bytes in
-                try? PostureReport.wireDecoder().decode(State.self, from: Data(bytes))
-            }
-        }
-    }
+    public typealias State = EnforcementState
 
     public typealias Record = EnforcementRecord
 

@@ -26,31 +26,6 @@ public struct VerifiedVerdict: Sendable, Equatable {
     }
 }
 
-/// The newest verified verdicts acted on: the highest revision and the latest issue time seen (each kept
-/// apart). A verdict is newer when its revision is not below the highest, or, for a collector restored from
-/// a backup (revisions back) or one without revisions, when it was issued after the latest yet no more than
-/// the leeway ahead of the device's clock. A captured verdict is older by both and refused; one signed while
-/// the collector's clock ran ahead counts at most the leeway ahead, so it cannot make later ones look old.
-public struct VerdictMark: Sendable, Equatable, Codable {
-    public var revision: UInt64?
-    public var issuedAt: Date
-    /// The device the verdict was about: a re-enrolled device (new ID, revisions from 1) starts afresh.
-    public var deviceID: String?
-
-    public init(revision: UInt64?, issuedAt: Date, deviceID: String? = nil) {
-        self.revision = revision
-        self.issuedAt = issuedAt
-        self.deviceID = deviceID
-    }
-
-    /// This mark and `newer` together: the higher revision, the later time.
-    public func merged(with newer: VerdictMark) -> VerdictMark {
-        guard deviceID == newer.deviceID else { return newer }
-        let revision = [self.revision, newer.revision].compactMap { $0 }.max()
-        return VerdictMark(revision: revision, issuedAt: max(issuedAt, newer.issuedAt), deviceID: deviceID)
-    }
-}
-
 /// Why the agent does not act on a verdict it was given. Its own reasons: the collector's refusal codes say
 /// why the collector refused this device, and a journal reader must not mistake one for the other.
 public struct VerdictRejection: Error, Sendable, Equatable, CustomStringConvertible {

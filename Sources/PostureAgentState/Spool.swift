@@ -1,5 +1,5 @@
-import PostureLinux
 import PostureModel
+import PostureSystem
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials

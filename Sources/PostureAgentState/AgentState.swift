@@ -1,6 +1,6 @@
 import Crypto
-import PostureLinux
 import PostureModel
+import PostureSystem
 import X509
 
 #if canImport(FoundationEssentials)
@@ -22,10 +22,10 @@ public struct AgentState: Sendable {
     public var keyPath: String { directory + "/device.key" }
     public var certificatePath: String { directory + "/device.crt" }
     public var caPath: String { directory + "/ca.crt" }
-    var enrollmentPath: String { directory + "/enrollment.json" }
-    var noncePath: String { directory + "/nonce.json" }
-    var sequencePath: String { directory + "/sequence" }
-    var cursorPath: String { directory + "/journal.cursor" }
+    package var enrollmentPath: String { directory + "/enrollment.json" }
+    package var noncePath: String { directory + "/nonce.json" }
+    package var sequencePath: String { directory + "/sequence" }
+    package var cursorPath: String { directory + "/journal.cursor" }
     /// The newest verdict the collector gave this device (0644: people on the endpoint may read it).
     public var verdictPath: String { directory + "/verdict.json" }
     /// The collector's verdict-signing keys (JWKS), pinned at enrollment.
@@ -43,6 +43,18 @@ public struct AgentState: Sendable {
         /// Every collector of the fleet, tried in order when one cannot be reached (nil: `devicesURL` alone).
         public var devicesURLs: [String]? = nil
         public var enrolledAt: Date
+
+        package init(
+            deviceID: String, identity: String, collectorURL: String, devicesURL: String, devicesURLs: [String]?,
+            enrolledAt: Date
+        ) {
+            self.deviceID = deviceID
+            self.identity = identity
+            self.collectorURL = collectorURL
+            self.devicesURL = devicesURL
+            self.devicesURLs = devicesURLs
+            self.enrolledAt = enrolledAt
+        }
     }
 
     public func prepare() throws {
@@ -64,23 +76,23 @@ public struct AgentState: Sendable {
         return enrollment
     }
 
-    func save(_ enrollment: Enrollment) throws { try writeJSON(enrollment, enrollmentPath) }
+    package func save(_ enrollment: Enrollment) throws { try writeJSON(enrollment, enrollmentPath) }
 
-    func nonce() throws -> IssuedNonce? { try readJSON(IssuedNonce.self, noncePath) }
-    func save(_ nonce: IssuedNonce) throws { try writeJSON(nonce, noncePath) }
+    package func nonce() throws -> IssuedNonce? { try readJSON(IssuedNonce.self, noncePath) }
+    package func save(_ nonce: IssuedNonce) throws { try writeJSON(nonce, noncePath) }
 
     public func verdict() throws -> Verdict? { try readJSON(Verdict.self, verdictPath) }
-    func save(_ verdict: Verdict) throws {
+    package func save(_ verdict: Verdict) throws {
         try DurableFile.write(Array(try PostureReport.wireEncoder().encode(verdict)), to: verdictPath, mode: 0o644)
     }
 
     /// The last sequence number used (0 before the first report).
-    func lastSequence() throws -> UInt64 {
+    package func lastSequence() throws -> UInt64 {
         guard let bytes = try DurableFile.read(sequencePath) else { return 0 }
         return UInt64(String(decoding: bytes, as: UTF8.self).trimmingWhitespace()) ?? 0
     }
 
-    func saveSequence(_ sequence: UInt64) throws {
+    package func saveSequence(_ sequence: UInt64) throws {
         try DurableFile.write(Array("\(sequence)\n".utf8), to: sequencePath, mode: 0o600)
     }
 
@@ -91,15 +103,15 @@ public struct AgentState: Sendable {
         return text.isEmpty ? nil : text
     }
 
-    func saveAcceptedCursor(_ cursor: String) throws {
+    package func saveAcceptedCursor(_ cursor: String) throws {
         try DurableFile.write(Array((cursor + "\n").utf8), to: cursorPath, mode: 0o600)
     }
 
-    func readText(_ path: String) throws -> String? {
+    package func readText(_ path: String) throws -> String? {
         try DurableFile.read(path).map { String(decoding: $0, as: UTF8.self) }
     }
 
-    func writeText(_ text: String, _ path: String, mode: UInt32 = 0o644) throws {
+    package func writeText(_ text: String, _ path: String, mode: UInt32 = 0o644) throws {
         try DurableFile.write(Array(text.utf8), to: path, mode: mode)
     }
 
