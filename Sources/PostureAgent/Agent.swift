@@ -150,22 +150,23 @@ public actor Agent: Service {
         // Gathering keeps its schedule while delivery waits on a slow or absent collector: two loops,
         // the gatherer waking the deliverer after each spooled report.
         let (wakeups, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        // A one-shot run (--count) delivers and stops; only the daemon watches its verdict.
-        let watcher = Task { if options.count == nil { await self.watchVerdict() } }
-        defer { watcher.cancel() }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                for await _ in wakeups {
-                    await self.deliver()
-                    await self.renewIfDue()
+        await withTaskGroup(of: Void.self) { watching in
+            // A one-shot run (--count) delivers and stops; only the daemon watches its verdict, beside
+            // gathering and delivery, until they end.
+            if options.count == nil { watching.addTask { await self.watchVerdict() } }
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in wakeups {
+                        await self.deliver()
+                        await self.renewIfDue()
+                    }
                 }
+                await gatherLoop(wake: wake)
+                wake.finish()
+                await group.waitForAll()
             }
-            await gatherLoop(wake: wake)
-            wake.finish()
-            await group.waitForAll()
+            watching.cancelAll()
         }
-        watcher.cancel()
-        await watcher.value
         verdictUpdates.finish()
         await client.shutdown()
         let left = (try? spool.sequences().count) ?? 0

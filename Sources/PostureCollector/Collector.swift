@@ -185,7 +185,8 @@ public struct Collector: Sendable {
                 "api", apiRouter, configuration.listen.api, TLSChannelConfiguration(tlsConfiguration: apiTLS),
                 connections: limits.apiConnections),
             VerdictLoop(collector: core),
-            CredentialRenewal(certificate: serverCertificate, keys: core.keys, logger: core.logger),
+        ] + CollectorLoop.all(core) + [
+            CredentialRenewal(certificate: serverCertificate, keys: core.keys, logger: core.logger)
         ]
     }
 }
@@ -233,8 +234,11 @@ struct CredentialRenewal: Service {
     }
 }
 
-/// Starts the verdicts (load, evaluate), SSF push delivery, retention, and the tick that applies operator
-/// actions, policy changes and time; SIGHUP reloads the policy.
+/// Loads the verdicts (every device evaluated under the policy) and runs the clock that applies what is
+/// not announced: the policy file and verdicts due by time, every 250 ms; operator actions too on an SQLite
+/// store (the offline CLI writes the same file); a shared store announces them (`SharedStoreEvents`), so
+/// its poll of the action log is only a catch-up every 5 s for notifications missed while LISTEN reconnected.
+/// The loops that need the verdicts loaded are `CollectorLoop`s beside it in the service group.
 struct VerdictLoop: Service {
     let collector: CollectorCore
 
@@ -242,47 +246,72 @@ struct VerdictLoop: Service {
         try await collector.transmitter.load()
         try await collector.verdicts.setTransmitter(collector.transmitter)
         try await collector.verdicts.start()
-        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        let shared = collector.store is any SharedStoreEvents
         try? await cancelWhenGracefulShutdown {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { await collector.transmitter.runPushDelivery() }
-                group.addTask { await HistoryRetention(collector: collector).run() }
-                group.addTask {
-                    for await _ in hangups { await collector.verdicts.reloadPolicy(cause: "SIGHUP") }
-                }
-                // What other collectors of a shared store change, as it commits: their devices' reports and
-                // verdicts are read again (long-polls here wake), their operator actions applied at once.
-                if let shared = collector.store as? any SharedStoreEvents {
-                    group.addTask {
-                        for await event in shared.events() {
-                            switch event {
-                            case .device(let id): await collector.verdicts.refresh(id)
-                            case .action: await collector.verdicts.applyActions()
-                            }
-                        }
-                    }
-                }
-                // systemd restarts a collector whose verdict actor stops answering (WatchdogSec=).
-                group.addTask { await SystemdNotifier.feedWatchdog { await collector.verdicts.isResponsive() } }
-                // The policy file and verdicts due by time, every 250 ms. Operator actions too on an SQLite store
-                // (the CLI writes the same file); a shared store announces them, so its poll of the action log
-                // is only a catch-up every 5 s for notifications missed while LISTEN reconnected.
-                let shared = collector.store is any SharedStoreEvents
-                group.addTask {
-                    var polled = ContinuousClock.now
-                    while !Task.isCancelled {
-                        let poll = !shared || ContinuousClock.now - polled >= .seconds(5)
-                        if poll { polled = ContinuousClock.now }
-                        await collector.verdicts.tick(actions: poll)
-                        try? await Task.sleep(for: .milliseconds(250))
-                    }
-                }
-                await group.next()
-                group.cancelAll()
+            var polled = ContinuousClock.now
+            while !Task.isCancelled {
+                let poll = !shared || ContinuousClock.now - polled >= .seconds(5)
+                if poll { polled = ContinuousClock.now }
+                await collector.verdicts.tick(actions: poll)
+                try? await Task.sleep(for: .milliseconds(250))
             }
         }
         // Shut down before the listeners (services stop in reverse order): their graceful shutdown waits for
         // requests in flight, and a held long-poll would otherwise hold it for up to 300 s.
         await collector.verdicts.shutDown()
+    }
+}
+
+/// One of the collector's long-running loops, as its own service: it starts once `VerdictLoop` has loaded
+/// the verdicts and runs until the group shuts down.
+struct CollectorLoop: Service, CustomStringConvertible {
+    let description: String
+    let collector: CollectorCore
+    let body: @Sendable (CollectorCore) async -> Void
+
+    func run() async throws {
+        let collector = collector
+        let body = body
+        // A shutdown while the verdicts still load ends the wait too.
+        try? await cancelWhenGracefulShutdown {
+            while await !collector.verdicts.isStarted { try await Task.sleep(for: .milliseconds(50)) }
+            await body(collector)
+        }
+    }
+
+    /// Every loop but the verdict clock, in the order they start (they stop in reverse).
+    static func all(_ collector: CollectorCore) -> [CollectorLoop] {
+        var loops = [
+            // RFC 8935 push: each stream's SETs, woken when new ones are queued.
+            CollectorLoop(description: "ssf-push", collector: collector) { await $0.transmitter.runPushDelivery() },
+            // History past storage.keepAttestations and the retention windows, hourly, by one collector.
+            CollectorLoop(description: "retention", collector: collector) {
+                await HistoryRetention(collector: $0).run()
+            },
+            // SIGHUP reloads the policy.
+            CollectorLoop(description: "policy-reload", collector: collector) { collector in
+                for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                    await collector.verdicts.reloadPolicy(cause: "SIGHUP")
+                }
+            },
+            // systemd restarts a collector whose verdict actor stops answering (WatchdogSec=).
+            CollectorLoop(description: "watchdog", collector: collector) { collector in
+                await SystemdNotifier.feedWatchdog { await collector.verdicts.isResponsive() }
+            },
+        ]
+        // What other collectors of a shared store change, as it commits: their devices' reports and verdicts
+        // are read again (long-polls here wake), their operator actions applied at once.
+        if let shared = collector.store as? any SharedStoreEvents {
+            loops.append(
+                CollectorLoop(description: "shared-store-events", collector: collector) { collector in
+                    for await event in shared.events() {
+                        switch event {
+                        case .device(let id): await collector.verdicts.refresh(id)
+                        case .action: await collector.verdicts.applyActions()
+                        }
+                    }
+                })
+        }
+        return loops
     }
 }

@@ -79,10 +79,13 @@ extension Collector {
     static func migrateSharedStore(_ configuration: CollectorConfiguration, logger: Logger) async throws {
         try await probe(configuration, logger: logger)
         let store = try sharedStore(configuration, logger: logger)
-        let client = Task { try await store.run() }
-        defer { client.cancel() }
-        try await store.migrate()
-        try await checkFleetCA(configuration, store: store)
+        // The client runs as a child task for as long as the migration needs it.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await store.run() }
+            defer { group.cancelAll() }
+            try await store.migrate()
+            try await checkFleetCA(configuration, store: store)
+        }
     }
 
     /// The first collector of a database records its CA; any other must hold the same, or the devices it

@@ -124,14 +124,18 @@ actor SignalTransmitter {
         for waiter in waiting.values { waiter.resume() }
     }
 
+    /// Until `wake()` or `duration`, whichever first. The timer is a child task: nothing outlives the call.
     private func sleepPush(upTo duration: Duration) async {
         let key = UUID()
-        await withCheckedContinuation { continuation in
-            pushSleeper = (key, continuation)
-            Task { [weak self] in
+        await withTaskGroup(of: Void.self) { group in
+            // Ends the sleep at the deadline, or at once when cancelled (woken early, or the caller cancelled).
+            group.addTask {
                 try? await Task.sleep(for: duration)
-                await self?.endPushSleep(key)
+                await self.endPushSleep(key)
             }
+            // Registered before the actor can run the timer's end: no suspension point lies between.
+            await withCheckedContinuation { continuation in pushSleeper = (key, continuation) }
+            group.cancelAll()
         }
     }
 
@@ -141,14 +145,16 @@ actor SignalTransmitter {
         sleeper.resume()
     }
 
+    /// Until SETs are queued or `duration` passes, with the timer a child task as in `sleepPush`.
     private func waitForEvents(upTo duration: Duration) async {
         let key = UUID()
-        await withCheckedContinuation { continuation in
-            pollWaiters[key] = continuation
-            Task { [weak self] in
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
                 try? await Task.sleep(for: duration)
-                await self?.endPollWait(key)
+                await self.endPollWait(key)
             }
+            await withCheckedContinuation { continuation in pollWaiters[key] = continuation }
+            group.cancelAll()
         }
     }
 

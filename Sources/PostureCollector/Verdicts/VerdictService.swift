@@ -274,12 +274,16 @@ actor VerdictService {
         guard let current = entries[id]?.verdict, current.version == version else { return true }
         guard !shuttingDown else { return false }
         let key = UUID()
-        await withCheckedContinuation { continuation in
-            waiters[id, default: [:]][key] = continuation
-            Task { [weak self] in
+        // The timeout is a child task, ended as soon as the verdict changes; a cancelled caller (a client
+        // gone) ends it too, and its wake resumes the waiter: nothing outlives the call.
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
                 try? await Task.sleep(for: timeout)
-                await self?.wake(id, key)
+                await self.wake(id, key)
             }
+            // Registered before the actor can run that wake: no suspension point lies between.
+            await withCheckedContinuation { continuation in waiters[id, default: [:]][key] = continuation }
+            group.cancelAll()
         }
         return entries[id]?.verdict?.version != version
     }
