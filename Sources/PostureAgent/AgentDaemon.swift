@@ -32,19 +32,19 @@ public struct AgentDaemon: Service {
     public func run() async throws {
         if try state.enrollment() == nil {
             SystemdNotifier.ready(status: "not enrolled: waiting for enrollment")
-            let enrolled = await Self.feedingWatchdog({ true }) { await waitForEnrollment() }
+            let enrolled = await Self.feedingWatchdog(while: { true }, run: { await waitForEnrollment() })
             guard enrolled else { return }
         }
         let agent = try Agent(state: state, options: options, logger: logger)
         await agent.reestablish()
         SystemdNotifier.ready(status: "reporting as \(agent.enrollment.identity) to \(agent.enrollment.devicesURL)")
-        try await Self.feedingWatchdog({ await agent.isResponsive() }) { try await agent.run() }
+        try await Self.feedingWatchdog(while: { await agent.isResponsive() }, run: { try await agent.run() })
         SystemdNotifier.stopping()
     }
 
     /// Runs `body` while a child task feeds systemd's watchdog (WatchdogSec=) for as long as `healthy` says so.
     private static func feedingWatchdog<T: Sendable>(
-        _ healthy: @escaping @Sendable () async -> Bool, _ body: () async throws -> T
+        while healthy: @escaping @Sendable () async -> Bool, run body: () async throws -> T
     ) async rethrows -> T {
         try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
             group.addTask { await SystemdNotifier.feedWatchdog(alive: healthy) }
