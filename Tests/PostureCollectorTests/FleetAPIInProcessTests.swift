@@ -10,7 +10,7 @@ import Testing
 @testable import PostureCollector
 
 /// The fleet API in-process, through Hummingbird's test harness: the handlers generated from openapi.yaml,
-/// `OperatorAuthentication` in front of them and `FleetOperations` behind them, on a real SQLite store, with
+/// `APIAuthentication` in front of them and `FleetOperations` behind them, on a real SQLite store, with
 /// no sockets and no TLS (which `FleetTests` cover with the real binaries).
 @Suite struct FleetAPIInProcessTests {
     /// A collector's core on a fresh state directory, its verdicts started, and one API token per scope set.
@@ -173,6 +173,37 @@ import Testing
             let moved = try await api.call(
                 .get, "/v1/audit/verify?expectHead=\(String(head.reversed()))", token: "reader")
             #expect(moved.json["intact"] as? Bool == false)
+        }
+    }
+}
+
+extension FleetAPIInProcessTests {
+    /// The Shared Signals endpoints through the same harness: a receiver's stream, created, read, paused and
+    /// deleted, and a body the operation cannot read refused 400, never a failure of the collector.
+    @Test func aReceiverManagesItsStreamAndABadBodyIsTheReceiversMistake() async throws {
+        try await Harness.with { api in
+            let created = try await api.call(
+                .post, "/ssf/streams", token: "root",
+                body: #"{"delivery":{"method":"urn:ietf:rfc:8936"},"events_requested":[]}"#)
+            #expect(created.status == 201, "\(created.text)")
+            let id = try #require(created.json["stream_id"] as? String)
+            let listed = try await api.call(.get, "/ssf/streams", token: "root")
+            #expect(listed.status == 200 && listed.text.contains(id), "\(listed.text)")
+            let one = try await api.call(.get, "/ssf/streams?stream_id=\(id)", token: "root")
+            #expect(one.status == 200 && one.json["stream_id"] as? String == id, "\(one.text)")
+            let paused = try await api.call(
+                .post, "/ssf/status", token: "root", body: #"{"stream_id":"\#(id)","status":"paused","reason":"x"}"#)
+            #expect(paused.status == 200 && paused.json["status"] as? String == "paused", "\(paused.text)")
+            #expect(
+                try await api.call(.get, "/ssf/status?stream_id=\(id)", token: "root").json["status"] as? String
+                    == "paused")
+            let odd = try await api.call(
+                .post, "/ssf/streams", token: "root", body: #"{"delivery":{"method":{}},"aud":""}"#)
+            #expect(odd.status == 400, "\(odd.text)")
+            #expect(try await api.call(.delete, "/ssf/streams?stream_id=\(id)", token: "root").status == 204)
+            #expect(try await api.call(.get, "/ssf/streams?stream_id=\(id)", token: "root").status == 404)
+            #expect(try await api.call(.get, "/ssf/streams").status == 401)
+            #expect(try await api.call(.get, "/ssf/streams", token: "reader").status == 403)
         }
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates from Sources/PostureAPI/openapi.yaml what is committed beside it:
-#   Sources/PostureAPI/Generated/{Types,Server,Client}.swift    swift-openapi-generator (its version pinned in
-#                                                               packaging/dev/openapi-generator/Package.swift)
+#   Sources/PostureAPI/Generated/*.swift       the operators' API: types, server, client (swift-openapi-generator,
+#                                              its version pinned in packaging/dev/openapi-generator/Package.swift)
+#   Sources/PostureSSFAPI/Generated/*.swift    the Shared Signals transmitter's endpoints: types, server
 #   Sources/PostureCollector/HTTP/OpenAPIDocument.swift        the document served at GET /openapi.json
 # Generated ahead of time because building the generator in every clean build would add minutes to each.
 #   packaging/dev/openapi.sh           regenerate after editing openapi.yaml
@@ -9,18 +10,20 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 spec=Sources/PostureAPI/openapi.yaml
-config=Sources/PostureAPI/openapi-generator-config.yaml
+modules=(PostureAPI PostureSSFAPI)
 scratch=.build-openapi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 swift build -c release --package-path packaging/dev/openapi-generator --scratch-path "$scratch" \
     --product swift-openapi-generator >&2
-"$scratch/release/swift-openapi-generator" generate "$spec" --config "$config" \
-    --output-directory "$out/Generated" >&2
+for module in "${modules[@]}"; do
+    "$scratch/release/swift-openapi-generator" generate "$spec" --config "Sources/$module/openapi-generator-config.yaml" \
+        --output-directory "$out/$module" >&2
+done
 # The generator imports Date, Data and URL from Foundation, which would link ICU's 30 MB of data into postured
 # (posturectl's client is linked there); FoundationEssentials has the same types without it.
-sed -i -E 's/\bFoundation\.(URL|Data|Date)\b/FoundationEssentials.\1/g' "$out"/Generated/*.swift
+sed -i -E 's/\bFoundation\.(URL|Data|Date)\b/FoundationEssentials.\1/g' "$out"/Posture*/*.swift
 python3 - "$spec" "$out/OpenAPIDocument.swift" <<'PY'
 import json, sys, yaml
 document = json.dumps(yaml.safe_load(open(sys.argv[1])), indent=2, ensure_ascii=False)
@@ -37,7 +40,7 @@ PY
 
 if [ "${1:-}" = "--check" ]; then
     status=0
-    diff -ru Sources/PostureAPI/Generated "$out/Generated" || status=1
+    for module in "${modules[@]}"; do diff -ru "Sources/$module/Generated" "$out/$module" || status=1; done
     diff -u Sources/PostureCollector/HTTP/OpenAPIDocument.swift "$out/OpenAPIDocument.swift" || status=1
     if [ $status -ne 0 ]; then
         echo "openapi.sh: the committed generated code is not what $spec generates; run packaging/dev/openapi.sh and commit" >&2
@@ -45,8 +48,10 @@ if [ "${1:-}" = "--check" ]; then
     fi
     echo "openapi.sh: generated code matches $spec"
 else
-    rm -rf Sources/PostureAPI/Generated
-    cp -r "$out/Generated" Sources/PostureAPI/Generated
+    for module in "${modules[@]}"; do
+        rm -rf "Sources/$module/Generated"
+        cp -r "$out/$module" "Sources/$module/Generated"
+    done
     cp "$out/OpenAPIDocument.swift" Sources/PostureCollector/HTTP/OpenAPIDocument.swift
-    echo "openapi.sh: regenerated Sources/PostureAPI/Generated and OpenAPIDocument.swift from $spec"
+    echo "openapi.sh: regenerated ${modules[*]/%//Generated} and OpenAPIDocument.swift from $spec"
 fi

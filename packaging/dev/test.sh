@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 require_root "$@"
 install_test_packages
 echo "== lint (swift format lint --strict; not the generated code)"
-git ls-files -z --cached --others --exclude-standard '*.swift' | grep -zv '^Sources/PostureAPI/Generated/' |
+git ls-files -z --cached --others --exclude-standard '*.swift' | grep -zv '/Generated/' |
     xargs -0 swift format lint --strict
 echo "== generated code matches Sources/PostureAPI/openapi.yaml (packaging/dev/openapi.sh --check)"
 packaging/dev/openapi.sh --check

@@ -342,7 +342,7 @@ public struct Caller: Sendable {
         }
     }
 
-    /// Set by `OperatorAuthentication` for the API's generated handlers.
+    /// Set by `APIAuthentication` for the API's generated handlers.
     @TaskLocal static var current: Caller?
 }
 

@@ -9,14 +9,14 @@ import PostureModel
 
 /// The fleet API as openapi.yaml declares it (`PostureAPI.APIProtocol`, generated): each handler turns the
 /// generated input into a `FleetOperations` call and its answer into the generated output. Who calls is in
-/// `Caller.current`, set by `OperatorAuthentication`; refusals become problems there too.
+/// `Caller.current`, set by `APIAuthentication`; refusals become problems there too.
 struct FleetAPIHandlers: APIProtocol {
     let operations: FleetOperations
 
     private var caller: Caller {
         get throws(AttestationRefusal) {
             guard let caller = Caller.current else {
-                throw AttestationRefusal(.internalError, "a fleet API handler ran without OperatorAuthentication")
+                throw AttestationRefusal(.internalError, "a fleet API handler ran without APIAuthentication")
             }
             return caller
         }
@@ -103,7 +103,7 @@ struct FleetAPIHandlers: APIProtocol {
 
     func createWaiver(_ input: Operations.CreateWaiver.Input) async throws -> Operations.CreateWaiver.Output {
         guard case .json(let body) = input.body else { throw Wire.unsupportedBody }
-        let waiver = try await operations.createWaiver(try Wire.convert(body), by: caller)
+        let waiver = try await operations.createWaiver(try Wire.request(body), by: caller)
         return .created(.init(body: .json(try Wire.convert(waiver))))
     }
 
@@ -128,7 +128,7 @@ struct FleetAPIHandlers: APIProtocol {
         -> Operations.CreateEnrollmentToken.Output
     {
         guard case .json(let body) = input.body else { throw Wire.unsupportedBody }
-        let created = try await operations.createEnrollmentToken(try Wire.convert(body), by: caller)
+        let created = try await operations.createEnrollmentToken(try Wire.request(body), by: caller)
         return .created(.init(body: .json(try Wire.convert(created))))
     }
 
@@ -143,7 +143,7 @@ struct FleetAPIHandlers: APIProtocol {
 
     func createAPIToken(_ input: Operations.CreateAPIToken.Input) async throws -> Operations.CreateAPIToken.Output {
         guard case .json(let body) = input.body else { throw Wire.unsupportedBody }
-        let created = try await operations.createAPIToken(try Wire.convert(body), by: caller)
+        let created = try await operations.createAPIToken(try Wire.request(body), by: caller)
         return .created(.init(body: .json(try Wire.convert(created))))
     }
 
@@ -173,6 +173,18 @@ enum Wire {
         } catch {
             throw AttestationRefusal(
                 .internalError, "\(type(of: value)) does not match openapi.yaml's \(Target.self): \(error)")
+        }
+    }
+
+    /// A request's body, as the document's type decoded it, into the operation's own type: one that the
+    /// operation cannot read is the client's mistake (400), not the collector's.
+    static func request<Target: Decodable>(_ value: some Encodable, to target: Target.Type = Target.self)
+        throws(AttestationRefusal) -> Target
+    {
+        do {
+            return try PostureReport.reencode(value)
+        } catch {
+            throw AttestationRefusal(.malformedRequest, "the body is not a \(Target.self): \(error)")
         }
     }
 

@@ -5,9 +5,9 @@ import OpenAPIRuntime
 import PostureAPI
 import PostureModel
 
-/// The fleet operators' API on the API listener: the handlers generated from openapi.yaml
-/// (`FleetAPIHandlers`) behind `OperatorAuthentication`, the document itself at `GET /openapi.json`, and 405
-/// with `Allow` for every method the document does not list for a path.
+/// The API listener's generated handlers: the fleet operators' API (`FleetAPIHandlers`) and the Shared
+/// Signals transmitter's endpoints (`SSFHandlers`), each behind `APIAuthentication`; the document itself at
+/// `GET /openapi.json`; and 405 with `Allow` for every method the document does not list for a path.
 struct FleetRoutes: Sendable {
     let collector: CollectorCore
 
@@ -17,12 +17,15 @@ struct FleetRoutes: Sendable {
         router.get("/openapi.json") { _, _ in Responses.text(document, contentType: "application/json") }
         registerMethodNotAllowed(on: router, document: document)
         let parsed = (try? JSONSerialization.jsonObject(with: Data(document.utf8))) as? [String: Any] ?? [:]
-        let operators = router.group().add(
-            middleware: OperatorAuthentication(
-                collector: collector, allowedValues: OperatorAuthentication.allowedValues(in: parsed)))
+        let allowed = APIAuthentication.allowedValues(in: parsed)
         // The answers as compact as the rest of the collector's JSON, keys sorted.
-        try FleetAPIHandlers(operations: collector.fleet).registerHandlers(
-            on: operators, configuration: Configuration(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes]))
+        let configuration = Configuration(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
+        let operators = router.group().add(
+            middleware: APIAuthentication(collector: collector, audience: .operators, allowedValues: allowed))
+        try FleetAPIHandlers(operations: collector.fleet).registerHandlers(on: operators, configuration: configuration)
+        let receivers = router.group().add(
+            middleware: APIAuthentication(collector: collector, audience: .receivers, allowedValues: allowed))
+        try SSFHandlers(collector: collector).registerHandlers(on: receivers, configuration: configuration)
     }
 
     /// Every method the document does not list for a path answers 405 with `Allow`, not 404.

@@ -2,36 +2,57 @@ import Hummingbird
 import OpenAPIRuntime
 import PostureModel
 
-/// In front of the generated fleet API handlers: refuses what a browser sent for another site, bounds the
-/// body, authenticates the caller (bearer token or API client certificate; the scope is the operation's to
-/// check) into `Caller.current`, and answers every refusal as an RFC 9457 problem.
-struct OperatorAuthentication: RouterMiddleware {
+/// In front of the handlers generated from openapi.yaml: refuses what a browser sent for another site, bounds
+/// the body, authenticates the caller into a task-local (`Caller.current` for an operator, whose scope the
+/// operation checks; `SignalReceiver.current` for a Shared Signals receiver, with `ssf:manage` or an OAuth
+/// access token), and answers every refusal as an RFC 9457 problem.
+struct APIAuthentication: RouterMiddleware {
     typealias Context = CollectorRequestContext
+
+    enum Audience: Sendable {
+        /// The fleet API: bodies are a reason, a waiver, a token's settings (16 KiB).
+        case operators
+        /// The SSF transmitter's endpoints: a stream's configuration (64 KiB), a poll's acknowledgements (1 MiB).
+        case receivers
+    }
+
     let collector: CollectorCore
+    let audience: Audience
     /// The values the document allows for each enumerated parameter or member, by name: what a refusal lists.
     let allowedValues: [String: [String]]
-    /// An operator's request body: a reason, a waiver, a token's settings.
-    static let bodyLimit = 16 << 10
+
+    func bodyLimit(_ request: Request) -> Int {
+        switch audience {
+        case .operators: 16 << 10
+        case .receivers: request.uri.path.hasPrefix("/ssf/poll/") ? 1 << 20 : 64 << 10
+        }
+    }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
         do {
             var request = request
-            if request.method != .get, request.method != .head {
+            if request.method != .get, request.method != .head, request.method != .delete {
                 try request.refuseCrossSite()
-                let bytes = try await request.collectBody(limit: Self.bodyLimit)
+                let bytes = try await request.collectBody(limit: bodyLimit(request))
                 request.body = RequestBody(buffer: ByteBuffer(bytes: bytes))
             }
-            guard let hash = await collector.credentialHash(request, channel: context.channel) else {
-                throw AttestationRefusal(
-                    .unauthorized,
-                    "send Authorization: Bearer TOKEN (`posture-collector apitoken create --scope fleet:read`) or present an API client certificate (`posture-collector apitoken certificate --scope fleet:read --csr FILE`)"
-                )
-            }
-            let token = try await collector.authenticate(hash: hash, suggesting: FleetOperations.read)
-            return try await Caller.$current.withValue(Caller(token: token)) {
-                try await next(request, context)
+            switch audience {
+            case .operators:
+                guard let hash = await collector.credentialHash(request, channel: context.channel) else {
+                    throw AttestationRefusal(
+                        .unauthorized,
+                        "send Authorization: Bearer TOKEN (`posture-collector apitoken create --scope fleet:read`) or present an API client certificate (`posture-collector apitoken certificate --scope fleet:read --csr FILE`)"
+                    )
+                }
+                let token = try await collector.authenticate(hash: hash, suggesting: FleetOperations.read)
+                return try await Caller.$current.withValue(Caller(token: token)) {
+                    try await next(request, context)
+                }
+            case .receivers:
+                let receiver = try await collector.authorizeReceiver(request, channel: context.channel)
+                return try await SignalReceiver.$current.withValue(receiver) { try await next(request, context) }
             }
         } catch {
             return Responses.refusal(refusal(error))
