@@ -10,6 +10,10 @@ import PostureModel
 
 public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
     case table, json
+
+    /// What every `--format` says in `--help`.
+    static let help = ArgumentHelp(
+        "table (for people, 80 columns) or json (the API's answer as openapi.yaml types it: stable for scripts).")
 }
 
 /// `posturectl devices …`: the fleet's devices, through the collector's API.
@@ -41,7 +45,7 @@ struct DevicesCommand: AsyncParsableCommand {
         @Flag(help: "Descending order.") var descending = false
         @Option(help: "At most this many devices (pages of up to 500 are fetched as needed).") var limit = 100
         @Option(help: "Continue after a previous answer's nextCursor.") var cursor: String?
-        @Option var format: OutputFormat = .table
+        @Option(help: OutputFormat.help) var format: OutputFormat = .table
 
         func validate() throws {
             guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
@@ -95,7 +99,7 @@ struct DevicesCommand: AsyncParsableCommand {
             abstract: "One device: verdict and why, facts, verdict history, enforcement and refused reports.")
         @OptionGroup var connection: OperatorOptions
         @Argument(help: "A device ID, hostname:NAME or machine-id:HEX.") var id: String
-        @Option var format: OutputFormat = .table
+        @Option(help: OutputFormat.help) var format: OutputFormat = .table
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
@@ -171,7 +175,7 @@ struct DevicesCommand: AsyncParsableCommand {
         @OptionGroup var connection: OperatorOptions
         @Argument(help: "A device ID, hostname:NAME or machine-id:HEX.") var id: String
         @Option(help: "Why (recorded in the audit trail with your token's name).") var reason: String
-        @Option var format: OutputFormat = .table
+        @Option(help: OutputFormat.help) var format: OutputFormat = .table
 
         func apply(_ action: String, done: String) async throws {
             try await FleetAPI.run(connection) { api in

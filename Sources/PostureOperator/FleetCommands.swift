@@ -17,7 +17,7 @@ struct FleetCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Devices by verdict, the rules they fail, OS versions, and 14 days of verdict changes.")
         @OptionGroup var connection: OperatorOptions
-        @Option var format: OutputFormat = .table
+        @Option(help: OutputFormat.help) var format: OutputFormat = .table
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
@@ -84,7 +84,7 @@ struct WaiversCommand: AsyncParsableCommand {
         @OptionGroup var connection: OperatorOptions
         @Option(help: "At most this many (1 to 500).") var limit = 100
         @Option(help: "Continue after a previous answer's nextCursor.") var cursor: String?
-        @Option var format: OutputFormat = .table
+        @Option(help: OutputFormat.help) var format: OutputFormat = .table
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
@@ -172,7 +172,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var connection: OperatorOptions
         @Option(help: ArgumentHelp("The head hash an earlier verify printed.", valueName: "hex")) var expectHead:
             String?
-        @Option var format: OutputFormat = .table
+        @Option(help: OutputFormat.help) var format: OutputFormat = .table
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
@@ -199,7 +199,7 @@ struct EventsCommand: AsyncParsableCommand {
     @Option(help: "Only this device's events.") var device: String?
     @Option(help: "A code, or a prefix ending in '.' (e.g. enforcement.).") var code: String?
     @Option var limit = 50
-    @Option var format: OutputFormat = .table
+    @Option(help: OutputFormat.help) var format: OutputFormat = .table
 
     func run() async throws {
         try await FleetAPI.run(connection) { api in

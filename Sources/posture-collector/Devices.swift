@@ -11,6 +11,9 @@ import PostureStore
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case json, table
+
+    /// What every `--format` says in `--help`.
+    static let help = ArgumentHelp("json (stable for scripts) or table (for people).")
 }
 
 /// The break-glass tool: the same operations as the API (`FleetOperations`), on the store directly, for an
@@ -35,7 +38,7 @@ struct Devices: AsyncParsableCommand {
         @Option(help: "hostname (default), last_seen, enrolled, or verdict_since.") var sort: String?
         @Option(help: "At most this many devices (1 to 500).") var limit = 100
         @Option(help: "Continue after a previous page's nextCursor.") var cursor: String?
-        @Option var format: OutputFormat = .table
+        @Option(help: OutputFormat.help) var format: OutputFormat = .table
 
         func run() async throws {
             let values: [String: String?] = [
@@ -67,7 +70,7 @@ struct Devices: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One device with its newest accepted report.")
         @OptionGroup var options: ConfigOptions
         @Argument(help: "A device ID, hostname:NAME, machine-id:HEX or sha256:HEX.") var id: String
-        @Option var format: OutputFormat = .json
+        @Option(help: OutputFormat.help) var format: OutputFormat = .json
 
         func run() async throws {
             let store = try await Collector.openStore(try options.load())
