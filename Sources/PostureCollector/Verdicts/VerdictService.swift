@@ -205,8 +205,9 @@ actor VerdictService {
         return try Self.single(matches, for: lookup)
     }
 
-    /// Exactly one device for a reference, or a refusal naming why: never a guess.
-    static func single(_ matches: [String], for lookup: Lookup) throws(AttestationRefusal) -> String {
+    /// Exactly one device for a reference, or a refusal naming why: never a guess. Untyped `throws`: a typed
+    /// one called from the async `resolve` crashed the 6.3 optimizer (LLVM coroutine splitting, -O only).
+    static func single(_ matches: [String], for lookup: Lookup) throws -> String {
         guard matches.count <= 1 else {
             throw AttestationRefusal(
                 .conflict,
