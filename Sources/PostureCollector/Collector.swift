@@ -118,7 +118,7 @@ public struct Collector: Sendable {
         apiRouter.add(middleware: RequestMetricsMiddleware(listener: "api", metrics: core.metrics))
         APIRoutes(collector: core).register(on: apiRouter)
         readiness.register(on: apiRouter)
-        try FleetRoutes(collector: core).register(on: apiRouter)
+        try OpenAPIRoutes(collector: core).register(on: apiRouter)
         try DashboardRoutes(collector: core).register(on: apiRouter)
 
         // Every connection is bounded: per-listener caps below the descriptor limit (more wait unaccepted
@@ -212,7 +212,7 @@ struct CredentialRenewal: Service {
 
     func run() async throws {
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await certificate.run() }
                 group.addTask {
@@ -244,10 +244,10 @@ struct VerdictLoop: Service {
 
     func run() async throws {
         try await collector.transmitter.load()
-        try await collector.verdicts.setTransmitter(collector.transmitter)
+        await collector.verdicts.setTransmitter(collector.transmitter)
         try await collector.verdicts.start()
         let shared = collector.store is any SharedStoreEvents
-        try? await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             var polled = ContinuousClock.now
             while !Task.isCancelled {
                 let poll = !shared || ContinuousClock.now - polled >= .seconds(5)

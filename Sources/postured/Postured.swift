@@ -119,5 +119,4 @@ extension DurationArgument {
     }
 
     static let day = DurationArgument(duration: .seconds(86400), text: "24h")
-    static let minute = DurationArgument(duration: .seconds(60), text: "60s")
 }

@@ -51,12 +51,7 @@ struct Run: AsyncParsableCommand {
         EnforcementArguments
 
     func run() async throws {
-        let file: AgentConfiguration
-        do {
-            file = try AgentConfiguration.load(config)
-        } catch {
-            throw error
-        }
+        let file = try AgentConfiguration.load(config)
         let levelName = logLevel ?? file.logLevel
         guard let level = Logger.Level(rawValue: levelName) else {
             throw ValidationError(
@@ -181,12 +176,7 @@ struct CheckConfig: AsyncParsableCommand {
     var config: String = AgentConfiguration.defaultPath
 
     func run() async throws {
-        let file: AgentConfiguration
-        do {
-            file = try AgentConfiguration.load(config)
-        } catch {
-            throw error
-        }
+        let file = try AgentConfiguration.load(config)
         let enforcement = file.enforcement
         print(
             """

@@ -5,6 +5,7 @@ import HummingbirdTesting
 import Logging
 import PostureModel
 import PostureStore
+import TestSupport
 import Testing
 
 @testable import PostureCollector
@@ -21,13 +22,13 @@ import Testing
 
         init() async throws {
             var configuration = CollectorConfiguration()
-            configuration.stateDirectory = NSTemporaryDirectory() + "fleet-api-" + UUID().uuidString
+            configuration.stateDirectory = try Paths.temporaryDirectory("fleet-api").path
             core = try Collector(configuration: configuration, logger: Logger(label: "test")).core
             try await core.transmitter.load()
             try await core.verdicts.setTransmitter(core.transmitter)
             try await core.verdicts.start()
             router = Router(context: CollectorRequestContext.self)
-            try FleetRoutes(collector: core).register(on: router)
+            try OpenAPIRoutes(collector: core).register(on: router)
             for (name, scopes) in [("reader", ["fleet:read"]), ("writer", ["fleet:write"]), ("root", ["admin"])] {
                 let (secret, record) = APITokens.create(name: name, scopes: scopes, ttl: nil, now: Date())
                 try await core.store.insertAPIToken(

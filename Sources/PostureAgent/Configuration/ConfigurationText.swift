@@ -27,7 +27,7 @@ public struct ConfigurationText: Sendable {
         // The top-level key whose indented keys follow (a section), and the key whose `- item` lines may
         // follow (a list); a top-level key without a value is either, as the next line shows.
         var section: (name: String, indent: Int?)?
-        var list: (key: String, indent: Int, line: Int, opened: Bool)?
+        var list: (key: String, indent: Int, line: Int)?
         for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let number = index + 1
             if raw.contains("\t") { throw Failure(line: number, message: "a tab: indent with spaces") }
@@ -36,19 +36,15 @@ public struct ConfigurationText: Sendable {
             let indent = line.prefix { $0 == " " }.count
             let content = String(line.dropFirst(indent))
             if content.hasPrefix("- ") || content == "-" {
-                guard var open = list, indent >= open.indent else {
+                guard let open = list, indent >= open.indent else {
                     throw Failure(line: number, message: "a list item without a key above it")
                 }
-                if !open.opened {
-                    entries[open.key] = Entry(value: .list([]), line: open.line)
-                    open.opened = true
-                    list = open
-                    if open.indent == 0 { section = nil }
-                }
-                let item = try Self.scalar(String(content.dropFirst(1)), line: number)
-                if case .list(let items) = entries[open.key]?.value {
-                    entries[open.key]?.value = .list(items + [item])
-                }
+                // A top-level key whose next line is an item is a list, not a section.
+                if entries[open.key] == nil { section = nil }
+                var items: [String] = []
+                if case .list(let earlier) = entries[open.key]?.value { items = earlier }
+                items.append(try Self.scalar(String(content.dropFirst(1)), line: number))
+                entries[open.key] = Entry(value: .list(items), line: open.line)
                 continue
             }
             list = nil
@@ -78,7 +74,7 @@ public struct ConfigurationText: Sendable {
             if rest.isEmpty {
                 // A section (top level) or a list given as `- item` lines below; a nested key without a
                 // value is an empty list until items follow.
-                list = (key, indent, number, indent > 0)
+                list = (key, indent, number)
                 if indent > 0 { entries[key] = Entry(value: .list([]), line: number) }
             } else {
                 entries[key] = Entry(value: try Self.value(rest, line: number), line: number)

@@ -64,13 +64,15 @@ public struct FleetOperations: Sendable {
         case .certificate(let fingerprint):
             matches = try await store.deviceID(certificateFingerprint: fingerprint).map { [$0] } ?? []
         case .hostname(let hostname):
-            matches = try await store.devices().map(\.device).filter { $0.status == .active && $0.hostname == hostname }
-                .map(\.id)
+            matches = try await activeDevices().filter { $0.hostname == hostname }.map(\.id)
         case .machineID(let machineID):
-            matches = try await store.devices().map(\.device)
-                .filter { $0.status == .active && $0.machineID == machineID }.map(\.id)
+            matches = try await activeDevices().filter { $0.machineID == machineID }.map(\.id)
         }
         return try VerdictService.single(matches, for: .init(lookup))
+    }
+
+    private func activeDevices() async throws -> [DeviceRecord] {
+        try await store.devices().map(\.device).filter { $0.status == .active }
     }
 
     /// One device: latest facts, verdict, and its history.
@@ -98,7 +100,7 @@ public struct FleetOperations: Sendable {
     func streams(limit: Int?, cursor: String?, by caller: Caller) async throws -> OperatorStreamPage {
         try caller.require(Self.read)
         let page = try ListPage(
-            await try transmitter().allStreams().map(OperatorStreamView.init), created: \.createdAt, id: \.id,
+            try await transmitter().allStreams().map(OperatorStreamView.init), created: \.createdAt, id: \.id,
             limit: limit, cursor: cursor)
         return OperatorStreamPage(streams: page.items, nextCursor: page.nextCursor)
     }

@@ -160,34 +160,3 @@ struct FleetAPIHandlers: APIProtocol {
         return .ok(.init(body: .json(try Wire.convert(report))))
     }
 }
-
-/// Between the operations' types and the generated ones, through the JSON both speak: what the collector
-/// answers must decode as the document's schema, or the request fails here rather than reach a client as
-/// something the document does not promise.
-enum Wire {
-    static func convert<Target: Decodable>(_ value: some Encodable, to target: Target.Type = Target.self)
-        throws(AttestationRefusal) -> Target
-    {
-        do {
-            return try PostureReport.reencode(value)
-        } catch {
-            throw AttestationRefusal(
-                .internalError, "\(type(of: value)) does not match openapi.yaml's \(Target.self): \(error)")
-        }
-    }
-
-    /// A request's body, as the document's type decoded it, into the operation's own type: one that the
-    /// operation cannot read is the client's mistake (400), not the collector's.
-    static func request<Target: Decodable>(_ value: some Encodable, to target: Target.Type = Target.self)
-        throws(AttestationRefusal) -> Target
-    {
-        do {
-            return try PostureReport.reencode(value)
-        } catch {
-            throw AttestationRefusal(.malformedRequest, "the body is not a \(Target.self): \(error)")
-        }
-    }
-
-    static let unsupportedBody = AttestationRefusal(
-        .malformedRequest, "send the body as JSON with Content-Type: application/json")
-}

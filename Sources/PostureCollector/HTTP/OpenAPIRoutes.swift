@@ -8,15 +8,15 @@ import PostureModel
 /// The API listener's generated handlers: the fleet operators' API (`FleetAPIHandlers`) and the Shared
 /// Signals transmitter's endpoints (`SSFHandlers`), each behind `APIAuthentication`; the document itself at
 /// `GET /openapi.json`; and 405 with `Allow` for every method the document does not list for a path.
-struct FleetRoutes: Sendable {
+struct OpenAPIRoutes: Sendable {
     let collector: CollectorCore
 
     func register(on router: Router<CollectorRequestContext>) throws {
         let document = OpenAPIDocument.template.replacingOccurrences(
             of: "\"POSTURE_VERSION\"", with: "\"\(postureVersion)\"")
         router.get("/openapi.json") { _, _ in Responses.text(document, contentType: "application/json") }
-        registerMethodNotAllowed(on: router, document: document)
         let parsed = (try? JSONSerialization.jsonObject(with: Data(document.utf8))) as? [String: Any] ?? [:]
+        registerMethodNotAllowed(on: router, paths: parsed["paths"] as? [String: [String: Any]] ?? [:])
         let allowed = APIAuthentication.allowedValues(in: parsed)
         // The answers as compact as the rest of the collector's JSON, keys sorted.
         let configuration = Configuration(jsonEncodingOptions: [.sortedKeys, .withoutEscapingSlashes])
@@ -29,11 +29,7 @@ struct FleetRoutes: Sendable {
     }
 
     /// Every method the document does not list for a path answers 405 with `Allow`, not 404.
-    private func registerMethodNotAllowed(on router: Router<CollectorRequestContext>, document: String) {
-        struct Anything: Decodable { init(from decoder: any Decoder) {} }
-        struct Document: Decodable { var paths: [String: [String: Anything]] }
-        guard let paths = try? JSONDecoder().decode(Document.self, from: Data(document.utf8)).paths
-        else { return }
+    private func registerMethodNotAllowed(on router: Router<CollectorRequestContext>, paths: [String: [String: Any]]) {
         let methods: [HTTPRequest.Method] =
             [.get, .post, .put, .patch, .delete, .options, .trace] + [.init("QUERY")].compactMap { $0 }
         for (path, operations) in paths {
