@@ -171,7 +171,7 @@ public struct CollectorCore: Sendable {
         let counts = attestation.report.journal.value?.counts ?? [:]
         let osRelease = attestation.report.os.osRelease.value ?? [:]
         let pending = PendingAttestation(
-            envelope: envelope, evidence: verified.evidence, payload: verified.payloadJSON, receivedAt: now,
+            envelope: envelope, evidence: verified.evidence, payload: verified.latestState, receivedAt: now,
             nextNonce: NonceFactory.make(now: now, lifetime: configuration.attestations.nonceLifetime.duration),
             journalCounts: counts.isEmpty
                 ? nil : (try? PostureReport.wireEncoder().encode(counts)).map { String(decoding: $0, as: UTF8.self) },
@@ -181,7 +181,7 @@ public struct CollectorCore: Sendable {
         metrics.storeCommit(ContinuousClock.now - commitStart)
         let verdict = await verdicts.attested(deviceID: envelope.deviceID, payload: attestation, now: now)
         let signed = verdict == nil ? nil : await verdicts.signedVerdict(envelope.deviceID, now: now)
-        return IngestResponse(receipt: receipt, verdict: verdict, jwt: signed?.jwt)
+        return IngestResponse(receipt: receipt, signed: signed)
     }
 
     /// Checks `Authorization: Bearer TOKEN`, or else an API client certificate on the connection, and the
@@ -363,20 +363,24 @@ public struct CollectorCore: Sendable {
 }
 
 /// What an agent gets for an accepted attestation: the receipt and its verdict at that moment.
-struct IngestResponse: Encodable, Sendable {
+/// The answer to an accepted attestation: the receipt's fields, and the device's verdict and its JWT as
+/// served (`verdict`, `jwt`: what the agent verifies before it acts).
+struct IngestResponse: Sendable {
     var receipt: AttestationReceipt
-    var verdict: Verdict?
-    /// The same verdict signed: what the agent verifies before it acts.
-    var jwt: String?
+    var signed: SignedVerdict?
 
-    func encode(to encoder: any Encoder) throws {
-        try receipt.encode(to: encoder)
-        var container = encoder.container(keyedBy: Keys.self)
-        try container.encodeIfPresent(verdict, forKey: .verdict)
-        try container.encodeIfPresent(jwt, forKey: .jwt)
+    /// One JSON object: the receipt's encoding with the signed verdict's, which is encoded once per
+    /// evaluation, spliced in rather than encoded again per attestation. Both are this collector's own
+    /// encodings of disjoint keys.
+    var body: [UInt8] {
+        var bytes = Array((try? PostureReport.wireEncoder().encode(receipt)) ?? Data("{}".utf8))
+        guard let signed, signed.body.count > 2, bytes.last == UInt8(ascii: "}"), signed.body.first == UInt8(ascii: "{")
+        else { return bytes }
+        bytes.removeLast()
+        bytes.append(UInt8(ascii: ","))
+        bytes.append(contentsOf: signed.body.dropFirst())
+        return bytes
     }
-
-    enum Keys: String, CodingKey { case verdict, jwt }
 }
 
 /// The `iss` of verdict JWTs and SETs and the base of the SSF endpoints: `verdicts.issuer`, or the API

@@ -122,7 +122,9 @@ public struct ReportBody: Sendable, Equatable {
 public struct PendingAttestation: Sendable {
     public var envelope: AttestationEnvelope
     public var evidence: AttestationEvidence
-    /// The verified payload as JSON (schema 1's shape), stored as the device's latest state.
+    /// The device's latest state as stored: the verified payload as JSON (schema 1), or the verified
+    /// envelope (schema 2), which readers compose with the parts it names into schema 1's shape
+    /// (`LatestPayload`): the hot path neither encodes the report again nor writes it per attestation.
     public var payload: Data
     public var receivedAt: Date
     /// The next nonce, issued if this one is accepted.

@@ -159,7 +159,8 @@ extension SQLStore: DeviceStore {
     private static func views(_ db: any SQLExecutor, where clause: String, _ arguments: [any SQLBindable]) throws
         -> [DeviceView]
     {
-        try db.rows(
+        var parts: [String: Data] = [:]
+        return try db.rows(
             """
             SELECT d.*, s.issued_at AS s_issued_at, s.received_at AS s_received_at, s.delivery AS s_delivery,
                    s.payload AS s_payload,
@@ -172,7 +173,10 @@ extension SQLStore: DeviceStore {
                 device: try StoreCoding.device(row), attestations: try row.int("attestation_count"),
                 lastReceivedAt: try row.optionalDate("s_received_at"),
                 lastIssuedAt: try row.optionalDate("s_issued_at"),
-                lastDelivery: try row.optionalText("s_delivery"), latestPayload: try row.optionalText("s_payload"))
+                lastDelivery: try row.optionalText("s_delivery"),
+                latestPayload: try row.optionalText("s_payload").flatMap {
+                    try LatestPayload.text($0, db, parts: &parts)
+                })
         }
     }
 

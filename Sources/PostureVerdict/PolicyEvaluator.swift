@@ -154,11 +154,16 @@ extension Policy {
             reasons.append("+\(weight) rule \(outcome.rule) fails (\(outcome.severity.rawValue))")
         }
         let since = now.addingTimeInterval(-risk.window.seconds)
+        // One pass over the window's samples. Counts are the devices' own numbers: sums and products
+        // saturate instead of trapping.
+        var counts: [JournalEventCategory: Int] = [:]
+        for sample in signals where sample.at > since {
+            for (category, count) in sample.counts {
+                counts[category, default: 0] = counts[category, default: 0].saturatingAdd(count)
+            }
+        }
         for category in JournalEventCategory.allCases {
-            guard let weight = risk.signals[category] else { continue }
-            // Counts are the devices' own numbers: sums and products saturate instead of trapping.
-            let count = signals.filter { $0.at > since }.map { $0.counts[category] ?? 0 }.saturatingSum()
-            guard count > 0 else { continue }
+            guard let weight = risk.signals[category], let count = counts[category], count > 0 else { continue }
             let points = Swift.min(weight.max, count.saturatingMultiply(weight.perEvent))
             score = score.saturatingAdd(points)
             reasons.append("+\(points) \(count) \(category.rawValue) in \(Self.age(risk.window.seconds))")

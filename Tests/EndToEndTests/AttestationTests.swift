@@ -21,6 +21,10 @@ struct AttestationTests {
         let shown = try collector.command(["devices", "show", deviceID])
         #expect(shown.contains("\"status\" : \"active\""))
         #expect(shown.contains("\"attestations\" : 3"))
+        // The newest report, composed from the stored envelope and the parts it names: this host's facts.
+        let kernel = try Shell.run(["uname", "-r"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(shown.contains("kernelRelease"))
+        #expect(shown.contains(kernel))
         // The device key: 0600, owned by the user the agent ran as.
         let attributes = try FileManager.default.attributesOfItem(atPath: state + "/device.key")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)

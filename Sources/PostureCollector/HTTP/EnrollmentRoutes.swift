@@ -44,9 +44,9 @@ struct DeviceRoutes: Sendable {
                 let peer = try await collector.peers.identity(of: context.channel)
                 deviceID = peer.identity.deviceID
                 let body = try await request.collectBody(limit: collector.configuration.attestations.maxBodyBytes)
-                let receipt = try await collector.ingest(body: body, peer: peer)
+                let answer = try await collector.ingest(body: body, peer: peer)
                 collector.metrics.attestation(accepted: true)
-                return Responses.json(receipt)
+                return Responses.json(bytes: answer.body)
             } catch {
                 collector.metrics.attestation(accepted: false, reason: AttestationRefusal(error).code.rawValue)
                 await collector.refused(error, deviceID: deviceID, peer: context.channel.remoteAddress?.description)

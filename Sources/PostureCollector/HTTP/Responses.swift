@@ -20,6 +20,13 @@ enum Responses {
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
+    /// JSON already encoded.
+    static func json(bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
     static func refusal(_ error: any Error) -> Response {
         let refusal = forClient(error)
         var response = json(ErrorBody(refusal), status: HTTPResponse.Status(code: refusal.code.httpStatus))

@@ -1,3 +1,4 @@
+import NIOConcurrencyHelpers
 import PostureModel
 import PostureStore
 
@@ -12,6 +13,14 @@ import PostureStore
 struct AttestationVerifier: Sendable {
     var maxBodyBytes: Int
     var skew: Duration
+    /// Each device's last decoded parts (one entry per device that attested): a part sent again under
+    /// the same digest is checked against it and not parsed again.
+    private let decodedParts = NIOLockedValueBox<[String: DetachedAttestation.DecodedParts]>([:])
+
+    init(maxBodyBytes: Int, skew: Duration) {
+        self.maxBodyBytes = maxBodyBytes
+        self.skew = skew
+    }
 
     private struct Envelope: Decodable {
         var schemaVersion: Int
@@ -27,12 +36,12 @@ struct AttestationVerifier: Sendable {
         var schemaVersion: Int
     }
 
-    /// What passed: the envelope's fields, what the store keeps as evidence, the payload in schema 1's
-    /// shape as JSON (the device's latest state) and decoded.
+    /// What passed: the envelope's fields, what the store keeps as evidence, the device's latest state
+    /// as stored (schema 1's payload JSON, or schema 2's envelope) and the payload decoded.
     struct Verified {
         var envelope: AttestationEnvelope
         var evidence: AttestationEvidence
-        var payloadJSON: Data
+        var latestState: Data
         var payload: AttestationPayload
     }
 
@@ -51,7 +60,7 @@ struct AttestationVerifier: Sendable {
             throw AttestationRefusal(
                 .malformedJWS, "the body is not UTF-8 text; send the compact JWS as application/jose")
         }
-        if let detached = try DetachedAttestation(body: Substring(text)) {
+        if let detached = try DetachedAttestation(body: body[start..<end]) {
             return try verify(detached, peer: peer, now: now)
         }
         let jws = try CompactJWS(parsing: text)
@@ -101,7 +110,7 @@ struct AttestationVerifier: Sendable {
             envelope: AttestationEnvelope(
                 schemaVersion: envelope.schemaVersion, deviceID: envelope.deviceID, sequence: envelope.sequence,
                 issuedAt: envelope.issuedAt, nonce: envelope.nonce, spoolGap: envelope.spoolGap),
-            evidence: .compactJWS(text), payloadJSON: payload, payload: attestation)
+            evidence: .compactJWS(text), latestState: payload, payload: attestation)
     }
 
     /// Schema 2: the envelope's signature, its fields, then the parts against the digests it names, and
@@ -118,7 +127,8 @@ struct AttestationVerifier: Sendable {
         }
         let issuedAt = Date(timeIntervalSince1970: Double(envelope.iat))
         try checkDeviceAndClock(envelope.sub, issuedAt: issuedAt, peer: peer, now: now)
-        let report = try detached.report(for: envelope)
+        let (report, parts) = try detached.report(
+            for: envelope, known: decodedParts.withLockedValue { $0[envelope.sub] })
         guard report.schemaVersion == PostureReport.currentSchemaVersion else {
             throw AttestationRefusal(
                 .unsupportedSchema,
@@ -129,12 +139,7 @@ struct AttestationVerifier: Sendable {
             deviceID: envelope.sub, sequence: envelope.seq, issuedAt: issuedAt, nonce: envelope.nonce,
             spoolGap: envelope.gap, report: report)
         try PayloadLimits.check(attestation)
-        let json: Data
-        do {
-            json = try PostureReport.wireEncoder().encode(attestation)
-        } catch {
-            throw AttestationRefusal(.internalError, "the collector could not encode the report: \(error)")
-        }
+        decodedParts.withLockedValue { $0[envelope.sub] = parts }
         return Verified(
             envelope: AttestationEnvelope(
                 schemaVersion: envelope.v, deviceID: envelope.sub, sequence: envelope.seq, issuedAt: issuedAt,
@@ -145,7 +150,7 @@ struct AttestationVerifier: Sendable {
                     ReportBody(digest: envelope.report, bytes: detached.reportPart),
                     ReportBody(digest: envelope.journal, bytes: detached.journalPart),
                 ]),
-            payloadJSON: json, payload: attestation)
+            latestState: bytes, payload: attestation)
     }
 
     private func checkDeviceAndClock(_ deviceID: String, issuedAt: Date, peer: PeerIdentity, now: Date)

@@ -138,19 +138,20 @@ actor VerdictService {
     func attested(deviceID: String, payload: AttestationPayload, now: Date = Date()) async -> Verdict? {
         guard entries[deviceID] != nil else { return nil }
         // Spooled reports arrive oldest first; only a newer one replaces the facts.
-        if let issuedAt = entries[deviceID]?.issuedAt, payload.issuedAt < issuedAt {
-            entries[deviceID]?.signals.append(Self.sample(payload))
-        } else {
+        if entries[deviceID]?.issuedAt.map({ payload.issuedAt >= $0 }) ?? true {
             entries[deviceID]?.report = payload.report
             entries[deviceID]?.issuedAt = payload.issuedAt
-            entries[deviceID]?.signals.append(Self.sample(payload))
         }
+        if let sample = Self.sample(payload) { entries[deviceID]?.signals.append(sample) }
         await evaluate(deviceID, cause: .attestation(payload.sequence), now: now)
         return entries[deviceID]?.verdict
     }
 
-    static func sample(_ payload: AttestationPayload) -> SignalSample {
-        SignalSample(at: payload.issuedAt, counts: payload.report.journal.value?.counts ?? [:])
+    /// The report's journal events, if it counted any: a report without events adds nothing to any sum,
+    /// so it is not kept (a quiet device's list stays empty instead of growing by one per attestation).
+    static func sample(_ payload: AttestationPayload) -> SignalSample? {
+        let counts = (payload.report.journal.value?.counts ?? [:]).filter { $0.value != 0 }
+        return counts.isEmpty ? nil : SignalSample(at: payload.issuedAt, counts: counts)
     }
 
     // MARK: Reading verdicts
@@ -386,7 +387,7 @@ actor VerdictService {
         {
             entry.report = attestation.report
             entry.issuedAt = attestation.issuedAt
-            entry.signals.append(Self.sample(attestation))
+            if let sample = Self.sample(attestation) { entry.signals.append(sample) }
         }
         let before = entry.verdict?.version
         if let stored, let verdict = try? decoder.decode(Verdict.self, from: Data(stored.verdict.utf8)),

@@ -108,14 +108,22 @@ public struct DetachedAttestation: Sendable, Equatable {
         -> DetachedAttestation
     {
         let encoder = PostureReport.wireEncoder()
-        let reportPart = try encoder.encode(ReportPart(payload.report))
-        let journalPart = try encoder.encode(payload.report.journal)
+        return try sign(
+            payload, reportPart: try encoder.encode(ReportPart(payload.report)),
+            journalPart: try encoder.encode(payload.report.journal), with: signer)
+    }
+
+    /// Signs the envelope of `payload` over parts already encoded: a sender whose facts did not change
+    /// encodes them once (only `payload.report.collectedAt` is read from the report).
+    public static func sign(
+        _ payload: AttestationPayload, reportPart: Data, journalPart: Data, with signer: some ES256Signer
+    ) throws -> DetachedAttestation {
         let envelope = Envelope(
             v: schemaVersion, sub: payload.deviceID, seq: payload.sequence,
             iat: Int64(payload.issuedAt.timeIntervalSince1970.rounded(.down)),
             collected: Int64(payload.report.collectedAt.timeIntervalSince1970.rounded(.down)), nonce: payload.nonce,
             report: digest(reportPart), journal: digest(journalPart), gap: payload.spoolGap)
-        let jws = try CompactJWS.sign(payload: try encoder.encode(envelope), with: signer)
+        let jws = try CompactJWS.sign(payload: try PostureReport.wireEncoder().encode(envelope), with: signer)
         return DetachedAttestation(jws: jws, reportPart: reportPart, journalPart: journalPart)
     }
 
@@ -124,17 +132,24 @@ public struct DetachedAttestation: Sendable, Equatable {
 
     /// Splits a body of three lines; nil when it is not one (then it may be a schema 1 compact JWS).
     public init?(body text: Substring) throws(AttestationRefusal) {
-        let lines = text.utf8.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-        guard lines.count > 1 else { return nil }
-        guard lines.count == 3 else {
+        try self.init(body: ArraySlice(text.utf8))
+    }
+
+    /// The same from the body's bytes: two searches for a newline and two copies, nothing decoded.
+    public init?(body bytes: ArraySlice<UInt8>) throws(AttestationRefusal) {
+        let newline = UInt8(ascii: "\n")
+        guard let first = bytes.firstIndex(of: newline) else { return nil }
+        guard let second = bytes[(first + 1)...].firstIndex(of: newline),
+            !bytes[(second + 1)...].contains(newline)
+        else {
             throw AttestationRefusal(
                 .malformedJWS,
-                "a schema 2 attestation is three lines (envelope JWS, report part, journal part); this body has \(lines.count)"
+                "a schema 2 attestation is three lines (envelope JWS, report part, journal part); this body has \(bytes.count { $0 == newline } + 1)"
             )
         }
-        jws = try CompactJWS(parsing: String(Substring(lines[0])))
-        reportPart = Data(lines[1])
-        journalPart = Data(lines[2])
+        jws = try CompactJWS(parsing: String(decoding: bytes[..<first], as: UTF8.self))
+        reportPart = Data(bytes[(first + 1)..<second])
+        journalPart = Data(bytes[(second + 1)...])
     }
 
     /// The envelope, once its signature verified under `key` and its header is the canonical one (which
@@ -156,25 +171,74 @@ public struct DetachedAttestation: Sendable, Equatable {
 
     /// The parts, once each matches the digest the verified envelope names, decoded into the report.
     public func report(for envelope: Envelope) throws(AttestationRefusal) -> PostureReport {
+        try report(for: envelope, known: nil).report
+    }
+
+    /// The decoded parts of an earlier attestation, by the digests they were sent under.
+    public struct DecodedParts: Sendable {
+        public var reportDigest: String
+        public var report: ReportPart
+        public var journalDigest: String
+        public var journal: Fact<JournalFacts>
+    }
+
+    /// The report, each part checked against the digest the verified envelope names; a part whose digest
+    /// `known` holds is taken from there instead of being parsed again (a quiet device sends the same
+    /// facts every time). Also returns the parts, for the next call.
+    public func report(for envelope: Envelope, known: DecodedParts?) throws(AttestationRefusal)
+        -> (report: PostureReport, parts: DecodedParts)
+    {
+        try Self.report(for: envelope, reportPart: reportPart, journalPart: journalPart, known: known)
+    }
+
+    /// The attestation in schema 1's shape, from a verified envelope and the parts it names (a store
+    /// keeps a device's newest state as its envelope and composes the payload when it is read).
+    public static func payload(for envelope: Envelope, reportPart: Data, journalPart: Data)
+        throws(AttestationRefusal) -> AttestationPayload
+    {
+        let report = try report(for: envelope, reportPart: reportPart, journalPart: journalPart, known: nil).report
+        return AttestationPayload(
+            deviceID: envelope.sub, sequence: envelope.seq, issuedAt: Date(timeIntervalSince1970: Double(envelope.iat)),
+            nonce: envelope.nonce, spoolGap: envelope.gap, report: report)
+    }
+
+    static func report(for envelope: Envelope, reportPart: Data, journalPart: Data, known: DecodedParts?)
+        throws(AttestationRefusal) -> (report: PostureReport, parts: DecodedParts)
+    {
         guard Self.digest(reportPart) == envelope.report, Self.digest(journalPart) == envelope.journal else {
             throw AttestationRefusal(
                 .malformedPayload, "a report part does not match the digest its signed envelope names")
         }
-        do {
-            try StrictJSON.check(reportPart)
-            try StrictJSON.check(journalPart)
-        } catch {
-            throw AttestationRefusal(.malformedPayload, "a report part is not one reading of JSON: \(error)")
-        }
         let decoder = PostureReport.wireDecoder()
-        do {
-            let part = try decoder.decode(ReportPart.self, from: reportPart)
-            let journal = try decoder.decode(Fact<JournalFacts>.self, from: journalPart)
-            return part.report(
-                collectedAt: Date(timeIntervalSince1970: Double(envelope.collected)), journal: journal)
-        } catch {
-            throw AttestationRefusal(.malformedPayload, "a report part does not match the schema: \(error)")
+        func decode<Part: Decodable>(_ type: Part.Type, _ bytes: Data) throws(AttestationRefusal) -> Part {
+            do {
+                try StrictJSON.check(bytes)
+            } catch {
+                throw AttestationRefusal(.malformedPayload, "a report part is not one reading of JSON: \(error)")
+            }
+            do {
+                return try decoder.decode(type, from: bytes)
+            } catch {
+                throw AttestationRefusal(.malformedPayload, "a report part does not match the schema: \(error)")
+            }
         }
+        let part: ReportPart
+        if let known, known.reportDigest == envelope.report {
+            part = known.report
+        } else {
+            part = try decode(ReportPart.self, reportPart)
+        }
+        let journal: Fact<JournalFacts>
+        if let known, known.journalDigest == envelope.journal {
+            journal = known.journal
+        } else {
+            journal = try decode(Fact<JournalFacts>.self, journalPart)
+        }
+        return (
+            part.report(collectedAt: Date(timeIntervalSince1970: Double(envelope.collected)), journal: journal),
+            DecodedParts(
+                reportDigest: envelope.report, report: part, journalDigest: envelope.journal, journal: journal)
+        )
     }
 }
 

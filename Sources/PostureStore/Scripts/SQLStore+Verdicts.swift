@@ -10,15 +10,17 @@ import PostureVerdict
 extension SQLStore: VerdictStore {
     public func latestReports() async throws -> [LatestReport] {
         try await read { db in
-            try db.rows(
+            var parts: [String: Data] = [:]
+            return try db.rows(
                 """
                 SELECT s.device_id, s.issued_at, s.payload FROM device_state s
                 JOIN devices d ON d.id = s.device_id WHERE d.status = 'active'
                 """
-            ).map { row in
-                LatestReport(
-                    deviceID: try row.text("device_id"), issuedAt: try row.date("issued_at"),
-                    payload: try row.text("payload"))
+            ).compactMap { row in
+                try LatestPayload.text(try row.text("payload"), db, parts: &parts).map {
+                    LatestReport(
+                        deviceID: try row.text("device_id"), issuedAt: try row.date("issued_at"), payload: $0)
+                }
             }
         }
     }
@@ -92,12 +94,14 @@ extension SQLStore: VerdictStore {
 
     public func latestReport(deviceID: String) async throws -> LatestReport? {
         try await read { db in
-            try db.row("SELECT device_id, issued_at, payload FROM device_state WHERE device_id = ?", [deviceID]).map {
-                row in
-                LatestReport(
-                    deviceID: try row.text("device_id"), issuedAt: try row.date("issued_at"),
-                    payload: try row.text("payload"))
-            }
+            var parts: [String: Data] = [:]
+            guard
+                let row = try db.row(
+                    "SELECT device_id, issued_at, payload FROM device_state WHERE device_id = ?", [deviceID]),
+                let payload = try LatestPayload.text(try row.text("payload"), db, parts: &parts)
+            else { return nil }
+            return LatestReport(
+                deviceID: try row.text("device_id"), issuedAt: try row.date("issued_at"), payload: payload)
         }
     }
 
