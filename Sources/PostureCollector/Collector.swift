@@ -97,6 +97,7 @@ public struct Collector: Sendable {
         var mutualTLS = serverTLS
         mutualTLS.certificateVerification = .noHostnameVerification
         mutualTLS.trustRoots = .certificates([try NIOSSLCertificate(bytes: Array(core.ca.pem.utf8), format: .pem)])
+        mutualTLS.applicationProtocols = NegotiatedHTTPChannel.protocols
         // The API listener takes bearer tokens, or client certificates from the CA (optional, but verified
         // when presented); which certificates carry a role is decided per request.
         var apiTLS = serverTLS
@@ -135,15 +136,26 @@ public struct Collector: Sendable {
         }
         func cap(_ connections: Int) -> Int { max(1, Int(Double(connections) * max(scale, 0))) }
         let metrics = core.metrics
+        let idleTimeout = Duration.nanoseconds(Int64(limits.idleTimeout.seconds * 1e9))
+        @Sendable func deadline<Base: ServerChildChannel>(_ listener: String, _ base: Base) -> HandshakeDeadlineChannel<Base> {
+            HandshakeDeadlineChannel(
+                base: base, handshakeTimeout: .nanoseconds(Int64(limits.handshakeTimeout.seconds * 1e9)),
+                onTimeout: { metrics.handshakeTimedOut(listener: listener) })
+        }
         func server(_ listener: String, _ tls: TLSChannelConfiguration) -> HTTPServerBuilder {
-            HTTPServerBuilder { responder in
+            // The devices listener speaks HTTP/2 too (ALPN), so an agent needs one connection.
+            if listener == "devices" {
+                return HTTPServerBuilder { responder in
+                    try TLSChannel(
+                        deadline(listener, NegotiatedHTTPChannel(responder: responder, idleTimeout: idleTimeout)),
+                        configuration: tls)
+                }
+            }
+            return HTTPServerBuilder { responder in
                 try TLSChannel(
-                    HandshakeDeadlineChannel(
-                        base: HTTP1Channel(
-                            responder: responder,
-                            configuration: .init(idleTimeout: .nanoseconds(Int64(limits.idleTimeout.seconds * 1e9)))),
-                        handshakeTimeout: .nanoseconds(Int64(limits.handshakeTimeout.seconds * 1e9)),
-                        onTimeout: { metrics.handshakeTimedOut(listener: listener) }),
+                    deadline(
+                        listener,
+                        HTTP1Channel(responder: responder, configuration: .init(idleTimeout: .init(idleTimeout)))),
                     configuration: tls)
             }
         }

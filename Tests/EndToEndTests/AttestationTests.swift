@@ -231,6 +231,37 @@ struct AttestationTests {
         #expect(refusedFact.status != 0)
     }
 
+    /// HTTP/2 by ALPN: the agent's attestations and its verdict long-poll share one connection.
+    @Test func aRunningAgentHoldsOneConnectionForAttestationsAndItsVerdictFeed() throws {
+        let collector = try CollectorHarness("e2e-h2")
+        let (state, deviceID) = try collector.enrollAgent("agent")
+        let agent = try BackgroundProcess(
+            [CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "250ms"],
+            logPath: collector.directory.appendingPathComponent("agent.log").path)
+        defer {
+            agent.signal(SIGTERM)
+            _ = agent.wait()
+        }
+        #expect(BackgroundProcess.eventually { (try? collector.attestations(deviceID).count ?? 0) ?? 0 >= 4 })
+        // The long-poll is held while attestations keep arriving: the agent's established connections to
+        // the devices listener, as the kernel lists them.
+        func connections() throws -> [String] {
+            try Shell.run(["ss", "-tnpH", "state", "established", "dst", "127.0.0.1:\(collector.devicesPort)"]).stdout
+                .split(separator: "\n").filter { $0.contains("pid=\(agent.pid),") }
+                .map(String.init)
+        }
+        let before = try collector.attestations(deviceID).count
+        #expect(BackgroundProcess.eventually { (try? collector.attestations(deviceID).count ?? 0) ?? 0 >= before + 4 })
+        let held = try connections()
+        #expect(held.count == 1, "\(held)")
+        // And it is HTTP/2, negotiated by ALPN, for any client that offers it (curl as a second witness).
+        let curl = try Shell.run([
+            "curl", "-sS", "--http2", "-o", "/dev/null", "-w", "%{http_version}", "--cacert", collector.caPath,
+            "--cert", state + "/device.crt", "--key", state + "/device.key", collector.devicesURL + "/v1/nonce",
+        ])
+        #expect(curl.stdout == "2")
+    }
+
     @Test func aCollectorKilledMidStreamLosesAndDuplicatesNothing() throws {
         let collector = try CollectorHarness("e2e-crash")
         let (state, deviceID) = try collector.enrollAgent("agent")

@@ -11,6 +11,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     public let arguments: [String]
     public let logPath: String
     private let process = Process()
+    public var pid: Int32 { process.processIdentifier }
 
     public init(_ arguments: [String], logPath: String) throws {
         self.arguments = arguments

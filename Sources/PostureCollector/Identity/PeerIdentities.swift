@@ -20,17 +20,28 @@ final class PeerIdentities: Sendable {
 
     init(trustDomain: String) { self.trustDomain = trustDomain }
 
+    /// `channel` is the connection (HTTP/1.1) or one of its HTTP/2 streams, whose parent is the connection
+    /// that holds the TLS handler. Entries are kept by connection only: a server channel (an HTTP/1.1
+    /// connection's parent) never holds one.
     func identity(of channel: any Channel) async throws(AttestationRefusal) -> PeerIdentity {
-        let key = ObjectIdentifier(channel)
-        if let known = cache.withLockedValue({ $0[key] }) { return known }
-        guard let peer = try? await channel.nioSSL_peerCertificate().get(),
-            let certificate = try? Certificate(derEncoded: try peer.toDERBytes())
-        else {
+        if let known = cache.withLockedValue({ cache in
+            cache[ObjectIdentifier(channel)] ?? channel.parent.flatMap { cache[ObjectIdentifier($0)] }
+        }) {
+            return known
+        }
+        var connection = channel
+        var peer = try? await channel.nioSSL_peerCertificate().get()
+        if peer == nil, let parent = channel.parent {
+            connection = parent
+            peer = try? await parent.nioSSL_peerCertificate().get()
+        }
+        guard let peer, let certificate = try? Certificate(derEncoded: try peer.toDERBytes()) else {
             throw AttestationRefusal(.certificateRequired, "this endpoint needs the device's client certificate")
         }
         let identity = try Self.identity(of: certificate, trustDomain: trustDomain)
+        let key = ObjectIdentifier(connection)
         cache.withLockedValue { $0[key] = identity }
-        channel.closeFuture.whenComplete { [cache] _ in cache.withLockedValue { _ = $0.removeValue(forKey: key) } }
+        connection.closeFuture.whenComplete { [cache] _ in cache.withLockedValue { _ = $0.removeValue(forKey: key) } }
         return identity
     }
 
