@@ -113,7 +113,14 @@ struct HostileDeviceTests {
         // As an older collector could have stored it: journal counts at Int.max in the signals summed at every
         // start, under a latest report whose journal is observed (so the ssh-brute-force rule adds them up;
         // the collector before this fix trapped here, at every start); and the twin's latest report with
-        // uptime 1e300. The collector starts, evaluates, and ignores what is out of range.
+        // uptime 1e300. The collector starts, evaluates, and ignores what is out of range. Older collectors
+        // stored the payload itself: each device's as `devices show` composes it, changed, is written back.
+        func latestPayload(_ id: String) throws -> String {
+            let shown = try JSONSerialization.jsonObject(
+                with: Data(try collector.command(["devices", "show", id]).utf8))
+            return try #require((shown as? [String: Any])?["latestPayload"] as? String)
+        }
+        let payloads = [try latestPayload(deviceID), try latestPayload(twinID)]
         try Shell.run([
             "/usr/bin/python3", "-c",
             """
@@ -121,8 +128,7 @@ struct HostileDeviceTests {
             c = sqlite3.connect(sys.argv[1])
             counts = json.dumps({"sshAuthFailure": 2**63 - 1, "sshInvalidUser": 1})
             c.execute("UPDATE attestations SET journal_counts = ?", (counts,))
-            for device, change in ((sys.argv[2], "journal"), (sys.argv[3], "uptime")):
-                (payload,) = c.execute("SELECT payload FROM device_state WHERE device_id = ?", (device,)).fetchone()
+            for device, change, payload in ((sys.argv[2], "journal", sys.argv[4]), (sys.argv[3], "uptime", sys.argv[5])):
                 p = json.loads(payload)
                 if change == "journal":
                     p["report"]["journal"] = {"status": "observed", "source": "x", "value": {
@@ -132,7 +138,7 @@ struct HostileDeviceTests {
                 c.execute("UPDATE device_state SET payload = ? WHERE device_id = ?", (json.dumps(p), device))
             c.commit()
             """,
-            collector.stateDirectory + "/collector.sqlite", deviceID, twinID,
+            collector.stateDirectory + "/collector.sqlite", deviceID, twinID, payloads[0], payloads[1],
         ])
         try collector.start()
         #expect(
