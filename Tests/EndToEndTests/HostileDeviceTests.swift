@@ -116,7 +116,8 @@ struct HostileDeviceTests {
         // uptime 1e300. The collector starts, evaluates, and ignores what is out of range. Older collectors
         // stored the payload itself: each device's as `devices show` composes it, changed, is written back.
         func latestPayload(_ id: String) throws -> String {
-            let shown = try JSONSerialization.jsonObject(with: Data(try collector.command(["devices", "show", id]).utf8))
+            let shown = try JSONSerialization.jsonObject(
+                with: Data(try collector.command(["devices", "show", id]).utf8))
             return try #require((shown as? [String: Any])?["latestPayload"] as? String)
         }
         let payloads = [try latestPayload(deviceID), try latestPayload(twinID)]
