@@ -30,6 +30,8 @@ public enum CollectorAnswer<Value: Sendable>: Sendable {
 /// retry goes there.
 public final class CollectorClient: Sendable {
     private let client: HTTPClient
+    /// The client's TLS configuration, for `HandshakeProbe`.
+    private let tls: TLSConfiguration
     private let baseURLs: [String]
     private let current = Mutex(0)
 
@@ -87,6 +89,7 @@ public final class CollectorClient: Sendable {
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(40))
         configuration.connectionPool = .init(idleTimeout: .seconds(120))
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.tls = tls
         let urls = baseURLs.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
         self.baseURLs = urls.isEmpty ? ["https://localhost"] : urls
     }
@@ -232,8 +235,36 @@ public final class CollectorClient: Sendable {
                     "the collector answered \(response.status.code)" + (message.map { ": " + $0 } ?? "")
                         + failOver())
             }
+        } catch let error as HTTPClientError where error == .remoteConnectionClosed {
+            // Over HTTP/2 a refused client certificate looks like this; a plain handshake says which it was.
+            let url = request.url
+            let alert = await Self.hostAndPort(url).asyncFlatMap { address in
+                await HandshakeProbe.alert(host: address.host, port: address.port, tls: tls)
+            }
+            return .unavailable(
+                (alert.map { "the collector ended the TLS session: \($0)" } ?? "\(error)") + failOver())
         } catch {
             return .unavailable("\(error)" + failOver())
         }
+    }
+
+    /// `https://host:port/…` → (host, port); an IPv6 literal keeps no brackets.
+    static func hostAndPort(_ url: String) -> (host: String, port: Int)? {
+        guard url.hasPrefix("https://") else { return nil }
+        let authority = url.dropFirst(8).prefix { $0 != "/" }
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") {
+            let host = String(authority[authority.index(after: authority.startIndex)..<close])
+            let rest = authority[authority.index(after: close)...]
+            return (host, rest.hasPrefix(":") ? Int(rest.dropFirst()) ?? 443 : 443)
+        }
+        guard let colon = authority.lastIndex(of: ":") else { return (String(authority), 443) }
+        return (String(authority[..<colon]), Int(authority[authority.index(after: colon)...]) ?? 443)
+    }
+}
+
+extension Optional {
+    fileprivate func asyncFlatMap<U>(_ transform: (Wrapped) async -> U?) async -> U? {
+        guard let self else { return nil }
+        return await transform(self)
     }
 }

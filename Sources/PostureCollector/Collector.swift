@@ -137,7 +137,9 @@ public struct Collector: Sendable {
         func cap(_ connections: Int) -> Int { max(1, Int(Double(connections) * max(scale, 0))) }
         let metrics = core.metrics
         let idleTimeout = Duration.nanoseconds(Int64(limits.idleTimeout.seconds * 1e9))
-        @Sendable func deadline<Base: ServerChildChannel>(_ listener: String, _ base: Base) -> HandshakeDeadlineChannel<Base> {
+        @Sendable func deadline<Base: ServerChildChannel>(_ listener: String, _ base: Base) -> HandshakeDeadlineChannel<
+            Base
+        > {
             HandshakeDeadlineChannel(
                 base: base, handshakeTimeout: .nanoseconds(Int64(limits.handshakeTimeout.seconds * 1e9)),
                 onTimeout: { metrics.handshakeTimedOut(listener: listener) })
