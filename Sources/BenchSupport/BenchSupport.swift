@@ -52,8 +52,8 @@ public func startServer(_ arguments: [String], log: String) -> Process {
     return process
 }
 
-public func waitFor(_ text: String, in log: String) -> String {
-    for _ in 0..<300 {
+public func waitFor(_ text: String, in log: String, seconds: Int = 15) -> String {
+    for _ in 0..<(seconds * 20) {
         if let content = try? String(contentsOfFile: log, encoding: .utf8),
             let line = content.split(separator: "\n").first(where: { $0.contains(text) })
         {

@@ -239,7 +239,13 @@ for _ in 0..<options.runs {
         ]))
 }
 
-// 3. The reference, in the same run.
+// 3. A running agent (`postured run`) against a real collector built next to it.
+let running = RunningAgent.measure(
+    postured: executable,
+    collector: URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("posture-collector")
+        .path, directory: directory, cycles: 10)
+
+// 4. The reference, in the same run.
 let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("packaging/bench/reference-probe.sh").path
 let key = "\(directory)/reference-key.pem"
@@ -275,6 +281,19 @@ print("  wall  \(format(median(reference.map { $0.wall * 1000 })))")
 print(
     "  ratio \(fixed(median(reference.map { $0.cpu * 1000 }) / max(median(cycleCPU), 0.001), 0))x the in-process cycle's CPU"
 )
+if let running {
+    print(
+        "a running \(executable) (run --interval 1s against posture-collector on this machine, \(running.cycles) cycles):"
+    )
+    print(
+        "  private memory (RssAnon) \(fixed(Double(running.rssAnonKiB) / 1024, 1)) MiB   (target ≤ 8 MiB); RSS \(fixed(Double(running.rssKiB) / 1024, 1)) MiB with shared libraries"
+    )
+    print(
+        "  CPU per cycle \(format(running.cpuPerCycleMs)) (gather, sign, deliver, long-poll open; the in-process typical cycle above: \(format(median(typicalCPU))))"
+    )
+} else {
+    print("a running agent: not measured (posture-collector next to \(executable) did not start or enroll it)")
+}
 if getenv("POSTURE_BENCH_KEEP") == nil {
     _ = spawnMeasured(["rm", "-rf", directory])
 } else {

@@ -14,6 +14,8 @@ import Crypto
 //   swift build -c release && .build/release/posture-collector-bench [--devices 32] [--seconds 10]
 //       [--store sqlite|postgresql] [--collectors N] [--schema 1|2]
 //   .build/release/posture-collector-bench --storm 1000 [--nofile 32768]: a fleet reconnecting at once
+//   .build/release/posture-collector-bench --fleet 100000 [--interval 60] [--minutes 2]: a fleet at its
+//       interval, one connection and one long-poll per device, open-loop latency, then a restart
 import Foundation
 import Glibc
 import PostureAgent
@@ -34,6 +36,10 @@ struct Options {
     var collectors = 1
     /// The attestation schema the simulated devices send: 2 (the agent's), or 1 (earlier agents').
     var schema = 2
+    /// `--fleet N`: a fleet at its attestation interval instead of the throughput phases (FleetSimulation.swift).
+    var fleet: Int?
+    var interval = 60.0
+    var minutes = 2.0
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -49,9 +55,12 @@ struct Options {
             case "--store" where text == "sqlite" || text == "postgresql": store = text ?? store
             case "--collectors": collectors = max(1, text.flatMap(Int.init) ?? collectors)
             case "--schema" where text == "1" || text == "2": schema = text.flatMap(Int.init) ?? schema
+            case "--fleet": fleet = text.flatMap(Int.init)
+            case "--interval": interval = text.flatMap(Double.init) ?? interval
+            case "--minutes": minutes = text.flatMap(Double.init) ?? minutes
             default:
                 print(
-                    "usage: posture-collector-bench [--devices N] [--seconds S] [--handshakes N] [--collector PATH] [--store sqlite|postgresql] [--collectors N] [--schema 1|2] [--storm N [--nofile N]]"
+                    "usage: posture-collector-bench [--devices N] [--seconds S] [--handshakes N] [--collector PATH] [--store sqlite|postgresql] [--collectors N] [--schema 1|2] [--storm N [--nofile N]] [--fleet N [--interval S] [--minutes M]]"
                 )
                 exit(64)
             }
@@ -66,6 +75,12 @@ let binDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPa
 let collectorBinary = options.collector ?? binDirectory.appendingPathComponent("posture-collector").path
 if let storm = options.storm {
     exit(await ReconnectStorm.run(devices: storm, nofile: options.nofile, collectorBinary: collectorBinary))
+}
+if let fleet = options.fleet {
+    exit(
+        await FleetSimulation.run(
+            devices: fleet, interval: options.interval, minutes: options.minutes,
+            report: ReportCollector().collect(in: ProbeContext(now: Date())), collectorBinary: collectorBinary))
 }
 let work = String(cString: mkdtemp(strdup("/tmp/posture-collector-bench-XXXXXX")))
 let state = work + "/collector"
@@ -217,9 +232,12 @@ func load(_ devices: [SimulatedDevice], seconds: Double, attest: Bool) async -> 
                     let begin = Date()
                     if attest {
                         progress.sequence += 1
+                        // The uptime advances as an agent's does; every other fact stays.
+                        var current = report
+                        current.os.uptimeSeconds = .observed(3600 + Double(progress.sequence), source: "/proc/uptime")
                         let payload = AttestationPayload(
                             deviceID: device.id, sequence: progress.sequence, issuedAt: Date(), nonce: progress.nonce,
-                            report: report)
+                            report: current)
                         let body: String?
                         if options.schema == 2 {
                             body =

@@ -28,6 +28,22 @@ import Testing
         }
     }
 
+    /// Uptime changes with every report; it travels in the envelope, so the report part stays the same bytes.
+    @Test func theUptimeTravelsInTheEnvelopeAndThePartStaysTheSame() throws {
+        let first = HostileInputTests.payload()
+        var later = first
+        later.sequence = 2
+        later.report.os.uptimeSeconds = .observed(7200.5, source: "/proc")
+        let (one, oneEnvelope) = try signed(first)
+        let (two, twoEnvelope) = try signed(later)
+        #expect(one.reportPart == two.reportPart)
+        #expect(oneEnvelope.up == 12 && twoEnvelope.up == 7200.5)
+        let composed = try DetachedAttestation.payload(
+            for: twoEnvelope, reportPart: two.reportPart, journalPart: two.journalPart)
+        #expect(composed.report.os.uptimeSeconds == .observed(7200.5, source: "/proc"))
+        #expect(composed == later)
+    }
+
     @Test func aPartSentAgainUnderItsDigestIsTakenFromTheLastAttestation() throws {
         let first = HostileInputTests.payload()
         let (detached, envelope) = try signed(first)

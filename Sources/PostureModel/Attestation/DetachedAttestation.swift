@@ -34,11 +34,15 @@ public struct DetachedAttestation: Sendable, Equatable {
         /// base64url SHA-256 of the journal part's bytes, as sent.
         public var journal: String
         public var gap: SpoolGap?
+        /// The uptime in seconds, when observed: it changes with every report, so it travels here and the
+        /// report part carries 0 in its place, staying the same bytes while the facts do.
+        public var up: Double?
 
         public init(
             v: Int, sub: String, seq: UInt64, iat: Int64, collected: Int64, nonce: String, report: String,
-            journal: String, gap: SpoolGap?
+            journal: String, gap: SpoolGap?, up: Double? = nil
         ) {
+            self.up = up
             self.v = v
             self.sub = sub
             self.seq = seq
@@ -64,10 +68,14 @@ public struct DetachedAttestation: Sendable, Equatable {
         public var securityModules: Fact<SecurityModuleFacts>
         public var sshd: Fact<SSHDFacts>
 
+        /// The report's facts but its collection time and journal; an observed uptime as 0 (`Envelope.up`).
         public init(_ report: PostureReport) {
             schemaVersion = report.schemaVersion
             agentVersion = report.agentVersion
             os = report.os
+            if case .observed(_, let source) = report.os.uptimeSeconds {
+                os.uptimeSeconds = .observed(0, source: source)
+            }
             diskEncryption = report.diskEncryption
             firewall = report.firewall
             secureBoot = report.secureBoot
@@ -76,7 +84,11 @@ public struct DetachedAttestation: Sendable, Equatable {
             sshd = report.sshd
         }
 
-        func report(collectedAt: Date, journal: Fact<JournalFacts>) -> PostureReport {
+        func report(collectedAt: Date, journal: Fact<JournalFacts>, uptime: Double?) -> PostureReport {
+            var os = os
+            if let uptime, case .observed(_, let source) = os.uptimeSeconds {
+                os.uptimeSeconds = .observed(uptime, source: source)
+            }
             var report = PostureReport(
                 collectedAt: collectedAt, agentVersion: agentVersion, os: os, diskEncryption: diskEncryption,
                 firewall: firewall, journal: journal, secureBoot: secureBoot, kernelLockdown: kernelLockdown,
@@ -114,7 +126,7 @@ public struct DetachedAttestation: Sendable, Equatable {
     }
 
     /// Signs the envelope of `payload` over parts already encoded: a sender whose facts did not change
-    /// encodes them once (only `payload.report.collectedAt` is read from the report).
+    /// encodes them once (only `payload.report`'s collection time and uptime are read).
     public static func sign(
         _ payload: AttestationPayload, reportPart: Data, journalPart: Data, with signer: some ES256Signer
     ) throws -> DetachedAttestation {
@@ -122,7 +134,8 @@ public struct DetachedAttestation: Sendable, Equatable {
             v: schemaVersion, sub: payload.deviceID, seq: payload.sequence,
             iat: Int64(payload.issuedAt.timeIntervalSince1970.rounded(.down)),
             collected: Int64(payload.report.collectedAt.timeIntervalSince1970.rounded(.down)), nonce: payload.nonce,
-            report: digest(reportPart), journal: digest(journalPart), gap: payload.spoolGap)
+            report: digest(reportPart), journal: digest(journalPart), gap: payload.spoolGap,
+            up: payload.report.os.uptimeSeconds.value)
         let jws = try CompactJWS.sign(payload: try PostureReport.wireEncoder().encode(envelope), with: signer)
         return DetachedAttestation(jws: jws, reportPart: reportPart, journalPart: journalPart)
     }
@@ -235,7 +248,9 @@ public struct DetachedAttestation: Sendable, Equatable {
             journal = try decode(Fact<JournalFacts>.self, journalPart)
         }
         return (
-            part.report(collectedAt: Date(timeIntervalSince1970: Double(envelope.collected)), journal: journal),
+            part.report(
+                collectedAt: Date(timeIntervalSince1970: Double(envelope.collected)), journal: journal,
+                uptime: envelope.up),
             DecodedParts(
                 reportDigest: envelope.report, report: part, journalDigest: envelope.journal, journal: journal)
         )
