@@ -164,6 +164,7 @@ public struct CollectorCore: Sendable {
 
     func ingest(body: [UInt8], peer: PeerIdentity) async throws(AttestationRefusal) -> IngestResponse {
         let now = Date()
+        if let refusal = await verdicts.startingRefusal() { throw refusal }
         // The signature verified before anything but the JWS header was parsed; the report is parsed whole
         // (for the verdict) in the same step as the envelope.
         let verified = try verifier.verify(body: body, peer: peer, now: now)

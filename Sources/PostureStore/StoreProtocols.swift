@@ -70,7 +70,10 @@ public protocol FleetStore: Sendable {
 
 /// Verdicts, their inputs and their history.
 public protocol VerdictStore: Sendable {
+    /// The newest report of every active device that has one.
     func latestReports() async throws -> [LatestReport]
+    /// Every active device's record (no counts, no reports: what the verdict service starts from).
+    func activeDevices() async throws -> [DeviceRecord]
     func signals(since: Date) async throws -> [SignalRow]
     func verdicts() async throws -> [StoredVerdict]
     /// Stores a device's verdict; with a change, records it and queues its SETs, all in one transaction,

@@ -7,11 +7,13 @@ import PostureVerdict
     import Foundation
 #endif
 
-/// A device's newest accepted report, as the verdict service loads it at start.
+/// A device's newest accepted report, decoded, as the verdict service loads it (at start, for every active
+/// device; after another collector's change, for one). Decoded in the store, not handed over as JSON to
+/// be parsed again: composing and re-parsing schema 1's text was most of a large fleet's start-up.
 public struct LatestReport: Sendable {
     public var deviceID: String
     public var issuedAt: Date
-    public var payload: String
+    public var attestation: AttestationPayload
 }
 
 /// One accepted report's journal event counts (JSON), for the signal window.

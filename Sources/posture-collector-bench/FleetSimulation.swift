@@ -230,10 +230,18 @@ enum FleetSimulation {
         let during = after.merging(steady.refused) { total, before in total - before }.filter { $0.value > 0 }
         print("  requests that failed during the restart (the fleet retries with backoff and jitter):")
         for (why, times) in during.sorted(by: { $0.value > $1.value }).prefix(5) { print("    \(times)× \(why)") }
-        print("state and logs: \(work)")
+        // What the devices' state costs without their connections: a third start, nobody connected.
         kill(server.processIdentifier, SIGTERM)
         server.waitUntilExit()
         try? await client.shutdown()
+        (server, _, _) = start()
+        let loaded = processMemory(server.processIdentifier)
+        print(
+            "collector with \(count) devices that have reports, none connected: RSS \(fixed(loaded.rss / 1_048_576, 0)) MiB, anonymous \(fixed(loaded.anonymous / 1_048_576, 0)) MiB: \(fixed((loaded.rss - enrolledMemory.rss) / Double(count) / 1024, 1)) KiB per device for its state, \(fixed((memory.rss - loaded.rss) / Double(count) / 1024, 1)) KiB for its connection and long-poll"
+        )
+        print("state and logs: \(work)")
+        kill(server.processIdentifier, SIGTERM)
+        server.waitUntilExit()
         return 0
     }
 

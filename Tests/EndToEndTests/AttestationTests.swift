@@ -79,7 +79,10 @@ struct AttestationTests {
         #expect(!sClient.stdout.contains("nextNonce") && !sClient.stdout.contains("\"value\""))
         let bare = try curl(nonceURL, ca: collector.caPath)
         #expect(bare.http == nil && bare.exit != 0)
-        #expect(bare.stderr.contains("alert"))
+        // curl sends its first request with its Finished message (TLS 1.3); the collector closes on it
+        // unread, and under load the reset can reach curl before the alert does (exit 55 or 56). The
+        // alert itself is what s_client read above.
+        #expect(bare.stderr.contains("alert") || [55, 56].contains(bare.exit), "\(bare)")
 
         // A certificate for the same SPIFFE ID from another CA.
         let other = collector.directory.appendingPathComponent("other").path

@@ -174,13 +174,26 @@ extension StoreConformanceTests {
     {
         try await use(kind)
         let device = try await enrolledDevice()
+        // A real report (`postured probe`), so that the newest one is read back decoded.
+        let probe = try Shell.run([Paths.executable("postured"), "probe", "--format", "json", "--root", "/nonexistent"])
+        let report = try PostureReport.makeDecoder().decode(PostureReport.self, from: Data(probe.stdout.utf8))
+        let payload = AttestationPayload(
+            deviceID: device, sequence: 1, issuedAt: t0, nonce: "n0-\(device)", report: report)
         var pending = attestation(device, 1, nonce: "n0-\(device)", issued: t0, received: t0, next: "n1")
+        pending.payload = try PostureReport.wireEncoder().encode(payload)
         pending.journalCounts = #"{"sshAuthFailure":7}"#
         _ = try await accept(pending)
         let rows = try await store.signals(since: t0.addingTimeInterval(-60))
         #expect(rows.map(\.counts) == [#"{"sshAuthFailure":7}"#])
         #expect(try await store.signals(since: t0).isEmpty)
+        let latest = try await store.latestReports()
+        #expect(latest.map(\.deviceID) == [device])
+        #expect(latest.first?.attestation.report.os.kernelRelease == report.os.kernelRelease)
+        // A stored payload that is no report (an older collector's bug) is left out, not a failed start.
+        let other = try await enrolledDevice()
+        _ = try await accept(attestation(other, 1, nonce: "n0-\(other)", issued: t0, received: t0, next: "n1-\(other)"))
         #expect(try await store.latestReports().map(\.deviceID) == [device])
+        #expect(try await store.activeDevices().map(\.id).contains(other))
     }
 }
 

@@ -51,6 +51,7 @@ struct APIRoutes: Sendable {
         let known = request.headers[.ifNoneMatch].map { tag in
             String(tag.hasPrefix("W/") ? tag.dropFirst(2) : Substring(tag)).filter { $0 != "\"" && $0 != " " }
         }
+        if let refusal = await collector.verdicts.startingRefusal() { throw refusal }
         if let wait = request.uri.queryParameters["wait"].map(String.init) {
             guard let duration = DurationText(wait), duration.seconds <= 300 else {
                 throw AttestationRefusal(.malformedRequest, "wait=\(wait) is not a duration up to 300s (e.g. wait=30s)")

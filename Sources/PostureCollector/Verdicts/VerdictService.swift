@@ -73,6 +73,18 @@ actor VerdictService {
         _ = policySource.changed()
     }
 
+    /// Attestations and verdict reads wait until every device is loaded and evaluated: before that, an
+    /// accepted report could be overtaken by the older one the start reads, and a known device would get
+    /// 404. They get 429 with Retry-After instead, which an agent retries with jitter like any overload.
+    /// (Returned, not thrown: typed throws across this actor hop is what crashed the release optimizer.)
+    func startingRefusal() -> AttestationRefusal? {
+        isStarted
+            ? nil
+            : AttestationRefusal(
+                .overloaded,
+                "the collector is starting (loading its devices and evaluating the policy); retry after Retry-After")
+    }
+
     func setTransmitter(_ transmitter: SignalTransmitter) { self.transmitter = transmitter }
 
     /// Loads devices, newest reports, signals, verdicts and operator state, then evaluates every device.
@@ -82,29 +94,26 @@ actor VerdictService {
         for row in try await store.verdicts() {
             stored[row.deviceID] = try? decoder.decode(Verdict.self, from: Data(row.verdict.utf8))
         }
-        for view in try await store.devices() where view.device.status == .active {
-            var entry = Entry(
-                machineID: view.device.machineID, hostname: view.device.hostname, labels: view.device.labels)
-            entry.verdict = stored[view.device.id]
-            if let payload = view.latestPayload,
-                let attestation = try? decoder.decode(AttestationPayload.self, from: Data(payload.utf8))
-            {
-                // A report stored before its ranges were checked must not take the verdict service down at
-                // every start: out of range, it counts as no report (unknown) until the device sends again.
-                do {
-                    try PayloadLimits.check(attestation)
-                    entry.report = attestation.report
-                    entry.issuedAt = attestation.issuedAt
-                } catch {
-                    logger.warning(
-                        "stored report out of range, ignoring it until the device reports again: \(error.message)",
-                        metadata: [
-                            "posture.event": "stored-report-ignored", "posture.device": "\(view.device.id)",
-                            "posture.code": "\(error.code)",
-                        ])
-                }
+        for device in try await store.activeDevices() {
+            var entry = Entry(machineID: device.machineID, hostname: device.hostname, labels: device.labels)
+            entry.verdict = stored[device.id]
+            entries[device.id] = entry
+        }
+        for latest in try await store.latestReports() where entries[latest.deviceID] != nil {
+            // A report stored before its ranges were checked must not take the verdict service down at
+            // every start: out of range, it counts as no report (unknown) until the device sends again.
+            do {
+                try PayloadLimits.check(latest.attestation)
+                entries[latest.deviceID]?.report = latest.attestation.report
+                entries[latest.deviceID]?.issuedAt = latest.attestation.issuedAt
+            } catch {
+                logger.warning(
+                    "stored report out of range, ignoring it until the device reports again: \(error.message)",
+                    metadata: [
+                        "posture.event": "stored-report-ignored", "posture.device": "\(latest.deviceID)",
+                        "posture.code": "\(error.code)",
+                    ])
             }
-            entries[view.device.id] = entry
         }
         for row in try await store.signals(since: now.addingTimeInterval(-policy.signalWindow.seconds)) {
             guard let counts = try? decoder.decode([JournalEventCategory: Int].self, from: Data(row.counts.utf8))
@@ -114,10 +123,9 @@ actor VerdictService {
         quarantines = try await store.quarantines()
         waivers = try await store.waivers()
         lastActionID = try await store.lastOperatorActionID()
-        for id in entries.keys {
-            await evaluate(id, cause: .start, now: now)
-            if entries[id]?.signed == nil { sign(id, now: now) }
-        }
+        // Signed when first asked for (`signedVerdict`), not here: a restart of a large fleet's collector
+        // is not held up by a signature per device, and devices that do not ask cost none.
+        for id in entries.keys { await evaluate(id, cause: .start, now: now) }
         isStarted = true
         logger.notice(
             "verdicts ready",
@@ -382,9 +390,9 @@ actor VerdictService {
         else { return }
         entry.labels = device.labels
         if let latest, latest.issuedAt > (entry.issuedAt ?? .distantPast),
-            let attestation = try? decoder.decode(AttestationPayload.self, from: Data(latest.payload.utf8)),
-            (try? PayloadLimits.check(attestation)) != nil
+            (try? PayloadLimits.check(latest.attestation)) != nil
         {
+            let attestation = latest.attestation
             entry.report = attestation.report
             entry.issuedAt = attestation.issuedAt
             if let sample = Self.sample(attestation) { entry.signals.append(sample) }

@@ -14,20 +14,43 @@ enum LatestPayload {
     /// The payload JSON, or nil when a schema 2 envelope's parts cannot be read or no longer match it.
     /// `parts` carries inflated parts between calls: many devices name the same ones.
     static func text(_ stored: String, _ db: any SQLExecutor, parts: inout [String: Data]) throws -> String? {
-        let bytes = Data(stored.utf8)
-        guard let envelope = try? PostureReport.wireDecoder().decode(DetachedAttestation.Envelope.self, from: bytes),
+        guard let envelope = envelope(stored) else { return stored }
+        guard let payload = try composed(envelope, db, parts: &parts),
+            let json = try? PostureReport.wireEncoder().encode(payload)
+        else { return nil }
+        return String(decoding: json, as: UTF8.self)
+    }
+
+    /// The payload decoded, or nil when it cannot be (a schema 1 text that no longer parses, or parts
+    /// that cannot be read or no longer match their envelope).
+    static func attestation(_ stored: String, _ db: any SQLExecutor, parts: inout [String: Data]) throws
+        -> AttestationPayload?
+    {
+        guard let envelope = envelope(stored) else {
+            return try? PostureReport.wireDecoder().decode(AttestationPayload.self, from: Data(stored.utf8))
+        }
+        return try composed(envelope, db, parts: &parts)
+    }
+
+    private static func envelope(_ stored: String) -> DetachedAttestation.Envelope? {
+        guard
+            let envelope = try? PostureReport.wireDecoder().decode(
+                DetachedAttestation.Envelope.self, from: Data(stored.utf8)),
             envelope.v == DetachedAttestation.schemaVersion
-        else { return stored }
+        else { return nil }
+        return envelope
+    }
+
+    private static func composed(
+        _ envelope: DetachedAttestation.Envelope, _ db: any SQLExecutor, parts: inout [String: Data]
+    ) throws -> AttestationPayload? {
         func part(_ digest: String) throws -> Data? {
             if let known = parts[digest] { return known }
             let loaded = try ReportBodies.load(digest, db)
             parts[digest] = loaded
             return loaded
         }
-        guard let report = try part(envelope.report), let journal = try part(envelope.journal),
-            let payload = try? DetachedAttestation.payload(for: envelope, reportPart: report, journalPart: journal),
-            let json = try? PostureReport.wireEncoder().encode(payload)
-        else { return nil }
-        return String(decoding: json, as: UTF8.self)
+        guard let report = try part(envelope.report), let journal = try part(envelope.journal) else { return nil }
+        return try? DetachedAttestation.payload(for: envelope, reportPart: report, journalPart: journal)
     }
 }

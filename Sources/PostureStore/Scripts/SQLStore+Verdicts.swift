@@ -17,10 +17,18 @@ extension SQLStore: VerdictStore {
                 JOIN devices d ON d.id = s.device_id WHERE d.status = 'active'
                 """
             ).compactMap { row in
-                try LatestPayload.text(try row.text("payload"), db, parts: &parts).map {
+                try LatestPayload.attestation(try row.text("payload"), db, parts: &parts).map {
                     LatestReport(
-                        deviceID: try row.text("device_id"), issuedAt: try row.date("issued_at"), payload: $0)
+                        deviceID: try row.text("device_id"), issuedAt: try row.date("issued_at"), attestation: $0)
                 }
+            }
+        }
+    }
+
+    public func activeDevices() async throws -> [DeviceRecord] {
+        try await read { db in
+            try db.rows("SELECT * FROM devices WHERE status = 'active' ORDER BY enrolled_at").map {
+                try StoreCoding.device($0)
             }
         }
     }
@@ -98,10 +106,10 @@ extension SQLStore: VerdictStore {
             guard
                 let row = try db.row(
                     "SELECT device_id, issued_at, payload FROM device_state WHERE device_id = ?", [deviceID]),
-                let payload = try LatestPayload.text(try row.text("payload"), db, parts: &parts)
+                let attestation = try LatestPayload.attestation(try row.text("payload"), db, parts: &parts)
             else { return nil }
             return LatestReport(
-                deviceID: try row.text("device_id"), issuedAt: try row.date("issued_at"), payload: payload)
+                deviceID: try row.text("device_id"), issuedAt: try row.date("issued_at"), attestation: attestation)
         }
     }
 
