@@ -32,7 +32,7 @@ struct RunningAgent {
         guard let token = try? String(contentsOfFile: tokenFile, encoding: .utf8) else { return nil }
         let agentState = directory + "/agent"
         let enrolled = spawnMeasured([
-            postured, "enroll", "--collector", "https://\(url)", "--token",
+            postured, "enroll", "--collector", String(url), "--token",
             String(token.filter { !$0.isWhitespace }), "--state-dir", agentState, "--ca", state + "/ca.crt",
         ])
         guard enrolled.status == 0 else { return nil }
