@@ -59,11 +59,19 @@ enum FleetSimulation {
         devices count: Int, interval: Double, minutes: Double, report: PostureReport, collectorBinary: String
     ) async -> Int32 {
         // Both processes hold one descriptor per device and then some; as root the hard limit can be raised.
-        let nofile = count + count / 4 + 4096
+        var nofile = count + 2048
         var limit = rlimit(rlim_cur: rlim_t(nofile), rlim_max: rlim_t(nofile))
         if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) != 0 {
             getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
-            print("cannot raise the descriptor limit to \(nofile) (not root?); it stays \(limit.rlim_max)")
+            nofile = Int(limit.rlim_max)
+            limit.rlim_cur = limit.rlim_max
+            setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+            guard count + 1024 <= nofile else {
+                print(
+                    "this machine caps descriptors at \(nofile) a process (not root, or a container without CAP_SYS_RESOURCE): at most \(nofile - 1024) devices, asked for \(count)"
+                )
+                return 1
+            }
         }
         let work = String(cString: mkdtemp(strdup("/tmp/posture-fleet-XXXXXX")))
         let state = work + "/collector"
