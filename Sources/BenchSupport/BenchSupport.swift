@@ -64,3 +64,31 @@ public func waitFor(_ text: String, in log: String, seconds: Int = 15) -> String
     print("timed out waiting for '\(text)' in \(log)")
     exit(1)
 }
+
+/// `body(0..<count)`, `width` at a time, the non-nil results in completion order (enrolling a simulated
+/// fleet: not what is measured, but bounded so the collector's enrollment listener is not flooded).
+public func inBatches<T: Sendable>(
+    _ count: Int, width: Int, _ body: @escaping @Sendable (Int) async -> T?, progress: (Int) -> Void = { _ in }
+) async -> [T] {
+    var results: [T] = []
+    for batch in stride(from: 0, to: count, by: width) {
+        results += await withTaskGroup(of: T?.self) { group in
+            for index in batch..<min(batch + width, count) { group.addTask { await body(index) } }
+            var out: [T] = []
+            for await result in group { if let result { out.append(result) } }
+            return out
+        }
+        progress(results.count)
+    }
+    return results
+}
+
+/// A process's resident and anonymous (private) memory, in bytes, from `/proc/<pid>/status`.
+public func processMemory(_ pid: Int32) -> (rss: Double, anonymous: Double) {
+    let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+    func field(_ name: String) -> Double {
+        guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
+        return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
+    }
+    return (field("VmRSS"), field("RssAnon"))
+}

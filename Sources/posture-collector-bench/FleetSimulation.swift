@@ -118,19 +118,11 @@ enum FleetSimulation {
 
         // Enrollment, 64 at a time over one client (not what is measured, but timed).
         let enrollBegin = Date()
-        var fleet: [Device] = []
         guard let enroller = try? CollectorClient(baseURL: enrollURL, caPEM: caPEM) else { return 1 }
-        for batch in stride(from: 0, to: count, by: 64) {
-            let more = await withTaskGroup(of: Device?.self) { group in
-                for index in batch..<min(batch + 64, count) {
-                    group.addTask { await enroll(index, token: token, client: enroller, ca: ca) }
-                }
-                var out: [Device] = []
-                for await device in group { if let device { out.append(device) } }
-                return out
-            }
-            fleet += more
-            if fleet.count % 10_000 < 64 && fleet.count >= 10_000 { print("  enrolled \(fleet.count)") }
+        var fleet = await inBatches(count, width: 64) { index in
+            await enroll(index, token: token, client: enroller, ca: ca)
+        } progress: { enrolled in
+            if enrolled % 10_000 < 64 && enrolled >= 10_000 { print("  enrolled \(enrolled)") }
         }
         await enroller.shutdown()
         fleet.sort { $0.index < $1.index }
@@ -372,13 +364,4 @@ enum FleetSimulation {
         }
     }
 
-    /// VmRSS and RssAnon of a process, in bytes.
-    static func processMemory(_ pid: Int32) -> (rss: Double, anonymous: Double) {
-        let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
-        func field(_ name: String) -> Double {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return 0 }
-            return (Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0) * 1024
-        }
-        return (field("VmRSS"), field("RssAnon"))
-    }
 }

@@ -59,17 +59,8 @@ enum ReconnectStorm {
         print("posture-collector-bench --storm: \(count) devices, collector under LimitNOFILE=\(nofile)")
 
         // Enrolled 20 at a time (enrollment is not what is measured).
-        var enrolled: [Device] = []
-        for batch in stride(from: 0, to: count, by: 20) {
-            let more = await withTaskGroup(of: Device?.self) { group in
-                for index in batch..<min(batch + 20, count) {
-                    group.addTask { await enroll(index, token: token, url: enrollAt, caPEM: caPEM) }
-                }
-                var out: [Device] = []
-                for await device in group { if let device { out.append(device) } }
-                return out
-            }
-            enrolled += more
+        let enrolled = await inBatches(count, width: 20) { index in
+            await enroll(index, token: token, url: enrollAt, caPEM: caPEM)
         }
         print("enrolled \(enrolled.count) devices")
 
