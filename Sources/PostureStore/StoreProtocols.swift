@@ -83,6 +83,9 @@ public protocol VerdictStore: Sendable {
         _ verdict: StoredVerdict, change: VerdictChange?, outbox: [OutboxEntry], expected: VerdictPrecondition
     ) async throws -> Bool
     func storedVerdict(deviceID: String) async throws -> StoredVerdict?
+    /// Several `saveVerdict`s in one transaction (a start that changes many verdicts at once): each
+    /// decided as alone, in order; true for each one stored.
+    func saveVerdicts(_ saves: [VerdictSave]) async throws -> [Bool]
     /// The device's newest accepted report (one row), whatever the device's status.
     func latestReport(deviceID: String) async throws -> LatestReport?
     func verdictChanges(deviceID: String?, limit: Int) async throws -> [VerdictChange]

@@ -7,6 +7,21 @@ import PostureVerdict
     import Foundation
 #endif
 
+/// One verdict to store, with its change and SETs, if the stored one is still `expected`.
+public struct VerdictSave: Sendable {
+    public var verdict: StoredVerdict
+    public var change: VerdictChange?
+    public var outbox: [OutboxEntry]
+    public var expected: VerdictPrecondition
+    public init(_ verdict: StoredVerdict, change: VerdictChange?, outbox: [OutboxEntry], expected: VerdictPrecondition)
+    {
+        self.verdict = verdict
+        self.change = change
+        self.outbox = outbox
+        self.expected = expected
+    }
+}
+
 /// A device's newest accepted report, decoded, as the verdict service loads it (at start, for every active
 /// device; after another collector's change, for one). Decoded in the store, not handed over as JSON to
 /// be parsed again: composing and re-parsing schema 1's text was most of a large fleet's start-up.

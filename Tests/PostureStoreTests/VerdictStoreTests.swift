@@ -236,4 +236,27 @@ extension StoreConformanceTests {
         #expect(try await store.storedVerdict(deviceID: device)?.version == "v2")
         #expect(try await store.verdictChanges(deviceID: device, limit: 10).isEmpty)
     }
+
+    @Test(arguments: StoreKind.available) func aBatchOfVerdictsDecidesEachAsAlone(_ kind: StoreKind) async throws {
+        try await use(kind)
+        let (a, b) = (try await enrolledDevice(), try await enrolledDevice())
+        func save(_ device: String, _ version: String, after expected: String?) -> VerdictSave {
+            let change = VerdictChange(
+                deviceID: device, at: t0, previousStatus: nil, status: "compliant", cause: "start", verdict: "{}")
+            return VerdictSave(
+                StoredVerdict(deviceID: device, status: "compliant", version: version, changedAt: t0, verdict: "{}"),
+                change: change, outbox: [], expected: .version(expected))
+        }
+        // Another collector stored b's verdict first: the start's save of b loses, a's stand, and a's
+        // second save in the same batch sees its first.
+        try await store.saveVerdict(save(b, "b-other", after: nil).verdict, change: nil, outbox: [])
+        let saved = try await store.saveVerdicts([
+            save(a, "a1", after: nil), save(b, "b-start", after: nil), save(a, "a2", after: "a1"),
+        ])
+        #expect(saved == [true, false, true])
+        #expect(try await store.storedVerdict(deviceID: a)?.version == "a2")
+        #expect(try await store.storedVerdict(deviceID: b)?.version == "b-other")
+        #expect(try await store.verdictChanges(deviceID: a, limit: 10).count == 2)
+        #expect(try await store.verdictChanges(deviceID: b, limit: 10).isEmpty)
+    }
 }

@@ -125,7 +125,7 @@ actor VerdictService {
         lastActionID = try await store.lastOperatorActionID()
         // Signed when first asked for (`signedVerdict`), not here: a restart of a large fleet's collector
         // is not held up by a signature per device, and devices that do not ask cost none.
-        for id in entries.keys { await evaluate(id, cause: .start, now: now) }
+        await evaluateAll(now: now)
         isStarted = true
         logger.notice(
             "verdicts ready",
@@ -309,7 +309,39 @@ actor VerdictService {
     // MARK: Evaluation
 
     func evaluate(_ id: String, cause: EvaluationCause, now: Date = Date(), retry: Bool = true) async {
-        guard var entry = entries[id] else { return }
+        guard let pending = await prepare(id, cause: cause, now: now) else { return }
+        do {
+            // Stored only over the verdict this one follows: when another collector of a shared store
+            // changed it first, its verdict is taken instead (and evaluated once more with our inputs), so
+            // one change is recorded and sent once, not once per collector.
+            let saved = try await store.saveVerdict(
+                pending.save.verdict, change: pending.save.change, outbox: pending.save.outbox,
+                expected: pending.save.expected)
+            guard saved else {
+                await refresh(id)
+                if retry { await evaluate(id, cause: cause, now: now, retry: false) }
+                return
+            }
+        } catch {
+            logger.error("cannot store the verdict of \(id): \(error)", metadata: ["posture.device": "\(id)"])
+        }
+        await served(pending, now: now)
+    }
+
+    /// A changed verdict, evaluated and not yet stored.
+    struct PendingVerdict {
+        let id: String
+        let verdict: Verdict
+        let previous: Verdict?
+        let cause: EvaluationCause
+        let save: VerdictSave
+    }
+
+    /// Evaluates the device; nil when its verdict's content did not change (the entry then holds the
+    /// re-evaluated verdict). A change is returned to be stored: until it is, readers and long-polls see
+    /// the verdict before (which stays if another collector's came first).
+    private func prepare(_ id: String, cause: EvaluationCause, now: Date) async -> PendingVerdict? {
+        guard var entry = entries[id] else { return nil }
         let since = now.addingTimeInterval(-policy.signalWindow.seconds)
         entry.signals.removeAll { $0.at <= since }
         let input = EvaluationInput(
@@ -325,10 +357,8 @@ actor VerdictService {
         guard changed else {
             entry.verdict = verdict
             entries[id] = entry
-            return
+            return nil
         }
-        // A changed verdict is served only once it is stored: while the store decides, readers and
-        // long-polls see the one before (which stays if another collector's verdict came first).
         entries[id] = entry
         entry.verdict = verdict
         let json = String(decoding: (try? PostureReport.wireEncoder().encode(verdict)) ?? Data(), as: UTF8.self)
@@ -340,36 +370,62 @@ actor VerdictService {
             outbox = await transmitter.events(
                 for: verdict, previous: previous?.status, entry: entry, cause: cause, now: now)
         }
-        do {
-            // Stored only over the verdict this one follows: when another collector of a shared store
-            // changed it first, its verdict is taken instead (and evaluated once more with our inputs), so
-            // one change is recorded and sent once, not once per collector.
-            let saved = try await store.saveVerdict(
+        return PendingVerdict(
+            id: id, verdict: verdict, previous: previous, cause: cause,
+            save: VerdictSave(
                 StoredVerdict(
                     deviceID: id, status: verdict.status.rawValue, version: verdict.version, changedAt: now,
-                    verdict: json), change: change, outbox: outbox, expected: .version(previous?.version))
-            guard saved else {
-                await refresh(id)
-                if retry { await evaluate(id, cause: cause, now: now, retry: false) }
-                return
-            }
-        } catch {
-            logger.error("cannot store the verdict of \(id): \(error)", metadata: ["posture.device": "\(id)"])
-        }
+                    verdict: json), change: change, outbox: outbox, expected: .version(previous?.version)))
+    }
+
+    /// A stored change served: signed, long-polls woken, SETs sent, logged.
+    private func served(_ pending: PendingVerdict, now: Date, signNow: Bool = true) async {
+        let (id, verdict, previous) = (pending.id, pending.verdict, pending.previous)
         entries[id]?.verdict = verdict
-        sign(id, now: now)
+        // At start nobody waits for it: signed when first asked for (`signedVerdict`).
+        if signNow { sign(id, now: now) } else { entries[id]?.signed = nil }
         wakeAll(id)
-        if !outbox.isEmpty { await transmitter?.wake() }
+        if !pending.save.outbox.isEmpty { await transmitter?.wake() }
         if previous?.status != verdict.status {
             logger.notice(
                 "verdict \(previous?.status.rawValue ?? "none") -> \(verdict.status.rawValue)",
                 metadata: [
-                    "posture.event": "verdict-changed", "posture.device": "\(id)", "posture.cause": "\(cause)",
+                    "posture.event": "verdict-changed", "posture.device": "\(id)", "posture.cause": "\(pending.cause)",
                     "posture.failing": "\(verdict.failing.map(\.rule).joined(separator: ","))",
                     "posture.risk": "\(verdict.risk)",
                 ])
         }
     }
+
+    /// Every device evaluated at start, the changes stored `startBatch` to a transaction: after an outage
+    /// longer than the report age, every verdict changes at once, and one fsync per device made a start of
+    /// 100,000 devices take minutes.
+    private func evaluateAll(now: Date) async {
+        var pending: [PendingVerdict] = []
+        for id in entries.keys {
+            if let change = await prepare(id, cause: .start, now: now) { pending.append(change) }
+        }
+        for start in stride(from: 0, to: pending.count, by: Self.startBatch) {
+            let batch = Array(pending[start..<min(start + Self.startBatch, pending.count)])
+            let saved: [Bool]
+            do {
+                saved = try await store.saveVerdicts(batch.map(\.save))
+            } catch {
+                logger.error("cannot store \(batch.count) verdicts at start: \(error)")
+                saved = Array(repeating: true, count: batch.count)
+            }
+            for (change, stored) in zip(batch, saved) {
+                if stored {
+                    await served(change, now: now, signNow: false)
+                } else {
+                    await refresh(change.id)
+                    await evaluate(change.id, cause: .start, now: now, retry: false)
+                }
+            }
+        }
+    }
+
+    static let startBatch = 500
 
     // MARK: Other collectors' changes
 

@@ -61,43 +61,52 @@ extension SQLStore: VerdictStore {
         _ verdict: StoredVerdict, change: VerdictChange?, outbox: [OutboxEntry], expected: VerdictPrecondition
     ) async throws -> Bool {
         try await write { db in
-            let previous = try db.row(
-                "SELECT status, status_since, version FROM verdicts WHERE device_id = ?" + db.dialect.forUpdate,
-                [verdict.deviceID])
-            if case .version(let version) = expected, try previous?.text("version") != version { return false }
-            // Since when the device has had this status: kept while the status stays, else now.
-            let since: Date =
-                if let previous, try previous.text("status") == verdict.status,
-                    let kept = try previous.optionalDate("status_since")
-                {
-                    kept
-                } else {
-                    verdict.changedAt
-                }
-            try db.execute(
-                """
-                INSERT INTO verdicts (device_id, status, version, changed_at, verdict, status_since)
-                VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (device_id) DO UPDATE SET status = excluded.status, version = excluded.version,
-                    changed_at = excluded.changed_at, verdict = excluded.verdict, status_since = excluded.status_since
-                """,
-                [verdict.deviceID, verdict.status, verdict.version, verdict.changedAt, verdict.verdict, since])
-            try FleetIndex.verdictSaved(
-                verdict.deviceID, status: verdict.status, since: since, failing: verdict.failingRules, db)
-            if let change {
-                let id = try db.insert(
-                    """
-                    INSERT INTO verdict_changes (device_id, at, previous_status, status, cause, verdict)
-                    VALUES (?, ?, ?, ?, ?, ?)
-                    """,
-                    [change.deviceID, change.at, change.previousStatus, change.status, change.cause, change.verdict])
-                try AuditTrail.append(.verdictChange, sourceID: id, db)
-                try FleetIndex.verdictChangeRecorded(change, db)
-            }
-            try Self.insertOutbox(outbox, db)
-            try db.notify(.device(verdict.deviceID))
-            return true
+            try Self.save(VerdictSave(verdict, change: change, outbox: outbox, expected: expected), db)
         }
+    }
+
+    public func saveVerdicts(_ saves: [VerdictSave]) async throws -> [Bool] {
+        try await write { db in try saves.map { try Self.save($0, db) } }
+    }
+
+    private static func save(_ save: VerdictSave, _ db: any SQLExecutor) throws -> Bool {
+        let (verdict, change, outbox, expected) = (save.verdict, save.change, save.outbox, save.expected)
+        let previous = try db.row(
+            "SELECT status, status_since, version FROM verdicts WHERE device_id = ?" + db.dialect.forUpdate,
+            [verdict.deviceID])
+        if case .version(let version) = expected, try previous?.text("version") != version { return false }
+        // Since when the device has had this status: kept while the status stays, else now.
+        let since: Date =
+            if let previous, try previous.text("status") == verdict.status,
+                let kept = try previous.optionalDate("status_since")
+            {
+                kept
+            } else {
+                verdict.changedAt
+            }
+        try db.execute(
+            """
+            INSERT INTO verdicts (device_id, status, version, changed_at, verdict, status_since)
+            VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (device_id) DO UPDATE SET status = excluded.status, version = excluded.version,
+                changed_at = excluded.changed_at, verdict = excluded.verdict, status_since = excluded.status_since
+            """,
+            [verdict.deviceID, verdict.status, verdict.version, verdict.changedAt, verdict.verdict, since])
+        try FleetIndex.verdictSaved(
+            verdict.deviceID, status: verdict.status, since: since, failing: verdict.failingRules, db)
+        if let change {
+            let id = try db.insert(
+                """
+                INSERT INTO verdict_changes (device_id, at, previous_status, status, cause, verdict)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """,
+                [change.deviceID, change.at, change.previousStatus, change.status, change.cause, change.verdict])
+            try AuditTrail.append(.verdictChange, sourceID: id, db)
+            try FleetIndex.verdictChangeRecorded(change, db)
+        }
+        try Self.insertOutbox(outbox, db)
+        try db.notify(.device(verdict.deviceID))
+        return true
     }
 
     public func latestReport(deviceID: String) async throws -> LatestReport? {
