@@ -109,9 +109,10 @@ let package = Package(
             name: "PostureAgent",
             dependencies: [
                 "PostureAgentState", "PostureProbes", "PostureLinux", "PostureModel", "PostureClient", "SystemdNotify",
-                "SystemdJournal",
+                "SystemdJournal", "PostureAccess", "PostureSystem",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -183,12 +184,22 @@ let package = Package(
             ]
         ),
 
+        // OpenSSH's formats, written from their specifications: public keys, user certificates signed by an
+        // Ed25519 CA, KRLs. Pure: the collector issues and revokes with it.
+        .target(
+            name: "PostureAccess",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+
         // The collector: CA and enrollment, ingest and verification over mTLS.
         .target(
             name: "PostureCollector",
             dependencies: [
                 "PostureModel", "PostureStore", "PostureStoreSQLite", "PostureStorePostgres", "PostureVerdict",
-                "SystemdNotify",
+                "PostureAccess", "SystemdNotify",
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),

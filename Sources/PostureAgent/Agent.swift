@@ -25,6 +25,7 @@ public struct AgentOptions: Sendable {
     /// Journal source; nil reads the system journal.
     public var journalSource: JournalSource?
     public var enforcement = EnforcementOptions()
+    public var access = AccessOptions()
 
     public init() {}
 }
@@ -153,7 +154,11 @@ public actor Agent: Service {
         await withTaskGroup(of: Void.self) { watching in
             // A one-shot run (--count) delivers and stops; only the daemon watches its verdict, beside
             // gathering and delivery, until they end.
-            if options.count == nil { watching.addTask { await self.watchVerdict() } }
+            if options.count == nil {
+                watching.addTask { await self.watchVerdict() }
+                watching.addTask { await self.serveAccess() }
+                watching.addTask { await self.keepRevokedKeys() }
+            }
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await _ in wakeups {

@@ -29,7 +29,9 @@ public struct Collector: Sendable {
         let ca = try CertificateAuthority.loadOrCreate(configuration, now: Date())
         let store = try Self.openServingStore(configuration, logger: logger)
         let keys = try SigningKeys.loadOrCreate(stateDirectory: configuration.stateDirectory)
-        core = try CollectorCore(configuration: configuration, ca: ca, store: store, keys: keys, logger: logger)
+        let sshCA = try SSHUserCA.loadOrCreate(stateDirectory: configuration.stateDirectory)
+        core = try CollectorCore(
+            configuration: configuration, ca: ca, store: store, keys: keys, sshCA: sshCA, logger: logger)
     }
 
     /// Before serving: waits while the store cannot be opened because its disk is full (SQLite needs a few

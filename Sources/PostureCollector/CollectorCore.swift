@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
+import PostureAccess
 import PostureModel
 import PostureStore
 import PostureVerdict
@@ -27,6 +28,7 @@ public struct CollectorCore: Sendable {
     /// The device listener's port once bound (listen.devices may say port 0).
     let boundDevicesPort = NIOLockedValueBox<Int?>(nil)
     let keys: SigningKeys
+    let sshCA: SSHCertificateAuthority
     let verdicts: VerdictService
     let transmitter: SignalTransmitter
     /// OAuth access tokens of Shared Signals receivers, when `ssf.accessTokens` is set.
@@ -46,8 +48,9 @@ public struct CollectorCore: Sendable {
 
     init(
         configuration: CollectorConfiguration, ca: CertificateAuthority, store: any PostureStore, keys: SigningKeys,
-        logger: Logger
+        sshCA: SSHCertificateAuthority, logger: Logger
     ) throws {
+        self.sshCA = sshCA
         self.configuration = configuration
         self.ca = ca
         self.store = store

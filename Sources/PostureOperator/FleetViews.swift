@@ -64,7 +64,7 @@ struct DetailView: Decodable {
 }
 
 /// Columns cut to fit an 80-column terminal, and times as ages ("5m", "3d").
-enum TextTable {
+public enum TextTable {
     static func render(_ header: [String], _ rows: [[String]], widths: [Int]) -> String {
         var lines: [String] = []
         for row in [header] + rows {
@@ -92,7 +92,7 @@ enum TextTable {
     /// Text from devices (hostnames, observed values, messages) made safe for a terminal: control
     /// characters (escape sequences could rewrite the screen or the clipboard) and bidirectional
     /// overrides become `?`; line breaks stay.
-    static func terminalSafe(_ text: String) -> String {
+    public static func terminalSafe(_ text: String) -> String {
         String(
             String.UnicodeScalarView(
                 text.unicodeScalars.map { scalar in

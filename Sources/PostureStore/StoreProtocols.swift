@@ -236,4 +236,4 @@ public protocol SessionStore: Sendable {
 /// All of it: what a collector opens.
 public typealias PostureStore = EnrollmentStore & DeviceStore & AttestationStore & FleetStore & VerdictStore
     & OperatorStore & CredentialStore & SignalStore & RetentionStore & LeaseStore
-    & SessionStore & FleetIdentityStore
+    & SessionStore & FleetIdentityStore & AccessStore

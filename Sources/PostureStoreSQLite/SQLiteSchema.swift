@@ -79,6 +79,21 @@ enum SQLiteSchema {
         ALTER TABLE ssf_streams ADD COLUMN subject_format TEXT NOT NULL DEFAULT 'uri';
         """
 
+    /// v10: just-in-time access: each grant (an SSH certificate's serial is its id) and the append-only
+    /// events of requests, grants, refusals and revocations that the audit trail chains.
+    static let access = """
+        CREATE TABLE access_grants (
+            id INTEGER PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(id), user_name TEXT NOT NULL,
+            grant_name TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL, requested_at DOUBLE PRECISION NOT NULL,
+            valid_from DOUBLE PRECISION, valid_until DOUBLE PRECISION, detail TEXT NOT NULL);
+        CREATE INDEX access_grants_until ON access_grants (kind, valid_until);
+        CREATE INDEX access_grants_device ON access_grants (device_id, id);
+        CREATE TABLE access_events (
+            id INTEGER PRIMARY KEY, at DOUBLE PRECISION NOT NULL, device_id TEXT NOT NULL, user_name TEXT NOT NULL,
+            grant_name TEXT NOT NULL, grant_id INTEGER, event TEXT NOT NULL, actor TEXT NOT NULL, detail TEXT NOT NULL);
+        CREATE INDEX access_events_device ON access_events (device_id, id);
+        """
+
     /// v3: the audit trail's table (its chain over earlier rows: `StoreMigrations.chainAuditTrail`).
     static let auditLog = """
         CREATE TABLE audit_log (

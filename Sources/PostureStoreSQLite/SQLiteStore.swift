@@ -75,6 +75,9 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
         migrator.registerMigration("v9") { db in
             try db.execute(sql: SQLiteSchema.streamSettings)
         }
+        migrator.registerMigration("v10") { db in
+            try db.execute(sql: SQLiteSchema.access)
+        }
         return migrator
     }
 

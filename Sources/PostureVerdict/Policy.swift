@@ -19,6 +19,8 @@ public struct Policy: Sendable, Equatable {
     public var verdictLifetime: Duration = .seconds(300)
     public var rules: [Rule] = []
     public var risk = RiskModel()
+    /// Just-in-time access the collector may grant (`access.grants`); none by default.
+    public var grants: [AccessGrant] = []
     /// SHA-256 of the policy file's bytes (first 16 hex digits): names the policy in verdicts.
     public var version: String = "builtin"
 

@@ -41,7 +41,7 @@ public enum PolicyParser {
         guard let root else { throw PolicyError(file: file, line: nil, reason: "the file is empty; it needs rules:") }
         let reader = Reader(file: file)
         let top = try reader.mapping(
-            root, "the policy", keys: ["report", "whenUnavailable", "verdictLifetime", "risk", "rules"])
+            root, "the policy", keys: ["report", "whenUnavailable", "verdictLifetime", "risk", "rules", "access"])
         if let report = top["report"] {
             let section = try reader.mapping(report, "report", keys: ["maxAge", "whenStale"])
             if let node = section["maxAge"] { policy.maxReportAge = try reader.duration(node, "report.maxAge") }
@@ -58,6 +58,7 @@ public enum PolicyParser {
             policy.verdictLifetime = try reader.duration(node, "verdictLifetime")
         }
         if let node = top["risk"] { policy.risk = try parseRisk(node, reader) }
+        if let node = top["access"] { policy.grants = try parseAccess(node, reader) }
         guard let rulesNode = top["rules"] else {
             throw PolicyError(file: file, line: root.mark?.line, reason: "no rules: list; an empty policy says nothing")
         }

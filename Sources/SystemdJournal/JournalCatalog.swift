@@ -116,6 +116,10 @@ public enum JournalCatalog {
             "bad_csr", "53354186d8794879b5ab16035e6dd2a3", "bad certificate request",
             "The CSR is unparsable, not self-signed, or not P-256."),
         refusal(
+            "access_refused", "94e97d2a56a84a99841d835a27dd3367", "just-in-time access refused",
+            "A request for an SSH certificate or a sudo grant that the grant (policy access.grants) or the device's verdict does not allow; the message starts with the reason (unknown-grant, not-admitted, device-not-compliant, risk-too-high...)."
+        ),
+        refusal(
             "unauthorized", "6c3d86282ca24a57874e2b69b677113f", "no valid API credential",
             "No API token, or an unknown, revoked or expired one: posture-collector apitoken create."),
         refusal(

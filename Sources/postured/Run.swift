@@ -49,6 +49,17 @@ struct Run: AsyncParsableCommand {
     var enrollmentConfig: String?
     @OptionGroup(title: "Enforcement (the enforcement section of the configuration)") var enforcement:
         EnforcementArguments
+    @Option(
+        help: ArgumentHelp(
+            "The unix socket posturectl asks for access on (access.socket; none by default).", valueName: "path"))
+    var accessSocket: String?
+    @Option(
+        help: ArgumentHelp(
+            "Keep the collector's SSH KRL in this file, for sshd's RevokedKeys (access.revokedKeysFile).",
+            valueName: "path"))
+    var revokedKeysFile: String?
+    @Option(help: ArgumentHelp("How often the KRL is fetched (access.krlRefresh; default 5s).", valueName: "duration"))
+    var krlRefresh: DurationArgument?
 
     func run() async throws {
         let file = try AgentConfiguration.load(config)
@@ -66,6 +77,10 @@ struct Run: AsyncParsableCommand {
         options.root = HostRoot(root)
         if let journalDirectory { options.journalSource = .directory(journalDirectory) }
         options.enforcement = try enforcement.options(over: file.enforcement)
+        options.access = file.access
+        if let accessSocket { options.access.socket = accessSocket }
+        if let revokedKeysFile { options.access.revokedKeysFile = revokedKeysFile }
+        if let krlRefresh { options.access.krlRefresh = krlRefresh.duration }
         let enrollmentConfig = enrollmentConfig ?? file.enrollmentConfig
         let state = AgentState(directory: stateDir)
         // A one-shot run (--count) is a person at a shell: not enrolled is an error, not a wait.

@@ -33,6 +33,44 @@ public enum DirectSpawn {
         return nil
     }
 
+    /// A server started the same way and left running (sshd: a Foundation `Process` parent stops
+    /// noticing its other children's exits once sshd has served a connection); `stop` ends and reaps it.
+    public final class Server: @unchecked Sendable {
+        public let pid: pid_t
+        public let logPath: String
+
+        public init(_ arguments: [String], logPath: String) throws {
+            self.logPath = logPath
+            markInheritedDescriptorsCloseOnExec()
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            let argv = arguments.map { strdup($0) } + [nil]
+            defer { for pointer in argv { free(pointer) } }
+            var pid: pid_t = 0
+            let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
+            guard spawned == 0 else { throw SpawnError("posix_spawnp \(arguments[0]): errno \(spawned)") }
+            self.pid = pid
+        }
+
+        public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+        private var stopped = false
+
+        public func stop() {
+            guard !stopped else { return }
+            stopped = true
+            kill(pid, SIGTERM)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+
+        deinit { stop() }
+    }
+
     /// The test runner holds descriptors without close-on-exec (Foundation's pipes among them); a
     /// scenario must inherit none: mmdebstrap, for one, hands apt a two-digit fd that dash cannot parse.
     static func markInheritedDescriptorsCloseOnExec() {

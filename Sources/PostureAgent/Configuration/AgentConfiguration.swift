@@ -15,6 +15,7 @@ public struct AgentConfiguration: Sendable, Equatable {
     /// Enrollment settings for an agent not enrolled yet.
     public var enrollmentConfig = EnrollmentConfig.defaultPath
     public var enforcement = EnforcementOptions()
+    public var access = AccessOptions()
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error"]
 
@@ -44,7 +45,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         "enforcement.exemptUsers", "enforcement.exemptGroups", "enforcement.notifyFor",
         "enforcement.lockDuringNotice", "enforcement.keepSessions", "enforcement.disableAccounts",
         "enforcement.enforceUnknown", "enforcement.offline", "enforcement.keepVerdictFor",
-        "enforcement.nologinPath",
+        "enforcement.nologinPath", "access", "access.socket", "access.revokedKeysFile", "access.krlRefresh",
     ]
 
     public static func parse(_ text: String, file: String) throws(Refusal) -> AgentConfiguration {
@@ -89,6 +90,13 @@ public struct AgentConfiguration: Sendable, Equatable {
             "enforcement.keepVerdictFor", into: &enforcement.keepLastVerdictFor, within: 0...(30 * 86400))
         try reader.text("enforcement.nologinPath", into: &enforcement.nologinPath)
         configuration.enforcement = enforcement
+        var socket = ""
+        try reader.text("access.socket", into: &socket)
+        if !socket.isEmpty { configuration.access.socket = socket }
+        var revokedKeys = ""
+        try reader.text("access.revokedKeysFile", into: &revokedKeys)
+        if !revokedKeys.isEmpty { configuration.access.revokedKeysFile = revokedKeys }
+        try reader.duration("access.krlRefresh", into: &configuration.access.krlRefresh, within: 1...3600)
         return configuration
     }
 

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import NIOCore
 import PostureModel
 import PostureStore
 
@@ -96,6 +97,34 @@ struct DeviceRoutes: Sendable {
             do {
                 _ = try await collector.peers.identity(of: context.channel)
                 return Responses.json(TrustMaterial(caBundle: collector.ca.pem, verdictKeys: collector.keys.jwks()))
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
+        // Just-in-time access (PROTOCOL.md, "Access"): an SSH certificate for a user of this device, and
+        // the KRL a target host's sshd reads (If-None-Match answered 304 while it is unchanged).
+        router.post("/v1/access/ssh-certificate") { request, context in
+            var deviceID: String?
+            do {
+                let peer = try await collector.peers.identity(of: context.channel)
+                deviceID = peer.identity.deviceID
+                let body = try await request.decodeJSON(SSHCertificateRequest.self, limit: 64 << 10)
+                return Responses.json(try await collector.issueSSHCertificate(body, deviceID: peer.identity.deviceID))
+            } catch {
+                await collector.refused(error, deviceID: deviceID, peer: context.channel.remoteAddress?.description)
+                return Responses.refusal(error)
+            }
+        }
+        router.get("/v1/access/ssh-krl") { request, context in
+            do {
+                _ = try await collector.peers.identity(of: context.channel)
+                let krl = try await collector.sshKRL()
+                if request.headers[.ifNoneMatch] == krl.etag {
+                    return Response(status: .notModified, headers: [.eTag: krl.etag])
+                }
+                return Response(
+                    status: .ok, headers: [.contentType: "application/octet-stream", .eTag: krl.etag],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: krl.bytes)))
             } catch {
                 return Responses.refusal(error)
             }

@@ -268,6 +268,8 @@ actor VerdictService {
 
     func verdict(_ id: String) -> Verdict? { entries[id]?.verdict }
     func entry(_ id: String) -> Entry? { entries[id] }
+    /// What an access request is decided on: the policy in force and the device's current state.
+    func accessInputs(_ id: String) -> (Policy, Entry?) { (policy, entries[id]) }
 
     /// Set at shutdown: held long-polls are answered at once (unchanged) and new ones do not wait.
     private var shuttingDown = false

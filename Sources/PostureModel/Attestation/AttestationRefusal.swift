@@ -45,6 +45,9 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
         /// revoked), or an API credential's name an active one already has.
         public static let conflict = Code(rawValue: "conflict")
         public static let methodNotAllowed = Code(rawValue: "method_not_allowed")
+        /// A request for just-in-time access that its grant or the device's verdict does not allow; the
+        /// message starts with the access reason (`device-not-compliant: ...`, PROTOCOL.md "Access").
+        public static let accessRefused = Code(rawValue: "access_refused")
         // The collector.
         public static let internalError = Code(rawValue: "internal_error")
         /// Too much is waiting for the store: retry after the answer's `Retry-After`, with jitter.
@@ -57,7 +60,7 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
             .nonceExpired, .nonceSuperseded, .nonceReused, .alreadyAccepted, .sequenceNotIncreasing,
             .certificateRequired, .deviceRevoked, .deviceUnknown,
             .tokenInvalid, .tokenExpired, .tokenUsed, .machineAlreadyEnrolled, .badCSR, .unauthorized,
-            .insufficientScope, .notFound, .conflict, .methodNotAllowed, .internalError, .overloaded,
+            .insufficientScope, .notFound, .conflict, .methodNotAllowed, .accessRefused, .internalError, .overloaded,
         ]
 
         /// The HTTP status of each refusal: mapped here and nowhere else.
@@ -65,7 +68,7 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
             switch self {
             case .payloadTooLarge: 413
             case .certificateRequired, .keyMismatch, .badSignature, .tokenInvalid, .tokenExpired, .tokenUsed: 401
-            case .deviceRevoked, .deviceMismatch: 403
+            case .deviceRevoked, .deviceMismatch, .accessRefused: 403
             case .deviceUnknown, .notFound: 404
             case .unauthorized: 401
             case .insufficientScope: 403

@@ -25,12 +25,14 @@ enum AuditTrail {
         case operatorAction = "operator-action"
         case verdictChange = "verdict-change"
         case enforcement
+        case access
 
         var table: String {
             switch self {
             case .operatorAction: "operator_actions"
             case .verdictChange: "verdict_changes"
             case .enforcement: "security_events"
+            case .access: "access_events"
             }
         }
 
@@ -40,6 +42,7 @@ enum AuditTrail {
             case .operatorAction: "id, at, actor, action, device_id, target, reason"
             case .verdictChange: "id, device_id, at, previous_status, status, cause, verdict"
             case .enforcement: "id, at, device_id, code, message, peer"
+            case .access: "id, at, device_id, user_name, grant_name, grant_id, event, actor, detail"
             }
         }
 
@@ -70,7 +73,7 @@ enum AuditTrail {
     /// stored).
     static func chainExisting(_ db: any SQLExecutor) throws {
         var rows: [(at: Double, kind: Kind, id: Int64)] = []
-        for kind in Kind.allCases {
+        for kind in Kind.allCases where kind != .access {  // access_events came with v10
             for row in try db.rows("SELECT id, at FROM \(kind.table) WHERE \(kind.filter)") {
                 rows.append((try row.double("at"), kind, try row.int64("id")))
             }

@@ -18,12 +18,13 @@ public enum StoreCopy {
         ("quarantines", "device_id"), ("waivers", "id"), ("api_tokens", "id"), ("ssf_streams", "id"),
         ("ssf_outbox", "id"), ("audit_log", "id"), ("device_labels", "device_id, key"),
         ("verdict_failures", "device_id, rule"), ("fleet", "device_id"), ("fleet_counts", "dimension, key"),
-        ("verdict_days", "day"),
+        ("verdict_days", "day"), ("access_grants", "id"), ("access_events", "id"),
     ]
 
     /// Tables whose key the database generates: after the copy, their sequences continue past it.
     static let generatedKeys = [
-        "security_events", "verdict_changes", "operator_actions", "ssf_outbox", "audit_log",
+        "security_events", "verdict_changes", "operator_actions", "ssf_outbox", "audit_log", "access_grants",
+        "access_events",
     ]
 
     public struct Refused: Error, CustomStringConvertible {

@@ -1,0 +1,16 @@
+/// Just-in-time access on this device (the `access` section of agent.yaml).
+public struct AccessOptions: Sendable, Equatable {
+    /// The unix socket `posturectl ssh certificate` asks on; nil: none. Mode 0666, for every local user
+    /// may ask: the kernel tells the agent who asks (SO_PEERCRED), and the collector decides by grant.
+    public var socket: String?
+    /// Where this host's sshd reads revoked keys (`RevokedKeys`): the agent keeps the collector's KRL
+    /// there. Nil: this host is not an SSH target for posture certificates.
+    public var revokedKeysFile: String?
+    /// How often the KRL is fetched (a request answered 304 while it is unchanged).
+    public var krlRefresh: Duration = .seconds(5)
+
+    public init() {}
+
+    /// The socket the shipped configuration and posturectl agree on.
+    public static let defaultSocket = "/run/postured/access.sock"
+}

@@ -1,0 +1,79 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+extension SQLStore: AccessStore {
+    public func recordGrant(_ grant: AccessGrantRecord, event: AccessEvent) async throws -> Int64 {
+        try await write { db in
+            let id = try db.insert(
+                """
+                INSERT INTO access_grants (device_id, user_name, grant_name, kind, status, requested_at, valid_from,
+                    valid_until, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                [
+                    grant.deviceID, grant.user, grant.grant, grant.kind, grant.status, grant.requestedAt,
+                    grant.validFrom, grant.validUntil, grant.detail,
+                ])
+            var event = event
+            event.grantID = id
+            try Self.insertAccessEvent(event, db)
+            return id
+        }
+    }
+
+    public func recordAccessEvent(_ event: AccessEvent) async throws {
+        try await write { db in try Self.insertAccessEvent(event, db) }
+    }
+
+    static func insertAccessEvent(_ event: AccessEvent, _ db: any SQLExecutor) throws {
+        let id = try db.insert(
+            """
+            INSERT INTO access_events (at, device_id, user_name, grant_name, grant_id, event, actor, detail)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            [event.at, event.deviceID, event.user, event.grant, event.grantID, event.event, event.actor, event.detail])
+        try AuditTrail.append(.access, sourceID: id, db)
+    }
+
+    public func accessGrants(deviceID: String?, limit: Int) async throws -> [AccessGrantRecord] {
+        try await read { db in
+            let filter = deviceID == nil ? "" : "WHERE device_id = ?"
+            let arguments: [any SQLBindable] = deviceID.map { [$0, limit] } ?? [limit]
+            return try db.rows("SELECT * FROM access_grants \(filter) ORDER BY id DESC LIMIT ?", arguments).map { row in
+                AccessGrantRecord(
+                    id: try row.int64("id"), deviceID: try row.text("device_id"), user: try row.text("user_name"),
+                    grant: try row.text("grant_name"), kind: try row.text("kind"), status: try row.text("status"),
+                    requestedAt: try row.date("requested_at"), validFrom: try row.optionalDate("valid_from"),
+                    validUntil: try row.optionalDate("valid_until"), detail: try row.text("detail"))
+            }
+        }
+    }
+
+    public func accessEvents(deviceID: String?, limit: Int) async throws -> [AccessEvent] {
+        try await read { db in
+            let filter = deviceID == nil ? "" : "WHERE device_id = ?"
+            let arguments: [any SQLBindable] = deviceID.map { [$0, limit] } ?? [limit]
+            return try db.rows("SELECT * FROM access_events \(filter) ORDER BY id DESC LIMIT ?", arguments).map { row in
+                AccessEvent(
+                    at: try row.date("at"), deviceID: try row.text("device_id"), user: try row.text("user_name"),
+                    grant: try row.text("grant_name"), grantID: try row.optionalInt64("grant_id"),
+                    event: try row.text("event"), actor: try row.text("actor"), detail: try row.text("detail"))
+            }
+        }
+    }
+
+    public func revokedSSHSerials(now: Date) async throws -> [Int64] {
+        try await read { db in
+            try db.rows(
+                """
+                SELECT g.id FROM access_grants g LEFT JOIN verdicts v ON v.device_id = g.device_id
+                WHERE g.kind = 'ssh' AND g.valid_until > ?
+                    AND (g.status <> 'active' OR v.status IS NULL OR v.status <> 'compliant')
+                ORDER BY g.id
+                """, [now]
+            ).map { try $0.int64("id") }
+        }
+    }
+}

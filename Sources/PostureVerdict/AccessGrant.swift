@@ -1,0 +1,129 @@
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// A named grant of just-in-time access, from the policy file's `access.grants`: who may ask, from which
+/// devices, what they get (SSH principals, a sudo role), for how long at most, under which conditions and
+/// with whose approval. Documented key by key in `etc/posture/policy.yaml`.
+public struct AccessGrant: Sendable, Equatable {
+    public var name: String
+    public var description: String?
+    /// Local user names on the device that may ask; empty with `groups` empty means nobody.
+    public var users: [String] = []
+    /// Local groups on the device whose members may ask (as the agent resolves them).
+    public var groups: [String] = []
+    /// The device must carry all these labels (same matching as a rule's `labels`).
+    public var deviceLabels: [String: String] = [:]
+    /// Principals of the SSH certificate; `${user}` stands for the asking user's name. Empty: no SSH.
+    public var sshPrincipals: [String] = []
+    /// The sudo role: absolute command paths, or `ALL`. Nil: no sudo.
+    public var sudoCommands: [String]?
+    /// The longest a grant may last; a request may ask for less.
+    public var maxDuration: Duration
+    /// The verdict's risk score may be at most this (0–100).
+    public var maxRisk: Int = 100
+    /// `auto`: granted at once when the conditions hold; `operator`: waits for `posturectl access approve`.
+    public var approval: Approval = .auto
+    /// The policy file's line the grant starts on, for messages.
+    public var line: Int = 0
+
+    public enum Approval: String, Sendable, Equatable {
+        case auto
+        case `operator`
+    }
+
+    public init(name: String, maxDuration: Duration) {
+        self.name = name
+        self.maxDuration = maxDuration
+    }
+
+    /// Whether this user (with these groups) on a device with these labels may ask for the grant.
+    public func admits(user: String, groups userGroups: [String], deviceLabels labels: [String: String]) -> Bool {
+        let byName = users.contains(user) || !Set(groups).isDisjoint(with: userGroups)
+        let byDevice = deviceLabels.allSatisfy { key, value in
+            value == "*" ? labels[key] != nil : labels[key] == value
+        }
+        return byName && byDevice
+    }
+
+    /// The SSH principals for this user: `${user}` replaced by the user's name.
+    public func principals(for user: String) -> [String] {
+        sshPrincipals.map { $0 == "${user}" ? user : $0 }
+    }
+}
+
+/// Why a request for access is refused: stable codes (PROTOCOL.md, "Access") with the reason in words.
+public struct AccessRefusal: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case unknownGrant = "unknown-grant"
+        case notAdmitted = "not-admitted"
+        case noSSH = "grant-has-no-ssh"
+        case notCompliant = "device-not-compliant"
+        case riskTooHigh = "risk-too-high"
+        case badRequest = "bad-request"
+        case needsApproval = "needs-approval"
+    }
+
+    public var code: Code
+    public var reason: String
+
+    public init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    public var description: String { "\(code.rawValue): \(reason)" }
+}
+
+extension Policy {
+    /// Checks a request for an SSH certificate against the grant and the device's current verdict; the
+    /// certificate's lifetime is the shortest of the request, the grant and the verdict's.
+    public func sshGrant(
+        _ name: String, user: String, groups: [String], deviceLabels: [String: String], verdict: Verdict,
+        requested: Duration?, now: Date
+    ) throws(AccessRefusal) -> (grant: AccessGrant, principals: [String], until: Date) {
+        guard let grant = grants.first(where: { $0.name == name }) else {
+            throw AccessRefusal(
+                .unknownGrant,
+                "no grant named '\(name)' in the policy's access.grants; `posturectl access grants` lists them")
+        }
+        guard grant.admits(user: user, groups: groups, deviceLabels: deviceLabels) else {
+            throw AccessRefusal(
+                .notAdmitted,
+                "user '\(user)' on this device is not among grant \(name)'s users, groups or device labels")
+        }
+        guard !grant.sshPrincipals.isEmpty else {
+            throw AccessRefusal(.noSSH, "grant \(name) gives no SSH principals (access.grants: ssh.principals)")
+        }
+        guard verdict.status == .compliant else {
+            let failing = verdict.failing.map(\.rule).joined(separator: ", ")
+            throw AccessRefusal(
+                .notCompliant,
+                "the device is \(verdict.status.rawValue)\(failing.isEmpty ? "" : " (failing: \(failing))"); "
+                    + "access is granted only to a compliant device")
+        }
+        guard verdict.risk <= grant.maxRisk else {
+            throw AccessRefusal(
+                .riskTooHigh, "the device's risk is \(verdict.risk), grant \(name) allows at most \(grant.maxRisk)")
+        }
+        guard grant.approval == .auto else {
+            throw AccessRefusal(
+                .needsApproval,
+                "grant \(name) needs an operator's approval; SSH certificates are issued only by auto grants")
+        }
+        var lifetime = grant.maxDuration
+        if let requested {
+            guard requested > .zero else { throw AccessRefusal(.badRequest, "the requested duration must be > 0") }
+            lifetime = min(lifetime, requested)
+        }
+        // The verdict's expiry is when it changes by itself (its report ages out, a grace period or waiver
+        // ends), not the JWT's short exp: a change before that reaches target hosts through the KRL.
+        var until = now.addingTimeInterval(lifetime.seconds)
+        if let changes = verdict.reevaluateAt { until = min(until, changes) }
+        return (grant, grant.principals(for: user), until)
+    }
+}
