@@ -305,6 +305,7 @@ let package = Package(
             name: "PostureModelTests",
             dependencies: ["PostureModel", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        .testTarget(name: "PostureAccessTests", dependencies: ["PostureAccess", "TestSupport"]),
         .testTarget(
             name: "PostureVerdictTests", dependencies: ["PostureVerdict", "PostureModel", "TestSupport"],
             exclude: ["Fixtures"]
@@ -345,6 +346,7 @@ let package = Package(
             name: "posture-fuzz",
             dependencies: [
                 "PostureModel", "PostureVerdict", "PostureProbes", "PostureAgent", "PostureCollector", "PostureAPI",
+                "PostureAccess",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
             ]

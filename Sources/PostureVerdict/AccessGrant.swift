@@ -101,10 +101,12 @@ extension Policy {
         }
         guard verdict.status == .compliant else {
             let failing = verdict.failing.map(\.rule).joined(separator: ", ")
+            let why =
+                verdict.quarantine.map { " (quarantined: \($0.reason))" }
+                ?? (failing.isEmpty ? "" : " (failing: \(failing))")
             throw AccessRefusal(
                 .notCompliant,
-                "the device is \(verdict.status.rawValue)\(failing.isEmpty ? "" : " (failing: \(failing))"); "
-                    + "access is granted only to a compliant device")
+                "the device is \(verdict.status.rawValue)\(why); access is granted only to a compliant device")
         }
         guard verdict.risk <= grant.maxRisk else {
             throw AccessRefusal(

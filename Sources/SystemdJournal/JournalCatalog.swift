@@ -171,6 +171,14 @@ public enum JournalCatalog {
             "The collector read a new signing-key schedule (posture-collector keys rotate). posture-collector keys list shows what signs and what is published."
         ),
         event(
+            "ssh-certificate-issued", "bbd1bc4b35e844d2aca15d7190815245", "Posture SSH certificate issued",
+            "A user of a compliant device was given a posture-bound SSH certificate under a grant (policy access.grants). POSTURE_USER, POSTURE_GRANT and POSTURE_SERIAL name it; target hosts refuse it once the device turns non-compliant (the KRL), and it expires by itself. posture-collector audit lists every grant and refusal."
+        ),
+        event(
+            "krl-updated", "dbd106da67f44ef0806e4c1f582e45d1", "Posture SSH revocation list updated",
+            "The agent wrote the collector's new KRL to the file sshd's RevokedKeys reads (access.revokedKeysFile): certificates of devices that turned non-compliant are refused from the next login on."
+        ),
+        event(
             "verdict-refused", "0c54563365cb42cfa490522bf9d57360", "Posture agent did not act on a verdict",
             "The agent was given a verdict it would not act on; POSTURE_REASON says why: not_a_verdict (another kind of token), unknown_key (signed by a key the agent does not hold, even after fetching the collector's), bad_signature, malformed, other_device, expired (check both clocks), replayed (older than the one acted on), key_set_invalid (enroll again). Enforcement stays as it was."
         ),

@@ -36,6 +36,10 @@ enum FuzzTargets {
             FuzzTarget(
                 name: "dashboard", maxLength: 16384, summary: "a report rendered as the dashboard's device page",
                 run: DashboardTarget.run),
+            FuzzTarget(
+                name: "access", maxLength: 16384,
+                summary: "LocalSSHRequest and its proof, SSHCertificateRequest, SSH key lines/blobs and SSHSIG",
+                run: AccessTarget.run),
         ]
     #else
         static let all: [FuzzTarget] = []

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates the seed corpus (Tests/Fuzz/corpus/) from real sources, and the two inputs embedded in the
 # fuzz binary (Sources/posture-fuzz/BaseReport.swift, ShippedPolicy.swift). Needs root (unshare -n, nft),
-# nft, iptables-nft, systemd-journal-remote, python3, a built postured (POSTURED, default .build/debug/postured)
-# and a built posture-fuzz (POSTURE_FUZZ, default .build-fuzz/debug/posture-fuzz). Run after changing the
-# policy or the report schema, then rebuild the fuzz binary (packaging/dev/fuzz.sh does).
+# nft, iptables-nft, systemd-journal-remote, python3, ssh-keygen, a built postured (POSTURED, default
+# .build/debug/postured) and a built posture-fuzz (POSTURE_FUZZ, default .build-fuzz/debug/posture-fuzz). Run
+# after changing the policy or the report schema, then rebuild the fuzz binary (packaging/dev/fuzz.sh does).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 postured=${POSTURED:-.build/debug/postured}
@@ -140,4 +140,72 @@ printf '' > "$corpus/evaluate/none"
 printf '\x00\x00\x00\x00\x00\x00\x01\x02\x00\x00\x02\x0d' > "$corpus/evaluate/numbers"
 printf '\x01\x00\x00\x04\x01\x00\x03\x00\x07\x00\x00\x1a' > "$corpus/evaluate/strings"
 printf '\x04\x00\x00\x05\x02\x00\x10\x00\x05\x00\x02\x01\x09\x00\x07\x00' > "$corpus/evaluate/structure"
+# access: a user's keys as ssh-keygen writes them (fresh ones each run), the ed25519 one also as its wire blob;
+# `ssh-keygen -Y sign -n posture-access` signatures over the target's message (AccessTarget.message), armored,
+# and one as its SSHSIG blob; the agent socket's request line (LocalSSHRequest) for each key, signed over
+# LocalSSHRequest.signedText for user alice, grant ops-ssh, at the fuzz clock (Fixtures.now, 1796083200),
+# and what the agent forwards to the collector (SSHCertificateRequest). Refused on purpose: a certificate
+# line (ssh-keygen -s), and security-key lines and a signature by one, built by hand (no token here).
+mkdir -p "$corpus/access"
+printf 'posture-fuzz access message\n' > "$work/message"
+while read -r name type bits; do
+    ssh-keygen -q -t "$type" ${bits:+-b "$bits"} -N '' -C "alice@fuzz-$name" -f "$work/$name"
+    cp "$work/$name.pub" "$corpus/access/key-$name.pub"
+    ssh-keygen -q -Y sign -f "$work/$name" -n posture-access "$work/message" 2> /dev/null
+    mv "$work/message.sig" "$corpus/access/message-$name.sig"
+    key=$(cat "$work/$name.pub")
+    printf 'posture ssh certificate\nuser alice\ngrant ops-ssh\nat 1796083200\nkey %s\n' "$key" > "$work/request-$name"
+    ssh-keygen -q -Y sign -f "$work/$name" -n posture-access "$work/request-$name" 2> /dev/null
+    python3 - "$key" "$work/request-$name.sig" > "$corpus/access/request-$name.json" <<'PY'
+import json, sys
+request = {"grant": "ops-ssh", "publicKey": sys.argv[1], "duration": "10m", "signedAt": 1796083200,
+           "signature": open(sys.argv[2]).read()}
+sys.stdout.write(json.dumps(request))
+PY
+done <<'KEYS'
+ed25519 ed25519
+ecdsa-p256 ecdsa 256
+ecdsa-p384 ecdsa 384
+ecdsa-p521 ecdsa 521
+rsa-3072 rsa 3072
+KEYS
+cut -d' ' -f2 "$work/ed25519.pub" | base64 -d > "$corpus/access/key-ed25519.blob"
+sed '1d;$d' "$corpus/access/message-ed25519.sig" | tr -d '\n' | base64 -d > "$corpus/access/message-ed25519.sshsig"
+python3 - "$(cat "$work/ed25519.pub")" > "$corpus/access/certificate-request.json" <<'PY'
+import json, sys
+sys.stdout.write(json.dumps({"grant": "ops-ssh", "user": "alice", "groups": ["ops"], "publicKey": sys.argv[1],
+                             "duration": "10m"}))
+PY
+ssh-keygen -q -t ed25519 -N '' -f "$work/ca"
+ssh-keygen -q -s "$work/ca" -I fuzz -n alice -V +1h "$work/ed25519.pub" 2> /dev/null
+cp "$work/ed25519-cert.pub" "$corpus/access/cert-ed25519.pub"
+python3 - "$work/ed25519.pub" "$work/ecdsa-p256.pub" "$corpus/access" <<'PY'
+import base64, struct, sys
+def string(b): return struct.pack(">I", len(b)) + b
+def fields(line):
+    blob, out = base64.b64decode(line.split()[1]), []
+    while blob:
+        n = struct.unpack(">I", blob[:4])[0]
+        out.append(blob[4:4 + n])
+        blob = blob[4 + n:]
+    return out
+ed25519 = fields(open(sys.argv[1]).read())[1]
+point = fields(open(sys.argv[2]).read())[2]
+keys = {
+    "sk-ed25519": (b"sk-ssh-ed25519@openssh.com", string(ed25519) + string(b"ssh:")),
+    "sk-ecdsa-p256": (b"sk-ecdsa-sha2-nistp256@openssh.com", string(b"nistp256") + string(point) + string(b"ssh:")),
+}
+for name, (kind, rest) in keys.items():
+    blob = base64.b64encode(string(kind) + rest).decode()
+    open(f"{sys.argv[3]}/key-{name}.pub", "w").write(f"{kind.decode()} {blob} alice@fuzz-{name}\n")
+# An SSHSIG by the security key over nothing in particular: type, a 64-byte signature, flags, counter.
+kind, rest = keys["sk-ed25519"]
+inner = string(kind) + string(bytes(64)) + bytes([1]) + struct.pack(">I", 7)
+sig = (b"SSHSIG" + struct.pack(">I", 1) + string(string(kind) + rest) + string(b"posture-access") + string(b"")
+       + string(b"sha512") + string(inner))
+text = base64.b64encode(sig).decode()
+lines = [text[i:i + 70] for i in range(0, len(text), 70)]
+armored = "\n".join(["-----BEGIN SSH SIGNATURE-----", *lines, "-----END SSH SIGNATURE-----"]) + "\n"
+open(f"{sys.argv[3]}/message-sk-ed25519.sig", "w").write(armored)
+PY
 du -sh "$corpus"
