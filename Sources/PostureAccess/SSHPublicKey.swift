@@ -47,13 +47,17 @@ public struct SSHPublicKey: Sendable, Hashable {
                 reason: "line is \(line.utf8.count) bytes, over the \(Self.maximumLineLength)-byte limit: "
                     + "give one public key line, such as the contents of a .pub file")
         }
-        var trimmed = Substring(line)
-        while trimmed.first?.isWhitespace == true { trimmed.removeFirst() }
-        while trimmed.last?.isWhitespace == true { trimmed.removeLast() }
-        guard !trimmed.contains(where: \.isNewline) else {
+        // By Unicode scalars, not Characters: a comment starting with a combining mark would otherwise
+        // merge with the separator before it, and the key's own `line` would not parse again.
+        var scalars = Array(line.unicodeScalars)
+        while scalars.first?.properties.isWhitespace == true { scalars.removeFirst() }
+        while scalars.last?.properties.isWhitespace == true { scalars.removeLast() }
+        guard !scalars.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\u{2028}" || $0 == "\u{2029}" }) else {
             throw SSHKeyError(reason: "input has several lines: give exactly one public key line")
         }
-        let fields = trimmed.split(maxSplits: 2, whereSeparator: { $0 == " " || $0 == "\t" })
+        let fields = scalars.split(maxSplits: 2, whereSeparator: { $0 == " " || $0 == "\t" }).map {
+            String(String.UnicodeScalarView($0))
+        }
         guard fields.count >= 2 else {
             throw SSHKeyError(reason: "not an OpenSSH public key line: expected '<type> <base64> [comment]'")
         }
@@ -63,7 +67,9 @@ public struct SSHPublicKey: Sendable, Hashable {
             throw SSHKeyError(
                 reason: "the key's base64 does not decode: copy the line from the .pub file unchanged")
         }
-        let comment = fields.count > 2 ? String(fields[2].drop(while: { $0 == " " || $0 == "\t" })) : ""
+        let comment =
+            fields.count > 2
+            ? String(String.UnicodeScalarView(fields[2].unicodeScalars.drop(while: { $0 == " " || $0 == "\t" }))) : ""
         try self.init(blob: [UInt8](decoded), comment: comment)
         guard self.type == type else {
             throw SSHKeyError(

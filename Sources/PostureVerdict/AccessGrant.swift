@@ -119,13 +119,20 @@ extension Policy {
         }
         var lifetime = grant.maxDuration
         if let requested {
-            guard requested > .zero else { throw AccessRefusal(.badRequest, "the requested duration must be > 0") }
+            guard requested >= .seconds(1) else {
+                throw AccessRefusal(.badRequest, "the requested duration must be at least 1s")
+            }
             lifetime = min(lifetime, requested)
         }
         // The verdict's expiry is when it changes by itself (its report ages out, a grace period or waiver
         // ends), not the JWT's short exp: a change before that reaches target hosts through the KRL.
         var until = now.addingTimeInterval(lifetime.seconds)
         if let changes = verdict.reevaluateAt { until = min(until, changes) }
+        // Certificates count whole seconds: less than one left would be a certificate valid for none.
+        guard until.timeIntervalSince1970.rounded(.down) > now.timeIntervalSince1970.rounded(.down) else {
+            throw AccessRefusal(
+                .notCompliant, "the device's verdict expires within a second; ask again after its next report")
+        }
         return (grant, grant.principals(for: user), until)
     }
 }

@@ -109,25 +109,3 @@ struct BackupCommand: AsyncParsableCommand {
         print("backup \(to): \(members.joined(separator: ", "))")
     }
 }
-
-/// `posture-collector ssh ca`: the SSH user CA's public key, for target hosts' `TrustedUserCAKeys`.
-struct SSH: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "ssh", abstract: "The SSH user CA that signs posture-bound certificates.", subcommands: [CA.self])
-
-    struct CA: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Print the SSH user CA's public key (creating the CA if needed).",
-            discussion: """
-                Install it on target hosts as the file sshd's TrustedUserCAKeys names (README, "Just-in-time
-                access"):
-                  posture-collector ssh ca > /etc/ssh/posture-user-ca.pub
-                """)
-        @OptionGroup var options: ConfigOptions
-
-        func run() async throws {
-            let configuration = try options.load()
-            print(try SSHUserCA.publicKeyLine(stateDirectory: configuration.stateDirectory))
-        }
-    }
-}

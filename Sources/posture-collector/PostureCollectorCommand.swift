@@ -43,7 +43,7 @@ struct PostureCollectorCommand: AsyncParsableCommand {
         subcommands: [
             Serve.self, CheckConfig.self, Token.self, Devices.self, CA.self, Events.self, PolicyCommand.self,
             APIToken.self, Waivers.self, Audit.self, Keys.self, JournalCatalogCommand.self, BackupCommand.self,
-            Migrate.self, SSH.self,
+            Migrate.self, SSH.self, Access.self,
         ]
     )
 }

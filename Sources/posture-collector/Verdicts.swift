@@ -22,7 +22,10 @@ struct PolicyCommand: AsyncParsableCommand {
 
         func run() async throws {
             let policy = try PolicyParser.load(path: file)
-            print("\(file): \(policy.rules.count) rules, version \(policy.version)")
+            let grants = policy.grants.map(\.name).joined(separator: ", ")
+            print(
+                "\(file): \(policy.rules.count) rules, \(policy.grants.count) access grants\(grants.isEmpty ? "" : " (\(grants))"), version \(policy.version)"
+            )
         }
     }
 

@@ -94,6 +94,7 @@ import Testing
         let policyPath = directory.appendingPathComponent("policy.yaml").path
         try Self.policy(users: [alice.name, mallory.name]).write(toFile: policyPath, atomically: true, encoding: .utf8)
         let collector = try CollectorHarness("e2e-access", configuration: "policy: {path: \(policyPath)}")
+        #expect(try collector.command(["policy", "check", policyPath]).contains("1 access grants (ssh-test)"))
         let caFile = directory.appendingPathComponent("posture-user-ca.pub").path
         try collector.command(["ssh", "ca"]).write(toFile: caFile, atomically: true, encoding: .utf8)
         #expect(try String(contentsOfFile: caFile, encoding: .utf8).hasPrefix("ssh-ed25519 "))
@@ -112,6 +113,11 @@ import Testing
         #expect(BackgroundProcess.eventually(timeout: 30) { agent.log.contains("-> compliant") })
         let (sshd, port) = try Self.sshd(directory: directory, caFile: caFile, krlFile: krlFile)
         defer { sshd.stop() }
+        func states() throws -> [String] {
+            let rows = try JSONSerialization.jsonObject(
+                with: Data(try collector.command(["access", "grants", "--device", deviceID]).utf8))
+            return (rows as? [[String: Any]] ?? []).compactMap { $0["state"] as? String }
+        }
         let posturectl = directory.appendingPathComponent("posturectl").path
         try FileManager.default.createSymbolicLink(
             atPath: posturectl, withDestinationPath: CollectorHarness.agentBinary)
@@ -161,6 +167,7 @@ import Testing
         print("KRL in force \(String(format: "%.2f", Date().timeIntervalSince(quarantined))) s after the quarantine")
         #expect(try Self.login(alice, port: port).status != 0)
         #expect(sshd.log.contains("revoked by file \(krlFile)"))
+        #expect(try states() == ["revoked", "revoked"], "both users' certificates from this device")
 
         // And a new request is refused with the reason.
         let refused = try alice.run(
@@ -180,6 +187,8 @@ import Testing
         Thread.sleep(forTimeInterval: 4)
         #expect(try Self.login(alice, port: port).status != 0)
         #expect(sshd.log.contains("Certificate invalid: expired"))
+
+        #expect(try states() == ["expired", "active", "active"])
 
         // Every grant and refusal is in the audit trail, which verifies: alice's three and mallory's one.
         #expect(try collector.command(["audit", "verify"]).contains("audit trail intact"))

@@ -80,6 +80,8 @@ import Testing
         #expect(refusal { _ = try decide(policy, verdict: verdict(.compliant, risk: 31)) } == .riskTooHigh)
         #expect(refusal { _ = try decide(policy, "db-sudo", groups: []) } == .noSSH)
         #expect(refusal { _ = try decide(policy, requested: .zero) } == .badRequest)
+        #expect(refusal { _ = try decide(policy, requested: .milliseconds(999)) } == .badRequest)
+        #expect(refusal { _ = try decide(policy, verdict: verdict(.compliant, changesIn: 0.5)) } == .notCompliant)
     }
 
     @Test func brokenGrantsNameTheLineAndTheFix() {

@@ -1,0 +1,80 @@
+import ArgumentParser
+import PostureCollector
+import PostureStore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// `posture-collector ssh ca`: the SSH user CA's public key, for target hosts' `TrustedUserCAKeys`.
+struct SSH: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ssh", abstract: "The SSH user CA that signs posture-bound certificates.", subcommands: [CA.self])
+
+    struct CA: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print the SSH user CA's public key (creating the CA if needed).",
+            discussion: """
+                Install it on target hosts as the file sshd's TrustedUserCAKeys names (README, "Just-in-time
+                access"):
+                  posture-collector ssh ca > /etc/ssh/posture-user-ca.pub
+                """)
+        @OptionGroup var options: ConfigOptions
+
+        func run() async throws {
+            let configuration = try options.load()
+            print(try SSHUserCA.publicKeyLine(stateDirectory: configuration.stateDirectory))
+        }
+    }
+}
+
+/// `posture-collector access grants|events`: what was granted to whom, and every request's outcome.
+struct Access: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "access", abstract: "Just-in-time access: grants given and the requests' events.",
+        subcommands: [Grants.self, Events.self])
+
+    struct Grants: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Grants (SSH certificates), newest first, as JSON; each with its state now.",
+            discussion: """
+                state: active (valid now), expired, revoked (listed in the KRL: the device is not compliant
+                or the grant was revoked). The id is the SSH certificate's serial.
+                """)
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "Only this device's.") var device: String?
+        @Option var limit: Int = 100
+
+        func run() async throws {
+            let store = try await Collector.openStore(try options.load())
+            let now = Date()
+            let revoked = Set(try await store.revokedSSHSerials(now: now))
+            struct Row: Encodable {
+                var grant: AccessGrantRecord
+                var state: String
+            }
+            let rows = try await store.accessGrants(deviceID: device, limit: limit).map { grant in
+                Row(
+                    grant: grant,
+                    state: revoked.contains(grant.id)
+                        ? "revoked" : (grant.validUntil.map { $0 > now } ?? false) ? "active" : "expired")
+            }
+            print(try encode(rows))
+        }
+    }
+
+    struct Events: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Access requests' outcomes (issued, refused with the reason), newest first, as JSON.")
+        @OptionGroup var options: ConfigOptions
+        @Option(help: "Only this device's.") var device: String?
+        @Option var limit: Int = 100
+
+        func run() async throws {
+            let store = try await Collector.openStore(try options.load())
+            print(try encode(try await store.accessEvents(deviceID: device, limit: limit)))
+        }
+    }
+}
