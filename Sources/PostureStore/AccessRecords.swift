@@ -76,6 +76,9 @@ public protocol AccessStore: Sendable {
     /// Newest first; nil device: the fleet's.
     func accessGrants(deviceID: String?, limit: Int) async throws -> [AccessGrantRecord]
     func accessEvents(deviceID: String?, limit: Int) async throws -> [AccessEvent]
+    /// Revokes an active grant, recording who and why in the same transaction; false when no active
+    /// grant has this id.
+    func revokeGrant(id: Int64, actor: String, reason: String, at: Date) async throws -> Bool
     /// Serials of SSH certificates still within their validity whose grant was revoked or whose device is
     /// not compliant now: what target hosts' sshd must refuse before the certificates expire.
     func revokedSSHSerials(now: Date) async throws -> [Int64]

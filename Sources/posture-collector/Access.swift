@@ -34,7 +34,7 @@ struct SSH: AsyncParsableCommand {
 struct Access: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "access", abstract: "Just-in-time access: grants given and the requests' events.",
-        subcommands: [Grants.self, Events.self])
+        subcommands: [Grants.self, Events.self, Revoke.self])
 
     struct Grants: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -75,6 +75,27 @@ struct Access: AsyncParsableCommand {
         func run() async throws {
             let store = try await Collector.openStore(try options.load())
             print(try encode(try await store.accessEvents(deviceID: device, limit: limit)))
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a grant: its SSH certificate joins the KRL that target hosts refuse it by.",
+            discussion: "Exit codes: 0 revoked; 6 no active grant has this id (unknown, expired or revoked).")
+        @OptionGroup var options: ConfigOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument(help: "The grant's id (the certificate's serial; posture-collector access grants).") var id: Int64
+
+        func run() async throws {
+            let store = try await Collector.openStore(try options.load())
+            guard
+                try await store.revokeGrant(
+                    id: id, actor: "operator:\(actor.who)", reason: actor.reason, at: Date())
+            else {
+                print("no active grant \(id): posture-collector access grants lists them")
+                throw ExitCode(6)
+            }
+            print("revoked grant \(id): target hosts refuse its certificate from their next KRL refresh")
         }
     }
 }

@@ -155,6 +155,16 @@ import Testing
             ], allowingFailure: true)
         #expect(asAlice.status != 0)
         #expect(sshd.log.contains("name is not a listed principal"))
+        // An operator revokes mallory's grant: her certificate joins the KRL, alice's does not.
+        let serial = try Shell.run(["ssh-keygen", "-L", "-f", mallory.key + "-cert.pub"]).stdout
+            .split(separator: "\n").first { $0.contains("Serial:") }?.split(separator: " ").last.map(String.init)
+        try collector.command(["access", "revoke", try #require(serial), "--reason", "left the team", "--by", "erin"])
+        #expect(
+            BackgroundProcess.eventually(timeout: 30) {
+                (try? Shell.runAllowingFailure(["ssh-keygen", "-Q", "-f", krlFile, mallory.key + "-cert.pub"]))?
+                    .stdout.contains("REVOKED") == true
+            })
+        #expect(try Self.login(alice, port: port).status == 0)
 
         // The device turns non-compliant: the live certificate is in the KRL within seconds, sshd refuses it.
         let quarantined = Date()
@@ -188,9 +198,9 @@ import Testing
         #expect(try Self.login(alice, port: port).status != 0)
         #expect(sshd.log.contains("Certificate invalid: expired"))
 
-        #expect(try states() == ["expired", "active", "active"])
+        #expect(try states() == ["expired", "revoked", "active"])
 
-        // Every grant and refusal is in the audit trail, which verifies: alice's three and mallory's one.
+        // Every grant, revocation and refusal is in the audit trail, which verifies.
         #expect(try collector.command(["audit", "verify"]).contains("audit trail intact"))
         let events = try Shell.run([
             "/usr/bin/python3", "-c",
@@ -199,6 +209,7 @@ import Testing
         ]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(
             events
-                == "ssh-certificate-issued ssh-certificate-issued ssh-certificate-refused ssh-certificate-issued")
+                == "ssh-certificate-issued ssh-certificate-issued grant-revoked ssh-certificate-refused ssh-certificate-issued"
+        )
     }
 }

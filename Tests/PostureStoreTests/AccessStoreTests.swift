@@ -40,14 +40,20 @@ extension StoreConformanceTests {
         #expect(try await store.revokedSSHSerials(now: t0 + 10) == [second])
         #expect(try await store.revokedSSHSerials(now: t0 + 901).isEmpty, "expired certificates need no listing")
 
+        // An operator revokes a grant of the compliant device: listed too, once; a second revoke does nothing.
+        #expect(try await store.revokeGrant(id: first, actor: "operator:erin", reason: "left the team", at: t0 + 20))
+        #expect(try await !store.revokeGrant(id: first, actor: "operator:erin", reason: "again", at: t0 + 21))
+        #expect(try await store.revokedSSHSerials(now: t0 + 30) == [first, second])
+
         try await store.recordAccessEvent(event(good, user: "carol", "ssh-certificate-refused"))
         #expect(try await store.accessGrants(deviceID: bad, limit: 10).map(\.id) == [expired, second])
         #expect(try await store.accessGrants(deviceID: nil, limit: 2).map(\.id) == [expired, second])
         let events = try await store.accessEvents(deviceID: good, limit: 10)
-        #expect(events.map(\.event) == ["ssh-certificate-refused", "ssh-certificate-issued"])
+        #expect(events.map(\.event) == ["ssh-certificate-refused", "grant-revoked", "ssh-certificate-issued"])
+        #expect(events[1].actor == "operator:erin" && events[1].detail == "left the team")
         #expect(events.last?.grantID == first)
         // Each event is chained into the audit trail, which verifies.
         let audit = try await store.verifyAuditTrail()
-        #expect(audit.problems.isEmpty && audit.entries >= 4, "\(audit)")
+        #expect(audit.problems.isEmpty && audit.entries >= 5, "\(audit)")
     }
 }

@@ -64,6 +64,23 @@ extension SQLStore: AccessStore {
         }
     }
 
+    public func revokeGrant(id: Int64, actor: String, reason: String, at: Date) async throws -> Bool {
+        try await write { db in
+            guard
+                let row = try db.row(
+                    "SELECT device_id, user_name, grant_name FROM access_grants WHERE id = ? AND status = 'active'"
+                        + db.dialect.forUpdate, [id])
+            else { return false }
+            try db.execute("UPDATE access_grants SET status = 'revoked' WHERE id = ?", [id])
+            try Self.insertAccessEvent(
+                AccessEvent(
+                    at: at, deviceID: try row.text("device_id"), user: try row.text("user_name"),
+                    grant: try row.text("grant_name"), grantID: id, event: "grant-revoked", actor: actor,
+                    detail: reason), db)
+            return true
+        }
+    }
+
     public func revokedSSHSerials(now: Date) async throws -> [Int64] {
         try await read { db in
             try db.rows(
