@@ -105,7 +105,9 @@ struct AttestationTests {
         let revoked = try curl(
             nonceURL, ca: collector.caPath, certificate: state + "/device.crt", key: state + "/device.key")
         #expect(revoked.http == nil && revoked.exit != 0, "\(revoked)")
-        #expect(revoked.stderr.contains("alert"))
+        // TLS 1.3 sends the alert after the client's Finished: curl reports it, or (when the server closed
+        // first) a failed send or receive, 55/56; never an HTTP answer.
+        #expect(revoked.stderr.contains("alert") || [55, 56].contains(revoked.exit), "\(revoked)")
     }
 
     @Test func forgedReplayedStaleAndMalformedAttestationsAreRefusedAndNotStored() throws {
