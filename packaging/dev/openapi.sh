@@ -15,10 +15,10 @@ scratch=.build-openapi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-swift build -c release --package-path packaging/dev/openapi-generator --scratch-path "$scratch" \
+swift build -c debug --package-path packaging/dev/openapi-generator --scratch-path "$scratch" \
     --product swift-openapi-generator >&2
 for module in "${modules[@]}"; do
-    "$scratch/release/swift-openapi-generator" generate "$spec" --config "Sources/$module/openapi-generator-config.yaml" \
+    "$scratch/debug/swift-openapi-generator" generate "$spec" --config "Sources/$module/openapi-generator-config.yaml" \
         --output-directory "$out/$module" >&2
 done
 # The generator imports Date, Data and URL from Foundation, which would link ICU's 30 MB of data into postured
