@@ -73,20 +73,16 @@ public enum LocalExchange {
 
 /// Names from the user database (NSS: files, LDAP, SSSD).
 public enum UserDatabase {
-    public static func name(uid: uid_t) -> String? {
-        var entry = passwd()
-        var found: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 16 << 10)
-        guard getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0, found != nil else { return nil }
-        return String(cString: entry.pw_name)
-    }
+    public static func name(uid: uid_t) -> String? { entry(uid).map { $0.name } }
 
     /// The home directory of `uid`, for `~/.ssh` when HOME is not set.
-    public static func home(uid: uid_t) -> String? {
+    public static func home(uid: uid_t) -> String? { entry(uid).map { $0.home } }
+
+    private static func entry(_ uid: uid_t) -> (name: String, home: String)? {
         var entry = passwd()
         var found: UnsafeMutablePointer<passwd>?
         var buffer = [CChar](repeating: 0, count: 16 << 10)
         guard getpwuid_r(uid, &entry, &buffer, buffer.count, &found) == 0, found != nil else { return nil }
-        return String(cString: entry.pw_dir)
+        return (String(cString: entry.pw_name), String(cString: entry.pw_dir))
     }
 }

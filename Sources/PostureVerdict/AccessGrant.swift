@@ -44,10 +44,7 @@ public struct AccessGrant: Sendable, Equatable {
     /// Whether this user (with these groups) on a device with these labels may ask for the grant.
     public func admits(user: String, groups userGroups: [String], deviceLabels labels: [String: String]) -> Bool {
         let byName = users.contains(user) || !Set(groups).isDisjoint(with: userGroups)
-        let byDevice = deviceLabels.allSatisfy { key, value in
-            value == "*" ? labels[key] != nil : labels[key] == value
-        }
-        return byName && byDevice
+        return byName && Rule.labels(deviceLabels, match: labels)
     }
 
     /// The SSH principals for this user: `${user}` replaced by the user's name.

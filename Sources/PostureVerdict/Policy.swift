@@ -54,8 +54,11 @@ public struct Rule: Sendable, Equatable {
         self.check = check
     }
 
-    public func applies(to deviceLabels: [String: String]) -> Bool {
-        labels.allSatisfy { key, value in value == "*" ? deviceLabels[key] != nil : deviceLabels[key] == value }
+    public func applies(to deviceLabels: [String: String]) -> Bool { Self.labels(labels, match: deviceLabels) }
+
+    /// A device carries every required label: with that value, or with any value for `*`.
+    static func labels(_ required: [String: String], match deviceLabels: [String: String]) -> Bool {
+        required.allSatisfy { key, value in value == "*" ? deviceLabels[key] != nil : deviceLabels[key] == value }
     }
 }
 

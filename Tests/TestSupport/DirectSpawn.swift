@@ -10,6 +10,20 @@ import Foundation
 public enum DirectSpawn {
     /// The exit status, or nil when `timeout` passed (the process is then killed).
     public static func run(_ arguments: [String], logPath: String, timeout: TimeInterval) throws -> Int32? {
+        let pid = try spawn(arguments, logPath: logPath)
+        let deadline = Date().addingTimeInterval(timeout)
+        var status: Int32 = 0
+        while Date() < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid { return (status >> 8) & 0xff }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        waitpid(pid, &status, 0)
+        return nil
+    }
+
+    /// Starts `arguments` (found on PATH) with standard input /dev/null and both outputs to `logPath`.
+    static func spawn(_ arguments: [String], logPath: String) throws -> pid_t {
         markInheritedDescriptorsCloseOnExec()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -22,15 +36,7 @@ public enum DirectSpawn {
         var pid: pid_t = 0
         let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
         guard spawned == 0 else { throw SpawnError("posix_spawnp \(arguments[0]): errno \(spawned)") }
-        let deadline = Date().addingTimeInterval(timeout)
-        var status: Int32 = 0
-        while Date() < deadline {
-            if waitpid(pid, &status, WNOHANG) == pid { return (status >> 8) & 0xff }
-            usleep(50_000)
-        }
-        kill(pid, SIGKILL)
-        waitpid(pid, &status, 0)
-        return nil
+        return pid
     }
 
     /// A server started the same way and left running (sshd: a Foundation `Process` parent stops
@@ -41,19 +47,7 @@ public enum DirectSpawn {
 
         public init(_ arguments: [String], logPath: String) throws {
             self.logPath = logPath
-            markInheritedDescriptorsCloseOnExec()
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            posix_spawn_file_actions_adddup2(&actions, 1, 2)
-            let argv = arguments.map { strdup($0) } + [nil]
-            defer { for pointer in argv { free(pointer) } }
-            var pid: pid_t = 0
-            let spawned = posix_spawnp(&pid, arguments[0], &actions, nil, argv, environ)
-            guard spawned == 0 else { throw SpawnError("posix_spawnp \(arguments[0]): errno \(spawned)") }
-            self.pid = pid
+            pid = try spawn(arguments, logPath: logPath)
         }
 
         public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }

@@ -154,7 +154,3 @@ struct AccessRequestError: Error, CustomStringConvertible {
     init(_ message: String) { self.message = message }
     var description: String { message }
 }
-
-extension Error {
-    fileprivate var message: String { (self as? AccessRequestError)?.message ?? "\(self)" }
-}
