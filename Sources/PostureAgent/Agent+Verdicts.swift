@@ -99,6 +99,8 @@ extension Agent {
                     "posture.signed": "\(verified != nil)",
                 ])
             verdictUpdates.yield(new)
+            // Time-bound sudo ends with compliance, at once, not at the next look at the collector.
+            if new.status != .compliant { dropSudoGrants(why: "the device is \(new.status.rawValue)") }
             if enforcer != nil && verified == nil {
                 logger.warning("no signed verdict to act on (\(source)); enforcement unchanged")
             }

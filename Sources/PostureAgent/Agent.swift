@@ -67,6 +67,9 @@ public actor Agent: Service {
     var holdBackoff = Backoff(initial: 2, cap: 60)
     var holdLoggedAt: ContinuousClock.Instant?
     var verdict: Verdict?
+    /// Ask the collector for this device's sudo grants at the next refresh: a request waits for an
+    /// operator, or a drop-in was just removed here (so the collector records why).
+    var sudoFollow = false
     var verifier: VerdictVerifier?
     /// When the keys were last fetched because a verdict named an unknown key: at most once a minute.
     var keysFetchedAt: Date?
@@ -158,6 +161,7 @@ public actor Agent: Service {
                 watching.addTask { await self.watchVerdict() }
                 watching.addTask { await self.serveAccess() }
                 watching.addTask { await self.keepRevokedKeys() }
+                watching.addTask { await self.keepSudoGrants() }
             }
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {

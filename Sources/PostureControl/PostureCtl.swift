@@ -13,6 +13,8 @@ public struct PostureCtl: AsyncParsableCommand {
         abstract: "Posture's command line: this device's posture state, and the fleet through the collector's API.",
         discussion: OperatorCommands.discussion,
         version: postureVersion,
-        subcommands: [AgentStatus.self, SSHCommands.self] + OperatorCommands.subcommands + [VersionCommand.self]
+        subcommands: [AgentStatus.self, SSHCommands.self, AccessCommands.self] + OperatorCommands.subcommands + [
+            VersionCommand.self
+        ]
     )
 }

@@ -65,7 +65,7 @@ struct DetailView: Decodable {
 
 /// Columns cut to fit an 80-column terminal, and times as ages ("5m", "3d").
 public enum TextTable {
-    static func render(_ header: [String], _ rows: [[String]], widths: [Int]) -> String {
+    public static func render(_ header: [String], _ rows: [[String]], widths: [Int]) -> String {
         var lines: [String] = []
         for row in [header] + rows {
             var cells: [String] = []

@@ -9,7 +9,7 @@ public enum OperatorCommands {
     ]
 
     public static let discussion = """
-        Operator commands (devices, fleet, waivers, tokens, audit, events) talk to the collector's API \
+        Operator commands (devices, fleet, waivers, tokens, audit, events, access grants|approve|deny) talk to the collector's API \
         listener over HTTPS with an API token. They read --collector, --token-file and --ca, else \
         POSTURE_COLLECTOR, POSTURE_TOKEN_FILE (or POSTURE_TOKEN) and POSTURE_CA, else \
         ~/.config/posture/posturectl.conf (lines `collector = https://HOST:8445`, \
@@ -32,7 +32,9 @@ public struct OperatorCtl: AsyncParsableCommand {
         abstract: "Posture's command line for operators: the fleet through the collector's API.",
         discussion: OperatorCommands.discussion,
         version: postureVersion,
-        subcommands: OperatorCommands.subcommands + [StatusElsewhere.self, VersionCommand.self]
+        subcommands: OperatorCommands.subcommands + [
+            OperatorAccessCommand.self, StatusElsewhere.self, VersionCommand.self,
+        ]
     )
 }
 

@@ -79,6 +79,13 @@ public protocol AccessStore: Sendable {
     /// Revokes an active grant, recording who and why in the same transaction; false when no active
     /// grant has this id.
     func revokeGrant(id: Int64, actor: String, reason: String, at: Date) async throws -> Bool
+    func accessGrant(id: Int64) async throws -> AccessGrantRecord?
+    /// Moves a grant from one status to another (pending to active or denied, active to expired...),
+    /// setting its validity when given and appending the event, in one transaction; false when the grant
+    /// is not (or no longer) in `from`: of two collectors deciding at once, one wins.
+    func transitionGrant(
+        id: Int64, from: String, to: String, validFrom: Date?, validUntil: Date?, event: AccessEvent
+    ) async throws -> Bool
     /// Serials of SSH certificates still within their validity whose grant was revoked or whose device is
     /// not compliant now: what target hosts' sshd must refuse before the certificates expire.
     func revokedSSHSerials(now: Date) async throws -> [Int64]

@@ -93,7 +93,7 @@ public enum DurableFile {
         return (info.st_mode & 0o7777, info.st_uid)
     }
 
-    private static func syncDirectory(of path: String) throws(SystemError) {
+    public static func syncDirectory(of path: String) throws(SystemError) {
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let fd = try Int32(
             retryingEINTR("open", subject: directory) {

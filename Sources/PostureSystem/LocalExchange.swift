@@ -78,6 +78,14 @@ public enum UserDatabase {
     /// The home directory of `uid`, for `~/.ssh` when HOME is not set.
     public static func home(uid: uid_t) -> String? { entry(uid).map { $0.home } }
 
+    public static func uid(name: String) -> uid_t? {
+        var entry = passwd()
+        var found: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16 << 10)
+        guard getpwnam_r(name, &entry, &buffer, buffer.count, &found) == 0, found != nil else { return nil }
+        return entry.pw_uid
+    }
+
     private static func entry(_ uid: uid_t) -> (name: String, home: String)? {
         var entry = passwd()
         var found: UnsafeMutablePointer<passwd>?

@@ -59,6 +59,7 @@ public struct AccessRefusal: Error, Sendable, Equatable, CustomStringConvertible
         case unknownGrant = "unknown-grant"
         case notAdmitted = "not-admitted"
         case noSSH = "grant-has-no-ssh"
+        case noSudo = "grant-has-no-sudo"
         case notCompliant = "device-not-compliant"
         case riskTooHigh = "risk-too-high"
         case badRequest = "bad-request"
@@ -83,19 +84,77 @@ extension Policy {
         _ name: String, user: String, groups: [String], deviceLabels: [String: String], verdict: Verdict,
         requested: Duration?, now: Date
     ) throws(AccessRefusal) -> (grant: AccessGrant, principals: [String], until: Date) {
+        let grant = try admittedGrant(name, user: user, groups: groups, deviceLabels: deviceLabels)
+        guard !grant.sshPrincipals.isEmpty else {
+            throw AccessRefusal(.noSSH, "grant \(name) gives no SSH principals (access.grants: ssh.principals)")
+        }
+        try Self.check(verdict, for: grant)
+        guard grant.approval == .auto else {
+            throw AccessRefusal(
+                .needsApproval,
+                "grant \(name) needs an operator's approval; SSH certificates are issued only by auto grants")
+        }
+        let lifetime = try Self.lifetime(grant, requested: requested)
+        // The verdict's expiry is when it changes by itself (its report ages out, a grace period or waiver
+        // ends), not the JWT's short exp: a change before that reaches target hosts through the KRL.
+        var until = now.addingTimeInterval(lifetime.seconds)
+        if let changes = verdict.reevaluateAt { until = min(until, changes) }
+        // Certificates count whole seconds: less than one left would be a certificate valid for none.
+        guard until.timeIntervalSince1970.rounded(.down) > now.timeIntervalSince1970.rounded(.down) else {
+            throw AccessRefusal(
+                .notCompliant, "the device's verdict expires within a second; ask again after its next report")
+        }
+        return (grant, grant.principals(for: user), until)
+    }
+}
+
+extension Policy {
+    /// Checks a request for a sudo role: the grant, the user, the device's verdict now. Granted at once
+    /// (`auto`) or waiting for an operator; either way for the shorter of the request and the grant.
+    public func sudoGrant(
+        _ name: String, user: String, groups: [String], deviceLabels: [String: String], verdict: Verdict,
+        requested: Duration?
+    ) throws(AccessRefusal) -> (grant: AccessGrant, commands: [String], lifetime: Duration) {
+        let grant = try admittedGrant(name, user: user, groups: groups, deviceLabels: deviceLabels)
+        guard let commands = grant.sudoCommands else {
+            throw AccessRefusal(.noSudo, "grant \(name) gives no sudo role (access.grants: sudo.commands)")
+        }
+        try Self.check(verdict, for: grant)
+        return (grant, commands, try Self.lifetime(grant, requested: requested))
+    }
+
+    /// At an operator's approval the conditions are checked again: the grant still gives sudo, and the
+    /// device is compliant and within the grant's risk now, not only when the user asked.
+    public func sudoApproval(_ name: String, verdict: Verdict) throws(AccessRefusal) -> AccessGrant {
+        guard let grant = grants.first(where: { $0.name == name }) else {
+            throw AccessRefusal(.unknownGrant, "grant '\(name)' is no longer in the policy's access.grants")
+        }
+        guard grant.sudoCommands != nil else {
+            throw AccessRefusal(.noSudo, "grant \(name) no longer gives a sudo role (access.grants: sudo.commands)")
+        }
+        try Self.check(verdict, for: grant)
+        return grant
+    }
+
+    /// The grant by name, if this user on this device may ask for it.
+    func admittedGrant(_ name: String, user: String, groups: [String], deviceLabels: [String: String])
+        throws(AccessRefusal) -> AccessGrant
+    {
         guard let grant = grants.first(where: { $0.name == name }) else {
             throw AccessRefusal(
                 .unknownGrant,
-                "no grant named '\(name)' in the policy's access.grants; `posturectl access grants` lists them")
+                "no grant named '\(name)' in the policy's access.grants; `posture-collector policy check` lists them")
         }
         guard grant.admits(user: user, groups: groups, deviceLabels: deviceLabels) else {
             throw AccessRefusal(
                 .notAdmitted,
                 "user '\(user)' on this device is not among grant \(name)'s users, groups or device labels")
         }
-        guard !grant.sshPrincipals.isEmpty else {
-            throw AccessRefusal(.noSSH, "grant \(name) gives no SSH principals (access.grants: ssh.principals)")
-        }
+        return grant
+    }
+
+    /// The device's conditions: compliant, and within the grant's risk.
+    static func check(_ verdict: Verdict, for grant: AccessGrant) throws(AccessRefusal) {
         guard verdict.status == .compliant else {
             let failing = verdict.failing.map(\.rule).joined(separator: ", ")
             let why =
@@ -107,29 +166,17 @@ extension Policy {
         }
         guard verdict.risk <= grant.maxRisk else {
             throw AccessRefusal(
-                .riskTooHigh, "the device's risk is \(verdict.risk), grant \(name) allows at most \(grant.maxRisk)")
+                .riskTooHigh,
+                "the device's risk is \(verdict.risk), grant \(grant.name) allows at most \(grant.maxRisk)")
         }
-        guard grant.approval == .auto else {
-            throw AccessRefusal(
-                .needsApproval,
-                "grant \(name) needs an operator's approval; SSH certificates are issued only by auto grants")
+    }
+
+    /// The grant's longest, or less when asked; at least a second.
+    static func lifetime(_ grant: AccessGrant, requested: Duration?) throws(AccessRefusal) -> Duration {
+        guard let requested else { return grant.maxDuration }
+        guard requested >= .seconds(1) else {
+            throw AccessRefusal(.badRequest, "the requested duration must be at least 1s")
         }
-        var lifetime = grant.maxDuration
-        if let requested {
-            guard requested >= .seconds(1) else {
-                throw AccessRefusal(.badRequest, "the requested duration must be at least 1s")
-            }
-            lifetime = min(lifetime, requested)
-        }
-        // The verdict's expiry is when it changes by itself (its report ages out, a grace period or waiver
-        // ends), not the JWT's short exp: a change before that reaches target hosts through the KRL.
-        var until = now.addingTimeInterval(lifetime.seconds)
-        if let changes = verdict.reevaluateAt { until = min(until, changes) }
-        // Certificates count whole seconds: less than one left would be a certificate valid for none.
-        guard until.timeIntervalSince1970.rounded(.down) > now.timeIntervalSince1970.rounded(.down) else {
-            throw AccessRefusal(
-                .notCompliant, "the device's verdict expires within a second; ask again after its next report")
-        }
-        return (grant, grant.principals(for: user), until)
+        return min(grant.maxDuration, requested)
     }
 }

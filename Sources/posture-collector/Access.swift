@@ -38,10 +38,11 @@ struct Access: AsyncParsableCommand {
 
     struct Grants: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Grants (SSH certificates), newest first, as JSON; each with its state now.",
+            abstract: "Grants (SSH certificates, sudo), newest first, as JSON; each with its state now.",
             discussion: """
-                state: active (valid now), expired, revoked (listed in the KRL: the device is not compliant
-                or the grant was revoked). The id is the SSH certificate's serial.
+                state of an SSH certificate: active (valid now), expired, revoked (listed in the KRL: the
+                device is not compliant or the grant was revoked); its id is the certificate's serial.
+                state of sudo: pending (posturectl access approve|deny ID), active, denied, revoked, expired.
                 """)
         @OptionGroup var options: ConfigOptions
         @Option(help: "Only this device's.") var device: String?
@@ -58,8 +59,11 @@ struct Access: AsyncParsableCommand {
             let rows = try await store.accessGrants(deviceID: device, limit: limit).map { grant in
                 Row(
                     grant: grant,
-                    state: revoked.contains(grant.id)
-                        ? "revoked" : (grant.validUntil.map { $0 > now } ?? false) ? "active" : "expired")
+                    state: grant.kind == "ssh"
+                        ? (revoked.contains(grant.id)
+                            ? "revoked" : (grant.validUntil.map { $0 > now } ?? false) ? "active" : "expired")
+                        : (grant.status == "active" && (grant.validUntil.map { $0 <= now } ?? false))
+                            ? "expired" : grant.status)
             }
             print(try encode(rows))
         }

@@ -60,6 +60,16 @@ struct Run: AsyncParsableCommand {
     var revokedKeysFile: String?
     @Option(help: ArgumentHelp("How often the KRL is fetched (access.krlRefresh; default 5s).", valueName: "duration"))
     var krlRefresh: DurationArgument?
+    @Option(
+        help: ArgumentHelp(
+            "Write time-bound sudo grants as drop-ins here (access.sudoersDirectory; /etc/sudoers.d when shipped).",
+            valueName: "path"))
+    var sudoersDirectory: String?
+    @Option(
+        help: ArgumentHelp(
+            "How often grants are followed while one is in force (access.grantRefresh; default 5s).",
+            valueName: "duration"))
+    var grantRefresh: DurationArgument?
 
     func run() async throws {
         let file = try AgentConfiguration.load(config)
@@ -81,6 +91,8 @@ struct Run: AsyncParsableCommand {
         if let accessSocket { options.access.socket = accessSocket }
         if let revokedKeysFile { options.access.revokedKeysFile = revokedKeysFile }
         if let krlRefresh { options.access.krlRefresh = krlRefresh.duration }
+        if let sudoersDirectory { options.access.sudoersDirectory = sudoersDirectory }
+        if let grantRefresh { options.access.grantRefresh = grantRefresh.duration }
         let enrollmentConfig = enrollmentConfig ?? file.enrollmentConfig
         let state = AgentState(directory: stateDir)
         // A one-shot run (--count) is a person at a shell: not enrolled is an error, not a wait.

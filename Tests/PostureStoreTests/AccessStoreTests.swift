@@ -56,4 +56,39 @@ extension StoreConformanceTests {
         let audit = try await store.verifyAuditTrail()
         #expect(audit.problems.isEmpty && audit.entries >= 5, "\(audit)")
     }
+
+    @Test(arguments: StoreKind.available)
+    func aSudoRequestIsDecidedOnceAndEachTransitionIsAudited(_ kind: StoreKind) async throws {
+        try await use(kind)
+        let device = try await enrolledDevice()
+        var pending = grant(device, user: "bob", until: 0, status: "pending")
+        pending.kind = "sudo"
+        pending.validFrom = nil
+        pending.validUntil = nil
+        let id = try await store.recordGrant(pending, event: event(device, user: "bob", "sudo-requested"))
+        #expect(try await store.accessGrant(id: id)?.status == "pending")
+        #expect(try await store.accessGrant(id: id + 1000) == nil)
+        // Of two deciders, one wins: the second finds it no longer pending.
+        let approve = event(device, user: "bob", "sudo-approved")
+        #expect(
+            try await store.transitionGrant(
+                id: id, from: "pending", to: "active", validFrom: t0 + 5, validUntil: t0 + 65, event: approve))
+        #expect(
+            try await !store.transitionGrant(
+                id: id, from: "pending", to: "denied", validFrom: nil, validUntil: nil,
+                event: event(device, user: "bob", "sudo-denied")))
+        let active = try #require(try await store.accessGrant(id: id))
+        #expect(active.status == "active" && active.validFrom == t0 + 5 && active.validUntil == t0 + 65)
+        // Ending it keeps its validity as it was.
+        #expect(
+            try await store.transitionGrant(
+                id: id, from: "active", to: "expired", validFrom: nil, validUntil: nil,
+                event: event(device, user: "bob", "sudo-expired")))
+        #expect(try await store.accessGrant(id: id)?.validUntil == t0 + 65)
+        #expect(try await store.revokedSSHSerials(now: t0).isEmpty, "sudo grants are not in the KRL")
+        let events = try await store.accessEvents(deviceID: device, limit: 10)
+        #expect(events.map(\.event) == ["sudo-expired", "sudo-approved", "sudo-requested"])
+        #expect(events.allSatisfy { $0.grantID == id })
+        #expect(try await store.verifyAuditTrail().problems.isEmpty)
+    }
 }

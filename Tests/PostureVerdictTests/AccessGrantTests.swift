@@ -84,6 +84,32 @@ import Testing
         #expect(refusal { _ = try decide(policy, verdict: verdict(.compliant, changesIn: 0.5)) } == .notCompliant)
     }
 
+    @Test func sudoIsDecidedByTheSameConditionsAndCheckedAgainAtApproval() throws {
+        let policy = try PolicyParser.parse(yaml, file: "p.yaml")
+        func sudo(
+            _ grant: String = "db-sudo", user: String = "alice", verdict: Verdict? = nil, requested: Duration? = nil
+        ) throws(AccessRefusal) -> (grant: AccessGrant, commands: [String], lifetime: Duration) {
+            try policy.sudoGrant(
+                grant, user: user, groups: [], deviceLabels: ["class": "laptop"],
+                verdict: verdict ?? self.verdict(.compliant),
+                requested: requested)
+        }
+        let decided = try sudo()
+        #expect(decided.commands == ["/usr/bin/systemctl restart postgresql"])
+        #expect(decided.lifetime == .seconds(3600) && decided.grant.approval == .operator)
+        #expect(try sudo(requested: .seconds(1800)).lifetime == .seconds(1800))
+        #expect(try sudo(requested: .seconds(7200)).lifetime == .seconds(3600), "never longer than the grant")
+        #expect(refusal { _ = try sudo("ops-ssh", user: "carol") } == .noSudo)
+        #expect(refusal { _ = try sudo(user: "mallory") } == .notAdmitted)
+        #expect(refusal { _ = try sudo(verdict: verdict(.noncompliant)) } == .notCompliant)
+        #expect(refusal { _ = try sudo(requested: .zero) } == .badRequest)
+        // At approval: the device must still be compliant, and the grant still give sudo.
+        #expect(try policy.sudoApproval("db-sudo", verdict: verdict(.compliant)).name == "db-sudo")
+        #expect(refusal { _ = try policy.sudoApproval("db-sudo", verdict: verdict(.noncompliant)) } == .notCompliant)
+        #expect(refusal { _ = try policy.sudoApproval("ops-ssh", verdict: verdict(.compliant)) } == .noSudo)
+        #expect(refusal { _ = try policy.sudoApproval("gone", verdict: verdict(.compliant)) } == .unknownGrant)
+    }
+
     @Test func brokenGrantsNameTheLineAndTheFix() {
         let head = "rules:\n  - {name: a, check: rootEncrypted}\naccess:\n  grants:\n"
         let cases: [(String, Int, String)] = [

@@ -22,8 +22,9 @@ POSTURE_APT_PACKAGES=(
 # Only the tests need these: PostgreSQL 15 (the conformance suite starts a throwaway cluster of its own with
 # initdb and pg_ctl; nothing is assumed running) and HAProxy (three collectors behind it in TCP mode).
 # python3-yaml turns openapi.yaml into the served JSON when the test checks the generated code (openapi.sh).
-# openssh-server is the target host that posture-bound SSH certificates log in to (and the KRL refuses).
-POSTURE_TEST_APT_PACKAGES=(postgresql haproxy python3-yaml openssh-server)
+# openssh-server is the target host that posture-bound SSH certificates log in to (and the KRL refuses);
+# sudo (and its visudo) is what time-bound sudo grants are written for and checked with.
+POSTURE_TEST_APT_PACKAGES=(postgresql haproxy python3-yaml openssh-server sudo)
 # From PyPI, pinned to the versions the tests were written against.
 POSTURE_PIP_PACKAGES=(selenium==4.51.0 schemathesis==4.32.5)
 

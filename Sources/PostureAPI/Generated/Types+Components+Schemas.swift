@@ -1989,6 +1989,137 @@ extension Components {
                 case reason
             }
         }
+        /// One just-in-time grant: an SSH certificate (its serial is `id`) or a sudo role on a device.
+        ///
+        /// - Remark: Generated from `#/components/schemas/AccessGrant`.
+        public struct AccessGrant: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/id`.
+            public var id: Swift.Int64
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/kind`.
+            @frozen public enum KindPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case ssh = "ssh"
+                case sudo = "sudo"
+            }
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/kind`.
+            public var kind: Components.Schemas.AccessGrant.KindPayload
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/deviceID`.
+            public var deviceID: Swift.String
+            /// The local user on the device who asked.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/user`.
+            public var user: Swift.String
+            /// The grant's name in the policy's `access.grants`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/grant`.
+            public var grant: Swift.String
+            /// `active` whose `validUntil` passed is shown `expired`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/status`.
+            @frozen public enum StatusPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case pending = "pending"
+                case active = "active"
+                case denied = "denied"
+                case revoked = "revoked"
+                case expired = "expired"
+            }
+            /// `active` whose `validUntil` passed is shown `expired`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/status`.
+            public var status: Components.Schemas.AccessGrant.StatusPayload
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/requestedAt`.
+            public var requestedAt: FoundationEssentials.Date
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/validFrom`.
+            public var validFrom: FoundationEssentials.Date?
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/validUntil`.
+            public var validUntil: FoundationEssentials.Date?
+            /// What was granted: `principals` and `key` (SSH), `commands` (newline-separated), `seconds` and `reason` (sudo).
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/detail`.
+            public struct DetailPayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.String]
+                /// Creates a new `DetailPayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.String] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// What was granted: `principals` and `key` (SSH), `commands` (newline-separated), `seconds` and `reason` (sudo).
+            ///
+            /// - Remark: Generated from `#/components/schemas/AccessGrant/detail`.
+            public var detail: Components.Schemas.AccessGrant.DetailPayload
+            /// Creates a new `AccessGrant`.
+            ///
+            /// - Parameters:
+            ///   - id:
+            ///   - kind:
+            ///   - deviceID:
+            ///   - user: The local user on the device who asked.
+            ///   - grant: The grant's name in the policy's `access.grants`.
+            ///   - status: `active` whose `validUntil` passed is shown `expired`.
+            ///   - requestedAt:
+            ///   - validFrom:
+            ///   - validUntil:
+            ///   - detail: What was granted: `principals` and `key` (SSH), `commands` (newline-separated), `seconds` and `reason` (sudo).
+            public init(
+                id: Swift.Int64,
+                kind: Components.Schemas.AccessGrant.KindPayload,
+                deviceID: Swift.String,
+                user: Swift.String,
+                grant: Swift.String,
+                status: Components.Schemas.AccessGrant.StatusPayload,
+                requestedAt: FoundationEssentials.Date,
+                validFrom: FoundationEssentials.Date? = nil,
+                validUntil: FoundationEssentials.Date? = nil,
+                detail: Components.Schemas.AccessGrant.DetailPayload
+            ) {
+                self.id = id
+                self.kind = kind
+                self.deviceID = deviceID
+                self.user = user
+                self.grant = grant
+                self.status = status
+                self.requestedAt = requestedAt
+                self.validFrom = validFrom
+                self.validUntil = validUntil
+                self.detail = detail
+            }
+            public enum CodingKeys: String, CodingKey {
+                case id
+                case kind
+                case deviceID
+                case user
+                case grant
+                case status
+                case requestedAt
+                case validFrom
+                case validUntil
+                case detail
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/AccessGrantPage`.
+        public struct AccessGrantPage: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/AccessGrantPage/grants`.
+            public var grants: [Components.Schemas.AccessGrant]
+            /// Creates a new `AccessGrantPage`.
+            ///
+            /// - Parameters:
+            ///   - grants:
+            public init(grants: [Components.Schemas.AccessGrant]) {
+                self.grants = grants
+            }
+            public enum CodingKeys: String, CodingKey {
+                case grants
+            }
+        }
         /// A page of waivers, newest first: every list of the API pages alike (`limit`, `cursor`, `nextCursor`).
         ///
         /// - Remark: Generated from `#/components/schemas/WaiverPage`.

@@ -80,6 +80,27 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/ssf/streams/{id}/status`.
     /// - Remark: Generated from `#/paths//v1/ssf/streams/{id}/status/post(setStreamStatusAsTransmitter)`.
     func setStreamStatusAsTransmitter(_ input: Operations.SetStreamStatusAsTransmitter.Input) async throws -> Operations.SetStreamStatusAsTransmitter.Output
+    /// List access grants
+    ///
+    /// Scope `fleet:read` (or `admin`). SSH certificates and sudo grants of the fleet or one device, newest first, pending, active and past.
+    ///
+    /// - Remark: HTTP `GET /v1/access/grants`.
+    /// - Remark: Generated from `#/paths//v1/access/grants/get(listAccessGrants)`.
+    func listAccessGrants(_ input: Operations.ListAccessGrants.Input) async throws -> Operations.ListAccessGrants.Output
+    /// Approve a sudo request
+    ///
+    /// Scope `fleet:write` (or `admin`). A pending sudo request (`approval: operator`) comes into force now for its duration, if the device still meets the grant's conditions (else 409). Body max 16 KiB.
+    ///
+    /// - Remark: HTTP `POST /v1/access/grants/{id}/approve`.
+    /// - Remark: Generated from `#/paths//v1/access/grants/{id}/approve/post(approveAccessGrant)`.
+    func approveAccessGrant(_ input: Operations.ApproveAccessGrant.Input) async throws -> Operations.ApproveAccessGrant.Output
+    /// Deny a sudo request
+    ///
+    /// Scope `fleet:write` (or `admin`). A pending sudo request is refused (409 when it is not pending). Body max 16 KiB.
+    ///
+    /// - Remark: HTTP `POST /v1/access/grants/{id}/deny`.
+    /// - Remark: Generated from `#/paths//v1/access/grants/{id}/deny/post(denyAccessGrant)`.
+    func denyAccessGrant(_ input: Operations.DenyAccessGrant.Input) async throws -> Operations.DenyAccessGrant.Output
     /// List waivers
     ///
     /// Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, newest first.
@@ -281,6 +302,55 @@ extension APIProtocol {
         body: Operations.SetStreamStatusAsTransmitter.Input.Body
     ) async throws -> Operations.SetStreamStatusAsTransmitter.Output {
         try await setStreamStatusAsTransmitter(Operations.SetStreamStatusAsTransmitter.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// List access grants
+    ///
+    /// Scope `fleet:read` (or `admin`). SSH certificates and sudo grants of the fleet or one device, newest first, pending, active and past.
+    ///
+    /// - Remark: HTTP `GET /v1/access/grants`.
+    /// - Remark: Generated from `#/paths//v1/access/grants/get(listAccessGrants)`.
+    public func listAccessGrants(
+        query: Operations.ListAccessGrants.Input.Query = .init(),
+        headers: Operations.ListAccessGrants.Input.Headers = .init()
+    ) async throws -> Operations.ListAccessGrants.Output {
+        try await listAccessGrants(Operations.ListAccessGrants.Input(
+            query: query,
+            headers: headers
+        ))
+    }
+    /// Approve a sudo request
+    ///
+    /// Scope `fleet:write` (or `admin`). A pending sudo request (`approval: operator`) comes into force now for its duration, if the device still meets the grant's conditions (else 409). Body max 16 KiB.
+    ///
+    /// - Remark: HTTP `POST /v1/access/grants/{id}/approve`.
+    /// - Remark: Generated from `#/paths//v1/access/grants/{id}/approve/post(approveAccessGrant)`.
+    public func approveAccessGrant(
+        path: Operations.ApproveAccessGrant.Input.Path,
+        headers: Operations.ApproveAccessGrant.Input.Headers = .init(),
+        body: Operations.ApproveAccessGrant.Input.Body
+    ) async throws -> Operations.ApproveAccessGrant.Output {
+        try await approveAccessGrant(Operations.ApproveAccessGrant.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Deny a sudo request
+    ///
+    /// Scope `fleet:write` (or `admin`). A pending sudo request is refused (409 when it is not pending). Body max 16 KiB.
+    ///
+    /// - Remark: HTTP `POST /v1/access/grants/{id}/deny`.
+    /// - Remark: Generated from `#/paths//v1/access/grants/{id}/deny/post(denyAccessGrant)`.
+    public func denyAccessGrant(
+        path: Operations.DenyAccessGrant.Input.Path,
+        headers: Operations.DenyAccessGrant.Input.Headers = .init(),
+        body: Operations.DenyAccessGrant.Input.Body
+    ) async throws -> Operations.DenyAccessGrant.Output {
+        try await denyAccessGrant(Operations.DenyAccessGrant.Input(
             path: path,
             headers: headers,
             body: body

@@ -8,6 +8,13 @@ public struct AccessOptions: Sendable, Equatable {
     public var revokedKeysFile: String?
     /// How often the KRL is fetched (a request answered 304 while it is unchanged).
     public var krlRefresh: Duration = .seconds(5)
+    /// The sudoers include directory time-bound sudo grants are written to (`/etc/sudoers.d`); nil: this
+    /// device grants no sudo.
+    public var sudoersDirectory: String?
+    /// What checks a drop-in before it is installed.
+    public var visudo = "/usr/sbin/visudo"
+    /// How often the grants are followed while one is in force or a request waits for an operator.
+    public var grantRefresh: Duration = .seconds(5)
 
     public init() {}
 

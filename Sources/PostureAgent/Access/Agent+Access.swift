@@ -36,18 +36,23 @@ extension Agent {
     func answerAccess(peer: AccessSocket.Peer, line: [UInt8]) async -> [UInt8] {
         let answer: LocalAccessAnswer
         do {
-            answer = try await requestCertificate(peer: peer, line: line)
+            answer = try await answerRequest(peer: peer, line: line)
         } catch {
             answer = LocalAccessAnswer(error: error.message)
         }
         return Array((try? PostureReport.wireEncoder().encode(answer)) ?? Data(#"{"error":"cannot encode"}"#.utf8))
     }
 
-    private func requestCertificate(peer: AccessSocket.Peer, line: [UInt8]) async throws(AccessRequestError)
+    private func answerRequest(peer: AccessSocket.Peer, line: [UInt8]) async throws(AccessRequestError)
         -> LocalAccessAnswer
     {
-        guard line.count <= AccessSocket.maxRequestBytes,
-            let request = try? JSONDecoder().decode(LocalSSHRequest.self, from: Data(line))
+        guard line.count <= AccessSocket.maxRequestBytes else {
+            throw AccessRequestError("the request is longer than \(AccessSocket.maxRequestBytes) bytes")
+        }
+        if let sudo = try? JSONDecoder().decode(LocalSudoRequest.self, from: Data(line)) {
+            return try await answerSudo(peer: peer, request: sudo)
+        }
+        guard let request = try? JSONDecoder().decode(LocalSSHRequest.self, from: Data(line))
         else { throw AccessRequestError("the request is not a posturectl access request (update posturectl)") }
         guard let user = UserDatabase.name(uid: peer.uid) else {
             throw AccessRequestError("uid \(peer.uid) has no user name in the user database")

@@ -46,6 +46,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         "enforcement.lockDuringNotice", "enforcement.keepSessions", "enforcement.disableAccounts",
         "enforcement.enforceUnknown", "enforcement.offline", "enforcement.keepVerdictFor",
         "enforcement.nologinPath", "access", "access.socket", "access.revokedKeysFile", "access.krlRefresh",
+        "access.sudoersDirectory", "access.grantRefresh",
     ]
 
     public static func parse(_ text: String, file: String) throws(Refusal) -> AgentConfiguration {
@@ -97,6 +98,10 @@ public struct AgentConfiguration: Sendable, Equatable {
         try reader.text("access.revokedKeysFile", into: &revokedKeys)
         if !revokedKeys.isEmpty { configuration.access.revokedKeysFile = revokedKeys }
         try reader.duration("access.krlRefresh", into: &configuration.access.krlRefresh, within: 1...3600)
+        var sudoers = ""
+        try reader.text("access.sudoersDirectory", into: &sudoers)
+        if !sudoers.isEmpty { configuration.access.sudoersDirectory = sudoers }
+        try reader.duration("access.grantRefresh", into: &configuration.access.grantRefresh, within: 1...3600)
         return configuration
     }
 

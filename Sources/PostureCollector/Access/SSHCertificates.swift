@@ -90,7 +90,7 @@ extension CollectorCore {
         }
     }
 
-    private static func duration(_ text: String) throws(AccessRefusal) -> Duration {
+    static func duration(_ text: String) throws(AccessRefusal) -> Duration {
         guard let duration = DurationText(text)?.duration else {
             throw AccessRefusal(.badRequest, "duration '\(text)' is not a duration; write e.g. 10m or 1h")
         }

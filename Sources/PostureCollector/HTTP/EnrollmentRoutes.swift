@@ -129,6 +129,28 @@ struct DeviceRoutes: Sendable {
                 return Responses.refusal(error)
             }
         }
+        // Time-bound sudo (PROTOCOL.md, "Access"): a user's request, and the device's grants, which the
+        // agent keeps its sudoers drop-ins equal to.
+        router.post("/v1/access/sudo") { request, context in
+            var deviceID: String?
+            do {
+                let peer = try await collector.peers.identity(of: context.channel)
+                deviceID = peer.identity.deviceID
+                let body = try await request.decodeJSON(SudoGrantRequest.self, limit: 16 << 10)
+                return Responses.json(try await collector.requestSudo(body, deviceID: peer.identity.deviceID))
+            } catch {
+                await collector.refused(error, deviceID: deviceID, peer: context.channel.remoteAddress?.description)
+                return Responses.refusal(error)
+            }
+        }
+        router.get("/v1/access/sudo") { _, context in
+            do {
+                let peer = try await collector.peers.identity(of: context.channel)
+                return Responses.json(try await collector.sudoGrants(deviceID: peer.identity.deviceID))
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
         router.post("/v1/renew") { request, context in
             var deviceID: String?
             do {

@@ -13,7 +13,7 @@ import PostureModel
 struct FleetAPIHandlers: APIProtocol {
     let operations: FleetOperations
 
-    private var caller: Caller {
+    var caller: Caller {
         get throws(AttestationRefusal) {
             guard let caller = Caller.current else {
                 throw AttestationRefusal(.internalError, "a fleet API handler ran without APIAuthentication")

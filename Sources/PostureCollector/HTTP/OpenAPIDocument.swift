@@ -30,6 +30,10 @@ enum OpenAPIDocument {
               "description": "Quarantine, release, revoke; waivers."
             },
             {
+              "name": "access",
+              "description": "Just-in-time access: SSH certificates and time-bound sudo, and the decision on a request."
+            },
+            {
               "name": "tokens",
               "description": "Enrollment tokens and API tokens."
             },
@@ -1339,6 +1343,188 @@ enum OpenAPIDocument {
                   },
                   "404": {
                     "$ref": "#/components/responses/NotFound"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                }
+              }
+            },
+            "/v1/access/grants": {
+              "get": {
+                "operationId": "listAccessGrants",
+                "tags": [
+                  "access"
+                ],
+                "summary": "List access grants",
+                "description": "Scope `fleet:read` (or `admin`). SSH certificates and sudo grants of the fleet or one device, newest first, pending, active and past.",
+                "parameters": [
+                  {
+                    "name": "device",
+                    "in": "query",
+                    "description": "A device ID, or `hostname:NAME`, `machine-id:HEX`, `sha256:HEX`.",
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
+                    "$ref": "#/components/parameters/Limit"
+                  }
+                ],
+                "responses": {
+                  "200": {
+                    "description": "The grants.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/AccessGrantPage"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                }
+              }
+            },
+            "/v1/access/grants/{id}/approve": {
+              "post": {
+                "operationId": "approveAccessGrant",
+                "tags": [
+                  "access"
+                ],
+                "summary": "Approve a sudo request",
+                "description": "Scope `fleet:write` (or `admin`). A pending sudo request (`approval: operator`) comes into force now for its duration, if the device still meets the grant's conditions (else 409). Body max 16 KiB.",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "integer",
+                      "format": "int64"
+                    },
+                    "description": "The grant's ID."
+                  }
+                ],
+                "requestBody": {
+                  "required": true,
+                  "description": "Why (recorded in the audit trail).",
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/ReasonRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "The grant, active.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/AccessGrant"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                }
+              }
+            },
+            "/v1/access/grants/{id}/deny": {
+              "post": {
+                "operationId": "denyAccessGrant",
+                "tags": [
+                  "access"
+                ],
+                "summary": "Deny a sudo request",
+                "description": "Scope `fleet:write` (or `admin`). A pending sudo request is refused (409 when it is not pending). Body max 16 KiB.",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "integer",
+                      "format": "int64"
+                    },
+                    "description": "The grant's ID."
+                  }
+                ],
+                "requestBody": {
+                  "required": true,
+                  "description": "Why (recorded in the audit trail).",
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/ReasonRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "The grant, denied.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/AccessGrant"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
                   },
                   "413": {
                     "$ref": "#/components/responses/PayloadTooLarge"
@@ -3716,6 +3902,88 @@ enum OpenAPIDocument {
                           "type": "string"
                         }
                       }
+                    }
+                  }
+                }
+              },
+              "AccessGrant": {
+                "type": "object",
+                "description": "One just-in-time grant: an SSH certificate (its serial is `id`) or a sudo role on a device.",
+                "required": [
+                  "id",
+                  "kind",
+                  "deviceID",
+                  "user",
+                  "grant",
+                  "status",
+                  "requestedAt",
+                  "detail"
+                ],
+                "properties": {
+                  "id": {
+                    "type": "integer",
+                    "format": "int64"
+                  },
+                  "kind": {
+                    "type": "string",
+                    "enum": [
+                      "ssh",
+                      "sudo"
+                    ]
+                  },
+                  "deviceID": {
+                    "type": "string"
+                  },
+                  "user": {
+                    "type": "string",
+                    "description": "The local user on the device who asked."
+                  },
+                  "grant": {
+                    "type": "string",
+                    "description": "The grant's name in the policy's `access.grants`."
+                  },
+                  "status": {
+                    "type": "string",
+                    "enum": [
+                      "pending",
+                      "active",
+                      "denied",
+                      "revoked",
+                      "expired"
+                    ],
+                    "description": "`active` whose `validUntil` passed is shown `expired`."
+                  },
+                  "requestedAt": {
+                    "type": "string",
+                    "format": "date-time"
+                  },
+                  "validFrom": {
+                    "type": "string",
+                    "format": "date-time"
+                  },
+                  "validUntil": {
+                    "type": "string",
+                    "format": "date-time"
+                  },
+                  "detail": {
+                    "type": "object",
+                    "additionalProperties": {
+                      "type": "string"
+                    },
+                    "description": "What was granted: `principals` and `key` (SSH), `commands` (newline-separated), `seconds` and `reason` (sudo)."
+                  }
+                }
+              },
+              "AccessGrantPage": {
+                "type": "object",
+                "required": [
+                  "grants"
+                ],
+                "properties": {
+                  "grants": {
+                    "type": "array",
+                    "items": {
+                      "$ref": "#/components/schemas/AccessGrant"
                     }
                   }
                 }

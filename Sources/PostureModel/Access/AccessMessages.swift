@@ -79,10 +79,13 @@ public struct LocalSSHRequest: Sendable, Codable, Equatable {
 /// The agent's answer on its unix socket: the certificate, or why not (the collector's words).
 public struct LocalAccessAnswer: Sendable, Codable, Equatable {
     public var issued: SSHCertificateIssued?
+    /// The asking user's sudo grants on this device, newest first (a request's own first).
+    public var sudo: [SudoGrantState]?
     public var error: String?
 
-    public init(issued: SSHCertificateIssued? = nil, error: String? = nil) {
+    public init(issued: SSHCertificateIssued? = nil, sudo: [SudoGrantState]? = nil, error: String? = nil) {
         self.issued = issued
+        self.sudo = sudo
         self.error = error
     }
 }

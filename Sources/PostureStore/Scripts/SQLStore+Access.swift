@@ -41,14 +41,38 @@ extension SQLStore: AccessStore {
         try await read { db in
             let filter = deviceID == nil ? "" : "WHERE device_id = ?"
             let arguments: [any SQLBindable] = deviceID.map { [$0, limit] } ?? [limit]
-            return try db.rows("SELECT * FROM access_grants \(filter) ORDER BY id DESC LIMIT ?", arguments).map { row in
-                AccessGrantRecord(
-                    id: try row.int64("id"), deviceID: try row.text("device_id"), user: try row.text("user_name"),
-                    grant: try row.text("grant_name"), kind: try row.text("kind"), status: try row.text("status"),
-                    requestedAt: try row.date("requested_at"), validFrom: try row.optionalDate("valid_from"),
-                    validUntil: try row.optionalDate("valid_until"), detail: try row.text("detail"))
-            }
+            return try db.rows("SELECT * FROM access_grants \(filter) ORDER BY id DESC LIMIT ?", arguments).map(
+                Self.grantRecord)
         }
+    }
+
+    public func accessGrant(id: Int64) async throws -> AccessGrantRecord? {
+        try await read { db in try db.row("SELECT * FROM access_grants WHERE id = ?", [id]).map(Self.grantRecord) }
+    }
+
+    public func transitionGrant(
+        id: Int64, from: String, to: String, validFrom: Date?, validUntil: Date?, event: AccessEvent
+    ) async throws -> Bool {
+        try await write { db in
+            let changed = try db.execute(
+                """
+                UPDATE access_grants SET status = ?, valid_from = COALESCE(?, valid_from),
+                    valid_until = COALESCE(?, valid_until) WHERE id = ? AND status = ?
+                """, [to, validFrom, validUntil, id, from])
+            guard changed > 0 else { return false }
+            var event = event
+            event.grantID = id
+            try Self.insertAccessEvent(event, db)
+            return true
+        }
+    }
+
+    static func grantRecord(_ row: SQLRow) throws -> AccessGrantRecord {
+        AccessGrantRecord(
+            id: try row.int64("id"), deviceID: try row.text("device_id"), user: try row.text("user_name"),
+            grant: try row.text("grant_name"), kind: try row.text("kind"), status: try row.text("status"),
+            requestedAt: try row.date("requested_at"), validFrom: try row.optionalDate("valid_from"),
+            validUntil: try row.optionalDate("valid_until"), detail: try row.text("detail"))
     }
 
     public func accessEvents(deviceID: String?, limit: Int) async throws -> [AccessEvent] {

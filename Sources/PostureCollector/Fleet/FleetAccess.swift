@@ -1,0 +1,76 @@
+import PostureModel
+import PostureStore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Just-in-time access as an operator sees it: the grants of the fleet or a device, and the decision on
+/// a sudo request that waits for one (`approval: operator`).
+extension FleetOperations {
+    public func accessGrants(deviceID: String?, limit: Int, by caller: Caller) async throws -> [AccessGrantRecord] {
+        try caller.require(Self.read)
+        guard (1...500).contains(limit) else {
+            throw AttestationRefusal(.malformedRequest, "limit=\(limit): use a number from 1 to 500")
+        }
+        var resolved: String?
+        if let deviceID { resolved = try await resolve(deviceID) }
+        let deviceID = resolved
+        return try await metrics.storeQuery("access_grants") {
+            try await store.accessGrants(deviceID: deviceID, limit: limit)
+        }
+    }
+
+    /// Approves (the device must still meet the grant's conditions; the time starts now) or denies a
+    /// pending sudo request. Recorded in the audit trail with the caller and the reason.
+    public func decideSudo(_ id: Int64, approve: Bool, reason: String?, by caller: Caller) async throws
+        -> SudoGrantState
+    {
+        try caller.require(Self.write)
+        let reason = try Self.validReason(reason)
+        guard let record = try await store.accessGrant(id: id), record.kind == "sudo",
+            let state = CollectorCore.sudoState(record)
+        else { throw AttestationRefusal(.notFound, "no sudo request \(id); list them with posturectl access grants") }
+        guard state.status == .pending else {
+            throw AttestationRefusal(
+                .conflict, "sudo request \(id) is \(state.status.rawValue), not waiting for a decision")
+        }
+        let now = Date()
+        var until: Date?
+        if approve {
+            guard let running else {
+                throw AttestationRefusal(
+                    .conflict, "a sudo request is approved through a running collector: use posturectl or the API")
+            }
+            let (policy, entry) = await running.verdicts.accessInputs(record.deviceID)
+            guard let verdict = entry?.verdict else {
+                throw AttestationRefusal(.conflict, "the collector has no verdict for device \(record.deviceID)")
+            }
+            do {
+                _ = try policy.sudoApproval(record.grant, verdict: verdict)
+            } catch {
+                throw AttestationRefusal(.conflict, "cannot approve sudo request \(id): \(error)")
+            }
+            until = now.addingTimeInterval(Double(state.seconds))
+        }
+        let event = approve ? "sudo-approved" : "sudo-denied"
+        guard
+            try await store.transitionGrant(
+                id: id, from: "pending", to: approve ? "active" : "denied", validFrom: approve ? now : nil,
+                validUntil: until,
+                event: AccessEvent(
+                    at: now, deviceID: record.deviceID, user: record.user, grant: record.grant, event: event,
+                    actor: caller.actor, detail: reason)),
+            let decided = try await store.accessGrant(id: id).flatMap(CollectorCore.sudoState)
+        else { throw AttestationRefusal(.conflict, "sudo request \(id) was decided by someone else meanwhile") }
+        running?.logger.notice(
+            "sudo \(id) of \(record.user) on \(record.deviceID) (grant \(record.grant)) \(approve ? "approved" : "denied") by \(caller.actor): \(reason)",
+            metadata: [
+                "posture.event": "\(event)", "posture.device": "\(record.deviceID)", "posture.user": "\(record.user)",
+                "posture.grant": "\(record.grant)", "posture.id": "\(id)",
+            ])
+        return decided
+    }
+}
