@@ -5,10 +5,10 @@
 # The container's own system bus, whatever the caller's environment points at.
 unset DBUS_SYSTEM_BUS_ADDRESS
 
-# What the tree holds: systemd, logind (PAM), sshd, nftables, and what the packages depend on (adduser,
+# What the tree holds: systemd, logind (PAM), sshd, sudo, nftables, and what the packages depend on (adduser,
 # libsqlite3-0), so `apt-get install ./posture-*.deb` works with no network in the container.
 NSPAWN_PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,iproute2,nftables,iptables,openssh-server,util-linux
-NSPAWN_PACKAGES+=,procps,ca-certificates,bsdutils,adduser,libsqlite3-0
+NSPAWN_PACKAGES+=,procps,ca-certificates,bsdutils,adduser,libsqlite3-0,sudo
 NSPAWN_ROOTFS=${NSPAWN_ROOTFS:-${POSTURE_TESTBED_CACHE:-/var/cache/posture-testbed}/bookworm-nspawn}
 
 # Builds the tree when absent or built from another package list. Twice at most: a mirror hiccup should

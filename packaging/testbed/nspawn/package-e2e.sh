@@ -2,8 +2,9 @@
 # The packages on a real systemd: boots a clean Debian 12 in systemd-nspawn and, with apt-get, installs
 # posture-collector and posture-agent from their .debs, enrolls the agent unattended (enrollment.conf),
 # sees its signed attestations stored, quarantines the device and sees a session end and logins blocked
-# (the packaged unit, enforcing), releases it; upgrades both to rebuilt packages (a conffile edit kept,
-# services restarted), removes them (conffiles and state kept) and purges them (all gone).
+# (the packaged unit, enforcing), releases it; grants time-bound sudo through the packaged unit and stock
+# sudo; upgrades both to rebuilt packages (a conffile edit kept, services restarted, the grant kept),
+# removes them (conffiles and state kept, no sudo grant left) and purges them (all gone).
 # Every check prints `ok` or `FAILED`; the exit code is the number of failures. Logs stay in WORK_DIR.
 # Usage (root): package-e2e.sh DEB_DIR WORK_DIR
 #   DEB_DIR holds posture-{agent,collector}_<version>_amd64.deb and the rebuilt _<version>+e2e1_ pair
@@ -50,6 +51,7 @@ check_match "collector status line" "$(show posture-collector StatusText)" '^lis
 # A policy this container meets (its root is an overlay, so the shipped policy's disk rules can only say
 # unknown), installed as an operator would: the conffile edited, then `systemctl reload` (SIGHUP).
 printf 'report: {maxAge: 1h}\nrules:\n  - {name: sshd-ok, check: sshd, permitEmptyPasswords: false}\n' >"$work/policy.yaml"
+printf 'access:\n  grants:\n    - {name: sudo-id, users: [alice], sudo: {commands: [/usr/bin/id]}, maxDuration: 1h}\n' >>"$work/policy.yaml"
 inside sh -c 'cat /mnt/share/policy.yaml > /etc/posture/policy.yaml'
 inside systemctl reload posture-collector
 
@@ -110,6 +112,18 @@ inside posture-collector devices release "$device" --reason "e2e: found" --by e2
 wait_for 30 sh -c "! nsenter -t $P -a test -e /run/nologin"
 check "logins after release" "$(inside test -e /run/nologin && echo blocked || echo open)" "open"
 
+step "time-bound sudo through the packaged agent (access.sudoersDirectory: /etc/sudoers.d) and stock sudo"
+wait_for 30 sh -c "nsenter -t $P -a posturectl status | grep -q '^verdict  *compliant'"
+sudo_id() { inside runuser -u alice -- sudo -n /usr/bin/id -u 2>/dev/null || echo refused; }
+grants() { inside sh -c 'ls /etc/sudoers.d | grep -c "^posture-grant-"'; }
+check "alice's sudo before a grant" "$(sudo_id)" "refused"
+inside runuser -u alice -- posturectl access request --grant sudo-id --for 1h --reason "e2e: deploy" >"$work/sudo-request.log" 2>&1
+check_match "granted" "$(cat "$work/sudo-request.log")" '^sudo [0-9]+ for alice'
+check "drop-in installed" "$(grants)" "1"
+check "drop-in mode" "$(inside sh -c 'stat -c "%U %a" /etc/sudoers.d/posture-grant-*')" "root 440"
+check "alice's sudo during the grant" "$(sudo_id)" "0"
+check "sudo for another command" "$(inside runuser -u alice -- sudo -n /usr/bin/whoami 2>/dev/null || echo refused)" "refused"
+
 step "resources and sandbox scores"
 for unit in postured posture-collector; do
     pid=$(show $unit MainPID)
@@ -140,6 +154,7 @@ wait_for 30 inside systemctl is-active -q posture-collector
 check "agent restarted" "$([ "$(show postured MainPID)" != "$agent_pid" ] && echo yes || echo no)" "yes"
 check "collector restarted" "$([ "$(show posture-collector MainPID)" != "$collector_pid" ] && echo yes || echo no)" "yes"
 check "still enrolled" "$(inside posturectl status | awk '/^device / {print $2}' | sed 's|.*/device/||')" "$device"
+check "sudo grant kept across the upgrade" "$(sudo_id)" "0"
 
 step "remove (conffiles and state stay)"
 apt remove posture-agent posture-collector >"$work/remove.log" 2>&1
@@ -149,6 +164,8 @@ check "binaries gone" "$(inside sh -c 'ls /usr/bin/postured /usr/bin/posture-col
 check "conffiles kept" "$(inside sh -c 'ls /etc/posture/collector.yaml /etc/posture/policy.yaml /etc/posture/enrollment.conf /etc/default/postured | wc -l')" "4"
 check "state kept" "$(inside sh -c 'ls -d /var/lib/posture/device.key /var/lib/posture-collector/ca.key | wc -l')" "2"
 check "no nologin left behind" "$(inside test -e /run/nologin && echo present || echo absent)" "absent"
+check "no sudo grant left behind" "$(grants)" "0"
+check "alice's sudo after removal" "$(sudo_id)" "refused"
 
 step "purge (all gone but the system user)"
 apt purge posture-agent posture-collector >"$work/purge.log" 2>&1
