@@ -1,3 +1,4 @@
+import PostureModel
 import Yams
 
 extension PolicyParser {
@@ -71,7 +72,7 @@ extension PolicyParser {
             let commands =
                 commandsNode.string == "ALL"
                 ? ["ALL"] : try reader.strings(commandsNode, "grant \(name): sudo.commands")
-            for command in commands where command != "ALL" && !isSudoCommand(command) {
+            for command in commands where !SudoGrantState.isSudoersCommand(command) {
                 throw reader.fail(
                     commandsNode,
                     "grant \(name): sudo command '\(command)' must be an absolute path with plain arguments "
@@ -101,12 +102,6 @@ extension PolicyParser {
     static func isPrincipal(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 64 && !name.hasPrefix("-")
             && name.unicodeScalars.allSatisfy(isNameCharacter)
-    }
-
-    /// What may go into a sudoers Cmnd list without sudoers syntax of its own.
-    static func isSudoCommand(_ command: String) -> Bool {
-        command.hasPrefix("/") && command.utf8.count <= 1024
-            && !command.contains(where: { ",:=\\\n\r#\"".contains($0) })
     }
 
     private static func isNameCharacter(_ scalar: Unicode.Scalar) -> Bool {

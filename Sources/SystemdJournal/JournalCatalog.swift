@@ -179,6 +179,42 @@ public enum JournalCatalog {
             "The agent wrote the collector's new KRL to the file sshd's RevokedKeys reads (access.revokedKeysFile): certificates of devices that turned non-compliant are refused from the next login on."
         ),
         event(
+            "sudo-granted", "5367a682555f4e9db95064555dcd7c09", "Posture sudo granted",
+            "A user of a compliant device was given time-bound sudo under a grant with approval auto (policy access.grants). POSTURE_USER, POSTURE_GRANT and POSTURE_ID name it; the device's agent writes a sudoers drop-in until the deadline. posturectl access grants lists it; the audit trail has the reason."
+        ),
+        event(
+            "sudo-requested", "221010b0881047deaf8983acd4c1626d", "Posture sudo request waits for an operator",
+            "A user asked for sudo under a grant with approval operator. Decide with posturectl access approve ID --reason WHY or posturectl access deny ID --reason WHY (POSTURE_ID); undecided requests lapse after 24 hours."
+        ),
+        event(
+            "sudo-approved", "6a3aa95785b94fabb4f747705692cfdf", "Posture sudo request approved",
+            "An operator approved a pending sudo request; it is in force from now for the duration asked, and the device's agent writes its drop-in within access.grantRefresh."
+        ),
+        event(
+            "sudo-denied", "a774cf64dbda44859f0af3694a3e85e6", "Posture sudo request denied",
+            "An operator denied a pending sudo request; the user sees it with posturectl access status."
+        ),
+        event(
+            "sudo-expired", "783165c82b094631b32e27022c55f31d", "Posture sudo grant expired",
+            "A time-bound sudo grant reached its deadline (or a request lapsed undecided); the agent removed its drop-in, and sudo refuses it by its NOTAFTER in any case."
+        ),
+        event(
+            "sudo-revoked", "53c958d48a66432084adc22b80ad2337", "Posture sudo grant revoked",
+            "A sudo grant ended before its deadline because the device no longer meets the grant's conditions (not compliant, risk too high) or the grant left the policy; the agent removes its drop-in at once."
+        ),
+        event(
+            "sudo-grant-installed", "250ff637e83f4c81ae8a21a3dcb077ca", "Posture agent installed a sudo grant",
+            "The agent wrote a sudoers drop-in (posture-grant-ID-DEADLINE in access.sudoersDirectory) after visudo -cf accepted it."
+        ),
+        event(
+            "sudo-grant-removed", "a7ec021b0a3342f6ab17046b68962141", "Posture agent removed a sudo grant",
+            "The agent removed a sudoers drop-in: its deadline passed, the collector ended the grant, or this device turned non-compliant; the message says which."
+        ),
+        event(
+            "sudo-grant-failed", "d44460a055b04284802b3df32d02cb0f", "Posture agent could not install a sudo grant",
+            "The drop-in for a sudo grant was not installed: visudo refused it, visudo is missing (install sudo) or the directory is not writable (access.sudoersDirectory, the unit's ReadWritePaths). Nothing was changed."
+        ),
+        event(
             "verdict-refused", "0c54563365cb42cfa490522bf9d57360", "Posture agent did not act on a verdict",
             "The agent was given a verdict it would not act on; POSTURE_REASON says why: not_a_verdict (another kind of token), unknown_key (signed by a key the agent does not hold, even after fetching the collector's), bad_signature, malformed, other_device, expired (check both clocks), replayed (older than the one acted on), key_set_invalid (enroll again). Enforcement stays as it was."
         ),

@@ -3,6 +3,7 @@
     import Foundation
     @testable import PostureAccess
     @testable import PostureAgent
+    @testable import PostureCollector
     import PostureModel
     import PostureVerdict
 
@@ -12,7 +13,10 @@
     /// forward, and the input itself as `SSHCertificateRequest` JSON, takes the collector's path: the key line, the
     /// duration, the shipped policy's grant for a compliant device, and a certificate from a fixed CA. The same
     /// bytes are also parsed as a key line, a key blob, an armored signature and a signature blob (checked over
-    /// `message`). Every parsed key, signature and certificate is checked against its own encoding.
+    /// `message`). Every parsed key, signature and certificate is checked against its own encoding. Time-bound
+    /// sudo: the input as the socket's `LocalSudoRequest` takes the collector's checks (reason, duration, the
+    /// shipped policy's grants), and as the collector's `SudoGrantState` becomes the agent's sudoers drop-in,
+    /// which must hold exactly one rule, the grant's own, whatever the names and commands say.
     enum AccessTarget {
         /// The local user the kernel names (SO_PEERCRED), and the groups the agent finds for them.
         static let user = "alice"
@@ -47,6 +51,12 @@
             var outcomes = ["agent: " + agent(line: input)]
             if let request = try? PostureReport.wireDecoder().decode(SSHCertificateRequest.self, from: Data(input)) {
                 outcomes.append("collector: " + collector(request, proved: nil))
+            }
+            if let sudo = try? JSONDecoder().decode(LocalSudoRequest.self, from: Data(input)) {
+                outcomes.append("sudo request: " + sudoRequest(sudo))
+            }
+            if let state = try? PostureReport.wireDecoder().decode(SudoGrantState.self, from: Data(input)) {
+                outcomes.append("sudo drop-in: " + dropIn(state))
             }
             let text = String(decoding: input, as: UTF8.self)
             if let key = try? SSHPublicKey(line: text) {
@@ -160,6 +170,58 @@
                 certificate, of: key, keyID: keyID, principals: decision.principals, validAfter: validAfter,
                 validBefore: validBefore)
             return "certificate for \(key.type), \(validBefore - validAfter) s"
+        }
+
+        /// The shipped policy grants no sudo: this one does, to alice, for up to an hour.
+        static let sudoPolicy: Policy = {
+            do {
+                return try PolicyParser.parse(
+                    """
+                    rules:
+                      - {name: a, check: rootEncrypted}
+                    access:
+                      grants:
+                        - {name: ops-ssh, users: [alice], sudo: {commands: [/usr/bin/id]}, maxDuration: 1h}
+                    """, file: "fuzz-sudo.yaml")
+            } catch {
+                fatalError("the fuzz sudo policy is refused: \(error)")
+            }
+        }()
+
+        /// `CollectorCore.requestSudo` without the store: the reason, the duration, a sudo grant for a
+        /// compliant device.
+        static func sudoRequest(_ request: LocalSudoRequest) -> String {
+            guard request.action == .sudoRequest else { return "status" }
+            do throws(AccessRefusal) {
+                _ = try CollectorCore.sudoReason(request.reason ?? "")
+                let requested = try request.duration.map(CollectorCore.duration)
+                let decided = try sudoPolicy.sudoGrant(
+                    request.grant ?? "", user: user, groups: groups, deviceLabels: ["class": "laptop"],
+                    verdict: compliant, requested: requested)
+                guard decided.lifetime >= .seconds(1), decided.lifetime <= decided.grant.maxDuration else {
+                    fatalError("a sudo grant of \(decided.lifetime) outside 1s...\(decided.grant.maxDuration)")
+                }
+                return "granted for \(decided.lifetime)"
+            } catch {
+                return "refused: \(error.code.rawValue)"
+            }
+        }
+
+        /// `SudoersDropIns.install` up to visudo: commands the agent takes give a drop-in of comments and one
+        /// rule, the grant's, for the uid and deadline given.
+        static func dropIn(_ state: SudoGrantState) -> String {
+            guard !state.commands.isEmpty, state.commands.allSatisfy(SudoGrantState.isSudoersCommand) else {
+                return "refused: commands"
+            }
+            let text = SudoersDropIns.text(state, uid: 1000, deadline: now)
+            let rules = text.split(separator: "\n").filter { !$0.hasPrefix("# ") }
+            let rule =
+                "#1000 ALL=(ALL:ALL) NOTAFTER=\(SudoersDropIns.generalizedTime(now)) NOPASSWD: "
+                + state.commands.joined(separator: ", ")
+            guard rules.count == 1, rules.first.map(String.init) == rule else {
+                fatalError("a drop-in holds another rule than the grant's: \(text.debugDescription)")
+            }
+            return "one rule, \(state.commands.count) commands"
         }
 
         /// A key that parsed: a supported type, which its blob starts with; its blob parses to the same key; its

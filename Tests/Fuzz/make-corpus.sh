@@ -176,6 +176,12 @@ import json, sys
 sys.stdout.write(json.dumps({"grant": "ops-ssh", "user": "alice", "groups": ["ops"], "publicKey": sys.argv[1],
                              "duration": "10m"}))
 PY
+# Time-bound sudo: a request line as posturectl access request writes it, and a grant in force as the
+# collector's GET /v1/access/sudo lists it (what the agent writes its sudoers drop-in from).
+printf '%s' '{"action":"sudo-request","grant":"ops-ssh","duration":"30m","reason":"deploy 42"}' \
+    > "$corpus/access/sudo-request.json"
+printf '%s' '{"id":7,"grant":"db-sudo","user":"alice","status":"active","commands":["/usr/bin/systemctl restart postgresql","/usr/bin/id"],"requestedAt":"2026-12-01T00:00:00Z","seconds":1800,"validFrom":"2026-12-01T00:00:00Z","validUntil":"2026-12-01T00:30:00Z","reason":"deploy 42"}' \
+    > "$corpus/access/sudo-grant.json"
 ssh-keygen -q -t ed25519 -N '' -f "$work/ca"
 ssh-keygen -q -s "$work/ca" -I fuzz -n alice -V +1h "$work/ed25519.pub" 2> /dev/null
 cp "$work/ed25519-cert.pub" "$corpus/access/cert-ed25519.pub"

@@ -14,6 +14,7 @@ import Testing
         var expected = AgentConfiguration()
         expected.enforcement.mode = .dryRun
         expected.access.socket = AccessOptions.defaultSocket
+        expected.access.sudoersDirectory = "/etc/sudoers.d"
         #expect(configuration == expected)
         // Every key the reader knows is in the shipped file, each after its comment.
         let text = try String(contentsOfFile: Self.shipped, encoding: .utf8)
@@ -22,7 +23,7 @@ import Testing
         for (key, line) in document.keys {
             #expect(lines[line - 2].drop(while: { $0 == " " }).hasPrefix("#"), "\(key) has no comment above it")
         }
-        #expect(Set(document.keys.map(\.key)).count == 19)
+        #expect(Set(document.keys.map(\.key)).count == 21)
     }
 
     @Test func aFileNamedOnPurposeMustExist() throws {

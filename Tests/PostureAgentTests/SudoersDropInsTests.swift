@@ -40,10 +40,23 @@ struct SudoersDropInsTests {
         let directory = try Paths.temporaryDirectory("sudoers-bad").path
         try "keep me\n".write(toFile: directory + "/README", atomically: true, encoding: .utf8)
         let dropIns = SudoersDropIns(directory: directory, visudo: "/usr/sbin/visudo")
-        // A command list sudoers cannot parse (the policy parser refuses such commands; the agent checks anyway).
-        let broken = Self.grant(8, commands: ["/usr/bin/id,"], until: Date().addingTimeInterval(600))
-        await #expect(throws: SudoersError.self) { try await dropIns.install(broken, uid: 1234) }
+        // A command sudoers cannot parse though it looks plain: visudo refuses it, nothing is installed.
+        let broken = Self.grant(8, commands: ["/usr/bin/id ^"], until: Date().addingTimeInterval(600))
+        await #expect { try await dropIns.install(broken, uid: 1234) } throws: { error in
+            "\(error)".contains("visudo -cf refused the drop-in for sudo grant 8")
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["README"])
+        // Sudoers syntax, or a second rule, in a command: refused before visudo (the policy refuses it too).
+        for command in ["/usr/bin/id, /bin/sh", "/usr/bin/id\nALL ALL=(ALL) ALL", "ALL ALL", "bin/sh", ""] {
+            let injected = Self.grant(9, commands: [command], until: Date().addingTimeInterval(600))
+            await #expect(throws: SudoersError.self) { try await dropIns.install(injected, uid: 1234) }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["README"])
+        // Names in the comment cannot end it early.
+        var named = Self.grant(10, commands: ["/usr/bin/id"], until: Date().addingTimeInterval(600))
+        named.user = "bob\nALL ALL=(ALL) NOPASSWD: ALL"
+        let text = SudoersDropIns.text(named, uid: 1234, deadline: 1_796_000_000)
+        #expect(text.split(separator: "\n").filter { !$0.hasPrefix("# ") }.count == 1, "\(text)")
         // And a missing visudo installs nothing either.
         let noVisudo = SudoersDropIns(directory: directory, visudo: "/nonexistent/visudo")
         await #expect(throws: SudoersError.self) {

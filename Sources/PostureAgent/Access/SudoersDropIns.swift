@@ -43,6 +43,12 @@ struct SudoersDropIns {
     /// only then moves it into place: a drop-in sudo would refuse (and with it every rule) is never installed.
     func install(_ grant: SudoGrantState, uid: uid_t) async throws(SudoersError) -> Installed {
         guard let until = grant.validUntil else { throw SudoersError("sudo grant \(grant.id) has no deadline") }
+        // The collector's policy holds commands to this already; a drop-in is root's, so check again here.
+        guard !grant.commands.isEmpty, grant.commands.allSatisfy(SudoGrantState.isSudoersCommand) else {
+            throw SudoersError(
+                "sudo grant \(grant.id) names a command that is not an absolute path with plain arguments; not installed"
+            )
+        }
         let deadline = Int64(until.timeIntervalSince1970.rounded(.down))
         let path = "\(directory)/\(Self.prefix)\(grant.id)-\(deadline)"
         let staged = "\(directory)/.\(Self.prefix)\(grant.id).check"
@@ -86,9 +92,13 @@ struct SudoersDropIns {
     /// the authorization), never after the deadline.
     static func text(_ grant: SudoGrantState, uid: uid_t, deadline: Int64) -> String {
         let notAfter = Self.generalizedTime(deadline)
+        // Names in the comment are the collector's: no line break may end the comment early.
+        let said = { (text: String) in
+            String(String.UnicodeScalarView(text.unicodeScalars.filter { $0.properties.generalCategory != .control }))
+        }
         let commands = grant.commands.joined(separator: ", ")
         return """
-            # Posture just-in-time sudo: grant \(grant.grant) (id \(grant.id)) for \(grant.user) until \(notAfter).
+            # Posture just-in-time sudo: grant \(said(grant.grant)) (id \(grant.id)) for \(said(grant.user)) until \(notAfter).
             # Written by postured, which removes it at the deadline, when the device turns non-compliant or the
             # grant is revoked; sudo itself refuses it after NOTAFTER. Do not edit: the next check replaces it.
             #\(uid) ALL=(ALL:ALL) NOTAFTER=\(notAfter) NOPASSWD: \(commands)

@@ -67,6 +67,20 @@ public struct SudoGrantState: Sendable, Codable, Equatable {
     }
 }
 
+extension SudoGrantState {
+    /// What may go into a sudoers Cmnd list without sudoers syntax of its own: `ALL`, or an absolute path
+    /// with plain arguments (no `,` `:` `=` `\\` `#` `"` and no control character, so no second rule).
+    /// The policy parser holds grants to it, and the agent holds what the collector sends to it again.
+    public static func isSudoersCommand(_ command: String) -> Bool {
+        command == "ALL"
+            || (command.hasPrefix("/") && command.utf8.count <= 1024
+                && !command.unicodeScalars.contains {
+                    ",:=\\#\"".unicodeScalars.contains($0) || $0.properties.generalCategory == .control
+                        || $0.properties.isWhitespace && $0 != " "
+                })
+    }
+}
+
 /// What `posturectl access request|status` sends the local agent (one JSON line). The user is the
 /// socket's peer; nothing here names one.
 public struct LocalSudoRequest: Sendable, Codable, Equatable {
