@@ -172,30 +172,14 @@
             return "certificate for \(key.type), \(validBefore - validAfter) s"
         }
 
-        /// The shipped policy grants no sudo: this one does, to alice, for up to an hour.
-        static let sudoPolicy: Policy = {
-            do {
-                return try PolicyParser.parse(
-                    """
-                    rules:
-                      - {name: a, check: rootEncrypted}
-                    access:
-                      grants:
-                        - {name: ops-ssh, users: [alice], sudo: {commands: [/usr/bin/id]}, maxDuration: 1h}
-                    """, file: "fuzz-sudo.yaml")
-            } catch {
-                fatalError("the fuzz sudo policy is refused: \(error)")
-            }
-        }()
-
-        /// `CollectorCore.requestSudo` without the store: the reason, the duration, a sudo grant for a
-        /// compliant device.
+        /// `CollectorCore.requestSudo` without the store: the reason, the duration, the shipped policy's sudo
+        /// grant (ops-sudo) for a compliant device.
         static func sudoRequest(_ request: LocalSudoRequest) -> String {
             guard request.action == .sudoRequest else { return "status" }
             do throws(AccessRefusal) {
                 _ = try CollectorCore.sudoReason(request.reason ?? "")
                 let requested = try request.duration.map(CollectorCore.duration)
-                let decided = try sudoPolicy.sudoGrant(
+                let decided = try Fixtures.policy.sudoGrant(
                     request.grant ?? "", user: user, groups: groups, deviceLabels: ["class": "laptop"],
                     verdict: compliant, requested: requested)
                 guard decided.lifetime >= .seconds(1), decided.lifetime <= decided.grant.maxDuration else {

@@ -121,20 +121,24 @@ rules:
 
 # Just-in-time access (README, "Just-in-time access"): named grants a user on an enrolled device may ask
 # for, instead of standing access. Nothing is granted unless a grant here says so. Each grant:
-#   name          letters, digits, '-', '_', '.' (at most 64); what `posturectl ssh certificate --grant` names
+#   name          letters, digits, '-', '_', '.' (at most 64); what `posturectl ssh certificate --grant` and
+#                 `posturectl access request --grant` name
 #   description   for people
 #   users         local user names on the device that may ask (the agent knows who asks from the kernel)
 #   groups        local groups whose members may ask (users or groups, at least one)
 #   deviceLabels  the device must carry all these labels (as a rule's labels; "*" means any value)
 #   ssh           {principals: [...]}: the SSH certificate's principals, the user names it may log in as on
 #                 target hosts; ${user} is the asking user's own name
-#   sudo          {commands: ALL or [absolute paths with their arguments]}: a sudo role on the device
+#   sudo          {commands: ALL or [absolute paths with their arguments]}: a sudo role on the device, which
+#                 its agent writes as a sudoers drop-in (access.sudoersDirectory in agent.yaml) and removes
+#                 at the deadline or as soon as the device turns non-compliant or the grant is revoked
 #   maxDuration   the longest a grant lasts (at most 7d); a request may ask for less. An SSH certificate
 #                 also ends when the device's verdict would change by itself (its report ages out,
 #                 report.maxAge, or a grace period or waiver ends), and target hosts refuse it as soon as the
 #                 device turns non-compliant (the KRL)
 #   maxRisk       the device's risk score must be at most this (0-100; default 100)
-#   approval      auto (granted at once while the conditions hold; the default) or operator
+#   approval      auto (granted at once while the conditions hold; the default) or operator (sudo only:
+#                 waits for `posturectl access approve ID`, which checks the conditions again)
 # Every grant needs a compliant device. Every request, grant and refusal is in the audit trail.
 access:
   grants:
@@ -146,4 +150,14 @@ access:
         principals: ["${user}"]
       maxDuration: 15m
       maxRisk: 40
+    # sudo on the device itself for 30 minutes at most, for a member of ops who says why, once an operator
+    # approves (posturectl access approve ID); nothing in force until then.
+    - name: ops-sudo
+      description: sudo on this device, approved by an operator
+      groups: [ops]
+      sudo:
+        commands: ALL
+      maxDuration: 30m
+      maxRisk: 40
+      approval: operator
 """#

@@ -178,7 +178,7 @@ sys.stdout.write(json.dumps({"grant": "ops-ssh", "user": "alice", "groups": ["op
 PY
 # Time-bound sudo: a request line as posturectl access request writes it, and a grant in force as the
 # collector's GET /v1/access/sudo lists it (what the agent writes its sudoers drop-in from).
-printf '%s' '{"action":"sudo-request","grant":"ops-ssh","duration":"30m","reason":"deploy 42"}' \
+printf '%s' '{"action":"sudo-request","grant":"ops-sudo","duration":"30m","reason":"deploy 42"}' \
     > "$corpus/access/sudo-request.json"
 printf '%s' '{"id":7,"grant":"db-sudo","user":"alice","status":"active","commands":["/usr/bin/systemctl restart postgresql","/usr/bin/id"],"requestedAt":"2026-12-01T00:00:00Z","seconds":1800,"validFrom":"2026-12-01T00:00:00Z","validUntil":"2026-12-01T00:30:00Z","reason":"deploy 42"}' \
     > "$corpus/access/sudo-grant.json"

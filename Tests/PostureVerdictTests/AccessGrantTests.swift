@@ -53,7 +53,8 @@ import Testing
 
     @Test func theShippedPolicysGrantParses() throws {
         let shipped = try PolicyParser.load(path: PolicyEvaluationTests.shippedPolicy.path)
-        #expect(shipped.grants.map(\.name) == ["ops-ssh"])
+        #expect(shipped.grants.map(\.name) == ["ops-ssh", "ops-sudo"])
+        #expect(shipped.grants.last?.sudoCommands == ["ALL"] && shipped.grants.last?.approval == .operator)
         #expect(shipped.grants.first?.sshPrincipals == ["${user}"])
     }
 

@@ -19,7 +19,15 @@ extension FleetOperations {
         if let deviceID { resolved = try await resolve(deviceID) }
         let deviceID = resolved
         return try await metrics.storeQuery("access_grants") {
-            try await store.accessGrants(deviceID: deviceID, limit: limit)
+            let grants = try await store.accessGrants(deviceID: deviceID, limit: limit)
+            // A live SSH certificate of a device that is not compliant now is in the KRL: shown revoked.
+            guard grants.contains(where: { $0.kind == "ssh" && $0.status == "active" }) else { return grants }
+            let inKRL = Set(try await store.revokedSSHSerials(now: Date()))
+            return grants.map { grant in
+                var grant = grant
+                if grant.kind == "ssh" && inKRL.contains(grant.id) { grant.status = "revoked" }
+                return grant
+            }
         }
     }
 
