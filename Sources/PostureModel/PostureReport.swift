@@ -20,6 +20,8 @@ public struct PostureReport: Sendable, Codable, Equatable {
     public var kernelLockdown: Fact<KernelLockdownFacts>
     public var securityModules: Fact<SecurityModuleFacts>
     public var sshd: Fact<SSHDFacts>
+    /// Standing sudo (absent from agents before 0.9: optional, so their reports still verify and decode).
+    public var sudo: Fact<SudoFacts>?
 
     public init(
         collectedAt: Date,
@@ -31,7 +33,8 @@ public struct PostureReport: Sendable, Codable, Equatable {
         secureBoot: Fact<SecureBootFacts>,
         kernelLockdown: Fact<KernelLockdownFacts>,
         securityModules: Fact<SecurityModuleFacts>,
-        sshd: Fact<SSHDFacts>
+        sshd: Fact<SSHDFacts>,
+        sudo: Fact<SudoFacts>? = nil
     ) {
         self.schemaVersion = Self.currentSchemaVersion
         self.collectedAt = collectedAt
@@ -44,6 +47,7 @@ public struct PostureReport: Sendable, Codable, Equatable {
         self.kernelLockdown = kernelLockdown
         self.securityModules = securityModules
         self.sshd = sshd
+        self.sudo = sudo
     }
 }
 

@@ -90,6 +90,16 @@ public enum ReportTable {
                 "\(sshd.installed ? "installed" : "not installed"); PermitRootLogin \(sshd.permitRootLogin), "
                     + "PasswordAuthentication \(yesNo(sshd.passwordAuthentication))"
             })
+        if let sudo = report.sudo {
+            out.row(
+                "standing sudo",
+                sudo.map { sudo in
+                    guard sudo.installed || !sudo.rules.isEmpty else { return "not installed" }
+                    let standing = sudo.standingUsers.isEmpty ? "nobody" : sudo.standingUsers.joined(separator: ", ")
+                    return
+                        "\(standing); \(sudo.postureGrants) Posture grant\(sudo.postureGrants == 1 ? "" : "s") in force"
+                })
+        }
         return out.text
     }
 

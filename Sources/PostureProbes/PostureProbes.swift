@@ -15,7 +15,8 @@ public struct ReportCollector: Sendable {
             secureBoot: SecureBootProbe().collect(in: context),
             kernelLockdown: KernelLockdownProbe().collect(in: context),
             securityModules: SecurityModulesProbe().collect(in: context),
-            sshd: SSHDProbe().collect(in: context)
+            sshd: SSHDProbe().collect(in: context),
+            sudo: SudoProbe().collect(in: context)
         )
     }
 }

@@ -83,6 +83,8 @@ public enum Check: Sendable, Equatable {
     case sshd(permitRootLogin: [String]?, passwordAuthentication: Bool?, permitEmptyPasswords: Bool?)
     /// No reboot pending (e.g. after a kernel update).
     case noPendingReboot
+    /// Nobody but `allowed` has sudo by a rule Posture did not write (time-bound grants do not count).
+    case standingSudo(allowed: [String])
 
     public var kind: String {
         switch self {
@@ -97,6 +99,7 @@ public enum Check: Sendable, Equatable {
         case .securityModule: "securityModule"
         case .sshd: "sshd"
         case .noPendingReboot: "noPendingReboot"
+        case .standingSudo: "standingSudo"
         }
     }
 

@@ -82,6 +82,7 @@ public enum PolicyParser {
         "swapEncrypted": [], "inboundFiltered": ["families"], "journalEvents": ["events", "max", "window"],
         "secureBoot": [], "kernelLockdown": ["minimum"], "securityModule": ["anyOf"],
         "sshd": ["permitRootLogin", "passwordAuthentication", "permitEmptyPasswords"], "noPendingReboot": [],
+        "standingSudo": ["allowed"],
     ]
 
     static func parseRule(_ node: Node, _ reader: Reader) throws(PolicyError) -> Rule {
@@ -162,6 +163,11 @@ public enum PolicyParser {
                 permitEmptyPasswords: try fields["permitEmptyPasswords"].map { node throws(PolicyError) in
                     try reader.bool(node, "\(name).permitEmptyPasswords")
                 })
+        case "standingSudo":
+            check = .standingSudo(
+                allowed: try fields["allowed"].map { node throws(PolicyError) in
+                    try reader.strings(node, "\(name).allowed")
+                } ?? [])
         default: check = .noPendingReboot
         }
         var rule = Rule(name: name, check: check)

@@ -85,6 +85,12 @@ enum RuleCheck {
         case .noPendingReboot:
             guard let reboot = report.os.rebootRequired.value else { return unavailable(report.os.rebootRequired) }
             return reboot.required ? .fail("reboot pending: \(reboot.reasons.joined(separator: ", "))") : .pass
+        case .standingSudo(let allowed):
+            // An agent before 0.9 does not report it: unavailable, as an unreadable sudoers would be.
+            guard let fact = report.sudo else { return .unavailable("not reported (agent older than 0.9)") }
+            guard let sudo = fact.value else { return unavailable(fact) }
+            let standing = sudo.standingUsers.filter { !allowed.contains($0) }
+            return standing.isEmpty ? .pass : .fail("standing sudo: \(standing.joined(separator: ", "))")
         }
     }
 
@@ -110,6 +116,9 @@ enum RuleCheck {
             if let empty { parts.append("PermitEmptyPasswords \(empty ? "yes" : "no")") }
             return "sshd: " + parts.joined(separator: ", ")
         case .noPendingReboot: return "no reboot pending"
+        case .standingSudo(let allowed):
+            return allowed.isEmpty
+                ? "no standing sudo" : "standing sudo only for \(allowed.joined(separator: ", "))"
         }
     }
 

@@ -101,6 +101,9 @@ rules:
   # kernelLockdown: lockdown mode at least `minimum` (integrity or confidentiality).
   # securityModule: at least one of `anyOf` active (apparmor, selinux, smack, tomoyo, landlock...).
   # noPendingReboot: no reboot pending after an update.
+  # standingSudo: nobody but `allowed` (user names; `ALL` for a rule for every user, `%group` for a group
+  #   not in local files) has sudo by a sudoers rule Posture did not write; time-bound grants
+  #   (posturectl access request) do not count, root never does. What is standing is in every report.
   # (Examples, commented out: enable the ones your fleet meets.)
   # - name: lockdown
   #   check: kernelLockdown
@@ -111,6 +114,9 @@ rules:
   # - name: rebooted-after-update
   #   check: noPendingReboot
   #   grace: 24h
+  # - name: no-standing-sudo
+  #   check: standingSudo
+  #   allowed: [ansible]
 
   # sshd: when sshd is installed, its effective settings. Lists give the allowed values.
   - name: sshd-hardened

@@ -124,6 +124,29 @@ import Testing
         #expect(refused { $0.sequence = UInt64.max }?.hasPrefix("sequence is 18446744073709551615") == true)
         #expect(refused { $0.sequence = 0 }?.hasPrefix("sequence") == true)
         #expect(refused { $0.spoolGap = SpoolGap(firstSequence: 5, lastSequence: 2, count: 1) } != nil)
+        // Standing sudo: bounded like every other fact, absent accepted (an agent before 0.9).
+        let sudo = SudoFacts(
+            installed: true, standingUsers: ["alice"], rules: [SudoRuleFact(who: "%sudo", at: "/etc/sudoers:50")],
+            postureGrants: 0, files: ["/etc/sudoers"])
+        #expect(refused { $0.report.sudo = .observed(sudo, source: "t") } == nil)
+        #expect(
+            refused { payload in
+                var many = sudo
+                many.standingUsers = (0..<1025).map { "u\($0)" }
+                payload.report.sudo = .observed(many, source: "t")
+            }?.hasPrefix("report.sudo.value.standingUsers has 1025 elements") == true)
+        #expect(
+            refused { payload in
+                var long = sudo
+                long.rules[0].who = String(repeating: "a", count: 257)
+                payload.report.sudo = .observed(long, source: "t")
+            }?.hasPrefix("report.sudo.value.rules.who is 257 bytes long") == true)
+        #expect(
+            refused { payload in
+                var negative = sudo
+                negative.postureGrants = -1
+                payload.report.sudo = .observed(negative, source: "t")
+            }?.hasPrefix("report.sudo.value.postureGrants is -1") == true)
         #expect(refused { $0.spoolGap = SpoolGap(firstSequence: 1, lastSequence: 2, count: .max) } != nil)
         #expect(refused { $0.issuedAt = Date(timeIntervalSince1970: -1) }?.hasPrefix("issuedAt") == true)
         #expect(

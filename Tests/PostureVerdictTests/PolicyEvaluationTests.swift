@@ -82,6 +82,27 @@ import Testing
         #expect(skip.evaluate(input(machineReport, at: t0)).status == .compliant)
     }
 
+    @Test func standingSudoFailsForAnyoneNotAllowedAndIsUnknownFromAnOldAgent() throws {
+        let policy = try policy("rules:\n  - {name: no-standing-sudo, check: standingSudo, allowed: [ansible]}\n")
+        var report = goodReport
+        report.sudo = nil
+        let old = policy.evaluate(input(report, at: t0))
+        #expect(old.status == .unknown && old.unknown.first?.observed.contains("older than 0.9") == true)
+        func sudo(_ users: [String], grants: Int = 0) -> Fact<SudoFacts> {
+            .observed(
+                SudoFacts(
+                    installed: true, standingUsers: users, rules: [], postureGrants: grants, files: ["/etc/sudoers"]),
+                source: "/etc/sudoers")
+        }
+        report.sudo = sudo(["ansible"], grants: 3)
+        #expect(policy.evaluate(input(report, at: t0)).status == .compliant, "allowed, and grants do not count")
+        report.sudo = sudo(["alice", "ansible", "ALL"])
+        let standing = policy.evaluate(input(report, at: t0))
+        #expect(standing.failing.first?.observed == "standing sudo: alice, ALL")
+        report.sudo = .unavailable(reason: "permission denied", source: "/etc/sudoers")
+        #expect(policy.evaluate(input(report, at: t0)).status == .unknown)
+    }
+
     @Test func aReportAgesOutAtMaxAge() throws {
         let yaml = "report: {maxAge: 10m}\nrules:\n  - {name: root, check: rootEncrypted}\n"
         let policy = try policy(yaml)

@@ -942,6 +942,10 @@ extension Components {
             public var securityModules: Components.Schemas.Fact
             /// - Remark: Generated from `#/components/schemas/PostureReport/sshd`.
             public var sshd: Components.Schemas.Fact
+            /// Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents before 0.9.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PostureReport/sudo`.
+            public var sudo: Components.Schemas.Fact?
             /// Creates a new `PostureReport`.
             ///
             /// - Parameters:
@@ -956,6 +960,7 @@ extension Components {
             ///   - kernelLockdown:
             ///   - securityModules:
             ///   - sshd:
+            ///   - sudo: Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents before 0.9.
             public init(
                 schemaVersion: Swift.Int,
                 collectedAt: FoundationEssentials.Date,
@@ -967,7 +972,8 @@ extension Components {
                 secureBoot: Components.Schemas.Fact,
                 kernelLockdown: Components.Schemas.Fact,
                 securityModules: Components.Schemas.Fact,
-                sshd: Components.Schemas.Fact
+                sshd: Components.Schemas.Fact,
+                sudo: Components.Schemas.Fact? = nil
             ) {
                 self.schemaVersion = schemaVersion
                 self.collectedAt = collectedAt
@@ -980,6 +986,7 @@ extension Components {
                 self.kernelLockdown = kernelLockdown
                 self.securityModules = securityModules
                 self.sshd = sshd
+                self.sudo = sudo
             }
             public enum CodingKeys: String, CodingKey {
                 case schemaVersion
@@ -993,6 +1000,7 @@ extension Components {
                 case kernelLockdown
                 case securityModules
                 case sshd
+                case sudo
             }
         }
         /// - Remark: Generated from `#/components/schemas/StoredAttestation`.

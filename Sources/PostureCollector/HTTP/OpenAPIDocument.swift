@@ -2884,6 +2884,10 @@ enum OpenAPIDocument {
                   },
                   "sshd": {
                     "$ref": "#/components/schemas/Fact"
+                  },
+                  "sudo": {
+                    "$ref": "#/components/schemas/Fact",
+                    "description": "Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents before 0.9."
                   }
                 }
               },

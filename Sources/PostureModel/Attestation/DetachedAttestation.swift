@@ -67,6 +67,7 @@ public struct DetachedAttestation: Sendable, Equatable {
         public var kernelLockdown: Fact<KernelLockdownFacts>
         public var securityModules: Fact<SecurityModuleFacts>
         public var sshd: Fact<SSHDFacts>
+        public var sudo: Fact<SudoFacts>?
 
         /// The report's facts but its collection time and journal; an observed uptime as 0 (`Envelope.up`).
         public init(_ report: PostureReport) {
@@ -82,6 +83,7 @@ public struct DetachedAttestation: Sendable, Equatable {
             kernelLockdown = report.kernelLockdown
             securityModules = report.securityModules
             sshd = report.sshd
+            sudo = report.sudo
         }
 
         func report(collectedAt: Date, journal: Fact<JournalFacts>, uptime: Double?) -> PostureReport {
@@ -92,7 +94,7 @@ public struct DetachedAttestation: Sendable, Equatable {
             var report = PostureReport(
                 collectedAt: collectedAt, agentVersion: agentVersion, os: os, diskEncryption: diskEncryption,
                 firewall: firewall, journal: journal, secureBoot: secureBoot, kernelLockdown: kernelLockdown,
-                securityModules: securityModules, sshd: sshd)
+                securityModules: securityModules, sshd: sshd, sudo: sudo)
             report.schemaVersion = schemaVersion
             return report
         }

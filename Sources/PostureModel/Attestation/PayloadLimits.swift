@@ -155,6 +155,21 @@ public enum PayloadLimits {
                 checker.integer(sshd.matchBlocks, PayloadLimits.count, "\(field()).matchBlocks")
                 checker.texts(sshd.files, PayloadLimits.path, "\(field()).files")
             }
+            if let sudo = report.sudo {
+                fact(sudo, "\(root).sudo") { checker, sudo in
+                    let field = { "\(root).sudo.value" }
+                    checker.elements(sudo.standingUsers.count, "\(field()).standingUsers", limit: 1024)
+                    checker.texts(sudo.standingUsers, PayloadLimits.name, "\(field()).standingUsers")
+                    checker.elements(sudo.rules.count, "\(field()).rules", limit: 256)
+                    for rule in sudo.rules {
+                        checker.text(rule.who, PayloadLimits.name, "\(field()).rules.who")
+                        checker.text(rule.at, PayloadLimits.path, "\(field()).rules.at")
+                    }
+                    checker.integer(sudo.postureGrants, PayloadLimits.count, "\(field()).postureGrants")
+                    checker.elements(sudo.files.count, "\(field()).files", limit: 1024)
+                    checker.texts(sudo.files, PayloadLimits.path, "\(field()).files")
+                }
+            }
         }
 
         mutating func operatingSystem(_ os: OSFacts, at root: String) {
