@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Testing
 
 /// A real `posture-collector serve` on loopback ports picked for the test, with its own state directory.
 final class CollectorHarness: @unchecked Sendable {
@@ -97,6 +98,29 @@ final class CollectorHarness: @unchecked Sendable {
     private func commandLine(_ arguments: [String]) -> [String] {
         [Self.collectorBinary] + arguments + ["--state-dir", stateDirectory]
             + (configPath.map { ["--config", $0] } ?? [])
+    }
+
+    /// Signs in to the dashboard with an API token; the session cookie.
+    func signInToDashboard(token: String) throws -> String {
+        let output = try Shell.run([
+            "curl", "-sS", "--cacert", caPath, "-o", "/dev/null", "-D", "-", "-H", "Origin: \(apiURL)",
+            "--data-urlencode", "token=\(token)", apiURL + "/ui/sign-in",
+        ]).stdout
+        let cookie = try #require(output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") })
+        return String(cookie.dropFirst("set-cookie: ".count).prefix { $0 != ";" })
+    }
+
+    /// A dashboard request with the session cookie (and a form, for a POST): its status and body.
+    func dashboard(_ method: String, _ path: String, cookie: String?, form: String? = nil, origin: String? = nil)
+        throws -> (status: Int, body: String)
+    {
+        var arguments = ["curl", "-sS", "--cacert", caPath, "-X", method, "-w", "\n%{http_code}"]
+        if let cookie { arguments += ["-b", cookie] }
+        if let form { arguments += ["--data", form] }
+        if let origin { arguments += ["-H", "Origin: \(origin)"] }
+        let output = try Shell.run(arguments + [apiURL + path]).stdout
+        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
+        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
     }
 
     func token(_ extra: [String] = []) throws -> String {

@@ -511,25 +511,13 @@ struct FleetTests {
 
     /// The session cookie from signing in with `token`.
     func signIn(_ fleet: Fleet, token: String) throws -> String {
-        let output = try Shell.run([
-            "curl", "-sS", "--cacert", fleet.collector.caPath, "-o", "/dev/null", "-D", "-", "-H",
-            "Origin: \(fleet.collector.apiURL)", "--data-urlencode", "token=\(token)",
-            fleet.collector.apiURL + "/ui/sign-in",
-        ]).stdout
-        let cookie = try #require(output.split(separator: "\r\n").first { $0.lowercased().hasPrefix("set-cookie:") })
-        return String(cookie.dropFirst("set-cookie: ".count).prefix { $0 != ";" })
+        try fleet.collector.signInToDashboard(token: token)
     }
 
     func dashboard(
         _ fleet: Fleet, _ method: String, _ path: String, cookie: String?, form: String? = nil, origin: String? = nil
     ) throws -> (status: Int, body: String) {
-        var arguments = ["curl", "-sS", "--cacert", fleet.collector.caPath, "-X", method, "-w", "\n%{http_code}"]
-        if let cookie { arguments += ["-b", cookie] }
-        if let form { arguments += ["--data", form] }
-        if let origin { arguments += ["-H", "Origin: \(origin)"] }
-        let output = try Shell.run(arguments + [fleet.collector.apiURL + path]).stdout
-        let lines = output.split(separator: "\n", omittingEmptySubsequences: false)
-        return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+        try fleet.collector.dashboard(method, path, cookie: cookie, form: form, origin: origin)
     }
 
     /// Schemathesis (PyPI) generates requests from the served OpenAPI document, for every operation, with

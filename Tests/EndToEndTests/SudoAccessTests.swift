@@ -128,10 +128,22 @@ import Testing
         #expect(BackgroundProcess.eventually(timeout: 15) { dropIns().count == 1 })
         #expect(try sudo(["/usr/bin/whoami"]).stdout.contains("root"))
 
-        // A denied request never comes into force; bob sees why.
+        // A denied request never comes into force; bob sees why. Denied on the dashboard's device page.
         let second = try request("sudo-all", for: "5m")
         let secondID = try #require(id(second))
-        #expect(try operatorCommand(["deny", secondID, "--reason", "not today"]).status == 0)
+        let session = try collector.signInToDashboard(token: try String(contentsOfFile: token, encoding: .utf8))
+        let page = try collector.dashboard("GET", "/ui/devices/\(deviceID)", cookie: session)
+        #expect(page.body.contains("id=\"deny-\(secondID)\"") && page.body.contains("deploy 42"), "\(page.body)")
+        let csrf = try #require(
+            page.body.range(of: #"name="csrf" value="([^"]+)""#, options: .regularExpression).map {
+                String(page.body[$0].dropFirst(#"name="csrf" value=""#.count).dropLast())
+            })
+        let denied = try collector.dashboard(
+            "POST", "/ui/devices/\(deviceID)/deny", cookie: session,
+            form: "grant=\(secondID)&reason=not+today&csrf=\(csrf)",
+            origin: collector.apiURL)
+        #expect(denied.status == 303, "\(denied.body)")
+        #expect(try operatorCommand(["deny", secondID, "--reason", "again"]).status == 6, "decided once")
         let status = try bob.run([posturectl, "access", "status", "--socket", socket])
         #expect(status.stdout.contains("\(secondID)") && status.stdout.contains("denied"), "\(status.stdout)")
         #expect(dropIns().count == 1)

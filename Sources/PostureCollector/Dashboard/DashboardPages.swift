@@ -118,4 +118,22 @@ enum DashboardPages {
         values["facts"] = detail.report.map(ReportTable.render) ?? "No accepted report yet."
         return values
     }
+
+    /// The device's just-in-time grants, newest first; a pending sudo request can be decided here.
+    static func access(_ grants: [AccessGrantRecord], now: Date) -> [String: Any] {
+        let rows: [[String: Any]] = grants.compactMap { record in
+            guard let grant = FleetAPIHandlers.grant(record, now: now) else { return nil }
+            let detail = grant.detail.additionalProperties
+            let what =
+                grant.kind == .ssh
+                ? "as " + (detail["principals"] ?? "")
+                : (detail["commands"] ?? "").split(separator: "\n").joined(separator: ", ")
+            return [
+                "id": String(grant.id), "kind": grant.kind.rawValue, "user": grant.user, "grant": grant.grant,
+                "status": grant.status.rawValue, "until": grant.validUntil?.formatted(.iso8601) ?? "-",
+                "what": what, "reason": detail["reason"] ?? "", "pending": grant.status == .pending,
+            ]
+        }
+        return ["grants": rows, "hasGrants": !rows.isEmpty]
+    }
 }

@@ -78,7 +78,7 @@ struct DashboardRoutes: Sendable {
         router.get("/ui/devices/{id}") { request, context in
             await guarded(request) { visitor in
                 let detail = try await fleet.detail(try context.parameters.require("id"), by: visitor.caller)
-                return page("device", DashboardPages.device(detail), visitor: visitor, request: request)
+                return page("device", try await deviceValues(detail, visitor), visitor: visitor, request: request)
             }
         }
         router.post("/ui/devices/{id}/{action}") { request, context in
@@ -93,6 +93,12 @@ struct DashboardRoutes: Sendable {
                         _ = try await fleet.apply(
                             action == "quarantine" ? .quarantine : .release, to: id, reason: reason,
                             by: visitor.caller)
+                    case "approve", "deny":
+                        guard let grant = form["grant"].flatMap({ Int64($0) }) else {
+                            throw AttestationRefusal(.malformedRequest, "which request: the form has no grant")
+                        }
+                        _ = try await fleet.decideSudo(
+                            grant, approve: action == "approve", reason: reason, by: visitor.caller)
                     case "waiver":
                         _ = try await fleet.createWaiver(
                             WaiverRequest(
@@ -103,13 +109,22 @@ struct DashboardRoutes: Sendable {
                     }
                 } catch let refusal as AttestationRefusal {
                     let detail = try await fleet.detail(id, by: visitor.caller)
-                    var values = DashboardPages.device(detail)
+                    var values = try await deviceValues(detail, visitor)
                     values["error"] = refusal.message
                     return page("device", values, visitor: visitor, request: request, status: .badRequest)
                 }
                 return redirect("/ui/devices/\(id)?done=\(action)")
             }
         }
+    }
+
+    /// The device page: its detail and its just-in-time grants.
+    private func deviceValues(_ detail: DeviceDetail, _ visitor: Visitor) async throws -> [String: Any] {
+        let grants = try await fleet.accessGrants(deviceID: detail.device.id, limit: 50, by: visitor.caller)
+        var values = DashboardPages.device(detail).merging(DashboardPages.access(grants, now: Date())) { $1 }
+        // The row's own `id` is the grant's inside the grants section: forms name the device by this.
+        values["deviceID"] = detail.device.id
+        return values
     }
 
     /// Runs a page for a signed-in visitor; a POST must also carry the CSRF token and come from here.

@@ -146,6 +146,18 @@ enum DashboardTemplates {
         <button type="submit" id="waive">Grant waiver</button></form>{{/hasWaivable}}
         </section>{{/canWrite}}
         </div>
+        <section class="card" id="access"><h2>Just-in-time access</h2><div class="scroll"><table><thead><tr><th>ID</th>
+        <th>Kind</th><th>User</th><th>Grant</th><th>State</th><th>Until</th><th>What</th><th>Why</th></tr></thead><tbody>
+        {{#grants}}<tr><td>{{id}}</td><td>{{kind}}</td><td>{{user}}</td><td>{{grant}}</td><td>{{status}}</td>
+        <td class="nowrap">{{until}}</td><td>{{what}}</td><td>{{reason}}
+        {{#pending}}{{#canWrite}}<form method="post" action="/ui/devices/{{deviceID}}/approve" class="decide">
+        <input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="grant" value="{{id}}">
+        <label>Reason <input name="reason" required></label>
+        <button type="submit" id="approve-{{id}}">Approve</button>
+        <button type="submit" formaction="/ui/devices/{{deviceID}}/deny" id="deny-{{id}}" class="danger">Deny</button>
+        </form>{{/canWrite}}{{/pending}}</td></tr>{{/grants}}
+        {{^grants}}<tr><td colspan="8">No SSH certificates or sudo grants.</td></tr>{{/grants}}
+        </tbody></table></div></section>
         <section class="card"><h2>Verdict timeline</h2><div class="scroll"><table id="timeline"><thead><tr><th>When</th>
         <th>Change</th><th>Cause</th></tr></thead><tbody>
         {{#changes}}<tr><td>{{at}}</td><td>{{previous}} → {{status}}</td><td>{{cause}}</td></tr>{{/changes}}
