@@ -20,7 +20,7 @@ public struct PostureReport: Sendable, Codable, Equatable {
     public var kernelLockdown: Fact<KernelLockdownFacts>
     public var securityModules: Fact<SecurityModuleFacts>
     public var sshd: Fact<SSHDFacts>
-    /// Standing sudo (absent from agents before 0.9: optional, so their reports still verify and decode).
+    /// Standing sudo (absent from agents that predate it: optional, so their reports still verify and decode).
     public var sudo: Fact<SudoFacts>?
 
     public init(

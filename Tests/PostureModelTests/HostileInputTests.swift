@@ -124,7 +124,7 @@ import Testing
         #expect(refused { $0.sequence = UInt64.max }?.hasPrefix("sequence is 18446744073709551615") == true)
         #expect(refused { $0.sequence = 0 }?.hasPrefix("sequence") == true)
         #expect(refused { $0.spoolGap = SpoolGap(firstSequence: 5, lastSequence: 2, count: 1) } != nil)
-        // Standing sudo: bounded like every other fact, absent accepted (an agent before 0.9).
+        // Standing sudo: bounded like every other fact, absent accepted (an agent that predates it).
         let sudo = SudoFacts(
             installed: true, standingUsers: ["alice"], rules: [SudoRuleFact(who: "%sudo", at: "/etc/sudoers:50")],
             postureGrants: 0, files: ["/etc/sudoers"])

@@ -87,7 +87,7 @@ import Testing
         var report = goodReport
         report.sudo = nil
         let old = policy.evaluate(input(report, at: t0))
-        #expect(old.status == .unknown && old.unknown.first?.observed.contains("older than 0.9") == true)
+        #expect(old.status == .unknown && old.unknown.first?.observed.contains("upgrade posture-agent") == true)
         func sudo(_ users: [String], grants: Int = 0) -> Fact<SudoFacts> {
             .observed(
                 SudoFacts(

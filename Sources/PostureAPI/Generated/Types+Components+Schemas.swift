@@ -942,7 +942,7 @@ extension Components {
             public var securityModules: Components.Schemas.Fact
             /// - Remark: Generated from `#/components/schemas/PostureReport/sshd`.
             public var sshd: Components.Schemas.Fact
-            /// Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents before 0.9.
+            /// Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents that predate it.
             ///
             /// - Remark: Generated from `#/components/schemas/PostureReport/sudo`.
             public var sudo: Components.Schemas.Fact?
@@ -960,7 +960,7 @@ extension Components {
             ///   - kernelLockdown:
             ///   - securityModules:
             ///   - sshd:
-            ///   - sudo: Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents before 0.9.
+            ///   - sudo: Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents that predate it.
             public init(
                 schemaVersion: Swift.Int,
                 collectedAt: FoundationEssentials.Date,

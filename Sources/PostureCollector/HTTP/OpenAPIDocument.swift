@@ -2887,7 +2887,7 @@ enum OpenAPIDocument {
                   },
                   "sudo": {
                     "$ref": "#/components/schemas/Fact",
-                    "description": "Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents before 0.9."
+                    "description": "Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents that predate it."
                   }
                 }
               },
