@@ -111,7 +111,14 @@ import Testing
         defer { agent.signal(SIGTERM) }
         #expect(BackgroundProcess.eventually(timeout: 30) { FileManager.default.fileExists(atPath: krlFile) })
         #expect(BackgroundProcess.eventually(timeout: 30) { agent.log.contains("-> compliant") })
-        let (sshd, port) = try Self.sshd(directory: directory, caFile: caFile, krlFile: krlFile)
+        // The agent keeps the CA key beside the KRL, as the packaged sshd drop-in reads it: sshd trusts that.
+        let agentCA = directory.appendingPathComponent("ssh-user-ca.pub").path
+        #expect(BackgroundProcess.eventually(timeout: 30) { FileManager.default.fileExists(atPath: agentCA) })
+        let keyField = { (path: String) in
+            (try? String(contentsOfFile: path, encoding: .utf8))?.split(separator: " ").dropFirst().first
+        }
+        #expect(keyField(agentCA) != nil && keyField(agentCA) == keyField(caFile))
+        let (sshd, port) = try Self.sshd(directory: directory, caFile: agentCA, krlFile: krlFile)
         defer { sshd.stop() }
         func states() throws -> [String] {
             let rows = try JSONSerialization.jsonObject(

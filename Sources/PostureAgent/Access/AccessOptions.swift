@@ -8,6 +8,9 @@ public struct AccessOptions: Sendable, Equatable {
     public var revokedKeysFile: String?
     /// How often the KRL is fetched (a request answered 304 while it is unchanged).
     public var krlRefresh: Duration = .seconds(5)
+    /// On a target host, where the collector's SSH user CA key is kept for sshd's `TrustedUserCAKeys`;
+    /// nil: beside the KRL, as `ssh-user-ca.pub` (what the shipped sshd drop-in names).
+    public var trustedUserCAKeysFile: String?
     /// The sudoers include directory time-bound sudo grants are written to (`/etc/sudoers.d`); nil: this
     /// device grants no sudo.
     public var sudoersDirectory: String?

@@ -120,7 +120,9 @@ extension Agent {
     func keepRevokedKeys() async {
         guard let file = options.access.revokedKeysFile else { return }
         var lastProblem: String?
+        var caKept = false
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if !caKept { caKept = await keepTrustedCA(beside: file) }
             let current = FileManager.default.contents(atPath: file).map { SSHKeyRevocationList.tag(of: Array($0)) }
             let answer = await client.request(
                 "GET", "/v1/access/ssh-krl", body: nil, contentType: nil,
@@ -149,6 +151,31 @@ extension Agent {
             }
             lastProblem = problem
             try? await Task.sleep(for: options.access.krlRefresh)
+        }
+    }
+}
+
+extension Agent {
+    /// Writes the collector's SSH user CA key where sshd's `TrustedUserCAKeys` reads it (once a start:
+    /// the CA does not change while the collector's state directory does not). True once written.
+    func keepTrustedCA(beside krl: String) async -> Bool {
+        let file =
+            options.access.trustedUserCAKeysFile
+            ?? URL(fileURLWithPath: krl).deletingLastPathComponent().appendingPathComponent("ssh-user-ca.pub").path
+        guard
+            case .accepted(let response) = await client.request("GET", "/v1/access/ssh-ca", body: nil, contentType: nil),
+            response.status == 200,
+            let key = try? SSHPublicKey(line: String(decoding: response.body, as: UTF8.self)), key.type == "ssh-ed25519"
+        else { return false }
+        let line = Array((key.line + "\n").utf8)
+        if FileManager.default.contents(atPath: file).map(Array.init) == line { return true }
+        do {
+            try DurableFile.write(line, to: file, mode: 0o644)
+            logger.notice("SSH user CA written to \(file) (sshd's TrustedUserCAKeys)")
+            return true
+        } catch {
+            logger.warning("cannot write the SSH user CA to \(file): \(error)")
+            return false
         }
     }
 }

@@ -45,7 +45,8 @@ public struct AgentConfiguration: Sendable, Equatable {
         "enforcement.exemptUsers", "enforcement.exemptGroups", "enforcement.notifyFor",
         "enforcement.lockDuringNotice", "enforcement.keepSessions", "enforcement.disableAccounts",
         "enforcement.enforceUnknown", "enforcement.offline", "enforcement.keepVerdictFor",
-        "enforcement.nologinPath", "access", "access.socket", "access.revokedKeysFile", "access.krlRefresh",
+        "enforcement.nologinPath", "access", "access.socket", "access.revokedKeysFile", "access.trustedUserCAKeysFile",
+        "access.krlRefresh",
         "access.sudoersDirectory", "access.grantRefresh",
     ]
 
@@ -97,6 +98,9 @@ public struct AgentConfiguration: Sendable, Equatable {
         var revokedKeys = ""
         try reader.text("access.revokedKeysFile", into: &revokedKeys)
         if !revokedKeys.isEmpty { configuration.access.revokedKeysFile = revokedKeys }
+        var trustedCA = ""
+        try reader.text("access.trustedUserCAKeysFile", into: &trustedCA)
+        if !trustedCA.isEmpty { configuration.access.trustedUserCAKeysFile = trustedCA }
         try reader.duration("access.krlRefresh", into: &configuration.access.krlRefresh, within: 1...3600)
         var sudoers = ""
         try reader.text("access.sudoersDirectory", into: &sudoers)

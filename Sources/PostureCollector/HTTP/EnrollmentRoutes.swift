@@ -115,6 +115,18 @@ struct DeviceRoutes: Sendable {
                 return Responses.refusal(error)
             }
         }
+        // The SSH user CA's public key line, for a target host's TrustedUserCAKeys (access.revokedKeysFile set).
+        router.get("/v1/access/ssh-ca") { _, context in
+            do {
+                _ = try await collector.peers.identity(of: context.channel)
+                let line = collector.sshCA.publicKeyLine(comment: "posture-ssh-user-ca") + "\n"
+                return Response(
+                    status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(string: line)))
+            } catch {
+                return Responses.refusal(error)
+            }
+        }
         router.get("/v1/access/ssh-krl") { request, context in
             do {
                 _ = try await collector.peers.identity(of: context.channel)

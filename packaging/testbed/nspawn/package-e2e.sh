@@ -52,6 +52,7 @@ check_match "collector status line" "$(show posture-collector StatusText)" '^lis
 # unknown), installed as an operator would: the conffile edited, then `systemctl reload` (SIGHUP).
 printf 'report: {maxAge: 1h}\nrules:\n  - {name: sshd-ok, check: sshd, permitEmptyPasswords: false}\n' >"$work/policy.yaml"
 printf 'access:\n  grants:\n    - {name: sudo-id, users: [alice], sudo: {commands: [/usr/bin/id]}, maxDuration: 1h}\n' >>"$work/policy.yaml"
+printf '    - {name: ssh-e2e, users: [alice], ssh: {principals: ["${user}"]}, maxDuration: 15m}\n' >>"$work/policy.yaml"
 inside sh -c 'cat /mnt/share/policy.yaml > /etc/posture/policy.yaml'
 inside systemctl reload posture-collector
 
@@ -124,6 +125,25 @@ check "drop-in mode" "$(inside sh -c 'stat -c "%U %a" /etc/sudoers.d/posture-gra
 check "alice's sudo during the grant" "$(sudo_id)" "0"
 check "sudo for another command" "$(inside runuser -u alice -- sudo -n /usr/bin/whoami 2>/dev/null || echo refused)" "refused"
 
+step "this host as an SSH target: the packaged sshd drop-in, enabled by the operator"
+inside sed -i 's|^  # revokedKeysFile: .*|  revokedKeysFile: /var/lib/posture/revoked-keys.krl|' /etc/posture/agent.yaml
+inside systemctl restart postured
+wait_for 30 inside test -s /var/lib/posture/revoked-keys.krl
+wait_for 30 inside test -s /var/lib/posture/ssh-user-ca.pub
+check "CA key is the collector's" "$(inside cut -d' ' -f2 /var/lib/posture/ssh-user-ca.pub)" "$(inside posture-collector ssh ca | cut -d' ' -f2)"
+inside ln -s /usr/share/posture-agent/sshd/posture.conf /etc/ssh/sshd_config.d/posture.conf
+inside systemctl reload ssh
+inside usermod -p '*' alice
+as_alice() { inside runuser -u alice -- env HOME=/home/alice "$@"; }
+as_alice sh -c 'mkdir -p -m 700 ~/.ssh && ssh-keygen -q -t ed25519 -N "" -f ~/.ssh/id_ed25519'
+as_alice posturectl ssh certificate --grant ssh-e2e >"$work/ssh-certificate.log" 2>&1
+check_match "certificate" "$(cat "$work/ssh-certificate.log")" 'id_ed25519-cert.pub: serial [0-9]+, principals alice'
+ssh_alice() {
+    as_alice ssh -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+        alice@127.0.0.1 id -un 2>/dev/null || echo refused
+}
+check "alice logs in with the certificate" "$(ssh_alice)" "alice"
+
 step "resources and sandbox scores"
 for unit in postured posture-collector; do
     pid=$(show $unit MainPID)
@@ -165,6 +185,8 @@ check "conffiles kept" "$(inside sh -c 'ls /etc/posture/collector.yaml /etc/post
 check "state kept" "$(inside sh -c 'ls -d /var/lib/posture/device.key /var/lib/posture-collector/ca.key | wc -l')" "2"
 check "no nologin left behind" "$(inside test -e /run/nologin && echo present || echo absent)" "absent"
 check "no sudo grant left behind" "$(grants)" "0"
+check "sshd drop-in link taken out" "$(inside test -e /etc/ssh/sshd_config.d/posture.conf && echo present || echo absent)" "absent"
+check "sshd still active" "$(inside systemctl is-active ssh)" "active"
 check "alice's sudo after removal" "$(sudo_id)" "refused"
 
 step "purge (all gone but the system user)"
