@@ -11,7 +11,7 @@ import PostureModel
 /// `posturectl access grants|approve|deny`: just-in-time access as an operator sees it, through the API.
 /// The agent's posturectl adds `request` and `status` for the people on the device (`AccessCommands`).
 public enum OperatorAccess {
-    public static let subcommands: [any ParsableCommand.Type] = [Grants.self, Approve.self, Deny.self]
+    public static let subcommands: [any ParsableCommand.Type] = [Grants.self, Approve.self, Deny.self, Revoke.self]
 
     public static let abstract = "Just-in-time access: SSH certificates and time-bound sudo."
 
@@ -20,12 +20,14 @@ public enum OperatorAccess {
             abstract: "List access grants (SSH certificates, sudo), pending, active and past, newest first.")
         @OptionGroup var connection: OperatorOptions
         @Option(help: "One device: an ID, hostname:NAME, machine-id:HEX or sha256:HEX.") var device: String?
+        @Option(help: "One local user's.") var user: String?
         @Option(help: "At most this many (1 to 500).") var limit = 100
         @Option(help: OutputFormat.help) var format: OutputFormat = .table
 
         func run() async throws {
             try await FleetAPI.run(connection) { api in
-                let page = try await api.client.listAccessGrants(query: .init(device: device, limit: limit)).ok.body
+                let page = try await api.client.listAccessGrants(query: .init(device: device, user: user, limit: limit))
+                    .ok.body
                     .json
                 guard format == .table else { return print(try jsonText(page)) }
                 let rows: [[String]] = page.grants.map { grant in
@@ -77,6 +79,22 @@ public enum OperatorAccess {
             try await FleetAPI.run(connection) { api in
                 _ = try await api.client.denyAccessGrant(path: .init(id: id), body: .json(.init(reason: reason))).ok
                 print("denied \(id)")
+            }
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "End an active grant now: its SSH certificate joins the KRL, its sudo drop-in is removed.",
+            discussion: "Exit 5 when no active grant has this ID.")
+        @OptionGroup var connection: OperatorOptions
+        @Argument(help: "The grant's ID (posturectl access grants).") var id: Int64
+        @Option(help: "Why (recorded in the audit trail).") var reason: String
+
+        func run() async throws {
+            try await FleetAPI.run(connection) { api in
+                _ = try await api.client.revokeAccessGrant(path: .init(id: id), body: .json(.init(reason: reason))).ok
+                print("revoked \(id)")
             }
         }
     }

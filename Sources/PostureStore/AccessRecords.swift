@@ -73,8 +73,8 @@ public protocol AccessStore: Sendable {
     /// serial, unique across the collectors of a shared store).
     func recordGrant(_ grant: AccessGrantRecord, event: AccessEvent) async throws -> Int64
     func recordAccessEvent(_ event: AccessEvent) async throws
-    /// Newest first; nil device: the fleet's.
-    func accessGrants(deviceID: String?, limit: Int) async throws -> [AccessGrantRecord]
+    /// Newest first; nil device: the fleet's; nil user: every user's.
+    func accessGrants(deviceID: String?, user: String?, limit: Int) async throws -> [AccessGrantRecord]
     func accessEvents(deviceID: String?, limit: Int) async throws -> [AccessEvent]
     /// Revokes an active grant, recording who and why in the same transaction; false when no active
     /// grant has this id.
@@ -89,4 +89,10 @@ public protocol AccessStore: Sendable {
     /// Serials of SSH certificates still within their validity whose grant was revoked or whose device is
     /// not compliant now: what target hosts' sshd must refuse before the certificates expire.
     func revokedSSHSerials(now: Date) async throws -> [Int64]
+}
+
+extension AccessStore {
+    public func accessGrants(deviceID: String?, limit: Int) async throws -> [AccessGrantRecord] {
+        try await accessGrants(deviceID: deviceID, user: nil, limit: limit)
+    }
 }

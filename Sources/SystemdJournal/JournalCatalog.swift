@@ -175,6 +175,10 @@ public enum JournalCatalog {
             "A user of a compliant device was given a posture-bound SSH certificate under a grant (policy access.grants). POSTURE_USER, POSTURE_GRANT and POSTURE_SERIAL name it; target hosts refuse it once the device turns non-compliant (the KRL), and it expires by itself. posture-collector audit lists every grant and refusal."
         ),
         event(
+            "ssh-certificate-revoked", "f158825d22dc404180e83080742bdc19", "Posture SSH certificate revoked",
+            "An operator revoked a grant's SSH certificate (posturectl access revoke ID, or posture-collector access revoke ID): it is in the KRL from now until it expires, so target hosts refuse it at their next refresh (access.krlRefresh). POSTURE_ID is its serial; the audit trail has who and why."
+        ),
+        event(
             "krl-updated", "dbd106da67f44ef0806e4c1f582e45d1", "Posture SSH revocation list updated",
             "The agent wrote the collector's new KRL to the file sshd's RevokedKeys reads (access.revokedKeysFile): certificates of devices that turned non-compliant are refused from the next login on."
         ),

@@ -148,6 +148,18 @@ import Testing
         #expect(status.stdout.contains("\(secondID)") && status.stdout.contains("denied"), "\(status.stdout)")
         #expect(dropIns().count == 1)
 
+        // An operator revokes the approved grant over the API: its drop-in goes, another grant's stays.
+        #expect(try request("sudo-id", for: "10m").status == 0)
+        #expect(dropIns().count == 2)
+        #expect(try operatorCommand(["revoke", pendingID, "--reason", "done early"]).status == 0)
+        #expect(try operatorCommand(["revoke", pendingID, "--reason", "again"]).status == 5, "no longer active")
+        #expect(BackgroundProcess.eventually(timeout: 15) { dropIns().count == 1 })
+        #expect(!dropIns().contains { $0.hasPrefix("posture-grant-\(pendingID)-") })
+        let bobs = try operatorCommand(["grants", "--user", bob.name, "--format", "json"])
+        #expect(bobs.stdout.components(separatedBy: "\"user\" : \"\(bob.name)\"").count - 1 == 5, "\(bobs.stdout)")
+        let nobody = try operatorCommand(["grants", "--user", "nobody-else", "--format", "json"])
+        #expect(nobody.status == 0 && !nobody.stdout.contains("\"user\""), "\(nobody.stdout)")
+
         // The device turns non-compliant: the drop-in goes within seconds, and the grant is revoked.
         let quarantined = Date()
         try collector.command(["devices", "quarantine", deviceID, "--reason", "incident 9", "--by", "erin"])

@@ -101,6 +101,13 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/access/grants/{id}/deny`.
     /// - Remark: Generated from `#/paths//v1/access/grants/{id}/deny/post(denyAccessGrant)`.
     func denyAccessGrant(_ input: Operations.DenyAccessGrant.Input) async throws -> Operations.DenyAccessGrant.Output
+    /// Revoke a grant
+    ///
+    /// Scope `fleet:write` (or `admin`). An active grant ends now: an SSH certificate joins the KRL, a sudo drop-in is removed at the device's next look. 404 when no active grant has this ID. Body max 16 KiB.
+    ///
+    /// - Remark: HTTP `POST /v1/access/grants/{id}/revoke`.
+    /// - Remark: Generated from `#/paths//v1/access/grants/{id}/revoke/post(revokeAccessGrant)`.
+    func revokeAccessGrant(_ input: Operations.RevokeAccessGrant.Input) async throws -> Operations.RevokeAccessGrant.Output
     /// List waivers
     ///
     /// Scope `fleet:read` (or `admin`). Every waiver, active, expired or revoked, newest first.
@@ -351,6 +358,23 @@ extension APIProtocol {
         body: Operations.DenyAccessGrant.Input.Body
     ) async throws -> Operations.DenyAccessGrant.Output {
         try await denyAccessGrant(Operations.DenyAccessGrant.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Revoke a grant
+    ///
+    /// Scope `fleet:write` (or `admin`). An active grant ends now: an SSH certificate joins the KRL, a sudo drop-in is removed at the device's next look. 404 when no active grant has this ID. Body max 16 KiB.
+    ///
+    /// - Remark: HTTP `POST /v1/access/grants/{id}/revoke`.
+    /// - Remark: Generated from `#/paths//v1/access/grants/{id}/revoke/post(revokeAccessGrant)`.
+    public func revokeAccessGrant(
+        path: Operations.RevokeAccessGrant.Input.Path,
+        headers: Operations.RevokeAccessGrant.Input.Headers = .init(),
+        body: Operations.RevokeAccessGrant.Input.Body
+    ) async throws -> Operations.RevokeAccessGrant.Output {
+        try await revokeAccessGrant(Operations.RevokeAccessGrant.Input(
             path: path,
             headers: headers,
             body: body

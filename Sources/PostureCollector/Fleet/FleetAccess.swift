@@ -10,7 +10,9 @@ import PostureStore
 /// Just-in-time access as an operator sees it: the grants of the fleet or a device, and the decision on
 /// a sudo request that waits for one (`approval: operator`).
 extension FleetOperations {
-    public func accessGrants(deviceID: String?, limit: Int, by caller: Caller) async throws -> [AccessGrantRecord] {
+    public func accessGrants(deviceID: String?, user: String? = nil, limit: Int, by caller: Caller) async throws
+        -> [AccessGrantRecord]
+    {
         try caller.require(Self.read)
         guard (1...500).contains(limit) else {
             throw AttestationRefusal(.malformedRequest, "limit=\(limit): use a number from 1 to 500")
@@ -19,7 +21,7 @@ extension FleetOperations {
         if let deviceID { resolved = try await resolve(deviceID) }
         let deviceID = resolved
         return try await metrics.storeQuery("access_grants") {
-            let grants = try await store.accessGrants(deviceID: deviceID, limit: limit)
+            let grants = try await store.accessGrants(deviceID: deviceID, user: user, limit: limit)
             // A live SSH certificate of a device that is not compliant now is in the KRL: shown revoked.
             guard grants.contains(where: { $0.kind == "ssh" && $0.status == "active" }) else { return grants }
             let inKRL = Set(try await store.revokedSSHSerials(now: Date()))
@@ -29,6 +31,27 @@ extension FleetOperations {
                 return grant
             }
         }
+    }
+
+    /// Ends an active grant now: an SSH certificate joins the KRL, a sudo drop-in is removed at the device's
+    /// next look (within `access.grantRefresh`). Recorded with the caller and the reason.
+    public func revokeAccessGrant(_ id: Int64, reason: String?, by caller: Caller) async throws -> AccessGrantRecord {
+        try caller.require(Self.write)
+        let reason = try Self.validReason(reason)
+        guard try await store.revokeGrant(id: id, actor: caller.actor, reason: reason, at: Date()),
+            let record = try await store.accessGrant(id: id)
+        else {
+            throw AttestationRefusal(
+                .notFound, "no active grant \(id) (unknown, pending, expired or ended); see posturectl access grants")
+        }
+        running?.logger.notice(
+            "grant \(id) (\(record.kind)) of \(record.user) on \(record.deviceID) revoked by \(caller.actor): \(reason)",
+            metadata: [
+                "posture.event": "\(record.kind == "sudo" ? "sudo-revoked" : "ssh-certificate-revoked")",
+                "posture.device": "\(record.deviceID)",
+                "posture.user": "\(record.user)", "posture.grant": "\(record.grant)", "posture.id": "\(id)",
+            ])
+        return record
     }
 
     /// Approves (the device must still meet the grant's conditions; the time starts now) or denies a

@@ -14,7 +14,7 @@ extension FleetAPIHandlers {
         -> Operations.ListAccessGrants.Output
     {
         let records = try await operations.accessGrants(
-            deviceID: input.query.device, limit: input.query.limit ?? 100, by: caller)
+            deviceID: input.query.device, user: input.query.user, limit: input.query.limit ?? 100, by: caller)
         let now = Date()
         return .ok(.init(body: .json(.init(grants: records.compactMap { Self.grant($0, now: now) }))))
     }
@@ -30,6 +30,14 @@ extension FleetAPIHandlers {
     func denyAccessGrant(_ input: Operations.DenyAccessGrant.Input) async throws -> Operations.DenyAccessGrant.Output {
         guard case .json(let body) = input.body else { throw Wire.unsupportedBody }
         _ = try await operations.decideSudo(input.path.id, approve: false, reason: body.reason, by: caller)
+        return .ok(.init(body: .json(try await decided(input.path.id))))
+    }
+
+    func revokeAccessGrant(_ input: Operations.RevokeAccessGrant.Input) async throws
+        -> Operations.RevokeAccessGrant.Output
+    {
+        guard case .json(let body) = input.body else { throw Wire.unsupportedBody }
+        _ = try await operations.revokeAccessGrant(input.path.id, reason: body.reason, by: caller)
         return .ok(.init(body: .json(try await decided(input.path.id))))
     }
 

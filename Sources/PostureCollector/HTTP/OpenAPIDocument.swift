@@ -1371,6 +1371,14 @@ enum OpenAPIDocument {
                     }
                   },
                   {
+                    "name": "user",
+                    "in": "query",
+                    "description": "Only this local user's grants.",
+                    "schema": {
+                      "type": "string"
+                    }
+                  },
+                  {
                     "$ref": "#/components/parameters/Limit"
                   }
                 ],
@@ -1503,6 +1511,72 @@ enum OpenAPIDocument {
                 "responses": {
                   "200": {
                     "description": "The grant, denied.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/AccessGrant"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                }
+              }
+            },
+            "/v1/access/grants/{id}/revoke": {
+              "post": {
+                "operationId": "revokeAccessGrant",
+                "tags": [
+                  "access"
+                ],
+                "summary": "Revoke a grant",
+                "description": "Scope `fleet:write` (or `admin`). An active grant ends now: an SSH certificate joins the KRL, a sudo drop-in is removed at the device's next look. 404 when no active grant has this ID. Body max 16 KiB.",
+                "parameters": [
+                  {
+                    "name": "id",
+                    "in": "path",
+                    "required": true,
+                    "schema": {
+                      "type": "integer",
+                      "format": "int64"
+                    },
+                    "description": "The grant's ID."
+                  }
+                ],
+                "requestBody": {
+                  "required": true,
+                  "description": "Why (recorded in the audit trail).",
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/ReasonRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "The grant, revoked.",
                     "content": {
                       "application/json": {
                         "schema": {

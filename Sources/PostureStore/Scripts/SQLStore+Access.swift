@@ -37,11 +37,22 @@ extension SQLStore: AccessStore {
         try AuditTrail.append(.access, sourceID: id, db)
     }
 
-    public func accessGrants(deviceID: String?, limit: Int) async throws -> [AccessGrantRecord] {
+    public func accessGrants(deviceID: String?, user: String?, limit: Int) async throws -> [AccessGrantRecord] {
         try await read { db in
-            let filter = deviceID == nil ? "" : "WHERE device_id = ?"
-            let arguments: [any SQLBindable] = deviceID.map { [$0, limit] } ?? [limit]
-            return try db.rows("SELECT * FROM access_grants \(filter) ORDER BY id DESC LIMIT ?", arguments).map(
+            var conditions: [String] = []
+            var arguments: [any SQLBindable] = []
+            if let deviceID {
+                conditions.append("device_id = ?")
+                arguments.append(deviceID)
+            }
+            if let user {
+                conditions.append("user_name = ?")
+                arguments.append(user)
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            return try db.rows(
+                "SELECT * FROM access_grants \(filter) ORDER BY id DESC LIMIT ?", arguments + [limit]
+            ).map(
                 Self.grantRecord)
         }
     }

@@ -124,6 +124,25 @@ check "drop-in installed" "$(grants)" "1"
 check "drop-in mode" "$(inside sh -c 'stat -c "%U %a" /etc/sudoers.d/posture-grant-*')" "root 440"
 check "alice's sudo during the grant" "$(sudo_id)" "0"
 check "sudo for another command" "$(inside runuser -u alice -- sudo -n /usr/bin/whoami 2>/dev/null || echo refused)" "refused"
+inside posture-collector devices quarantine "$device" --reason "e2e: sudo" --by e2e >/dev/null
+wait_for 30 sh -c "[ \"\$(nsenter -t $P -a sh -c 'ls /etc/sudoers.d | grep -c ^posture-grant-')\" = 0 ]"
+check "drop-in gone once non-compliant" "$(grants)" "0"
+check "alice's sudo once non-compliant" "$(sudo_id)" "refused"
+inside posture-collector devices release "$device" --reason "e2e: sudo" --by e2e >/dev/null
+wait_for 30 sh -c "nsenter -t $P -a posturectl status | grep -q '^verdict  *compliant'"
+# Past its deadline while the agent is stopped: sudo refuses it (NOTAFTER); the agent removes it on start.
+inside runuser -u alice -- posturectl access request --grant sudo-id --for 4s --reason "e2e: short" >/dev/null 2>&1
+check "short grant installed" "$(grants)" "1"
+inside systemctl stop postured
+sleep 5
+check "drop-in still there, agent stopped" "$(grants)" "1"
+check "alice's sudo past the deadline" "$(sudo_id)" "refused"
+inside systemctl start postured
+wait_for 30 sh -c "[ \"\$(nsenter -t $P -a sh -c 'ls /etc/sudoers.d | grep -c ^posture-grant-')\" = 0 ]"
+check "drop-in removed on start" "$(grants)" "0"
+wait_for 30 sh -c "nsenter -t $P -a posturectl status | grep -q '^verdict  *compliant'"
+inside runuser -u alice -- posturectl access request --grant sudo-id --for 1h --reason "e2e: long" >/dev/null 2>&1
+check "alice's sudo under a new grant" "$(sudo_id)" "0"
 
 step "this host as an SSH target: the packaged sshd drop-in, enabled by the operator"
 inside sed -i 's|^  # revokedKeysFile: .*|  revokedKeysFile: /var/lib/posture/revoked-keys.krl|' /etc/posture/agent.yaml
