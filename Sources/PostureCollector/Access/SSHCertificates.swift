@@ -35,15 +35,8 @@ extension CollectorCore {
                 request.grant, user: request.user, groups: request.groups, deviceLabels: entry.labels,
                 verdict: verdict, requested: requested, now: now)
         } catch let refusal as AccessRefusal {
-            try await store.recordAccessEvent(event("ssh-certificate-refused", refusal.description))
-            logger.warning(
-                "SSH certificate refused to \(request.user) (grant \(request.grant)): \(refusal)",
-                metadata: [
-                    "posture.code": "access_refused", "posture.device": "\(deviceID)",
-                    "posture.user": "\(request.user)",
-                    "posture.grant": "\(request.grant)", "posture.reason": "\(refusal.code.rawValue)",
-                ])
-            throw AttestationRefusal(.accessRefused, refusal.description)
+            throw try await refuse(
+                refusal, what: "SSH certificate", event: event("ssh-certificate-refused", refusal.description))
         }
         let validAfter = UInt64(now.timeIntervalSince1970)
         let validBefore = UInt64(decision.until.timeIntervalSince1970)
@@ -80,6 +73,20 @@ extension CollectorCore {
         let krl = try SSHKeyRevocationList(
             version: 0, generatedAt: 0, comment: "posture-collector", ca: sshCA.publicKeyBlob, revokedSerials: serials)
         return (krl.bytes, SSHKeyRevocationList.tag(of: krl.bytes))
+    }
+
+    /// A refused request for access: audited as `event`, logged as `access_refused` with the reason's code,
+    /// and answered 403 with the reason.
+    func refuse(_ refusal: AccessRefusal, what: String, event: AccessEvent) async throws -> AttestationRefusal {
+        try await store.recordAccessEvent(event)
+        logger.warning(
+            "\(what) refused to \(event.user) (grant \(event.grant)): \(refusal)",
+            metadata: [
+                "posture.code": "access_refused", "posture.device": "\(event.deviceID)",
+                "posture.user": "\(event.user)",
+                "posture.grant": "\(event.grant)", "posture.reason": "\(refusal.code.rawValue)",
+            ])
+        return AttestationRefusal(.accessRefused, refusal.description)
     }
 
     private static func publicKey(_ line: String) throws(AccessRefusal) -> SSHPublicKey {

@@ -21,20 +21,6 @@ extension CollectorCore {
     func requestSudo(_ request: SudoGrantRequest, deviceID: String, now: Date = Date()) async throws
         -> SudoGrantState
     {
-        let refused = { (refusal: AccessRefusal) async throws -> AttestationRefusal in
-            try await self.store.recordAccessEvent(
-                AccessEvent(
-                    at: now, deviceID: deviceID, user: request.user, grant: request.grant, event: "sudo-refused",
-                    actor: "device:\(deviceID)", detail: refusal.description))
-            self.logger.warning(
-                "sudo refused to \(request.user) (grant \(request.grant)): \(refusal)",
-                metadata: [
-                    "posture.code": "access_refused", "posture.device": "\(deviceID)",
-                    "posture.user": "\(request.user)", "posture.grant": "\(request.grant)",
-                    "posture.reason": "\(refusal.code.rawValue)",
-                ])
-            return AttestationRefusal(.accessRefused, refusal.description)
-        }
         let decision: (grant: AccessGrant, commands: [String], lifetime: Duration)
         let reason: String
         do {
@@ -56,7 +42,11 @@ extension CollectorCore {
                     "this device has \(pending.count) sudo requests waiting for an operator; wait for a decision")
             }
         } catch let refusal as AccessRefusal {
-            throw try await refused(refusal)
+            throw try await refuse(
+                refusal, what: "sudo",
+                event: AccessEvent(
+                    at: now, deviceID: deviceID, user: request.user, grant: request.grant, event: "sudo-refused",
+                    actor: "device:\(deviceID)", detail: refusal.description))
         }
         let auto = decision.grant.approval == .auto
         let seconds = Int(decision.lifetime.seconds.rounded(.down))
