@@ -160,6 +160,17 @@ import Testing
         let nobody = try operatorCommand(["grants", "--user", "nobody-else", "--format", "json"])
         #expect(nobody.status == 0 && !nobody.stdout.contains("\"user\""), "\(nobody.stdout)")
 
+        // Quarantined and released at once: the grant stays ended, though the agent may look only after the
+        // release (the collector revoked it when the verdict changed, not when the agent next asked).
+        try collector.command(["devices", "quarantine", deviceID, "--reason", "blip", "--by", "erin"])
+        try collector.command(["devices", "release", deviceID, "--reason", "blip", "--by", "erin"])
+        Thread.sleep(forTimeInterval: 4)
+        #expect(dropIns().isEmpty, "\(dropIns())")
+        let afterBlip = try bob.run([posturectl, "access", "status", "--socket", socket]).stdout
+        #expect(afterBlip.split(separator: "\n").filter { $0.contains("revoked") }.count == 2, "\(afterBlip)")
+        #expect(try request("sudo-id", for: "10m").status == 0)
+        #expect(dropIns().count == 1)
+
         // The device turns non-compliant: the drop-in goes within seconds, and the grant is revoked.
         let quarantined = Date()
         try collector.command(["devices", "quarantine", deviceID, "--reason", "incident 9", "--by", "erin"])

@@ -22,6 +22,7 @@ extension CollectorCore {
                 at: now, deviceID: deviceID, user: request.user, grant: request.grant, event: name,
                 actor: "device:\(deviceID)", detail: detail)
         }
+        try await checkAccessRate(deviceID, now: now)
         let key: SSHPublicKey
         let decision: (grant: AccessGrant, principals: [String], until: Date)
         do {
@@ -73,6 +74,28 @@ extension CollectorCore {
         let krl = try SSHKeyRevocationList(
             version: 0, generatedAt: 0, comment: "posture-collector", ca: sshCA.publicKeyBlob, revokedSerials: serials)
         return (krl.bytes, SSHKeyRevocationList.tag(of: krl.bytes))
+    }
+
+    /// At most this many access events (grants and refusals, SSH and sudo) per device in an hour: a device,
+    /// or a local user on it asking in a loop, cannot fill the store or the audit trail. Past it a request is
+    /// refused before anything is stored.
+    static let maxAccessEventsPerHour = 240
+
+    /// The refusal of a request when the device's access events of the last hour (`recent`, newest first)
+    /// reach `maxAccessEventsPerHour`.
+    static func rateRefusal(_ recent: [AccessEvent], now: Date) -> AttestationRefusal? {
+        let lastHour = recent.prefix(maxAccessEventsPerHour).filter { now.timeIntervalSince($0.at) < 3600 }
+        guard lastHour.count >= maxAccessEventsPerHour else { return nil }
+        return AttestationRefusal(
+            .accessRefused,
+            "\(AccessRefusal.Code.badRequest.rawValue): this device made \(lastHour.count) access requests within the hour, the most it may; ask again later"
+        )
+    }
+
+    /// Checks `rateRefusal` against the store; throws it (not recorded: that is the point).
+    func checkAccessRate(_ deviceID: String, now: Date) async throws {
+        let recent = try await store.accessEvents(deviceID: deviceID, limit: Self.maxAccessEventsPerHour)
+        if let refusal = Self.rateRefusal(recent, now: now) { throw refusal }
     }
 
     /// A refused request for access: audited as `event`, logged as `access_refused` with the reason's code,

@@ -21,6 +21,7 @@ extension CollectorCore {
     func requestSudo(_ request: SudoGrantRequest, deviceID: String, now: Date = Date()) async throws
         -> SudoGrantState
     {
+        try await checkAccessRate(deviceID, now: now)
         let decision: (grant: AccessGrant, commands: [String], lifetime: Duration)
         let reason: String
         do {
@@ -149,5 +150,34 @@ extension CollectorCore {
         guard reason.count <= 500, !reason.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
         else { throw AccessRefusal(.badRequest, "the reason must be one line of at most 500 characters") }
         return reason
+    }
+}
+
+extension VerdictService {
+    /// Revokes the device's active sudo grants: it is no longer compliant.
+    func endSudoGrants(_ id: String, status: ComplianceStatus, now: Date) async {
+        do {
+            let active = try await store.accessGrants(deviceID: id, limit: 200).filter {
+                $0.kind == "sudo" && $0.status == "active"
+            }
+            for grant in active {
+                let why = "the device turned \(status.rawValue)"
+                guard
+                    try await store.transitionGrant(
+                        id: grant.id, from: "active", to: "revoked", validFrom: nil, validUntil: nil,
+                        event: AccessEvent(
+                            at: now, deviceID: id, user: grant.user, grant: grant.grant, event: "sudo-revoked",
+                            actor: "collector", detail: why))
+                else { continue }
+                logger.notice(
+                    "sudo \(grant.id) of \(grant.user) (grant \(grant.grant)) ended: \(why)",
+                    metadata: [
+                        "posture.event": "sudo-revoked", "posture.device": "\(id)", "posture.user": "\(grant.user)",
+                        "posture.grant": "\(grant.grant)", "posture.id": "\(grant.id)",
+                    ])
+            }
+        } catch {
+            logger.error("cannot end the sudo grants of \(id) (the agent ends them itself): \(error)")
+        }
     }
 }

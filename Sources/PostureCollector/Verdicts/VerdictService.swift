@@ -388,6 +388,11 @@ actor VerdictService {
         if signNow { sign(id, now: now) } else { entries[id]?.signed = nil }
         wakeAll(id)
         if !pending.save.outbox.isEmpty { await transmitter?.wake() }
+        // Time-bound sudo ends with compliance, in the store at once: a release before the agent next
+        // looks must not bring the grant back. (At start the device's next look ends it: no query per device.)
+        if previous?.status == .compliant, verdict.status != .compliant {
+            if case .start = pending.cause {} else { await endSudoGrants(id, status: verdict.status, now: now) }
+        }
         if previous?.status != verdict.status {
             logger.notice(
                 "verdict \(previous?.status.rawValue ?? "none") -> \(verdict.status.rawValue)",
