@@ -70,6 +70,8 @@ public actor Agent: Service {
     /// Ask the collector for this device's sudo grants at the next refresh: a request waits for an
     /// operator, or a drop-in was just removed here (so the collector records why).
     var sudoFollow = false
+    /// Counts sudo drop-in removals: a reconcile that began before one installs nothing from its (older) list.
+    var sudoGeneration = 0
     var verifier: VerdictVerifier?
     /// When the keys were last fetched because a verdict named an unknown key: at most once a minute.
     var keysFetchedAt: Date?

@@ -75,7 +75,8 @@ public protocol AccessStore: Sendable {
     func recordAccessEvent(_ event: AccessEvent) async throws
     /// Newest first; nil device: the fleet's; nil user: every user's.
     func accessGrants(deviceID: String?, user: String?, limit: Int) async throws -> [AccessGrantRecord]
-    func accessEvents(deviceID: String?, limit: Int) async throws -> [AccessEvent]
+    /// Newest first; nil device: the fleet's; nil user: every user's.
+    func accessEvents(deviceID: String?, user: String?, limit: Int) async throws -> [AccessEvent]
     /// Revokes an active grant, recording who and why in the same transaction; false when no active
     /// grant has this id.
     func revokeGrant(id: Int64, actor: String, reason: String, at: Date) async throws -> Bool
@@ -94,5 +95,9 @@ public protocol AccessStore: Sendable {
 extension AccessStore {
     public func accessGrants(deviceID: String?, limit: Int) async throws -> [AccessGrantRecord] {
         try await accessGrants(deviceID: deviceID, user: nil, limit: limit)
+    }
+
+    public func accessEvents(deviceID: String?, limit: Int) async throws -> [AccessEvent] {
+        try await accessEvents(deviceID: deviceID, user: nil, limit: limit)
     }
 }

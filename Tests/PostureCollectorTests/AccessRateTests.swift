@@ -17,13 +17,16 @@ import Testing
         }
     }
 
-    @Test func theHoursEventsUpToTheLimitPassAndAtItAreRefused() {
+    @Test func aUsersEventsOfTheHourUpToTheLimitPassAndAtItAreRefused() {
         let limit = CollectorCore.maxAccessEventsPerHour
-        #expect(CollectorCore.rateRefusal(events(limit - 1, every: 1), now: now) == nil)
-        let refusal = CollectorCore.rateRefusal(events(limit, every: 1), now: now)
+        #expect(CollectorCore.rateRefusal(events(limit - 1, every: 1), user: "bob", now: now) == nil)
+        let refusal = CollectorCore.rateRefusal(events(limit, every: 1), user: "bob", now: now)
         #expect(refusal?.code == .accessRefused)
-        #expect(refusal?.message.hasPrefix("bad-request: this device made \(limit) access requests") == true)
+        #expect(refusal?.message.hasPrefix("bad-request: bob made \(limit) access requests") == true)
+        // Another user of the device is not held back by bob's loop.
+        #expect(CollectorCore.rateRefusal(events(limit, every: 1), user: "alice", now: now) == nil)
         // Spread over more than an hour: the oldest no longer count.
-        #expect(CollectorCore.rateRefusal(events(limit, every: 3600.0 / Double(limit - 1) + 1), now: now) == nil)
+        let spread = events(limit, every: 3600.0 / Double(limit - 1) + 1)
+        #expect(CollectorCore.rateRefusal(spread, user: "bob", now: now) == nil)
     }
 }

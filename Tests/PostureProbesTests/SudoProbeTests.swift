@@ -68,6 +68,21 @@ import Testing
         #expect(!facts.files.contains { $0.hasSuffix("ignored.conf") || $0.hasSuffix("~") })
     }
 
+    @Test func linesContinueAsSudoContinuesThem() throws {
+        let root = try tree(
+            "sudo-lines",
+            [
+                "/etc/passwd": "alice:x:1000:1000::/home/alice:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n",
+                "/etc/group": "",
+                // A comment ending in `\` does not swallow the next line; `\` before blanks continues one;
+                // CRLF line ends are read as sudo reads them.
+                "/etc/sudoers": "# note \\\nalice ALL=(ALL) ALL\r\ncarol, \\  \n  bob ALL=(ALL) ALL\r\n",
+            ])
+        let facts = try #require(SudoProbe().collect(in: ProbeContext(root: root, now: Date())).value)
+        #expect(facts.standingUsers == ["alice", "bob", "carol"])
+        #expect(facts.rules.map(\.at) == ["/etc/sudoers:2", "/etc/sudoers:3"])
+    }
+
     @Test func noSudoersIsNoStandingSudoAndAnIncludeLoopIsAnError() throws {
         let none = try tree("sudo-none", ["/etc/passwd": "root:x:0:0::/root:/bin/sh\n"])
         let facts = try #require(SudoProbe().collect(in: ProbeContext(root: none, now: Date())).value)

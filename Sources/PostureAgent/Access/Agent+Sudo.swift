@@ -80,6 +80,8 @@ extension Agent {
     func reconcileSudo() async -> [SudoGrantState]? {
         guard let dropIns = sudoDropIns else { return nil }
         removeExpiredSudo(dropIns)
+        // A removal while this reconcile waits (for the collector, for visudo) wins over its list.
+        let generation = sudoGeneration
         let states: [SudoGrantState]
         switch await client.getJSON("/v1/access/sudo", answer: [SudoGrantState].self) {
         case .accepted(let answer): states = answer
@@ -97,8 +99,13 @@ extension Agent {
                 logger.warning("sudo grant \(grant.id) is for \(grant.user), who is not a user here; not installed")
                 continue
             }
+            guard sudoMayInstall(since: generation) else { break }
             do {
                 let dropIn = try await dropIns.install(grant, uid: uid)
+                guard sudoMayInstall(since: generation) else {
+                    removeSudo(dropIn, dropIns, why: "the device turned non-compliant while it was installed")
+                    break
+                }
                 logger.notice(
                     "sudo for \(grant.user) (grant \(grant.grant), id \(grant.id)) until \(grant.validUntil.map { "\($0)" } ?? "-"): \(dropIn.path)",
                     metadata: [
@@ -118,8 +125,14 @@ extension Agent {
         return states
     }
 
+    /// Nothing was removed since `generation`, and the verdict this agent holds is compliant.
+    private func sudoMayInstall(since generation: Int) -> Bool {
+        sudoGeneration == generation && (verdict?.status ?? .compliant) == .compliant
+    }
+
     /// Every drop-in goes: the device is not compliant (`learned`), whatever the collector says later.
     func dropSudoGrants(why: String) {
+        sudoGeneration += 1
         guard let dropIns = sudoDropIns else { return }
         for dropIn in dropIns.installed() { removeSudo(dropIn, dropIns, why: why) }
     }
@@ -134,6 +147,7 @@ extension Agent {
     private func removeSudo(_ dropIn: SudoersDropIns.Installed, _ dropIns: SudoersDropIns, why: String) {
         do {
             try dropIns.remove(dropIn)
+            sudoGeneration += 1
             sudoFollow = true
             logger.notice(
                 "sudo grant \(dropIn.id) removed: \(why)",

@@ -22,7 +22,7 @@ extension CollectorCore {
                 at: now, deviceID: deviceID, user: request.user, grant: request.grant, event: name,
                 actor: "device:\(deviceID)", detail: detail)
         }
-        try await checkAccessRate(deviceID, now: now)
+        try await checkAccessRate(deviceID, user: request.user, now: now)
         let key: SSHPublicKey
         let decision: (grant: AccessGrant, principals: [String], until: Date)
         do {
@@ -76,26 +76,26 @@ extension CollectorCore {
         return (krl.bytes, SSHKeyRevocationList.tag(of: krl.bytes))
     }
 
-    /// At most this many access events (grants and refusals, SSH and sudo) per device in an hour: a device,
-    /// or a local user on it asking in a loop, cannot fill the store or the audit trail. Past it a request is
-    /// refused before anything is stored.
+    /// At most this many access events (grants and refusals, SSH and sudo) per local user of a device in an
+    /// hour: a user asking in a loop cannot fill the store or the audit trail, nor use up other users' share.
+    /// Past it their requests are refused before anything is stored.
     static let maxAccessEventsPerHour = 240
 
-    /// The refusal of a request when the device's access events of the last hour (`recent`, newest first)
-    /// reach `maxAccessEventsPerHour`.
-    static func rateRefusal(_ recent: [AccessEvent], now: Date) -> AttestationRefusal? {
-        let lastHour = recent.prefix(maxAccessEventsPerHour).filter { now.timeIntervalSince($0.at) < 3600 }
+    /// The refusal of `user`'s request when their access events of the last hour on the device (from
+    /// `recent`, the device's newest first) reach `maxAccessEventsPerHour`.
+    static func rateRefusal(_ recent: [AccessEvent], user: String, now: Date) -> AttestationRefusal? {
+        let lastHour = recent.filter { $0.user == user && now.timeIntervalSince($0.at) < 3600 }
         guard lastHour.count >= maxAccessEventsPerHour else { return nil }
         return AttestationRefusal(
             .accessRefused,
-            "\(AccessRefusal.Code.badRequest.rawValue): this device made \(lastHour.count) access requests within the hour, the most it may; ask again later"
+            "\(AccessRefusal.Code.badRequest.rawValue): \(user) made \(lastHour.count) access requests on this device within the hour, the most a user may; ask again later"
         )
     }
 
     /// Checks `rateRefusal` against the store; throws it (not recorded: that is the point).
-    func checkAccessRate(_ deviceID: String, now: Date) async throws {
-        let recent = try await store.accessEvents(deviceID: deviceID, limit: Self.maxAccessEventsPerHour)
-        if let refusal = Self.rateRefusal(recent, now: now) { throw refusal }
+    func checkAccessRate(_ deviceID: String, user: String, now: Date) async throws {
+        let recent = try await store.accessEvents(deviceID: deviceID, user: user, limit: Self.maxAccessEventsPerHour)
+        if let refusal = Self.rateRefusal(recent, user: user, now: now) { throw refusal }
     }
 
     /// A refused request for access: audited as `event`, logged as `access_refused` with the reason's code,

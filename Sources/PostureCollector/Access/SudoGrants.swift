@@ -21,7 +21,7 @@ extension CollectorCore {
     func requestSudo(_ request: SudoGrantRequest, deviceID: String, now: Date = Date()) async throws
         -> SudoGrantState
     {
-        try await checkAccessRate(deviceID, now: now)
+        try await checkAccessRate(deviceID, user: request.user, now: now)
         let decision: (grant: AccessGrant, commands: [String], lifetime: Duration)
         let reason: String
         do {

@@ -1,5 +1,6 @@
 import PostureModel
 import PostureStore
+import PostureVerdict
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -79,12 +80,23 @@ extension FleetOperations {
             guard let verdict = entry?.verdict else {
                 throw AttestationRefusal(.conflict, "the collector has no verdict for device \(record.deviceID)")
             }
+            guard now.timeIntervalSince(state.requestedAt) < CollectorCore.sudoApprovalWindow else {
+                throw AttestationRefusal(
+                    .conflict, "sudo request \(id) is older than 24 hours: it lapsed; the user asks again")
+            }
+            let grant: AccessGrant
             do {
-                _ = try policy.sudoApproval(record.grant, verdict: verdict)
+                grant = try policy.sudoApproval(record.grant, verdict: verdict)
             } catch {
                 throw AttestationRefusal(.conflict, "cannot approve sudo request \(id): \(error)")
             }
-            until = now.addingTimeInterval(Double(state.seconds))
+            // What is approved is what the policy gives now: a grant narrowed since the request is asked again.
+            guard grant.sudoCommands == state.commands else {
+                throw AttestationRefusal(
+                    .conflict,
+                    "grant \(record.grant)'s commands changed since sudo request \(id) was made; the user asks again")
+            }
+            until = now.addingTimeInterval(min(Double(state.seconds), grant.maxDuration.seconds))
         }
         let event = approve ? "sudo-approved" : "sudo-denied"
         guard

@@ -1,6 +1,12 @@
 import PostureLinux
 import PostureModel
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+private typealias GroupEntry = group
+
 /// Standing sudo: the user specifications of `/etc/sudoers` and what it includes, as sudo reads them,
 /// with the users each one names resolved from the local user database. Posture's own drop-ins
 /// (`posture-grant-ID-DEADLINE`, whose rules carry `NOTAFTER`) are counted apart.
@@ -46,10 +52,14 @@ struct SudoersReader {
         let text = try root.readText(path, limit: 1 << 20)
         var logical = ""
         var startLine = 0
-        for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // "\r\n" is one Character: split on it too.
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        for (number, raw) in lines.enumerated() {
             if logical.isEmpty { startLine = number + 1 }
-            if raw.hasSuffix("\\") {
-                logical += raw.dropLast() + " "
+            // sudo continues a line at a `\` before blanks too, but never a comment.
+            let content = raw.trimmingWhitespace()
+            if content.hasSuffix("\\") && !(logical.isEmpty && Self.isComment(content)) {
+                logical += content.dropLast() + " "
                 continue
             }
             logical += raw
@@ -78,8 +88,7 @@ struct SudoersReader {
             return
         default: break
         }
-        // A comment, unless `#` starts a uid (`#1001 ALL=...`).
-        if line.hasPrefix("#"), !(line.dropFirst().first?.isNumber ?? false) { return }
+        if Self.isComment(line) { return }
         if word.hasPrefix("Defaults") || ["Host_Alias", "Runas_Alias", "Cmnd_Alias", "Cmd_Alias"].contains(word) {
             return
         }
@@ -130,6 +139,10 @@ struct SudoersReader {
                 let group = entry.hasPrefix("%:") ? String(entry.dropFirst(2)) : String(entry.dropFirst())
                 if let members = accounts.members(ofGroup: group) {
                     users.formUnion(members)
+                } else if let members = accounts.directoryMembers(ofGroup: group) {
+                    // On the live host, the user database (LDAP, SSSD) knows it; unknown there too, it does
+                    // not exist and its rule grants nobody (Ubuntu's `%admin`).
+                    users.formUnion(members)
                 } else {
                     users.insert(entry)
                 }
@@ -154,6 +167,11 @@ struct SudoersReader {
             result.append(character)
         }
         return result
+    }
+
+    /// A comment: `#`, unless it starts a uid (`#1001 ALL=...`) or an include directive (handled first).
+    static func isComment(_ line: Substring) -> Bool {
+        line.hasPrefix("#") && !(line.dropFirst().first?.isNumber ?? false) && !line.hasPrefix("#include")
     }
 
     /// A comma-separated list, each entry trimmed (quotes kept: sudoers allows `"%domain users"`).
@@ -184,8 +202,11 @@ struct SudoersReader {
 struct LocalAccounts {
     let passwd: [[Substring]]
     let group: [[Substring]]
+    /// Whether the user database may be asked (the root is this host's).
+    let live: Bool
 
     init(root: HostRoot) {
+        live = root.isLiveHost
         func table(_ path: String) -> [[Substring]] {
             ((try? root.readText(path, limit: 16 << 20)) ?? "").split(separator: "\n").map {
                 $0.split(separator: ":", omittingEmptySubsequences: false)
@@ -197,6 +218,23 @@ struct LocalAccounts {
 
     func name(uid: Int) -> String? {
         passwd.first { $0.count > 2 && Int($0[2]) == uid }.map { String($0[0]) }
+    }
+
+    /// The group's supplementary members from the system's user database (NSS), empty when it has no such
+    /// group; nil when the root is not this host's, whose database is not the root's.
+    func directoryMembers(ofGroup name: String) -> [String]? {
+        guard live else { return nil }
+        var entry = GroupEntry()
+        var found: UnsafeMutablePointer<GroupEntry>?
+        var buffer = [CChar](repeating: 0, count: 64 << 10)
+        guard getgrnam_r(name, &entry, &buffer, buffer.count, &found) == 0, found != nil else { return [] }
+        var members: [String] = []
+        var cursor = entry.gr_mem
+        while let member = cursor?.pointee, members.count < 4096 {
+            members.append(String(cString: member))
+            cursor = cursor?.advanced(by: 1)
+        }
+        return members
     }
 
     /// Supplementary members and users whose primary group it is; nil when the group is not in /etc/group.

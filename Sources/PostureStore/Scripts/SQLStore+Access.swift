@@ -39,22 +39,27 @@ extension SQLStore: AccessStore {
 
     public func accessGrants(deviceID: String?, user: String?, limit: Int) async throws -> [AccessGrantRecord] {
         try await read { db in
-            var conditions: [String] = []
-            var arguments: [any SQLBindable] = []
-            if let deviceID {
-                conditions.append("device_id = ?")
-                arguments.append(deviceID)
-            }
-            if let user {
-                conditions.append("user_name = ?")
-                arguments.append(user)
-            }
-            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            let (filter, arguments) = Self.accessFilter(deviceID: deviceID, user: user)
             return try db.rows(
                 "SELECT * FROM access_grants \(filter) ORDER BY id DESC LIMIT ?", arguments + [limit]
             ).map(
                 Self.grantRecord)
         }
+    }
+
+    /// `WHERE` on device and user, each when given.
+    static func accessFilter(deviceID: String?, user: String?) -> (String, [any SQLBindable]) {
+        var conditions: [String] = []
+        var arguments: [any SQLBindable] = []
+        if let deviceID {
+            conditions.append("device_id = ?")
+            arguments.append(deviceID)
+        }
+        if let user {
+            conditions.append("user_name = ?")
+            arguments.append(user)
+        }
+        return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), arguments)
     }
 
     public func accessGrant(id: Int64) async throws -> AccessGrantRecord? {
@@ -86,11 +91,12 @@ extension SQLStore: AccessStore {
             validUntil: try row.optionalDate("valid_until"), detail: try row.text("detail"))
     }
 
-    public func accessEvents(deviceID: String?, limit: Int) async throws -> [AccessEvent] {
+    public func accessEvents(deviceID: String?, user: String?, limit: Int) async throws -> [AccessEvent] {
         try await read { db in
-            let filter = deviceID == nil ? "" : "WHERE device_id = ?"
-            let arguments: [any SQLBindable] = deviceID.map { [$0, limit] } ?? [limit]
-            return try db.rows("SELECT * FROM access_events \(filter) ORDER BY id DESC LIMIT ?", arguments).map { row in
+            let (filter, arguments) = Self.accessFilter(deviceID: deviceID, user: user)
+            return try db.rows(
+                "SELECT * FROM access_events \(filter) ORDER BY id DESC LIMIT ?", arguments + [limit]
+            ).map { row in
                 AccessEvent(
                     at: try row.date("at"), deviceID: try row.text("device_id"), user: try row.text("user_name"),
                     grant: try row.text("grant_name"), grantID: try row.optionalInt64("grant_id"),
