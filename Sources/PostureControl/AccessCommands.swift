@@ -101,8 +101,8 @@ enum AccessSocketPath {
     static let shipped = "/run/postured/access.sock"
 }
 
-/// One exchange with the local agent: the request line out, its answer in.
-func ask(_ request: LocalSudoRequest, _ socket: String) throws -> LocalAccessAnswer {
+/// One exchange with the local agent: the request line out, its answer in (its error thrown as a failure).
+func ask(_ request: some Encodable, _ socket: String) throws -> LocalAccessAnswer {
     let bytes: [UInt8]
     do {
         bytes = try LocalExchange.ask(socket: socket, request: Array(try PostureReport.wireEncoder().encode(request)))

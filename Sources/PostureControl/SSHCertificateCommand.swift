@@ -62,17 +62,7 @@ public struct SSHCommands: AsyncParsableCommand {
                 with: FileManager.default.fileExists(atPath: privatePath) ? privatePath : publicPath)
             let request = LocalSSHRequest(
                 grant: grant, publicKey: keyLine, duration: duration, signedAt: signedAt, signature: signature)
-            let bytes: [UInt8]
-            do {
-                bytes = try LocalExchange.ask(
-                    socket: socket, request: Array(try PostureReport.wireEncoder().encode(request)))
-            } catch {
-                throw failure(
-                    "cannot reach the agent on \(socket): \(error) (is postured running, with access.socket set in /etc/posture/agent.yaml?)"
-                )
-            }
-            guard let answer = try? PostureReport.wireDecoder().decode(LocalAccessAnswer.self, from: Data(bytes))
-            else { throw failure("the agent's answer is not understood (update postured and posturectl together)") }
+            let answer = try ask(request, socket)
             guard let issued = answer.issued else { throw failure(answer.error ?? "refused") }
             let certificatePath = privatePath + "-cert.pub"
             do {
@@ -101,12 +91,6 @@ public struct SSHCommands: AsyncParsableCommand {
                 throw failure("ssh-keygen -Y sign -f \(keyPath) failed (exit \(status)): the key must be yours")
             }
             return signature
-        }
-
-        private func failure(_ message: String) -> ExitCode {
-            let line = Array("posturectl: \(TextTable.terminalSafe(message))\n".utf8)
-            _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-            return ExitCode(1)
         }
     }
 }
