@@ -104,12 +104,24 @@ let package = Package(
             ]
         ),
 
+        // C: a thin layer over tpm2-tss's ESAPI (dlopen'd: the agent runs without libtss2 or a TPM).
+        .target(name: "CTPM", linkerSettings: [.linkedLibrary("dl")]),
+        // The TPM 2.0: the device key made and used inside it, its blob in the state directory.
+        .target(
+            name: "PostureTPM",
+            dependencies: [
+                "CTPM", "PostureModel", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+
         // The agent: device key, enrollment, signed attestations over mTLS, on-disk spool.
         .target(
             name: "PostureAgent",
             dependencies: [
                 "PostureAgentState", "PostureProbes", "PostureLinux", "PostureModel", "PostureClient", "SystemdNotify",
-                "SystemdJournal", "PostureAccess", "PostureSystem",
+                "SystemdJournal", "PostureAccess", "PostureSystem", "PostureTPM",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

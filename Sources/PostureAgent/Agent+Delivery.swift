@@ -42,7 +42,7 @@ extension Agent {
     /// Schema 2: the envelope signed, the report's parts beside it (a spool written by an earlier
     /// version holds schema 1 compact JWSs, delivered as they are).
     func sign(_ payload: AttestationPayload) throws -> String {
-        try DetachedAttestation.sign(payload, with: key).body
+        try DetachedAttestation.sign(payload, with: key.signer).body
     }
 
     /// Delivers the spool oldest first until it is empty or the collector cannot take more now.

@@ -26,6 +26,8 @@ public struct AgentOptions: Sendable {
     public var journalSource: JournalSource?
     public var enforcement = EnforcementOptions()
     public var access = AccessOptions()
+    /// The TCTI of the TPM holding the device key, when it moved (agent.yaml `tpm`); nil: enrollment's.
+    public var tpm: String?
 
     public init() {}
 }
@@ -50,7 +52,7 @@ public actor Agent: Service {
     let options: AgentOptions
     let logger: Logger
     let spool: Spool
-    let key: SoftwareSigningKey
+    let key: DeviceKey
     /// What enrollment established (read once, at start).
     public nonisolated let enrollment: AgentState.Enrollment
     var client: CollectorClient
@@ -89,8 +91,8 @@ public actor Agent: Service {
         enrollment = try state.requireEnrollment()
         try state.prepare()
         spool = Spool(directory: state.spoolDirectory, capacity: options.spoolCapacity)
-        key = try DeviceKeyFile.loadOrCreate(state.keyPath)
-        (client, certificate) = try Self.makeClient(state: state, enrollment: enrollment)
+        key = try DeviceKey.load(state: state, enrollment: enrollment, tcti: options.tpm)
+        (client, certificate) = try Self.makeClient(state: state, enrollment: enrollment, key: key)
         // Never reuse a sequence number: the spool may hold one the sequence file has not seen yet.
         let spooled = try spool.sequences()
         let spool = self.spool
@@ -122,20 +124,19 @@ public actor Agent: Service {
         (verdicts, verdictUpdates) = AsyncStream.makeStream(of: Verdict.self, bufferingPolicy: .bufferingNewest(16))
     }
 
-    static func makeClient(state: AgentState, enrollment: AgentState.Enrollment) throws -> (
+    static func makeClient(state: AgentState, enrollment: AgentState.Enrollment, key: DeviceKey) throws -> (
         CollectorClient, Certificate
     ) {
         guard let certificatePEM = try state.readText(state.certificatePath),
-            let keyPEM = try state.readText(state.keyPath),
             let caPEM = try state.readText(state.caPath), let certificate = try? Certificate(pemEncoded: certificatePEM)
         else {
             throw AgentError(
                 .notEnrolled,
-                "the state directory \(state.directory) lacks device.crt, device.key or ca.crt; enroll again")
+                "the state directory \(state.directory) lacks device.crt or ca.crt; enroll again")
         }
         let client = try CollectorClient(
-            baseURLs: enrollment.devicesURLs ?? [enrollment.devicesURL], caPEM: caPEM,
-            identity: (certificatePEM, keyPEM))
+            baseURLs: enrollment.devicesURLs ?? [enrollment.devicesURL], trust: .ca(caPEM),
+            certificate: try key.clientCertificate(certificatePEM))
         return (client, certificate)
     }
 
@@ -214,7 +215,7 @@ public actor Agent: Service {
         let half = notBefore.addingTimeInterval(certificate.notValidAfter.timeIntervalSince(notBefore) / 2)
         guard Date() >= half else { return }
         do {
-            let request = RenewalRequest(csr: try DeviceKeyFile.csr(for: key, hostname: currentHostname()))
+            let request = RenewalRequest(csr: try key.csr(hostname: currentHostname()))
             switch await client.postJSON("/v1/renew", request, answer: CertificateGrant.self) {
             case .accepted(let grant):
                 try state.writeText(grant.certificate, state.certificatePath)
@@ -222,7 +223,7 @@ public actor Agent: Service {
                 // Rotated keys or a new CA bundle reach the fleet this way: no re-enrollment.
                 adopt(verdictKeys: grant.verdictKeys, caBundle: grant.caBundle, from: "certificate renewal")
                 let old = client
-                (client, certificate) = try Self.makeClient(state: state, enrollment: enrollment)
+                (client, certificate) = try Self.makeClient(state: state, enrollment: enrollment, key: key)
                 await old.shutdown()
                 logger.notice(
                     "certificate renewed",

@@ -25,6 +25,10 @@ public struct Enroller: Sendable {
     public var trust: CATrust
     public var root: HostRoot
     public var force: Bool
+    /// Where the device key is made: the TPM at /dev/tpmrm0 when there is one, by default.
+    public var placement: DeviceKey.Placement = .auto
+    /// Told why the key is not where `placement` hoped (`auto` on a machine whose TPM cannot hold it).
+    public var notice: @Sendable (String) -> Void = { _ in }
 
     public init(
         state: AgentState, collectorURL: String, token: String, trust: CATrust, root: HostRoot = HostRoot(), force: Bool
@@ -46,7 +50,8 @@ public struct Enroller: Sendable {
         }
         try state.prepare()
         let caPEM = try await trustedCA()
-        let key = try DeviceKeyFile.loadOrCreate(state.keyPath)
+        let (key, keyNotice) = try DeviceKey.create(state: state, placement: placement)
+        if let keyNotice { notice(keyNotice) }
         let machineID: String
         do {
             machineID = try root.readText("/etc/machine-id").trimmingWhitespace()
@@ -55,7 +60,7 @@ public struct Enroller: Sendable {
         }
         let hostname = currentHostname()
         let request = EnrollmentRequest(
-            token: token, csr: try DeviceKeyFile.csr(for: key, hostname: hostname), machineID: machineID,
+            token: token, csr: try key.csr(hostname: hostname), machineID: machineID,
             hostname: hostname)
         let grant: CertificateGrant
         let answer = try await CollectorClient.using(baseURL: collectorURL, caPEM: caPEM) { client in
@@ -76,7 +81,7 @@ public struct Enroller: Sendable {
         let enrollment = AgentState.Enrollment(
             deviceID: grant.deviceID, identity: grant.identity, collectorURL: collectorURL,
             devicesURL: grant.devicesURL, devicesURLs: grant.devicesURLs,
-            enrolledAt: Date())
+            enrolledAt: Date(), tpm: key.tpm?.tcti)
         try state.save(enrollment)
         return enrollment
     }

@@ -9,6 +9,7 @@ public struct AgentError: Error, Sendable, CustomStringConvertible {
         public static let caPinMismatch = Code(rawValue: "ca-pin-mismatch")
         public static let refused = Code(rawValue: "refused")
         public static let usage = Code(rawValue: "usage")
+        public static let tpm = Code(rawValue: "tpm")
     }
 
     public var code: Code

@@ -20,6 +20,8 @@ public struct AgentState: Sendable {
     public init(directory: String) { self.directory = directory }
 
     public var keyPath: String { directory + "/device.key" }
+    /// The device key's blob when the key lives in a TPM (then there is no `device.key`).
+    public var tpmKeyPath: String { directory + "/device.tpmkey" }
     public var certificatePath: String { directory + "/device.crt" }
     public var caPath: String { directory + "/ca.crt" }
     package var enrollmentPath: String { directory + "/enrollment.json" }
@@ -43,10 +45,12 @@ public struct AgentState: Sendable {
         /// Every collector of the fleet, tried in order when one cannot be reached (nil: `devicesURL` alone).
         public var devicesURLs: [String]? = nil
         public var enrolledAt: Date
+        /// The TCTI of the TPM holding the device key (nil: a software key).
+        public var tpm: String? = nil
 
         package init(
             deviceID: String, identity: String, collectorURL: String, devicesURL: String, devicesURLs: [String]?,
-            enrolledAt: Date
+            enrolledAt: Date, tpm: String? = nil
         ) {
             self.deviceID = deviceID
             self.identity = identity
@@ -54,6 +58,7 @@ public struct AgentState: Sendable {
             self.devicesURL = devicesURL
             self.devicesURLs = devicesURLs
             self.enrolledAt = enrolledAt
+            self.tpm = tpm
         }
     }
 
@@ -150,12 +155,17 @@ public enum DeviceKeyFile {
 
     /// A PKCS#10 request for the key, naming the host.
     public static func csr(for key: SoftwareSigningKey, hostname: String) throws -> String {
+        try csr(privateKey: Certificate.PrivateKey(key.privateKey), hostname: hostname)
+    }
+
+    /// The same for any key swift-certificates can sign with (a TPM-resident one).
+    public static func csr(privateKey: Certificate.PrivateKey, hostname: String) throws -> String {
         let request = try CertificateSigningRequest(
             version: .v1,
             subject: try DistinguishedName {
                 CommonName(hostname.isEmpty ? "posture-device" : String(hostname.prefix(64)))
             },
-            privateKey: Certificate.PrivateKey(key.privateKey), attributes: CertificateSigningRequest.Attributes(),
+            privateKey: privateKey, attributes: CertificateSigningRequest.Attributes(),
             signatureAlgorithm: .ecdsaWithSHA256)
         return try request.serializeAsPEM().pemString
     }

@@ -70,7 +70,15 @@ public final class CollectorClient: Sendable {
         try self.init(baseURLs: [baseURL], trust: trust, identity: identity)
     }
 
-    public init(baseURLs: [String], trust: ServerTrust, identity: (certificate: String, key: String)? = nil) throws {
+    public convenience init(
+        baseURLs: [String], trust: ServerTrust, identity: (certificate: String, key: String)? = nil
+    ) throws {
+        try self.init(
+            baseURLs: baseURLs, trust: trust,
+            certificate: try identity.map { try ClientCertificate(certificatePEM: $0.certificate, keyPEM: $0.key) })
+    }
+
+    public init(baseURLs: [String], trust: ServerTrust, certificate identity: ClientCertificate?) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv13
         switch trust {
@@ -79,10 +87,10 @@ public final class CollectorClient: Sendable {
         case .unverifiedForPinning: tls.certificateVerification = .none
         }
         if let identity {
-            tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificate.utf8)).map {
+            tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(identity.certificatePEM.utf8)).map {
                 .certificate($0)
             }
-            tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(identity.key.utf8), format: .pem))
+            tls.privateKey = .privateKey(identity.key)
         }
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         // Reads may wait as long as a verdict long-poll (25 s) and then some.

@@ -9,8 +9,10 @@ struct Enroll: AsyncParsableCommand {
         discussion: """
             Trust the collector with --ca FILE (its CA certificate, copied out of band) or with \
             --ca-fingerprint sha256:HEX (printed by `posture-collector ca fingerprint`): the CA is fetched \
-            and must match the pin, as kubeadm's discovery hash works. The device key is P-256, created \
-            with mode 0600 in the state directory and never leaves it.
+            and must match the pin, as kubeadm's discovery hash works. The device key is P-256. With a \
+            TPM 2.0 (--tpm auto, the default, uses /dev/tpmrm0 when it exists) it is made inside the TPM and \
+            cannot leave it: the state directory holds only device.tpmkey, a blob no other TPM can load. \
+            Without one it is a software key, device.key (mode 0600), and the reports say so.
             """)
 
     @Option(help: ArgumentHelp("The collector's enrollment URL.", valueName: "url")) var collector: String
@@ -21,6 +23,11 @@ struct Enroll: AsyncParsableCommand {
         String?
     @Option(help: ArgumentHelp("State directory.", valueName: "dir")) var stateDir: String = AgentState.defaultDirectory
     @Flag(help: "Enroll again although this state directory is enrolled.") var force = false
+    @Option(
+        help: ArgumentHelp(
+            "Where the device key is made: auto (the TPM at /dev/tpmrm0, else software), off, or a TCTI such as device:/dev/tpmrm0 or swtpm:host=127.0.0.1,port=2321.",
+            valueName: "auto|off|tcti"))
+    var tpm: String = "auto"
     @Option(help: ArgumentHelp("Read /etc/machine-id below this directory (a test tree).", valueName: "dir"))
     var root: String = "/"
 
@@ -45,12 +52,15 @@ struct Enroll: AsyncParsableCommand {
         } else {
             throw ValidationError("give --ca or --ca-fingerprint")
         }
-        let enrollment = try await Enroller(
+        var enroller = Enroller(
             state: AgentState(directory: stateDir), collectorURL: collector, token: token, trust: trust,
-            root: HostRoot(root), force: force
-        ).enroll()
+            root: HostRoot(root), force: force)
+        enroller.placement = DeviceKey.Placement(tpm)
+        enroller.notice = { print("note: \($0)") }
+        let enrollment = try await enroller.enroll()
         print("enrolled \(enrollment.identity)")
         print("device \(enrollment.deviceID)")
         print("attestations go to \(enrollment.devicesURL)")
+        print("device key: \(enrollment.tpm.map { "in the TPM at \($0)" } ?? "software (\(stateDir)/device.key)")")
     }
 }

@@ -58,6 +58,10 @@ struct Run: AsyncParsableCommand {
             "Keep the collector's SSH KRL in this file, for sshd's RevokedKeys (access.revokedKeysFile).",
             valueName: "path"))
     var revokedKeysFile: String?
+    @Option(
+        help: ArgumentHelp(
+            "The TCTI of the TPM holding the device key, if not where enrollment found it (tpm).", valueName: "tcti"))
+    var tpm: String?
     @Option(help: ArgumentHelp("How often the KRL is fetched (access.krlRefresh; default 5s).", valueName: "duration"))
     var krlRefresh: DurationArgument?
     @Option(
@@ -93,6 +97,7 @@ struct Run: AsyncParsableCommand {
         if let krlRefresh { options.access.krlRefresh = krlRefresh.duration }
         if let sudoersDirectory { options.access.sudoersDirectory = sudoersDirectory }
         if let grantRefresh { options.access.grantRefresh = grantRefresh.duration }
+        options.tpm = tpm ?? file.tpm
         let enrollmentConfig = enrollmentConfig ?? file.enrollmentConfig
         let state = AgentState(directory: stateDir)
         // A one-shot run (--count) is a person at a shell: not enrolled is an error, not a wait.

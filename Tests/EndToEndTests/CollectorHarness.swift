@@ -148,7 +148,7 @@ final class CollectorHarness: @unchecked Sendable {
     /// With `through`, it enrolls at that URL (a load balancer in front of this collector and others).
     func enrollAgent(
         _ name: String, caFile: String? = nil, tokenOptions: [String] = [], hostname: String? = nil,
-        through url: String? = nil
+        through url: String? = nil, options: [String] = []
     )
         throws -> (state: String, deviceID: String)
     {
@@ -160,7 +160,7 @@ final class CollectorHarness: @unchecked Sendable {
                 Self.agentBinary, "enroll", "--collector", url ?? enrollmentURL, "--token", try token(tokenOptions),
                 "--state-dir", state,
                 "--root", root,
-            ] + trust
+            ] + trust + options
         ).stdout
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("device ") }) else {
             throw HarnessError("enroll printed no device line: \(output)")

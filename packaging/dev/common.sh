@@ -10,21 +10,24 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # faketime (libfaketime) sets a collector's or an agent's clock wrong and right again in the fault tests;
 # chromium and chromium-driver run the dashboard in a real browser (Selenium, from PyPI with schemathesis,
 # which checks the collector against its OpenAPI document); binutils' nm counts each module's symbols in the
-# built binaries (ModuleGraphTests).
+# built binaries (ModuleGraphTests); libtss2-dev has the tpm2-tss headers the agent's TPM layer is built against
+# (the library itself is loaded at run time, where a TPM is).
 POSTURE_APT_PACKAGES=(
     pkg-config libsystemd-dev libnftables-dev zlib1g-dev
     systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
     jq openssl curl python3-cryptography python3-jwt dbus-daemon python3-dbus python3-gi
     mmdebstrap systemd-container openssh-client faketime
     debhelper dpkg-dev lintian help2man qemu-system-x86 qemu-utils
-    chromium chromium-driver binutils
+    chromium chromium-driver binutils libtss2-dev
 )
 # Only the tests need these: PostgreSQL 15 (the conformance suite starts a throwaway cluster of its own with
 # initdb and pg_ctl; nothing is assumed running) and HAProxy (three collectors behind it in TCP mode).
 # python3-yaml turns openapi.yaml into the served JSON when the test checks the generated code (openapi.sh).
 # openssh-server is the target host that posture-bound SSH certificates log in to (and the KRL refuses);
-# sudo (and its visudo) is what time-bound sudo grants are written for and checked with.
-POSTURE_TEST_APT_PACKAGES=(postgresql haproxy python3-yaml openssh-server sudo)
+# sudo (and its visudo) is what time-bound sudo grants are written for and checked with. swtpm is the TPM 2.0
+# a device key lives in where the machine has none; tpm2-tools and tpm2-openssl (OpenSSL's tpm2 provider) are
+# the independent clients that read what the agent put in it.
+POSTURE_TEST_APT_PACKAGES=(postgresql haproxy python3-yaml openssh-server sudo swtpm swtpm-tools tpm2-tools tpm2-openssl)
 # From PyPI, pinned to the versions the tests were written against.
 POSTURE_PIP_PACKAGES=(selenium==4.51.0 schemathesis==4.32.5)
 

@@ -16,6 +16,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var enrollmentConfig = EnrollmentConfig.defaultPath
     public var enforcement = EnforcementOptions()
     public var access = AccessOptions()
+    /// The TCTI of the TPM holding the device key, when it is not where enrollment found it.
+    public var tpm: String?
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error"]
 
@@ -47,7 +49,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         "enforcement.enforceUnknown", "enforcement.offline", "enforcement.keepVerdictFor",
         "enforcement.nologinPath", "access", "access.socket", "access.revokedKeysFile", "access.trustedUserCAKeysFile",
         "access.krlRefresh",
-        "access.sudoersDirectory", "access.grantRefresh",
+        "access.sudoersDirectory", "access.grantRefresh", "tpm",
     ]
 
     public static func parse(_ text: String, file: String) throws(Refusal) -> AgentConfiguration {
@@ -106,6 +108,9 @@ public struct AgentConfiguration: Sendable, Equatable {
         try reader.text("access.sudoersDirectory", into: &sudoers)
         if !sudoers.isEmpty { configuration.access.sudoersDirectory = sudoers }
         try reader.duration("access.grantRefresh", into: &configuration.access.grantRefresh, within: 1...3600)
+        var tpm = ""
+        try reader.text("tpm", into: &tpm)
+        if !tpm.isEmpty { configuration.tpm = tpm }
         return configuration
     }
 

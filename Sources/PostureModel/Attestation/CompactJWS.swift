@@ -11,6 +11,13 @@ public protocol ES256Signer: Sendable {
     var publicKey: P256.Signing.PublicKey { get }
     /// The raw signature, r‖s (64 bytes), over `data` hashed with SHA-256.
     func sign(_ data: Data) throws -> P256.Signing.ECDSASignature
+    /// The same, waiting off the caller's thread where signing is slow (a TPM: tens of milliseconds), for
+    /// callers on an event loop (the TLS handshake).
+    func signWithoutBlocking(_ data: Data) async throws -> P256.Signing.ECDSASignature
+}
+
+extension ES256Signer {
+    public func signWithoutBlocking(_ data: Data) async throws -> P256.Signing.ECDSASignature { try sign(data) }
 }
 
 /// A P-256 key held in memory (the device key file, a test key).

@@ -1,0 +1,286 @@
+// See include/posture_tpm.h. Types come from the tss2 headers; functions from libtss2-*.so.0 via dlopen,
+// the way systemd loads libtss2 (src/shared/tpm2-util.c), so the package only recommends the library.
+#include "posture_tpm.h"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tss2/tss2_esys.h>
+#include <tss2/tss2_mu.h>
+#include <tss2/tss2_rc.h>
+#include <tss2/tss2_tctildr.h>
+
+static struct {
+    int loaded;
+    char failure[256];
+    __typeof__(Tss2_TctiLdr_Initialize) *tcti_initialize;
+    __typeof__(Tss2_TctiLdr_Finalize) *tcti_finalize;
+    __typeof__(Esys_Initialize) *initialize;
+    __typeof__(Esys_Finalize) *finalize;
+    __typeof__(Esys_Free) *free;
+    __typeof__(Esys_FlushContext) *flush;
+    __typeof__(Esys_CreatePrimary) *create_primary;
+    __typeof__(Esys_Create) *create;
+    __typeof__(Esys_Load) *load;
+    __typeof__(Esys_Sign) *sign;
+    __typeof__(Esys_GetCapability) *get_capability;
+    __typeof__(Tss2_MU_TPM2B_PUBLIC_Marshal) *public_marshal;
+    __typeof__(Tss2_MU_TPM2B_PUBLIC_Unmarshal) *public_unmarshal;
+    __typeof__(Tss2_MU_TPM2B_PRIVATE_Marshal) *private_marshal;
+    __typeof__(Tss2_MU_TPM2B_PRIVATE_Unmarshal) *private_unmarshal;
+    __typeof__(Tss2_RC_Decode) *decode; // optional: libtss2-rc
+} tss;
+
+struct posture_tpm {
+    TSS2_TCTI_CONTEXT *tcti;
+    ESYS_CONTEXT *esys;
+    ESYS_TR key; // the loaded device key, or ESYS_TR_NONE
+};
+
+static void fail(char *err, size_t errlen, const char *format, ...) {
+    if (err == NULL || errlen == 0) return;
+    va_list args;
+    va_start(args, format);
+    vsnprintf(err, errlen, format, args);
+    va_end(args);
+}
+
+static int fail_rc(char *err, size_t errlen, const char *what, TSS2_RC rc) {
+    const char *text = tss.decode != NULL ? tss.decode(rc) : "";
+    fail(err, errlen, "%s failed: 0x%x %s", what, (unsigned)rc, text != NULL ? text : "");
+    return 1;
+}
+
+static void *symbol(void *library, const char *name, int *missing) {
+    void *pointer = dlsym(library, name);
+    if (pointer == NULL) *missing = 1;
+    return pointer;
+}
+
+// Loads the libraries once; 0 when they are all there.
+static int load_tss(char *err, size_t errlen) {
+    if (tss.loaded == 1) return 0;
+    if (tss.loaded == -1) {
+        fail(err, errlen, "%s", tss.failure);
+        return 1;
+    }
+    const char *names[] = {"libtss2-esys.so.0", "libtss2-tctildr.so.0", "libtss2-mu.so.0"};
+    void *libraries[3];
+    for (int i = 0; i < 3; i++) {
+        libraries[i] = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+        if (libraries[i] == NULL) {
+            snprintf(tss.failure, sizeof tss.failure,
+                     "%s is not installed (install libtss2-esys-3.0.2-0, libtss2-tctildr0 and libtss2-mu0): %s",
+                     names[i], dlerror());
+            tss.loaded = -1;
+            fail(err, errlen, "%s", tss.failure);
+            return 1;
+        }
+    }
+    int missing = 0;
+    void *esys = libraries[0], *loader = libraries[1], *mu = libraries[2];
+    tss.initialize = symbol(esys, "Esys_Initialize", &missing);
+    tss.finalize = symbol(esys, "Esys_Finalize", &missing);
+    tss.free = symbol(esys, "Esys_Free", &missing);
+    tss.flush = symbol(esys, "Esys_FlushContext", &missing);
+    tss.create_primary = symbol(esys, "Esys_CreatePrimary", &missing);
+    tss.create = symbol(esys, "Esys_Create", &missing);
+    tss.load = symbol(esys, "Esys_Load", &missing);
+    tss.sign = symbol(esys, "Esys_Sign", &missing);
+    tss.get_capability = symbol(esys, "Esys_GetCapability", &missing);
+    tss.tcti_initialize = symbol(loader, "Tss2_TctiLdr_Initialize", &missing);
+    tss.tcti_finalize = symbol(loader, "Tss2_TctiLdr_Finalize", &missing);
+    tss.public_marshal = symbol(mu, "Tss2_MU_TPM2B_PUBLIC_Marshal", &missing);
+    tss.public_unmarshal = symbol(mu, "Tss2_MU_TPM2B_PUBLIC_Unmarshal", &missing);
+    tss.private_marshal = symbol(mu, "Tss2_MU_TPM2B_PRIVATE_Marshal", &missing);
+    tss.private_unmarshal = symbol(mu, "Tss2_MU_TPM2B_PRIVATE_Unmarshal", &missing);
+    if (missing) {
+        snprintf(tss.failure, sizeof tss.failure, "libtss2 lacks an ESAPI function this agent needs (tpm2-tss >= 3.0)");
+        tss.loaded = -1;
+        fail(err, errlen, "%s", tss.failure);
+        return 1;
+    }
+    void *rc = dlopen("libtss2-rc.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (rc != NULL) tss.decode = (__typeof__(Tss2_RC_Decode) *)dlsym(rc, "Tss2_RC_Decode");
+    tss.loaded = 1;
+    return 0;
+}
+
+int posture_tpm_open(const char *tcti, posture_tpm **out, char *err, size_t errlen) {
+    *out = NULL;
+    if (load_tss(err, errlen) != 0) return 1;
+    posture_tpm *tpm = calloc(1, sizeof *tpm);
+    if (tpm == NULL) {
+        fail(err, errlen, "out of memory");
+        return 1;
+    }
+    tpm->key = ESYS_TR_NONE;
+    TSS2_RC rc = tss.tcti_initialize(tcti, &tpm->tcti);
+    if (rc != TSS2_RC_SUCCESS) {
+        free(tpm);
+        return fail_rc(err, errlen, "opening the TPM (TCTI)", rc);
+    }
+    rc = tss.initialize(&tpm->esys, tpm->tcti, NULL);
+    if (rc != TSS2_RC_SUCCESS) {
+        tss.tcti_finalize(&tpm->tcti);
+        free(tpm);
+        return fail_rc(err, errlen, "Esys_Initialize", rc);
+    }
+    *out = tpm;
+    return 0;
+}
+
+void posture_tpm_close(posture_tpm *tpm) {
+    if (tpm == NULL) return;
+    if (tpm->key != ESYS_TR_NONE) tss.flush(tpm->esys, tpm->key);
+    tss.finalize(&tpm->esys);
+    tss.tcti_finalize(&tpm->tcti);
+    free(tpm);
+}
+
+int posture_tpm_info(posture_tpm *tpm, uint32_t *manufacturer, char vendor[17], uint32_t *firmware1,
+                     uint32_t *firmware2, char *err, size_t errlen) {
+    TPMI_YES_NO more = TPM2_NO;
+    TPMS_CAPABILITY_DATA *data = NULL;
+    TSS2_RC rc = tss.get_capability(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                                    TPM2_PT_FIXED, TPM2_MAX_TPM_PROPERTIES, &more, &data);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "reading the TPM's properties", rc);
+    *manufacturer = 0;
+    *firmware1 = 0;
+    *firmware2 = 0;
+    memset(vendor, 0, 17);
+    TPML_TAGGED_TPM_PROPERTY *list = &data->data.tpmProperties;
+    for (UINT32 i = 0; i < list->count; i++) {
+        TPM2_PT property = list->tpmProperty[i].property;
+        UINT32 value = list->tpmProperty[i].value;
+        if (property == TPM2_PT_MANUFACTURER) *manufacturer = value;
+        if (property == TPM2_PT_FIRMWARE_VERSION_1) *firmware1 = value;
+        if (property == TPM2_PT_FIRMWARE_VERSION_2) *firmware2 = value;
+        if (property >= TPM2_PT_VENDOR_STRING_1 && property <= TPM2_PT_VENDOR_STRING_4) {
+            int at = (int)(property - TPM2_PT_VENDOR_STRING_1) * 4;
+            for (int b = 0; b < 4; b++) vendor[at + b] = (char)((value >> (24 - 8 * b)) & 0xff);
+        }
+    }
+    tss.free(data);
+    return 0;
+}
+
+// The storage root key, as tpm2-openssl creates it (primaryEccTemplate): ECC P-256, AES-128-CFB, NODA.
+static int create_srk(posture_tpm *tpm, ESYS_TR *srk, char *err, size_t errlen) {
+    TPM2B_SENSITIVE_CREATE sensitive = {0};
+    TPM2B_PUBLIC template = {
+        .publicArea = {
+            .type = TPM2_ALG_ECC,
+            .nameAlg = TPM2_ALG_SHA256,
+            .objectAttributes = TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT |
+                                TPMA_OBJECT_NODA | TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
+                                TPMA_OBJECT_SENSITIVEDATAORIGIN,
+            .parameters.eccDetail = {
+                .symmetric = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB},
+                .scheme = {.scheme = TPM2_ALG_NULL},
+                .curveID = TPM2_ECC_NIST_P256,
+                .kdf = {.scheme = TPM2_ALG_NULL},
+            },
+        },
+    };
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION pcrs = {0};
+    TSS2_RC rc = tss.create_primary(tpm->esys, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                    &sensitive, &template, &outside, &pcrs, srk, NULL, NULL, NULL, NULL);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "creating the storage root key (CreatePrimary)", rc);
+    return 0;
+}
+
+int posture_tpm_create_key(posture_tpm *tpm, uint8_t *pub, size_t pubcap, size_t *publen, uint8_t *priv,
+                           size_t privcap, size_t *privlen, char *err, size_t errlen) {
+    ESYS_TR srk = ESYS_TR_NONE;
+    if (create_srk(tpm, &srk, err, errlen) != 0) return 1;
+    TPM2B_SENSITIVE_CREATE sensitive = {0};
+    // Signs only, never leaves this TPM (fixedTPM, fixedParent), made inside it (sensitiveDataOrigin).
+    TPM2B_PUBLIC template = {
+        .publicArea = {
+            .type = TPM2_ALG_ECC,
+            .nameAlg = TPM2_ALG_SHA256,
+            .objectAttributes = TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT | TPMA_OBJECT_NODA |
+                                TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN,
+            .parameters.eccDetail = {
+                .symmetric = {.algorithm = TPM2_ALG_NULL},
+                .scheme = {.scheme = TPM2_ALG_NULL},
+                .curveID = TPM2_ECC_NIST_P256,
+                .kdf = {.scheme = TPM2_ALG_NULL},
+            },
+        },
+    };
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION pcrs = {0};
+    TPM2B_PRIVATE *out_private = NULL;
+    TPM2B_PUBLIC *out_public = NULL;
+    TSS2_RC rc = tss.create(tpm->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive, &template,
+                            &outside, &pcrs, &out_private, &out_public, NULL, NULL, NULL);
+    tss.flush(tpm->esys, srk);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "creating the device key (Create)", rc);
+    *publen = 0;
+    *privlen = 0;
+    rc = tss.public_marshal(out_public, pub, pubcap, publen);
+    if (rc == TSS2_RC_SUCCESS) rc = tss.private_marshal(out_private, priv, privcap, privlen);
+    tss.free(out_private);
+    tss.free(out_public);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "marshalling the device key", rc);
+    return 0;
+}
+
+int posture_tpm_load_key(posture_tpm *tpm, const uint8_t *pub, size_t publen, const uint8_t *priv,
+                         size_t privlen, char *err, size_t errlen) {
+    TPM2B_PUBLIC public_area = {0};
+    TPM2B_PRIVATE private_area = {0};
+    size_t offset = 0;
+    TSS2_RC rc = tss.public_unmarshal(pub, publen, &offset, &public_area);
+    if (rc != TSS2_RC_SUCCESS || offset != publen) {
+        fail(err, errlen, "the key blob's public part is not a TPM2B_PUBLIC");
+        return 1;
+    }
+    offset = 0;
+    rc = tss.private_unmarshal(priv, privlen, &offset, &private_area);
+    if (rc != TSS2_RC_SUCCESS || offset != privlen) {
+        fail(err, errlen, "the key blob's private part is not a TPM2B_PRIVATE");
+        return 1;
+    }
+    ESYS_TR srk = ESYS_TR_NONE;
+    if (create_srk(tpm, &srk, err, errlen) != 0) return 1;
+    ESYS_TR key = ESYS_TR_NONE;
+    rc = tss.load(tpm->esys, srk, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &private_area, &public_area, &key);
+    // Without a resource manager (swtpm) a TPM has three transient slots: keep only the key.
+    tss.flush(tpm->esys, srk);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "loading the device key (Load)", rc);
+    if (tpm->key != ESYS_TR_NONE) tss.flush(tpm->esys, tpm->key);
+    tpm->key = key;
+    return 0;
+}
+
+static void pad32(const TPM2B_ECC_PARAMETER *value, uint8_t out[32]) {
+    memset(out, 0, 32);
+    size_t size = value->size > 32 ? 32 : value->size;
+    memcpy(out + (32 - size), value->buffer + (value->size - size), size);
+}
+
+int posture_tpm_sign(posture_tpm *tpm, const uint8_t digest[32], uint8_t r[32], uint8_t s[32], char *err,
+                     size_t errlen) {
+    if (tpm->key == ESYS_TR_NONE) {
+        fail(err, errlen, "no device key is loaded");
+        return 1;
+    }
+    TPM2B_DIGEST message = {.size = 32};
+    memcpy(message.buffer, digest, 32);
+    TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_ECDSA, .details.ecdsa.hashAlg = TPM2_ALG_SHA256};
+    TPMT_TK_HASHCHECK validation = {.tag = TPM2_ST_HASHCHECK, .hierarchy = TPM2_RH_NULL};
+    TPMT_SIGNATURE *signature = NULL;
+    TSS2_RC rc = tss.sign(tpm->esys, tpm->key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &message, &scheme,
+                          &validation, &signature);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "signing with the device key (Sign)", rc);
+    pad32(&signature->signature.ecdsa.signatureR, r);
+    pad32(&signature->signature.ecdsa.signatureS, s);
+    tss.free(signature);
+    return 0;
+}

@@ -1,0 +1,142 @@
+import CTPM
+import Crypto
+import Dispatch
+
+/// A TPM 2.0 reached through a TCTI (`device:/dev/tpmrm0`, `swtpm:host=…,port=…`). Every command runs on
+/// one serial queue: an ESAPI context is not thread-safe, and a TPM without a resource manager (swtpm)
+/// serves one client at a time. A TPM is slow (tens of milliseconds per command on real hardware), so
+/// callers on an event loop or the cooperative pool use the async forms, which wait off their thread.
+public final class TPM: @unchecked Sendable {
+    // @unchecked: `handle` is only touched on `queue`.
+    private let handle: OpaquePointer
+    private let queue = DispatchQueue(label: "posture.tpm")
+    /// The TCTI it was opened with.
+    public let tcti: String
+
+    /// The kernel's resource manager: what `auto` means where `/dev/tpmrm0` exists.
+    public static let kernelResourceManager = "device:/dev/tpmrm0"
+
+    public init(tcti: String) throws(TPMError) {
+        var opened: OpaquePointer?
+        let message = Self.call { posture_tpm_open(tcti, &opened, $0, $1) }
+        guard let opened, message == nil else {
+            throw TPMError("cannot open the TPM at \(tcti): \(message ?? "unknown error")")
+        }
+        handle = opened
+        self.tcti = tcti
+    }
+
+    deinit { posture_tpm_close(handle) }
+
+    /// What the TPM says it is.
+    public func info() throws(TPMError) -> TPMInfo {
+        try run { handle throws(TPMError) in
+            var manufacturer: UInt32 = 0
+            var firmware1: UInt32 = 0
+            var firmware2: UInt32 = 0
+            var vendor = [CChar](repeating: 0, count: 17)
+            try Self.check {
+                posture_tpm_info(handle, &manufacturer, &vendor, &firmware1, &firmware2, $0, $1)
+            }
+            return TPMInfo(
+                manufacturer: TPMInfo.text(of: manufacturer),
+                vendor: String(decoding: vendor.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                    .trimmingCharacters(),
+                firmwareVersion: "\(firmware1 >> 16).\(firmware1 & 0xffff).\(firmware2 >> 16).\(firmware2 & 0xffff)")
+        }
+    }
+
+    /// A new P-256 signing key made inside the TPM, under its storage root key.
+    public func createKey() throws(TPMError) -> TPMKeyBlob {
+        try run { handle throws(TPMError) in
+            var pub = [UInt8](repeating: 0, count: 1024)
+            var priv = [UInt8](repeating: 0, count: 1024)
+            var pubCount = 0
+            var privCount = 0
+            try Self.check {
+                posture_tpm_create_key(handle, &pub, pub.count, &pubCount, &priv, priv.count, &privCount, $0, $1)
+            }
+            return try TPMKeyBlob(public: Array(pub.prefix(pubCount)), private: Array(priv.prefix(privCount)))
+        }
+    }
+
+    /// Loads `blob` as the key `sign` uses. Fails on any TPM but the one that made it.
+    public func load(_ blob: TPMKeyBlob) throws(TPMError) {
+        try run { handle throws(TPMError) in
+            try Self.check {
+                posture_tpm_load_key(handle, blob.public, blob.public.count, blob.private, blob.private.count, $0, $1)
+            }
+        }
+    }
+
+    /// Signs a SHA-256 digest with the loaded key, on the caller's thread (it waits its turn).
+    public func sign(digest: SHA256.Digest) throws(TPMError) -> P256.Signing.ECDSASignature {
+        try run { handle throws(TPMError) in try Self.sign(handle, digest) }
+    }
+
+    /// Signs a SHA-256 digest with the loaded key without holding the caller's thread.
+    public func signWithoutBlocking(digest: SHA256.Digest) async throws -> P256.Signing.ECDSASignature {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                continuation.resume(with: Result { () throws(TPMError) in try Self.sign(self.handle, digest) })
+            }
+        }
+    }
+
+    private static func sign(_ handle: OpaquePointer, _ digest: SHA256.Digest) throws(TPMError)
+        -> P256.Signing.ECDSASignature
+    {
+        var r = [UInt8](repeating: 0, count: 32)
+        var s = [UInt8](repeating: 0, count: 32)
+        let bytes = Array(digest)
+        try check { posture_tpm_sign(handle, bytes, &r, &s, $0, $1) }
+        do {
+            return try P256.Signing.ECDSASignature(rawRepresentation: r + s)
+        } catch {
+            throw TPMError("the TPM returned a malformed signature")
+        }
+    }
+
+    private func run<T>(_ body: (OpaquePointer) throws(TPMError) -> T) throws(TPMError) -> T {
+        let result = queue.sync { Result { () throws(TPMError) in try body(self.handle) } }
+        return try result.get()
+    }
+
+    /// Runs a shim call with an error buffer; nil when it succeeded.
+    private static func call(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: 512)
+        let status = body(&buffer, buffer.count)
+        guard status != 0 else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private static func check(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) throws(TPMError) {
+        if let message = call(body) { throw TPMError(message) }
+    }
+}
+
+/// A TPM command that failed, with the TSS's words for why.
+public struct TPMError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The TPM's fixed properties, for the report.
+public struct TPMInfo: Sendable, Equatable {
+    /// The TCG vendor ID as four letters ("IBM", "INTC", "STM", "NTC", "MSFT").
+    public var manufacturer: String
+    public var vendor: String
+    public var firmwareVersion: String
+
+    static func text(of word: UInt32) -> String {
+        let bytes = (0..<4).map { UInt8((word >> (24 - 8 * UInt32($0))) & 0xff) }
+        return String(decoding: bytes.filter { $0 > 0x20 && $0 < 0x7f }, as: UTF8.self)
+    }
+}
+
+extension String {
+    fileprivate func trimmingCharacters() -> String {
+        String(unicodeScalars.filter { $0.value >= 0x20 && $0.value < 0x7f }).split(separator: " ").joined(
+            separator: " ")
+    }
+}
