@@ -26,6 +26,16 @@ static struct {
     __typeof__(Esys_Load) *load;
     __typeof__(Esys_Sign) *sign;
     __typeof__(Esys_GetCapability) *get_capability;
+    __typeof__(Esys_TR_FromTPMPublic) *from_public;
+    __typeof__(Esys_TR_Close) *tr_close;
+    __typeof__(Esys_NV_ReadPublic) *nv_read_public;
+    __typeof__(Esys_NV_Read) *nv_read;
+    __typeof__(Esys_ReadPublic) *read_public;
+    __typeof__(Esys_StartAuthSession) *start_session;
+    __typeof__(Esys_PolicySecret) *policy_secret;
+    __typeof__(Esys_ActivateCredential) *activate;
+    __typeof__(Esys_Certify) *certify;
+    __typeof__(Esys_Quote) *quote;
     __typeof__(Tss2_MU_TPM2B_PUBLIC_Marshal) *public_marshal;
     __typeof__(Tss2_MU_TPM2B_PUBLIC_Unmarshal) *public_unmarshal;
     __typeof__(Tss2_MU_TPM2B_PRIVATE_Marshal) *private_marshal;
@@ -37,6 +47,11 @@ struct posture_tpm {
     TSS2_TCTI_CONTEXT *tcti;
     ESYS_CONTEXT *esys;
     ESYS_TR key; // the loaded device key, or ESYS_TR_NONE
+    ESYS_TR ak;  // the attestation key, or ESYS_TR_NONE
+    ESYS_TR ek;  // the endorsement key, or ESYS_TR_NONE
+    int ek_transient; // made with CreatePrimary (flush), not persistent (close)
+    TPMI_ALG_HASH ek_name_alg;
+    int ek_user_with_auth;
 };
 
 static void fail(char *err, size_t errlen, const char *format, ...) {
@@ -90,6 +105,16 @@ static int load_tss(char *err, size_t errlen) {
     tss.load = symbol(esys, "Esys_Load", &missing);
     tss.sign = symbol(esys, "Esys_Sign", &missing);
     tss.get_capability = symbol(esys, "Esys_GetCapability", &missing);
+    tss.from_public = symbol(esys, "Esys_TR_FromTPMPublic", &missing);
+    tss.tr_close = symbol(esys, "Esys_TR_Close", &missing);
+    tss.nv_read_public = symbol(esys, "Esys_NV_ReadPublic", &missing);
+    tss.nv_read = symbol(esys, "Esys_NV_Read", &missing);
+    tss.read_public = symbol(esys, "Esys_ReadPublic", &missing);
+    tss.start_session = symbol(esys, "Esys_StartAuthSession", &missing);
+    tss.policy_secret = symbol(esys, "Esys_PolicySecret", &missing);
+    tss.activate = symbol(esys, "Esys_ActivateCredential", &missing);
+    tss.certify = symbol(esys, "Esys_Certify", &missing);
+    tss.quote = symbol(esys, "Esys_Quote", &missing);
     tss.tcti_initialize = symbol(loader, "Tss2_TctiLdr_Initialize", &missing);
     tss.tcti_finalize = symbol(loader, "Tss2_TctiLdr_Finalize", &missing);
     tss.public_marshal = symbol(mu, "Tss2_MU_TPM2B_PUBLIC_Marshal", &missing);
@@ -117,6 +142,8 @@ int posture_tpm_open(const char *tcti, posture_tpm **out, char *err, size_t errl
         return 1;
     }
     tpm->key = ESYS_TR_NONE;
+    tpm->ak = ESYS_TR_NONE;
+    tpm->ek = ESYS_TR_NONE;
     TSS2_RC rc = tss.tcti_initialize(tcti, &tpm->tcti);
     if (rc != TSS2_RC_SUCCESS) {
         free(tpm);
@@ -135,6 +162,11 @@ int posture_tpm_open(const char *tcti, posture_tpm **out, char *err, size_t errl
 void posture_tpm_close(posture_tpm *tpm) {
     if (tpm == NULL) return;
     if (tpm->key != ESYS_TR_NONE) tss.flush(tpm->esys, tpm->key);
+    if (tpm->ak != ESYS_TR_NONE) tss.flush(tpm->esys, tpm->ak);
+    if (tpm->ek != ESYS_TR_NONE) {
+        if (tpm->ek_transient) tss.flush(tpm->esys, tpm->ek);
+        else tss.tr_close(tpm->esys, &tpm->ek);
+    }
     tss.finalize(&tpm->esys);
     tss.tcti_finalize(&tpm->tcti);
     free(tpm);
@@ -283,4 +315,266 @@ int posture_tpm_sign(posture_tpm *tpm, const uint8_t digest[32], uint8_t r[32], 
     pad32(&signature->signature.ecdsa.signatureS, s);
     tss.free(signature);
     return 0;
+}
+
+// Reads an NV index whole; 0 when it exists and was read.
+static int read_nv(posture_tpm *tpm, TPM2_HANDLE index, uint8_t *out, size_t cap, size_t *len) {
+    ESYS_TR nv = ESYS_TR_NONE;
+    if (tss.from_public(tpm->esys, index, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &nv) != TSS2_RC_SUCCESS)
+        return 1;
+    TPM2B_NV_PUBLIC *info = NULL;
+    int status = 1;
+    if (tss.nv_read_public(tpm->esys, nv, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &info, NULL) ==
+        TSS2_RC_SUCCESS) {
+        size_t size = info->nvPublic.dataSize;
+        tss.free(info);
+        *len = 0;
+        status = size == 0 || size > cap ? 1 : 0;
+        // 512 bytes a read: below every TPM's TPM2_PT_NV_BUFFER_MAX.
+        while (status == 0 && *len < size) {
+            UINT16 chunk = (UINT16)(size - *len > 512 ? 512 : size - *len);
+            TPM2B_MAX_NV_BUFFER *data = NULL;
+            if (tss.nv_read(tpm->esys, nv, nv, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, chunk, (UINT16)*len,
+                            &data) != TSS2_RC_SUCCESS) {
+                status = 1;
+                break;
+            }
+            memcpy(out + *len, data->buffer, data->size);
+            *len += data->size;
+            if (data->size == 0) status = 1;
+            tss.free(data);
+        }
+    }
+    tss.tr_close(tpm->esys, &nv);
+    return status;
+}
+
+// The TCG EK Credential Profile's template L-2: ECC NIST P-256, PolicyA (PolicySecret(TPM_RH_ENDORSEMENT)).
+static const uint8_t policy_a_sha256[32] = {0x83, 0x71, 0x97, 0x67, 0x44, 0x84, 0xb3, 0xf8, 0x1a, 0x90, 0xcc,
+                                            0x8d, 0x46, 0xa5, 0xd7, 0x24, 0xfd, 0x52, 0xd7, 0x6e, 0x06, 0x52,
+                                            0x0b, 0x64, 0xf2, 0xa1, 0xda, 0x1b, 0x33, 0x14, 0x69, 0xaa};
+
+static int create_ek_l2(posture_tpm *tpm, ESYS_TR *ek, char *err, size_t errlen) {
+    TPM2B_SENSITIVE_CREATE sensitive = {0};
+    TPM2B_PUBLIC template = {
+        .publicArea = {
+            .type = TPM2_ALG_ECC,
+            .nameAlg = TPM2_ALG_SHA256,
+            .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                                TPMA_OBJECT_ADMINWITHPOLICY | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_DECRYPT,
+            .parameters.eccDetail = {
+                .symmetric = {.algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB},
+                .scheme = {.scheme = TPM2_ALG_NULL},
+                .curveID = TPM2_ECC_NIST_P256,
+                .kdf = {.scheme = TPM2_ALG_NULL},
+            },
+            .unique.ecc = {.x = {.size = 32}, .y = {.size = 32}},
+        },
+    };
+    template.publicArea.authPolicy.size = 32;
+    memcpy(template.publicArea.authPolicy.buffer, policy_a_sha256, 32);
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION pcrs = {0};
+    TSS2_RC rc = tss.create_primary(tpm->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                    ESYS_TR_NONE, &sensitive, &template, &outside, &pcrs, ek, NULL, NULL, NULL, NULL);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "creating the endorsement key (CreatePrimary, L-2)", rc);
+    return 0;
+}
+
+int posture_tpm_endorsement(posture_tpm *tpm, uint8_t *cert, size_t certcap, size_t *certlen, uint8_t *pub,
+                            size_t pubcap, size_t *publen, char *err, size_t errlen) {
+    // P-256 (what PC TPMs provision) first, then the P-384 EK swtpm makes in the high range.
+    static const struct {
+        TPM2_HANDLE nv, persistent;
+        int l2;
+    } candidates[] = {{0x01c0000a, 0x81010002, 1}, {0x01c00016, 0x81010016, 0}};
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        if (read_nv(tpm, candidates[i].nv, cert, certcap, certlen) != 0) continue;
+        if (tpm->ek != ESYS_TR_NONE) {
+            if (tpm->ek_transient) tss.flush(tpm->esys, tpm->ek);
+            else tss.tr_close(tpm->esys, &tpm->ek);
+            tpm->ek = ESYS_TR_NONE;
+        }
+        ESYS_TR ek = ESYS_TR_NONE;
+        int transient = 0;
+        if (tss.from_public(tpm->esys, candidates[i].persistent, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ek) !=
+            TSS2_RC_SUCCESS) {
+            if (!candidates[i].l2) {
+                fail(err, errlen, "the TPM has an EK certificate at NV 0x%x but no EK at 0x%x", candidates[i].nv,
+                     candidates[i].persistent);
+                return 1;
+            }
+            if (create_ek_l2(tpm, &ek, err, errlen) != 0) return 1;
+            transient = 1;
+        }
+        TPM2B_PUBLIC *public_area = NULL;
+        TSS2_RC rc = tss.read_public(tpm->esys, ek, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &public_area, NULL, NULL);
+        if (rc != TSS2_RC_SUCCESS) {
+            if (transient) tss.flush(tpm->esys, ek);
+            else tss.tr_close(tpm->esys, &ek);
+            return fail_rc(err, errlen, "reading the endorsement key (ReadPublic)", rc);
+        }
+        *publen = 0;
+        rc = tss.public_marshal(public_area, pub, pubcap, publen);
+        tpm->ek_name_alg = public_area->publicArea.nameAlg;
+        tpm->ek_user_with_auth = (public_area->publicArea.objectAttributes & TPMA_OBJECT_USERWITHAUTH) != 0;
+        tss.free(public_area);
+        tpm->ek = ek;
+        tpm->ek_transient = transient;
+        if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "marshalling the endorsement key", rc);
+        return 0;
+    }
+    fail(err, errlen,
+         "the TPM holds no ECC endorsement key certificate (NV 0x01c0000a or 0x01c00016); an RSA-only TPM is not "
+         "supported yet");
+    return 1;
+}
+
+int posture_tpm_attestation_key(posture_tpm *tpm, uint8_t *pub, size_t pubcap, size_t *publen, char *err,
+                                size_t errlen) {
+    TPM2B_SENSITIVE_CREATE sensitive = {0};
+    TPM2B_PUBLIC template = {
+        .publicArea = {
+            .type = TPM2_ALG_ECC,
+            .nameAlg = TPM2_ALG_SHA256,
+            .objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
+                                TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT |
+                                TPMA_OBJECT_NODA,
+            .parameters.eccDetail = {
+                .symmetric = {.algorithm = TPM2_ALG_NULL},
+                .scheme = {.scheme = TPM2_ALG_ECDSA, .details.ecdsa.hashAlg = TPM2_ALG_SHA256},
+                .curveID = TPM2_ECC_NIST_P256,
+                .kdf = {.scheme = TPM2_ALG_NULL},
+            },
+        },
+    };
+    TPM2B_DATA outside = {0};
+    TPML_PCR_SELECTION pcrs = {0};
+    TPM2B_PUBLIC *out = NULL;
+    if (tpm->ak != ESYS_TR_NONE) {
+        tss.flush(tpm->esys, tpm->ak);
+        tpm->ak = ESYS_TR_NONE;
+    }
+    TSS2_RC rc = tss.create_primary(tpm->esys, ESYS_TR_RH_ENDORSEMENT, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                    ESYS_TR_NONE, &sensitive, &template, &outside, &pcrs, &tpm->ak, &out, NULL, NULL,
+                                    NULL);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "creating the attestation key (CreatePrimary)", rc);
+    *publen = 0;
+    rc = tss.public_marshal(out, pub, pubcap, publen);
+    tss.free(out);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "marshalling the attestation key", rc);
+    return 0;
+}
+
+int posture_tpm_activate(posture_tpm *tpm, const uint8_t *credential, size_t credlen, const uint8_t *secret,
+                         size_t secretlen, uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen) {
+    if (tpm->ak == ESYS_TR_NONE || tpm->ek == ESYS_TR_NONE) {
+        fail(err, errlen, "read the endorsement key and create the attestation key first");
+        return 1;
+    }
+    TPM2B_ID_OBJECT blob = {0};
+    TPM2B_ENCRYPTED_SECRET encrypted = {0};
+    if (credlen > sizeof blob.credential || secretlen > sizeof encrypted.secret) {
+        fail(err, errlen, "the credential from the collector is too large");
+        return 1;
+    }
+    blob.size = (UINT16)credlen;
+    memcpy(blob.credential, credential, credlen);
+    encrypted.size = (UINT16)secretlen;
+    memcpy(encrypted.secret, secret, secretlen);
+    // The EK authorizes with its policy (PolicySecret on the endorsement hierarchy) unless it allows a password.
+    ESYS_TR session = ESYS_TR_PASSWORD;
+    if (!tpm->ek_user_with_auth) {
+        TPMT_SYM_DEF symmetric = {.algorithm = TPM2_ALG_NULL};
+        TSS2_RC rc = tss.start_session(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       ESYS_TR_NONE, NULL, TPM2_SE_POLICY, &symmetric, tpm->ek_name_alg, &session);
+        if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "starting the EK policy session", rc);
+        rc = tss.policy_secret(tpm->esys, ESYS_TR_RH_ENDORSEMENT, session, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                               ESYS_TR_NONE, NULL, NULL, NULL, 0, NULL, NULL);
+        if (rc != TSS2_RC_SUCCESS) {
+            tss.flush(tpm->esys, session);
+            return fail_rc(err, errlen, "PolicySecret for the EK", rc);
+        }
+    }
+    TPM2B_DIGEST *recovered = NULL;
+    TSS2_RC rc = tss.activate(tpm->esys, tpm->ak, tpm->ek, ESYS_TR_PASSWORD, session, ESYS_TR_NONE, &blob,
+                              &encrypted, &recovered);
+    if (session != ESYS_TR_PASSWORD) tss.flush(tpm->esys, session);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "ActivateCredential", rc);
+    if (recovered->size > outcap) {
+        tss.free(recovered);
+        fail(err, errlen, "the activated credential is too large");
+        return 1;
+    }
+    memcpy(out, recovered->buffer, recovered->size);
+    *outlen = recovered->size;
+    tss.free(recovered);
+    return 0;
+}
+
+static int attest_out(TPM2B_ATTEST *attest, TPMT_SIGNATURE *signature, uint8_t *out, size_t cap, size_t *len,
+                      uint8_t r[32], uint8_t s[32], char *err, size_t errlen) {
+    int status = 0;
+    if (attest->size > cap || signature->sigAlg != TPM2_ALG_ECDSA) {
+        fail(err, errlen, "the TPM's attestation is not an ECDSA-signed structure of the expected size");
+        status = 1;
+    } else {
+        memcpy(out, attest->attestationData, attest->size);
+        *len = attest->size;
+        pad32(&signature->signature.ecdsa.signatureR, r);
+        pad32(&signature->signature.ecdsa.signatureS, s);
+    }
+    tss.free(attest);
+    tss.free(signature);
+    return status;
+}
+
+int posture_tpm_certify(posture_tpm *tpm, const uint8_t *qualifying, size_t qlen, uint8_t *attest, size_t cap,
+                        size_t *len, uint8_t r[32], uint8_t s[32], char *err, size_t errlen) {
+    if (tpm->ak == ESYS_TR_NONE || tpm->key == ESYS_TR_NONE) {
+        fail(err, errlen, "load the device key and create the attestation key first");
+        return 1;
+    }
+    TPM2B_DATA data = {0};
+    if (qlen > sizeof data.buffer) {
+        fail(err, errlen, "qualifying data is at most %zu bytes", sizeof data.buffer);
+        return 1;
+    }
+    data.size = (UINT16)qlen;
+    memcpy(data.buffer, qualifying, qlen);
+    TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
+    TPM2B_ATTEST *info = NULL;
+    TPMT_SIGNATURE *signature = NULL;
+    TSS2_RC rc = tss.certify(tpm->esys, tpm->key, tpm->ak, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE, &data,
+                             &scheme, &info, &signature);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "Certify", rc);
+    return attest_out(info, signature, attest, cap, len, r, s, err, errlen);
+}
+
+int posture_tpm_quote(posture_tpm *tpm, uint32_t mask, const uint8_t *qualifying, size_t qlen, uint8_t *attest,
+                      size_t cap, size_t *len, uint8_t r[32], uint8_t s[32], char *err, size_t errlen) {
+    if (tpm->ak == ESYS_TR_NONE) {
+        fail(err, errlen, "create the attestation key first");
+        return 1;
+    }
+    TPM2B_DATA data = {0};
+    if (qlen > sizeof data.buffer) {
+        fail(err, errlen, "qualifying data is at most %zu bytes", sizeof data.buffer);
+        return 1;
+    }
+    data.size = (UINT16)qlen;
+    memcpy(data.buffer, qualifying, qlen);
+    TPML_PCR_SELECTION selection = {.count = 1};
+    selection.pcrSelections[0].hash = TPM2_ALG_SHA256;
+    selection.pcrSelections[0].sizeofSelect = 3;
+    selection.pcrSelections[0].pcrSelect[0] = (BYTE)(mask & 0xff);
+    selection.pcrSelections[0].pcrSelect[1] = (BYTE)((mask >> 8) & 0xff);
+    selection.pcrSelections[0].pcrSelect[2] = (BYTE)((mask >> 16) & 0xff);
+    TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
+    TPM2B_ATTEST *quoted = NULL;
+    TPMT_SIGNATURE *signature = NULL;
+    TSS2_RC rc = tss.quote(tpm->esys, tpm->ak, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &data, &scheme,
+                           &selection, &quoted, &signature);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "Quote", rc);
+    return attest_out(quoted, signature, attest, cap, len, r, s, err, errlen);
 }

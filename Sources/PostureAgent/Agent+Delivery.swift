@@ -18,7 +18,8 @@ extension Agent {
         let now = Date()
         var journal = JournalOptions(source: options.journalSource, afterCursor: gatheredCursor)
         journal.notableLimit = 100
-        let report = ReportCollector().collect(in: ProbeContext(root: options.root, now: now, journal: journal))
+        var report = ReportCollector().collect(in: ProbeContext(root: options.root, now: now, journal: journal))
+        report.tpm = tpmFact
         let sequence = lastSequence + 1
         // The sequence is durable before anything carries it.
         try state.saveSequence(sequence)

@@ -53,6 +53,8 @@ public actor Agent: Service {
     let logger: Logger
     let spool: Spool
     let key: DeviceKey
+    /// The report's `tpm` fact, read once at start (the TPM does not change under a running agent).
+    let tpmFact: Fact<TPMFacts>
     /// What enrollment established (read once, at start).
     public nonisolated let enrollment: AgentState.Enrollment
     var client: CollectorClient
@@ -92,6 +94,7 @@ public actor Agent: Service {
         try state.prepare()
         spool = Spool(directory: state.spoolDirectory, capacity: options.spoolCapacity)
         key = try DeviceKey.load(state: state, enrollment: enrollment, tcti: options.tpm)
+        tpmFact = key.fact(root: options.root)
         (client, certificate) = try Self.makeClient(state: state, enrollment: enrollment, key: key)
         // Never reuse a sequence number: the spool may hold one the sequence file has not seen yet.
         let spooled = try spool.sequences()

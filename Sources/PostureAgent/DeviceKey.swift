@@ -1,5 +1,6 @@
 import PostureAgentState
 import PostureClient
+import PostureLinux
 import PostureModel
 import PostureTPM
 import X509
@@ -99,6 +100,21 @@ public struct DeviceKey: Sendable {
                 "the device key \(state.tpmKeyPath) lives in a TPM, and the TPM at \(location) cannot load it (\(error)); a copied state directory works only with the TPM that made it: enroll this machine with `postured enroll --force`"
             )
         }
+    }
+
+    /// The report's `tpm` fact: asked of the TPM when the key is in one, else whether the kernel has a TPM 2.0.
+    func fact(root: HostRoot) -> Fact<TPMFacts> {
+        if let tpm {
+            let info = try? tpm.info()
+            return .observed(
+                TPMFacts(
+                    present: true, manufacturer: info?.manufacturer, vendor: info?.vendor,
+                    firmwareVersion: info?.firmwareVersion, deviceKey: .tpm),
+                source: "TPM2_GetCapability (\(tpm.tcti))")
+        }
+        let path = "/sys/class/tpm/tpm0/tpm_version_major"
+        let major = (try? root.readText(path))?.trimmingWhitespace()
+        return .observed(TPMFacts(present: major == "2", deviceKey: protection), source: path)
     }
 
     /// A PKCS#10 request for the key, naming the host.

@@ -1,6 +1,7 @@
 import PostureClient
 import PostureLinux
 import PostureModel
+import PostureTPM
 import X509
 
 #if canImport(FoundationEssentials)
@@ -59,12 +60,28 @@ public struct Enroller: Sendable {
             throw AgentError(.stateDirectory, "cannot read /etc/machine-id (\(error)); run systemd-machine-id-setup")
         }
         let hostname = currentHostname()
-        let request = EnrollmentRequest(
+        var request = EnrollmentRequest(
             token: token, csr: try key.csr(hostname: hostname), machineID: machineID,
             hostname: hostname)
         let grant: CertificateGrant
+        let (placement, notice, token) = (self.placement, self.notice, self.token)
         let answer = try await CollectorClient.using(baseURL: collectorURL, caPEM: caPEM) { client in
-            await client.postJSON("/v1/enroll", request, answer: CertificateGrant.self)
+            // A key in a TPM is proven to be there before the certificate is asked for.
+            if let tpmKey = key.signer as? TPMDeviceKey {
+                switch try await TPMEnroller(key: tpmKey, token: token).prove(with: client) {
+                case .evidence(let evidence):
+                    request.tpm = evidence
+                case .unproven(let why):
+                    guard placement == .auto else {
+                        throw AgentError(
+                            .tpm,
+                            "\(why); the collector needs the TPM maker's EK CA in tpm.endorsementRoots, or enroll with --tpm auto (recorded as keyProtection: software) or --tpm off"
+                        )
+                    }
+                    notice("\(why): the key stays in the TPM, but the collector records keyProtection: software")
+                }
+            }
+            return await client.postJSON("/v1/enroll", request, answer: CertificateGrant.self)
         }
         switch answer {
         case .accepted(let value): grant = value

@@ -45,6 +45,10 @@ public struct CollectorCore: Sendable {
     let eventThrottle = SecurityEventThrottle()
     /// The server certificate's expiry, as `ServerCertificate` last set it (for `/metrics`).
     let serverCertificateNotAfter = NIOLockedValueBox<Date?>(nil)
+    /// `tpm.endorsementRoots`, read at start.
+    let endorsementRoots: [Certificate]
+    /// The key TPM credentials are bound with, shared by every collector of the store (read once).
+    let tpmCredentialKey = NIOLockedValueBox<SymmetricKey?>(nil)
 
     init(
         configuration: CollectorConfiguration, ca: CertificateAuthority, store: any PostureStore, keys: SigningKeys,
@@ -76,6 +80,7 @@ public struct CollectorCore: Sendable {
             throw CollectorError(.configuration, "policy refused: \(error)")
         }
         peers = PeerIdentities(trustDomain: configuration.trustDomain)
+        endorsementRoots = try TPMEnrollment.loadRoots(configuration.tpm.endorsementRoots)
         verifier = AttestationVerifier(
             maxBodyBytes: configuration.attestations.maxBodyBytes, skew: configuration.attestations.skew.duration)
         committer = AttestationCommitter(
@@ -121,18 +126,28 @@ public struct CollectorCore: Sendable {
         }
         let key = try CertificateAuthority.devicePublicKey(fromCSR: request.csr)
         let now = Date()
+        var tpm: TPMIdentity?
+        if let evidence = request.tpm {
+            let verified = try await tpmEnrollment().verify(evidence, token: request.token, deviceKey: key, now: now)
+            tpm = TPMIdentity(
+                endorsementFingerprint: verified.endorsementFingerprint,
+                attestationKey: Data(verified.attestationKey).base64EncodedString(),
+                firmwareVersion: verified.firmwareVersion)
+        }
         let deviceID = UUID().uuidString.lowercased()
         let hostname = request.hostname
         do {
             let certificate = try ca.issueDeviceCertificate(
                 deviceID: deviceID, publicKey: key, hostname: hostname,
                 lifetime: configuration.certificates.deviceLifetime.duration, now: now,
-                backdate: deviceCertificateBackdate)
+                backdate: deviceCertificateBackdate, keyProtection: tpm == nil ? .software : .tpm,
+                endorsementFingerprint: tpm?.endorsementFingerprint)
             let pem = try certificate.serializeAsPEM().pemString
             let nonce = NonceFactory.make(now: now, lifetime: configuration.attestations.nonceLifetime.duration)
             let device = DeviceRecord(
                 id: deviceID, machineID: machineID, hostname: hostname, labels: [:], status: .active,
-                enrolledAt: now, keyThumbprint: KeyThumbprint(key).value)
+                enrolledAt: now, keyThumbprint: KeyThumbprint(key).value, keyProtection: tpm == nil ? .software : .tpm,
+                tpm: tpm)
             try await store.enroll(
                 Enrollment(
                     tokenHash: EnrollmentTokens.hash(request.token), device: device,
@@ -149,6 +164,7 @@ public struct CollectorCore: Sendable {
                     "posture.event": "device-enrolled",
                     "posture.device": "\(deviceID)", "posture.machine_id": "\(machineID)",
                     "posture.hostname": "\(hostname)",
+                    "posture.key_protection": "\(tpm == nil ? "software" : "tpm")",
                 ])
             return CertificateGrant(
                 deviceID: deviceID, identity: DeviceIdentity(trustDomain: ca.trustDomain, deviceID: deviceID).uri,
@@ -163,6 +179,48 @@ public struct CollectorCore: Sendable {
         } catch {
             throw AttestationRefusal(.internalError, "enrollment failed in the collector: \(error)")
         }
+    }
+
+    /// The first step of a TPM enrollment: for a holder of a valid token, a secret sealed to the TPM.
+    func tpmChallenge(_ request: TPMChallengeRequest) async throws(AttestationRefusal) -> TPMChallenge {
+        let now = Date()
+        let tokens: [TokenRecord]
+        do {
+            tokens = try await store.tokens()
+        } catch {
+            throw AttestationRefusal(.internalError, "could not read the enrollment tokens: \(error)")
+        }
+        let hash = EnrollmentTokens.hash(request.token)
+        if let refusal = EnrollmentDecision.checkToken(tokens.first { $0.hash == hash }, now: now) {
+            throw refusal.refusal
+        }
+        return try await tpmEnrollment().challenge(request, now: now)
+    }
+
+    /// TPM enrollment with this collector's roots and the store's credential key.
+    func tpmEnrollment() async throws(AttestationRefusal) -> TPMEnrollment {
+        guard !endorsementRoots.isEmpty else {
+            throw AttestationRefusal(
+                .tpmUntrusted,
+                "this collector trusts no TPM manufacturer: set tpm.endorsementRoots in collector.yaml to the EK CA certificates, or enroll with --tpm off"
+            )
+        }
+        if let key = tpmCredentialKey.withLockedValue({ $0 }) {
+            return TPMEnrollment(roots: endorsementRoots, credentialKey: key)
+        }
+        let fresh = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
+        let recorded: String
+        do {
+            recorded = try await store.claimIdentity("tpm-credential-key", value: fresh)
+        } catch {
+            throw AttestationRefusal(.internalError, "could not read the TPM credential key from the store: \(error)")
+        }
+        guard let bytes = Data(base64Encoded: recorded), bytes.count == 32 else {
+            throw AttestationRefusal(.internalError, "the store's tpm-credential-key is not 32 bytes of base64")
+        }
+        let key = SymmetricKey(data: bytes)
+        tpmCredentialKey.withLockedValue { $0 = key }
+        return TPMEnrollment(roots: endorsementRoots, credentialKey: key)
     }
 
     func ingest(body: [UInt8], peer: PeerIdentity) async throws(AttestationRefusal) -> IngestResponse {
@@ -275,10 +333,13 @@ public struct CollectorCore: Sendable {
         }
         let now = Date()
         do {
+            // The renewed certificate says what enrollment proved of the key, which has not changed.
+            let device = try await store.device(peer.identity.deviceID)
             let certificate = try ca.issueDeviceCertificate(
                 deviceID: peer.identity.deviceID, publicKey: key, hostname: "",
                 lifetime: configuration.certificates.deviceLifetime.duration, now: now,
-                backdate: deviceCertificateBackdate)
+                backdate: deviceCertificateBackdate, keyProtection: device?.keyProtection ?? .software,
+                endorsementFingerprint: device?.tpm?.endorsementFingerprint)
             let pem = try certificate.serializeAsPEM().pemString
             try await store.insertCertificate(
                 CertificateRecord(

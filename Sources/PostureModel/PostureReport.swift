@@ -22,6 +22,8 @@ public struct PostureReport: Sendable, Codable, Equatable {
     public var sshd: Fact<SSHDFacts>
     /// Standing sudo (absent from agents that predate it: optional, so their reports still verify and decode).
     public var sudo: Fact<SudoFacts>?
+    /// The TPM and where the signing key lives (absent from agents that predate it, and from `postured probe`).
+    public var tpm: Fact<TPMFacts>?
 
     public init(
         collectedAt: Date,
@@ -34,7 +36,8 @@ public struct PostureReport: Sendable, Codable, Equatable {
         kernelLockdown: Fact<KernelLockdownFacts>,
         securityModules: Fact<SecurityModuleFacts>,
         sshd: Fact<SSHDFacts>,
-        sudo: Fact<SudoFacts>? = nil
+        sudo: Fact<SudoFacts>? = nil,
+        tpm: Fact<TPMFacts>? = nil
     ) {
         self.schemaVersion = Self.currentSchemaVersion
         self.collectedAt = collectedAt
@@ -48,6 +51,7 @@ public struct PostureReport: Sendable, Codable, Equatable {
         self.securityModules = securityModules
         self.sshd = sshd
         self.sudo = sudo
+        self.tpm = tpm
     }
 }
 

@@ -100,6 +100,18 @@ public enum ReportTable {
                         "\(standing); \(sudo.postureGrants) Posture grant\(sudo.postureGrants == 1 ? "" : "s") in force"
                 })
         }
+        if let tpm = report.tpm {
+            out.row(
+                "TPM",
+                tpm.map { tpm in
+                    let what =
+                        tpm.present
+                        ? "TPM 2.0" + (tpm.manufacturer.map { " \($0)" } ?? "")
+                            + (tpm.firmwareVersion.map { " firmware \($0)" } ?? "")
+                        : "none"
+                    return "\(what); device key in \(tpm.deviceKey == .tpm ? "the TPM" : "software")"
+                })
+        }
         return out.text
     }
 

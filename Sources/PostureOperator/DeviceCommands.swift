@@ -118,6 +118,11 @@ struct DevicesCommand: AsyncParsableCommand {
                 "seen      \(TextTable.age(device.lastSeen)) ago",
                 "verdict   \(device.verdict ?? "none") for \(TextTable.age(device.verdictSince))",
             ]
+            if let key = detail.key {
+                lines.append(
+                    "key       \(key.protection)"
+                        + (key.endorsementFingerprint.map { "  (TPM endorsement sha256:\($0.prefix(16))…)" } ?? ""))
+            }
             if let verdict = detail.verdict {
                 if let quarantine = verdict.quarantine {
                     lines.append("          quarantined by \(quarantine.by): \(quarantine.reason)")

@@ -55,7 +55,13 @@ struct DetailView: Decodable {
         var lastSeen: Date?
     }
 
+    struct Key: Decodable {
+        var protection: String
+        var endorsementFingerprint: String?
+    }
+
     var device: Device
+    var key: Key?
     var verdict: Verdict?
     var report: PostureReport?
     var verdictChanges: [Change]

@@ -49,11 +49,18 @@ public struct DeviceRecord: Sendable, Equatable, Codable {
     public var revokedAt: Date?
     public var lastSequence: UInt64
     public var keyThumbprint: String
+    /// Where the device key lives, as enrollment proved it (software unless a TPM proved otherwise).
+    public var keyProtection: KeyProtection = .software
+    /// The TPM that holds the key, when one does.
+    public var tpm: TPMIdentity?
 
     public init(
         id: String, machineID: String, hostname: String, labels: [String: String], status: DeviceStatus,
-        enrolledAt: Date, revokedAt: Date? = nil, lastSequence: UInt64 = 0, keyThumbprint: String
+        enrolledAt: Date, revokedAt: Date? = nil, lastSequence: UInt64 = 0, keyThumbprint: String,
+        keyProtection: KeyProtection = .software, tpm: TPMIdentity? = nil
     ) {
+        self.keyProtection = keyProtection
+        self.tpm = tpm
         self.id = id
         self.machineID = machineID
         self.hostname = hostname
@@ -201,4 +208,20 @@ public struct DeviceView: Sendable, Codable {
     public var lastDelivery: String?
     /// The newest accepted payload (JSON text), for display.
     public var latestPayload: String?
+}
+
+/// The TPM a device's key was proven to live in at enrollment.
+public struct TPMIdentity: Sendable, Equatable, Codable {
+    /// SHA-256 of the endorsement key certificate (DER), hex: the same TPM enrolls under the same value.
+    public var endorsementFingerprint: String
+    /// The attestation key's TPM2B_PUBLIC, base64: what the device's quotes are verified with.
+    public var attestationKey: String
+    /// TPM firmware version from the certification (signed by the attestation key).
+    public var firmwareVersion: UInt64
+
+    public init(endorsementFingerprint: String, attestationKey: String, firmwareVersion: UInt64) {
+        self.endorsementFingerprint = endorsementFingerprint
+        self.attestationKey = attestationKey
+        self.firmwareVersion = firmwareVersion
+    }
 }

@@ -85,12 +85,14 @@ extension SQLStore: EnrollmentStore {
             let labels = EnrollmentDecision.labels(token: token, device: device)
             try db.execute(
                 """
-                INSERT INTO devices (id, machine_id, hostname, labels, status, enrolled_at, last_sequence, token_id, key_thumbprint)
-                VALUES (?, ?, ?, ?, 'active', ?, 0, ?, ?)
+                INSERT INTO devices (id, machine_id, hostname, labels, status, enrolled_at, last_sequence, token_id, key_thumbprint,
+                    key_protection, tpm)
+                VALUES (?, ?, ?, ?, 'active', ?, 0, ?, ?, ?, ?)
                 """,
                 [
                     device.id, device.machineID, device.hostname, try StoreCoding.json(labels), device.enrolledAt,
-                    token.id, device.keyThumbprint,
+                    token.id, device.keyThumbprint, device.keyProtection.rawValue,
+                    try device.tpm.map { SQLValue.text(try StoreCoding.json($0)) } ?? .null,
                 ])
             var added = device
             added.status = .active

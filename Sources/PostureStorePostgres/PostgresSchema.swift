@@ -6,7 +6,13 @@ enum PostgresSchema {
     static let lock: Int64 = 7_310_000
 
     /// Each version's statements, in order; `posture_schema` records the last applied.
-    static let versions: [[String]] = [version1, version2, version3, version4, version5]
+    static let versions: [[String]] = [version1, version2, version3, version4, version5, version6]
+
+    /// Where each device key lives, as enrollment proved it, and the TPM's identity; SQLite's v11.
+    static let version6 = [
+        "ALTER TABLE devices ADD COLUMN key_protection TEXT NOT NULL DEFAULT 'software'",
+        "ALTER TABLE devices ADD COLUMN tpm TEXT",
+    ]
 
     /// Just-in-time access: grants and their events; the same as SQLite's v10.
     static let version5 = [

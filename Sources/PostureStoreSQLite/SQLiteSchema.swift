@@ -81,6 +81,13 @@ enum SQLiteSchema {
 
     /// v10: just-in-time access: each grant (an SSH certificate's serial is its id) and the append-only
     /// events of requests, grants, refusals and revocations that the audit trail chains.
+    /// Where each device key lives, as enrollment proved it, and the TPM's identity; the same as PostgreSQL's
+    /// version 6.
+    static let tpmIdentity = """
+        ALTER TABLE devices ADD COLUMN key_protection TEXT NOT NULL DEFAULT 'software';
+        ALTER TABLE devices ADD COLUMN tpm TEXT;
+        """
+
     static let access = """
         CREATE TABLE access_grants (
             id INTEGER PRIMARY KEY, device_id TEXT NOT NULL REFERENCES devices(id), user_name TEXT NOT NULL,

@@ -78,6 +78,9 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
         migrator.registerMigration("v10") { db in
             try db.execute(sql: SQLiteSchema.access)
         }
+        migrator.registerMigration("v11", foreignKeyChecks: .immediate) { db in
+            try db.execute(sql: SQLiteSchema.tpmIdentity)
+        }
         return migrator
     }
 

@@ -69,6 +69,82 @@ public final class TPM: @unchecked Sendable {
         }
     }
 
+    /// The endorsement key's certificate (DER) and public area (TPM2B_PUBLIC), ECC only.
+    public func endorsement() throws(TPMError) -> (certificate: [UInt8], publicArea: [UInt8]) {
+        try run { handle throws(TPMError) in
+            var certificate = [UInt8](repeating: 0, count: 4096)
+            var pub = [UInt8](repeating: 0, count: 1024)
+            var certificateCount = 0
+            var pubCount = 0
+            try Self.check {
+                posture_tpm_endorsement(
+                    handle, &certificate, certificate.count, &certificateCount, &pub, pub.count, &pubCount, $0, $1)
+            }
+            return (Array(certificate.prefix(certificateCount)), Array(pub.prefix(pubCount)))
+        }
+    }
+
+    /// The attestation key (made again from the endorsement hierarchy's seed: the same key each time), left
+    /// loaded; its TPM2B_PUBLIC.
+    public func attestationKey() throws(TPMError) -> [UInt8] {
+        try run { handle throws(TPMError) in
+            var pub = [UInt8](repeating: 0, count: 1024)
+            var count = 0
+            try Self.check { posture_tpm_attestation_key(handle, &pub, pub.count, &count, $0, $1) }
+            return Array(pub.prefix(count))
+        }
+    }
+
+    /// ActivateCredential: what a verifier sealed to the EK for the attestation key.
+    public func activate(credential: [UInt8], secret: [UInt8]) throws(TPMError) -> [UInt8] {
+        try run { handle throws(TPMError) in
+            var out = [UInt8](repeating: 0, count: 64)
+            var count = 0
+            try Self.check {
+                posture_tpm_activate(
+                    handle, credential, credential.count, secret, secret.count, &out, out.count, &count, $0, $1)
+            }
+            return Array(out.prefix(count))
+        }
+    }
+
+    /// A TPMS_ATTEST and the attestation key's signature over it (r‖s).
+    public struct Attestation: Sendable, Equatable {
+        public var attest: [UInt8]
+        public var signature: [UInt8]
+    }
+
+    /// TPM2_Certify of the loaded device key by the attestation key.
+    public func certifyDeviceKey(qualifyingData: [UInt8]) throws(TPMError) -> Attestation {
+        try run { handle throws(TPMError) in
+            var attest = [UInt8](repeating: 0, count: 1024)
+            var count = 0
+            var r = [UInt8](repeating: 0, count: 32)
+            var s = [UInt8](repeating: 0, count: 32)
+            try Self.check {
+                posture_tpm_certify(
+                    handle, qualifyingData, qualifyingData.count, &attest, attest.count, &count, &r, &s, $0, $1)
+            }
+            return Attestation(attest: Array(attest.prefix(count)), signature: r + s)
+        }
+    }
+
+    /// TPM2_Quote of the SHA-256 PCRs `pcrs` by the attestation key.
+    public func quote(pcrs: [Int], qualifyingData: [UInt8]) throws(TPMError) -> Attestation {
+        let mask = pcrs.filter { (0..<24).contains($0) }.reduce(UInt32(0)) { $0 | 1 << UInt32($1) }
+        return try run { handle throws(TPMError) in
+            var attest = [UInt8](repeating: 0, count: 1024)
+            var count = 0
+            var r = [UInt8](repeating: 0, count: 32)
+            var s = [UInt8](repeating: 0, count: 32)
+            try Self.check {
+                posture_tpm_quote(
+                    handle, mask, qualifyingData, qualifyingData.count, &attest, attest.count, &count, &r, &s, $0, $1)
+            }
+            return Attestation(attest: Array(attest.prefix(count)), signature: r + s)
+        }
+    }
+
     /// Signs a SHA-256 digest with the loaded key, on the caller's thread (it waits its turn).
     public func sign(digest: SHA256.Digest) throws(TPMError) -> P256.Signing.ECDSASignature {
         try run { handle throws(TPMError) in try Self.sign(handle, digest) }

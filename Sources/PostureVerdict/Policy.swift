@@ -85,6 +85,8 @@ public enum Check: Sendable, Equatable {
     case noPendingReboot
     /// Nobody but `allowed` has sudo by a rule Posture did not write (time-bound grants do not count).
     case standingSudo(allowed: [String])
+    /// The device key lives at least this well, as enrollment proved it (a TPM: `tpm`).
+    case keyProtection(minimum: KeyProtection)
 
     public var kind: String {
         switch self {
@@ -100,6 +102,7 @@ public enum Check: Sendable, Equatable {
         case .sshd: "sshd"
         case .noPendingReboot: "noPendingReboot"
         case .standingSudo: "standingSudo"
+        case .keyProtection: "keyProtection"
         }
     }
 

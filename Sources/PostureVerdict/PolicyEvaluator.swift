@@ -10,6 +10,8 @@ import PostureModel
 public struct EvaluationInput: Sendable {
     public var deviceID: String
     public var labels: [String: String]
+    /// Where the device key lives, as enrollment proved it.
+    public var keyProtection: KeyProtection
     /// The newest accepted report and its issue time; nil when the device never reported.
     public var report: PostureReport?
     public var reportIssuedAt: Date?
@@ -24,10 +26,11 @@ public struct EvaluationInput: Sendable {
     public init(
         deviceID: String, labels: [String: String], report: PostureReport?, reportIssuedAt: Date?,
         signals: [SignalSample] = [], quarantine: Quarantine? = nil, waivers: [Waiver] = [], previous: Verdict? = nil,
-        now: Date
+        keyProtection: KeyProtection = .software, now: Date
     ) {
         self.deviceID = deviceID
         self.labels = labels
+        self.keyProtection = keyProtection
         self.report = report
         self.reportIssuedAt = reportIssuedAt
         self.signals = signals
@@ -70,7 +73,8 @@ extension Policy {
 
         if let report = input.report {
             for rule in rules where rule.applies(to: input.labels) {
-                let result = RuleCheck.run(rule.check, report: report, signals: input.signals, now: now)
+                let result = RuleCheck.run(
+                    rule.check, report: report, signals: input.signals, keyProtection: input.keyProtection, now: now)
                 switch result {
                 case .pass:
                     continue

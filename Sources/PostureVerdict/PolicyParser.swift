@@ -82,7 +82,7 @@ public enum PolicyParser {
         "swapEncrypted": [], "inboundFiltered": ["families"], "journalEvents": ["events", "max", "window"],
         "secureBoot": [], "kernelLockdown": ["minimum"], "securityModule": ["anyOf"],
         "sshd": ["permitRootLogin", "passwordAuthentication", "permitEmptyPasswords"], "noPendingReboot": [],
-        "standingSudo": ["allowed"],
+        "standingSudo": ["allowed"], "keyProtection": ["minimum"],
     ]
 
     static func parseRule(_ node: Node, _ reader: Reader) throws(PolicyError) -> Rule {
@@ -163,6 +163,11 @@ public enum PolicyParser {
                 permitEmptyPasswords: try fields["permitEmptyPasswords"].map { node throws(PolicyError) in
                     try reader.bool(node, "\(name).permitEmptyPasswords")
                 })
+        case "keyProtection":
+            let minimum = try fields["minimum"].map { node throws(PolicyError) in
+                try reader.word(node, "\(name).minimum", KeyProtection.allCases.map(\.rawValue))
+            }
+            check = .keyProtection(minimum: minimum.flatMap(KeyProtection.init(rawValue:)) ?? .tpm)
         case "standingSudo":
             check = .standingSudo(
                 allowed: try fields["allowed"].map { node throws(PolicyError) in

@@ -14,7 +14,10 @@ enum RuleCheck {
         case unavailable(String)
     }
 
-    static func run(_ check: Check, report: PostureReport, signals: [SignalSample], now: Date) -> Result {
+    static func run(
+        _ check: Check, report: PostureReport, signals: [SignalSample], keyProtection: KeyProtection = .software,
+        now: Date
+    ) -> Result {
         switch check {
         case .osVersion(let minimum, let allowOthers):
             guard let release = report.os.osRelease.value else { return unavailable(report.os.osRelease) }
@@ -93,6 +96,14 @@ enum RuleCheck {
             guard let sudo = fact.value else { return unavailable(fact) }
             let standing = sudo.standingUsers.filter { !allowed.contains($0) }
             return standing.isEmpty ? .pass : .fail("standing sudo: \(standing.joined(separator: ", "))")
+        case .keyProtection(let minimum):
+            // What enrollment proved, not what the device says: a report cannot raise it.
+            return keyProtection >= minimum
+                ? .pass
+                : .fail(
+                    keyProtection == .software
+                        ? "device key: software (not proven to be in a TPM at enrollment)"
+                        : "device key: \(keyProtection)")
         }
     }
 
@@ -121,6 +132,7 @@ enum RuleCheck {
         case .standingSudo(let allowed):
             return allowed.isEmpty
                 ? "no standing sudo" : "standing sudo only for \(allowed.joined(separator: ", "))"
+        case .keyProtection(let minimum): return "device key protection >= \(minimum.rawValue)"
         }
     }
 

@@ -116,6 +116,14 @@ public enum JournalCatalog {
             "bad_csr", "53354186d8794879b5ab16035e6dd2a3", "bad certificate request",
             "The CSR is unparsable, not self-signed, or not P-256."),
         refusal(
+            "tpm_untrusted", "108fb08580d54525b9e91aa9d4ce161d", "TPM endorsement not trusted",
+            "The TPM's endorsement key certificate does not chain to a certificate in tpm.endorsementRoots (or none is configured): add the TPM maker's EK CA to collector.yaml, or enroll the device with --tpm off."
+        ),
+        refusal(
+            "tpm_evidence_invalid", "fd48f9d9e1e64d0cba9b92c70555ae9b", "TPM evidence invalid",
+            "TPM evidence that does not prove what it claims: a credential not activated by the endorsed TPM, a device key not certified by its attestation key, or not bound to its TPM; the message names the check."
+        ),
+        refusal(
             "access_refused", "94e97d2a56a84a99841d835a27dd3367", "just-in-time access refused",
             "A request for an SSH certificate or a sudo grant that the grant (policy access.grants) or the device's verdict does not allow; the message starts with the reason (unknown-grant, not-admitted, device-not-compliant, risk-too-high...)."
         ),

@@ -46,6 +46,7 @@ struct PolicyCommand: AsyncParsableCommand {
             var facts: PostureReport
             var issuedAt = Date()
             var deviceLabels: [String: String] = [:]
+            var keyProtection = KeyProtection.software
             for label in labels {
                 let parts = label.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2 else { throw ValidationError("--label '\(label)' is not k=v") }
@@ -67,13 +68,15 @@ struct PolicyCommand: AsyncParsableCommand {
                 facts = attestation.report
                 issuedAt = attestation.issuedAt
                 deviceLabels.merge(view.device.labels) { given, _ in given }
+                keyProtection = view.device.keyProtection
             } else {
                 throw ValidationError("give --report FILE or --device ID")
             }
             let verdict = policy.evaluate(
                 EvaluationInput(
                     deviceID: device ?? "report", labels: deviceLabels, report: facts, reportIssuedAt: issuedAt,
-                    signals: [SignalSample(at: issuedAt, counts: facts.journal.value?.counts ?? [:])], now: Date()))
+                    signals: [SignalSample(at: issuedAt, counts: facts.journal.value?.counts ?? [:])],
+                    keyProtection: keyProtection, now: Date()))
             print(try encode(verdict))
         }
     }

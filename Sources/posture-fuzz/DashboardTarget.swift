@@ -50,7 +50,8 @@
                         at: issuedAt, previousStatus: nil, status: verdict?.status.rawValue ?? "unknown",
                         cause: "report")
                 ],
-                attestations: [], enforcement: [], refusals: [], certificates: [])
+                attestations: [], enforcement: [], refusals: [], certificates: [],
+                key: DeviceDetail.KeyInfo(protection: "tpm", endorsementFingerprint: String(repeating: "0", count: 64)))
             if withinLimits {
                 do {
                     _ = try Wire.convert(detail, to: Components.Schemas.DeviceDetail.self)

@@ -104,6 +104,9 @@ rules:
   # standingSudo: nobody but `allowed` (user names; `ALL` for a rule for every user, `%group` for a group
   #   not in local files) has sudo by a sudoers rule Posture did not write; time-bound grants
   #   (posturectl access request) do not count, root never does. What is standing is in every report.
+  # keyProtection: the device key lives at least `minimum` well (software, tpm), as enrollment proved it
+  #   (a TPM: its endorsement certificate chains to the collector's tpm.endorsementRoots and the TPM
+  #   certified the key). A report cannot raise it; a device enrolled before has `software`.
   # (Examples, commented out: enable the ones your fleet meets.)
   # - name: lockdown
   #   check: kernelLockdown
@@ -117,6 +120,10 @@ rules:
   # - name: no-standing-sudo
   #   check: standingSudo
   #   allowed: [ansible]
+  # - name: key-in-tpm
+  #   check: keyProtection
+  #   minimum: tpm
+  #   severity: high
 
   # sshd: when sshd is installed, its effective settings. Lists give the allowed values.
   - name: sshd-hardened

@@ -61,6 +61,7 @@ struct Enroll: AsyncParsableCommand {
         print("enrolled \(enrollment.identity)")
         print("device \(enrollment.deviceID)")
         print("attestations go to \(enrollment.devicesURL)")
-        print("device key: \(enrollment.tpm.map { "in the TPM at \($0)" } ?? "software (\(stateDir)/device.key)")")
+        // Not "device …": scripts take the line starting "device " as the ID.
+        print("key \(enrollment.tpm.map { "in the TPM at \($0)" } ?? "in software: \(stateDir)/device.key")")
     }
 }

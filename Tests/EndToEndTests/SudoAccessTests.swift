@@ -161,7 +161,7 @@ import Testing
         #expect(nobody.status == 0 && !nobody.stdout.contains("\"user\""), "\(nobody.stdout)")
 
         // Quarantined and released at once: the grant stays ended, though the agent may look only after the
-        // release (the collector revoked it when the verdict changed, not when the agent next asked).
+        // release, and a collector may evaluate the device only after it (the quarantine itself revoked it).
         try collector.command(["devices", "quarantine", deviceID, "--reason", "blip", "--by", "erin"])
         try collector.command(["devices", "release", deviceID, "--reason", "blip", "--by", "erin"])
         Thread.sleep(forTimeInterval: 4)

@@ -7,9 +7,36 @@ import Testing
 /// (OpenSSL's tpm2 provider) is the independent reader of the key blob.
 @Suite(.serialized, Requirement.available(programs: ["swtpm", "swtpm_setup", "tpm2_getcap", "openssl"]))
 struct TPMIdentityTests {
+    /// A collector that believes the endorsement certificates of `manufacturer`'s TPMs, with a policy that
+    /// wants device keys in a TPM.
+    static func collector(_ label: String, trusting manufacturer: SoftwareTPM) throws -> CollectorHarness {
+        let roots = manufacturer.endorsementRoots.map { "    - \($0)\n" }.joined()
+        let policy = manufacturer.directory + "/policy.yaml"
+        try """
+        report: {maxAge: 1h}
+        rules:
+          - name: key-in-tpm
+            check: keyProtection
+            minimum: tpm
+
+        """.write(toFile: policy, atomically: true, encoding: .utf8)
+        return try CollectorHarness(
+            label, configuration: "policy: {path: \(policy)}\ntpm:\n  endorsementRoots:\n" + roots)
+    }
+
+    /// The device's stored verdict (JSON), once the collector has stored one.
+    static func verdict(_ collector: CollectorHarness, _ deviceID: String) throws -> String {
+        var text = ""
+        _ = BackgroundProcess.eventually(timeout: 15) {
+            text = (try? collector.command(["devices", "verdict", deviceID])) ?? ""
+            return text.contains("\"status\"")
+        }
+        return text
+    }
+
     @Test func theDeviceKeyIsMadeInTheTPMAndSignsTheHandshakeAndTheAttestations() throws {
         let tpm = try SoftwareTPM("enroll")
-        let collector = try CollectorHarness("e2e-tpm")
+        let collector = try Self.collector("e2e-tpm", trusting: tpm)
         let (state, deviceID) = try collector.enrollAgent("agent", options: ["--tpm", tpm.tcti])
         // Only a blob the TPM wrapped is on disk, 0600; no software key.
         #expect(!FileManager.default.fileExists(atPath: state + "/device.key"))
@@ -20,11 +47,28 @@ struct TPMIdentityTests {
         let enrollment = try String(contentsOfFile: state + "/enrollment.json", encoding: .utf8)
         #expect(enrollment.contains(tpm.port.description), "the TCTI is recorded: \(enrollment)")
 
+        // The collector proved it (EK certificate, credential activation, Certify) and says so, in the device
+        // record and in the certificate.
+        let shown = try collector.command(["devices", "show", deviceID])
+        #expect(shown.contains("\"keyProtection\" : \"tpm\""), "\(shown)")
+        // tpm2-tools reads the EK certificate out of the TPM's NV: its SHA-256 is the fingerprint recorded.
+        try tpm.tool(["tpm2_nvread", "0x01c00016", "-o", tpm.directory + "/ek.der"])
+        let fingerprint = try Shell.run(["sha256sum", tpm.directory + "/ek.der"]).stdout.prefix(64)
+        #expect(shown.contains("\"endorsementFingerprint\" : \"\(fingerprint)\""), "\(shown)")
+        let text = try Shell.run(["openssl", "x509", "-in", state + "/device.crt", "-noout", "-text"]).stdout
+        #expect(text.contains("tpm ek-sha256=\(fingerprint)"), "\(text)")
+
         // Mutual TLS and the JWS are signed in the TPM: the collector accepts the agent's reports.
         try Shell.run([
             CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "200ms", "--count", "2",
         ])
         #expect(try collector.attestations(deviceID).map(\.sequence) == [1, 2])
+        // The report says what the TPM says of itself (swtpm: manufacturer IBM) and where the key lives.
+        let reported = try collector.command(["devices", "show", deviceID])
+        #expect(reported.contains("IBM") && reported.contains("deviceKey"), "\(reported)")
+        // The policy's `keyProtection: {minimum: tpm}` passes on what enrollment proved.
+        let verdict = try Self.verdict(collector, deviceID)
+        #expect(verdict.contains("\"status\":\"compliant\"") && !verdict.contains("key-in-tpm"), "\(verdict)")
 
         // OpenSSL's tpm2 provider loads the same blob from the same TPM: its public key is the certificate's.
         let fromTPM = try Shell.run(
@@ -42,7 +86,7 @@ struct TPMIdentityTests {
     @Test func aCopiedStateDirectoryIsUselessWithAnotherTPM() throws {
         let original = try SoftwareTPM("original")
         let other = try SoftwareTPM("other")
-        let collector = try CollectorHarness("e2e-tpm-copy")
+        let collector = try Self.collector("e2e-tpm-copy", trusting: original)
         let (state, deviceID) = try collector.enrollAgent("agent", options: ["--tpm", original.tcti])
         let copy = state + "-copy"
         try Shell.run(["cp", "-a", state, copy])
@@ -71,11 +115,38 @@ struct TPMIdentityTests {
         #expect(try collector.attestations(deviceID).map(\.sequence) == [1])
     }
 
+    @Test func aTPMFromAnUntrustedManufacturerIsRefusedAtEnrollment() throws {
+        let tpm = try SoftwareTPM("unknown-maker")
+        let trusted = try SoftwareTPM("trusted-maker")
+        let collector = try Self.collector("e2e-tpm-untrusted", trusting: trusted)
+        let (state, root) = try collector.makeAgentDirectories("agent")
+        let output = try Shell.runAllowingFailure([
+            CollectorHarness.agentBinary, "enroll", "--collector", collector.enrollmentURL, "--token",
+            try collector.token(), "--ca-fingerprint", try collector.fingerprint(), "--state-dir", state, "--root",
+            root, "--tpm", tpm.tcti,
+        ])
+        #expect(output.status != 0)
+        #expect(output.stderr.contains("does not chain to a root in tpm.endorsementRoots"), "\(output.stderr)")
+        #expect(output.stderr.contains("tpm.endorsementRoots"), "the fix is named: \(output.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: state + "/device.crt"))
+    }
+
     @Test func withoutATPMTheDeviceKeyIsASoftwareKey() throws {
-        let collector = try CollectorHarness("e2e-tpm-off")
-        let (state, _) = try collector.enrollAgent("agent", options: ["--tpm", "off"])
+        let manufacturer = try SoftwareTPM("maker")
+        let collector = try Self.collector("e2e-tpm-off", trusting: manufacturer)
+        let (state, deviceID) = try collector.enrollAgent("agent", options: ["--tpm", "off"])
         #expect(FileManager.default.fileExists(atPath: state + "/device.key"))
         #expect(!FileManager.default.fileExists(atPath: state + "/device.tpmkey"))
+        let text = try Shell.run(["openssl", "x509", "-in", state + "/device.crt", "-noout", "-text"]).stdout
+        #expect(text.contains("software") && !text.contains("ek-sha256"), "\(text)")
+        #expect(try collector.command(["devices", "show", deviceID]).contains("\"keyProtection\" : \"software\""))
+        // It reports like any device, and fails the policy's keyProtection rule, saying why.
+        try Shell.run([
+            CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "200ms", "--count", "1",
+        ])
+        let verdict = try Self.verdict(collector, deviceID)
+        #expect(verdict.contains("\"status\":\"noncompliant\"") && verdict.contains("key-in-tpm"), "\(verdict)")
+        #expect(verdict.contains("not proven to be in a TPM"), "\(verdict)")
 
         // A TPM named explicitly that is not there is an error that names the option, not a silent fallback.
         let (other, root) = try collector.makeAgentDirectories("absent")

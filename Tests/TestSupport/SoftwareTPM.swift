@@ -1,13 +1,19 @@
 import Foundation
 
 /// A TPM 2.0 of its own for one test: Debian's swtpm in socket mode on a free loopback port, its state in a
-/// temporary directory, manufactured by swtpm_setup (SHA-256 PCR bank, and with `endorsement`, EK
-/// certificates from a local CA of its own). swtpm serves one client at a time: while an agent holds it,
-/// tpm2-tools wait.
+/// temporary directory, manufactured by swtpm_setup (SHA-256 PCR bank; EK certificates for an RSA-2048 and
+/// a P-384 endorsement key, issued by a local CA of its own, the "manufacturer"). swtpm serves one client at
+/// a time: while an agent holds it, tpm2-tools wait.
 public final class SoftwareTPM: @unchecked Sendable {
     public let directory: String
     public let port: Int
     private var process: BackgroundProcess?
+
+    /// The manufacturer's CA: its root and the intermediate that signed the EK certificates (PEM files), for
+    /// the collector's `tpm.endorsementRoots`.
+    public var endorsementRoots: [String] {
+        [directory + "/ca/swtpm-localca-rootca-cert.pem", directory + "/ca/issuercert.pem"]
+    }
 
     /// The TCTI string for tpm2-tss (`postured enroll --tpm`, TPM2TOOLS_TCTI).
     public var tcti: String { "swtpm:host=127.0.0.1,port=\(port)" }
@@ -15,8 +21,25 @@ public final class SoftwareTPM: @unchecked Sendable {
     public init(_ name: String) throws {
         directory = NSTemporaryDirectory() + "posture-swtpm-\(name)-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory + "/state", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: directory + "/ca", withIntermediateDirectories: true)
+        // swtpm_localca's CA under this directory, not /var/lib/swtpm-localca (what /etc's files say).
+        try """
+        create_certs_tool = /usr/bin/swtpm_localca
+        create_certs_tool_config = \(directory)/swtpm-localca.conf
+        create_certs_tool_options = /etc/swtpm-localca.options
+        active_pcr_banks = sha256
+
+        """.write(toFile: directory + "/swtpm_setup.conf", atomically: true, encoding: .utf8)
+        try """
+        statedir = \(directory)/ca
+        signingkey = \(directory)/ca/signkey.pem
+        issuercert = \(directory)/ca/issuercert.pem
+        certserial = \(directory)/ca/certserial
+
+        """.write(toFile: directory + "/swtpm-localca.conf", atomically: true, encoding: .utf8)
         try Shell.run([
-            "swtpm_setup", "--tpm2", "--tpm-state", directory + "/state", "--pcr-banks", "sha256", "--overwrite",
+            "swtpm_setup", "--tpm2", "--tpm-state", directory + "/state", "--config", directory + "/swtpm_setup.conf",
+            "--create-ek-cert", "--pcr-banks", "sha256", "--overwrite",
         ])
         port = try Self.start(directory: directory, into: &process)
     }

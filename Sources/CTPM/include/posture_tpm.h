@@ -31,4 +31,29 @@ int posture_tpm_load_key(posture_tpm *tpm, const uint8_t *pub, size_t publen, co
 int posture_tpm_sign(posture_tpm *tpm, const uint8_t digest[32], uint8_t r[32], uint8_t s[32], char *err,
                      size_t errlen);
 
+// The endorsement key, ECC only: its certificate (DER, from NV 0x01c0000a for P-256 or 0x01c00016 for P-384)
+// and its public area (marshalled TPM2B_PUBLIC), from the persistent EK or made from the TCG L-2 template.
+// Kept at hand for `activate`.
+int posture_tpm_endorsement(posture_tpm *tpm, uint8_t *cert, size_t certcap, size_t *certlen, uint8_t *pub,
+                            size_t pubcap, size_t *publen, char *err, size_t errlen);
+
+// The attestation key: a restricted P-256 signing primary of the endorsement hierarchy (the same key each
+// time on this TPM), kept loaded. Out: its marshalled TPM2B_PUBLIC.
+int posture_tpm_attestation_key(posture_tpm *tpm, uint8_t *pub, size_t pubcap, size_t *publen, char *err,
+                                size_t errlen);
+
+// ActivateCredential: the secret a verifier sealed to the EK for this AK's name (credential and secret are
+// the contents of TPM2B_ID_OBJECT and TPM2B_ENCRYPTED_SECRET, without their size prefixes).
+int posture_tpm_activate(posture_tpm *tpm, const uint8_t *credential, size_t credlen, const uint8_t *secret,
+                         size_t secretlen, uint8_t *out, size_t outcap, size_t *outlen, char *err, size_t errlen);
+
+// Certify: the attestation key vouches that the loaded device key is in this TPM. Out: the TPMS_ATTEST bytes
+// and the ECDSA signature over their SHA-256 (r, s, 32 bytes each).
+int posture_tpm_certify(posture_tpm *tpm, const uint8_t *qualifying, size_t qlen, uint8_t *attest, size_t cap,
+                        size_t *len, uint8_t r[32], uint8_t s[32], char *err, size_t errlen);
+
+// Quote of the SHA-256 PCRs in `mask` (bit i: PCR i, 0-23) by the attestation key. Out as for certify.
+int posture_tpm_quote(posture_tpm *tpm, uint32_t mask, const uint8_t *qualifying, size_t qlen, uint8_t *attest,
+                      size_t cap, size_t *len, uint8_t r[32], uint8_t s[32], char *err, size_t errlen);
+
 #endif

@@ -1076,6 +1076,50 @@ extension Components {
         public struct DeviceDetail: Codable, Hashable, Sendable {
             /// - Remark: Generated from `#/components/schemas/DeviceDetail/device`.
             public var device: Components.Schemas.FleetDevice
+            /// Where the device key lives, as enrollment proved it (PROTOCOL.md, "TPM-rooted identity").
+            ///
+            /// - Remark: Generated from `#/components/schemas/DeviceDetail/key`.
+            public struct KeyPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/DeviceDetail/key/protection`.
+                @frozen public enum ProtectionPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case software = "software"
+                    case tpm = "tpm"
+                }
+                /// - Remark: Generated from `#/components/schemas/DeviceDetail/key/protection`.
+                public var protection: Components.Schemas.DeviceDetail.KeyPayload.ProtectionPayload
+                /// SHA-256 (hex) of the TPM's endorsement key certificate, when the key is in a TPM.
+                ///
+                /// - Remark: Generated from `#/components/schemas/DeviceDetail/key/endorsementFingerprint`.
+                public var endorsementFingerprint: Swift.String?
+                /// The TPM's firmware version (hex), from its Certify at enrollment.
+                ///
+                /// - Remark: Generated from `#/components/schemas/DeviceDetail/key/tpmFirmware`.
+                public var tpmFirmware: Swift.String?
+                /// Creates a new `KeyPayload`.
+                ///
+                /// - Parameters:
+                ///   - protection:
+                ///   - endorsementFingerprint: SHA-256 (hex) of the TPM's endorsement key certificate, when the key is in a TPM.
+                ///   - tpmFirmware: The TPM's firmware version (hex), from its Certify at enrollment.
+                public init(
+                    protection: Components.Schemas.DeviceDetail.KeyPayload.ProtectionPayload,
+                    endorsementFingerprint: Swift.String? = nil,
+                    tpmFirmware: Swift.String? = nil
+                ) {
+                    self.protection = protection
+                    self.endorsementFingerprint = endorsementFingerprint
+                    self.tpmFirmware = tpmFirmware
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case protection
+                    case endorsementFingerprint
+                    case tpmFirmware
+                }
+            }
+            /// Where the device key lives, as enrollment proved it (PROTOCOL.md, "TPM-rooted identity").
+            ///
+            /// - Remark: Generated from `#/components/schemas/DeviceDetail/key`.
+            public var key: Components.Schemas.DeviceDetail.KeyPayload
             /// - Remark: Generated from `#/components/schemas/DeviceDetail/verdict`.
             public var verdict: Components.Schemas.Verdict?
             /// - Remark: Generated from `#/components/schemas/DeviceDetail/report`.
@@ -1188,6 +1232,7 @@ extension Components {
             ///
             /// - Parameters:
             ///   - device:
+            ///   - key: Where the device key lives, as enrollment proved it (PROTOCOL.md, "TPM-rooted identity").
             ///   - verdict:
             ///   - report:
             ///   - reportIssuedAt:
@@ -1198,6 +1243,7 @@ extension Components {
             ///   - certificates:
             public init(
                 device: Components.Schemas.FleetDevice,
+                key: Components.Schemas.DeviceDetail.KeyPayload,
                 verdict: Components.Schemas.Verdict? = nil,
                 report: Components.Schemas.PostureReport? = nil,
                 reportIssuedAt: FoundationEssentials.Date? = nil,
@@ -1208,6 +1254,7 @@ extension Components {
                 certificates: Components.Schemas.DeviceDetail.CertificatesPayload
             ) {
                 self.device = device
+                self.key = key
                 self.verdict = verdict
                 self.report = report
                 self.reportIssuedAt = reportIssuedAt
@@ -1219,6 +1266,7 @@ extension Components {
             }
             public enum CodingKeys: String, CodingKey {
                 case device
+                case key
                 case verdict
                 case report
                 case reportIssuedAt

@@ -1,3 +1,4 @@
+import Logging
 import PostureModel
 import PostureStore
 import PostureVerdict
@@ -157,27 +158,37 @@ extension VerdictService {
     /// Revokes the device's active sudo grants: it is no longer compliant.
     func endSudoGrants(_ id: String, status: ComplianceStatus, now: Date) async {
         do {
-            let active = try await store.accessGrants(deviceID: id, limit: 200).filter {
-                $0.kind == "sudo" && $0.status == "active"
-            }
-            for grant in active {
-                let why = "the device turned \(status.rawValue)"
-                guard
-                    try await store.transitionGrant(
-                        id: grant.id, from: "active", to: "revoked", validFrom: nil, validUntil: nil,
-                        event: AccessEvent(
-                            at: now, deviceID: id, user: grant.user, grant: grant.grant, event: "sudo-revoked",
-                            actor: "collector", detail: why))
-                else { continue }
-                logger.notice(
-                    "sudo \(grant.id) of \(grant.user) (grant \(grant.grant)) ended: \(why)",
-                    metadata: [
-                        "posture.event": "sudo-revoked", "posture.device": "\(id)", "posture.user": "\(grant.user)",
-                        "posture.grant": "\(grant.grant)", "posture.id": "\(grant.id)",
-                    ])
-            }
+            try await Self.endSudoGrants(
+                id, why: "the device turned \(status.rawValue)", actor: "collector", store: store, logger: logger,
+                now: now)
         } catch {
             logger.error("cannot end the sudo grants of \(id) (the agent ends them itself): \(error)")
+        }
+    }
+
+    /// Revokes the device's active sudo grants, recording why and who. Also called when an operator
+    /// quarantines or revokes a device, so that a quarantine released before any collector evaluated it
+    /// still ends them.
+    static func endSudoGrants(
+        _ id: String, why: String, actor: String, store: any PostureStore, logger: Logger?, now: Date
+    ) async throws {
+        let active = try await store.accessGrants(deviceID: id, limit: 200).filter {
+            $0.kind == "sudo" && $0.status == "active"
+        }
+        for grant in active {
+            guard
+                try await store.transitionGrant(
+                    id: grant.id, from: "active", to: "revoked", validFrom: nil, validUntil: nil,
+                    event: AccessEvent(
+                        at: now, deviceID: id, user: grant.user, grant: grant.grant, event: "sudo-revoked",
+                        actor: actor, detail: why))
+            else { continue }
+            logger?.notice(
+                "sudo \(grant.id) of \(grant.user) (grant \(grant.grant)) ended: \(why)",
+                metadata: [
+                    "posture.event": "sudo-revoked", "posture.device": "\(id)", "posture.user": "\(grant.user)",
+                    "posture.grant": "\(grant.grant)", "posture.id": "\(grant.id)",
+                ])
         }
     }
 }

@@ -27,6 +27,17 @@ public struct CollectorConfiguration: Sendable, Codable, Equatable {
     public var verdicts = Verdicts()
     public var limits = Limits()
     public var ssf = SSF()
+    public var tpm = TPM()
+
+    /// TPM-rooted device identity: whose endorsement keys to believe.
+    public struct TPM: Sendable, Codable, Equatable {
+        public init() {}
+
+        /// PEM files of TPM manufacturers' CA certificates (roots, and intermediates to chain through). A
+        /// device proves its key is in a TPM only with an EK certificate that chains to one; none: no
+        /// device enrolls as `keyProtection: tpm`.
+        public var endorsementRoots: [String] = []
+    }
 
     public struct PolicySettings: Sendable, Codable, Equatable {
         public init() {}
@@ -236,6 +247,7 @@ extension CollectorConfiguration {
             "keepSecurityEvents",
         ],
         "ssf": ["allowedDestinations", "caBundle", "accessTokens"],
+        "tpm": ["endorsementRoots"],
         "ssf.accessTokens": ["issuer", "jwksURI", "audience", "scope"],
         "limits": [
             "handshakeTimeout", "idleTimeout", "enrollmentConnections", "devicesConnections", "apiConnections",
@@ -325,6 +337,7 @@ extension CollectorConfiguration {
         verdicts = try c.decodeIfPresent(Verdicts.self, forKey: .verdicts) ?? d.verdicts
         limits = try c.decodeIfPresent(Limits.self, forKey: .limits) ?? d.limits
         ssf = try c.decodeIfPresent(SSF.self, forKey: .ssf) ?? d.ssf
+        tpm = try c.decodeIfPresent(TPM.self, forKey: .tpm) ?? d.tpm
     }
 }
 
@@ -390,5 +403,13 @@ extension CollectorConfiguration.Storage {
         keepExpiredCertificates =
             try c.decodeIfPresent(DurationText.self, forKey: .keepExpiredCertificates) ?? keepExpiredCertificates
         keepSecurityEvents = try c.decodeIfPresent(DurationText.self, forKey: .keepSecurityEvents) ?? keepSecurityEvents
+    }
+}
+
+extension CollectorConfiguration.TPM {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init()
+        endorsementRoots = try c.decodeIfPresent([String].self, forKey: .endorsementRoots) ?? endorsementRoots
     }
 }

@@ -88,6 +88,9 @@ enum DashboardPages {
         let outcomes = (verdict?.failing ?? []) + (verdict?.unknown ?? []) + (verdict?.excused ?? [])
         values["title"] = detail.device.hostname
         values["state"] = detail.device.state
+        values["keyProtection"] =
+            detail.key.endorsementFingerprint.map { "TPM (endorsement sha256:\($0.prefix(16))…)" }
+            ?? (detail.key.protection == "tpm" ? "TPM" : "software (not proven to be in a TPM)")
         values["labels"] = detail.device.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             .joined(separator: " ")
         values["hasOutcomes"] = !outcomes.isEmpty

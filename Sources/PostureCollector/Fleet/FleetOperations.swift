@@ -155,6 +155,13 @@ public struct FleetOperations: Sendable {
                 }
             throw AttestationRefusal(.conflict, "device \(id) \(state); see GET /v1/devices/\(id)")
         }
+        // Sudo grants end with the quarantine itself, not only when a collector next evaluates the device: a
+        // release that comes first would otherwise leave them in force.
+        if action != .release {
+            try await VerdictService.endSudoGrants(
+                id, why: "\(action == .quarantine ? "quarantined" : "revoked") by \(caller.actor): \(reason)",
+                actor: caller.actor, store: store, logger: running?.logger, now: now)
+        }
         await running?.verdicts.tick()
         return try await detail(id, attestations: 0)
     }
@@ -308,7 +315,11 @@ public struct FleetOperations: Sendable {
             refusals: events.filter { !$0.code.hasPrefix("enforcement.") },
             certificates: try await store.certificates(deviceID: id).map {
                 DeviceDetail.Certificate(serial: $0.serial, notBefore: $0.notBefore, notAfter: $0.notAfter)
-            })
+            },
+            key: DeviceDetail.KeyInfo(
+                protection: view.device.keyProtection.rawValue,
+                endorsementFingerprint: view.device.tpm?.endorsementFingerprint,
+                tpmFirmware: view.device.tpm.map { "0x" + String($0.firmwareVersion, radix: 16) }))
     }
 }
 

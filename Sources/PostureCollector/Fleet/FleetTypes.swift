@@ -37,6 +37,23 @@ public struct DeviceDetail: Codable, Sendable {
     /// Refused attestations and other security events about the device, newest first.
     public var refusals: [SecurityEvent]
     public var certificates: [Certificate]
+    /// Where the device key lives, as enrollment proved it.
+    public var key: KeyInfo
+
+    public struct KeyInfo: Codable, Sendable {
+        /// `software` or `tpm`.
+        public var protection: String
+        /// The TPM's endorsement certificate, SHA-256 (hex), when the key is in a TPM.
+        public var endorsementFingerprint: String?
+        /// The TPM's firmware version (hex), as its Certify at enrollment said.
+        public var tpmFirmware: String?
+
+        public init(protection: String, endorsementFingerprint: String? = nil, tpmFirmware: String? = nil) {
+            self.protection = protection
+            self.endorsementFingerprint = endorsementFingerprint
+            self.tpmFirmware = tpmFirmware
+        }
+    }
 }
 
 public struct EventPage: Codable, Sendable {

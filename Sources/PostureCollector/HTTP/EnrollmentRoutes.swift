@@ -17,6 +17,15 @@ struct EnrollmentRoutes: Sendable {
     func register(on router: Router<CollectorRequestContext>) {
         router.get("/healthz") { _, _ in Responses.text("ok\n", contentType: "text/plain") }
         router.get("/v1/ca") { _, _ in Responses.text(collector.ca.pem, contentType: "application/x-pem-file") }
+        router.post("/v1/enroll/tpm-challenge") { request, context in
+            do {
+                let body = try await request.decodeJSON(TPMChallengeRequest.self, limit: 64 << 10)
+                return Responses.json(try await collector.tpmChallenge(body))
+            } catch {
+                await collector.refused(error, deviceID: nil, peer: context.channel.remoteAddress?.description)
+                return Responses.refusal(error)
+            }
+        }
         router.post("/v1/enroll") { request, context in
             do {
                 let body = try await request.decodeJSON(EnrollmentRequest.self, limit: 64 << 10)

@@ -3018,11 +3018,36 @@ enum OpenAPIDocument {
                   "attestations",
                   "enforcement",
                   "refusals",
-                  "certificates"
+                  "certificates",
+                  "key"
                 ],
                 "properties": {
                   "device": {
                     "$ref": "#/components/schemas/FleetDevice"
+                  },
+                  "key": {
+                    "type": "object",
+                    "description": "Where the device key lives, as enrollment proved it (PROTOCOL.md, \"TPM-rooted identity\").",
+                    "required": [
+                      "protection"
+                    ],
+                    "properties": {
+                      "protection": {
+                        "type": "string",
+                        "enum": [
+                          "software",
+                          "tpm"
+                        ]
+                      },
+                      "endorsementFingerprint": {
+                        "type": "string",
+                        "description": "SHA-256 (hex) of the TPM's endorsement key certificate, when the key is in a TPM."
+                      },
+                      "tpmFirmware": {
+                        "type": "string",
+                        "description": "The TPM's firmware version (hex), from its Certify at enrollment."
+                      }
+                    }
                   },
                   "verdict": {
                     "$ref": "#/components/schemas/Verdict"

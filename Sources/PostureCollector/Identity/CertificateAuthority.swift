@@ -102,13 +102,31 @@ public struct CertificateAuthority: @unchecked Sendable {
     /// the clock is corrected, or the device could not even connect to renew it.
     public func issueDeviceCertificate(
         deviceID: String, publicKey: P256.Signing.PublicKey, hostname: String, lifetime: Duration, now: Date,
-        backdate: TimeInterval = CertificateAuthority.clockSlack
+        backdate: TimeInterval = CertificateAuthority.clockSlack, keyProtection: KeyProtection = .software,
+        endorsementFingerprint: String? = nil
     ) throws -> Certificate {
         let name = String(hostname.prefix(64))
         return try issueClientCertificate(
             uri: DeviceIdentity(trustDomain: trustDomain, deviceID: deviceID).uri, organization: "Posture device",
             commonName: name.isEmpty ? deviceID : name, publicKey: publicKey, lifetime: lifetime, now: now,
-            backdate: backdate)
+            backdate: backdate,
+            keyProtection: Self.keyProtectionExtension(keyProtection, endorsementFingerprint: endorsementFingerprint))
+    }
+
+    /// A device certificate's non-critical Posture key-protection extension (under 2.25, the arc anyone may
+    /// use without registration): a UTF8String,
+    /// `software`, or `tpm ek-sha256=<hex>` (the endorsement certificate's SHA-256). A relying party reads
+    /// where the key lives from the certificate alone (`openssl x509 -text` shows it).
+    public static let keyProtectionOID: ASN1ObjectIdentifier = [2, 25, 2_418_163_901_314_430_718]
+
+    static func keyProtectionExtension(_ protection: KeyProtection, endorsementFingerprint: String?) throws
+        -> Certificate.Extension
+    {
+        var text = protection.rawValue
+        if let endorsementFingerprint { text += " ek-sha256=\(endorsementFingerprint)" }
+        var serializer = DER.Serializer()
+        try serializer.serialize(ASN1UTF8String(text))
+        return Certificate.Extension(oid: keyProtectionOID, critical: false, value: serializer.serializedBytes[...])
     }
 
     /// A client certificate for a policy engine on the API listener: `spiffe://<td>/api-client/<id>`; its
@@ -125,7 +143,7 @@ public struct CertificateAuthority: @unchecked Sendable {
 
     private func issueClientCertificate(
         uri: String, organization: String, commonName: String, publicKey: P256.Signing.PublicKey,
-        lifetime: Duration, now: Date, backdate: TimeInterval = 0
+        lifetime: Duration, now: Date, backdate: TimeInterval = 0, keyProtection: Certificate.Extension? = nil
     ) throws -> Certificate {
         let key = Certificate.PublicKey(publicKey)
         return try Certificate(
@@ -144,6 +162,7 @@ public struct CertificateAuthority: @unchecked Sendable {
                 SubjectAlternativeNames([.uniformResourceIdentifier(uri)])
                 SubjectKeyIdentifier(hash: key)
                 AuthorityKeyIdentifier(keyIdentifier: try authorityKeyIdentifier())
+                if let keyProtection { keyProtection }
             },
             issuerPrivateKey: privateKey)
     }

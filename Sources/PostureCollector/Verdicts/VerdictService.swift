@@ -33,6 +33,7 @@ actor VerdictService {
         var machineID: String
         var hostname: String
         var labels: [String: String]
+        var keyProtection: KeyProtection = .software
         var revoked: Quarantine?
         var report: PostureReport?
         var issuedAt: Date?
@@ -95,7 +96,9 @@ actor VerdictService {
             stored[row.deviceID] = try? decoder.decode(Verdict.self, from: Data(row.verdict.utf8))
         }
         for device in try await store.activeDevices() {
-            var entry = Entry(machineID: device.machineID, hostname: device.hostname, labels: device.labels)
+            var entry = Entry(
+                machineID: device.machineID, hostname: device.hostname, labels: device.labels,
+                keyProtection: device.keyProtection)
             entry.verdict = stored[device.id]
             entries[device.id] = entry
         }
@@ -138,7 +141,9 @@ actor VerdictService {
     func enrolled(_ record: DeviceRecord) async {
         // The stored device carries the enrollment token's labels too.
         let device = (try? await store.device(record.id)) ?? record
-        entries[device.id] = Entry(machineID: device.machineID, hostname: device.hostname, labels: device.labels)
+        entries[device.id] = Entry(
+            machineID: device.machineID, hostname: device.hostname, labels: device.labels,
+            keyProtection: device.keyProtection)
         await evaluate(device.id, cause: .enrollment)
     }
 
@@ -350,7 +355,7 @@ actor VerdictService {
             deviceID: id, labels: entry.labels, report: entry.report, reportIssuedAt: entry.issuedAt,
             signals: entry.signals, quarantine: entry.revoked ?? quarantines[id],
             waivers: waivers.filter { $0.revokedAt == nil && $0.expiresAt > now },
-            previous: entry.verdict, now: now)
+            previous: entry.verdict, keyProtection: entry.keyProtection, now: now)
         var verdict = policy.evaluate(input)
         let previous = entry.verdict
         // The revision counts changes of content (stored with the verdict, so it survives restarts).
@@ -449,7 +454,9 @@ actor VerdictService {
         guard
             var entry = entries[id]
                 ?? (device.status == .active
-                    ? Entry(machineID: device.machineID, hostname: device.hostname, labels: device.labels) : nil)
+                    ? Entry(
+                        machineID: device.machineID, hostname: device.hostname, labels: device.labels,
+                        keyProtection: device.keyProtection) : nil)
         else { return }
         entry.labels = device.labels
         if let latest, latest.issuedAt > (entry.issuedAt ?? .distantPast),

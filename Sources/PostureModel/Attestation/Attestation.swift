@@ -105,12 +105,15 @@ public struct EnrollmentRequest: Codable, Sendable, Equatable {
     public var csr: String
     public var machineID: String
     public var hostname: String
+    /// Present when the CSR's key lives in a TPM: the proof, checked before the certificate is issued.
+    public var tpm: TPMKeyEvidence?
 
-    public init(token: String, csr: String, machineID: String, hostname: String) {
+    public init(token: String, csr: String, machineID: String, hostname: String, tpm: TPMKeyEvidence? = nil) {
         self.token = token
         self.csr = csr
         self.machineID = machineID
         self.hostname = hostname
+        self.tpm = tpm
     }
 }
 

@@ -37,6 +37,10 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
         public static let tokenUsed = Code(rawValue: "token_used")
         public static let machineAlreadyEnrolled = Code(rawValue: "machine_already_enrolled")
         public static let badCSR = Code(rawValue: "bad_csr")
+        /// The TPM's endorsement certificate does not chain to a configured manufacturer root.
+        public static let tpmUntrusted = Code(rawValue: "tpm_untrusted")
+        /// TPM evidence that is malformed or does not prove what it claims.
+        public static let tpmEvidenceInvalid = Code(rawValue: "tpm_evidence_invalid")
         // The API for policy engines and operators.
         public static let unauthorized = Code(rawValue: "unauthorized")
         public static let insufficientScope = Code(rawValue: "insufficient_scope")
@@ -59,7 +63,8 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
             .malformedPayload, .unsupportedSchema, .deviceMismatch, .futureIssueTime, .staleIssueTime, .nonceUnknown,
             .nonceExpired, .nonceSuperseded, .nonceReused, .alreadyAccepted, .sequenceNotIncreasing,
             .certificateRequired, .deviceRevoked, .deviceUnknown,
-            .tokenInvalid, .tokenExpired, .tokenUsed, .machineAlreadyEnrolled, .badCSR, .unauthorized,
+            .tokenInvalid, .tokenExpired, .tokenUsed, .machineAlreadyEnrolled, .badCSR, .tpmUntrusted,
+            .tpmEvidenceInvalid, .unauthorized,
             .insufficientScope, .notFound, .conflict, .methodNotAllowed, .accessRefused, .internalError, .overloaded,
         ]
 
@@ -68,7 +73,7 @@ public struct AttestationRefusal: Error, Sendable, Equatable, CustomStringConver
             switch self {
             case .payloadTooLarge: 413
             case .certificateRequired, .keyMismatch, .badSignature, .tokenInvalid, .tokenExpired, .tokenUsed: 401
-            case .deviceRevoked, .deviceMismatch, .accessRefused: 403
+            case .deviceRevoked, .deviceMismatch, .accessRefused, .tpmUntrusted: 403
             case .deviceUnknown, .notFound: 404
             case .unauthorized: 401
             case .insufficientScope: 403

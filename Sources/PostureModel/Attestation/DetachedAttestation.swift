@@ -68,6 +68,7 @@ public struct DetachedAttestation: Sendable, Equatable {
         public var securityModules: Fact<SecurityModuleFacts>
         public var sshd: Fact<SSHDFacts>
         public var sudo: Fact<SudoFacts>?
+        public var tpm: Fact<TPMFacts>?
 
         /// The report's facts but its collection time and journal; an observed uptime as 0 (`Envelope.up`).
         public init(_ report: PostureReport) {
@@ -84,6 +85,7 @@ public struct DetachedAttestation: Sendable, Equatable {
             securityModules = report.securityModules
             sshd = report.sshd
             sudo = report.sudo
+            tpm = report.tpm
         }
 
         func report(collectedAt: Date, journal: Fact<JournalFacts>, uptime: Double?) -> PostureReport {
@@ -94,7 +96,7 @@ public struct DetachedAttestation: Sendable, Equatable {
             var report = PostureReport(
                 collectedAt: collectedAt, agentVersion: agentVersion, os: os, diskEncryption: diskEncryption,
                 firewall: firewall, journal: journal, secureBoot: secureBoot, kernelLockdown: kernelLockdown,
-                securityModules: securityModules, sshd: sshd, sudo: sudo)
+                securityModules: securityModules, sshd: sshd, sudo: sudo, tpm: tpm)
             report.schemaVersion = schemaVersion
             return report
         }

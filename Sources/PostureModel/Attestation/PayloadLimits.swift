@@ -170,6 +170,17 @@ public enum PayloadLimits {
                     checker.texts(sudo.files, PayloadLimits.path, "\(field()).files")
                 }
             }
+            if let tpm = report.tpm {
+                fact(tpm, "\(root).tpm") { checker, tpm in
+                    let field = { "\(root).tpm.value" }
+                    for (name, value) in [
+                        ("manufacturer", tpm.manufacturer), ("vendor", tpm.vendor),
+                        ("firmwareVersion", tpm.firmwareVersion),
+                    ] {
+                        if let value { checker.text(value, PayloadLimits.name, "\(field()).\(name)") }
+                    }
+                }
+            }
         }
 
         mutating func operatingSystem(_ os: OSFacts, at root: String) {

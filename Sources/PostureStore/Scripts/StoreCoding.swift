@@ -14,6 +14,12 @@ enum StoreCoding {
         return String(decoding: try encoder.encode(labels), as: UTF8.self)
     }
 
+    static func json(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
     static func labels(_ text: String) throws -> [String: String] {
         try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
     }
@@ -33,7 +39,11 @@ enum StoreCoding {
             status: DeviceStatus(rawValue: try row.text("status")) ?? .revoked, enrolledAt: try row.date("enrolled_at"),
             revokedAt: try row.optionalDate("revoked_at"),
             lastSequence: UInt64(clamping: try row.int64("last_sequence")),
-            keyThumbprint: try row.text("key_thumbprint"))
+            keyThumbprint: try row.text("key_thumbprint"),
+            keyProtection: KeyProtection(rawValue: try row.text("key_protection")) ?? .software,
+            tpm: try row.optionalText("tpm").flatMap {
+                try? JSONDecoder().decode(TPMIdentity.self, from: Data($0.utf8))
+            })
     }
 
     static func certificate(_ row: SQLRow) throws -> CertificateRecord {

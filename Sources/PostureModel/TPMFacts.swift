@@ -1,0 +1,24 @@
+/// The TPM as the agent sees it, and where the key that signed the report lives. What the device says:
+/// the collector's `keyProtection` is what enrollment proved, and a policy rule reads that, not this.
+public struct TPMFacts: Codable, Sendable, Equatable {
+    /// A TPM 2.0 is there (`/sys/class/tpm/tpm0` with major version 2, or the agent's configured TCTI).
+    public var present: Bool
+    /// The TCG vendor ID as text ("IBM", "INTC", "STM", "NTC", "MSFT"), when the agent talks to the TPM.
+    public var manufacturer: String?
+    public var vendor: String?
+    /// TPM2_PT_FIRMWARE_VERSION_1 and _2, as four dotted 16-bit numbers.
+    public var firmwareVersion: String?
+    /// Where the key that signed this report lives.
+    public var deviceKey: KeyProtection
+
+    public init(
+        present: Bool, manufacturer: String? = nil, vendor: String? = nil, firmwareVersion: String? = nil,
+        deviceKey: KeyProtection
+    ) {
+        self.present = present
+        self.manufacturer = manufacturer
+        self.vendor = vendor
+        self.firmwareVersion = firmwareVersion
+        self.deviceKey = deviceKey
+    }
+}
