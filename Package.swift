@@ -308,7 +308,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "posture-bench",
-            dependencies: ["PostureProbes", "PostureLinux"]
+            dependencies: [
+                "PostureProbes", "PostureLinux", "PostureTPM", .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
 
         // Helpers shared by the test targets: running real tools, network namespaces, paths.

@@ -81,6 +81,9 @@ static int load_tss(char *err, size_t errlen) {
         fail(err, errlen, "%s", tss.failure);
         return 1;
     }
+    // The TSS logs every TPM error to stderr, including the NV indexes probed for an EK certificate that
+    // are absent by design; the errors that matter reach the caller's message. TSS2_LOG set by the user wins.
+    setenv("TSS2_LOG", "all+none", 0);
     const char *names[] = {"libtss2-esys.so.0", "libtss2-tctildr.so.0", "libtss2-mu.so.0"};
     void *libraries[3];
     for (int i = 0; i < 3; i++) {

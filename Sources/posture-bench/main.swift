@@ -245,7 +245,10 @@ let running = RunningAgent.measure(
     collector: URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("posture-collector")
         .path, directory: directory, cycles: 10)
 
-// 4. The reference, in the same run.
+// 4. The TPM's share, next to the software key's (swtpm).
+let tpmTimings = TPMTimings.measure(directory: directory, samples: 100)
+
+// 5. The reference, in the same run.
 let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent("packaging/bench/reference-probe.sh").path
 let key = "\(directory)/reference-key.pem"
@@ -293,6 +296,17 @@ if let running {
     )
 } else {
     print("a running agent: not measured (posture-collector next to \(executable) did not start or enroll it)")
+}
+switch tpmTimings {
+case .success(let tpm):
+    print("the device key in a TPM (swtpm, in-process, \(tpm.samples) samples, median):")
+    print(
+        "  ES256 signature   TPM \(fixed(tpm.tpmSignMillis, 2)) ms; software key \(fixed(tpm.softwareSignMicros, 0)) µs (the reference)"
+    )
+    print("  TPM2_Quote PCRs 0-9  \(fixed(tpm.quoteMillis, 2)) ms")
+    print("  collector CPU to parse and verify a TPMS_ATTEST  \(fixed(tpm.attestVerifyMicros, 0)) µs")
+case .failure(let error):
+    print("the device key in a TPM: not measured (\(error))")
 }
 if getenv("POSTURE_BENCH_KEEP") == nil {
     _ = spawnMeasured(["rm", "-rf", directory])

@@ -40,6 +40,10 @@ enum FuzzTargets {
                 name: "access", maxLength: 16384,
                 summary: "LocalSSHRequest and its proof, SSHCertificateRequest, SSH key lines/blobs and SSHSIG",
                 run: AccessTarget.run),
+            FuzzTarget(
+                name: "tpm", maxLength: 4096,
+                summary: "TPM2B_PUBLIC/TPMT_PUBLIC, TPMS_ATTEST and its signature, MakeCredential, TPMKeyEvidence",
+                run: TPMTarget.run),
         ]
     #else
         static let all: [FuzzTarget] = []

@@ -115,6 +115,41 @@ struct TPMIdentityTests {
         #expect(try collector.attestations(deviceID).map(\.sequence) == [1])
     }
 
+    /// The TCG's default ECC endorsement key (template L-2, P-256, what PC TPMs ship), certified at NV
+    /// 0x01c0000a by a CA of this test's: the path real machines take, where the EK authorizes
+    /// ActivateCredential only through a PolicySecret session.
+    @Test func aTPMWithTheDefaultP256EndorsementKeyEnrolls() throws {
+        let tpm = try SoftwareTPM("l2")
+        let ca = tpm.directory + "/maker"
+        try Shell.run([
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+            ca + ".key", "-out", ca + ".pem", "-subj", "/CN=L-2 maker", "-days", "30",
+        ])
+        try tpm.tool([
+            "tpm2_createek", "-G", "ecc", "-u", tpm.directory + "/ek.pem", "-f", "pem", "-c", tpm.directory + "/ek.ctx",
+        ])
+        try tpm.tool(["tpm2_flushcontext", "-t"])
+        try Shell.run([
+            "openssl", "x509", "-new", "-force_pubkey", tpm.directory + "/ek.pem", "-CA", ca + ".pem", "-CAkey",
+            ca + ".key", "-subj", "/CN=ek", "-days", "30", "-outform", "DER", "-out", tpm.directory + "/ek.der",
+        ])
+        let size = try FileManager.default.attributesOfItem(atPath: tpm.directory + "/ek.der")[.size] as? Int ?? 0
+        try tpm.tool([
+            "tpm2_nvdefine", "0x01c0000a", "-C", "p", "-s", "\(size)", "-a",
+            "ppwrite|ppread|ownerread|authread|no_da|platformcreate",
+        ])
+        try tpm.tool(["tpm2_nvwrite", "0x01c0000a", "-C", "p", "-i", tpm.directory + "/ek.der"])
+        let policy = tpm.directory + "/policy.yaml"
+        try "report: {maxAge: 1h}\nrules: []\n".write(toFile: policy, atomically: true, encoding: .utf8)
+        let collector = try CollectorHarness(
+            "e2e-tpm-l2", configuration: "policy: {path: \(policy)}\ntpm:\n  endorsementRoots: [\(ca).pem]\n")
+        let (_, deviceID) = try collector.enrollAgent("agent", options: ["--tpm", tpm.tcti])
+        let fingerprint = try Shell.run(["sha256sum", tpm.directory + "/ek.der"]).stdout.prefix(64)
+        let shown = try collector.command(["devices", "show", deviceID])
+        #expect(shown.contains("\"keyProtection\" : \"tpm\""), "\(shown)")
+        #expect(shown.contains("\"endorsementFingerprint\" : \"\(fingerprint)\""), "the P-256 EK's: \(shown)")
+    }
+
     @Test func aTPMFromAnUntrustedManufacturerIsRefusedAtEnrollment() throws {
         let tpm = try SoftwareTPM("unknown-maker")
         let trusted = try SoftwareTPM("trusted-maker")

@@ -214,4 +214,25 @@ lines = [text[i:i + 70] for i in range(0, len(text), 70)]
 armored = "\n".join(["-----BEGIN SSH SIGNATURE-----", *lines, "-----END SSH SIGNATURE-----"]) + "\n"
 open(f"{sys.argv[3]}/message-sk-ed25519.sig", "w").write(armored)
 PY
+# tpm: what a device sends of its TPM, made by a swtpm of this run's and tpm2-tools: the TCG default ECC
+# endorsement key's and a restricted P-256 attestation key's TPM2B_PUBLIC, and a quote of PCRs 0-9 by it.
+mkdir -p "$corpus/tpm" "$work/tpm"
+swtpm_setup --tpm2 --tpm-state "$work/tpm" --pcr-banks sha256 --overwrite > /dev/null
+tpm_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+swtpm socket --tpm2 --tpmstate dir="$work/tpm" --server type=tcp,port="$tpm_port",bindaddr=127.0.0.1 \
+    --ctrl type=tcp,port=$((tpm_port + 1)),bindaddr=127.0.0.1 --flags not-need-init,startup-clear &
+swtpm_pid=$!
+sleep 1
+(
+    export TPM2TOOLS_TCTI="swtpm:host=127.0.0.1,port=$tpm_port"
+    cd "$work"
+    tpm2_createek -G ecc -u "$corpus/tpm/ek-tpm2b-public" -c ek.ctx > /dev/null
+    tpm2_flushcontext -t
+    tpm2_createprimary -C e -G ecc256:ecdsa-sha256:null -g sha256 -c ak.ctx \
+        -a 'fixedtpm|fixedparent|sensitivedataorigin|userwithauth|restricted|sign' > /dev/null
+    tpm2_readpublic -c ak.ctx -o "$corpus/tpm/ak-tpm2b-public" > /dev/null
+    tpm2_quote -c ak.ctx -l sha256:0,1,2,3,4,5,6,7,8,9 -q 0011223344556677 -m "$corpus/tpm/quote-attest" \
+        -s quote.sig > /dev/null
+)
+kill "$swtpm_pid"
 du -sh "$corpus"
