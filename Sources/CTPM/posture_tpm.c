@@ -54,6 +54,11 @@ struct posture_tpm {
     int ek_user_with_auth;
 };
 
+// The TSS logs every TPM error to stderr, including the NV indexes probed for an EK certificate that are
+// absent by design; the errors that matter reach the caller's message. Set before main, while the process
+// has one thread (setenv is not safe beside other threads' getenv); TSS2_LOG set by the user wins.
+__attribute__((constructor)) static void quiet_tss_logging(void) { setenv("TSS2_LOG", "all+none", 0); }
+
 static void fail(char *err, size_t errlen, const char *format, ...) {
     if (err == NULL || errlen == 0) return;
     va_list args;
@@ -81,9 +86,6 @@ static int load_tss(char *err, size_t errlen) {
         fail(err, errlen, "%s", tss.failure);
         return 1;
     }
-    // The TSS logs every TPM error to stderr, including the NV indexes probed for an EK certificate that
-    // are absent by design; the errors that matter reach the caller's message. TSS2_LOG set by the user wins.
-    setenv("TSS2_LOG", "all+none", 0);
     const char *names[] = {"libtss2-esys.so.0", "libtss2-tctildr.so.0", "libtss2-mu.so.0"};
     void *libraries[3];
     for (int i = 0; i < 3; i++) {
@@ -282,6 +284,11 @@ int posture_tpm_load_key(posture_tpm *tpm, const uint8_t *pub, size_t publen, co
         fail(err, errlen, "the key blob's private part is not a TPM2B_PRIVATE");
         return 1;
     }
+    // Without a resource manager a TPM has three transient slots: the old key goes before the new one loads.
+    if (tpm->key != ESYS_TR_NONE) {
+        tss.flush(tpm->esys, tpm->key);
+        tpm->key = ESYS_TR_NONE;
+    }
     ESYS_TR srk = ESYS_TR_NONE;
     if (create_srk(tpm, &srk, err, errlen) != 0) return 1;
     ESYS_TR key = ESYS_TR_NONE;
@@ -289,7 +296,6 @@ int posture_tpm_load_key(posture_tpm *tpm, const uint8_t *pub, size_t publen, co
     // Without a resource manager (swtpm) a TPM has three transient slots: keep only the key.
     tss.flush(tpm->esys, srk);
     if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "loading the device key (Load)", rc);
-    if (tpm->key != ESYS_TR_NONE) tss.flush(tpm->esys, tpm->key);
     tpm->key = key;
     return 0;
 }
@@ -342,9 +348,13 @@ static int read_nv(posture_tpm *tpm, TPM2_HANDLE index, uint8_t *out, size_t cap
                 status = 1;
                 break;
             }
-            memcpy(out + *len, data->buffer, data->size);
-            *len += data->size;
-            if (data->size == 0) status = 1;
+            // A TPM (or whoever is on a swtpm TCP connection) answering more than was asked is refused.
+            if (data->size == 0 || data->size > chunk || *len + data->size > cap) {
+                status = 1;
+            } else {
+                memcpy(out + *len, data->buffer, data->size);
+                *len += data->size;
+            }
             tss.free(data);
         }
     }

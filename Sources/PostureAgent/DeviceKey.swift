@@ -5,6 +5,10 @@ import PostureModel
 import PostureTPM
 import X509
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -63,19 +67,40 @@ public struct DeviceKey: Sendable {
         return (try software(state), notice)
     }
 
+    /// The software key file, reused when there is one. A TPM key of an earlier enrollment stays until
+    /// `commit`: a refused re-enrollment leaves the device as it was.
     private static func software(_ state: AgentState) throws -> DeviceKey {
-        try? FileManager.default.removeItem(atPath: state.tpmKeyPath)
-        return DeviceKey(signer: try DeviceKeyFile.loadOrCreate(state.keyPath), protection: .software, tpm: nil)
+        DeviceKey(signer: try DeviceKeyFile.loadOrCreate(state.keyPath), protection: .software, tpm: nil)
     }
 
+    /// A new key in the TPM, its blob written beside the one in force (`device.tpmkey.enrolling`) until
+    /// `commit`.
     private static func inTPM(_ state: AgentState, tcti: String) throws -> DeviceKey {
         let tpm = try TPM(tcti: tcti)
         let blob = try tpm.createKey()
         let key = try TPMDeviceKey(tpm: tpm, blob: blob)
-        try state.writeText(try blob.serializeAsPEM().pemString + "\n", state.tpmKeyPath, mode: 0o600)
-        // A software key left from an earlier enrollment must not outlive the move into the TPM.
-        try? FileManager.default.removeItem(atPath: state.keyPath)
+        try state.writeText(try blob.serializeAsPEM().pemString + "\n", pendingTPMKeyPath(state), mode: 0o600)
         return DeviceKey(signer: key, protection: .tpm, tpm: tpm)
+    }
+
+    private static func pendingTPMKeyPath(_ state: AgentState) -> String { state.tpmKeyPath + ".enrolling" }
+
+    /// The collector issued a certificate for this key: it becomes the device key, and the key of the other
+    /// kind, from an earlier enrollment, goes (a software key must not outlive the move into the TPM).
+    func commit(_ state: AgentState) throws {
+        if protection == .tpm {
+            guard rename(Self.pendingTPMKeyPath(state), state.tpmKeyPath) == 0 else {
+                throw AgentError(.stateDirectory, "cannot put \(state.tpmKeyPath) in place: errno \(errno)")
+            }
+            try? FileManager.default.removeItem(atPath: state.keyPath)
+        } else {
+            try? FileManager.default.removeItem(atPath: state.tpmKeyPath)
+        }
+    }
+
+    /// Enrollment failed: the new TPM key's blob goes; the device keeps the key its certificate names.
+    static func discard(_ state: AgentState) {
+        try? FileManager.default.removeItem(atPath: pendingTPMKeyPath(state))
     }
 
     /// The enrolled key. `tcti` overrides where the TPM is (agent.yaml `tpm`); nil uses enrollment's.

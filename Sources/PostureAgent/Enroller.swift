@@ -53,6 +53,18 @@ public struct Enroller: Sendable {
         let caPEM = try await trustedCA()
         let (key, keyNotice) = try DeviceKey.create(state: state, placement: placement)
         if let keyNotice { notice(keyNotice) }
+        do {
+            let grant = try await certificateGrant(for: key, caPEM: caPEM)
+            try key.commit(state)
+            return try save(grant, key: key, caPEM: caPEM)
+        } catch {
+            DeviceKey.discard(state)
+            throw error
+        }
+    }
+
+    /// Asks the collector for a certificate for `key`, proving first that a TPM key is in its TPM.
+    private func certificateGrant(for key: DeviceKey, caPEM: String) async throws -> CertificateGrant {
         let machineID: String
         do {
             machineID = try root.readText("/etc/machine-id").trimmingWhitespace()
@@ -63,7 +75,6 @@ public struct Enroller: Sendable {
         var request = EnrollmentRequest(
             token: token, csr: try key.csr(hostname: hostname), machineID: machineID,
             hostname: hostname)
-        let grant: CertificateGrant
         let (placement, notice, token) = (self.placement, self.notice, self.token)
         let answer = try await CollectorClient.using(baseURL: collectorURL, caPEM: caPEM) { client in
             // A key in a TPM is proven to be there before the certificate is asked for.
@@ -84,12 +95,15 @@ public struct Enroller: Sendable {
             return await client.postJSON("/v1/enroll", request, answer: CertificateGrant.self)
         }
         switch answer {
-        case .accepted(let value): grant = value
+        case .accepted(let grant): return grant
         case .refused(let error, _):
             throw AgentError(.refused, "the collector refused enrollment: \(error.error): \(error.message)")
         case .unavailable(let reason), .busy(let reason, _):
             throw AgentError(.collectorUnreachable, "cannot enroll with \(collectorURL): \(reason)")
         }
+    }
+
+    private func save(_ grant: CertificateGrant, key: DeviceKey, caPEM: String) throws -> AgentState.Enrollment {
         try state.writeText(grant.certificate, state.certificatePath)
         try state.writeText(caPEM, state.caPath)
         if let keys = grant.verdictKeys { try state.writeText(keys, state.verdictKeysPath) }

@@ -47,8 +47,6 @@ public struct CollectorCore: Sendable {
     let serverCertificateNotAfter = NIOLockedValueBox<Date?>(nil)
     /// `tpm.endorsementRoots`, read at start.
     let endorsementRoots: [Certificate]
-    /// The key TPM credentials are bound with, shared by every collector of the store (read once).
-    let tpmCredentialKey = NIOLockedValueBox<SymmetricKey?>(nil)
 
     init(
         configuration: CollectorConfiguration, ca: CertificateAuthority, store: any PostureStore, keys: SigningKeys,
@@ -128,6 +126,7 @@ public struct CollectorCore: Sendable {
         let now = Date()
         var tpm: TPMIdentity?
         if let evidence = request.tpm {
+            try await checkToken(request.token, now: now)
             let verified = try await tpmEnrollment().verify(evidence, token: request.token, deviceKey: key, now: now)
             tpm = TPMIdentity(
                 endorsementFingerprint: verified.endorsementFingerprint,
@@ -184,42 +183,36 @@ public struct CollectorCore: Sendable {
     /// The first step of a TPM enrollment: for a holder of a valid token, a secret sealed to the TPM.
     func tpmChallenge(_ request: TPMChallengeRequest) async throws(AttestationRefusal) -> TPMChallenge {
         let now = Date()
+        try await checkToken(request.token, now: now)
+        return try await tpmEnrollment().challenge(request, now: now)
+    }
+
+    /// A token that could enroll now (it is consumed only by the enrollment's own transaction): checked before
+    /// TPM evidence costs the collector a certificate chain and ECDH.
+    private func checkToken(_ token: String, now: Date) async throws(AttestationRefusal) {
         let tokens: [TokenRecord]
         do {
             tokens = try await store.tokens()
         } catch {
             throw AttestationRefusal(.internalError, "could not read the enrollment tokens: \(error)")
         }
-        let hash = EnrollmentTokens.hash(request.token)
+        let hash = EnrollmentTokens.hash(token)
         if let refusal = EnrollmentDecision.checkToken(tokens.first { $0.hash == hash }, now: now) {
             throw refusal.refusal
         }
-        return try await tpmEnrollment().challenge(request, now: now)
     }
 
     /// TPM enrollment with this collector's roots and the store's credential key.
-    func tpmEnrollment() async throws(AttestationRefusal) -> TPMEnrollment {
+    func tpmEnrollment() throws(AttestationRefusal) -> TPMEnrollment {
         guard !endorsementRoots.isEmpty else {
             throw AttestationRefusal(
                 .tpmUntrusted,
                 "this collector trusts no TPM manufacturer: set tpm.endorsementRoots in collector.yaml to the EK CA certificates, or enroll with --tpm off"
             )
         }
-        if let key = tpmCredentialKey.withLockedValue({ $0 }) {
-            return TPMEnrollment(roots: endorsementRoots, credentialKey: key)
-        }
-        let fresh = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
-        let recorded: String
-        do {
-            recorded = try await store.claimIdentity("tpm-credential-key", value: fresh)
-        } catch {
-            throw AttestationRefusal(.internalError, "could not read the TPM credential key from the store: \(error)")
-        }
-        guard let bytes = Data(base64Encoded: recorded), bytes.count == 32 else {
-            throw AttestationRefusal(.internalError, "the store's tpm-credential-key is not 32 bytes of base64")
-        }
-        let key = SymmetricKey(data: bytes)
-        tpmCredentialKey.withLockedValue { $0 = key }
+        // From the CA key every collector of the fleet holds, not from the store: whoever reads the store
+        // must not be able to compute the credential a TPM alone can recover.
+        let key = ca.fleetKey("posture tpm credential v1")
         return TPMEnrollment(roots: endorsementRoots, credentialKey: key)
     }
 

@@ -30,7 +30,7 @@
                     issuerPrivateKey: Certificate.PrivateKey(Fixtures.caKey))
                 return CertificateAuthority(
                     certificate: certificate, privateKey: Certificate.PrivateKey(Fixtures.caKey),
-                    trustDomain: Fixtures.trustDomain)
+                    trustDomain: Fixtures.trustDomain, fleetSecret: Array(Fixtures.caKey.rawRepresentation))
             } catch {
                 fatalError("cannot make the fuzz CA: \(error)")
             }

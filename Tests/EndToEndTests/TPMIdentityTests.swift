@@ -81,6 +81,21 @@ struct TPMIdentityTests {
             "sh", "-c", "openssl x509 -in '\(state)/device.crt' -noout -pubkey",
         ]).stdout
         #expect(fromTPM == fromCertificate && fromTPM.contains("BEGIN PUBLIC KEY"))
+
+        // A re-enrollment the collector refuses (an unknown token) leaves the device as it was: the key its
+        // certificate names is still there, and it still attests.
+        let refused = try Shell.runAllowingFailure([
+            CollectorHarness.agentBinary, "enroll", "--force", "--collector", collector.enrollmentURL, "--token",
+            "no-such-token", "--ca-fingerprint", try collector.fingerprint(), "--state-dir", state, "--root",
+            try collector.makeAgentDirectories("again").root, "--tpm", tpm.tcti,
+        ])
+        #expect(refused.status != 0 && refused.stderr.contains("token"), "\(refused.stderr)")
+        #expect(try String(contentsOfFile: state + "/device.tpmkey", encoding: .utf8) == blob)
+        #expect(!FileManager.default.fileExists(atPath: state + "/device.tpmkey.enrolling"))
+        try Shell.run([
+            CollectorHarness.agentBinary, "run", "--state-dir", state, "--interval", "200ms", "--count", "1",
+        ])
+        #expect(try collector.attestations(deviceID).map(\.sequence) == [1, 2, 3])
     }
 
     @Test func aCopiedStateDirectoryIsUselessWithAnotherTPM() throws {

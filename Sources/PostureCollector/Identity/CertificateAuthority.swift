@@ -16,8 +16,25 @@ public struct CertificateAuthority: @unchecked Sendable {
     public let certificate: Certificate
     let privateKey: Certificate.PrivateKey
     public let trustDomain: String
+    /// Secret material every collector of a fleet shares because it shares `ca.key`: the CA key's scalar
+    /// (or the key file's SHA-256 for another kind of key). What keys derived for the fleet come from
+    /// (TPM credentials), so that nothing usable sits in the store.
+    let fleetSecret: [UInt8]
 
     public var pem: String { (try? certificate.serializeAsPEM().pemString) ?? "" }
+
+    /// The same bytes on every collector given the same key, whatever PEM form the file has.
+    static func fleetSecret(keyPEM: String) -> [UInt8] {
+        if let key = try? P256.Signing.PrivateKey(pemRepresentation: keyPEM) { return Array(key.rawRepresentation) }
+        if let key = try? P384.Signing.PrivateKey(pemRepresentation: keyPEM) { return Array(key.rawRepresentation) }
+        return Array(SHA256.hash(data: Array(keyPEM.utf8)))
+    }
+
+    /// A key for one purpose, derived from the fleet's shared secret (HKDF-SHA256).
+    func fleetKey(_ purpose: String) -> SymmetricKey {
+        HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: fleetSecret), info: Array(purpose.utf8), outputByteCount: 32)
+    }
 
     /// Loads the CA named by the configuration, or creates one under the state directory.
     public static func loadOrCreate(_ configuration: CollectorConfiguration, now: Date) throws -> CertificateAuthority {
@@ -49,7 +66,8 @@ public struct CertificateAuthority: @unchecked Sendable {
         try StateDirectory.write(key.pemRepresentation, to: keyPath, mode: 0o600)
         try StateDirectory.write(try certificate.serializeAsPEM().pemString, to: certificatePath, mode: 0o644)
         return CertificateAuthority(
-            certificate: certificate, privateKey: Certificate.PrivateKey(key), trustDomain: configuration.trustDomain)
+            certificate: certificate, privateKey: Certificate.PrivateKey(key), trustDomain: configuration.trustDomain,
+            fleetSecret: Array(key.rawRepresentation))
     }
 
     static func load(certificatePath: String, keyPath: String, trustDomain: String) throws -> CertificateAuthority {
@@ -68,7 +86,9 @@ public struct CertificateAuthority: @unchecked Sendable {
                 throw CollectorError(
                     .pki, "the CA key \(keyPath) does not belong to the CA certificate \(certificatePath)")
             }
-            return CertificateAuthority(certificate: certificate, privateKey: key, trustDomain: trustDomain)
+            return CertificateAuthority(
+                certificate: certificate, privateKey: key, trustDomain: trustDomain,
+                fleetSecret: fleetSecret(keyPEM: keyText))
         } catch let error as CollectorError {
             throw error
         } catch {
