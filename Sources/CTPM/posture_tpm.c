@@ -164,14 +164,19 @@ int posture_tpm_open(const char *tcti, posture_tpm **out, char *err, size_t errl
     return 0;
 }
 
+// Lets go of the endorsement key: flushed when made here (CreatePrimary), only closed when persistent.
+static void release_ek(posture_tpm *tpm) {
+    if (tpm->ek == ESYS_TR_NONE) return;
+    if (tpm->ek_transient) tss.flush(tpm->esys, tpm->ek);
+    else tss.tr_close(tpm->esys, &tpm->ek);
+    tpm->ek = ESYS_TR_NONE;
+}
+
 void posture_tpm_close(posture_tpm *tpm) {
     if (tpm == NULL) return;
     if (tpm->key != ESYS_TR_NONE) tss.flush(tpm->esys, tpm->key);
     if (tpm->ak != ESYS_TR_NONE) tss.flush(tpm->esys, tpm->ak);
-    if (tpm->ek != ESYS_TR_NONE) {
-        if (tpm->ek_transient) tss.flush(tpm->esys, tpm->ek);
-        else tss.tr_close(tpm->esys, &tpm->ek);
-    }
+    release_ek(tpm);
     tss.finalize(&tpm->esys);
     tss.tcti_finalize(&tpm->tcti);
     free(tpm);
@@ -403,11 +408,7 @@ int posture_tpm_endorsement(posture_tpm *tpm, uint8_t *cert, size_t certcap, siz
     } candidates[] = {{0x01c0000a, 0x81010002, 1}, {0x01c00016, 0x81010016, 0}};
     for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
         if (read_nv(tpm, candidates[i].nv, cert, certcap, certlen) != 0) continue;
-        if (tpm->ek != ESYS_TR_NONE) {
-            if (tpm->ek_transient) tss.flush(tpm->esys, tpm->ek);
-            else tss.tr_close(tpm->esys, &tpm->ek);
-            tpm->ek = ESYS_TR_NONE;
-        }
+        release_ek(tpm);
         ESYS_TR ek = ESYS_TR_NONE;
         int transient = 0;
         if (tss.from_public(tpm->esys, candidates[i].persistent, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &ek) !=
@@ -542,6 +543,17 @@ static int attest_out(TPM2B_ATTEST *attest, TPMT_SIGNATURE *signature, uint8_t *
     return status;
 }
 
+// The caller's bytes as the TPM2B_DATA a Certify or Quote signs (at most a digest's size and a half).
+static int qualifying_data(const uint8_t *qualifying, size_t qlen, TPM2B_DATA *data, char *err, size_t errlen) {
+    if (qlen > sizeof data->buffer) {
+        fail(err, errlen, "qualifying data is at most %zu bytes", sizeof data->buffer);
+        return 1;
+    }
+    data->size = (UINT16)qlen;
+    memcpy(data->buffer, qualifying, qlen);
+    return 0;
+}
+
 int posture_tpm_certify(posture_tpm *tpm, const uint8_t *qualifying, size_t qlen, uint8_t *attest, size_t cap,
                         size_t *len, uint8_t r[32], uint8_t s[32], char *err, size_t errlen) {
     if (tpm->ak == ESYS_TR_NONE || tpm->key == ESYS_TR_NONE) {
@@ -549,12 +561,7 @@ int posture_tpm_certify(posture_tpm *tpm, const uint8_t *qualifying, size_t qlen
         return 1;
     }
     TPM2B_DATA data = {0};
-    if (qlen > sizeof data.buffer) {
-        fail(err, errlen, "qualifying data is at most %zu bytes", sizeof data.buffer);
-        return 1;
-    }
-    data.size = (UINT16)qlen;
-    memcpy(data.buffer, qualifying, qlen);
+    if (qualifying_data(qualifying, qlen, &data, err, errlen) != 0) return 1;
     TPMT_SIG_SCHEME scheme = {.scheme = TPM2_ALG_NULL};
     TPM2B_ATTEST *info = NULL;
     TPMT_SIGNATURE *signature = NULL;
@@ -571,12 +578,7 @@ int posture_tpm_quote(posture_tpm *tpm, uint32_t mask, const uint8_t *qualifying
         return 1;
     }
     TPM2B_DATA data = {0};
-    if (qlen > sizeof data.buffer) {
-        fail(err, errlen, "qualifying data is at most %zu bytes", sizeof data.buffer);
-        return 1;
-    }
-    data.size = (UINT16)qlen;
-    memcpy(data.buffer, qualifying, qlen);
+    if (qualifying_data(qualifying, qlen, &data, err, errlen) != 0) return 1;
     TPML_PCR_SELECTION selection = {.count = 1};
     selection.pcrSelections[0].hash = TPM2_ALG_SHA256;
     selection.pcrSelections[0].sizeofSelect = 3;

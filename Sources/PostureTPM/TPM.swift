@@ -116,31 +116,34 @@ public final class TPM: @unchecked Sendable {
 
     /// TPM2_Certify of the loaded device key by the attestation key.
     public func certifyDeviceKey(qualifyingData: [UInt8]) throws(TPMError) -> Attestation {
-        try run { handle throws(TPMError) in
-            var attest = [UInt8](repeating: 0, count: 1024)
-            var count = 0
-            var r = [UInt8](repeating: 0, count: 32)
-            var s = [UInt8](repeating: 0, count: 32)
-            try Self.check {
-                posture_tpm_certify(
-                    handle, qualifyingData, qualifyingData.count, &attest, attest.count, &count, &r, &s, $0, $1)
-            }
-            return Attestation(attest: Array(attest.prefix(count)), signature: r + s)
+        try attestation { handle, attest, count, r, s, error, length in
+            posture_tpm_certify(
+                handle, qualifyingData, qualifyingData.count, attest, 1024, count, r, s, error, length)
         }
     }
 
     /// TPM2_Quote of the SHA-256 PCRs `pcrs` by the attestation key.
     public func quote(pcrs: [Int], qualifyingData: [UInt8]) throws(TPMError) -> Attestation {
         let mask = pcrs.filter { (0..<24).contains($0) }.reduce(UInt32(0)) { $0 | 1 << UInt32($1) }
-        return try run { handle throws(TPMError) in
+        return try attestation { handle, attest, count, r, s, error, length in
+            posture_tpm_quote(
+                handle, mask, qualifyingData, qualifyingData.count, attest, 1024, count, r, s, error, length)
+        }
+    }
+
+    /// Runs a shim call that fills a TPMS_ATTEST (at most 1,024 bytes) and its signature's r and s.
+    private func attestation(
+        _ call: (
+            OpaquePointer, UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<Int>, UnsafeMutablePointer<UInt8>,
+            UnsafeMutablePointer<UInt8>, UnsafeMutablePointer<CChar>, Int
+        ) -> Int32
+    ) throws(TPMError) -> Attestation {
+        try run { handle throws(TPMError) in
             var attest = [UInt8](repeating: 0, count: 1024)
             var count = 0
             var r = [UInt8](repeating: 0, count: 32)
             var s = [UInt8](repeating: 0, count: 32)
-            try Self.check {
-                posture_tpm_quote(
-                    handle, mask, qualifyingData, qualifyingData.count, &attest, attest.count, &count, &r, &s, $0, $1)
-            }
+            try Self.check { call(handle, &attest, &count, &r, &s, $0, $1) }
             return Attestation(attest: Array(attest.prefix(count)), signature: r + s)
         }
     }
