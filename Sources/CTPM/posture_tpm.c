@@ -36,6 +36,7 @@ static struct {
     __typeof__(Esys_ActivateCredential) *activate;
     __typeof__(Esys_Certify) *certify;
     __typeof__(Esys_Quote) *quote;
+    __typeof__(Esys_PCR_Read) *pcr_read;
     __typeof__(Tss2_MU_TPM2B_PUBLIC_Marshal) *public_marshal;
     __typeof__(Tss2_MU_TPM2B_PUBLIC_Unmarshal) *public_unmarshal;
     __typeof__(Tss2_MU_TPM2B_PRIVATE_Marshal) *private_marshal;
@@ -120,6 +121,7 @@ static int load_tss(char *err, size_t errlen) {
     tss.activate = symbol(esys, "Esys_ActivateCredential", &missing);
     tss.certify = symbol(esys, "Esys_Certify", &missing);
     tss.quote = symbol(esys, "Esys_Quote", &missing);
+    tss.pcr_read = symbol(esys, "Esys_PCR_Read", &missing);
     tss.tcti_initialize = symbol(loader, "Tss2_TctiLdr_Initialize", &missing);
     tss.tcti_finalize = symbol(loader, "Tss2_TctiLdr_Finalize", &missing);
     tss.public_marshal = symbol(mu, "Tss2_MU_TPM2B_PUBLIC_Marshal", &missing);
@@ -592,4 +594,31 @@ int posture_tpm_quote(posture_tpm *tpm, uint32_t mask, const uint8_t *qualifying
                            &selection, &quoted, &signature);
     if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "Quote", rc);
     return attest_out(quoted, signature, attest, cap, len, r, s, err, errlen);
+}
+
+int posture_tpm_pcr_read(posture_tpm *tpm, uint32_t index, uint8_t out[32], char *err, size_t errlen) {
+    if (index > 23) {
+        fail(err, errlen, "PCR %u does not exist", index);
+        return 1;
+    }
+    TPML_PCR_SELECTION selection = {.count = 1};
+    selection.pcrSelections[0].hash = TPM2_ALG_SHA256;
+    selection.pcrSelections[0].sizeofSelect = 3;
+    selection.pcrSelections[0].pcrSelect[index / 8] = (BYTE)(1u << (index % 8));
+    UINT32 counter = 0;
+    TPML_PCR_SELECTION *read = NULL;
+    TPML_DIGEST *values = NULL;
+    TSS2_RC rc = tss.pcr_read(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &selection, &counter, &read,
+                              &values);
+    if (rc != TSS2_RC_SUCCESS) return fail_rc(err, errlen, "PCR_Read", rc);
+    int status = 0;
+    if (values->count != 1 || values->digests[0].size != 32) {
+        fail(err, errlen, "the TPM has no SHA-256 value for PCR %u (is the SHA-256 bank active?)", index);
+        status = 1;
+    } else {
+        memcpy(out, values->digests[0].buffer, 32);
+    }
+    tss.free(read);
+    tss.free(values);
+    return status;
 }

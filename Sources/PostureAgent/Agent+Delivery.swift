@@ -14,7 +14,7 @@ import ServiceLifecycle
 /// "Durability" section is the contract this code keeps.
 extension Agent {
     /// One report: facts after the last gathered journal cursor, signed with the newest nonce.
-    func gatherAndSpool() throws {
+    func gatherAndSpool() async throws {
         let now = Date()
         var journal = JournalOptions(source: options.journalSource, afterCursor: gatheredCursor)
         journal.notableLimit = 100
@@ -30,7 +30,7 @@ extension Agent {
             report: report)
         var cursor = gatheredCursor
         if case .observed(let facts, _) = report.journal, let end = facts.cursor { cursor = end }
-        let entry = Spool.Entry(payload: payload, jws: try sign(payload), journalCursor: cursor)
+        let entry = Spool.Entry(payload: payload, jws: try await sign(payload), journalCursor: cursor)
         let dropped = try spool.append(entry)
         if dropped > 0 {
             logger.error(
@@ -38,12 +38,6 @@ extension Agent {
                 metadata: ["posture.dropped": "\(dropped)", "posture.capacity": "\(options.spoolCapacity)"])
         }
         gatheredCursor = cursor
-    }
-
-    /// Schema 2: the envelope signed, the report's parts beside it (a spool written by an earlier
-    /// version holds schema 1 compact JWSs, delivered as they are).
-    func sign(_ payload: AttestationPayload) throws -> String {
-        try DetachedAttestation.sign(payload, with: key.signer).body
     }
 
     /// Delivers the spool oldest first until it is empty or the collector cannot take more now.
@@ -87,7 +81,7 @@ extension Agent {
                             try state.save(nonce)
                             entry.payload.nonce = nonce.value
                             entry.payload.issuedAt = Date()
-                            entry.jws = try sign(entry.payload)
+                            entry.jws = try await sign(entry.payload)
                             try spool.replace(entry)
                             resigned = true
                             continue delivery

@@ -28,6 +28,8 @@ public struct AgentOptions: Sendable {
     public var access = AccessOptions()
     /// The TCTI of the TPM holding the device key, when it moved (agent.yaml `tpm`); nil: enrollment's.
     public var tpm: String?
+    /// The firmware's boot event log, sent with each quote (agent.yaml `tpmEventLog`).
+    public var tpmEventLog = AgentConfiguration.kernelEventLog
 
     public init() {}
 }
@@ -55,6 +57,8 @@ public actor Agent: Service {
     let key: DeviceKey
     /// The report's `tpm` fact, read once at start (the TPM does not change under a running agent).
     let tpmFact: Fact<TPMFacts>
+    /// A TPM-held key: the attestation key is loaded and every report carries a quote of the boot PCRs.
+    let quotes: Bool
     /// What enrollment established (read once, at start).
     public nonisolated let enrollment: AgentState.Enrollment
     var client: CollectorClient
@@ -95,6 +99,7 @@ public actor Agent: Service {
         spool = Spool(directory: state.spoolDirectory, capacity: options.spoolCapacity)
         key = try DeviceKey.load(state: state, enrollment: enrollment, tcti: options.tpm)
         tpmFact = key.fact(root: options.root)
+        quotes = key.loadAttestationKey(logger: logger)
         (client, certificate) = try Self.makeClient(state: state, enrollment: enrollment, key: key)
         // Never reuse a sequence number: the spool may hold one the sequence file has not seen yet.
         let spooled = try spool.sequences()
@@ -196,7 +201,7 @@ public actor Agent: Service {
         var produced = 0
         while !Task.isShuttingDownGracefully {
             do {
-                try gatherAndSpool()
+                try await gatherAndSpool()
             } catch {
                 logger.error("could not gather or spool a report: \(error)")
             }

@@ -56,12 +56,18 @@ struct TPMEnroller {
         }
         let activated = try tpm.activate(credential: Array(credential), secret: Array(secret))
         let certified = try tpm.certifyDeviceKey(qualifyingData: activated)
-        return .evidence(
-            TPMKeyEvidence(
-                endorsement: endorsement, expiresAt: challenge.expiresAt,
-                activated: Data(activated).base64EncodedString(),
-                deviceKey: Data(key.blob.public).base64EncodedString(),
-                certify: Data(certified.attest).base64EncodedString(),
-                certifySignature: Data(certified.signature).base64EncodedString()))
+        var evidence = TPMKeyEvidence(
+            endorsement: endorsement, expiresAt: challenge.expiresAt,
+            activated: Data(activated).base64EncodedString(),
+            deviceKey: Data(key.blob.public).base64EncodedString(),
+            certify: Data(certified.attest).base64EncodedString(),
+            certifySignature: Data(certified.signature).base64EncodedString())
+        // What booted now: the collector's baseline for `measuredBoot`.
+        let pcrs = try tpm.pcrValues(DetachedAttestation.quotedPCRs)
+        let quote = try tpm.quote(pcrs: DetachedAttestation.quotedPCRs, qualifyingData: activated)
+        evidence.quote = Data(quote.attest).base64EncodedString()
+        evidence.quoteSignature = Data(quote.signature).base64EncodedString()
+        evidence.pcrs = pcrs.map(\.hex)
+        return .evidence(evidence)
     }
 }

@@ -36,6 +36,7 @@ public struct CollectorCore: Sendable {
     let issuerSource: Issuer
     var issuer: String { issuerSource.value }
     let apiTokens = NIOLockedValueBox<[String: (APITokenRecord, Date)]>([:])
+    let attestationKeys = NIOLockedValueBox<[String: KnownAttestationKey]>([:])
     let metrics = CollectorMetrics()
     /// One audit-trail verification at a time, for the API and the dashboard.
     let auditChecks = AuditChecks()
@@ -131,7 +132,7 @@ public struct CollectorCore: Sendable {
             tpm = TPMIdentity(
                 endorsementFingerprint: verified.endorsementFingerprint,
                 attestationKey: Data(verified.attestationKey).base64EncodedString(),
-                firmwareVersion: verified.firmwareVersion)
+                firmwareVersion: verified.firmwareVersion, bootBaseline: verified.bootBaseline)
         }
         let deviceID = UUID().uuidString.lowercased()
         let hostname = request.hostname
@@ -221,7 +222,8 @@ public struct CollectorCore: Sendable {
         if let refusal = await verdicts.startingRefusal() { throw refusal }
         // The signature verified before anything but the JWS header was parsed; the report is parsed whole
         // (for the verdict) in the same step as the envelope.
-        let verified = try verifier.verify(body: body, peer: peer, now: now)
+        let verified = try verifier.verify(
+            body: body, peer: peer, attestationKey: try await attestationKey(peer.identity.deviceID), now: now)
         let (envelope, attestation) = (verified.envelope, verified.payload)
         let counts = attestation.report.journal.value?.counts ?? [:]
         let osRelease = attestation.report.os.osRelease.value ?? [:]
@@ -237,6 +239,30 @@ public struct CollectorCore: Sendable {
         let verdict = await verdicts.attested(deviceID: envelope.deviceID, payload: attestation, now: now)
         let signed = verdict == nil ? nil : await verdicts.signedVerdict(envelope.deviceID, now: now)
         return IngestResponse(receipt: receipt, signed: signed)
+    }
+
+    /// The device's attestation key when it enrolled with a TPM (nil for a software key), read from the store
+    /// once per device: a device's key does not change (a new TPM is a new enrollment, a new device).
+    private func attestationKey(_ deviceID: String) async throws(AttestationRefusal) -> P256.Signing.PublicKey? {
+        if let known = attestationKeys.withLockedValue({ $0[deviceID] }) { return known.key }
+        let device: DeviceRecord?
+        do {
+            device = try await store.device(deviceID)
+        } catch {
+            throw AttestationRefusal(.internalError, "cannot read device \(deviceID): \(error)")
+        }
+        var key: P256.Signing.PublicKey?
+        if let encoded = device?.tpm?.attestationKey {
+            guard let bytes = Data(base64Encoded: encoded),
+                let area = try? TPMPublicArea(tpm2bPublic: Array(bytes)), let point = area.publicKey
+            else {
+                throw AttestationRefusal(
+                    .internalError, "device \(deviceID)'s stored attestation key is not a P-256 TPM2B_PUBLIC")
+            }
+            key = point
+        }
+        attestationKeys.withLockedValue { $0[deviceID] = KnownAttestationKey(key: key) }
+        return key
     }
 
     /// Checks `Authorization: Bearer TOKEN`, or else an API client certificate on the connection, and the
@@ -458,4 +484,10 @@ final class Issuer: Sendable {
     var value: String {
         configured ?? "https://\(host):\(boundPort.withLockedValue { $0 } ?? configuredPort)"
     }
+}
+
+/// A device's attestation key as looked up (nil: a software-key device).
+struct KnownAttestationKey: @unchecked Sendable {
+    // @unchecked: P256.Signing.PublicKey is an immutable BoringSSL key, only missing the annotation on Linux.
+    var key: P256.Signing.PublicKey?
 }

@@ -10,6 +10,13 @@ public struct TPMFacts: Codable, Sendable, Equatable {
     public var firmwareVersion: String?
     /// Where the key that signed this report lives.
     public var deviceKey: KeyProtection
+    /// SHA-256 PCRs 0–9 as the TPM read them when the report was signed, lowercase hex. The envelope's
+    /// quote covers their digest; the collector trusts them only once that quote verified.
+    public var pcrs: [String]?
+    /// The firmware's boot event log (`binary_bios_measurements`, TCG crypto-agile), base64.
+    public var eventLog: String?
+    /// Why there is no event log (no firmware log on this machine, not readable).
+    public var eventLogUnavailable: String?
 
     public init(
         present: Bool, manufacturer: String? = nil, vendor: String? = nil, firmwareVersion: String? = nil,

@@ -20,7 +20,7 @@ public enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable 
 struct DevicesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "devices", abstract: "Find devices, see why they are (non-)compliant, act on them.",
-        subcommands: [List.self, Show.self, Quarantine.self, Release.self, Revoke.self])
+        subcommands: [List.self, Show.self, Quarantine.self, Release.self, Revoke.self, AcceptBoot.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -123,6 +123,17 @@ struct DevicesCommand: AsyncParsableCommand {
                     "key       \(key.protection)"
                         + (key.endorsementFingerprint.map { "  (TPM endorsement sha256:\($0.prefix(16))…)" } ?? ""))
             }
+            if let boot = detail.boot {
+                let baseline =
+                    !boot.baselineRecorded
+                    ? "no baseline recorded"
+                    : boot.changedPCRs.isEmpty
+                        ? "as recorded" : "PCR \(boot.changedPCRs.map(String.init).joined(separator: ", ")) changed"
+                let secureBoot = boot.secureBoot.map { "; Secure Boot \($0 ? "on" : "off") (measured)" } ?? ""
+                lines.append("boot      quoted PCR 0-9 \(baseline)\(secureBoot)")
+                lines.append(
+                    TextTable.cut("          event log \(boot.eventLog): \(boot.eventLogDetail ?? "")", to: 79))
+            }
             if let verdict = detail.verdict {
                 if let quarantine = verdict.quarantine {
                     lines.append("          quarantined by \(quarantine.by): \(quarantine.reason)")
@@ -175,7 +186,16 @@ struct DevicesCommand: AsyncParsableCommand {
         func run() async throws { try await action.apply("revoke", done: "revoked") }
     }
 
-    /// What quarantine, release and revoke share: a device, a reason for the audit trail, the answer.
+    struct AcceptBoot: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "accept-boot",
+            abstract:
+                "Accept a TPM device's current boot (after a firmware or kernel update) as what measuredBoot expects (exit 6 if it has no quote).")
+        @OptionGroup var action: DeviceAction
+        func run() async throws { try await action.apply("accept-boot", done: "accepted the boot of") }
+    }
+
+    /// What quarantine, release, revoke and accept-boot share: a device, a reason for the audit trail, the answer.
     struct DeviceAction: ParsableArguments {
         @OptionGroup var connection: OperatorOptions
         @Argument(help: "A device ID, hostname:NAME or machine-id:HEX.") var id: String
@@ -192,6 +212,8 @@ struct DevicesCommand: AsyncParsableCommand {
                     case "quarantine": try await client.quarantineDevice(path: path, body: .json(body)).ok.body.json
                     case "release":
                         try await client.releaseDevice(path: .init(id: path.id), body: .json(body)).ok.body.json
+                    case "accept-boot":
+                        try await client.acceptBoot(path: .init(id: path.id), body: .json(body)).ok.body.json
                     default: try await client.revokeDevice(path: .init(id: path.id), body: .json(body)).ok.body.json
                     }
                 guard format == .table else { return print(try jsonText(detail)) }

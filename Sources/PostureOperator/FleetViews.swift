@@ -60,8 +60,18 @@ struct DetailView: Decodable {
         var endorsementFingerprint: String?
     }
 
+    struct Boot: Decodable {
+        var pcrs: [String]
+        var baselineRecorded: Bool
+        var changedPCRs: [Int]
+        var eventLog: String
+        var eventLogDetail: String?
+        var secureBoot: Bool?
+    }
+
     var device: Device
     var key: Key?
+    var boot: Boot?
     var verdict: Verdict?
     var report: PostureReport?
     var verdictChanges: [Change]

@@ -218,8 +218,14 @@ public struct TPMIdentity: Sendable, Equatable, Codable {
     public var attestationKey: String
     /// TPM firmware version from the certification (signed by the attestation key).
     public var firmwareVersion: UInt64
+    /// SHA-256 PCR 0–9 (lowercase hex) that `measuredBoot` expects: quoted at enrollment, replaced by an
+    /// operator's accept (`posturectl devices accept-boot`). Nil: none recorded.
+    public var bootBaseline: [String]?
 
-    public init(endorsementFingerprint: String, attestationKey: String, firmwareVersion: UInt64) {
+    public init(
+        endorsementFingerprint: String, attestationKey: String, firmwareVersion: UInt64, bootBaseline: [String]? = nil
+    ) {
+        self.bootBaseline = bootBaseline
         self.endorsementFingerprint = endorsementFingerprint
         self.attestationKey = attestationKey
         self.firmwareVersion = firmwareVersion

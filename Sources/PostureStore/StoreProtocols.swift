@@ -94,6 +94,9 @@ public protocol VerdictStore: Sendable {
     func setQuarantine(deviceID: String, quarantine: Bool, actor: String, reason: String, at: Date) async throws
         -> Bool
     func quarantines() async throws -> [String: Quarantine]
+    /// Records `baseline` as the measured boot an active TPM device is expected to show, with the operator
+    /// action. False if the device is unknown, not active or not enrolled with a TPM.
+    func acceptBoot(deviceID: String, baseline: [String], actor: String, reason: String, at: Date) async throws -> Bool
     func insertWaiver(_ waiver: Waiver) async throws
     func revokeWaiver(id: String, actor: String, reason: String, at: Date) async throws -> Bool
     func waivers() async throws -> [Waiver]

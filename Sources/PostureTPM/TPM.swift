@@ -124,11 +124,52 @@ public final class TPM: @unchecked Sendable {
 
     /// TPM2_Quote of the SHA-256 PCRs `pcrs` by the attestation key.
     public func quote(pcrs: [Int], qualifyingData: [UInt8]) throws(TPMError) -> Attestation {
-        let mask = pcrs.filter { (0..<24).contains($0) }.reduce(UInt32(0)) { $0 | 1 << UInt32($1) }
-        return try attestation { handle, attest, count, r, s, error, length in
-            posture_tpm_quote(
-                handle, mask, qualifyingData, qualifyingData.count, attest, 1024, count, r, s, error, length)
+        try run { _ throws(TPMError) in try quoteOnQueue(pcrs: pcrs, qualifyingData: qualifyingData) }
+    }
+
+    /// The SHA-256 values of `pcrs`, in that order.
+    public func pcrValues(_ pcrs: [Int]) throws(TPMError) -> [[UInt8]] {
+        try run { handle throws(TPMError) in try Self.pcrValues(handle, pcrs) }
+    }
+
+    private static func pcrValues(_ handle: OpaquePointer, _ pcrs: [Int]) throws(TPMError) -> [[UInt8]] {
+        var values: [[UInt8]] = []
+        for index in pcrs {
+            var value = [UInt8](repeating: 0, count: 32)
+            try check { posture_tpm_pcr_read(handle, UInt32(index), &value, $0, $1) }
+            values.append(value)
         }
+        return values
+    }
+
+    /// `pcrValues` without holding the caller's thread.
+    public func pcrValuesWithoutBlocking(_ pcrs: [Int]) async throws -> [[UInt8]] {
+        try await onQueue { handle throws(TPMError) in try Self.pcrValues(handle, pcrs) }
+    }
+
+    /// `quote` without holding the caller's thread.
+    public func quoteWithoutBlocking(pcrs: [Int], qualifyingData: [UInt8]) async throws -> Attestation {
+        try await onQueue { _ throws(TPMError) in try self.quoteOnQueue(pcrs: pcrs, qualifyingData: qualifyingData) }
+    }
+
+    private func onQueue<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws(TPMError) -> T) async throws
+        -> T
+    {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { () throws(TPMError) in try body(self.handle) }) }
+        }
+    }
+
+    private func quoteOnQueue(pcrs: [Int], qualifyingData: [UInt8]) throws(TPMError) -> Attestation {
+        let mask = pcrs.filter { (0..<24).contains($0) }.reduce(UInt32(0)) { $0 | 1 << UInt32($1) }
+        var attest = [UInt8](repeating: 0, count: 1024)
+        var count = 0
+        var r = [UInt8](repeating: 0, count: 32)
+        var s = [UInt8](repeating: 0, count: 32)
+        try Self.check {
+            posture_tpm_quote(handle, mask, qualifyingData, qualifyingData.count, &attest, 1024, &count, &r, &s, $0, $1)
+        }
+        return Attestation(attest: Array(attest.prefix(count)), signature: r + s)
     }
 
     /// Runs a shim call that fills a TPMS_ATTEST (at most 1,024 bytes) and its signature's r and s.
@@ -155,11 +196,7 @@ public final class TPM: @unchecked Sendable {
 
     /// Signs a SHA-256 digest with the loaded key without holding the caller's thread.
     public func signWithoutBlocking(digest: SHA256.Digest) async throws -> P256.Signing.ECDSASignature {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                continuation.resume(with: Result { () throws(TPMError) in try Self.sign(self.handle, digest) })
-            }
-        }
+        try await onQueue { handle throws(TPMError) in try Self.sign(handle, digest) }
     }
 
     private static func sign(_ handle: OpaquePointer, _ digest: SHA256.Digest) throws(TPMError)

@@ -87,6 +87,9 @@ public enum Check: Sendable, Equatable {
     case standingSudo(allowed: [String])
     /// The device key lives at least this well, as enrollment proved it (a TPM: `tpm`).
     case keyProtection(minimum: KeyProtection)
+    /// A TPM quote shows `pcrs` as recorded for the device (at enrollment, or an operator's accept), or,
+    /// for a PCR in `reference`, one of those values.
+    case measuredBoot(pcrs: [Int], reference: [Int: [String]])
 
     public var kind: String {
         switch self {
@@ -103,6 +106,7 @@ public enum Check: Sendable, Equatable {
         case .noPendingReboot: "noPendingReboot"
         case .standingSudo: "standingSudo"
         case .keyProtection: "keyProtection"
+        case .measuredBoot: "measuredBoot"
         }
     }
 

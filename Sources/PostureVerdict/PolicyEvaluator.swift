@@ -12,6 +12,8 @@ public struct EvaluationInput: Sendable {
     public var labels: [String: String]
     /// Where the device key lives, as enrollment proved it.
     public var keyProtection: KeyProtection
+    /// A TPM device's verified boot and its baseline (nil for a software key).
+    public var boot: BootEvidence?
     /// The newest accepted report and its issue time; nil when the device never reported.
     public var report: PostureReport?
     public var reportIssuedAt: Date?
@@ -26,8 +28,9 @@ public struct EvaluationInput: Sendable {
     public init(
         deviceID: String, labels: [String: String], report: PostureReport?, reportIssuedAt: Date?,
         signals: [SignalSample] = [], quarantine: Quarantine? = nil, waivers: [Waiver] = [], previous: Verdict? = nil,
-        keyProtection: KeyProtection = .software, now: Date
+        keyProtection: KeyProtection = .software, boot: BootEvidence? = nil, now: Date
     ) {
+        self.boot = boot
         self.deviceID = deviceID
         self.labels = labels
         self.keyProtection = keyProtection
@@ -38,6 +41,19 @@ public struct EvaluationInput: Sendable {
         self.waivers = waivers
         self.previous = previous
         self.now = now
+    }
+}
+
+/// What the collector verified of a TPM device's boot, and what it expects.
+public struct BootEvidence: Sendable, Equatable {
+    /// From the newest report's quote, once verified; nil before the first.
+    public var measured: MeasuredBoot?
+    /// PCR values recorded at enrollment or by an operator's accept; nil when none was.
+    public var baseline: [Int: String]?
+
+    public init(measured: MeasuredBoot?, baseline: [Int: String]?) {
+        self.measured = measured
+        self.baseline = baseline
     }
 }
 
@@ -74,7 +90,8 @@ extension Policy {
         if let report = input.report {
             for rule in rules where rule.applies(to: input.labels) {
                 let result = RuleCheck.run(
-                    rule.check, report: report, signals: input.signals, keyProtection: input.keyProtection, now: now)
+                    rule.check, report: report, signals: input.signals, keyProtection: input.keyProtection,
+                    boot: input.boot, now: now)
                 switch result {
                 case .pass:
                     continue

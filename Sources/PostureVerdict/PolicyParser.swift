@@ -82,7 +82,7 @@ public enum PolicyParser {
         "swapEncrypted": [], "inboundFiltered": ["families"], "journalEvents": ["events", "max", "window"],
         "secureBoot": [], "kernelLockdown": ["minimum"], "securityModule": ["anyOf"],
         "sshd": ["permitRootLogin", "passwordAuthentication", "permitEmptyPasswords"], "noPendingReboot": [],
-        "standingSudo": ["allowed"], "keyProtection": ["minimum"],
+        "standingSudo": ["allowed"], "keyProtection": ["minimum"], "measuredBoot": ["pcrs", "reference"],
     ]
 
     static func parseRule(_ node: Node, _ reader: Reader) throws(PolicyError) -> Rule {
@@ -168,6 +168,8 @@ public enum PolicyParser {
                 try reader.word(node, "\(name).minimum", KeyProtection.allCases.map(\.rawValue))
             }
             check = .keyProtection(minimum: minimum.flatMap(KeyProtection.init(rawValue:)) ?? .tpm)
+        case "measuredBoot":
+            check = try parseMeasuredBoot(fields, name, reader)
         case "standingSudo":
             check = .standingSudo(
                 allowed: try fields["allowed"].map { node throws(PolicyError) in
@@ -188,6 +190,37 @@ public enum PolicyParser {
                 node, "\(name).whenUnavailable", [UnavailableEffect.unknown, .fail, .pass])
         }
         return rule
+    }
+
+    /// `pcrs`: which of PCR 0–9 to compare (all by default); `reference`: per PCR, the values allowed
+    /// instead of the device's recorded baseline (a fleet's known-good firmware and boot chain).
+    static func parseMeasuredBoot(_ fields: [String: Node], _ name: String, _ reader: Reader) throws(PolicyError)
+        -> Check
+    {
+        func pcr(_ text: String, _ node: Node) throws(PolicyError) -> Int {
+            guard let index = Int(text), DetachedAttestation.quotedPCRs.contains(index) else {
+                throw reader.fail(node, "\(name): PCR '\(text)' is not one of the quoted PCRs 0-9")
+            }
+            return index
+        }
+        var pcrs = DetachedAttestation.quotedPCRs
+        if let node = fields["pcrs"] {
+            pcrs = []
+            for text in try reader.strings(node, "\(name).pcrs") { pcrs.append(try pcr(text, node)) }
+        }
+        var reference: [Int: [String]] = [:]
+        if let node = fields["reference"] {
+            for (key, values) in try reader.mapping(
+                node, "\(name).reference", keys: DetachedAttestation.quotedPCRs.map(String.init))
+            {
+                let hex = try reader.strings(values, "\(name).reference.\(key)").map { $0.lowercased() }
+                guard hex.allSatisfy({ [UInt8](hex: $0)?.count == 32 }) else {
+                    throw reader.fail(values, "\(name).reference.\(key): each value is 64 hex digits (a SHA-256 PCR)")
+                }
+                reference[try pcr(key, values)] = hex
+            }
+        }
+        return .measuredBoot(pcrs: pcrs, reference: reference)
     }
 
     static func parseRisk(_ node: Node, _ reader: Reader) throws(PolicyError) -> RiskModel {

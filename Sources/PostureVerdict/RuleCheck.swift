@@ -16,7 +16,7 @@ enum RuleCheck {
 
     static func run(
         _ check: Check, report: PostureReport, signals: [SignalSample], keyProtection: KeyProtection = .software,
-        now: Date
+        boot: BootEvidence? = nil, now: Date
     ) -> Result {
         switch check {
         case .osVersion(let minimum, let allowOthers):
@@ -59,6 +59,9 @@ enum RuleCheck {
             let names = categories.map(\.rawValue).joined(separator: "+")
             return count <= max ? .pass : .fail("\(count) \(names) in \(Policy.age(window.seconds))")
         case .secureBoot:
+            if let measured = boot?.measured, let fromLog = secureBootFromLog(measured, report: report) {
+                return fromLog
+            }
             guard let secureBoot = report.secureBoot.value else { return unavailable(report.secureBoot) }
             return secureBoot.enabled ? .pass : .fail("Secure Boot off (\(secureBoot.firmware))")
         case .kernelLockdown(let minimum):
@@ -96,6 +99,8 @@ enum RuleCheck {
             guard let sudo = fact.value else { return unavailable(fact) }
             let standing = sudo.standingUsers.filter { !allowed.contains($0) }
             return standing.isEmpty ? .pass : .fail("standing sudo: \(standing.joined(separator: ", "))")
+        case .measuredBoot(let pcrs, let reference):
+            return measuredBoot(pcrs, reference: reference, keyProtection: keyProtection, boot: boot)
         case .keyProtection(let minimum):
             // What enrollment proved, not what the device says: a report cannot raise it.
             return keyProtection >= minimum
@@ -105,6 +110,53 @@ enum RuleCheck {
                         ? "device key: software (not proven to be in a TPM at enrollment)"
                         : "device key: \(keyProtection)")
         }
+    }
+
+    /// A TPM device's Secure Boot as firmware measured it into PCR 7 (what efivars cannot fake), when its
+    /// verified event log says; nil when it cannot (no log, BIOS firmware): the report's efivars decide.
+    static func secureBootFromLog(_ measured: MeasuredBoot, report: PostureReport) -> Result? {
+        guard case .replayed(_, let state, let problem) = measured.log else { return nil }
+        if let problem { return .fail("the event log's Secure Boot measurement is invalid: \(problem)") }
+        guard let state else { return nil }
+        if state { return .pass }
+        let claimed = report.secureBoot.value?.enabled == true ? "; the OS reports it on, which firmware did not measure" : ""
+        return .fail("Secure Boot off (measured by firmware into PCR 7\(claimed))")
+    }
+
+    static func measuredBoot(_ pcrs: [Int], reference: [Int: [String]], keyProtection: KeyProtection, boot: BootEvidence?)
+        -> Result
+    {
+        guard keyProtection == .tpm, let boot else {
+            return .fail("device key: \(keyProtection): no TPM quotes what booted")
+        }
+        guard let measured = boot.measured else {
+            return .unavailable("no verified quote yet (TPM2_Quote)")
+        }
+        var problems: [String] = []
+        var compare: [Int] = []
+        for index in pcrs {
+            guard let value = measured.pcrs[index] else { continue }
+            if let allowed = reference[index] {
+                if !allowed.contains(value) { problems.append("PCR \(index) \(value.prefix(16))… is not a reference value") }
+            } else {
+                compare.append(index)
+            }
+        }
+        if !compare.isEmpty {
+            guard let baseline = boot.baseline else {
+                problems.append(
+                    "no boot baseline recorded for PCR \(compare.map(String.init).joined(separator: ", ")): accept the current boot with `posturectl devices accept-boot DEVICE`"
+                )
+                return .fail(problems.joined(separator: "; "))
+            }
+            let changed = compare.filter { baseline[$0] != measured.pcrs[$0] }
+            if !changed.isEmpty {
+                problems.append(
+                    "PCR \(changed.map(String.init).joined(separator: ", ")) changed since the recorded baseline (after a firmware or kernel update: `posturectl devices accept-boot DEVICE`)"
+                )
+            }
+        }
+        return problems.isEmpty ? .pass : .fail(problems.joined(separator: "; "))
     }
 
     static func expectation(_ check: Check) -> String {
@@ -133,6 +185,10 @@ enum RuleCheck {
             return allowed.isEmpty
                 ? "no standing sudo" : "standing sudo only for \(allowed.joined(separator: ", "))"
         case .keyProtection(let minimum): return "device key protection >= \(minimum.rawValue)"
+        case .measuredBoot(let pcrs, let reference):
+            let pinned = reference.keys.sorted().map(String.init).joined(separator: ", ")
+            return "PCR \(pcrs.map(String.init).joined(separator: ", ")) as recorded"
+                + (pinned.isEmpty ? "" : " (PCR \(pinned): reference values)")
         }
     }
 

@@ -98,6 +98,7 @@ struct Run: AsyncParsableCommand {
         if let sudoersDirectory { options.access.sudoersDirectory = sudoersDirectory }
         if let grantRefresh { options.access.grantRefresh = grantRefresh.duration }
         options.tpm = tpm ?? file.tpm
+        options.tpmEventLog = file.tpmEventLog
         let enrollmentConfig = enrollmentConfig ?? file.enrollmentConfig
         let state = AgentState(directory: stateDir)
         // A one-shot run (--count) is a person at a shell: not enrolled is an error, not a wait.

@@ -56,4 +56,7 @@ int posture_tpm_certify(posture_tpm *tpm, const uint8_t *qualifying, size_t qlen
 int posture_tpm_quote(posture_tpm *tpm, uint32_t mask, const uint8_t *qualifying, size_t qlen, uint8_t *attest,
                       size_t cap, size_t *len, uint8_t r[32], uint8_t s[32], char *err, size_t errlen);
 
+// The SHA-256 bank's value of PCR `index` (0-23).
+int posture_tpm_pcr_read(posture_tpm *tpm, uint32_t index, uint8_t out[32], char *err, size_t errlen);
+
 #endif

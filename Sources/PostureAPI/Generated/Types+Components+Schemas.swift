@@ -1120,6 +1120,79 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/DeviceDetail/key`.
             public var key: Components.Schemas.DeviceDetail.KeyPayload
+            /// What booted, for a device whose key is in a TPM (PROTOCOL.md, "Measured boot").
+            ///
+            /// - Remark: Generated from `#/components/schemas/DeviceDetail/boot`.
+            public struct BootPayload: Codable, Hashable, Sendable {
+                /// SHA-256 PCR 0-9 (hex) of the newest quote, which the collector verified.
+                ///
+                /// - Remark: Generated from `#/components/schemas/DeviceDetail/boot/pcrs`.
+                public var pcrs: [Swift.String]
+                /// A baseline exists (quoted at enrollment, or accepted by an operator).
+                ///
+                /// - Remark: Generated from `#/components/schemas/DeviceDetail/boot/baselineRecorded`.
+                public var baselineRecorded: Swift.Bool
+                /// The PCRs whose value differs from the baseline.
+                ///
+                /// - Remark: Generated from `#/components/schemas/DeviceDetail/boot/changedPCRs`.
+                public var changedPCRs: [Swift.Int]
+                /// The boot event log against the quoted PCRs.
+                ///
+                /// - Remark: Generated from `#/components/schemas/DeviceDetail/boot/eventLog`.
+                @frozen public enum EventLogPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case replayed = "replayed"
+                    case absent = "absent"
+                    case invalid = "invalid"
+                }
+                /// The boot event log against the quoted PCRs.
+                ///
+                /// - Remark: Generated from `#/components/schemas/DeviceDetail/boot/eventLog`.
+                public var eventLog: Components.Schemas.DeviceDetail.BootPayload.EventLogPayload
+                /// How many events replayed, or why there is no valid log.
+                ///
+                /// - Remark: Generated from `#/components/schemas/DeviceDetail/boot/eventLogDetail`.
+                public var eventLogDetail: Swift.String?
+                /// Secure Boot as firmware measured it into PCR 7 (absent when the log does not say).
+                ///
+                /// - Remark: Generated from `#/components/schemas/DeviceDetail/boot/secureBoot`.
+                public var secureBoot: Swift.Bool?
+                /// Creates a new `BootPayload`.
+                ///
+                /// - Parameters:
+                ///   - pcrs: SHA-256 PCR 0-9 (hex) of the newest quote, which the collector verified.
+                ///   - baselineRecorded: A baseline exists (quoted at enrollment, or accepted by an operator).
+                ///   - changedPCRs: The PCRs whose value differs from the baseline.
+                ///   - eventLog: The boot event log against the quoted PCRs.
+                ///   - eventLogDetail: How many events replayed, or why there is no valid log.
+                ///   - secureBoot: Secure Boot as firmware measured it into PCR 7 (absent when the log does not say).
+                public init(
+                    pcrs: [Swift.String],
+                    baselineRecorded: Swift.Bool,
+                    changedPCRs: [Swift.Int],
+                    eventLog: Components.Schemas.DeviceDetail.BootPayload.EventLogPayload,
+                    eventLogDetail: Swift.String? = nil,
+                    secureBoot: Swift.Bool? = nil
+                ) {
+                    self.pcrs = pcrs
+                    self.baselineRecorded = baselineRecorded
+                    self.changedPCRs = changedPCRs
+                    self.eventLog = eventLog
+                    self.eventLogDetail = eventLogDetail
+                    self.secureBoot = secureBoot
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case pcrs
+                    case baselineRecorded
+                    case changedPCRs
+                    case eventLog
+                    case eventLogDetail
+                    case secureBoot
+                }
+            }
+            /// What booted, for a device whose key is in a TPM (PROTOCOL.md, "Measured boot").
+            ///
+            /// - Remark: Generated from `#/components/schemas/DeviceDetail/boot`.
+            public var boot: Components.Schemas.DeviceDetail.BootPayload?
             /// - Remark: Generated from `#/components/schemas/DeviceDetail/verdict`.
             public var verdict: Components.Schemas.Verdict?
             /// - Remark: Generated from `#/components/schemas/DeviceDetail/report`.
@@ -1233,6 +1306,7 @@ extension Components {
             /// - Parameters:
             ///   - device:
             ///   - key: Where the device key lives, as enrollment proved it (PROTOCOL.md, "TPM-rooted identity").
+            ///   - boot: What booted, for a device whose key is in a TPM (PROTOCOL.md, "Measured boot").
             ///   - verdict:
             ///   - report:
             ///   - reportIssuedAt:
@@ -1244,6 +1318,7 @@ extension Components {
             public init(
                 device: Components.Schemas.FleetDevice,
                 key: Components.Schemas.DeviceDetail.KeyPayload,
+                boot: Components.Schemas.DeviceDetail.BootPayload? = nil,
                 verdict: Components.Schemas.Verdict? = nil,
                 report: Components.Schemas.PostureReport? = nil,
                 reportIssuedAt: FoundationEssentials.Date? = nil,
@@ -1255,6 +1330,7 @@ extension Components {
             ) {
                 self.device = device
                 self.key = key
+                self.boot = boot
                 self.verdict = verdict
                 self.report = report
                 self.reportIssuedAt = reportIssuedAt
@@ -1267,6 +1343,7 @@ extension Components {
             public enum CodingKeys: String, CodingKey {
                 case device
                 case key
+                case boot
                 case verdict
                 case report
                 case reportIssuedAt

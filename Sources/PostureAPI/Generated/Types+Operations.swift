@@ -1690,6 +1690,314 @@ public enum Operations {
             }
         }
     }
+    /// Accept a TPM device's current boot as its measured-boot baseline
+    ///
+    /// Scope `fleet:write` (or `admin`). After a firmware or kernel update, the PCR values of the device's newest verified quote become what the `measuredBoot` rule expects; the values are recorded in the audit trail. 409 when the device is not enrolled with a TPM or has sent no quote. Body max 16 KiB.
+    ///
+    /// - Remark: HTTP `POST /v1/devices/{id}/accept-boot`.
+    /// - Remark: Generated from `#/paths//v1/devices/{id}/accept-boot/post(acceptBoot)`.
+    public enum AcceptBoot {
+        public static let id: Swift.String = "acceptBoot"
+        public struct Input: Sendable, Hashable {
+            /// - Remark: Generated from `#/paths/v1/devices/{id}/accept-boot/POST/path`.
+            public struct Path: Sendable, Hashable {
+                /// A device ID, `hostname:NAME`, `machine-id:HEX` or `sha256:HEX`.
+                ///
+                /// - Remark: Generated from `#/paths/v1/devices/{id}/accept-boot/POST/path/id`.
+                public var id: Components.Parameters.DeviceLookup
+                /// Creates a new `Path`.
+                ///
+                /// - Parameters:
+                ///   - id: A device ID, `hostname:NAME`, `machine-id:HEX` or `sha256:HEX`.
+                public init(id: Components.Parameters.DeviceLookup) {
+                    self.id = id
+                }
+            }
+            public var path: Operations.AcceptBoot.Input.Path
+            /// - Remark: Generated from `#/paths/v1/devices/{id}/accept-boot/POST/header`.
+            public struct Headers: Sendable, Hashable {
+                public var accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AcceptBoot.AcceptableContentType>]
+                /// Creates a new `Headers`.
+                ///
+                /// - Parameters:
+                ///   - accept:
+                public init(accept: [OpenAPIRuntime.AcceptHeaderContentType<Operations.AcceptBoot.AcceptableContentType>] = .defaultValues()) {
+                    self.accept = accept
+                }
+            }
+            public var headers: Operations.AcceptBoot.Input.Headers
+            /// - Remark: Generated from `#/paths/v1/devices/{id}/accept-boot/POST/requestBody`.
+            @frozen public enum Body: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v1/devices/{id}/accept-boot/POST/requestBody/content/application\/json`.
+                case json(Components.Schemas.ReasonRequest)
+            }
+            public var body: Operations.AcceptBoot.Input.Body
+            /// Creates a new `Input`.
+            ///
+            /// - Parameters:
+            ///   - path:
+            ///   - headers:
+            ///   - body:
+            public init(
+                path: Operations.AcceptBoot.Input.Path,
+                headers: Operations.AcceptBoot.Input.Headers = .init(),
+                body: Operations.AcceptBoot.Input.Body
+            ) {
+                self.path = path
+                self.headers = headers
+                self.body = body
+            }
+        }
+        @frozen public enum Output: Sendable, Hashable {
+            public struct Ok: Sendable, Hashable {
+                /// - Remark: Generated from `#/paths/v1/devices/{id}/accept-boot/POST/responses/200/content`.
+                @frozen public enum Body: Sendable, Hashable {
+                    /// - Remark: Generated from `#/paths/v1/devices/{id}/accept-boot/POST/responses/200/content/application\/json`.
+                    case json(Components.Schemas.DeviceDetail)
+                    /// The associated value of the enum case if `self` is `.json`.
+                    ///
+                    /// - Throws: An error if `self` is not `.json`.
+                    /// - SeeAlso: `.json`.
+                    public var json: Components.Schemas.DeviceDetail {
+                        get throws {
+                            switch self {
+                            case let .json(body):
+                                return body
+                            }
+                        }
+                    }
+                }
+                /// Received HTTP response body
+                public var body: Operations.AcceptBoot.Output.Ok.Body
+                /// Creates a new `Ok`.
+                ///
+                /// - Parameters:
+                ///   - body: Received HTTP response body
+                public init(body: Operations.AcceptBoot.Output.Ok.Body) {
+                    self.body = body
+                }
+            }
+            /// The device after the action (without attestations).
+            ///
+            /// - Remark: Generated from `#/paths//v1/devices/{id}/accept-boot/post(acceptBoot)/responses/200`.
+            ///
+            /// HTTP response code: `200 ok`.
+            case ok(Operations.AcceptBoot.Output.Ok)
+            /// The associated value of the enum case if `self` is `.ok`.
+            ///
+            /// - Throws: An error if `self` is not `.ok`.
+            /// - SeeAlso: `.ok`.
+            public var ok: Operations.AcceptBoot.Output.Ok {
+                get throws {
+                    switch self {
+                    case let .ok(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "ok",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// A query parameter or the body is not what the operation takes (`malformed_request`).
+            ///
+            /// - Remark: Generated from `#/paths//v1/devices/{id}/accept-boot/post(acceptBoot)/responses/400`.
+            ///
+            /// HTTP response code: `400 badRequest`.
+            case badRequest(Components.Responses.BadRequest)
+            /// The associated value of the enum case if `self` is `.badRequest`.
+            ///
+            /// - Throws: An error if `self` is not `.badRequest`.
+            /// - SeeAlso: `.badRequest`.
+            public var badRequest: Components.Responses.BadRequest {
+                get throws {
+                    switch self {
+                    case let .badRequest(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "badRequest",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// No credential, or an unknown, revoked or expired API token (`unauthorized`).
+            ///
+            /// - Remark: Generated from `#/paths//v1/devices/{id}/accept-boot/post(acceptBoot)/responses/401`.
+            ///
+            /// HTTP response code: `401 unauthorized`.
+            case unauthorized(Components.Responses.Unauthorized)
+            /// The associated value of the enum case if `self` is `.unauthorized`.
+            ///
+            /// - Throws: An error if `self` is not `.unauthorized`.
+            /// - SeeAlso: `.unauthorized`.
+            public var unauthorized: Components.Responses.Unauthorized {
+                get throws {
+                    switch self {
+                    case let .unauthorized(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "unauthorized",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The credential lacks the operation's scope (`insufficient_scope`).
+            ///
+            /// - Remark: Generated from `#/paths//v1/devices/{id}/accept-boot/post(acceptBoot)/responses/403`.
+            ///
+            /// HTTP response code: `403 forbidden`.
+            case forbidden(Components.Responses.Forbidden)
+            /// The associated value of the enum case if `self` is `.forbidden`.
+            ///
+            /// - Throws: An error if `self` is not `.forbidden`.
+            /// - SeeAlso: `.forbidden`.
+            public var forbidden: Components.Responses.Forbidden {
+                get throws {
+                    switch self {
+                    case let .forbidden(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "forbidden",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// No such device, waiver, token or stream (`not_found`).
+            ///
+            /// - Remark: Generated from `#/paths//v1/devices/{id}/accept-boot/post(acceptBoot)/responses/404`.
+            ///
+            /// HTTP response code: `404 notFound`.
+            case notFound(Components.Responses.NotFound)
+            /// The associated value of the enum case if `self` is `.notFound`.
+            ///
+            /// - Throws: An error if `self` is not `.notFound`.
+            /// - SeeAlso: `.notFound`.
+            public var notFound: Components.Responses.NotFound {
+                get throws {
+                    switch self {
+                    case let .notFound(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "notFound",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The action does not apply as things are (`conflict`): the device is already in that state, revoked or replaced, or the name is taken.
+            ///
+            /// - Remark: Generated from `#/paths//v1/devices/{id}/accept-boot/post(acceptBoot)/responses/409`.
+            ///
+            /// HTTP response code: `409 conflict`.
+            case conflict(Components.Responses.Conflict)
+            /// The associated value of the enum case if `self` is `.conflict`.
+            ///
+            /// - Throws: An error if `self` is not `.conflict`.
+            /// - SeeAlso: `.conflict`.
+            public var conflict: Components.Responses.Conflict {
+                get throws {
+                    switch self {
+                    case let .conflict(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "conflict",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The body exceeds the operation's limit (`payload_too_large`).
+            ///
+            /// - Remark: Generated from `#/paths//v1/devices/{id}/accept-boot/post(acceptBoot)/responses/413`.
+            ///
+            /// HTTP response code: `413 contentTooLarge`.
+            case contentTooLarge(Components.Responses.PayloadTooLarge)
+            /// The associated value of the enum case if `self` is `.contentTooLarge`.
+            ///
+            /// - Throws: An error if `self` is not `.contentTooLarge`.
+            /// - SeeAlso: `.contentTooLarge`.
+            public var contentTooLarge: Components.Responses.PayloadTooLarge {
+                get throws {
+                    switch self {
+                    case let .contentTooLarge(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "contentTooLarge",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// The collector failed (`internal_error`); should not happen.
+            ///
+            /// - Remark: Generated from `#/paths//v1/devices/{id}/accept-boot/post(acceptBoot)/responses/500`.
+            ///
+            /// HTTP response code: `500 internalServerError`.
+            case internalServerError(Components.Responses.InternalError)
+            /// The associated value of the enum case if `self` is `.internalServerError`.
+            ///
+            /// - Throws: An error if `self` is not `.internalServerError`.
+            /// - SeeAlso: `.internalServerError`.
+            public var internalServerError: Components.Responses.InternalError {
+                get throws {
+                    switch self {
+                    case let .internalServerError(response):
+                        return response
+                    default:
+                        try throwUnexpectedResponseStatus(
+                            expectedStatus: "internalServerError",
+                            response: self
+                        )
+                    }
+                }
+            }
+            /// Undocumented response.
+            ///
+            /// A response with a code that is not documented in the OpenAPI document.
+            case undocumented(statusCode: Swift.Int, OpenAPIRuntime.UndocumentedPayload)
+        }
+        @frozen public enum AcceptableContentType: AcceptableProtocol {
+            case json
+            case applicationProblemJson
+            case other(Swift.String)
+            public init?(rawValue: Swift.String) {
+                switch rawValue.lowercased() {
+                case "application/json":
+                    self = .json
+                case "application/problem+json":
+                    self = .applicationProblemJson
+                default:
+                    self = .other(rawValue)
+                }
+            }
+            public var rawValue: Swift.String {
+                switch self {
+                case let .other(string):
+                    return string
+                case .json:
+                    return "application/json"
+                case .applicationProblemJson:
+                    return "application/problem+json"
+                }
+            }
+            public static var allCases: [Self] {
+                [
+                    .json,
+                    .applicationProblemJson
+                ]
+            }
+        }
+    }
     /// Revoke a device
     ///
     /// Scope `fleet:write` (or `admin`). It can no longer attest; audited. Body max 16 KiB.

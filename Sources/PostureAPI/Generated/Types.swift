@@ -59,6 +59,13 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/devices/{id}/release`.
     /// - Remark: Generated from `#/paths//v1/devices/{id}/release/post(releaseDevice)`.
     func releaseDevice(_ input: Operations.ReleaseDevice.Input) async throws -> Operations.ReleaseDevice.Output
+    /// Accept a TPM device's current boot as its measured-boot baseline
+    ///
+    /// Scope `fleet:write` (or `admin`). After a firmware or kernel update, the PCR values of the device's newest verified quote become what the `measuredBoot` rule expects; the values are recorded in the audit trail. 409 when the device is not enrolled with a TPM or has sent no quote. Body max 16 KiB.
+    ///
+    /// - Remark: HTTP `POST /v1/devices/{id}/accept-boot`.
+    /// - Remark: Generated from `#/paths//v1/devices/{id}/accept-boot/post(acceptBoot)`.
+    func acceptBoot(_ input: Operations.AcceptBoot.Input) async throws -> Operations.AcceptBoot.Output
     /// Revoke a device
     ///
     /// Scope `fleet:write` (or `admin`). It can no longer attest; audited. Body max 16 KiB.
@@ -260,6 +267,23 @@ extension APIProtocol {
         body: Operations.ReleaseDevice.Input.Body
     ) async throws -> Operations.ReleaseDevice.Output {
         try await releaseDevice(Operations.ReleaseDevice.Input(
+            path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// Accept a TPM device's current boot as its measured-boot baseline
+    ///
+    /// Scope `fleet:write` (or `admin`). After a firmware or kernel update, the PCR values of the device's newest verified quote become what the `measuredBoot` rule expects; the values are recorded in the audit trail. 409 when the device is not enrolled with a TPM or has sent no quote. Body max 16 KiB.
+    ///
+    /// - Remark: HTTP `POST /v1/devices/{id}/accept-boot`.
+    /// - Remark: Generated from `#/paths//v1/devices/{id}/accept-boot/post(acceptBoot)`.
+    public func acceptBoot(
+        path: Operations.AcceptBoot.Input.Path,
+        headers: Operations.AcceptBoot.Input.Headers = .init(),
+        body: Operations.AcceptBoot.Input.Body
+    ) async throws -> Operations.AcceptBoot.Output {
+        try await acceptBoot(Operations.AcceptBoot.Input(
             path: path,
             headers: headers,
             body: body

@@ -18,6 +18,9 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var access = AccessOptions()
     /// The TCTI of the TPM holding the device key, when it is not where enrollment found it.
     public var tpm: String?
+    /// The firmware's boot event log sent beside each quote (TCG crypto-agile format).
+    public var tpmEventLog = AgentConfiguration.kernelEventLog
+    public static let kernelEventLog = "/sys/kernel/security/tpm0/binary_bios_measurements"
 
     public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error"]
 
@@ -49,7 +52,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         "enforcement.enforceUnknown", "enforcement.offline", "enforcement.keepVerdictFor",
         "enforcement.nologinPath", "access", "access.socket", "access.revokedKeysFile", "access.trustedUserCAKeysFile",
         "access.krlRefresh",
-        "access.sudoersDirectory", "access.grantRefresh", "tpm",
+        "access.sudoersDirectory", "access.grantRefresh", "tpm", "tpmEventLog",
     ]
 
     public static func parse(_ text: String, file: String) throws(Refusal) -> AgentConfiguration {
@@ -111,6 +114,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         var tpm = ""
         try reader.text("tpm", into: &tpm)
         if !tpm.isEmpty { configuration.tpm = tpm }
+        try reader.text("tpmEventLog", into: &configuration.tpmEventLog)
         return configuration
     }
 

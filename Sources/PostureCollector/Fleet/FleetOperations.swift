@@ -166,6 +166,32 @@ public struct FleetOperations: Sendable {
         return try await detail(id, attestations: 0)
     }
 
+    /// A TPM device's newest verified boot becomes its measured-boot baseline (after a firmware or kernel
+    /// update), audited with the values accepted.
+    public func acceptBoot(_ lookup: String, reason: String?, by caller: Caller) async throws -> DeviceDetail {
+        try caller.require(Self.write)
+        let reason = try Self.validReason(reason)
+        let id = try await resolve(lookup)
+        guard let device = try await store.device(id), device.keyProtection == .tpm else {
+            throw AttestationRefusal(
+                .conflict, "device \(id) did not enroll with a TPM: it has no measured boot to accept")
+        }
+        guard case .observed(let tpm, _)? = try await store.latestReport(deviceID: id)?.attestation.report.tpm,
+            let pcrs = tpm.pcrs
+        else {
+            throw AttestationRefusal(
+                .conflict, "device \(id) has sent no quote yet; accept its boot once it has reported (GET /v1/devices/\(id))")
+        }
+        guard
+            try await store.acceptBoot(
+                deviceID: id, baseline: pcrs.map { $0.lowercased() }, actor: caller.actor, reason: reason, at: Date())
+        else {
+            throw AttestationRefusal(.conflict, "device \(id) is not active; see GET /v1/devices/\(id)")
+        }
+        await running?.verdicts.tick()
+        return try await detail(id, attestations: 0)
+    }
+
     public func createWaiver(_ request: WaiverRequest, by caller: Caller) async throws -> Waiver {
         try caller.require(Self.write)
         // The request as a whole first (a malformed one is 400 whatever it names), then the device it names.
@@ -300,8 +326,20 @@ public struct FleetOperations: Sendable {
     private func detail(_ id: String, attestations limit: Int) async throws -> DeviceDetail {
         guard let view = try await store.deviceView(id), let row = try await store.fleetDevice(id)
         else { throw AttestationRefusal(.notFound, "no device \(id)") }
-        let payload = view.latestPayload.flatMap {
+        var payload = view.latestPayload.flatMap {
             try? PostureReport.wireDecoder().decode(AttestationPayload.self, from: Data($0.utf8))
+        }
+        // A TPM device's PCRs were verified by a quote when the report was accepted; the event log is
+        // summarised here (replayed or why not), not sent whole.
+        var boot: DeviceDetail.BootInfo?
+        if case .observed(var tpm, let source)? = payload?.report.tpm {
+            if view.device.keyProtection == .tpm, let pcrs = tpm.pcrs {
+                boot = DeviceDetail.BootInfo(
+                    MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable),
+                    baseline: view.device.tpm?.bootBaseline)
+            }
+            tpm.eventLog = nil
+            payload?.report.tpm = .observed(tpm, source: source)
         }
         let changes = try await store.verdictChanges(deviceID: id, limit: 100).map {
             DeviceDetail.Change(at: $0.at, previousStatus: $0.previousStatus, status: $0.status, cause: $0.cause)
@@ -319,7 +357,8 @@ public struct FleetOperations: Sendable {
             key: DeviceDetail.KeyInfo(
                 protection: view.device.keyProtection.rawValue,
                 endorsementFingerprint: view.device.tpm?.endorsementFingerprint,
-                tpmFirmware: view.device.tpm.map { "0x" + String($0.firmwareVersion, radix: 16) }))
+                tpmFirmware: view.device.tpm.map { "0x" + String($0.firmwareVersion, radix: 16) }),
+            boot: boot)
     }
 }
 

@@ -39,6 +39,36 @@ public struct DeviceDetail: Codable, Sendable {
     public var certificates: [Certificate]
     /// Where the device key lives, as enrollment proved it.
     public var key: KeyInfo
+    /// What booted, for a TPM device with a verified quote.
+    public var boot: BootInfo?
+
+    public struct BootInfo: Codable, Sendable {
+        public var pcrs: [String]
+        public var baselineRecorded: Bool
+        public var changedPCRs: [Int]
+        /// `replayed`, `absent` or `invalid`.
+        public var eventLog: String
+        public var eventLogDetail: String?
+        public var secureBoot: Bool?
+
+        init(_ boot: MeasuredBoot, baseline: [String]?) {
+            pcrs = boot.pcrs.keys.sorted().compactMap { boot.pcrs[$0] }
+            baselineRecorded = baseline != nil
+            changedPCRs = baseline.map { boot.changed(from: MeasuredBoot.pcrMap($0)) } ?? []
+            switch boot.log {
+            case .replayed(let events, let secureBoot, let problem):
+                eventLog = "replayed"
+                eventLogDetail = "\(events) events" + (problem.map { "; Secure Boot unreadable: \($0)" } ?? "")
+                self.secureBoot = problem == nil ? secureBoot : nil
+            case .absent(let why):
+                eventLog = "absent"
+                eventLogDetail = why
+            case .invalid(let why):
+                eventLog = "invalid"
+                eventLogDetail = why
+            }
+        }
+    }
 
     public struct KeyInfo: Codable, Sendable {
         /// `software` or `tpm`.

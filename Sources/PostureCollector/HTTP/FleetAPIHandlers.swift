@@ -68,6 +68,12 @@ struct FleetAPIHandlers: APIProtocol {
         return .ok(.init(body: .json(try Wire.convert(detail))))
     }
 
+    func acceptBoot(_ input: Operations.AcceptBoot.Input) async throws -> Operations.AcceptBoot.Output {
+        guard case .json(let body) = input.body else { throw Wire.unsupportedBody }
+        let detail = try await operations.acceptBoot(input.path.id, reason: body.reason, by: caller)
+        return .ok(.init(body: .json(try Wire.convert(detail))))
+    }
+
     func revokeDevice(_ input: Operations.RevokeDevice.Input) async throws -> Operations.RevokeDevice.Output {
         guard case .json(let body) = input.body else { throw Wire.unsupportedBody }
         let detail = try await operations.apply(.revoke, to: input.path.id, reason: body.reason, by: caller)

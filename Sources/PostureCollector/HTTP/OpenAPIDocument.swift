@@ -1190,6 +1190,65 @@ enum OpenAPIDocument {
                 }
               }
             },
+            "/v1/devices/{id}/accept-boot": {
+              "post": {
+                "operationId": "acceptBoot",
+                "tags": [
+                  "actions"
+                ],
+                "summary": "Accept a TPM device's current boot as its measured-boot baseline",
+                "description": "Scope `fleet:write` (or `admin`). After a firmware or kernel update, the PCR values of the device's newest verified quote become what the `measuredBoot` rule expects; the values are recorded in the audit trail. 409 when the device is not enrolled with a TPM or has sent no quote. Body max 16 KiB.",
+                "parameters": [
+                  {
+                    "$ref": "#/components/parameters/DeviceLookup"
+                  }
+                ],
+                "requestBody": {
+                  "required": true,
+                  "description": "Why.",
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/ReasonRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "The device after the action (without attestations).",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/DeviceDetail"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "404": {
+                    "$ref": "#/components/responses/NotFound"
+                  },
+                  "409": {
+                    "$ref": "#/components/responses/Conflict"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                }
+              }
+            },
             "/v1/devices/{id}/revoke": {
               "post": {
                 "operationId": "revokeDevice",
@@ -3046,6 +3105,53 @@ enum OpenAPIDocument {
                       "tpmFirmware": {
                         "type": "string",
                         "description": "The TPM's firmware version (hex), from its Certify at enrollment."
+                      }
+                    }
+                  },
+                  "boot": {
+                    "type": "object",
+                    "description": "What booted, for a device whose key is in a TPM (PROTOCOL.md, \"Measured boot\").",
+                    "required": [
+                      "pcrs",
+                      "baselineRecorded",
+                      "changedPCRs",
+                      "eventLog"
+                    ],
+                    "properties": {
+                      "pcrs": {
+                        "type": "array",
+                        "description": "SHA-256 PCR 0-9 (hex) of the newest quote, which the collector verified.",
+                        "items": {
+                          "type": "string"
+                        }
+                      },
+                      "baselineRecorded": {
+                        "type": "boolean",
+                        "description": "A baseline exists (quoted at enrollment, or accepted by an operator)."
+                      },
+                      "changedPCRs": {
+                        "type": "array",
+                        "description": "The PCRs whose value differs from the baseline.",
+                        "items": {
+                          "type": "integer"
+                        }
+                      },
+                      "eventLog": {
+                        "type": "string",
+                        "description": "The boot event log against the quoted PCRs.",
+                        "enum": [
+                          "replayed",
+                          "absent",
+                          "invalid"
+                        ]
+                      },
+                      "eventLogDetail": {
+                        "type": "string",
+                        "description": "How many events replayed, or why there is no valid log."
+                      },
+                      "secureBoot": {
+                        "type": "boolean",
+                        "description": "Secure Boot as firmware measured it into PCR 7 (absent when the log does not say)."
                       }
                     }
                   },

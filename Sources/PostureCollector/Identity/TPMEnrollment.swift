@@ -30,6 +30,8 @@ struct TPMEnrollment: Sendable {
         /// The AK's TPM2B_PUBLIC: what later quotes are checked with.
         var attestationKey: [UInt8]
         var firmwareVersion: UInt64
+        /// The PCRs quoted at enrollment, when the device sent a quote.
+        var bootBaseline: [String]?
     }
 
     init(roots: [Certificate], credentialKey: SymmetricKey) {
@@ -120,9 +122,25 @@ struct TPMEnrollment: Sendable {
                 .tpmEvidenceInvalid,
                 "tpm.certify does not certify tpm.deviceKey over the collector's credential")
         }
+        var baseline: [String]?
+        if let quote = evidence.quote {
+            guard let quoteBytes = Self.bytes(quote), let signature = Self.bytes(evidence.quoteSignature ?? ""),
+                let pcrs = evidence.pcrs
+            else {
+                throw AttestationRefusal(
+                    .tpmEvidenceInvalid, "tpm.quote comes with tpm.quoteSignature and tpm.pcrs, base64 and hex")
+            }
+            if let problem = MeasuredBoot.checkQuote(
+                attest: quoteBytes, signature: signature, attestationKey: endorsement.attestationKey,
+                qualifyingData: expected, pcrs: pcrs)
+            {
+                throw AttestationRefusal(.tpmEvidenceInvalid, "tpm.quote: \(problem)")
+            }
+            baseline = pcrs.map { $0.lowercased() }
+        }
         return Verified(
             endorsementFingerprint: endorsement.fingerprint, attestationKey: endorsement.attestationKeyBytes,
-            firmwareVersion: attest.firmwareVersion)
+            firmwareVersion: attest.firmwareVersion, bootBaseline: baseline)
     }
 
     struct Endorsement {

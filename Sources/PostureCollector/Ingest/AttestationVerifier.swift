@@ -1,3 +1,4 @@
+import Crypto
 import NIOConcurrencyHelpers
 import PostureModel
 import PostureStore
@@ -45,7 +46,10 @@ struct AttestationVerifier: Sendable {
         var payload: AttestationPayload
     }
 
-    func verify(body: [UInt8], peer: PeerIdentity, now: Date) throws(AttestationRefusal) -> Verified {
+    /// `attestationKey`: the device's, when it enrolled with a TPM; its reports must then carry a quote.
+    func verify(body: [UInt8], peer: PeerIdentity, attestationKey: P256.Signing.PublicKey? = nil, now: Date)
+        throws(AttestationRefusal) -> Verified
+    {
         guard body.count <= maxBodyBytes else {
             throw AttestationRefusal(
                 .payloadTooLarge, "the attestation is \(body.count) bytes; the limit is \(maxBodyBytes)")
@@ -61,7 +65,13 @@ struct AttestationVerifier: Sendable {
                 .malformedJWS, "the body is not UTF-8 text; send the compact JWS as application/jose")
         }
         if let detached = try DetachedAttestation(body: body[start..<end]) {
-            return try verify(detached, peer: peer, now: now)
+            return try verify(detached, peer: peer, attestationKey: attestationKey, now: now)
+        }
+        guard attestationKey == nil else {
+            throw AttestationRefusal(
+                .tpmEvidenceInvalid,
+                "this device enrolled with a TPM: its reports are schema 2 with a quote of the boot PCRs (upgrade posture-agent)"
+            )
         }
         let jws = try CompactJWS(parsing: text)
         let payload = try jws.verifiedPayload(with: peer.publicKey)
@@ -115,9 +125,9 @@ struct AttestationVerifier: Sendable {
 
     /// Schema 2: the envelope's signature, its fields, then the parts against the digests it names, and
     /// only then the parts parsed.
-    private func verify(_ detached: DetachedAttestation, peer: PeerIdentity, now: Date) throws(AttestationRefusal)
-        -> Verified
-    {
+    private func verify(
+        _ detached: DetachedAttestation, peer: PeerIdentity, attestationKey: P256.Signing.PublicKey?, now: Date
+    ) throws(AttestationRefusal) -> Verified {
         let (envelope, bytes) = try detached.verifiedEnvelope(with: peer.publicKey)
         guard envelope.v == DetachedAttestation.schemaVersion else {
             throw AttestationRefusal(
@@ -139,6 +149,7 @@ struct AttestationVerifier: Sendable {
             deviceID: envelope.sub, sequence: envelope.seq, issuedAt: issuedAt, nonce: envelope.nonce,
             spoolGap: envelope.gap, report: report)
         try PayloadLimits.check(attestation)
+        if let attestationKey { try checkQuote(envelope, report: report, attestationKey: attestationKey) }
         decodedParts.withLockedValue { $0[envelope.sub] = parts }
         return Verified(
             envelope: AttestationEnvelope(
@@ -151,6 +162,31 @@ struct AttestationVerifier: Sendable {
                     ReportBody(digest: envelope.journal, bytes: detached.journalPart),
                 ]),
             latestState: bytes, payload: attestation)
+    }
+
+    /// The quote verified against the device's attestation key, this nonce and these parts: the report's PCR
+    /// values are then what the TPM holds (the event log is replayed against them when the verdict is
+    /// evaluated, `MeasuredBoot`).
+    private func checkQuote(
+        _ envelope: DetachedAttestation.Envelope, report: PostureReport, attestationKey: P256.Signing.PublicKey
+    ) throws(AttestationRefusal) {
+        guard let quote = envelope.quote, case .observed(let tpm, _) = report.tpm, let pcrs = tpm.pcrs else {
+            throw AttestationRefusal(
+                .tpmEvidenceInvalid,
+                "this device enrolled with a TPM: each report carries a quote (envelope quote) and the PCRs it covers (tpm.pcrs)"
+            )
+        }
+        guard let attest = Base64URL.decode(quote.attest), let signature = Base64URL.decode(quote.sig) else {
+            throw AttestationRefusal(.tpmEvidenceInvalid, "the envelope's quote is not base64url")
+        }
+        let qualifyingData = DetachedAttestation.quoteQualifyingData(
+            nonce: envelope.nonce, report: envelope.report, journal: envelope.journal)
+        if let problem = MeasuredBoot.checkQuote(
+            attest: Array(attest), signature: Array(signature), attestationKey: attestationKey,
+            qualifyingData: qualifyingData, pcrs: pcrs)
+        {
+            throw AttestationRefusal(.tpmEvidenceInvalid, problem)
+        }
     }
 
     private func checkDeviceAndClock(_ deviceID: String, issuedAt: Date, peer: PeerIdentity, now: Date)

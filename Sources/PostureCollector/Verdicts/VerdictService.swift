@@ -41,6 +41,32 @@ actor VerdictService {
         var verdict: Verdict?
         /// The verdict as last served: signed and encoded once per evaluation.
         var signed: SignedVerdict?
+        /// A TPM device's measured-boot baseline (enrollment's quote, or an operator's accept).
+        var bootBaseline: [Int: String]?
+        /// The newest report's boot, replayed once per distinct PCR values and event log.
+        private var measured: (pcrs: [String], log: String?, boot: MeasuredBoot)?
+
+        init(_ device: DeviceRecord) {
+            machineID = device.machineID
+            hostname = device.hostname
+            labels = device.labels
+            keyProtection = device.keyProtection
+            bootBaseline = device.tpm?.bootBaseline.map(MeasuredBoot.pcrMap)
+        }
+
+        /// What the newest report's quote established (its PCRs verified at ingest) against the baseline.
+        mutating func bootEvidence() -> BootEvidence? {
+            guard keyProtection == .tpm else { return nil }
+            guard case .observed(let tpm, _)? = report?.tpm, let pcrs = tpm.pcrs else {
+                return BootEvidence(measured: nil, baseline: bootBaseline)
+            }
+            if let measured, measured.pcrs == pcrs, measured.log == tpm.eventLog {
+                return BootEvidence(measured: measured.boot, baseline: bootBaseline)
+            }
+            let boot = MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
+            measured = (pcrs, tpm.eventLog, boot)
+            return BootEvidence(measured: boot, baseline: bootBaseline)
+        }
     }
 
     let store: any PostureStore
@@ -96,9 +122,7 @@ actor VerdictService {
             stored[row.deviceID] = try? decoder.decode(Verdict.self, from: Data(row.verdict.utf8))
         }
         for device in try await store.activeDevices() {
-            var entry = Entry(
-                machineID: device.machineID, hostname: device.hostname, labels: device.labels,
-                keyProtection: device.keyProtection)
+            var entry = Entry(device)
             entry.verdict = stored[device.id]
             entries[device.id] = entry
         }
@@ -141,9 +165,7 @@ actor VerdictService {
     func enrolled(_ record: DeviceRecord) async {
         // The stored device carries the enrollment token's labels too.
         let device = (try? await store.device(record.id)) ?? record
-        entries[device.id] = Entry(
-            machineID: device.machineID, hostname: device.hostname, labels: device.labels,
-            keyProtection: device.keyProtection)
+        entries[device.id] = Entry(device)
         await evaluate(device.id, cause: .enrollment)
     }
 
@@ -355,7 +377,7 @@ actor VerdictService {
             deviceID: id, labels: entry.labels, report: entry.report, reportIssuedAt: entry.issuedAt,
             signals: entry.signals, quarantine: entry.revoked ?? quarantines[id],
             waivers: waivers.filter { $0.revokedAt == nil && $0.expiresAt > now },
-            previous: entry.verdict, keyProtection: entry.keyProtection, now: now)
+            previous: entry.verdict, keyProtection: entry.keyProtection, boot: entry.bootEvidence(), now: now)
         var verdict = policy.evaluate(input)
         let previous = entry.verdict
         // The revision counts changes of content (stored with the verdict, so it survives restarts).
@@ -454,11 +476,10 @@ actor VerdictService {
         guard
             var entry = entries[id]
                 ?? (device.status == .active
-                    ? Entry(
-                        machineID: device.machineID, hostname: device.hostname, labels: device.labels,
-                        keyProtection: device.keyProtection) : nil)
+                    ? Entry(device) : nil)
         else { return }
         entry.labels = device.labels
+        entry.bootBaseline = device.tpm?.bootBaseline.map(MeasuredBoot.pcrMap)
         if let latest, latest.issuedAt > (entry.issuedAt ?? .distantPast),
             (try? PayloadLimits.check(latest.attestation)) != nil
         {
@@ -530,6 +551,11 @@ actor VerdictService {
             for action in actions {
                 let cause = EvaluationCause.operatorAction(
                     action: action.action, actor: action.actor, reason: action.reason)
+                if action.action == "accept-boot", let id = action.deviceID,
+                    let device = try? await store.device(id)
+                {
+                    entries[id]?.bootBaseline = device.tpm?.bootBaseline.map(MeasuredBoot.pcrMap)
+                }
                 if action.action == "revoke", let id = action.deviceID {
                     entries[id]?.revoked = Quarantine(
                         by: action.actor, reason: "device revoked: \(action.reason)", at: action.at)

@@ -37,11 +37,15 @@ public struct DetachedAttestation: Sendable, Equatable {
         /// The uptime in seconds, when observed: it changes with every report, so it travels here and the
         /// report part carries 0 in its place, staying the same bytes while the facts do.
         public var up: Double?
+        /// A device whose key is in a TPM: its attestation key's quote of the boot PCRs, over this
+        /// attestation's nonce and parts (`quoteQualifyingData`).
+        public var quote: Quote?
 
         public init(
             v: Int, sub: String, seq: UInt64, iat: Int64, collected: Int64, nonce: String, report: String,
-            journal: String, gap: SpoolGap?, up: Double? = nil
+            journal: String, gap: SpoolGap?, up: Double? = nil, quote: Quote? = nil
         ) {
+            self.quote = quote
             self.up = up
             self.v = v
             self.sub = sub
@@ -54,6 +58,27 @@ public struct DetachedAttestation: Sendable, Equatable {
             self.gap = gap
         }
     }
+
+    /// A TPM2_Quote: the TPMS_ATTEST the TPM signed and its ECDSA signature (r‖s), both base64url.
+    public struct Quote: Codable, Sendable, Equatable {
+        public var attest: String
+        public var sig: String
+
+        public init(attest: String, sig: String) {
+            self.attest = attest
+            self.sig = sig
+        }
+    }
+
+    /// What a quote's qualifying data is: SHA-256 of a label, the collector's nonce and the digests of the
+    /// two parts, so a quote answers this nonce and vouches for these PCR values (they are in the report part).
+    public static func quoteQualifyingData(nonce: String, report: String, journal: String) -> [UInt8] {
+        Array(SHA256.hash(data: Array("posture quote v1\0\(nonce)\0\(report)\0\(journal)".utf8)))
+    }
+
+    /// The PCRs a quote covers: the boot chain (firmware, option ROMs, boot loader, Secure Boot policy, and
+    /// the kernel and its command line where the boot loader measures them into 8 and 9).
+    public static let quotedPCRs = Array(0...9)
 
     /// Everything the report holds but the time it was gathered and the journal's events: what stays the
     /// same from one report to the next on a quiet machine.
@@ -132,14 +157,15 @@ public struct DetachedAttestation: Sendable, Equatable {
     /// Signs the envelope of `payload` over parts already encoded: a sender whose facts did not change
     /// encodes them once (only `payload.report`'s collection time and uptime are read).
     public static func sign(
-        _ payload: AttestationPayload, reportPart: Data, journalPart: Data, with signer: some ES256Signer
+        _ payload: AttestationPayload, reportPart: Data, journalPart: Data, quote: Quote? = nil,
+        with signer: some ES256Signer
     ) throws -> DetachedAttestation {
         let envelope = Envelope(
             v: schemaVersion, sub: payload.deviceID, seq: payload.sequence,
             iat: Int64(payload.issuedAt.timeIntervalSince1970.rounded(.down)),
             collected: Int64(payload.report.collectedAt.timeIntervalSince1970.rounded(.down)), nonce: payload.nonce,
             report: digest(reportPart), journal: digest(journalPart), gap: payload.spoolGap,
-            up: payload.report.os.uptimeSeconds.value)
+            up: payload.report.os.uptimeSeconds.value, quote: quote)
         let jws = try CompactJWS.sign(payload: try PostureReport.wireEncoder().encode(envelope), with: signer)
         return DetachedAttestation(jws: jws, reportPart: reportPart, journalPart: journalPart)
     }

@@ -61,6 +61,11 @@ public struct TPMKeyEvidence: Codable, Sendable, Equatable {
     /// the TPMS_ATTEST and its signature (r‖s), base64.
     public var certify: String
     public var certifySignature: String
+    /// A TPM2_Quote of the boot PCRs by the attestation key over the same secret, with the values quoted
+    /// (lowercase hex, PCR 0–9): the collector records them as the device's measured-boot baseline.
+    public var quote: String?
+    public var quoteSignature: String?
+    public var pcrs: [String]?
 
     public init(
         endorsement: TPMEndorsement, expiresAt: Int64, activated: String, deviceKey: String, certify: String,

@@ -174,6 +174,26 @@ extension SQLStore: VerdictStore {
         }
     }
 
+    public func acceptBoot(deviceID: String, baseline: [String], actor: String, reason: String, at: Date)
+        async throws -> Bool
+    {
+        try await write { db in
+            guard
+                let row = try db.row(
+                    "SELECT tpm FROM devices WHERE id = ? AND status = 'active'" + db.dialect.forUpdate, [deviceID]),
+                let text = try row.optionalText("tpm"),
+                var tpm = try? JSONDecoder().decode(TPMIdentity.self, from: Data(text.utf8))
+            else { return false }
+            tpm.bootBaseline = baseline
+            try db.execute("UPDATE devices SET tpm = ? WHERE id = ?", [try StoreCoding.json(tpm), deviceID])
+            try Self.insertAction(
+                OperatorAction(
+                    at: at, actor: actor, action: "accept-boot", deviceID: deviceID,
+                    target: baseline.joined(separator: ","), reason: reason), db)
+            return true
+        }
+    }
+
     public func quarantines() async throws -> [String: Quarantine] {
         try await read { db in
             var result: [String: Quarantine] = [:]
