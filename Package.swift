@@ -314,7 +314,9 @@ let package = Package(
         ),
 
         // Helpers shared by the test targets: running real tools, network namespaces, paths.
-        .target(name: "TestSupport", dependencies: ["CNetfilter"], path: "Tests/TestSupport"),
+        .target(
+            name: "TestSupport", dependencies: ["CNetfilter", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/TestSupport"),
         .testTarget(
             name: "PostureModelTests",
             dependencies: ["PostureModel", .product(name: "Crypto", package: "swift-crypto")]

@@ -3,6 +3,7 @@
 #include "posture_tpm.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 #include <tss2/tss2_mu.h>
 #include <tss2/tss2_rc.h>
 #include <tss2/tss2_tctildr.h>
+
+static void posture_tpm_close_unlisted(posture_tpm *tpm);
 
 static struct {
     int loaded;
@@ -140,6 +143,60 @@ static int load_tss(char *err, size_t errlen) {
     return 0;
 }
 
+// Flushes transient objects an earlier client left loaded. The kernel's resource manager (/dev/tpmrm0) does that
+// when a process exits and shows each client only its own, so there this finds none; a TPM reached without one
+// (swtpm's socket) keeps them, and with three slots a few agents that exited (or were killed) fill it.
+static void flush_leftovers(posture_tpm *tpm) {
+    TPMI_YES_NO more = 0;
+    TPMS_CAPABILITY_DATA *data = NULL;
+    TSS2_RC rc = tss.get_capability(tpm->esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_HANDLES,
+                                    TPM2_TRANSIENT_FIRST, TPM2_MAX_CAP_HANDLES, &more, &data);
+    if (rc != TSS2_RC_SUCCESS) return;
+    for (UINT32 i = 0; i < data->data.handles.count; i++) {
+        ESYS_TR object = ESYS_TR_NONE;
+        if (tss.from_public(tpm->esys, data->data.handles.handle[i], ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                            &object) == TSS2_RC_SUCCESS)
+            tss.flush(tpm->esys, object);
+    }
+    tss.free(data);
+}
+
+// Contexts still open when the process exits are closed then, which flushes their objects: a TPM without a
+// resource manager keeps what a process left loaded (another client, tpm2-tools or OpenSSL's tpm2 provider,
+// would find its three slots taken), and Swift runs no deinit at exit.
+static posture_tpm *open_contexts[8];
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void close_at_exit(void) {
+    pthread_mutex_lock(&open_lock);
+    for (size_t i = 0; i < sizeof open_contexts / sizeof *open_contexts; i++) {
+        posture_tpm *tpm = open_contexts[i];
+        open_contexts[i] = NULL;
+        if (tpm != NULL) posture_tpm_close_unlisted(tpm);
+    }
+    pthread_mutex_unlock(&open_lock);
+}
+
+static void remember(posture_tpm *tpm) {
+    static int registered = 0;
+    pthread_mutex_lock(&open_lock);
+    if (!registered) registered = atexit(close_at_exit) == 0;
+    for (size_t i = 0; i < sizeof open_contexts / sizeof *open_contexts; i++) {
+        if (open_contexts[i] == NULL) {
+            open_contexts[i] = tpm;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&open_lock);
+}
+
+static void forget(posture_tpm *tpm) {
+    pthread_mutex_lock(&open_lock);
+    for (size_t i = 0; i < sizeof open_contexts / sizeof *open_contexts; i++)
+        if (open_contexts[i] == tpm) open_contexts[i] = NULL;
+    pthread_mutex_unlock(&open_lock);
+}
+
 int posture_tpm_open(const char *tcti, posture_tpm **out, char *err, size_t errlen) {
     *out = NULL;
     if (load_tss(err, errlen) != 0) return 1;
@@ -162,6 +219,8 @@ int posture_tpm_open(const char *tcti, posture_tpm **out, char *err, size_t errl
         free(tpm);
         return fail_rc(err, errlen, "Esys_Initialize", rc);
     }
+    flush_leftovers(tpm);
+    remember(tpm);
     *out = tpm;
     return 0;
 }
@@ -176,6 +235,11 @@ static void release_ek(posture_tpm *tpm) {
 
 void posture_tpm_close(posture_tpm *tpm) {
     if (tpm == NULL) return;
+    forget(tpm);
+    posture_tpm_close_unlisted(tpm);
+}
+
+static void posture_tpm_close_unlisted(posture_tpm *tpm) {
     if (tpm->key != ESYS_TR_NONE) tss.flush(tpm->esys, tpm->key);
     if (tpm->ak != ESYS_TR_NONE) tss.flush(tpm->esys, tpm->ak);
     release_ek(tpm);

@@ -23,7 +23,8 @@ struct Devices: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Enrolled devices, read from the collector's store.",
         subcommands: [
-            List.self, Show.self, Revoke.self, Attestations.self, Quarantine.self, Release.self, Verdict.self,
+            List.self, Show.self, Revoke.self, Attestations.self, Quarantine.self, Release.self, AcceptBoot.self,
+            Verdict.self,
         ])
 
     struct List: AsyncParsableCommand {
@@ -114,6 +115,21 @@ struct Devices: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Release a quarantined device.")
         @OptionGroup var change: DeviceChange
         func run() async throws { try await change.apply(.release, done: "released") }
+    }
+
+    struct AcceptBoot: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "accept-boot",
+            abstract:
+                "Accept a TPM device's newest quoted boot as what measuredBoot expects (after a firmware or kernel update).")
+        @OptionGroup var options: ConfigOptions
+        @OptionGroup var actor: ActorOptions
+        @Argument(help: "A device ID, hostname:NAME, machine-id:HEX or sha256:HEX.") var id: String
+
+        func run() async throws {
+            let detail = try await options.fleet().acceptBoot(id, reason: actor.reason, by: actor.caller)
+            print("accepted the boot of \(detail.device.id): PCR 0-9 \(detail.boot?.pcrs.joined(separator: " ") ?? "")")
+        }
     }
 
     /// Quarantine, release and revoke: `FleetOperations.apply`, recorded with who and why.

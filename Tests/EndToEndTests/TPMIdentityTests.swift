@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import PostureModel
 import TestSupport
 import Testing
 
@@ -208,5 +210,161 @@ struct TPMIdentityTests {
         #expect(output.status != 0)
         #expect(output.stderr.contains("--tpm"), "\(output.stderr)")
         #expect(!FileManager.default.fileExists(atPath: other + "/device.crt"))
+    }
+
+    /// Every report carries a quote of PCR 0-9 over the collector's nonce and the report, and the boot
+    /// event log beside it. swtpm has no firmware, so the test plays firmware: it extends the PCRs with the
+    /// digests of a UEFI log it wrote (Secure Boot on), and the agent sends that log.
+    @Test func everyReportQuotesTheBootAndAChangeIsNamedUntilAnOperatorAcceptsIt() throws {
+        let tpm = try SoftwareTPM("boot")
+        var log = BootEventLog.uefi(secureBoot: true)
+        try tpm.extend(log.events)
+        let logPath = tpm.directory + "/binary_bios_measurements"
+        try log.write(to: logPath)
+        let agentConfiguration = tpm.directory + "/agent.yaml"
+        try "tpmEventLog: \(logPath)\n".write(toFile: agentConfiguration, atomically: true, encoding: .utf8)
+        let policy = tpm.directory + "/boot-policy.yaml"
+        try """
+        report: {maxAge: 1h}
+        rules:
+          - name: boot-as-recorded
+            check: measuredBoot
+          - name: secure-boot
+            check: secureBoot
+
+        """.write(toFile: policy, atomically: true, encoding: .utf8)
+        let roots = tpm.endorsementRoots.map { "    - \($0)\n" }.joined()
+        let collector = try CollectorHarness(
+            "e2e-tpm-boot", configuration: "policy: {path: \(policy)}\ntpm:\n  endorsementRoots:\n" + roots)
+        let (state, deviceID) = try collector.enrollAgent("agent", options: ["--tpm", tpm.tcti])
+        // Enrollment quoted the boot: that is the baseline, PCR 8 (the kernel command line) among it.
+        let pcr8 = try tpm.tool(["tpm2_pcrread", "sha256:8"])
+        let enrolled = try collector.command(["devices", "show", deviceID])
+        #expect(enrolled.contains("bootBaseline"), "\(enrolled)")
+        let pcr8Hex = try #require(pcr8.split(separator: "0x").last).prefix(64).lowercased()
+        #expect(enrolled.contains(pcr8Hex), "tpm2_pcrread's PCR 8 \(pcr8Hex) is in the baseline: \(enrolled)")
+
+        func sendReport() throws {
+            try Shell.run([
+                CollectorHarness.agentBinary, "run", "--state-dir", state, "--config", agentConfiguration,
+                "--interval", "200ms", "--count", "1",
+            ])
+        }
+        func verdictContaining(_ text: String) throws -> String {
+            var verdict = ""
+            _ = BackgroundProcess.eventually(timeout: 15) {
+                verdict = (try? collector.command(["devices", "verdict", deviceID])) ?? ""
+                return verdict.contains(text)
+            }
+            return verdict
+        }
+        try sendReport()
+        var verdict = try verdictContaining("\"status\":\"compliant\"")
+        #expect(verdict.contains("\"status\":\"compliant\""), "quote verified, log replayed: \(verdict)")
+        // A third party re-verifies the stored quote with the device record alone: the envelope (signed by the
+        // device key) holds it, the report part the PCR values; OpenSSL checks the attestation key's signature.
+        let stored = try #require(try collector.attestations(deviceID).last)
+        let envelopeBytes = try #require(Base64URL.decode(stored.jws.split(separator: ".")[1]))
+        let envelope = try JSONDecoder().decode(DetachedAttestation.Envelope.self, from: envelopeBytes)
+        let quote = try #require(envelope.quote)
+        let record = try #require(
+            try JSONSerialization.jsonObject(with: Data(enrolled.utf8)) as? [String: Any])
+        let device = try #require(record["device"] as? [String: Any])
+        let akBase64 = try #require((device["tpm"] as? [String: Any])?["attestationKey"] as? String)
+        let ak = try TPMPublicArea(tpm2bPublic: Array(try #require(Data(base64Encoded: akBase64))))
+        let akKey = try #require(ak.publicKey)
+        let attest = Array(try #require(Base64URL.decode(quote.attest)))
+        let signature = Array(try #require(Base64URL.decode(quote.sig)))
+        let part = try #require(stored.reportPart)
+        let report = try PostureReport.wireDecoder().decode(DetachedAttestation.ReportPart.self, from: Data(part.utf8))
+        let pcrs = try #require(report.tpm?.value?.pcrs)
+        #expect(
+            MeasuredBoot.checkQuote(
+                attest: attest, signature: signature, attestationKey: akKey,
+                qualifyingData: DetachedAttestation.quoteQualifyingData(
+                    nonce: envelope.nonce, report: envelope.report, journal: envelope.journal), pcrs: pcrs) == nil)
+        try akKey.pemRepresentation.write(toFile: tpm.directory + "/ak.pem", atomically: true, encoding: .utf8)
+        try Data(attest).write(to: URL(fileURLWithPath: tpm.directory + "/quote.msg"))
+        try P256.Signing.ECDSASignature(rawRepresentation: signature).derRepresentation.write(
+            to: URL(fileURLWithPath: tpm.directory + "/quote.sig"))
+        let checked = try Shell.run([
+            "openssl", "dgst", "-sha256", "-verify", tpm.directory + "/ak.pem", "-signature",
+            tpm.directory + "/quote.sig", tpm.directory + "/quote.msg",
+        ]).stdout
+        #expect(checked.contains("Verified OK"), "\(checked)")
+
+        // A kernel update: the boot loader measures a new kernel into PCR 9, and the log says so.
+        let kernel = BootEventLog.Event(pcr: 9, type: 0xd, data: Array("vmlinuz-6.12.9".utf8))
+        log.events.append(kernel)
+        try tpm.extend([kernel])
+        try log.write(to: logPath)
+        try sendReport()
+        verdict = try verdictContaining("boot-as-recorded")
+        #expect(verdict.contains("\"status\":\"noncompliant\""), "\(verdict)")
+        #expect(verdict.contains("PCR 9 changed since the recorded baseline"), "the PCR is named: \(verdict)")
+        #expect(!verdict.contains("secure-boot"), "Secure Boot still measured on: \(verdict)")
+
+        // An operator accepts the new boot (audited with the values), and the device is compliant again.
+        let accepted = try collector.command([
+            "devices", "accept-boot", deviceID, "--reason", "kernel 6.12.9 rollout", "--by", "erin",
+        ])
+        #expect(accepted.contains("accepted the boot of \(deviceID)"), "\(accepted)")
+        verdict = try verdictContaining("\"status\":\"compliant\"")
+        #expect(verdict.contains("\"status\":\"compliant\""), "\(verdict)")
+        let trail = try collector.command(["audit"])
+        #expect(trail.contains("accept-boot") && trail.contains("erin"), "\(trail)")
+        #expect(try collector.command(["audit", "verify"]).contains("audit trail intact"))
+    }
+
+    /// Secure Boot as firmware measured it into PCR 7 decides for a TPM device, whatever efivars say; a log
+    /// that does not replay to the quoted PCRs is named and trusted for nothing.
+    @Test func secureBootIsReadFromTheReplayedEventLog() throws {
+        let tpm = try SoftwareTPM("secureboot-off")
+        let log = BootEventLog.uefi(secureBoot: false)
+        try tpm.extend(log.events)
+        let logPath = tpm.directory + "/binary_bios_measurements"
+        try log.write(to: logPath)
+        let agentConfiguration = tpm.directory + "/agent.yaml"
+        try "tpmEventLog: \(logPath)\n".write(toFile: agentConfiguration, atomically: true, encoding: .utf8)
+        let policy = tpm.directory + "/sb-policy.yaml"
+        try """
+        report: {maxAge: 1h}
+        rules:
+          - name: secure-boot
+            check: secureBoot
+            whenUnavailable: pass
+
+        """.write(toFile: policy, atomically: true, encoding: .utf8)
+        let roots = tpm.endorsementRoots.map { "    - \($0)\n" }.joined()
+        let collector = try CollectorHarness(
+            "e2e-tpm-sb", configuration: "policy: {path: \(policy)}\ntpm:\n  endorsementRoots:\n" + roots)
+        let (state, deviceID) = try collector.enrollAgent("agent", options: ["--tpm", tpm.tcti])
+        try Shell.run([
+            CollectorHarness.agentBinary, "run", "--state-dir", state, "--config", agentConfiguration,
+            "--interval", "200ms", "--count", "1",
+        ])
+        var verdict = ""
+        _ = BackgroundProcess.eventually(timeout: 15) {
+            verdict = (try? collector.command(["devices", "verdict", deviceID])) ?? ""
+            return verdict.contains("secure-boot")
+        }
+        #expect(verdict.contains("Secure Boot off (measured by firmware into PCR 7"), "\(verdict)")
+
+        // A log with the event that turned Secure Boot on, which the TPM never saw: it does not replay, so
+        // nothing in it counts (the rule falls back to the report, unavailable here: pass by this policy).
+        let forged = BootEventLog.uefi(secureBoot: true)
+        try forged.write(to: logPath)
+        try Shell.run([
+            CollectorHarness.agentBinary, "run", "--state-dir", state, "--config", agentConfiguration,
+            "--interval", "200ms", "--count", "1",
+        ])
+        let api = try collector.command(["apitoken", "create", "--name", "reader", "--scope", "fleet:read"])
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let detail = try Shell.run([
+            "curl", "-sS", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(api)",
+            collector.apiURL + "/v1/devices/\(deviceID)",
+        ]).stdout
+        #expect(detail.contains("\"eventLog\":\"invalid\""), "\(detail)")
+        #expect(detail.contains("does not replay to the quoted PCR 7"), "\(detail)")
     }
 }
