@@ -319,7 +319,8 @@ let package = Package(
             path: "Tests/TestSupport"),
         .testTarget(
             name: "PostureModelTests",
-            dependencies: ["PostureModel", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["PostureModel", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            exclude: ["Fixtures"]
         ),
         .testTarget(name: "PostureAccessTests", dependencies: ["PostureAccess", "TestSupport"]),
         .testTarget(
@@ -329,7 +330,7 @@ let package = Package(
         .testTarget(
             name: "PostureCollectorTests",
             dependencies: [
-                "PostureCollector", "PostureModel", "PostureStore", "TestSupport",
+                "PostureCollector", "PostureModel", "PostureStore", "PostureTPM", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]),

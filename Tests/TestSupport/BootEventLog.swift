@@ -20,21 +20,24 @@ public struct BootEventLog: Sendable {
 
     public var events: [Event] = []
 
+    public init() {}
+
     public static let evSeparator: UInt32 = 0x4
     public static let evAction: UInt32 = 0x5
     public static let evEFIVariableDriverConfig: UInt32 = 0x8000_0001
-    public static let evEFIBootServicesApplication: UInt32 = 0x8000_0003
+    public static let evPostCode: UInt32 = 0x1
+    public static let evIPL: UInt32 = 0xd
 
     /// A UEFI boot: firmware in PCR 0, the Secure Boot variable in PCR 7, a boot loader in PCR 4, a kernel
     /// command line in PCR 8, separators on 0-7.
     public static func uefi(secureBoot: Bool) -> BootEventLog {
         var log = BootEventLog()
-        log.append(pcr: 0, type: 0x8000_0008, Array("platform firmware blob".utf8))
+        log.append(pcr: 0, type: evPostCode, Array("platform firmware".utf8))
         log.append(pcr: 7, type: evEFIVariableDriverConfig, secureBootVariable(enabled: secureBoot))
         for pcr in UInt32(0)...7 { log.append(pcr: pcr, type: evSeparator, [0, 0, 0, 0]) }
-        log.append(pcr: 4, type: evEFIBootServicesApplication, Array("shimx64.efi".utf8))
-        log.append(pcr: 4, type: evEFIBootServicesApplication, Array("grubx64.efi".utf8))
-        log.append(pcr: 8, type: 0xd, Array("kernel_cmdline: root=/dev/vda ro".utf8))
+        log.append(pcr: 4, type: evIPL, Array("shimx64.efi".utf8))
+        log.append(pcr: 4, type: evIPL, Array("grubx64.efi".utf8))
+        log.append(pcr: 8, type: evIPL, Array("kernel_cmdline: root=/dev/vda ro".utf8))
         return log
     }
 
@@ -43,7 +46,7 @@ public struct BootEventLog: Sendable {
     }
 
     /// UEFI_VARIABLE_DATA for EFI_GLOBAL_VARIABLE "SecureBoot".
-    static func secureBootVariable(enabled: Bool) -> [UInt8] {
+    public static func secureBootVariable(enabled: Bool) -> [UInt8] {
         let guid: [UInt8] = [
             0x61, 0xdf, 0xe4, 0x8b, 0xca, 0x93, 0xd2, 0x11, 0xaa, 0x0d, 0x00, 0xe0, 0x98, 0x03, 0x2b, 0x8c,
         ]

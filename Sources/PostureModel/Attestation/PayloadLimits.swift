@@ -179,6 +179,16 @@ public enum PayloadLimits {
                     ] {
                         if let value { checker.text(value, PayloadLimits.name, "\(field()).\(name)") }
                     }
+                    if let pcrs = tpm.pcrs {
+                        checker.elements(pcrs.count, "\(field()).pcrs", limit: 24)
+                        checker.texts(pcrs, 64, "\(field()).pcrs")
+                    }
+                    if let log = tpm.eventLog {
+                        checker.text(log, (TPMEventLog.maxBytes + 2) / 3 * 4, "\(field()).eventLog")
+                    }
+                    if let why = tpm.eventLogUnavailable {
+                        checker.text(why, PayloadLimits.message, "\(field()).eventLogUnavailable")
+                    }
                 }
             }
         }

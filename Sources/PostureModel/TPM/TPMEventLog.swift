@@ -18,8 +18,10 @@ public struct TPMEventLog: Sendable {
     public static let evEFIVariableDriverConfig: UInt32 = 0x8000_0001
     public static let evEFIHCRTMEvent: UInt32 = 0x8000_0010
     static let sha256Algorithm: UInt16 = 0x000B
-    /// Beyond any firmware's log (real ones are tens of kilobytes): a bound on what a device makes us read.
-    public static let maxBytes = 1 << 20
+    /// Beyond any firmware's log (real ones are tens of kilobytes, a few hundred with large Secure Boot
+    /// databases): a bound on what a device sends and makes a verifier read; base64, it fits the collector's
+    /// default attestation body limit (1 MiB) beside the report.
+    public static let maxBytes = 512 << 10
     static let maxEvents = 20_000
 
     public var events: [Event]
