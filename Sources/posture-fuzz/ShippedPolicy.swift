@@ -92,7 +92,9 @@ rules:
     severity: medium
 
   # secureBoot: UEFI Secure Boot enabled. Off here by default for servers booted by BIOS; scope it with
-  # labels to the machines that have it, e.g. labels: {class: laptop}.
+  # labels to the machines that have it, e.g. labels: {class: laptop}. For a device whose key is in a TPM,
+  # what firmware measured into PCR 7 decides (its event log, replayed against the quoted PCRs), not
+  # efivars, which the OS could fake.
   - name: secure-boot
     check: secureBoot
     severity: medium
@@ -107,6 +109,11 @@ rules:
   # keyProtection: the device key lives at least `minimum` well (software, tpm), as enrollment proved it
   #   (a TPM: its endorsement certificate chains to the collector's tpm.endorsementRoots and the TPM
   #   certified the key). A report cannot raise it; a device enrolled before has `software`.
+  # measuredBoot: a TPM device's quoted PCRs 0-9 (firmware, option ROMs, boot loader, Secure Boot policy,
+  #   kernel) are what was recorded for it: at enrollment, or when an operator accepted a new boot after a
+  #   firmware or kernel update (posturectl devices accept-boot DEVICE, audited). `pcrs` narrows the
+  #   comparison (e.g. [0, 2, 4, 7]); `reference` gives, per PCR, the values a fleet accepts instead of
+  #   each device's own (scope such a rule with labels per hardware model). Fails for a software key.
   # (Examples, commented out: enable the ones your fleet meets.)
   # - name: lockdown
   #   check: kernelLockdown
@@ -123,6 +130,10 @@ rules:
   # - name: key-in-tpm
   #   check: keyProtection
   #   minimum: tpm
+  #   severity: high
+  # - name: boot-as-recorded
+  #   check: measuredBoot
+  #   pcrs: [0, 2, 4, 7, 8, 9]
   #   severity: high
 
   # sshd: when sshd is installed, its effective settings. Lists give the allowed values.

@@ -235,4 +235,6 @@ sleep 1
         -s quote.sig > /dev/null
 )
 kill "$swtpm_pid"
+# A boot event log a real firmware wrote (SeaBIOS under QEMU with swtpm; Tests/PostureModelTests/Fixtures).
+cp Tests/PostureModelTests/Fixtures/seabios-qemu-tpm-tis.eventlog "$corpus/tpm/seabios-eventlog.bin"
 du -sh "$corpus"

@@ -229,6 +229,47 @@ import Testing
         }
     }
 
+    /// measuredBoot: the quoted PCRs against the device's baseline, or a policy's reference values per PCR;
+    /// only for a device whose key enrollment proved to be in a TPM.
+    @Test func measuredBootComparesTheQuotedPCRsWithTheBaselineOrTheReference() throws {
+        let zero = String(repeating: "0", count: 64)
+        let kernelA = String(repeating: "a", count: 64)
+        let kernelB = String(repeating: "b", count: 64)
+        let quoted = (0..<10).map { $0 == 9 ? kernelB : zero }
+        let measured = MeasuredBoot(pcrs: quoted, eventLog: nil, unavailable: "no firmware log")
+        let baseline = MeasuredBoot.pcrMap((0..<10).map { $0 == 9 ? kernelA : zero })
+        func verdict(_ yaml: String, boot: BootEvidence?, key: KeyProtection = .tpm) throws -> Verdict {
+            var input = input(goodReport, at: t0)
+            input.keyProtection = key
+            input.boot = boot
+            return try policy("rules:\n" + yaml).evaluate(input)
+        }
+        let rule = "  - {name: boot, check: measuredBoot}\n"
+        let changed = try verdict(rule, boot: BootEvidence(measured: measured, baseline: baseline))
+        #expect(changed.status == .noncompliant)
+        #expect(changed.failing.first?.observed.contains("PCR 9 changed") == true, "\(changed.failing)")
+        let same = try verdict(rule, boot: BootEvidence(measured: measured, baseline: MeasuredBoot.pcrMap(quoted)))
+        #expect(same.status == .compliant)
+        // Only the PCRs the rule names count.
+        let firmwareOnly = try verdict(
+            "  - {name: boot, check: measuredBoot, pcrs: [0, 7]}\n",
+            boot: BootEvidence(measured: measured, baseline: baseline))
+        #expect(firmwareOnly.status == .compliant)
+        // A fleet's reference values for PCR 9 stand instead of the device's baseline.
+        let reference = "  - {name: boot, check: measuredBoot, reference: {\"9\": [\(kernelA), \(kernelB)]}}\n"
+        #expect(try verdict(reference, boot: BootEvidence(measured: measured, baseline: baseline)).status == .compliant)
+        let notReference = "  - {name: boot, check: measuredBoot, reference: {\"9\": [\(kernelA)]}}\n"
+        let refused = try verdict(notReference, boot: BootEvidence(measured: measured, baseline: baseline))
+        #expect(refused.failing.first?.observed.contains("PCR 9 bbbbbbbbbbbbbbbb… is not a reference value") == true)
+        // No baseline: fails, naming the command that records one; no quote yet: unknown.
+        let none = try verdict(rule, boot: BootEvidence(measured: measured, baseline: nil))
+        #expect(none.failing.first?.observed.contains("accept-boot") == true)
+        #expect(try verdict(rule, boot: BootEvidence(measured: nil, baseline: baseline)).status == .unknown)
+        // A software key: nothing quotes what booted.
+        let software = try verdict(rule, boot: nil, key: .software)
+        #expect(software.failing.first?.observed.contains("no TPM quotes what booted") == true)
+    }
+
     @Test func brokenPolicyFilesNameTheLineAndTheFix() {
         let cases: [(String, Int?, String)] = [
             ("rules:\n  - name: a\n    check: rootEncrypted\n    sevrity: high\n", 4, "unknown key 'sevrity'"),
@@ -238,6 +279,8 @@ import Testing
             ("report: {maxAge: 15m}\n", 1, "no rules"),
             ("rules:\n  - {name: a, check: journalEvents, events: [sshFail], max: 3}\n", 2, "unknown event 'sshFail'"),
             ("rules: [\n", nil, "not valid YAML"),
+            ("rules:\n  - {name: b, check: measuredBoot, pcrs: [0, 12]}\n", 2, "PCR '12' is not one of the quoted"),
+            ("rules:\n  - name: b\n    check: measuredBoot\n    reference: {\"4\": [abc]}\n", 4, "64 hex digits"),
         ]
         for (yaml, line, reason) in cases {
             #expect(throws: PolicyError.self) { try PolicyParser.parse(yaml, file: "p.yaml") }
