@@ -69,6 +69,31 @@ struct Devices: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "One device with its newest accepted report.")
+
+        /// Where the key lives and, for a TPM device, what its newest quote verified booted.
+        static func boot(_ device: DeviceRecord, _ report: PostureReport) -> String {
+            var lines = ["key       \(device.keyProtection.rawValue)"]
+            guard device.keyProtection == .tpm, case .observed(let tpm, _)? = report.tpm, let pcrs = tpm.pcrs else {
+                return lines.joined(separator: "\n") + "\n"
+            }
+            let boot = MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
+            switch boot.log {
+            case .replayed(let events, let secureBoot, let problem):
+                let state = problem.map { "unreadable (\($0))" } ?? secureBoot.map { $0 ? "on" : "off" } ?? "not measured"
+                lines.append("boot      event log replayed: \(events) events; Secure Boot \(state)")
+            case .absent(let why): lines.append("boot      event log absent: \(why)")
+            case .invalid(let why): lines.append("boot      event log invalid: \(why)")
+            }
+            if let baseline = device.tpm?.bootBaseline {
+                let changed = boot.changed(from: MeasuredBoot.pcrMap(baseline))
+                lines.append(
+                    "baseline  " + (changed.isEmpty ? "as recorded" : "PCR \(changed.map(String.init).joined(separator: ", ")) changed"))
+            } else {
+                lines.append("baseline  none recorded (posture-collector devices accept-boot)")
+            }
+            for (index, value) in boot.pcrs.sorted(by: { $0.key < $1.key }) { lines.append("pcr \(index)     \(value)") }
+            return lines.joined(separator: "\n") + "\n"
+        }
         @OptionGroup var options: ConfigOptions
         @Argument(help: "A device ID, hostname:NAME, machine-id:HEX or sha256:HEX.") var id: String
         @Option(help: OutputFormat.help) var format: OutputFormat = .json
@@ -91,6 +116,7 @@ struct Devices: AsyncParsableCommand {
                     let decoded = try? PostureReport.makeDecoder().decode(
                         AttestationPayload.self, from: Data(payload.utf8))
                 {
+                    print(Self.boot(view.device, decoded.report), terminator: "")
                     print(ReportTable.render(decoded.report), terminator: "")
                 }
             }

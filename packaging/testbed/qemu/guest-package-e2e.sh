@@ -2,7 +2,9 @@
 # In the QEMU guest (a real kernel with device-mapper): installs posture-collector and posture-agent from
 # /mnt/share with apt-get, opens a LUKS2 volume on a loop device and mounts it at /srv/vault, enrolls the
 # agent unattended, and checks what the installed agent reported to the installed collector: the root
-# (plain ext4 on vda) unencrypted although an encrypted volume is mounted, and /srv/vault encrypted (luks2).
+# (plain ext4 on vda) unencrypted although an encrypted volume is mounted, and /srv/vault encrypted (luks2);
+# with the virtual TPM, the device key in it and every report quoting the boot, whose event log (the real
+# kernel's, written by SeaBIOS) the collector replays to the PCRs this kernel reads.
 # Prints ok/FAILED per check; the exit code is the number of failures.
 # posture-run.service starts the guest script with /bin/sh: come back under bash.
 [ -n "${BASH_VERSION:-}" ] || exec /bin/bash "$0" "$@"
@@ -25,6 +27,18 @@ check "packages installed" "$(dpkg-query -W -f='${Status} ' posture-collector po
     "install ok installed install ok installed "
 wait_for 120 systemctl is-active -q posture-collector
 check "collector" "$(systemctl is-active posture-collector)" "active"
+
+tpm=no
+if [ -e /dev/tpmrm0 ]; then
+    tpm=yes
+    echo "== the collector trusts the virtual TPM's manufacturer (the run's CA)"
+    install -m 0644 /mnt/share/tpm-endorsement-root.pem /mnt/share/tpm-endorsement-intermediate.pem /etc/posture/
+    sed -i 's|^  endorsementRoots: \[\]|  endorsementRoots: [/etc/posture/tpm-endorsement-root.pem, /etc/posture/tpm-endorsement-intermediate.pem]|' \
+        /etc/posture/collector.yaml
+    systemctl restart posture-collector
+    wait_for 120 systemctl is-active -q posture-collector
+    check "event log" "$(test -s /sys/kernel/security/tpm0/binary_bios_measurements && echo present)" "present"
+fi
 
 echo "== LUKS2 on a loop device, mounted at /srv/vault"
 truncate -s 64M /var/tmp/vault.img
@@ -54,6 +68,16 @@ sed -n '/^Disk encryption/,/^$/p' /mnt/share/device.txt
 check "reports stored" "$([ "$(reports)" -ge 2 ] && echo yes || echo no)" "yes"
 check "root encrypted (as reported)" "$(awk '/^  root encrypted/ {print $3}' /mnt/share/device.txt)" "no"
 check "/srv/vault (as reported)" "$(grep -c '^  /srv/vault \[ext4\] .*luks2' /mnt/share/device.txt)" "1"
+if [ "$tpm" = yes ]; then
+    echo "== TPM: the device key in it; each report quotes PCR 0-9 and carries the kernel's event log"
+    sed -n '/^key /,/^pcr 9 /p' /mnt/share/device.txt
+    check "key protection" "$(awk '/^key / {print $2}' /mnt/share/device.txt)" "tpm"
+    check "event log replayed to the quoted PCRs" "$(awk '/^boot / {print $4}' /mnt/share/device.txt)" "replayed:"
+    for pcr in 0 1 2 3 4 5 6 7 8 9; do
+        kernel=$(tr 'A-F' 'a-f' </sys/class/tpm/tpm0/pcr-sha256/$pcr)
+        check "PCR $pcr quoted = kernel's" "$(awk -v n="$pcr" '$1 == "pcr" && $2 == n {print $3}' /mnt/share/device.txt)" "$kernel"
+    done
+fi
 # The same machine through the agent's own probe, as an independent reading of this kernel's view.
 postured probe --format json >/mnt/share/probe.json
 flat=$(tr -d ' \n' </mnt/share/probe.json)
