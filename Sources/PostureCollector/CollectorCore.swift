@@ -236,7 +236,8 @@ public struct CollectorCore: Sendable {
         let commitStart = ContinuousClock.now
         let receipt = try await committer.submit(pending).get()
         metrics.storeCommit(ContinuousClock.now - commitStart)
-        let verdict = await verdicts.attested(deviceID: envelope.deviceID, payload: attestation, now: now)
+        let verdict = await verdicts.attested(
+            deviceID: envelope.deviceID, payload: attestation, boot: verified.boot, now: now)
         let signed = verdict == nil ? nil : await verdicts.signedVerdict(envelope.deviceID, now: now)
         return IngestResponse(receipt: receipt, signed: signed)
     }

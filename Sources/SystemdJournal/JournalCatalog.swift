@@ -121,7 +121,7 @@ public enum JournalCatalog {
         ),
         refusal(
             "tpm_evidence_invalid", "fd48f9d9e1e64d0cba9b92c70555ae9b", "TPM evidence invalid",
-            "TPM evidence that does not prove what it claims: a credential not activated by the endorsed TPM, a device key not certified by its attestation key, or not bound to its TPM; the message names the check."
+            "TPM evidence that does not prove what it claims: a credential not activated by the endorsed TPM, a device key not certified by its attestation key, or not bound to its TPM; or an attestation of a TPM device without a quote, with a quote made for another nonce or report (replayed), signed by another attestation key, or over PCR values other than the report's. The message names the check."
         ),
         refusal(
             "access_refused", "94e97d2a56a84a99841d835a27dd3367", "just-in-time access refused",

@@ -119,6 +119,7 @@ enum DashboardTemplates {
         <dt>ID</dt><dd><code>{{id}}</code></dd><dt>State</dt><dd>{{state}}</dd>
         <dt>OS</dt><dd>{{os}}</dd><dt>Labels</dt><dd>{{labels}}</dd>
         <dt>Device key</dt><dd id="key-protection">{{keyProtection}}</dd>
+        {{#boot}}<dt>Boot</dt><dd id="measured-boot">{{boot}}</dd>{{/boot}}
         <dt>Last report</dt><dd>{{seen}}</dd><dt>Verdict since</dt><dd>{{since}}</dd></dl>
         {{#quarantine}}<p class="error">Quarantined by {{by}}: {{reason}}</p>{{/quarantine}}
         </section>

@@ -17,6 +17,9 @@ struct AttestationVerifier: Sendable {
     /// Each device's last decoded parts (one entry per device that attested): a part sent again under
     /// the same digest is checked against it and not parsed again.
     private let decodedParts = NIOLockedValueBox<[String: DetachedAttestation.DecodedParts]>([:])
+    /// Each TPM device's boot by the report part it came from: the event log is replayed when the part
+    /// changes (a reboot, an update), not per attestation, and kept nowhere in memory after.
+    private let measuredBoots = NIOLockedValueBox<[String: (report: String, boot: MeasuredBoot)]>([:])
 
     init(maxBodyBytes: Int, skew: Duration) {
         self.maxBodyBytes = maxBodyBytes
@@ -44,6 +47,8 @@ struct AttestationVerifier: Sendable {
         var evidence: AttestationEvidence
         var latestState: Data
         var payload: AttestationPayload
+        /// A TPM device's boot: PCRs its quote verified, and its event log replayed against them.
+        var boot: MeasuredBoot?
     }
 
     /// `attestationKey`: the device's, when it enrolled with a TPM; its reports must then carry a quote.
@@ -149,8 +154,19 @@ struct AttestationVerifier: Sendable {
             deviceID: envelope.sub, sequence: envelope.seq, issuedAt: issuedAt, nonce: envelope.nonce,
             spoolGap: envelope.gap, report: report)
         try PayloadLimits.check(attestation)
-        if let attestationKey { try checkQuote(envelope, report: report, attestationKey: attestationKey) }
-        decodedParts.withLockedValue { $0[envelope.sub] = parts }
+        var boot: MeasuredBoot?
+        var kept = parts
+        if let attestationKey {
+            try checkQuote(envelope, report: report, attestationKey: attestationKey)
+            boot = measuredBoot(envelope, report: report)
+            // The log is in the stored part and now in `boot`: the decoded part kept for the next report
+            // does not hold it again (a device's tens of kilobytes, for every device).
+            if case .observed(var tpm, let source)? = kept.report.tpm {
+                tpm.eventLog = nil
+                kept.report.tpm = .observed(tpm, source: source)
+            }
+        }
+        decodedParts.withLockedValue { $0[envelope.sub] = kept }
         return Verified(
             envelope: AttestationEnvelope(
                 schemaVersion: envelope.v, deviceID: envelope.sub, sequence: envelope.seq, issuedAt: issuedAt,
@@ -161,7 +177,18 @@ struct AttestationVerifier: Sendable {
                     ReportBody(digest: envelope.report, bytes: detached.reportPart),
                     ReportBody(digest: envelope.journal, bytes: detached.journalPart),
                 ]),
-            latestState: bytes, payload: attestation)
+            latestState: bytes, payload: attestation, boot: boot)
+    }
+
+    /// The report's event log replayed against its (verified) PCRs, once per distinct report part.
+    private func measuredBoot(_ envelope: DetachedAttestation.Envelope, report: PostureReport) -> MeasuredBoot? {
+        guard case .observed(let tpm, _)? = report.tpm, let pcrs = tpm.pcrs else { return nil }
+        if let known = measuredBoots.withLockedValue({ $0[envelope.sub] }), known.report == envelope.report {
+            return known.boot
+        }
+        let boot = MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
+        measuredBoots.withLockedValue { $0[envelope.sub] = (envelope.report, boot) }
+        return boot
     }
 
     /// The quote verified against the device's attestation key, this nonce and these parts: the report's PCR

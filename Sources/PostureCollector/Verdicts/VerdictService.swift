@@ -43,8 +43,8 @@ actor VerdictService {
         var signed: SignedVerdict?
         /// A TPM device's measured-boot baseline (enrollment's quote, or an operator's accept).
         var bootBaseline: [Int: String]?
-        /// The newest report's boot, replayed once per distinct PCR values and event log.
-        private var measured: (pcrs: [String], log: String?, boot: MeasuredBoot)?
+        /// What the newest report's quote established (its PCRs verified at ingest) and its event log's replay.
+        var boot: MeasuredBoot?
 
         init(_ device: DeviceRecord) {
             machineID = device.machineID
@@ -54,18 +54,24 @@ actor VerdictService {
             bootBaseline = device.tpm?.bootBaseline.map(MeasuredBoot.pcrMap)
         }
 
-        /// What the newest report's quote established (its PCRs verified at ingest) against the baseline.
-        mutating func bootEvidence() -> BootEvidence? {
-            guard keyProtection == .tpm else { return nil }
-            guard case .observed(let tpm, _)? = report?.tpm, let pcrs = tpm.pcrs else {
-                return BootEvidence(measured: nil, baseline: bootBaseline)
+        /// The newest report, kept without its event log (tens of kilobytes a device): what the log proves is
+        /// `boot`, replayed here when the caller has not (a report read from the store).
+        mutating func take(_ report: PostureReport, boot measured: MeasuredBoot?) {
+            var report = report
+            if case .observed(var tpm, let source)? = report.tpm {
+                if keyProtection == .tpm, let pcrs = tpm.pcrs {
+                    boot =
+                        measured
+                        ?? MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
+                }
+                tpm.eventLog = nil
+                report.tpm = .observed(tpm, source: source)
             }
-            if let measured, measured.pcrs == pcrs, measured.log == tpm.eventLog {
-                return BootEvidence(measured: measured.boot, baseline: bootBaseline)
-            }
-            let boot = MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
-            measured = (pcrs, tpm.eventLog, boot)
-            return BootEvidence(measured: boot, baseline: bootBaseline)
+            self.report = report
+        }
+
+        func bootEvidence() -> BootEvidence? {
+            keyProtection == .tpm ? BootEvidence(measured: boot, baseline: bootBaseline) : nil
         }
     }
 
@@ -131,7 +137,7 @@ actor VerdictService {
             // every start: out of range, it counts as no report (unknown) until the device sends again.
             do {
                 try PayloadLimits.check(latest.attestation)
-                entries[latest.deviceID]?.report = latest.attestation.report
+                entries[latest.deviceID]?.take(latest.attestation.report, boot: nil)
                 entries[latest.deviceID]?.issuedAt = latest.attestation.issuedAt
             } catch {
                 logger.warning(
@@ -170,11 +176,13 @@ actor VerdictService {
     }
 
     /// An accepted attestation: the device's new facts. Returns the verdict the device gets back.
-    func attested(deviceID: String, payload: AttestationPayload, now: Date = Date()) async -> Verdict? {
+    func attested(deviceID: String, payload: AttestationPayload, boot: MeasuredBoot? = nil, now: Date = Date()) async
+        -> Verdict?
+    {
         guard entries[deviceID] != nil else { return nil }
         // Spooled reports arrive oldest first; only a newer one replaces the facts.
         if entries[deviceID]?.issuedAt.map({ payload.issuedAt >= $0 }) ?? true {
-            entries[deviceID]?.report = payload.report
+            entries[deviceID]?.take(payload.report, boot: boot)
             entries[deviceID]?.issuedAt = payload.issuedAt
         }
         if let sample = Self.sample(payload) { entries[deviceID]?.signals.append(sample) }
@@ -484,7 +492,7 @@ actor VerdictService {
             (try? PayloadLimits.check(latest.attestation)) != nil
         {
             let attestation = latest.attestation
-            entry.report = attestation.report
+            entry.take(attestation.report, boot: nil)
             entry.issuedAt = attestation.issuedAt
             if let sample = Self.sample(attestation) { entry.signals.append(sample) }
         }
