@@ -70,10 +70,12 @@ public struct AgentDaemon: Service {
             do {
                 if let path = enrollmentConfigPath, let config = try EnrollmentConfig.load(path: path) {
                     say("enrolling with \(config.collector) (from \(path))")
-                    let enrollment = try await Enroller(
+                    var enroller = Enroller(
                         state: state, collectorURL: config.collector, token: config.token,
-                        trust: .fingerprint(config.caFingerprint), root: options.root, force: false
-                    ).enroll()
+                        trust: .fingerprint(config.caFingerprint), root: options.root, force: false)
+                    // Where the key went when it is not where `auto` hoped (no TPM, no libtss2, an untrusted TPM).
+                    enroller.notice = { [logger] in logger.warning("\($0)") }
+                    let enrollment = try await enroller.enroll()
                     logger.notice("enrolled as \(enrollment.identity); reports go to \(enrollment.devicesURL)")
                     return true
                 }

@@ -22,6 +22,8 @@ packages=systemd,systemd-sysv,udev,kmod,dbus,linux-image-amd64,initramfs-tools,e
 packages+=cryptsetup-bin,lvm2,btrfs-progs,busybox-static,procps,iproute2,nftables,ca-certificates
 # What the packages depend on beyond the above, for `apt-get install ./posture-*.deb` with no network.
 packages+=,adduser,libsqlite3-0
+# What posture-agent recommends for a device key in the TPM (the guest has a virtual one): tpm2-tss.
+packages+=,libtss2-esys-3.0.2-0,libtss2-tctildr0,libtss2-mu0,libtss2-rc0
 timeout 900 mmdebstrap --variant=minbase --include="$packages" \
     --essential-hook='mkdir -p "$1/etc/initramfs-tools/conf.d" && echo MODULES=list > "$1/etc/initramfs-tools/conf.d/posture" && printf "virtio_pci\nvirtio_blk\next4\n" >> "$1/etc/initramfs-tools/modules"' \
     --customize-hook='printf "9p\n9pnet_virtio\ndm_mod\ndm_crypt\nnvme\nloop\nbtrfs\n" > "$1/etc/modules-load.d/posture.conf"' \
