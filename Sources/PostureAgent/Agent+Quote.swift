@@ -14,7 +14,8 @@ extension Agent {
     /// Schema 2: the envelope signed, the report's parts beside it (a spool written by an earlier version
     /// holds schema 1 compact JWSs, delivered as they are). With a TPM-held key, the report part carries the
     /// boot PCRs and event log as they are now and the envelope a quote of those PCRs over this nonce and
-    /// these parts: a report signed again for a fresh nonce is quoted again.
+    /// these parts: a report signed again for a fresh nonce is quoted again. The TPM's work (PCR reads, the
+    /// quote, the signature) waits off the actor, so delivery and enforcement go on while a slow TPM answers.
     func sign(_ payload: AttestationPayload) async throws -> String {
         guard quotes, let tpm = key.tpm, case .observed(var facts, let source) = payload.report.tpm else {
             return try DetachedAttestation.sign(payload, with: key.signer).body
@@ -37,7 +38,7 @@ extension Agent {
             guard (try? TPMAttest(quote.attest))?.pcrDigest == Array(SHA256.hash(data: values.flatMap { $0 })) else {
                 continue
             }
-            return try DetachedAttestation.sign(
+            return try await DetachedAttestation.signWithoutBlocking(
                 payload, reportPart: reportPart, journalPart: journalPart,
                 quote: DetachedAttestation.Quote(
                     attest: Base64URL.encode(Data(quote.attest)), sig: Base64URL.encode(Data(quote.signature))),

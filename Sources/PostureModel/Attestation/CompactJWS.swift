@@ -66,11 +66,22 @@ public struct CompactJWS: Sendable, Equatable {
     public static func sign(payload: Data, type: String = attestationType, with signer: some ES256Signer) throws
         -> CompactJWS
     {
-        let header = Header(alg: "ES256", kid: KeyThumbprint(signer.publicKey).value, typ: type)
-        let headerBytes = try JSONEncoder.sortedKeys.encode(header)
-        let input = Base64URL.encode(headerBytes) + "." + Base64URL.encode(payload)
-        let signature = try signer.sign(Data(input.utf8))
+        let input = try signingInput(payload: payload, type: type, signer: signer)
+        return try CompactJWS(parsing: input + "." + Base64URL.encode(try signer.sign(Data(input.utf8)).rawRepresentation))
+    }
+
+    /// The same, the signature made off the caller's thread (a TPM-held key: tens of milliseconds).
+    public static func signWithoutBlocking(
+        payload: Data, type: String = attestationType, with signer: some ES256Signer
+    ) async throws -> CompactJWS {
+        let input = try signingInput(payload: payload, type: type, signer: signer)
+        let signature = try await signer.signWithoutBlocking(Data(input.utf8))
         return try CompactJWS(parsing: input + "." + Base64URL.encode(signature.rawRepresentation))
+    }
+
+    private static func signingInput(payload: Data, type: String, signer: some ES256Signer) throws -> String {
+        let header = Header(alg: "ES256", kid: KeyThumbprint(signer.publicKey).value, typ: type)
+        return Base64URL.encode(try JSONEncoder.sortedKeys.encode(header)) + "." + Base64URL.encode(payload)
     }
 
     /// Parses the compact form; throws a precise refusal for anything that is not an ES256 JWS.

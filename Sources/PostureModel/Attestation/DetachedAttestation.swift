@@ -160,14 +160,31 @@ public struct DetachedAttestation: Sendable, Equatable {
         _ payload: AttestationPayload, reportPart: Data, journalPart: Data, quote: Quote? = nil,
         with signer: some ES256Signer
     ) throws -> DetachedAttestation {
-        let envelope = Envelope(
-            v: schemaVersion, sub: payload.deviceID, seq: payload.sequence,
-            iat: Int64(payload.issuedAt.timeIntervalSince1970.rounded(.down)),
-            collected: Int64(payload.report.collectedAt.timeIntervalSince1970.rounded(.down)), nonce: payload.nonce,
-            report: digest(reportPart), journal: digest(journalPart), gap: payload.spoolGap,
-            up: payload.report.os.uptimeSeconds.value, quote: quote)
-        let jws = try CompactJWS.sign(payload: try PostureReport.wireEncoder().encode(envelope), with: signer)
+        let envelope = try envelope(payload, reportPart: reportPart, journalPart: journalPart, quote: quote)
+        let jws = try CompactJWS.sign(payload: envelope, with: signer)
         return DetachedAttestation(jws: jws, reportPart: reportPart, journalPart: journalPart)
+    }
+
+    /// The same, the signature made off the caller's thread (a TPM-held key).
+    public static func signWithoutBlocking(
+        _ payload: AttestationPayload, reportPart: Data, journalPart: Data, quote: Quote? = nil,
+        with signer: some ES256Signer
+    ) async throws -> DetachedAttestation {
+        let envelope = try envelope(payload, reportPart: reportPart, journalPart: journalPart, quote: quote)
+        let jws = try await CompactJWS.signWithoutBlocking(payload: envelope, with: signer)
+        return DetachedAttestation(jws: jws, reportPart: reportPart, journalPart: journalPart)
+    }
+
+    private static func envelope(_ payload: AttestationPayload, reportPart: Data, journalPart: Data, quote: Quote?)
+        throws -> Data
+    {
+        try PostureReport.wireEncoder().encode(
+            Envelope(
+                v: schemaVersion, sub: payload.deviceID, seq: payload.sequence,
+                iat: Int64(payload.issuedAt.timeIntervalSince1970.rounded(.down)),
+                collected: Int64(payload.report.collectedAt.timeIntervalSince1970.rounded(.down)),
+                nonce: payload.nonce, report: digest(reportPart), journal: digest(journalPart), gap: payload.spoolGap,
+                up: payload.report.os.uptimeSeconds.value, quote: quote))
     }
 
     /// base64url of the SHA-256 of `bytes`: how an envelope names a part, and how a store keys it.
