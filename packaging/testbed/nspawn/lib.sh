@@ -126,6 +126,8 @@ operator() {
 install_agent_unit() {
     cp "$(dirname "${BASH_SOURCE[0]}")/../../systemd/postured.service" "$work/postured.service"
     inside cp /mnt/share/postured.service /etc/systemd/system/postured.service
+    # What posture-agent's postinst does: the unit's SupplementaryGroups=tss needs the group.
+    inside sh -c 'getent group tss >/dev/null || addgroup --system --quiet tss'
     inside mkdir -p /etc/systemd/system/postured.service.d
     printf '[Service]\nExecStart=\nExecStart=%s/postured run --state-dir /var/lib/posture %s\nPrivateTmp=no\n%b' \
         "$bin" "$1" "${2:-}" >"$work/test.conf"
