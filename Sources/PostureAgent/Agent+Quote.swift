@@ -45,7 +45,8 @@ extension Agent {
                 with: key.signer
             ).body
         }
-        throw AgentError(.tpm, "the boot PCRs kept changing while the TPM quoted them; the report waits for the next cycle")
+        throw AgentError(
+            .tpm, "the boot PCRs kept changing while the TPM quoted them; the report waits for the next cycle")
     }
 
     /// The firmware's event log (base64), or why there is none. Root-only in securityfs; a machine without

@@ -1,3 +1,4 @@
+import Crypto
 import PostureClient
 import PostureModel
 import PostureTPM
@@ -62,12 +63,20 @@ struct TPMEnroller {
             deviceKey: Data(key.blob.public).base64EncodedString(),
             certify: Data(certified.attest).base64EncodedString(),
             certifySignature: Data(certified.signature).base64EncodedString())
-        // What booted now: the collector's baseline for `measuredBoot`.
-        let pcrs = try tpm.pcrValues(DetachedAttestation.quotedPCRs)
-        let quote = try tpm.quote(pcrs: DetachedAttestation.quotedPCRs, qualifyingData: activated)
-        evidence.quote = Data(quote.attest).base64EncodedString()
-        evidence.quoteSignature = Data(quote.signature).base64EncodedString()
-        evidence.pcrs = pcrs.map(\.hex)
+        // What booted now: the collector's baseline for `measuredBoot`. A PCR extended between the read and the
+        // quote makes them disagree: read again; without a quote the device enrolls with no baseline (an
+        // operator accepts its boot later).
+        for _ in 0..<3 {
+            let pcrs = try tpm.pcrValues(DetachedAttestation.quotedPCRs)
+            let quote = try tpm.quote(pcrs: DetachedAttestation.quotedPCRs, qualifyingData: activated)
+            guard (try? TPMAttest(quote.attest))?.pcrDigest == Array(SHA256.hash(data: pcrs.flatMap { $0 })) else {
+                continue
+            }
+            evidence.quote = Data(quote.attest).base64EncodedString()
+            evidence.quoteSignature = Data(quote.signature).base64EncodedString()
+            evidence.pcrs = pcrs.map(\.hex)
+            break
+        }
         return .evidence(evidence)
     }
 }

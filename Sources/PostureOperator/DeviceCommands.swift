@@ -190,7 +190,8 @@ struct DevicesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "accept-boot",
             abstract:
-                "Accept a TPM device's current boot (after a firmware or kernel update) as what measuredBoot expects (exit 6 if it has no quote).")
+                "Accept a TPM device's current boot (after a firmware or kernel update) as what measuredBoot expects (exit 6 if it has no quote)."
+        )
         @OptionGroup var action: DeviceAction
         func run() async throws { try await action.apply("accept-boot", done: "accepted the boot of") }
     }

@@ -119,11 +119,14 @@ enum RuleCheck {
         if let problem { return .fail("the event log's Secure Boot measurement is invalid: \(problem)") }
         guard let state else { return nil }
         if state { return .pass }
-        let claimed = report.secureBoot.value?.enabled == true ? "; the OS reports it on, which firmware did not measure" : ""
+        let claimed =
+            report.secureBoot.value?.enabled == true ? "; the OS reports it on, which firmware did not measure" : ""
         return .fail("Secure Boot off (measured by firmware into PCR 7\(claimed))")
     }
 
-    static func measuredBoot(_ pcrs: [Int], reference: [Int: [String]], keyProtection: KeyProtection, boot: BootEvidence?)
+    static func measuredBoot(
+        _ pcrs: [Int], reference: [Int: [String]], keyProtection: KeyProtection, boot: BootEvidence?
+    )
         -> Result
     {
         guard keyProtection == .tpm, let boot else {
@@ -137,7 +140,9 @@ enum RuleCheck {
         for index in pcrs {
             guard let value = measured.pcrs[index] else { continue }
             if let allowed = reference[index] {
-                if !allowed.contains(value) { problems.append("PCR \(index) \(value.prefix(16))… is not a reference value") }
+                if !allowed.contains(value) {
+                    problems.append("PCR \(index) \(value.prefix(16))… is not a reference value")
+                }
             } else {
                 compare.append(index)
             }

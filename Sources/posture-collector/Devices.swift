@@ -79,7 +79,8 @@ struct Devices: AsyncParsableCommand {
             let boot = MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
             switch boot.log {
             case .replayed(let events, let secureBoot, let problem):
-                let state = problem.map { "unreadable (\($0))" } ?? secureBoot.map { $0 ? "on" : "off" } ?? "not measured"
+                let state =
+                    problem.map { "unreadable (\($0))" } ?? secureBoot.map { $0 ? "on" : "off" } ?? "not measured"
                 lines.append("boot      event log replayed: \(events) events; Secure Boot \(state)")
             case .absent(let why): lines.append("boot      event log absent: \(why)")
             case .invalid(let why): lines.append("boot      event log invalid: \(why)")
@@ -87,11 +88,15 @@ struct Devices: AsyncParsableCommand {
             if let baseline = device.tpm?.bootBaseline {
                 let changed = boot.changed(from: MeasuredBoot.pcrMap(baseline))
                 lines.append(
-                    "baseline  " + (changed.isEmpty ? "as recorded" : "PCR \(changed.map(String.init).joined(separator: ", ")) changed"))
+                    "baseline  "
+                        + (changed.isEmpty
+                            ? "as recorded" : "PCR \(changed.map(String.init).joined(separator: ", ")) changed"))
             } else {
                 lines.append("baseline  none recorded (posture-collector devices accept-boot)")
             }
-            for (index, value) in boot.pcrs.sorted(by: { $0.key < $1.key }) { lines.append("pcr \(index)     \(value)") }
+            for (index, value) in boot.pcrs.sorted(by: { $0.key < $1.key }) {
+                lines.append("pcr \(index)     \(value)")
+            }
             return lines.joined(separator: "\n") + "\n"
         }
         @OptionGroup var options: ConfigOptions
@@ -147,7 +152,8 @@ struct Devices: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "accept-boot",
             abstract:
-                "Accept a TPM device's newest quoted boot as what measuredBoot expects (after a firmware or kernel update).")
+                "Accept a TPM device's newest quoted boot as what measuredBoot expects (after a firmware or kernel update)."
+        )
         @OptionGroup var options: ConfigOptions
         @OptionGroup var actor: ActorOptions
         @Argument(help: "A device ID, hostname:NAME, machine-id:HEX or sha256:HEX.") var id: String

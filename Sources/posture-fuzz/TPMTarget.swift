@@ -30,11 +30,13 @@
                 let boot = MeasuredBoot(
                     pcrs: log.replayedPCRs.prefix(10).map(\.hex), eventLog: Data(input).base64EncodedString(),
                     unavailable: nil)
-                out.append("eventlog events=\(log.events.count) secureBoot=\(String(describing: secureBoot)) \(boot.log)")
+                out.append(
+                    "eventlog events=\(log.events.count) secureBoot=\(String(describing: secureBoot)) \(boot.log)")
             }
             let quoteProblem = MeasuredBoot.checkQuote(
                 attest: input, signature: Array(input.suffix(64)), attestationKey: Fixtures.deviceKey.publicKey,
-                qualifyingData: Array(input.prefix(32)), pcrs: [String](repeating: String(repeating: "0", count: 64), count: 10))
+                qualifyingData: Array(input.prefix(32)),
+                pcrs: [String](repeating: String(repeating: "0", count: 64), count: 10))
             if quoteProblem == nil { out.append("quote verified") }
             if let evidence = try? JSONDecoder().decode(TPMKeyEvidence.self, from: Data(input)) {
                 for field in [

@@ -30,7 +30,9 @@ struct QuoteVerificationTests {
         let base = try Self.report()
         let pcrs = try tpm.pcrValues(DetachedAttestation.quotedPCRs).map(\.hex)
 
-        func body(nonce: String, quoting quotedNonce: String? = nil, claiming claimed: [String]? = nil, quote: Bool = true)
+        func body(
+            nonce: String, quoting quotedNonce: String? = nil, claiming claimed: [String]? = nil, quote: Bool = true
+        )
             throws -> [UInt8]
         {
             var report = base

@@ -41,7 +41,9 @@ struct TPMEventLogTests {
         var values: [Int: String] = [:]
         for line in try Shell.run(["tpm2_eventlog", path]).stdout.split(separator: "\n") {
             let words = line.split(separator: " ")
-            guard words.count == 3, words[1] == ":", let index = Int(words[0]), words[2].hasPrefix("0x") else { continue }
+            guard words.count == 3, words[1] == ":", let index = Int(words[0]), words[2].hasPrefix("0x") else {
+                continue
+            }
             values[index] = String(words[2].dropFirst(2)).lowercased()
         }
         return values
@@ -74,7 +76,10 @@ struct TPMEventLogTests {
         let bytes = BootEventLog.uefi(secureBoot: true).bytes
         let quoted = try TPMEventLog(BootEventLog.uefi(secureBoot: false).bytes).replayedPCRs.prefix(10).map(\.hex)
         let boot = MeasuredBoot(pcrs: quoted, eventLog: Data(bytes).base64EncodedString(), unavailable: nil)
-        guard case .invalid(let why) = boot.log else { Issue.record("\(boot.log)"); return }
+        guard case .invalid(let why) = boot.log else {
+            Issue.record("\(boot.log)")
+            return
+        }
         #expect(why.contains("PCR 7"), "\(why)")
         #expect(boot.secureBoot == nil)
     }

@@ -180,7 +180,8 @@ public struct FleetOperations: Sendable {
             let pcrs = tpm.pcrs
         else {
             throw AttestationRefusal(
-                .conflict, "device \(id) has sent no quote yet; accept its boot once it has reported (GET /v1/devices/\(id))")
+                .conflict,
+                "device \(id) has sent no quote yet; accept its boot once it has reported (GET /v1/devices/\(id))")
         }
         guard
             try await store.acceptBoot(

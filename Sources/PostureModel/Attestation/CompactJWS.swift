@@ -67,7 +67,8 @@ public struct CompactJWS: Sendable, Equatable {
         -> CompactJWS
     {
         let input = try signingInput(payload: payload, type: type, signer: signer)
-        return try CompactJWS(parsing: input + "." + Base64URL.encode(try signer.sign(Data(input.utf8)).rawRepresentation))
+        return try CompactJWS(
+            parsing: input + "." + Base64URL.encode(try signer.sign(Data(input.utf8)).rawRepresentation))
     }
 
     /// The same, the signature made off the caller's thread (a TPM-held key: tens of milliseconds).

@@ -63,7 +63,8 @@ public struct MeasuredBoot: Sendable, Equatable {
                 return
             }
             do {
-                log = .replayed(events: parsed.events.count, secureBoot: try parsed.secureBoot(), secureBootProblem: nil)
+                log = .replayed(
+                    events: parsed.events.count, secureBoot: try parsed.secureBoot(), secureBootProblem: nil)
             } catch {
                 log = .replayed(events: parsed.events.count, secureBoot: nil, secureBootProblem: error.description)
             }
@@ -86,7 +87,8 @@ public struct MeasuredBoot: Sendable, Equatable {
             return "the quote is not signed by the attestation key this device enrolled with"
         }
         guard attest.extraData == qualifyingData else {
-            return "the quote does not answer this attestation's nonce and report (its qualifying data differs): a replayed or stale quote"
+            return
+                "the quote does not answer this attestation's nonce and report (its qualifying data differs): a replayed or stale quote"
         }
         guard attest.pcrSelection.count == 1, attest.pcrSelection[0].hash == TPMPublicArea.algorithmSHA256,
             attest.pcrSelection[0].pcrs == DetachedAttestation.quotedPCRs

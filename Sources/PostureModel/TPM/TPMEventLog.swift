@@ -45,7 +45,8 @@ public struct TPMEventLog: Sendable {
         guard firstPCR == 0, firstType == Self.evNoAction, specID.starts(with: Array("Spec ID Event03".utf8) + [0])
         else {
             throw Malformed(
-                description: "not a crypto-agile log: the first event is not the TCG Spec ID Event03 (a TPM 1.2 SHA-1 log is not read)"
+                description:
+                    "not a crypto-agile log: the first event is not the TCG Spec ID Event03 (a TPM 1.2 SHA-1 log is not read)"
             )
         }
         var spec = LittleEndianReader(specID.dropFirst(16 + 4 + 4))  // signature, platformClass, versions, uintnSize
@@ -76,7 +77,8 @@ public struct TPMEventLog: Sendable {
                 let algorithm = try reader.u16()
                 guard let size = digestSizes[algorithm] else {
                     throw Malformed(
-                        description: "an event has a digest of algorithm 0x\(String(algorithm, radix: 16)), which the Spec ID event does not declare"
+                        description:
+                            "an event has a digest of algorithm 0x\(String(algorithm, radix: 16)), which the Spec ID event does not declare"
                     )
                 }
                 let digest = try reader.take(size)
