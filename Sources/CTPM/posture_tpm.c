@@ -56,6 +56,7 @@ struct posture_tpm {
     int ek_transient; // made with CreatePrimary (flush), not persistent (close)
     TPMI_ALG_HASH ek_name_alg;
     int ek_user_with_auth;
+    int listed; // in open_contexts: closed by whoever takes it out of the list (posture_tpm_close or at exit)
 };
 
 // The TSS logs every TPM error to stderr, including the NV indexes probed for an EK certificate that are
@@ -145,7 +146,9 @@ static int load_tss(char *err, size_t errlen) {
 
 // Flushes transient objects an earlier client left loaded. The kernel's resource manager (/dev/tpmrm0) does that
 // when a process exits and shows each client only its own, so there this finds none; a TPM reached without one
-// (swtpm's socket) keeps them, and with three slots a few agents that exited (or were killed) fill it.
+// (swtpm's socket) keeps them, and with three slots a few agents that exited (or were killed) fill it. On such
+// a TPM this also flushes what another process still uses: one Posture process at a time there (swtpm serves
+// one client at a time anyway).
 static void flush_leftovers(posture_tpm *tpm) {
     TPMI_YES_NO more = 0;
     TPMS_CAPABILITY_DATA *data = NULL;
@@ -184,17 +187,26 @@ static void remember(posture_tpm *tpm) {
     for (size_t i = 0; i < sizeof open_contexts / sizeof *open_contexts; i++) {
         if (open_contexts[i] == NULL) {
             open_contexts[i] = tpm;
+            tpm->listed = 1;
             break;
         }
     }
     pthread_mutex_unlock(&open_lock);
 }
 
-static void forget(posture_tpm *tpm) {
+// Takes `tpm` out of the list; false when the exit handler already took it (and closes it).
+static int forget(posture_tpm *tpm) {
+    if (!tpm->listed) return 1;
+    int found = 0;
     pthread_mutex_lock(&open_lock);
-    for (size_t i = 0; i < sizeof open_contexts / sizeof *open_contexts; i++)
-        if (open_contexts[i] == tpm) open_contexts[i] = NULL;
+    for (size_t i = 0; i < sizeof open_contexts / sizeof *open_contexts; i++) {
+        if (open_contexts[i] == tpm) {
+            open_contexts[i] = NULL;
+            found = 1;
+        }
+    }
     pthread_mutex_unlock(&open_lock);
+    return found;
 }
 
 int posture_tpm_open(const char *tcti, posture_tpm **out, char *err, size_t errlen) {
@@ -235,8 +247,7 @@ static void release_ek(posture_tpm *tpm) {
 
 void posture_tpm_close(posture_tpm *tpm) {
     if (tpm == NULL) return;
-    forget(tpm);
-    posture_tpm_close_unlisted(tpm);
+    if (forget(tpm)) posture_tpm_close_unlisted(tpm);
 }
 
 static void posture_tpm_close_unlisted(posture_tpm *tpm) {

@@ -20,7 +20,15 @@ extension Agent {
         guard quotes, let tpm = key.tpm, case .observed(var facts, let source) = payload.report.tpm else {
             return try DetachedAttestation.sign(payload, with: key.signer).body
         }
-        (facts.eventLog, facts.eventLogUnavailable) = eventLog()
+        // The log is the same all boot and tens of kilobytes: a report waiting behind others (the collector
+        // unreachable) goes without it, so a full spool is not thousands of copies.
+        let waiting = (try? spool.sequences().filter { $0 != payload.sequence }.count) ?? 0
+        if waiting == 0 {
+            (facts.eventLog, facts.eventLogUnavailable) = eventLog()
+        } else {
+            facts.eventLogUnavailable =
+                "left out while \(waiting) earlier reports wait in the spool; the next report signed with an empty spool carries it"
+        }
         let encoder = PostureReport.wireEncoder()
         let journalPart = try encoder.encode(payload.report.journal)
         let journal = DetachedAttestation.digest(journalPart)
@@ -32,7 +40,8 @@ extension Agent {
             payload.report.tpm = .observed(facts, source: source)
             let reportPart = try encoder.encode(DetachedAttestation.ReportPart(payload.report))
             let qualifyingData = DetachedAttestation.quoteQualifyingData(
-                nonce: payload.nonce, report: DetachedAttestation.digest(reportPart), journal: journal)
+                nonce: payload.nonce, sequence: payload.sequence, report: DetachedAttestation.digest(reportPart),
+                journal: journal)
             let quote = try await tpm.quoteWithoutBlocking(
                 pcrs: DetachedAttestation.quotedPCRs, qualifyingData: qualifyingData)
             guard (try? TPMAttest(quote.attest))?.pcrDigest == Array(SHA256.hash(data: values.flatMap { $0 })) else {

@@ -253,6 +253,12 @@ public struct CollectorCore: Sendable {
             throw AttestationRefusal(.internalError, "cannot read device \(deviceID): \(error)")
         }
         var key: P256.Signing.PublicKey?
+        if device?.keyProtection == .tpm, device?.tpm == nil {
+            throw AttestationRefusal(
+                .tpmEvidenceInvalid,
+                "device \(deviceID) is recorded as TPM-bound without an attestation key to check its quotes with; enroll it again (postured enroll --force)"
+            )
+        }
         if let encoded = device?.tpm?.attestationKey {
             guard let bytes = Data(base64Encoded: encoded),
                 let area = try? TPMPublicArea(tpm2bPublic: Array(bytes)), let point = area.publicKey

@@ -207,6 +207,7 @@ public enum PolicyParser {
         if let node = fields["pcrs"] {
             pcrs = []
             for text in try reader.strings(node, "\(name).pcrs") { pcrs.append(try pcr(text, node)) }
+            guard !pcrs.isEmpty else { throw reader.fail(node, "\(name).pcrs: name at least one PCR (0-9)") }
         }
         var reference: [Int: [String]] = [:]
         if let node = fields["reference"] {
@@ -217,7 +218,15 @@ public enum PolicyParser {
                 guard hex.allSatisfy({ [UInt8](hex: $0)?.count == 32 }) else {
                     throw reader.fail(values, "\(name).reference.\(key): each value is 64 hex digits (a SHA-256 PCR)")
                 }
-                reference[try pcr(key, values)] = hex
+                let index = try pcr(key, values)
+                guard !hex.isEmpty else {
+                    throw reader.fail(
+                        values, "\(name).reference.\(key): list at least one value (none would always fail)")
+                }
+                guard pcrs.contains(index) else {
+                    throw reader.fail(values, "\(name).reference.\(key): PCR \(key) is not in \(name).pcrs")
+                }
+                reference[index] = hex
             }
         }
         return .measuredBoot(pcrs: pcrs, reference: reference)

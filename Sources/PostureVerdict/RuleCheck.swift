@@ -59,7 +59,7 @@ enum RuleCheck {
             let names = categories.map(\.rawValue).joined(separator: "+")
             return count <= max ? .pass : .fail("\(count) \(names) in \(Policy.age(window.seconds))")
         case .secureBoot:
-            if let measured = boot?.measured, let fromLog = secureBootFromLog(measured, report: report) {
+            if keyProtection == .tpm, let boot, let fromLog = secureBootFromLog(boot, report: report) {
                 return fromLog
             }
             guard let secureBoot = report.secureBoot.value else { return unavailable(report.secureBoot) }
@@ -112,16 +112,25 @@ enum RuleCheck {
         }
     }
 
-    /// A TPM device's Secure Boot as firmware measured it into PCR 7 (what efivars cannot fake), when its
-    /// verified event log says; nil when it cannot (no log, BIOS firmware): the report's efivars decide.
-    static func secureBootFromLog(_ measured: MeasuredBoot, report: PostureReport) -> Result? {
-        guard case .replayed(_, let state, let problem) = measured.log else { return nil }
-        if let problem { return .fail("the event log's Secure Boot measurement is invalid: \(problem)") }
-        guard let state else { return nil }
-        if state { return .pass }
-        let claimed =
-            report.secureBoot.value?.enabled == true ? "; the OS reports it on, which firmware did not measure" : ""
-        return .fail("Secure Boot off (measured by firmware into PCR 7\(claimed))")
+    /// A TPM device's Secure Boot as firmware measured it into PCR 7 (what efivars cannot fake): from its
+    /// event log once the log replays to the quoted PCRs. Nil only where firmware measured no Secure Boot
+    /// variable (BIOS) in a log that replays: then the report's efivars decide. A log that is absent or does
+    /// not replay leaves Secure Boot unproven: the rule fails rather than believe the OS.
+    static func secureBootFromLog(_ boot: BootEvidence, report: PostureReport) -> Result? {
+        guard let measured = boot.measured else { return .unavailable("no verified quote yet (TPM2_Quote)") }
+        switch measured.log {
+        case .absent(let why):
+            return .fail("Secure Boot unproven: no boot event log to read it from (\(why))")
+        case .invalid(let why):
+            return .fail("Secure Boot unproven: \(why)")
+        case .replayed(_, let state, let problem):
+            if let problem { return .fail("the event log's Secure Boot measurement is invalid: \(problem)") }
+            guard let state else { return nil }
+            if state { return .pass }
+            let claimed =
+                report.secureBoot.value?.enabled == true ? "; the OS reports it on, which firmware did not measure" : ""
+            return .fail("Secure Boot off (measured by firmware into PCR 7\(claimed))")
+        }
     }
 
     static func measuredBoot(
@@ -138,7 +147,10 @@ enum RuleCheck {
         var problems: [String] = []
         var compare: [Int] = []
         for index in pcrs {
-            guard let value = measured.pcrs[index] else { continue }
+            guard let value = measured.pcrs[index] else {
+                problems.append("PCR \(index) was not quoted")
+                continue
+            }
             if let allowed = reference[index] {
                 if !allowed.contains(value) {
                     problems.append("PCR \(index) \(value.prefix(16))… is not a reference value")

@@ -47,6 +47,7 @@ struct PolicyCommand: AsyncParsableCommand {
             var issuedAt = Date()
             var deviceLabels: [String: String] = [:]
             var keyProtection = KeyProtection.software
+            var boot: BootEvidence?
             for label in labels {
                 let parts = label.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2 else { throw ValidationError("--label '\(label)' is not k=v") }
@@ -69,6 +70,17 @@ struct PolicyCommand: AsyncParsableCommand {
                 issuedAt = attestation.issuedAt
                 deviceLabels.merge(view.device.labels) { given, _ in given }
                 keyProtection = view.device.keyProtection
+                // What the collector establishes for a TPM device: its stored PCRs (verified by the quote when
+                // the report was accepted), the event log replayed, and its baseline.
+                if keyProtection == .tpm {
+                    var measured: MeasuredBoot?
+                    if case .observed(let tpm, _)? = facts.tpm, let pcrs = tpm.pcrs {
+                        measured = MeasuredBoot(
+                            pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
+                    }
+                    boot = BootEvidence(
+                        measured: measured, baseline: view.device.tpm?.bootBaseline.map(MeasuredBoot.pcrMap))
+                }
             } else {
                 throw ValidationError("give --report FILE or --device ID")
             }
@@ -76,7 +88,7 @@ struct PolicyCommand: AsyncParsableCommand {
                 EvaluationInput(
                     deviceID: device ?? "report", labels: deviceLabels, report: facts, reportIssuedAt: issuedAt,
                     signals: [SignalSample(at: issuedAt, counts: facts.journal.value?.counts ?? [:])],
-                    keyProtection: keyProtection, now: Date()))
+                    keyProtection: keyProtection, boot: boot, now: Date()))
             print(try encode(verdict))
         }
     }

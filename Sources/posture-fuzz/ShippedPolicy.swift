@@ -94,7 +94,7 @@ rules:
   # secureBoot: UEFI Secure Boot enabled. Off here by default for servers booted by BIOS; scope it with
   # labels to the machines that have it, e.g. labels: {class: laptop}. For a device whose key is in a TPM,
   # what firmware measured into PCR 7 decides (its event log, replayed against the quoted PCRs), not
-  # efivars, which the OS could fake.
+  # efivars, which the OS could fake; without a log that replays, the rule fails (unproven).
   - name: secure-boot
     check: secureBoot
     severity: medium

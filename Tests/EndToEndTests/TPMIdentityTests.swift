@@ -282,7 +282,8 @@ struct TPMIdentityTests {
             MeasuredBoot.checkQuote(
                 attest: attest, signature: signature, attestationKey: akKey,
                 qualifyingData: DetachedAttestation.quoteQualifyingData(
-                    nonce: envelope.nonce, report: envelope.report, journal: envelope.journal), pcrs: pcrs) == nil)
+                    nonce: envelope.nonce, sequence: envelope.seq, report: envelope.report, journal: envelope.journal),
+                pcrs: pcrs) == nil)
         try akKey.pemRepresentation.write(toFile: tpm.directory + "/ak.pem", atomically: true, encoding: .utf8)
         try Data(attest).write(to: URL(fileURLWithPath: tpm.directory + "/quote.msg"))
         try P256.Signing.ECDSASignature(rawRepresentation: signature).derRepresentation.write(
@@ -351,7 +352,7 @@ struct TPMIdentityTests {
         #expect(verdict.contains("Secure Boot off (measured by firmware into PCR 7"), "\(verdict)")
 
         // A log with the event that turned Secure Boot on, which the TPM never saw: it does not replay, so
-        // nothing in it counts (the rule falls back to the report, unavailable here: pass by this policy).
+        // nothing in it counts.
         let forged = BootEventLog.uefi(secureBoot: true)
         try forged.write(to: logPath)
         try Shell.run([
@@ -366,5 +367,11 @@ struct TPMIdentityTests {
         ]).stdout
         #expect(detail.contains("\"eventLog\":\"invalid\""), "\(detail)")
         #expect(detail.contains("does not replay to the quoted PCR 7"), "\(detail)")
+        // Nor does the OS's word: Secure Boot is unproven for this device, and the rule fails.
+        _ = BackgroundProcess.eventually(timeout: 15) {
+            verdict = (try? collector.command(["devices", "verdict", deviceID])) ?? ""
+            return verdict.contains("Secure Boot unproven")
+        }
+        #expect(verdict.contains("Secure Boot unproven"), "\(verdict)")
     }
 }

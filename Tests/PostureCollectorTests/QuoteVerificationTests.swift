@@ -47,7 +47,7 @@ struct QuoteVerificationTests {
             let quoted = try tpm.quote(
                 pcrs: DetachedAttestation.quotedPCRs,
                 qualifyingData: DetachedAttestation.quoteQualifyingData(
-                    nonce: quotedNonce ?? nonce, report: DetachedAttestation.digest(reportPart),
+                    nonce: quotedNonce ?? nonce, sequence: 1, report: DetachedAttestation.digest(reportPart),
                     journal: DetachedAttestation.digest(journalPart)))
             let signed = try DetachedAttestation.sign(
                 payload, reportPart: reportPart, journalPart: journalPart,
@@ -79,6 +79,10 @@ struct QuoteVerificationTests {
         claimed[4] = String(repeating: "ab", count: 32)
         let forged = refusal(try body(nonce: "nonce-2", claiming: claimed))
         #expect(forged?.message.contains("not the PCR values the TPM quoted") == true, "\(String(describing: forged))")
+
+        // The quoted values with more beside them (which a baseline would take whole): refused.
+        let padded = refusal(try body(nonce: "nonce-2", claiming: pcrs + [String(repeating: "ab", count: 32)]))
+        #expect(padded?.message.contains("tpm.value.pcrs") == true, "\(String(describing: padded))")
 
         // No quote from a device that enrolled with a TPM: refused, saying what is missing.
         let missing = refusal(try body(nonce: "nonce-2", quote: false))

@@ -96,6 +96,16 @@ struct TPMEventLogTests {
         #expect(throws: TPMEventLog.Malformed.self) { try parsed.secureBoot() }
     }
 
+    /// What a quote's PCR values must look like, so that what is stored and compared is what was quoted.
+    @Test func onlyTenLowercaseSHA256ValuesAreQuotedPCRs() {
+        let value = String(repeating: "ab", count: 32)
+        #expect(MeasuredBoot.canonical(Array(repeating: value, count: 10))?.count == 10)
+        #expect(MeasuredBoot.canonical(Array(repeating: value.uppercased(), count: 10)) == nil)
+        #expect(MeasuredBoot.canonical(Array(repeating: value, count: 11)) == nil)
+        #expect(MeasuredBoot.canonical(Array(repeating: value, count: 9) + ["zz" + value.dropFirst(2)]) == nil)
+        #expect(MeasuredBoot.canonical(Array(repeating: value + "00", count: 10)) == nil)
+    }
+
     @Test func malformedLogsAreRefusedWithTheReason() throws {
         let good = BootEventLog.uefi(secureBoot: true).bytes
         func reason(_ bytes: [UInt8]) -> String? {

@@ -281,6 +281,12 @@ import Testing
             ("rules: [\n", nil, "not valid YAML"),
             ("rules:\n  - {name: b, check: measuredBoot, pcrs: [0, 12]}\n", 2, "PCR '12' is not one of the quoted"),
             ("rules:\n  - name: b\n    check: measuredBoot\n    reference: {\"4\": [abc]}\n", 4, "64 hex digits"),
+            ("rules:\n  - {name: b, check: measuredBoot, pcrs: []}\n", 2, "name at least one PCR"),
+            ("rules:\n  - {name: b, check: measuredBoot, reference: {\"4\": []}}\n", 2, "list at least one value"),
+            (
+                "rules:\n  - {name: b, check: measuredBoot, pcrs: [0], reference: {\"4\": [\(String(repeating: "a", count: 64))]}}\n",
+                2, "PCR 4 is not in b.pcrs"
+            ),
         ]
         for (yaml, line, reason) in cases {
             #expect(throws: PolicyError.self) { try PolicyParser.parse(yaml, file: "p.yaml") }

@@ -177,7 +177,7 @@ public struct FleetOperations: Sendable {
                 .conflict, "device \(id) did not enroll with a TPM: it has no measured boot to accept")
         }
         guard case .observed(let tpm, _)? = try await store.latestReport(deviceID: id)?.attestation.report.tpm,
-            let pcrs = tpm.pcrs
+            let pcrs = tpm.pcrs, MeasuredBoot.canonical(pcrs) != nil
         else {
             throw AttestationRefusal(
                 .conflict,
@@ -185,7 +185,7 @@ public struct FleetOperations: Sendable {
         }
         guard
             try await store.acceptBoot(
-                deviceID: id, baseline: pcrs.map { $0.lowercased() }, actor: caller.actor, reason: reason, at: Date())
+                deviceID: id, baseline: pcrs, actor: caller.actor, reason: reason, at: Date())
         else {
             throw AttestationRefusal(.conflict, "device \(id) is not active; see GET /v1/devices/\(id)")
         }

@@ -136,7 +136,7 @@ struct TPMEnrollment: Sendable {
             {
                 throw AttestationRefusal(.tpmEvidenceInvalid, "tpm.quote: \(problem)")
             }
-            baseline = pcrs.map { $0.lowercased() }
+            baseline = pcrs
         }
         return Verified(
             endorsementFingerprint: endorsement.fingerprint, attestationKey: endorsement.attestationKeyBytes,

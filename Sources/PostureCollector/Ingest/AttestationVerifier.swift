@@ -16,10 +16,14 @@ struct AttestationVerifier: Sendable {
     var skew: Duration
     /// Each device's last decoded parts (one entry per device that attested): a part sent again under
     /// the same digest is checked against it and not parsed again.
-    private let decodedParts = NIOLockedValueBox<[String: DetachedAttestation.DecodedParts]>([:])
-    /// Each TPM device's boot by the report part it came from: the event log is replayed when the part
-    /// changes (a reboot, an update), not per attestation, and kept nowhere in memory after.
-    private let measuredBoots = NIOLockedValueBox<[String: (report: String, boot: MeasuredBoot)]>([:])
+    /// With a TPM device's part, its boot: the event log is replayed when the part changes (a reboot, an
+    /// update), not per attestation, and kept nowhere in memory after (one entry, so the two never disagree).
+    private let decodedParts = NIOLockedValueBox<[String: Known]>([:])
+
+    private struct Known {
+        var parts: DetachedAttestation.DecodedParts
+        var boot: MeasuredBoot?
+    }
 
     init(maxBodyBytes: Int, skew: Duration) {
         self.maxBodyBytes = maxBodyBytes
@@ -142,8 +146,8 @@ struct AttestationVerifier: Sendable {
         }
         let issuedAt = Date(timeIntervalSince1970: Double(envelope.iat))
         try checkDeviceAndClock(envelope.sub, issuedAt: issuedAt, peer: peer, now: now)
-        let (report, parts) = try detached.report(
-            for: envelope, known: decodedParts.withLockedValue { $0[envelope.sub] })
+        let known = decodedParts.withLockedValue { $0[envelope.sub] }
+        let (report, parts) = try detached.report(for: envelope, known: known?.parts)
         guard report.schemaVersion == PostureReport.currentSchemaVersion else {
             throw AttestationRefusal(
                 .unsupportedSchema,
@@ -158,7 +162,7 @@ struct AttestationVerifier: Sendable {
         var kept = parts
         if let attestationKey {
             try checkQuote(envelope, report: report, attestationKey: attestationKey)
-            boot = measuredBoot(envelope, report: report)
+            boot = measuredBoot(envelope, report: report, known: known)
             // The log is in the stored part and now in `boot`: the decoded part kept for the next report
             // does not hold it again (a device's tens of kilobytes, for every device).
             if case .observed(var tpm, let source)? = kept.report.tpm {
@@ -166,7 +170,7 @@ struct AttestationVerifier: Sendable {
                 kept.report.tpm = .observed(tpm, source: source)
             }
         }
-        decodedParts.withLockedValue { $0[envelope.sub] = kept }
+        decodedParts.withLockedValue { $0[envelope.sub] = Known(parts: kept, boot: boot) }
         return Verified(
             envelope: AttestationEnvelope(
                 schemaVersion: envelope.v, deviceID: envelope.sub, sequence: envelope.seq, issuedAt: issuedAt,
@@ -181,19 +185,17 @@ struct AttestationVerifier: Sendable {
     }
 
     /// The report's event log replayed against its (verified) PCRs, once per distinct report part.
-    private func measuredBoot(_ envelope: DetachedAttestation.Envelope, report: PostureReport) -> MeasuredBoot? {
+    private func measuredBoot(_ envelope: DetachedAttestation.Envelope, report: PostureReport, known: Known?)
+        -> MeasuredBoot?
+    {
         guard case .observed(let tpm, _)? = report.tpm, let pcrs = tpm.pcrs else { return nil }
-        if let known = measuredBoots.withLockedValue({ $0[envelope.sub] }), known.report == envelope.report {
-            return known.boot
-        }
-        let boot = MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
-        measuredBoots.withLockedValue { $0[envelope.sub] = (envelope.report, boot) }
-        return boot
+        // The part came from `known` (its log stripped) exactly when its digest is known's: reuse its replay.
+        if let known, known.parts.reportDigest == envelope.report, let boot = known.boot { return boot }
+        return MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
     }
 
     /// The quote verified against the device's attestation key, this nonce and these parts: the report's PCR
-    /// values are then what the TPM holds (the event log is replayed against them when the verdict is
-    /// evaluated, `MeasuredBoot`).
+    /// values are then what the TPM holds (the event log is replayed against them next, `measuredBoot`).
     private func checkQuote(
         _ envelope: DetachedAttestation.Envelope, report: PostureReport, attestationKey: P256.Signing.PublicKey
     ) throws(AttestationRefusal) {
@@ -207,7 +209,7 @@ struct AttestationVerifier: Sendable {
             throw AttestationRefusal(.tpmEvidenceInvalid, "the envelope's quote is not base64url")
         }
         let qualifyingData = DetachedAttestation.quoteQualifyingData(
-            nonce: envelope.nonce, report: envelope.report, journal: envelope.journal)
+            nonce: envelope.nonce, sequence: envelope.seq, report: envelope.report, journal: envelope.journal)
         if let problem = MeasuredBoot.checkQuote(
             attest: Array(attest), signature: Array(signature), attestationKey: attestationKey,
             qualifyingData: qualifyingData, pcrs: pcrs)

@@ -70,10 +70,13 @@ public struct DetachedAttestation: Sendable, Equatable {
         }
     }
 
-    /// What a quote's qualifying data is: SHA-256 of a label, the collector's nonce and the digests of the
-    /// two parts, so a quote answers this nonce and vouches for these PCR values (they are in the report part).
-    public static func quoteQualifyingData(nonce: String, report: String, journal: String) -> [UInt8] {
-        Array(SHA256.hash(data: Array("posture quote v1\0\(nonce)\0\(report)\0\(journal)".utf8)))
+    /// What a quote's qualifying data is: SHA-256 of a label, the collector's nonce, the sequence and the
+    /// digests of the two parts, so a quote answers this nonce for this report only and vouches for these PCR
+    /// values (they are in the report part).
+    public static func quoteQualifyingData(nonce: String, sequence: UInt64, report: String, journal: String)
+        -> [UInt8]
+    {
+        Array(SHA256.hash(data: Array("posture quote v1\0\(nonce)\0\(sequence)\0\(report)\0\(journal)".utf8)))
     }
 
     /// The PCRs a quote covers: the boot chain (firmware, option ROMs, boot loader, Secure Boot policy, and

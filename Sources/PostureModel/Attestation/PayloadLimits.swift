@@ -180,7 +180,7 @@ public enum PayloadLimits {
                         if let value { checker.text(value, PayloadLimits.name, "\(field()).\(name)") }
                     }
                     if let pcrs = tpm.pcrs {
-                        checker.elements(pcrs.count, "\(field()).pcrs", limit: 24)
+                        checker.elements(pcrs.count, "\(field()).pcrs", limit: 10)
                         checker.texts(pcrs, 64, "\(field()).pcrs")
                     }
                     if let log = tpm.eventLog {

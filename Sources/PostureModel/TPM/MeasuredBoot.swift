@@ -30,6 +30,18 @@ public struct MeasuredBoot: Sendable, Equatable {
         return nil
     }
 
+    /// The bytes of exactly ten SHA-256 values written as 64 lowercase hex digits each, or nil: what a quote's
+    /// PCR values must look like, so that what is stored and compared is exactly what was quoted.
+    public static func canonical(_ pcrs: [String]) -> [[UInt8]]? {
+        guard pcrs.count == DetachedAttestation.quotedPCRs.count else { return nil }
+        var values: [[UInt8]] = []
+        for text in pcrs {
+            guard text.utf8.count == 64, text == text.lowercased(), let bytes = [UInt8](hex: text) else { return nil }
+            values.append(bytes)
+        }
+        return values
+    }
+
     /// PCR values in `DetachedAttestation.quotedPCRs` order, by index.
     public static func pcrMap(_ values: [String]) -> [Int: String] {
         Dictionary(uniqueKeysWithValues: zip(DetachedAttestation.quotedPCRs, values.map { $0.lowercased() }))
@@ -95,9 +107,8 @@ public struct MeasuredBoot: Sendable, Equatable {
         else {
             return "the quote does not cover exactly the SHA-256 PCRs 0-9"
         }
-        let values = pcrs.compactMap { [UInt8](hex: $0) }
-        guard values.count == DetachedAttestation.quotedPCRs.count, values.allSatisfy({ $0.count == 32 }) else {
-            return "tpm.pcrs must be the 10 SHA-256 values of PCR 0-9 in hex"
+        guard let values = canonical(pcrs) else {
+            return "tpm.pcrs must be exactly the 10 SHA-256 values of PCR 0-9, 64 lowercase hex digits each"
         }
         guard attest.pcrDigest == Array(SHA256.hash(data: values.flatMap { $0 })) else {
             return "tpm.pcrs are not the PCR values the TPM quoted"

@@ -106,11 +106,6 @@ public struct TPMEventLog: Sendable {
         replayedPCRs = pcrs
     }
 
-    /// The PCRs (of `indexes`) whose replayed value differs from `quoted`, in order.
-    public func mismatches(_ quoted: [Int: [UInt8]]) -> [Int] {
-        quoted.keys.sorted().filter { replayedPCRs[$0] != quoted[$0] }
-    }
-
     /// Secure Boot as the firmware measured it into PCR 7: the SecureBoot variable of an
     /// EV_EFI_VARIABLE_DRIVER_CONFIG event whose data hashes to its digest (otherwise a log could claim
     /// 1 and still replay). Nil when no such event exists (BIOS firmware, or a log without PCR 7 events).
