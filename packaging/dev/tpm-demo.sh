@@ -59,3 +59,5 @@ echo "== the device as the collector recorded it"
 collector devices show "$device" | jq '.device | {id, hostname, keyProtection, tpm: .tpm.endorsementFingerprint}'
 echo "== its certificate's key-protection extension"
 openssl x509 -in "$work/agent/device.crt" -noout -text | grep -A1 '2.25.2418163901314430718'
+echo "== what its report's quote proved booted (swtpm has no firmware: PCRs zero, no event log)"
+collector devices show "$device" --format table | sed -n '/^key /,/^pcr 9 /p'
