@@ -24,7 +24,7 @@ extension Agent {
         // unreachable) goes without it, so a full spool is not thousands of copies.
         let waiting = (try? spool.sequences().filter { $0 != payload.sequence }.count) ?? 0
         if waiting == 0 {
-            (facts.eventLog, facts.eventLogUnavailable) = eventLog()
+            (facts.eventLog, facts.eventLogUnavailable) = bootEventLog
         } else {
             facts.eventLogUnavailable =
                 "left out while \(waiting) earlier reports wait in the spool; the next report signed with an empty spool carries it"
@@ -60,7 +60,7 @@ extension Agent {
 
     /// The firmware's event log (base64), or why there is none. Root-only in securityfs; a machine without
     /// firmware measurements (a VM without a virtual TPM in its firmware) has no file.
-    func eventLog() -> (String?, String?) {
+    static func eventLog(_ options: AgentOptions) -> (log: String?, unavailable: String?) {
         let path = options.tpmEventLog
         do {
             let bytes = try options.root.readBytes(path, limit: TPMEventLog.maxBytes)

@@ -59,6 +59,9 @@ public actor Agent: Service {
     let tpmFact: Fact<TPMFacts>
     /// A TPM-held key: the attestation key is loaded and every report carries a quote of the boot PCRs.
     let quotes: Bool
+    /// The firmware's event log (base64) or why there is none: read once, since it is fixed for the boot the
+    /// agent runs in.
+    let bootEventLog: (log: String?, unavailable: String?)
     /// What enrollment established (read once, at start).
     public nonisolated let enrollment: AgentState.Enrollment
     var client: CollectorClient
@@ -100,6 +103,7 @@ public actor Agent: Service {
         key = try DeviceKey.load(state: state, enrollment: enrollment, tcti: options.tpm)
         tpmFact = key.fact(root: options.root)
         quotes = key.loadAttestationKey(logger: logger)
+        bootEventLog = quotes ? Self.eventLog(options) : (nil, nil)
         (client, certificate) = try Self.makeClient(state: state, enrollment: enrollment, key: key)
         // Never reuse a sequence number: the spool may hold one the sequence file has not seen yet.
         let spooled = try spool.sequences()

@@ -124,11 +124,8 @@ struct DevicesCommand: AsyncParsableCommand {
                         + (key.endorsementFingerprint.map { "  (TPM endorsement sha256:\($0.prefix(16))…)" } ?? ""))
             }
             if let boot = detail.boot {
-                let baseline =
-                    !boot.baselineRecorded
-                    ? "no baseline recorded"
-                    : boot.changedPCRs.isEmpty
-                        ? "as recorded" : "PCR \(boot.changedPCRs.map(String.init).joined(separator: ", ")) changed"
+                let baseline = MeasuredBoot.baselineWording(
+                    recorded: boot.baselineRecorded, changed: boot.changedPCRs)
                 let secureBoot = boot.secureBoot.map { "; Secure Boot \($0 ? "on" : "off") (measured)" } ?? ""
                 lines.append("boot      quoted PCR 0-9 \(baseline)\(secureBoot)")
                 lines.append(

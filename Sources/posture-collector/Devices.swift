@@ -73,10 +73,9 @@ struct Devices: AsyncParsableCommand {
         /// Where the key lives and, for a TPM device, what its newest quote verified booted.
         static func boot(_ device: DeviceRecord, _ report: PostureReport) -> String {
             var lines = ["key       \(device.keyProtection.rawValue)"]
-            guard device.keyProtection == .tpm, case .observed(let tpm, _)? = report.tpm, let pcrs = tpm.pcrs else {
+            guard device.keyProtection == .tpm, let boot = MeasuredBoot(reported: report) else {
                 return lines.joined(separator: "\n") + "\n"
             }
-            let boot = MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
             switch boot.log {
             case .replayed(let events, let secureBoot, let problem):
                 let state =
@@ -85,15 +84,13 @@ struct Devices: AsyncParsableCommand {
             case .absent(let why): lines.append("boot      event log absent: \(why)")
             case .invalid(let why): lines.append("boot      event log invalid: \(why)")
             }
-            if let baseline = device.tpm?.bootBaseline {
-                let changed = boot.changed(from: MeasuredBoot.pcrMap(baseline))
-                lines.append(
-                    "baseline  "
-                        + (changed.isEmpty
-                            ? "as recorded" : "PCR \(changed.map(String.init).joined(separator: ", ")) changed"))
-            } else {
-                lines.append("baseline  none recorded (posture-collector devices accept-boot)")
-            }
+            let baseline = device.tpm?.bootBaseline
+            lines.append(
+                "baseline  "
+                    + MeasuredBoot.baselineWording(
+                        recorded: baseline != nil,
+                        changed: baseline.map { boot.changed(from: MeasuredBoot.pcrMap($0)) } ?? [])
+                    + (baseline == nil ? " (posture-collector devices accept-boot)" : ""))
             for (index, value) in boot.pcrs.sorted(by: { $0.key < $1.key }) {
                 lines.append("pcr \(index)     \(value)")
             }

@@ -73,13 +73,9 @@ struct PolicyCommand: AsyncParsableCommand {
                 // What the collector establishes for a TPM device: its stored PCRs (verified by the quote when
                 // the report was accepted), the event log replayed, and its baseline.
                 if keyProtection == .tpm {
-                    var measured: MeasuredBoot?
-                    if case .observed(let tpm, _)? = facts.tpm, let pcrs = tpm.pcrs {
-                        measured = MeasuredBoot(
-                            pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
-                    }
                     boot = BootEvidence(
-                        measured: measured, baseline: view.device.tpm?.bootBaseline.map(MeasuredBoot.pcrMap))
+                        measured: MeasuredBoot(reported: facts),
+                        baseline: view.device.tpm?.bootBaseline.map(MeasuredBoot.pcrMap))
                 }
             } else {
                 throw ValidationError("give --report FILE or --device ID")

@@ -92,14 +92,10 @@ enum DashboardPages {
             detail.key.endorsementFingerprint.map { "TPM (endorsement sha256:\($0.prefix(16))…)" }
             ?? (detail.key.protection == "tpm" ? "TPM" : "software (not proven to be in a TPM)")
         if let boot = detail.boot {
-            let baseline =
-                !boot.baselineRecorded
-                ? "no baseline recorded"
-                : boot.changedPCRs.isEmpty
-                    ? "PCR 0-9 as recorded" : "PCR \(boot.changedPCRs.map(String.init).joined(separator: ", ")) changed"
+            let baseline = MeasuredBoot.baselineWording(recorded: boot.baselineRecorded, changed: boot.changedPCRs)
             let secureBoot = boot.secureBoot.map { "; Secure Boot \($0 ? "on" : "off") (measured by firmware)" } ?? ""
             values["boot"] =
-                "quoted by the TPM, \(baseline); event log \(boot.eventLog)\(boot.eventLogDetail.map { " (\($0))" } ?? "")\(secureBoot)"
+                "PCR 0-9 quoted by the TPM: \(baseline); event log \(boot.eventLog)\(boot.eventLogDetail.map { " (\($0))" } ?? "")\(secureBoot)"
         }
         values["labels"] = detail.device.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             .joined(separator: " ")

@@ -333,15 +333,12 @@ public struct FleetOperations: Sendable {
         // A TPM device's PCRs were verified by a quote when the report was accepted; the event log is
         // summarised here (replayed or why not), not sent whole.
         var boot: DeviceDetail.BootInfo?
-        if case .observed(var tpm, let source)? = payload?.report.tpm {
-            if view.device.keyProtection == .tpm, let pcrs = tpm.pcrs {
-                boot = DeviceDetail.BootInfo(
-                    MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable),
-                    baseline: view.device.tpm?.bootBaseline)
-            }
-            tpm.eventLog = nil
-            payload?.report.tpm = .observed(tpm, source: source)
+        if view.device.keyProtection == .tpm, let report = payload?.report,
+            let measured = MeasuredBoot(reported: report)
+        {
+            boot = DeviceDetail.BootInfo(measured, baseline: view.device.tpm?.bootBaseline)
         }
+        if let tpm = payload?.report.tpm { payload?.report.tpm = tpm.withoutEventLog }
         let changes = try await store.verdictChanges(deviceID: id, limit: 100).map {
             DeviceDetail.Change(at: $0.at, previousStatus: $0.previousStatus, status: $0.status, cause: $0.cause)
         }

@@ -165,10 +165,7 @@ struct AttestationVerifier: Sendable {
             boot = measuredBoot(envelope, report: report, known: known)
             // The log is in the stored part and now in `boot`: the decoded part kept for the next report
             // does not hold it again (a device's tens of kilobytes, for every device).
-            if case .observed(var tpm, let source)? = kept.report.tpm {
-                tpm.eventLog = nil
-                kept.report.tpm = .observed(tpm, source: source)
-            }
+            kept.report.tpm = kept.report.tpm?.withoutEventLog
         }
         decodedParts.withLockedValue { $0[envelope.sub] = Known(parts: kept, boot: boot) }
         return Verified(
@@ -188,10 +185,9 @@ struct AttestationVerifier: Sendable {
     private func measuredBoot(_ envelope: DetachedAttestation.Envelope, report: PostureReport, known: Known?)
         -> MeasuredBoot?
     {
-        guard case .observed(let tpm, _)? = report.tpm, let pcrs = tpm.pcrs else { return nil }
-        // The part came from `known` (its log stripped) exactly when its digest is known's: reuse its replay.
+        // The part came from `known` (its log dropped) exactly when its digest is known's: reuse its replay.
         if let known, known.parts.reportDigest == envelope.report, let boot = known.boot { return boot }
-        return MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
+        return MeasuredBoot(reported: report)
     }
 
     /// The quote verified against the device's attestation key, this nonce and these parts: the report's PCR

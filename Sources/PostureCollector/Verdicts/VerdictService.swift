@@ -57,17 +57,9 @@ actor VerdictService {
         /// The newest report, kept without its event log (tens of kilobytes a device): what the log proves is
         /// `boot`, replayed here when the caller has not (a report read from the store).
         mutating func take(_ report: PostureReport, boot measured: MeasuredBoot?) {
-            var report = report
-            if case .observed(var tpm, let source)? = report.tpm {
-                if keyProtection == .tpm, let pcrs = tpm.pcrs {
-                    boot =
-                        measured
-                        ?? MeasuredBoot(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
-                }
-                tpm.eventLog = nil
-                report.tpm = .observed(tpm, source: source)
-            }
+            if keyProtection == .tpm { boot = measured ?? MeasuredBoot(reported: report) ?? boot }
             self.report = report
+            self.report?.tpm = report.tpm?.withoutEventLog
         }
 
         func bootEvidence() -> BootEvidence? {

@@ -47,6 +47,12 @@ public struct MeasuredBoot: Sendable, Equatable {
         Dictionary(uniqueKeysWithValues: zip(DetachedAttestation.quotedPCRs, values.map { $0.lowercased() }))
     }
 
+    /// How the quoted PCRs stand against a baseline, in the words every view uses.
+    public static func baselineWording(recorded: Bool, changed: [Int]) -> String {
+        guard recorded else { return "no baseline recorded" }
+        return changed.isEmpty ? "as recorded" : "PCR \(changed.map(String.init).joined(separator: ", ")) changed"
+    }
+
     /// The quoted PCRs whose value differs from `reference`, in order.
     public func changed(from reference: [Int: String]) -> [Int] {
         pcrs.keys.sorted().filter { reference[$0] != nil && reference[$0] != pcrs[$0] }
@@ -85,6 +91,13 @@ public struct MeasuredBoot: Sendable, Equatable {
         }
     }
 
+    /// What a report's `tpm` fact says booted: its PCRs, its event log replayed against them; nil when it
+    /// carries no PCRs. Trustworthy only for a report whose quote verified (the collector checks at ingest).
+    public init?(reported report: PostureReport) {
+        guard case .observed(let tpm, _)? = report.tpm, let pcrs = tpm.pcrs else { return nil }
+        self.init(pcrs: pcrs, eventLog: tpm.eventLog, unavailable: tpm.eventLogUnavailable)
+    }
+
     /// Why a quote does not vouch for these PCR values under this nonce, or nil when it does: the
     /// attestation key signed a TPM2_Quote whose qualifying data is `qualifyingData`, over SHA-256 PCRs
     /// `quotedPCRs` exactly, whose digest is that of `pcrs` (lowercase hex, in PCR order).
@@ -114,6 +127,16 @@ public struct MeasuredBoot: Sendable, Equatable {
             return "tpm.pcrs are not the PCR values the TPM quoted"
         }
         return nil
+    }
+}
+
+extension Fact where Value == TPMFacts {
+    /// The fact without its boot event log (tens of kilobytes a device), once what the log proves is held
+    /// as a `MeasuredBoot`.
+    public var withoutEventLog: Fact<TPMFacts> {
+        guard case .observed(var tpm, let source) = self, tpm.eventLog != nil else { return self }
+        tpm.eventLog = nil
+        return .observed(tpm, source: source)
     }
 }
 
