@@ -9,31 +9,64 @@ import Testing
 /// (OpenSSL's tpm2 provider) is the independent reader of the key blob.
 @Suite(.serialized, Requirement.available(programs: ["swtpm", "swtpm_setup", "tpm2_getcap", "openssl"]))
 struct TPMIdentityTests {
-    /// A collector that believes the endorsement certificates of `manufacturer`'s TPMs, with a policy that
-    /// wants device keys in a TPM.
-    static func collector(_ label: String, trusting manufacturer: SoftwareTPM) throws -> CollectorHarness {
+    /// A collector that believes the endorsement certificates of `manufacturer`'s TPMs, with a policy of
+    /// `rules` (by default: device keys in a TPM).
+    static func collector(
+        _ label: String, trusting manufacturer: SoftwareTPM,
+        rules: String = "  - name: key-in-tpm\n    check: keyProtection\n    minimum: tpm\n"
+    ) throws -> CollectorHarness {
         let roots = manufacturer.endorsementRoots.map { "    - \($0)\n" }.joined()
-        let policy = manufacturer.directory + "/policy.yaml"
-        try """
-        report: {maxAge: 1h}
-        rules:
-          - name: key-in-tpm
-            check: keyProtection
-            minimum: tpm
-
-        """.write(toFile: policy, atomically: true, encoding: .utf8)
+        let policy = manufacturer.directory + "/policy-\(label).yaml"
+        try "report: {maxAge: 1h}\nrules:\n\(rules)".write(toFile: policy, atomically: true, encoding: .utf8)
         return try CollectorHarness(
             label, configuration: "policy: {path: \(policy)}\ntpm:\n  endorsementRoots:\n" + roots)
     }
 
-    /// The device's stored verdict (JSON), once the collector has stored one.
-    static func verdict(_ collector: CollectorHarness, _ deviceID: String) throws -> String {
-        var text = ""
+    /// The device's stored verdict and changes, once they contain `text` (or after 15 s).
+    static func verdict(_ collector: CollectorHarness, _ deviceID: String, containing text: String = "\"status\"")
+        throws -> String
+    {
+        var verdict = ""
         _ = BackgroundProcess.eventually(timeout: 15) {
-            text = (try? collector.command(["devices", "verdict", deviceID])) ?? ""
-            return text.contains("\"status\"")
+            verdict = (try? collector.command(["devices", "verdict", deviceID])) ?? ""
+            return verdict.contains(text)
         }
-        return text
+        return verdict
+    }
+
+    /// A device whose swtpm holds `log`'s digests in its PCRs (the test plays firmware: swtpm has none),
+    /// enrolled with its key in that TPM at a collector with `rules`; its agent reads the log from a file
+    /// (agent.yaml `tpmEventLog`).
+    struct BootedDevice {
+        let tpm: SoftwareTPM
+        let collector: CollectorHarness
+        let state: String
+        let deviceID: String
+        let logPath: String
+        let agentConfiguration: String
+
+        init(_ label: String, log: BootEventLog, rules: String) throws {
+            tpm = try SoftwareTPM(label)
+            try tpm.extend(log.events)
+            logPath = tpm.directory + "/binary_bios_measurements"
+            try log.write(to: logPath)
+            agentConfiguration = tpm.directory + "/agent.yaml"
+            try "tpmEventLog: \(logPath)\n".write(toFile: agentConfiguration, atomically: true, encoding: .utf8)
+            collector = try TPMIdentityTests.collector("e2e-tpm-\(label)", trusting: tpm, rules: rules)
+            (state, deviceID) = try collector.enrollAgent("agent", options: ["--tpm", tpm.tcti])
+        }
+
+        /// One report from the agent.
+        func report() throws {
+            try Shell.run([
+                CollectorHarness.agentBinary, "run", "--state-dir", state, "--config", agentConfiguration,
+                "--interval", "200ms", "--count", "1",
+            ])
+        }
+
+        func verdict(containing text: String) throws -> String {
+            try TPMIdentityTests.verdict(collector, deviceID, containing: text)
+        }
     }
 
     @Test func theDeviceKeyIsMadeInTheTPMAndSignsTheHandshakeAndTheAttestations() throws {
@@ -216,27 +249,11 @@ struct TPMIdentityTests {
     /// event log beside it. swtpm has no firmware, so the test plays firmware: it extends the PCRs with the
     /// digests of a UEFI log it wrote (Secure Boot on), and the agent sends that log.
     @Test func everyReportQuotesTheBootAndAChangeIsNamedUntilAnOperatorAcceptsIt() throws {
-        let tpm = try SoftwareTPM("boot")
         var log = BootEventLog.uefi(secureBoot: true)
-        try tpm.extend(log.events)
-        let logPath = tpm.directory + "/binary_bios_measurements"
-        try log.write(to: logPath)
-        let agentConfiguration = tpm.directory + "/agent.yaml"
-        try "tpmEventLog: \(logPath)\n".write(toFile: agentConfiguration, atomically: true, encoding: .utf8)
-        let policy = tpm.directory + "/boot-policy.yaml"
-        try """
-        report: {maxAge: 1h}
-        rules:
-          - name: boot-as-recorded
-            check: measuredBoot
-          - name: secure-boot
-            check: secureBoot
-
-        """.write(toFile: policy, atomically: true, encoding: .utf8)
-        let roots = tpm.endorsementRoots.map { "    - \($0)\n" }.joined()
-        let collector = try CollectorHarness(
-            "e2e-tpm-boot", configuration: "policy: {path: \(policy)}\ntpm:\n  endorsementRoots:\n" + roots)
-        let (state, deviceID) = try collector.enrollAgent("agent", options: ["--tpm", tpm.tcti])
+        let booted = try BootedDevice(
+            "boot", log: log,
+            rules: "  - {name: boot-as-recorded, check: measuredBoot}\n  - {name: secure-boot, check: secureBoot}\n")
+        let (tpm, collector, deviceID) = (booted.tpm, booted.collector, booted.deviceID)
         // Enrollment quoted the boot: that is the baseline, PCR 8 (the kernel command line) among it.
         let pcr8 = try tpm.tool(["tpm2_pcrread", "sha256:8"])
         let enrolled = try collector.command(["devices", "show", deviceID])
@@ -244,22 +261,8 @@ struct TPMIdentityTests {
         let pcr8Hex = try #require(pcr8.split(separator: "0x").last).prefix(64).lowercased()
         #expect(enrolled.contains(pcr8Hex), "tpm2_pcrread's PCR 8 \(pcr8Hex) is in the baseline: \(enrolled)")
 
-        func sendReport() throws {
-            try Shell.run([
-                CollectorHarness.agentBinary, "run", "--state-dir", state, "--config", agentConfiguration,
-                "--interval", "200ms", "--count", "1",
-            ])
-        }
-        func verdictContaining(_ text: String) throws -> String {
-            var verdict = ""
-            _ = BackgroundProcess.eventually(timeout: 15) {
-                verdict = (try? collector.command(["devices", "verdict", deviceID])) ?? ""
-                return verdict.contains(text)
-            }
-            return verdict
-        }
-        try sendReport()
-        var verdict = try verdictContaining("\"status\":\"compliant\"")
+        try booted.report()
+        var verdict = try booted.verdict(containing: "\"status\":\"compliant\"")
         #expect(verdict.contains("\"status\":\"compliant\""), "quote verified, log replayed: \(verdict)")
         // A third party re-verifies the stored quote with the device record alone: the envelope (signed by the
         // device key) holds it, the report part the PCR values; OpenSSL checks the attestation key's signature.
@@ -298,9 +301,9 @@ struct TPMIdentityTests {
         let kernel = BootEventLog.Event(pcr: 9, type: 0xd, data: Array("vmlinuz-6.12.9".utf8))
         log.events.append(kernel)
         try tpm.extend([kernel])
-        try log.write(to: logPath)
-        try sendReport()
-        verdict = try verdictContaining("boot-as-recorded")
+        try log.write(to: booted.logPath)
+        try booted.report()
+        verdict = try booted.verdict(containing: "boot-as-recorded")
         #expect(verdict.contains("\"status\":\"noncompliant\""), "\(verdict)")
         #expect(verdict.contains("PCR 9 changed since the recorded baseline"), "the PCR is named: \(verdict)")
         #expect(!verdict.contains("secure-boot"), "Secure Boot still measured on: \(verdict)")
@@ -310,7 +313,7 @@ struct TPMIdentityTests {
             "devices", "accept-boot", deviceID, "--reason", "kernel 6.12.9 rollout", "--by", "erin",
         ])
         #expect(accepted.contains("accepted the boot of \(deviceID)"), "\(accepted)")
-        verdict = try verdictContaining("\"status\":\"compliant\"")
+        verdict = try booted.verdict(containing: "\"status\":\"compliant\"")
         #expect(verdict.contains("\"status\":\"compliant\""), "\(verdict)")
         let trail = try collector.command(["audit"])
         #expect(trail.contains("accept-boot") && trail.contains("erin"), "\(trail)")
@@ -320,45 +323,19 @@ struct TPMIdentityTests {
     /// Secure Boot as firmware measured it into PCR 7 decides for a TPM device, whatever efivars say; a log
     /// that does not replay to the quoted PCRs is named and trusted for nothing.
     @Test func secureBootIsReadFromTheReplayedEventLog() throws {
-        let tpm = try SoftwareTPM("secureboot-off")
-        let log = BootEventLog.uefi(secureBoot: false)
-        try tpm.extend(log.events)
-        let logPath = tpm.directory + "/binary_bios_measurements"
-        try log.write(to: logPath)
-        let agentConfiguration = tpm.directory + "/agent.yaml"
-        try "tpmEventLog: \(logPath)\n".write(toFile: agentConfiguration, atomically: true, encoding: .utf8)
-        let policy = tpm.directory + "/sb-policy.yaml"
-        try """
-        report: {maxAge: 1h}
-        rules:
-          - name: secure-boot
-            check: secureBoot
-            whenUnavailable: pass
-
-        """.write(toFile: policy, atomically: true, encoding: .utf8)
-        let roots = tpm.endorsementRoots.map { "    - \($0)\n" }.joined()
-        let collector = try CollectorHarness(
-            "e2e-tpm-sb", configuration: "policy: {path: \(policy)}\ntpm:\n  endorsementRoots:\n" + roots)
-        let (state, deviceID) = try collector.enrollAgent("agent", options: ["--tpm", tpm.tcti])
-        try Shell.run([
-            CollectorHarness.agentBinary, "run", "--state-dir", state, "--config", agentConfiguration,
-            "--interval", "200ms", "--count", "1",
-        ])
-        var verdict = ""
-        _ = BackgroundProcess.eventually(timeout: 15) {
-            verdict = (try? collector.command(["devices", "verdict", deviceID])) ?? ""
-            return verdict.contains("secure-boot")
-        }
+        let booted = try BootedDevice(
+            "sb", log: BootEventLog.uefi(secureBoot: false),
+            rules: "  - {name: secure-boot, check: secureBoot, whenUnavailable: pass}\n")
+        let (collector, deviceID) = (booted.collector, booted.deviceID)
+        try booted.report()
+        var verdict = try booted.verdict(containing: "secure-boot")
         #expect(verdict.contains("Secure Boot off (measured by firmware into PCR 7"), "\(verdict)")
 
         // A log with the event that turned Secure Boot on, which the TPM never saw: it does not replay, so
         // nothing in it counts.
         let forged = BootEventLog.uefi(secureBoot: true)
-        try forged.write(to: logPath)
-        try Shell.run([
-            CollectorHarness.agentBinary, "run", "--state-dir", state, "--config", agentConfiguration,
-            "--interval", "200ms", "--count", "1",
-        ])
+        try forged.write(to: booted.logPath)
+        try booted.report()
         let api = try collector.command(["apitoken", "create", "--name", "reader", "--scope", "fleet:read"])
             .trimmingCharacters(in: .whitespacesAndNewlines)
         let detail = try Shell.run([
@@ -368,10 +345,7 @@ struct TPMIdentityTests {
         #expect(detail.contains("\"eventLog\":\"invalid\""), "\(detail)")
         #expect(detail.contains("does not replay to the quoted PCR 7"), "\(detail)")
         // Nor does the OS's word: Secure Boot is unproven for this device, and the rule fails.
-        _ = BackgroundProcess.eventually(timeout: 15) {
-            verdict = (try? collector.command(["devices", "verdict", deviceID])) ?? ""
-            return verdict.contains("Secure Boot unproven")
-        }
+        verdict = try booted.verdict(containing: "Secure Boot unproven")
         #expect(verdict.contains("Secure Boot unproven"), "\(verdict)")
     }
 }
