@@ -52,16 +52,22 @@ public final class CollectorClient: Sendable {
     /// - Parameters:
     ///   - caPEM: the collector's CA; nil trusts the system's roots (never "no verification").
     ///   - identity: the device certificate and key PEM, for mutual TLS.
-    public convenience init(baseURL: String, caPEM: String?, identity: (certificate: String, key: String)? = nil)
-        throws
-    {
-        try self.init(baseURLs: [baseURL], caPEM: caPEM, identity: identity)
+    ///   - httpVersion: `.automatic` (HTTP/2 where the collector offers it, as agents connect); the
+    ///     benchmark asks for HTTP/1.1 to show what the transport costs.
+    public convenience init(
+        baseURL: String, caPEM: String?, identity: (certificate: String, key: String)? = nil,
+        httpVersion: HTTPClient.Configuration.HTTPVersion = .automatic
+    ) throws {
+        try self.init(baseURLs: [baseURL], caPEM: caPEM, identity: identity, httpVersion: httpVersion)
     }
 
     public convenience init(
-        baseURLs: [String], caPEM: String?, identity: (certificate: String, key: String)? = nil
+        baseURLs: [String], caPEM: String?, identity: (certificate: String, key: String)? = nil,
+        httpVersion: HTTPClient.Configuration.HTTPVersion = .automatic
     ) throws {
-        try self.init(baseURLs: baseURLs, trust: caPEM.map(ServerTrust.ca) ?? .systemRoots, identity: identity)
+        try self.init(
+            baseURLs: baseURLs, trust: caPEM.map(ServerTrust.ca) ?? .systemRoots, identity: identity,
+            httpVersion: httpVersion)
     }
 
     public convenience init(baseURL: String, trust: ServerTrust, identity: (certificate: String, key: String)? = nil)
@@ -71,14 +77,19 @@ public final class CollectorClient: Sendable {
     }
 
     public convenience init(
-        baseURLs: [String], trust: ServerTrust, identity: (certificate: String, key: String)? = nil
+        baseURLs: [String], trust: ServerTrust, identity: (certificate: String, key: String)? = nil,
+        httpVersion: HTTPClient.Configuration.HTTPVersion = .automatic
     ) throws {
         try self.init(
             baseURLs: baseURLs, trust: trust,
-            certificate: try identity.map { try ClientCertificate(certificatePEM: $0.certificate, keyPEM: $0.key) })
+            certificate: try identity.map { try ClientCertificate(certificatePEM: $0.certificate, keyPEM: $0.key) },
+            httpVersion: httpVersion)
     }
 
-    public init(baseURLs: [String], trust: ServerTrust, certificate identity: ClientCertificate?) throws {
+    public init(
+        baseURLs: [String], trust: ServerTrust, certificate identity: ClientCertificate?,
+        httpVersion: HTTPClient.Configuration.HTTPVersion = .automatic
+    ) throws {
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv13
         switch trust {
@@ -96,6 +107,7 @@ public final class CollectorClient: Sendable {
         // Reads may wait as long as a verdict long-poll (25 s) and then some.
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(40))
         configuration.connectionPool = .init(idleTimeout: .seconds(120))
+        configuration.httpVersion = httpVersion
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.tls = tls
         let urls = baseURLs.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }

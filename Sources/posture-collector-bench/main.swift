@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import BenchSupport
 import Crypto
 // posture-collector-bench: load on a real `posture-collector serve`, with its references in the same run.
@@ -40,6 +41,9 @@ struct Options {
     var fleet: Int?
     var interval = 60.0
     var minutes = 2.0
+    /// `--http 1`: the devices speak HTTP/1.1 instead of negotiating HTTP/2 as agents do, to show the
+    /// transport's share of the cost.
+    var http = 2
 
     init(_ arguments: [String]) {
         var iterator = arguments.dropFirst().makeIterator()
@@ -58,9 +62,10 @@ struct Options {
             case "--fleet": fleet = text.flatMap(Int.init)
             case "--interval": interval = text.flatMap(Double.init) ?? interval
             case "--minutes": minutes = text.flatMap(Double.init) ?? minutes
+            case "--http" where text == "1" || text == "2": http = text.flatMap(Int.init) ?? http
             default:
                 print(
-                    "usage: posture-collector-bench [--devices N] [--seconds S] [--handshakes N] [--collector PATH] [--store sqlite|postgresql] [--collectors N] [--schema 1|2] [--storm N [--nofile N]] [--fleet N [--interval S] [--minutes M]]"
+                    "usage: posture-collector-bench [--devices N] [--seconds S] [--handshakes N] [--collector PATH] [--store sqlite|postgresql] [--collectors N] [--schema 1|2] [--http 1|2] [--storm N [--nofile N]] [--fleet N [--interval S] [--minutes M]]"
                 )
                 exit(64)
             }
@@ -190,7 +195,8 @@ func enroll(_ index: Int) async -> SimulatedDevice {
     guard case .accepted(let grant) = answer,
         let client = try? CollectorClient(
             baseURL: devicesURLs[index % devicesURLs.count], caPEM: caPEM,
-            identity: (grant.certificate, key.privateKey.pemRepresentation))
+            identity: (grant.certificate, key.privateKey.pemRepresentation),
+            httpVersion: options.http == 1 ? .http1Only : .automatic)
     else {
         print("enrollment \(index) failed: \(String(describing: answer))")
         exit(1)
@@ -283,7 +289,7 @@ print(
     "posture-collector-bench: \(options.devices) devices, \(fixed(options.seconds, 0)) s per phase, collector \(collectorBinary)"
 )
 print(
-    "store \(options.store)\(cluster.map { " (PostgreSQL 15, port \($0.port), fsync on)" } ?? " (WAL, synchronous=FULL)"), \(options.collectors) collector(s), attestation schema \(options.schema)"
+    "HTTP/\(options.http == 1 ? "1.1" : "2 (negotiated, as agents)"), store \(options.store)\(cluster.map { " (PostgreSQL 15, port \($0.port), fsync on)" } ?? " (WAL, synchronous=FULL)"), \(options.collectors) collector(s), attestation schema \(options.schema)"
 )
 var devices: [SimulatedDevice] = []
 for index in 0..<options.devices { devices.append(await enroll(index)) }
