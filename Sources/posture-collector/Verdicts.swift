@@ -12,8 +12,41 @@ import PostureVerdict
 
 struct PolicyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "policy", abstract: "Check a policy file, or see what it makes of a report.",
-        subcommands: [Check.self, Test.self])
+        commandName: "policy",
+        abstract: "Check a policy file, see what it makes of a report, or what it would change in the fleet.",
+        subcommands: [Check.self, Test.self, Diff.self])
+
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "What a candidate policy would change: every device's newest report evaluated under the policy in force and under FILE. Changes nothing."
+        )
+        @OptionGroup var options: ConfigOptions
+        @Argument(help: "The candidate policy file.") var file: String
+        @Option(help: "The policy to compare with (default: the configuration's policy.path).") var current: String?
+        @Option(help: "List at most this many changed devices (all are counted).") var limit = 100
+        @Option(help: "text, or json (PolicyPreview, as POST /v1/policy/preview answers).") var format = "text"
+
+        func validate() throws {
+            guard ["text", "json"].contains(format) else { throw ValidationError("--format is text or json") }
+        }
+
+        func run() async throws {
+            let configuration = try options.load()
+            let candidate = try PolicyParser.load(path: file)
+            let inForce = try current.map { path throws(PolicyError) in try PolicyParser.load(path: path) }
+                ?? PolicySource(path: configuration.policyPath).load()
+            let started = ContinuousClock.now
+            let preview = try await FleetOperations(offline: try await Collector.openStore(configuration))
+                .previewPolicy(candidate, current: inForce, limit: limit, by: .local(currentUser))
+            if format == "json" {
+                print(try encode(preview))
+                return
+            }
+            for line in preview.lines { print(line) }
+            print("evaluated in \(ContinuousClock.now - started)")
+        }
+    }
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Validate a policy file (file:line on error).")
@@ -40,9 +73,17 @@ struct PolicyCommand: AsyncParsableCommand {
         @Option(help: "A device ID: its newest stored report.") var device: String?
         @Option(name: .customLong("label"), help: "Device labels k=v for rule scopes (repeatable).") var labels:
             [String] = []
+        @Option(
+            help:
+                "A folder of test cases (*.yaml: a recorded report and the verdict expected); exits 1 when one fails.")
+        var cases: String?
 
         func run() async throws {
             let policy = try PolicyParser.load(path: file)
+            if let cases {
+                try runCases(policy, in: cases)
+                return
+            }
             var facts: PostureReport
             var issuedAt = Date()
             var deviceLabels: [String: String] = [:]
@@ -86,6 +127,25 @@ struct PolicyCommand: AsyncParsableCommand {
                     signals: [SignalSample(at: issuedAt, counts: facts.journal.value?.counts ?? [:])],
                     keyProtection: keyProtection, boot: boot, now: Date()))
             print(try encode(verdict))
+        }
+
+        /// Every case in the folder, in name order; a summary line as test runners print it.
+        func runCases(_ policy: Policy, in directory: String) throws {
+            let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
+                .sorted()
+            guard !names.isEmpty else {
+                throw ValidationError("--cases \(directory) holds no *.yaml case; see posture-collector policy test --help")
+            }
+            var failed = 0
+            for name in names {
+                let testCase = try PolicyCase.load(path: directory + "/" + name)
+                let problems = testCase.mismatches(testCase.evaluate(policy))
+                print("\(problems.isEmpty ? "PASS" : "FAIL") \(testCase.name)")
+                for problem in problems { print("     \(problem)") }
+                if !problems.isEmpty { failed += 1 }
+            }
+            print("\(names.count - failed) passed, \(failed) failed")
+            if failed > 0 { throw ExitCode(1) }
         }
     }
 }

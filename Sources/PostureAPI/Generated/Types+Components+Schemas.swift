@@ -1639,6 +1639,239 @@ extension Components {
                 case expiresAt
             }
         }
+        /// - Remark: Generated from `#/components/schemas/PolicyPreviewRequest`.
+        public struct PolicyPreviewRequest: Codable, Hashable, Sendable {
+            /// The candidate policy file's text (YAML, as /etc/posture/policy.yaml).
+            ///
+            /// - Remark: Generated from `#/components/schemas/PolicyPreviewRequest/policy`.
+            public var policy: Swift.String
+            /// Creates a new `PolicyPreviewRequest`.
+            ///
+            /// - Parameters:
+            ///   - policy: The candidate policy file's text (YAML, as /etc/posture/policy.yaml).
+            public init(policy: Swift.String) {
+                self.policy = policy
+            }
+            public enum CodingKeys: String, CodingKey {
+                case policy
+            }
+        }
+        /// What a candidate policy would change; nothing was changed.
+        ///
+        /// - Remark: Generated from `#/components/schemas/PolicyPreview`.
+        public struct PolicyPreview: Codable, Hashable, Sendable {
+            /// The version of the policy in force.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/currentPolicy`.
+            public var currentPolicy: Swift.String
+            /// The candidate's version (SHA-256 of its text, 16 hex digits).
+            ///
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/candidatePolicy`.
+            public var candidatePolicy: Swift.String
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/evaluatedAt`.
+            public var evaluatedAt: FoundationEssentials.Date
+            /// Active devices evaluated.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/devices`.
+            public var devices: Swift.Int
+            /// Devices whose verdict status would change.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/changed`.
+            public var changed: Swift.Int
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/TransitionsPayload`.
+            public struct TransitionsPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/TransitionsPayload/from`.
+                public var from: Components.Schemas.ComplianceStatus
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/TransitionsPayload/to`.
+                public var to: Components.Schemas.ComplianceStatus
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/TransitionsPayload/devices`.
+                public var devices: Swift.Int
+                /// Creates a new `TransitionsPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - from:
+                ///   - to:
+                ///   - devices:
+                public init(
+                    from: Components.Schemas.ComplianceStatus,
+                    to: Components.Schemas.ComplianceStatus,
+                    devices: Swift.Int
+                ) {
+                    self.from = from
+                    self.to = to
+                    self.devices = devices
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case from
+                    case to
+                    case devices
+                }
+            }
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/transitions`.
+            public typealias TransitionsPayload = [Components.Schemas.PolicyPreview.TransitionsPayloadPayload]
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/transitions`.
+            public var transitions: Components.Schemas.PolicyPreview.TransitionsPayload
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/RulesPayload`.
+            public struct RulesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/RulesPayload/rule`.
+                public var rule: Swift.String
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/RulesPayload/failingNow`.
+                public var failingNow: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/RulesPayload/failingCandidate`.
+                public var failingCandidate: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/RulesPayload/unknownNow`.
+                public var unknownNow: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/RulesPayload/unknownCandidate`.
+                public var unknownCandidate: Swift.Int
+                /// Creates a new `RulesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - rule:
+                ///   - failingNow:
+                ///   - failingCandidate:
+                ///   - unknownNow:
+                ///   - unknownCandidate:
+                public init(
+                    rule: Swift.String,
+                    failingNow: Swift.Int,
+                    failingCandidate: Swift.Int,
+                    unknownNow: Swift.Int,
+                    unknownCandidate: Swift.Int
+                ) {
+                    self.rule = rule
+                    self.failingNow = failingNow
+                    self.failingCandidate = failingCandidate
+                    self.unknownNow = unknownNow
+                    self.unknownCandidate = unknownCandidate
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case rule
+                    case failingNow
+                    case failingCandidate
+                    case unknownNow
+                    case unknownCandidate
+                }
+            }
+            /// Per rule of either policy (and report-age), devices failing and unknown under each.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/rules`.
+            public typealias RulesPayload = [Components.Schemas.PolicyPreview.RulesPayloadPayload]
+            /// Per rule of either policy (and report-age), devices failing and unknown under each.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/rules`.
+            public var rules: Components.Schemas.PolicyPreview.RulesPayload
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/ChangesPayload`.
+            public struct ChangesPayloadPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/ChangesPayload/deviceID`.
+                public var deviceID: Swift.String
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/ChangesPayload/hostname`.
+                public var hostname: Swift.String
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/ChangesPayload/from`.
+                public var from: Components.Schemas.ComplianceStatus
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/ChangesPayload/to`.
+                public var to: Components.Schemas.ComplianceStatus
+                /// Rules that would fail and do not now, with what was observed.
+                ///
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/ChangesPayload/newlyFailing`.
+                public var newlyFailing: [Components.Schemas.RuleOutcome]
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/ChangesPayload/newlyUnknown`.
+                public var newlyUnknown: [Components.Schemas.RuleOutcome]
+                /// Rules that fail or are unknown now and would not.
+                ///
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/ChangesPayload/cleared`.
+                public var cleared: [Swift.String]
+                /// Creates a new `ChangesPayloadPayload`.
+                ///
+                /// - Parameters:
+                ///   - deviceID:
+                ///   - hostname:
+                ///   - from:
+                ///   - to:
+                ///   - newlyFailing: Rules that would fail and do not now, with what was observed.
+                ///   - newlyUnknown:
+                ///   - cleared: Rules that fail or are unknown now and would not.
+                public init(
+                    deviceID: Swift.String,
+                    hostname: Swift.String,
+                    from: Components.Schemas.ComplianceStatus,
+                    to: Components.Schemas.ComplianceStatus,
+                    newlyFailing: [Components.Schemas.RuleOutcome],
+                    newlyUnknown: [Components.Schemas.RuleOutcome],
+                    cleared: [Swift.String]
+                ) {
+                    self.deviceID = deviceID
+                    self.hostname = hostname
+                    self.from = from
+                    self.to = to
+                    self.newlyFailing = newlyFailing
+                    self.newlyUnknown = newlyUnknown
+                    self.cleared = cleared
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case deviceID
+                    case hostname
+                    case from
+                    case to
+                    case newlyFailing
+                    case newlyUnknown
+                    case cleared
+                }
+            }
+            /// Changed devices, towards noncompliant first, then unknown, then compliant; at most `limit`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/changes`.
+            public typealias ChangesPayload = [Components.Schemas.PolicyPreview.ChangesPayloadPayload]
+            /// Changed devices, towards noncompliant first, then unknown, then compliant; at most `limit`.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PolicyPreview/changes`.
+            public var changes: Components.Schemas.PolicyPreview.ChangesPayload
+            /// Creates a new `PolicyPreview`.
+            ///
+            /// - Parameters:
+            ///   - currentPolicy: The version of the policy in force.
+            ///   - candidatePolicy: The candidate's version (SHA-256 of its text, 16 hex digits).
+            ///   - evaluatedAt:
+            ///   - devices: Active devices evaluated.
+            ///   - changed: Devices whose verdict status would change.
+            ///   - transitions:
+            ///   - rules: Per rule of either policy (and report-age), devices failing and unknown under each.
+            ///   - changes: Changed devices, towards noncompliant first, then unknown, then compliant; at most `limit`.
+            public init(
+                currentPolicy: Swift.String,
+                candidatePolicy: Swift.String,
+                evaluatedAt: FoundationEssentials.Date,
+                devices: Swift.Int,
+                changed: Swift.Int,
+                transitions: Components.Schemas.PolicyPreview.TransitionsPayload,
+                rules: Components.Schemas.PolicyPreview.RulesPayload,
+                changes: Components.Schemas.PolicyPreview.ChangesPayload
+            ) {
+                self.currentPolicy = currentPolicy
+                self.candidatePolicy = candidatePolicy
+                self.evaluatedAt = evaluatedAt
+                self.devices = devices
+                self.changed = changed
+                self.transitions = transitions
+                self.rules = rules
+                self.changes = changes
+            }
+            public enum CodingKeys: String, CodingKey {
+                case currentPolicy
+                case candidatePolicy
+                case evaluatedAt
+                case devices
+                case changed
+                case transitions
+                case rules
+                case changes
+            }
+        }
+        /// - Remark: Generated from `#/components/schemas/ComplianceStatus`.
+        @frozen public enum ComplianceStatus: String, Codable, Hashable, Sendable, CaseIterable {
+            case compliant = "compliant"
+            case noncompliant = "noncompliant"
+            case unknown = "unknown"
+        }
         /// - Remark: Generated from `#/components/schemas/ReasonRequest`.
         public struct ReasonRequest: Codable, Hashable, Sendable {
             /// Why, 1 to 1000 characters (not only whitespace); recorded in the audit trail.

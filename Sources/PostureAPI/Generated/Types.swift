@@ -171,6 +171,13 @@ public protocol APIProtocol: Sendable {
     /// - Remark: HTTP `POST /v1/api-tokens/{id}/revoke`.
     /// - Remark: Generated from `#/paths//v1/api-tokens/{id}/revoke/post(revokeAPIToken)`.
     func revokeAPIToken(_ input: Operations.RevokeAPIToken.Input) async throws -> Operations.RevokeAPIToken.Output
+    /// What a candidate policy would change
+    ///
+    /// Scope `fleet:read` (or `admin`). Evaluates every active device's newest report, labels, signals, quarantine and waivers under the policy in force and under the candidate, at one moment, and says which devices would change verdict, from what to what and why, with counts per rule. Changes nothing. The candidate is checked as strictly as a policy file (400 naming the line).
+    ///
+    /// - Remark: HTTP `POST /v1/policy/preview`.
+    /// - Remark: Generated from `#/paths//v1/policy/preview/post(previewPolicy)`.
+    func previewPolicy(_ input: Operations.PreviewPolicy.Input) async throws -> Operations.PreviewPolicy.Output
     /// Verify the audit trail
     ///
     /// Scope `fleet:read` (or `admin`). Recomputes the hash chain of operator actions.
@@ -524,6 +531,23 @@ extension APIProtocol {
     ) async throws -> Operations.RevokeAPIToken.Output {
         try await revokeAPIToken(Operations.RevokeAPIToken.Input(
             path: path,
+            headers: headers,
+            body: body
+        ))
+    }
+    /// What a candidate policy would change
+    ///
+    /// Scope `fleet:read` (or `admin`). Evaluates every active device's newest report, labels, signals, quarantine and waivers under the policy in force and under the candidate, at one moment, and says which devices would change verdict, from what to what and why, with counts per rule. Changes nothing. The candidate is checked as strictly as a policy file (400 naming the line).
+    ///
+    /// - Remark: HTTP `POST /v1/policy/preview`.
+    /// - Remark: Generated from `#/paths//v1/policy/preview/post(previewPolicy)`.
+    public func previewPolicy(
+        query: Operations.PreviewPolicy.Input.Query = .init(),
+        headers: Operations.PreviewPolicy.Input.Headers = .init(),
+        body: Operations.PreviewPolicy.Input.Body
+    ) async throws -> Operations.PreviewPolicy.Output {
+        try await previewPolicy(Operations.PreviewPolicy.Input(
+            query: query,
             headers: headers,
             body: body
         ))

@@ -1,5 +1,7 @@
+import Logging
 import PostureModel
 import PostureStore
+import PostureVerdict
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -116,6 +118,53 @@ public struct FleetOperations: Sendable {
         }
         return AuditReport(intact: problems.isEmpty, entries: result.entries, head: result.head, problems: problems)
     }
+
+    /// What a candidate policy would change, without changing anything (`PolicyPreview`): evaluated against
+    /// every device's inputs as the running collector holds them, or, offline, as the store has them under
+    /// `current` (the policy file in force). `limit` bounds the changes listed, not those counted.
+    public func previewPolicy(_ candidate: Policy, current: Policy? = nil, limit: Int = 100, by caller: Caller)
+        async throws -> PolicyPreview
+    {
+        try caller.require(Self.read)
+        guard (0...10_000).contains(limit) else {
+            throw AttestationRefusal(.malformedRequest, "limit=\(limit): use a number from 0 to 10000")
+        }
+        let now = Date()
+        if let running {
+            let (policy, state) = await running.verdicts.snapshot(now: now)
+            return await state.preview(current: policy, candidate: candidate, limit: limit, now: now)
+        }
+        guard let current else {
+            throw AttestationRefusal(.internalError, "an offline policy preview needs the policy in force")
+        }
+        // Signals as far back as either policy looks.
+        let window = max(current.signalWindow, candidate.signalWindow)
+        let state = try await metrics.storeQuery("policy-preview") {
+            try await FleetState.load(
+                from: store, signalWindow: window, now: now, logger: Logger(label: "posture.policy-preview"))
+        }
+        return await state.preview(current: current, candidate: candidate, limit: limit, now: now)
+    }
+
+    /// The same for a candidate sent as text (`POST /v1/policy/preview`): the caller's scope is checked
+    /// before the text is parsed, and the text as strictly as a policy file.
+    public func previewPolicy(text: String, limit: Int = 100, by caller: Caller) async throws -> PolicyPreview {
+        try caller.require(Self.read)
+        guard text.utf8.count <= Self.maxPolicyText else {
+            throw AttestationRefusal(
+                .payloadTooLarge, "the candidate policy is \(text.utf8.count) bytes; at most \(Self.maxPolicyText)")
+        }
+        let candidate: Policy
+        do {
+            candidate = try PolicyParser.parse(text, file: "candidate policy")
+        } catch {
+            throw AttestationRefusal(.malformedRequest, "\(error)")
+        }
+        return try await previewPolicy(candidate, limit: limit, by: caller)
+    }
+
+    /// A policy file is a few kilobytes; the shipped one with every key commented is under 20 KiB.
+    public static let maxPolicyText = 262_144
 
     // MARK: Actions (fleet:write)
 

@@ -54,6 +54,13 @@ struct FleetAPIHandlers: APIProtocol {
         return .ok(.init(body: .json(try Wire.convert(try await operations.events(query, by: caller)))))
     }
 
+    func previewPolicy(_ input: Operations.PreviewPolicy.Input) async throws -> Operations.PreviewPolicy.Output {
+        guard case .json(let body) = input.body else { throw Wire.unsupportedBody }
+        let preview = try await operations.previewPolicy(
+            text: body.policy, limit: input.query.limit ?? 100, by: caller)
+        return .ok(.init(body: .json(try Wire.convert(preview))))
+    }
+
     func quarantineDevice(_ input: Operations.QuarantineDevice.Input) async throws
         -> Operations.QuarantineDevice.Output
     {

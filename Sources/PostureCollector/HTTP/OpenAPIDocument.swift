@@ -42,6 +42,10 @@ enum OpenAPIDocument {
               "description": "The operator actions' hash chain."
             },
             {
+              "name": "policy",
+              "description": "What a candidate policy would change, before it is enforced."
+            },
+            {
               "name": "verdicts",
               "description": "Signed verdicts and their keys."
             },
@@ -2071,6 +2075,66 @@ enum OpenAPIDocument {
                 }
               }
             },
+            "/v1/policy/preview": {
+              "post": {
+                "operationId": "previewPolicy",
+                "tags": [
+                  "policy"
+                ],
+                "summary": "What a candidate policy would change",
+                "description": "Scope `fleet:read` (or `admin`). Evaluates every active device's newest report, labels, signals, quarantine and waivers under the policy in force and under the candidate, at one moment, and says which devices would change verdict, from what to what and why, with counts per rule. Changes nothing. The candidate is checked as strictly as a policy file (400 naming the line).",
+                "parameters": [
+                  {
+                    "name": "limit",
+                    "in": "query",
+                    "description": "How many changed devices to list (all are counted).",
+                    "schema": {
+                      "type": "integer",
+                      "minimum": 0,
+                      "maximum": 10000,
+                      "default": 100
+                    }
+                  }
+                ],
+                "requestBody": {
+                  "required": true,
+                  "content": {
+                    "application/json": {
+                      "schema": {
+                        "$ref": "#/components/schemas/PolicyPreviewRequest"
+                      }
+                    }
+                  }
+                },
+                "responses": {
+                  "200": {
+                    "description": "What would change.",
+                    "content": {
+                      "application/json": {
+                        "schema": {
+                          "$ref": "#/components/schemas/PolicyPreview"
+                        }
+                      }
+                    }
+                  },
+                  "400": {
+                    "$ref": "#/components/responses/BadRequest"
+                  },
+                  "401": {
+                    "$ref": "#/components/responses/Unauthorized"
+                  },
+                  "403": {
+                    "$ref": "#/components/responses/Forbidden"
+                  },
+                  "413": {
+                    "$ref": "#/components/responses/PayloadTooLarge"
+                  },
+                  "500": {
+                    "$ref": "#/components/responses/InternalError"
+                  }
+                }
+              }
+            },
             "/v1/audit/verify": {
               "get": {
                 "operationId": "verifyAuditTrail",
@@ -3426,6 +3490,167 @@ enum OpenAPIDocument {
                     "description": "Absent for an API token without a `ttl`."
                   }
                 }
+              },
+              "PolicyPreviewRequest": {
+                "type": "object",
+                "required": [
+                  "policy"
+                ],
+                "properties": {
+                  "policy": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 262144,
+                    "description": "The candidate policy file's text (YAML, as /etc/posture/policy.yaml)."
+                  }
+                }
+              },
+              "PolicyPreview": {
+                "type": "object",
+                "description": "What a candidate policy would change; nothing was changed.",
+                "required": [
+                  "currentPolicy",
+                  "candidatePolicy",
+                  "evaluatedAt",
+                  "devices",
+                  "changed",
+                  "transitions",
+                  "rules",
+                  "changes"
+                ],
+                "properties": {
+                  "currentPolicy": {
+                    "type": "string",
+                    "description": "The version of the policy in force."
+                  },
+                  "candidatePolicy": {
+                    "type": "string",
+                    "description": "The candidate's version (SHA-256 of its text, 16 hex digits)."
+                  },
+                  "evaluatedAt": {
+                    "type": "string",
+                    "format": "date-time"
+                  },
+                  "devices": {
+                    "type": "integer",
+                    "description": "Active devices evaluated."
+                  },
+                  "changed": {
+                    "type": "integer",
+                    "description": "Devices whose verdict status would change."
+                  },
+                  "transitions": {
+                    "type": "array",
+                    "items": {
+                      "type": "object",
+                      "required": [
+                        "from",
+                        "to",
+                        "devices"
+                      ],
+                      "properties": {
+                        "from": {
+                          "$ref": "#/components/schemas/ComplianceStatus"
+                        },
+                        "to": {
+                          "$ref": "#/components/schemas/ComplianceStatus"
+                        },
+                        "devices": {
+                          "type": "integer"
+                        }
+                      }
+                    }
+                  },
+                  "rules": {
+                    "type": "array",
+                    "description": "Per rule of either policy (and report-age), devices failing and unknown under each.",
+                    "items": {
+                      "type": "object",
+                      "required": [
+                        "rule",
+                        "failingNow",
+                        "failingCandidate",
+                        "unknownNow",
+                        "unknownCandidate"
+                      ],
+                      "properties": {
+                        "rule": {
+                          "type": "string"
+                        },
+                        "failingNow": {
+                          "type": "integer"
+                        },
+                        "failingCandidate": {
+                          "type": "integer"
+                        },
+                        "unknownNow": {
+                          "type": "integer"
+                        },
+                        "unknownCandidate": {
+                          "type": "integer"
+                        }
+                      }
+                    }
+                  },
+                  "changes": {
+                    "type": "array",
+                    "description": "Changed devices, towards noncompliant first, then unknown, then compliant; at most `limit`.",
+                    "items": {
+                      "type": "object",
+                      "required": [
+                        "deviceID",
+                        "hostname",
+                        "from",
+                        "to",
+                        "newlyFailing",
+                        "newlyUnknown",
+                        "cleared"
+                      ],
+                      "properties": {
+                        "deviceID": {
+                          "type": "string"
+                        },
+                        "hostname": {
+                          "type": "string"
+                        },
+                        "from": {
+                          "$ref": "#/components/schemas/ComplianceStatus"
+                        },
+                        "to": {
+                          "$ref": "#/components/schemas/ComplianceStatus"
+                        },
+                        "newlyFailing": {
+                          "type": "array",
+                          "description": "Rules that would fail and do not now, with what was observed.",
+                          "items": {
+                            "$ref": "#/components/schemas/RuleOutcome"
+                          }
+                        },
+                        "newlyUnknown": {
+                          "type": "array",
+                          "items": {
+                            "$ref": "#/components/schemas/RuleOutcome"
+                          }
+                        },
+                        "cleared": {
+                          "type": "array",
+                          "description": "Rules that fail or are unknown now and would not.",
+                          "items": {
+                            "type": "string"
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              },
+              "ComplianceStatus": {
+                "type": "string",
+                "enum": [
+                  "compliant",
+                  "noncompliant",
+                  "unknown"
+                ]
               },
               "ReasonRequest": {
                 "type": "object",

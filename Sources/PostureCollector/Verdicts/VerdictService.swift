@@ -65,6 +65,25 @@ actor VerdictService {
         func bootEvidence() -> BootEvidence? {
             keyProtection == .tpm ? BootEvidence(measured: boot, baseline: bootBaseline) : nil
         }
+
+        mutating func dropSignals(before since: Date) { signals.removeAll { $0.at <= since } }
+
+        /// What the policy evaluates for this device: the one place its inputs are put together, for its
+        /// verdict and for a what-if (`PolicyPreview`).
+        func input(_ id: String, quarantine: Quarantine?, waivers: [Waiver], now: Date) -> EvaluationInput {
+            EvaluationInput(
+                deviceID: id, labels: labels, report: report, reportIssuedAt: issuedAt, signals: signals,
+                quarantine: revoked ?? quarantine, waivers: waivers, previous: verdict, keyProtection: keyProtection,
+                boot: bootEvidence(), now: now)
+        }
+    }
+
+    /// Every device's inputs as they stand, for a what-if evaluated off this actor.
+    func snapshot(now: Date = Date()) -> (policy: Policy, state: FleetState) {
+        var state = FleetState(entries: entries, quarantines: quarantines, waivers: waivers)
+        let since = now.addingTimeInterval(-policy.signalWindow.seconds)
+        for id in state.entries.keys { state.entries[id]?.dropSignals(before: since) }
+        return (policy, state)
     }
 
     let store: any PostureStore
@@ -114,39 +133,10 @@ actor VerdictService {
 
     /// Loads devices, newest reports, signals, verdicts and operator state, then evaluates every device.
     func start(now: Date = Date()) async throws {
-        let decoder = PostureReport.wireDecoder()
-        var stored: [String: Verdict] = [:]
-        for row in try await store.verdicts() {
-            stored[row.deviceID] = try? decoder.decode(Verdict.self, from: Data(row.verdict.utf8))
-        }
-        for device in try await store.activeDevices() {
-            var entry = Entry(device)
-            entry.verdict = stored[device.id]
-            entries[device.id] = entry
-        }
-        for latest in try await store.latestReports() where entries[latest.deviceID] != nil {
-            // A report stored before its ranges were checked must not take the verdict service down at
-            // every start: out of range, it counts as no report (unknown) until the device sends again.
-            do {
-                try PayloadLimits.check(latest.attestation)
-                entries[latest.deviceID]?.take(latest.attestation.report, boot: nil)
-                entries[latest.deviceID]?.issuedAt = latest.attestation.issuedAt
-            } catch {
-                logger.warning(
-                    "stored report out of range, ignoring it until the device reports again: \(error.message)",
-                    metadata: [
-                        "posture.event": "stored-report-ignored", "posture.device": "\(latest.deviceID)",
-                        "posture.code": "\(error.code)",
-                    ])
-            }
-        }
-        for row in try await store.signals(since: now.addingTimeInterval(-policy.signalWindow.seconds)) {
-            guard let counts = try? decoder.decode([JournalEventCategory: Int].self, from: Data(row.counts.utf8))
-            else { continue }
-            entries[row.deviceID]?.signals.append(SignalSample(at: row.issuedAt, counts: counts))
-        }
-        quarantines = try await store.quarantines()
-        waivers = try await store.waivers()
+        let state = try await FleetState.load(from: store, signalWindow: policy.signalWindow, now: now, logger: logger)
+        entries = state.entries
+        quarantines = state.quarantines
+        waivers = state.waivers
         lastActionID = try await store.lastOperatorActionID()
         // Signed when first asked for (`signedVerdict`), not here: a restart of a large fleet's collector
         // is not held up by a signature per device, and devices that do not ask cost none.
@@ -371,14 +361,9 @@ actor VerdictService {
     /// the verdict before (which stays if another collector's came first).
     private func prepare(_ id: String, cause: EvaluationCause, now: Date) async -> PendingVerdict? {
         guard var entry = entries[id] else { return nil }
-        let since = now.addingTimeInterval(-policy.signalWindow.seconds)
-        entry.signals.removeAll { $0.at <= since }
-        let input = EvaluationInput(
-            deviceID: id, labels: entry.labels, report: entry.report, reportIssuedAt: entry.issuedAt,
-            signals: entry.signals, quarantine: entry.revoked ?? quarantines[id],
-            waivers: waivers.filter { $0.revokedAt == nil && $0.expiresAt > now },
-            previous: entry.verdict, keyProtection: entry.keyProtection, boot: entry.bootEvidence(), now: now)
-        var verdict = policy.evaluate(input)
+        entry.dropSignals(before: now.addingTimeInterval(-policy.signalWindow.seconds))
+        var verdict = policy.evaluate(
+            entry.input(id, quarantine: quarantines[id], waivers: FleetState.inForce(waivers, at: now), now: now))
         let previous = entry.verdict
         // The revision counts changes of content (stored with the verdict, so it survives restarts).
         let changed = verdict.version != previous?.version
@@ -573,10 +558,15 @@ actor VerdictService {
 }
 
 /// Where the policy comes from: a file (reloaded when it changes) or the built-in default.
-struct PolicySource: Sendable {
+/// The policy file a collector enforces (its configuration's policy.path), or the built-in policy.
+public struct PolicySource: Sendable {
     let path: String?
 
-    func load() throws(PolicyError) -> Policy {
+    public init(path: String?) {
+        self.path = path
+    }
+
+    public func load() throws(PolicyError) -> Policy {
         guard let path else { return Policy() }
         return try PolicyParser.load(path: path)
     }

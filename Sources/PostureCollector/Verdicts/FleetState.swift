@@ -1,0 +1,76 @@
+import Logging
+import PostureModel
+import PostureStore
+import PostureVerdict
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Every active device's evaluation inputs as the verdict service holds them: loaded from the store when a
+/// collector starts, and by the offline what-if (`posture-collector policy diff`) the same way, so both
+/// evaluate exactly what the running collector would.
+public struct FleetState: Sendable {
+    var entries: [String: VerdictService.Entry]
+    var quarantines: [String: Quarantine]
+    var waivers: [Waiver]
+
+    /// Devices, their newest reports (replayed boot evidence included), signals within the window, their
+    /// stored verdicts (where grace periods run from), quarantines and waivers.
+    public static func load(from store: any PostureStore, signalWindow: Duration, now: Date, logger: Logger)
+        async throws -> FleetState
+    {
+        let decoder = PostureReport.wireDecoder()
+        var stored: [String: Verdict] = [:]
+        for row in try await store.verdicts() {
+            stored[row.deviceID] = try? decoder.decode(Verdict.self, from: Data(row.verdict.utf8))
+        }
+        var entries: [String: VerdictService.Entry] = [:]
+        for device in try await store.activeDevices() {
+            var entry = VerdictService.Entry(device)
+            entry.verdict = stored[device.id]
+            entries[device.id] = entry
+        }
+        for latest in try await store.latestReports() where entries[latest.deviceID] != nil {
+            // A report stored before its ranges were checked must not take the verdict service down at
+            // every start: out of range, it counts as no report (unknown) until the device sends again.
+            do {
+                try PayloadLimits.check(latest.attestation)
+                entries[latest.deviceID]?.take(latest.attestation.report, boot: nil)
+                entries[latest.deviceID]?.issuedAt = latest.attestation.issuedAt
+            } catch {
+                logger.warning(
+                    "stored report out of range, ignoring it until the device reports again: \(error.message)",
+                    metadata: [
+                        "posture.event": "stored-report-ignored", "posture.device": "\(latest.deviceID)",
+                        "posture.code": "\(error.code)",
+                    ])
+            }
+        }
+        for row in try await store.signals(since: now.addingTimeInterval(-signalWindow.seconds)) {
+            guard let counts = try? decoder.decode([JournalEventCategory: Int].self, from: Data(row.counts.utf8))
+            else { continue }
+            entries[row.deviceID]?.signals.append(SignalSample(at: row.issuedAt, counts: counts))
+        }
+        return FleetState(
+            entries: entries, quarantines: try await store.quarantines(), waivers: try await store.waivers())
+    }
+
+    public var deviceCount: Int { entries.count }
+
+    /// The waivers that count at `now`.
+    static func inForce(_ waivers: [Waiver], at now: Date) -> [Waiver] {
+        waivers.filter { $0.revokedAt == nil && $0.expiresAt > now }
+    }
+
+    /// What a candidate policy would change for these devices (`PolicyPreview`).
+    public func preview(current: Policy, candidate: Policy, limit: Int, now: Date) async -> PolicyPreview {
+        let waivers = Self.inForce(waivers, at: now)
+        let inputs = entries.map { id, entry in entry.input(id, quarantine: quarantines[id], waivers: waivers, now: now) }
+        return await PolicyPreview.compare(
+            current: current, candidate: candidate, inputs: inputs,
+            hostnames: entries.mapValues(\.hostname), limit: limit, now: now)
+    }
+}
