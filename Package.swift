@@ -302,7 +302,8 @@ let package = Package(
             name: "posture-fleet-bench",
             dependencies: [
                 "BenchSupport", "PostureStore", "PostureStoreSQLite", "PostureStorePostgres", "PostureCollector",
-                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "PostgresNIO", package: "postgres-nio"),
+                "PostureProbes", "PostureVerdict", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -215,3 +215,36 @@ struct EventsCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `posturectl policy preview FILE`: what a candidate policy would change, before anyone enforces it.
+struct PolicyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "policy", abstract: "See what a candidate policy would change in the fleet.",
+        subcommands: [Preview.self])
+
+    struct Preview: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Evaluates every device under the policy in force and under FILE (POST /v1/policy/preview, scope fleet:read): which devices would change verdict and why. Changes nothing."
+        )
+        @OptionGroup var connection: OperatorOptions
+        @Argument(help: "The candidate policy file (YAML, as /etc/posture/policy.yaml).") var file: String
+        @Option(help: "List at most this many changed devices (all are counted).") var limit = 100
+        @Option(help: OutputFormat.help) var format: OutputFormat = .table
+
+        func run() async throws {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                FleetAPI.printError("cannot read \(file); give the candidate policy file's path")
+                throw ExitCode(1)
+            }
+            try await FleetAPI.run(connection) { api in
+                let preview = try await api.client.previewPolicy(
+                    query: .init(limit: limit), body: .json(.init(policy: String(decoding: data, as: UTF8.self)))
+                ).ok.body.json
+                guard format == .table else { return print(try jsonText(preview)) }
+                let lines = try PostureReport.reencode(preview, as: PolicyPreview.self).lines
+                print(TextTable.terminalSafe(lines.joined(separator: "\n")))
+            }
+        }
+    }
+}

@@ -5,11 +5,11 @@ import PostureModel
 public enum OperatorCommands {
     public static let subcommands: [any ParsableCommand.Type] = [
         DevicesCommand.self, FleetCommand.self, WaiversCommand.self, TokensCommand.self, AuditCommand.self,
-        EventsCommand.self,
+        EventsCommand.self, PolicyCommand.self,
     ]
 
     public static let discussion = """
-        Operator commands (devices, fleet, waivers, tokens, audit, events, access grants|approve|deny|revoke) talk to the collector's API \
+        Operator commands (devices, fleet, waivers, tokens, audit, events, policy preview, access grants|approve|deny|revoke) talk to the collector's API \
         listener over HTTPS with an API token. They read --collector, --token-file and --ca, else \
         POSTURE_COLLECTOR, POSTURE_TOKEN_FILE (or POSTURE_TOKEN) and POSTURE_CA, else \
         ~/.config/posture/posturectl.conf (lines `collector = https://HOST:8445`, \

@@ -73,9 +73,14 @@ public struct PolicyCase: Sendable {
             keyProtection: try top["keyProtection"].map { node throws(PolicyError) in
                 try reader.choice(node, "keyProtection", KeyProtection.allCases)
             } ?? .software,
-            status: try reader.choice(statusNode, "expect.status", [ComplianceStatus.compliant, .noncompliant, .unknown]),
-            failing: try expect["failing"].map { node throws(PolicyError) in Set(try reader.strings(node, "expect.failing")) },
-            unknown: try expect["unknown"].map { node throws(PolicyError) in Set(try reader.strings(node, "expect.unknown")) })
+            status: try reader.choice(
+                statusNode, "expect.status", [ComplianceStatus.compliant, .noncompliant, .unknown]),
+            failing: try expect["failing"].map { node throws(PolicyError) in
+                Set(try reader.strings(node, "expect.failing"))
+            },
+            unknown: try expect["unknown"].map { node throws(PolicyError) in
+                Set(try reader.strings(node, "expect.unknown"))
+            })
     }
 
     /// The verdict the policy gives this case, at the time its report was collected.
@@ -86,14 +91,17 @@ public struct PolicyCase: Sendable {
                 deviceID: name, labels: labels, report: report, reportIssuedAt: at,
                 signals: [SignalSample(at: at, counts: report.journal.value?.counts ?? [:])],
                 keyProtection: keyProtection,
-                boot: keyProtection == .tpm ? BootEvidence(measured: MeasuredBoot(reported: report), baseline: nil) : nil,
+                boot: keyProtection == .tpm
+                    ? BootEvidence(measured: MeasuredBoot(reported: report), baseline: nil) : nil,
                 now: at))
     }
 
     /// What differs from the expectation, one line each; empty when the case passes.
     public func mismatches(_ verdict: Verdict) -> [String] {
         var problems: [String] = []
-        if verdict.status != status { problems.append("status \(verdict.status.rawValue), expected \(status.rawValue)") }
+        if verdict.status != status {
+            problems.append("status \(verdict.status.rawValue), expected \(status.rawValue)")
+        }
         func compare(_ what: String, _ expected: Set<String>?, _ outcomes: [RuleOutcome]) {
             guard let expected else { return }
             let actual = Set(outcomes.map(\.rule))

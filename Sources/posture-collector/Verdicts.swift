@@ -34,7 +34,8 @@ struct PolicyCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try options.load()
             let candidate = try PolicyParser.load(path: file)
-            let inForce = try current.map { path throws(PolicyError) in try PolicyParser.load(path: path) }
+            let inForce =
+                try current.map { path throws(PolicyError) in try PolicyParser.load(path: path) }
                 ?? PolicySource(path: configuration.policyPath).load()
             let started = ContinuousClock.now
             let preview = try await FleetOperations(offline: try await Collector.openStore(configuration))
@@ -134,7 +135,8 @@ struct PolicyCommand: AsyncParsableCommand {
             let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
                 .sorted()
             guard !names.isEmpty else {
-                throw ValidationError("--cases \(directory) holds no *.yaml case; see posture-collector policy test --help")
+                throw ValidationError(
+                    "--cases \(directory) holds no *.yaml case; see posture-collector policy test --help")
             }
             var failed = 0
             for name in names {

@@ -19,9 +19,11 @@ import Logging
 import PostgresNIO
 import PostureCollector
 import PostureModel
+import PostureProbes
 import PostureStore
 import PostureStorePostgres
 import PostureStoreSQLite
+import PostureVerdict
 
 var devices = 100_000
 var rounds = 200
@@ -61,6 +63,18 @@ let rules = [
 let systems = [("debian", "12"), ("debian", "11"), ("ubuntu", "24.04"), ("ubuntu", "22.04"), ("fedora", "40")]
 let now = Date().timeIntervalSince1970
 var generator = SystemRandomNumberGenerator()
+// Each device's newest report is this host's, with its distribution and, for one in seven, an older kernel:
+// what the policy what-if evaluates.
+let hostReport = ReportCollector().collect(in: ProbeContext(now: Date()))
+let payloadEncoder = PostureReport.wireEncoder()
+func payload(_ id: String, system: (String, String), oldKernel: Bool, issuedAt: Double) -> String {
+    var report = hostReport
+    report.os.osRelease = .observed(["ID": system.0, "VERSION_ID": system.1], source: "/etc/os-release")
+    if oldKernel { report.os.kernelRelease = .observed("5.10.0-28-amd64", source: "/proc/sys/kernel/osrelease") }
+    let attestation = AttestationPayload(
+        deviceID: id, sequence: 1, issuedAt: Date(timeIntervalSince1970: issuedAt), nonce: "bench", report: report)
+    return String(decoding: (try? payloadEncoder.encode(attestation)) ?? Data(), as: UTF8.self)
+}
 let seedStart = Date()
 do {
     let queue = try DatabaseQueue(path: path)
@@ -98,9 +112,9 @@ do {
             let seen = now - (roll < 3 ? Double.random(in: 90_000...900_000) : Double.random(in: 0...80_000))
             let labels = #"{"class":"\#(index % 10 == 0 ? "server" : "laptop")","team":"team-\#(index % 20)"}"#
             try device.execute(arguments: [id, id, "host-\(index)", labels, now - 2_000_000 + Double(index)])
-            let payload =
-                #"{"report":{"os":{"osRelease":{"status":"observed","source":"/etc/os-release","value":{"ID":"\#(system.0)","VERSION_ID":"\#(system.1)"}}}}}"#
-            try state.execute(arguments: [id, seen, seen, payload])
+            try state.execute(arguments: [
+                id, seen, seen, payload(id, system: system, oldKernel: index % 7 == 0, issuedAt: seen),
+            ])
             var failing: [String] = []
             if status == "noncompliant" {
                 failing.append(rules[index % rules.count])
@@ -254,6 +268,37 @@ try await measure("index: label team=team-7 count from device_labels", target: 0
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM device_labels WHERE key = 'team' AND value = 'team-7'") ?? 0
     }
 }
+
+// Policy what-if (`posture-collector policy diff`, `POST /v1/policy/preview`): every device's newest report
+// evaluated under the policy in force and a candidate that raises Debian to 12 and asks servers for kernel
+// 6.1. Loading is what the offline diff adds; the running collector evaluates from memory.
+let inForce = try PolicyParser.parse(
+    """
+    report: {maxAge: 1d}
+    rules:
+      - {name: os-supported, check: osVersion, minimum: {debian: "11", ubuntu: "22.04", fedora: "40"}, severity: high}
+      - {name: kernel-supported, check: kernelVersion, minimum: "4.19", severity: medium}
+      - {name: root-encrypted, check: rootEncrypted, severity: critical, labels: {class: laptop}}
+    """, file: "in force")
+let candidate = try PolicyParser.parse(
+    """
+    report: {maxAge: 1d}
+    rules:
+      - {name: os-supported, check: osVersion, minimum: {debian: "12", ubuntu: "22.04", fedora: "40"}, severity: high}
+      - {name: kernel-supported, check: kernelVersion, minimum: "4.19", severity: medium}
+      - {name: root-encrypted, check: rootEncrypted, severity: critical, labels: {class: laptop}}
+      - {name: server-kernel, check: kernelVersion, minimum: "6.1", severity: high, labels: {class: server}}
+    """, file: "candidate")
+let loadStart = Date()
+let fleetState = try await FleetState.load(
+    from: fleet, signalWindow: .seconds(3600), now: Date(), logger: Logger(label: "posture-fleet-bench"))
+let loadSeconds = Date().timeIntervalSince(loadStart)
+let whatIfStart = Date()
+let preview = await fleetState.preview(current: inForce, candidate: candidate, limit: 100, now: Date())
+let whatIfSeconds = Date().timeIntervalSince(whatIfStart)
+print(
+    "policy what-if over \(preview.devices) devices: load from the store \(fixed(loadSeconds, 1)) s, both policies evaluated \(fixed(whatIfSeconds, 1)) s (\(fixed(whatIfSeconds / Double(max(1, preview.devices)) * 1e6, 1)) µs a device); \(preview.changed) would change (\(preview.transitions.map { "\($0.from.rawValue)→\($0.to.rawValue) \($0.devices)" }.joined(separator: ", ")))   (target: seconds)"
+)
 
 if cluster != nil {
     print("retention on PostgreSQL drops whole days of attestations: see PostureStoreTests and posture-collector-bench")

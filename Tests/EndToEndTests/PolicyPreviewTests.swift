@@ -13,7 +13,8 @@ struct PolicyPreviewTests {
         """
     /// The policy in force plus a rule no kernel meets, for servers only.
     var candidate: String {
-        inForce + "\n  - {name: server-kernel, check: kernelVersion, minimum: \"999.0\", severity: high, labels: {class: server}}\n"
+        inForce
+            + "\n  - {name: server-kernel, check: kernelVersion, minimum: \"999.0\", severity: high, labels: {class: server}}\n"
     }
 
     @Test func aCandidatePolicyIsPreviewedAgainstTheFleetAndNothingChanges() throws {
@@ -27,7 +28,9 @@ struct PolicyPreviewTests {
         let (laptopState, laptop) = try collector.enrollAgent("laptop", tokenOptions: ["--label", "class=laptop"])
         let (serverState, server) = try collector.enrollAgent("server", tokenOptions: ["--label", "class=server"])
         for state in [laptopState, serverState] {
-            try Shell.run([CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1", "--interval", "1s"])
+            try Shell.run([
+                CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1", "--interval", "1s",
+            ])
         }
         let reader = try collector.token(["--name", "r", "--scope", "fleet:read"], kind: "apitoken")
         let verdictReader = try collector.token(["--name", "v", "--scope", "verdict:read"], kind: "apitoken")
@@ -44,7 +47,8 @@ struct PolicyPreviewTests {
             #expect(changes.map { $0["deviceID"] as? String } == [server])
             #expect(changes.first?["from"] as? String == "compliant")
             // The kernel fact is observed (fails) or unavailable (unknown): either way that rule is the reason.
-            let reasons = ((changes.first?["newlyFailing"] as? [[String: Any]]) ?? [])
+            let reasons =
+                ((changes.first?["newlyFailing"] as? [[String: Any]]) ?? [])
                 + ((changes.first?["newlyUnknown"] as? [[String: Any]]) ?? [])
             #expect(reasons.map { $0["rule"] as? String } == ["server-kernel"])
             let rule = (preview["rules"] as? [[String: Any]])?.first { $0["rule"] as? String == "server-kernel" }
@@ -56,13 +60,28 @@ struct PolicyPreviewTests {
         #expect(text.contains("1 would change verdict"), "\(text)")
         #expect(text.contains("\(server) "), "\(text)")
 
+        // posturectl, for an operator with a fleet:read token.
+        let posturectl = directory.appendingPathComponent("posturectl").path
+        try FileManager.default.createSymbolicLink(
+            atPath: posturectl, withDestinationPath: CollectorHarness.agentBinary)
+        let ctl = try Shell.runAllowingFailure(
+            [posturectl, "policy", "preview", candidatePath],
+            environment: [
+                "PATH": "/usr/bin:/bin", "HOME": directory.path, "POSTURE_COLLECTOR": collector.apiURL,
+                "POSTURE_TOKEN": reader, "POSTURE_CA": collector.caPath,
+            ], timeout: 60)
+        #expect(ctl.status == 0, "\(ctl.stderr)")
+        #expect(ctl.stdout.contains("1 would change verdict"), "\(ctl.stdout)")
+        #expect(ctl.stdout.contains("compliant → noncompliant: server-kernel fails"), "\(ctl.stdout)")
+
         // `limit` bounds the list, not the count.
         let limited = try json(try post(collector, candidate, token: reader, query: "?limit=0").body)
         #expect(limited["changed"] as? Int == 1)
         #expect((limited["changes"] as? [Any])?.isEmpty == true)
 
         // A broken candidate is refused with its line; a token without fleet:read is refused before parsing.
-        let broken = try post(collector, inForce + "\n  - {name: x, check: rootEncrypted, sevrity: high}\n", token: reader)
+        let broken = try post(
+            collector, inForce + "\n  - {name: x, check: rootEncrypted, sevrity: high}\n", token: reader)
         #expect(broken.status == 400)
         #expect(broken.body.contains("candidate policy:4: unknown key 'sevrity'"), "\(broken.body)")
         #expect(try post(collector, candidate, token: verdictReader).status == 403)
@@ -85,7 +104,8 @@ struct PolicyPreviewTests {
         func write(_ name: String, _ text: String) throws {
             try text.write(to: cases.appendingPathComponent(name), atomically: true, encoding: .utf8)
         }
-        try write("laptop.yaml", "report: ../host.json\nlabels: {class: laptop}\nexpect: {status: compliant, failing: []}\n")
+        try write(
+            "laptop.yaml", "report: ../host.json\nlabels: {class: laptop}\nexpect: {status: compliant, failing: []}\n")
         try write(
             "server.yaml",
             "report: ../host.json\nlabels: {class: server}\nexpect: {status: noncompliant, failing: [server-kernel]}\n")

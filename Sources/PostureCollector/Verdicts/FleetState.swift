@@ -68,7 +68,8 @@ public struct FleetState: Sendable {
     /// What a candidate policy would change for these devices (`PolicyPreview`).
     public func preview(current: Policy, candidate: Policy, limit: Int, now: Date) async -> PolicyPreview {
         let waivers = Self.inForce(waivers, at: now)
-        let inputs = entries.map { id, entry in entry.input(id, quarantine: quarantines[id], waivers: waivers, now: now) }
+        let inputs = entries.map { id, entry in entry.input(id, quarantine: quarantines[id], waivers: waivers, now: now)
+        }
         return await PolicyPreview.compare(
             current: current, candidate: candidate, inputs: inputs,
             hostnames: entries.mapValues(\.hostname), limit: limit, now: now)
