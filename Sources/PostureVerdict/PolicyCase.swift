@@ -55,7 +55,7 @@ public struct PolicyCase: Sendable {
         guard let statusNode = expect["status"] else {
             throw reader.fail(expectNode, "expect needs status: compliant, noncompliant or unknown")
         }
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let directory = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         let file = reportPath.hasPrefix("/") ? reportPath : directory + "/" + reportPath
         guard let reportData = FileManager.default.contents(atPath: file) else {
             throw reader.fail(reportNode, "cannot read report \(file); record one with postured probe --format json")
