@@ -1,4 +1,6 @@
+import Dispatch
 import PostureModel
+import Synchronization
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -14,9 +16,9 @@ enum LatestPayload {
     /// The payload JSON, or nil when a schema 2 envelope's parts cannot be read or no longer match it.
     /// `parts` carries inflated parts between calls: many devices name the same ones.
     static func text(_ stored: String, _ db: any SQLExecutor, parts: inout [String: Data]) throws -> String? {
-        guard let envelope = envelope(stored) else { return stored }
-        guard let payload = try composed(envelope, db, parts: &parts),
-            let json = try? PostureReport.wireEncoder().encode(payload)
+        let prepared = try prepare(stored, db, parts: &parts)
+        if case .schema1(let text) = prepared { return text }
+        guard let payload = prepared.decode(), let json = try? PostureReport.wireEncoder().encode(payload)
         else { return nil }
         return String(decoding: json, as: UTF8.self)
     }
@@ -26,10 +28,53 @@ enum LatestPayload {
     static func attestation(_ stored: String, _ db: any SQLExecutor, parts: inout [String: Data]) throws
         -> AttestationPayload?
     {
-        guard let envelope = envelope(stored) else {
-            return try? PostureReport.wireDecoder().decode(AttestationPayload.self, from: Data(stored.utf8))
+        try prepare(stored, db, parts: &parts).decode()
+    }
+
+    /// A stored payload with what it names read from the store, to be decoded later and anywhere: the
+    /// decoding is most of a collector's start, and it runs on every core (`decodeConcurrently`).
+    enum Prepared: Sendable {
+        case schema1(String)
+        case schema2(DetachedAttestation.Envelope, report: Data, journal: Data)
+        case unreadable
+
+        func decode() -> AttestationPayload? {
+            switch self {
+            case .schema1(let text):
+                return try? PostureReport.wireDecoder().decode(AttestationPayload.self, from: Data(text.utf8))
+            case .schema2(let envelope, let report, let journal):
+                return try? DetachedAttestation.payload(for: envelope, reportPart: report, journalPart: journal)
+            case .unreadable:
+                return nil
+            }
         }
-        return try composed(envelope, db, parts: &parts)
+    }
+
+    static func prepare(_ stored: String, _ db: any SQLExecutor, parts: inout [String: Data]) throws -> Prepared {
+        guard let envelope = envelope(stored) else { return .schema1(stored) }
+        func part(_ digest: String) throws -> Data? {
+            if let known = parts[digest] { return known }
+            let loaded = try ReportBodies.load(digest, db)
+            parts[digest] = loaded
+            return loaded
+        }
+        guard let report = try part(envelope.report), let journal = try part(envelope.journal) else {
+            return .unreadable
+        }
+        return .schema2(envelope, report: report, journal: journal)
+    }
+
+    /// Each payload decoded, in order, spread over the machine's cores.
+    static func decodeConcurrently(_ prepared: [Prepared]) -> [AttestationPayload?] {
+        let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let chunk = max(64, (prepared.count + width - 1) / width)
+        let chunks = (prepared.count + chunk - 1) / chunk
+        let results = Mutex<[Int: [AttestationPayload?]]>([:])
+        DispatchQueue.concurrentPerform(iterations: chunks) { index in
+            let decoded = prepared[index * chunk..<min(prepared.count, (index + 1) * chunk)].map { $0.decode() }
+            results.withLock { $0[index] = decoded }
+        }
+        return results.withLock { decoded in (0..<chunks).flatMap { decoded[$0] ?? [] } }
     }
 
     private static func envelope(_ stored: String) -> DetachedAttestation.Envelope? {
@@ -39,18 +84,5 @@ enum LatestPayload {
             envelope.v == DetachedAttestation.schemaVersion
         else { return nil }
         return envelope
-    }
-
-    private static func composed(
-        _ envelope: DetachedAttestation.Envelope, _ db: any SQLExecutor, parts: inout [String: Data]
-    ) throws -> AttestationPayload? {
-        func part(_ digest: String) throws -> Data? {
-            if let known = parts[digest] { return known }
-            let loaded = try ReportBodies.load(digest, db)
-            parts[digest] = loaded
-            return loaded
-        }
-        guard let report = try part(envelope.report), let journal = try part(envelope.journal) else { return nil }
-        return try? DetachedAttestation.payload(for: envelope, reportPart: report, journalPart: journal)
     }
 }
