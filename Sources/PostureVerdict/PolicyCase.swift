@@ -19,7 +19,9 @@ import Yams
 ///       failing: [root-encrypted]      # optional: exactly these rules fail
 ///       unknown: []                    # optional: exactly these rules are unknown
 ///
-/// The report is evaluated at the time it was collected, so a recorded report never goes stale.
+/// The report is evaluated at the time it was collected, so a recorded report never goes stale. A `tpm`
+/// case has its measured boot from the report's PCRs and event log but no enrollment baseline, so a
+/// `measuredBoot` rule without `reference` values cannot pass in a case.
 public struct PolicyCase: Sendable {
     public var name: String
     public var report: PostureReport

@@ -37,8 +37,9 @@ extension PolicyPreview {
         var tally = Tally()
         for partial in partials { tally.merge(partial) }
         // A rule that fails nowhere is still listed: a new rule that cuts nobody off says so.
-        for rule in current.rules + candidate.rules where tally.rules[rule.name] == nil {
-            tally.rules[rule.name] = [0, 0, 0, 0]
+        for name in current.rules.map(\.name) + candidate.rules.map(\.name) + ["report-age"]
+        where tally.rules[name] == nil {
+            tally.rules[name] = [0, 0, 0, 0]
         }
         var changes = tally.changes.sorted { ($0.to.listOrder, $0.deviceID) < ($1.to.listOrder, $1.deviceID) }
         let changed = changes.count
@@ -77,10 +78,12 @@ extension PolicyPreview {
             transitions[Key(from: current.status, to: candidate.status), default: 0] += 1
             let before = Set((current.failing + current.unknown).map(\.rule))
             let after = Set((candidate.failing + candidate.unknown).map(\.rule))
+            // A rule unknown now that would fail (whenUnavailable: fail) is newly failing too.
+            let failingBefore = Set(current.failing.map(\.rule))
             changes.append(
                 Change(
                     deviceID: current.deviceID, hostname: "", from: current.status, to: candidate.status,
-                    newlyFailing: candidate.failing.filter { !before.contains($0.rule) },
+                    newlyFailing: candidate.failing.filter { !failingBefore.contains($0.rule) },
                     newlyUnknown: candidate.unknown.filter { !before.contains($0.rule) },
                     cleared: before.subtracting(after).sorted()))
         }

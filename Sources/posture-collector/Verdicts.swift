@@ -82,6 +82,10 @@ struct PolicyCommand: AsyncParsableCommand {
         func run() async throws {
             let policy = try PolicyParser.load(path: file)
             if let cases {
+                guard report == nil, device == nil, labels.isEmpty else {
+                    throw ValidationError(
+                        "--cases runs the cases' own reports and labels: drop --report, --device, --label")
+                }
                 try runCases(policy, in: cases)
                 return
             }
@@ -132,17 +136,25 @@ struct PolicyCommand: AsyncParsableCommand {
 
         /// Every case in the folder, in name order; a summary line as test runners print it.
         func runCases(_ policy: Policy, in directory: String) throws {
-            let names = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasSuffix(".yaml") }
-                .sorted()
+            guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
+                throw ValidationError("--cases \(directory) is not a folder this user can read")
+            }
+            let names = entries.filter { $0.hasSuffix(".yaml") }.sorted()
             guard !names.isEmpty else {
                 throw ValidationError(
                     "--cases \(directory) holds no *.yaml case; see posture-collector policy test --help")
             }
             var failed = 0
             for name in names {
-                let testCase = try PolicyCase.load(path: directory + "/" + name)
-                let problems = testCase.mismatches(testCase.evaluate(policy))
-                print("\(problems.isEmpty ? "PASS" : "FAIL") \(testCase.name)")
+                // A case that cannot be read fails, and the others still run.
+                let problems: [String]
+                do {
+                    let testCase = try PolicyCase.load(path: directory + "/" + name)
+                    problems = testCase.mismatches(testCase.evaluate(policy))
+                } catch {
+                    problems = ["\(error)"]
+                }
+                print("\(problems.isEmpty ? "PASS" : "FAIL") \(name.dropLast(".yaml".count))")
                 for problem in problems { print("     \(problem)") }
                 if !problems.isEmpty { failed += 1 }
             }

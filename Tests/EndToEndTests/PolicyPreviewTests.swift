@@ -84,12 +84,24 @@ struct PolicyPreviewTests {
             collector, inForce + "\n  - {name: x, check: rootEncrypted, sevrity: high}\n", token: reader)
         #expect(broken.status == 400)
         #expect(broken.body.contains("candidate policy:4: unknown key 'sevrity'"), "\(broken.body)")
-        #expect(try post(collector, candidate, token: verdictReader).status == 403)
+        let unparsed = try post(collector, "rules: [", token: verdictReader)
+        #expect(unparsed.status == 403, "\(unparsed.body)")
+        #expect(unparsed.body.contains("fleet:read"), "\(unparsed.body)")
 
         // Nothing changed: the same verdicts under the same policy version.
         let verdictsAfter = try [laptop, server].map { try served(collector, $0, token: verdictReader) }
         #expect(verdictsAfter.map(\.status) == verdictsBefore.map(\.status))
         #expect(verdictsAfter.map(\.policy) == verdictsBefore.map(\.policy))
+
+        // A revoked device is no longer one the policy applies to, online as offline.
+        try collector.command(["devices", "revoke", laptop, "--reason", "left the company"])
+        #expect(
+            BackgroundProcess.eventually(timeout: 10) {
+                (try? json(try post(collector, candidate, token: reader).body))?["devices"] as? Int == 1
+            })
+        #expect(
+            try json(try collector.command(["policy", "diff", candidatePath, "--format", "json"]))["devices"] as? Int
+                == 1)
     }
 
     @Test func policyTestRunsRecordedCasesAndFailsOnAMismatch() throws {
@@ -131,8 +143,10 @@ struct PolicyPreviewTests {
         let typo = try Shell.runAllowingFailure([
             CollectorHarness.collectorBinary, "policy", "test", policyPath, "--cases", cases.path,
         ])
-        #expect(typo.status != 0)
-        #expect(typo.stderr.contains("typo.yaml:3: unknown key 'lables'"), "\(typo.stderr)")
+        #expect(typo.status == 1)
+        #expect(typo.stdout.contains("FAIL typo"), "\(typo.stdout)")
+        #expect(typo.stdout.contains("typo.yaml:3: unknown key 'lables'"), "\(typo.stdout)")
+        #expect(typo.stdout.contains("2 passed, 2 failed"), "\(typo.stdout)")
     }
 
     func served(_ collector: CollectorHarness, _ deviceID: String, token: String) throws -> (

@@ -2,6 +2,7 @@ import Logging
 import PostureModel
 import PostureStore
 import PostureVerdict
+import Synchronization
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -129,9 +130,23 @@ public struct FleetOperations: Sendable {
         guard (0...10_000).contains(limit) else {
             throw AttestationRefusal(.malformedRequest, "limit=\(limit): use a number from 0 to 10000")
         }
+        // One at a time: a what-if takes every core for seconds on a large fleet, and attestations go on.
+        let started = Self.previewRunning.withLock { running -> Bool in
+            if running { return false }
+            running = true
+            return true
+        }
+        guard started else {
+            throw AttestationRefusal(.overloaded, "a policy preview is already running; retry in a few seconds")
+        }
+        defer { Self.previewRunning.withLock { $0 = false } }
         let now = Date()
         if let running {
-            let (policy, state) = await running.verdicts.snapshot(now: now)
+            var (policy, state) = await running.verdicts.snapshot(now: now)
+            // The running collector keeps signals as far back as its policy looks; a candidate may look further.
+            if candidate.signalWindow > policy.signalWindow {
+                try await state.loadSignals(from: store, since: now.addingTimeInterval(-candidate.signalWindow.seconds))
+            }
             return await state.preview(current: policy, candidate: candidate, limit: limit, now: now)
         }
         guard let current else {
@@ -163,8 +178,9 @@ public struct FleetOperations: Sendable {
         return try await previewPolicy(candidate, limit: limit, by: caller)
     }
 
-    /// A policy file is a few kilobytes; the shipped one with every key commented is under 20 KiB.
+    /// A policy file is a few kilobytes (the shipped one, every key commented, about 10 KiB).
     public static let maxPolicyText = 262_144
+    private static let previewRunning = Mutex(false)
 
     // MARK: Actions (fleet:write)
 

@@ -23,7 +23,8 @@ struct APIAuthentication: RouterMiddleware {
 
     func bodyLimit(_ request: Request) -> Int {
         switch audience {
-        case .operators: 16 << 10
+        // A candidate policy's text (at most FleetOperations.maxPolicyText) escaped in JSON.
+        case .operators: request.uri.path == "/v1/policy/preview" ? 2 * FleetOperations.maxPolicyText : 16 << 10
         case .receivers: request.uri.path.hasPrefix("/ssf/poll/") ? 1 << 20 : 64 << 10
         }
     }

@@ -49,13 +49,22 @@ public struct FleetState: Sendable {
                     ])
             }
         }
-        for row in try await store.signals(since: now.addingTimeInterval(-signalWindow.seconds)) {
+        var state = FleetState(
+            entries: entries, quarantines: try await store.quarantines(), waivers: try await store.waivers())
+        try await state.loadSignals(from: store, since: now.addingTimeInterval(-signalWindow.seconds))
+        return state
+    }
+
+    /// Every device's journal signals since `since`, read again from the store (a candidate policy may look
+    /// further back than the running collector keeps).
+    mutating func loadSignals(from store: any PostureStore, since: Date) async throws {
+        let decoder = PostureReport.wireDecoder()
+        for id in entries.keys { entries[id]?.signals = [] }
+        for row in try await store.signals(since: since) {
             guard let counts = try? decoder.decode([JournalEventCategory: Int].self, from: Data(row.counts.utf8))
             else { continue }
             entries[row.deviceID]?.signals.append(SignalSample(at: row.issuedAt, counts: counts))
         }
-        return FleetState(
-            entries: entries, quarantines: try await store.quarantines(), waivers: try await store.waivers())
     }
 
     public var deviceCount: Int { entries.count }

@@ -78,9 +78,10 @@ actor VerdictService {
         }
     }
 
-    /// Every device's inputs as they stand, for a what-if evaluated off this actor.
+    /// Every active device's inputs as they stand, for a what-if evaluated off this actor.
     func snapshot(now: Date = Date()) -> (policy: Policy, state: FleetState) {
-        var state = FleetState(entries: entries, quarantines: quarantines, waivers: waivers)
+        var state = FleetState(
+            entries: entries.filter { $0.value.revoked == nil }, quarantines: quarantines, waivers: waivers)
         let since = now.addingTimeInterval(-policy.signalWindow.seconds)
         for id in state.entries.keys { state.entries[id]?.dropSignals(before: since) }
         return (policy, state)
@@ -134,7 +135,8 @@ actor VerdictService {
     /// Loads devices, newest reports, signals, verdicts and operator state, then evaluates every device.
     func start(now: Date = Date()) async throws {
         let state = try await FleetState.load(from: store, signalWindow: policy.signalWindow, now: now, logger: logger)
-        entries = state.entries
+        // A device enrolled while the store was read is kept (its entry came from `enrolled`).
+        entries.merge(state.entries) { _, loaded in loaded }
         quarantines = state.quarantines
         waivers = state.waivers
         lastActionID = try await store.lastOperatorActionID()
