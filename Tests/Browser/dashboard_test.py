@@ -6,12 +6,13 @@ DEVICE_COUNT HOSTNAME ARTEFACT_DIR. Prints one line per check; exit 1 on the fir
 """
 import os
 import sys
+import time
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.common.exceptions import SessionNotCreatedException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 base, token, noncompliant, total, hostname, artefacts = sys.argv[1:7]
@@ -56,7 +57,17 @@ options.binary_location = "/usr/bin/chromium"
 for argument in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--ignore-certificate-errors",
                  "--window-size=1280,900"]:
     options.add_argument(argument)
-driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+# Chromium sometimes exits while starting on a loaded machine (seen once in a full test run: "Chrome instance
+# exited" before any page): start it again, up to three times; what is tested begins after it runs.
+for attempt in range(3):
+    try:
+        driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+        break
+    except SessionNotCreatedException as error:
+        print(f"chromium did not start (attempt {attempt + 1}): {error.msg}", file=sys.stderr)
+        time.sleep(2)
+else:
+    sys.exit("chromium did not start three times; see the messages above")
 driver.set_page_load_timeout(30)
 
 driver.get(base + "/ui")

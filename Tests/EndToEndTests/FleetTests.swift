@@ -575,6 +575,13 @@ struct FleetTests {
                 [[operations]]
                 include-name = "PUT /ssf/streams"
                 checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "404"]
+
+                # A candidate policy is any string to the schema; one that is not a valid policy file is refused (400,
+                # naming its line), as `posture-collector policy check` refuses it; one over maxLength is 413.
+                [[operations]]
+                include-name = "POST /v1/policy/preview"
+                checks.positive_data_acceptance.expected-statuses = ["2xx", "400", "401", "403", "429"]
+                checks.negative_data_rejection.expected-statuses = ["400", "401", "403", "413", "429"]
                 """
         try settings.write(toFile: config, atomically: true, encoding: .utf8)
         let reports = Paths.packageRoot.appendingPathComponent(".build/artefacts/schemathesis").path
