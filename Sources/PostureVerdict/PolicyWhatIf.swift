@@ -1,4 +1,6 @@
+import Dispatch
 import PostureModel
+import Synchronization
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -7,33 +9,44 @@ import PostureModel
 #endif
 
 extension PolicyPreview {
-    /// Evaluates both policies over every input, spread over the machine's cores.
+    /// Evaluates both policies over every input on `width` threads of their own, outside Swift's cooperative
+    /// pool: a running collector's preview takes seconds of CPU on a large fleet, and the tasks that serve
+    /// attestations must not wait behind it (it asks for one thread; the offline diff for every core).
     /// - Parameters:
     ///   - hostnames: shown next to each changed device.
     ///   - limit: how many changes to list (all are counted).
     public static func compare(
         current: Policy, candidate: Policy, inputs: [EvaluationInput], hostnames: [String: String] = [:],
-        limit: Int = 100, now: Date
+        limit: Int = 100, width: Int = ProcessInfo.processInfo.activeProcessorCount, now: Date
     ) async -> PolicyPreview {
-        let width = max(1, min(16, ProcessInfo.processInfo.activeProcessorCount))
-        let chunk = max(256, (inputs.count + width - 1) / width)
-        let partials = await withTaskGroup(of: Tally.self) { group in
-            for start in stride(from: 0, to: inputs.count, by: chunk) {
-                let slice = inputs[start..<min(inputs.count, start + chunk)]
-                group.addTask {
-                    var tally = Tally()
-                    for input in slice {
-                        var input = input
-                        input.now = now
-                        tally.add(current: current.evaluate(input), candidate: candidate.evaluate(input))
-                    }
-                    return tally
-                }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global(qos: .utility).async {
+                continuation.resume(
+                    returning: compareNow(
+                        current: current, candidate: candidate, inputs: inputs, hostnames: hostnames, limit: limit,
+                        width: width, now: now))
             }
-            var all: [Tally] = []
-            for await tally in group { all.append(tally) }
-            return all
         }
+    }
+
+    private static func compareNow(
+        current: Policy, candidate: Policy, inputs: [EvaluationInput], hostnames: [String: String], limit: Int,
+        width: Int, now: Date
+    ) -> PolicyPreview {
+        let width = max(1, min(16, width))
+        let chunk = max(256, (inputs.count + width - 1) / width)
+        let chunks = (inputs.count + chunk - 1) / chunk
+        let results = Mutex<[Tally]>([])
+        DispatchQueue.concurrentPerform(iterations: chunks) { index in
+            var tally = Tally()
+            for input in inputs[index * chunk..<min(inputs.count, (index + 1) * chunk)] {
+                var input = input
+                input.now = now
+                tally.add(current: current.evaluate(input), candidate: candidate.evaluate(input))
+            }
+            results.withLock { $0.append(tally) }
+        }
+        let partials = results.withLock { $0 }
         var tally = Tally()
         for partial in partials { tally.merge(partial) }
         // A rule that fails nowhere is still listed: a new rule that cuts nobody off says so.

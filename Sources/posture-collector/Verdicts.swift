@@ -66,7 +66,7 @@ struct PolicyCommand: AsyncParsableCommand {
     struct Test: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Evaluate a policy file against a saved report (postured probe --format json) or a device's newest report."
+                "Evaluate a policy file against a saved report (postured probe --format json), a device's newest report, or a folder of test cases with the verdicts expected."
         )
         @OptionGroup var options: ConfigOptions
         @Argument var file: String

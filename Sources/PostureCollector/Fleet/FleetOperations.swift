@@ -147,7 +147,8 @@ public struct FleetOperations: Sendable {
             if candidate.signalWindow > policy.signalWindow {
                 try await state.loadSignals(from: store, since: now.addingTimeInterval(-candidate.signalWindow.seconds))
             }
-            return await state.preview(current: policy, candidate: candidate, limit: limit, now: now)
+            // One thread: the collector's other cores go on serving attestations meanwhile.
+            return await state.preview(current: policy, candidate: candidate, limit: limit, width: 1, now: now)
         }
         guard let current else {
             throw AttestationRefusal(.internalError, "an offline policy preview needs the policy in force")

@@ -74,13 +74,16 @@ public struct FleetState: Sendable {
         waivers.filter { $0.revokedAt == nil && $0.expiresAt > now }
     }
 
-    /// What a candidate policy would change for these devices (`PolicyPreview`).
-    public func preview(current: Policy, candidate: Policy, limit: Int, now: Date) async -> PolicyPreview {
+    /// What a candidate policy would change for these devices (`PolicyPreview`), on `width` threads.
+    public func preview(
+        current: Policy, candidate: Policy, limit: Int, width: Int = ProcessInfo.processInfo.activeProcessorCount,
+        now: Date
+    ) async -> PolicyPreview {
         let waivers = Self.inForce(waivers, at: now)
         let inputs = entries.map { id, entry in entry.input(id, quarantine: quarantines[id], waivers: waivers, now: now)
         }
         return await PolicyPreview.compare(
             current: current, candidate: candidate, inputs: inputs,
-            hostnames: entries.mapValues(\.hostname), limit: limit, now: now)
+            hostnames: entries.mapValues(\.hostname), limit: limit, width: width, now: now)
     }
 }
