@@ -49,21 +49,28 @@ public struct PolicyPreview: Sendable, Codable, Equatable {
         }
     }
 
-    /// Per rule, how many devices it fails (and leaves unknown) under each policy; a rule only one policy
-    /// has counts 0 under the other.
+    /// Per rule, how many devices it fails, leaves unknown, and excuses (in a grace period or waived: they
+    /// fail once that ends) under each policy; a rule only one policy has counts 0 under the other.
     public struct RuleCount: Sendable, Codable, Equatable {
         public var rule: String
         public var failingNow: Int
         public var failingCandidate: Int
         public var unknownNow: Int
         public var unknownCandidate: Int
+        public var excusedNow: Int
+        public var excusedCandidate: Int
 
-        public init(rule: String, failingNow: Int, failingCandidate: Int, unknownNow: Int, unknownCandidate: Int) {
+        public init(
+            rule: String, failingNow: Int, failingCandidate: Int, unknownNow: Int, unknownCandidate: Int,
+            excusedNow: Int = 0, excusedCandidate: Int = 0
+        ) {
             self.rule = rule
             self.failingNow = failingNow
             self.failingCandidate = failingCandidate
             self.unknownNow = unknownNow
             self.unknownCandidate = unknownCandidate
+            self.excusedNow = excusedNow
+            self.excusedCandidate = excusedCandidate
         }
     }
 
@@ -103,14 +110,18 @@ extension PolicyPreview {
         for transition in transitions {
             lines.append("    \(transition.from.rawValue) → \(transition.to.rawValue): \(transition.devices)")
         }
-        lines.append("rules, devices failing (unknown) now → with the candidate:")
+        lines.append("rules, devices failing (unknown) [in grace or waived] now → with the candidate:")
         let width = rules.map(\.rule.count).max() ?? 0
         for rule in rules {
             let name = rule.rule + String(repeating: " ", count: width - rule.rule.count)
-            let mark =
-                rule.failingNow == rule.failingCandidate && rule.unknownNow == rule.unknownCandidate ? "" : "  *"
+            let same =
+                rule.failingNow == rule.failingCandidate && rule.unknownNow == rule.unknownCandidate
+                && rule.excusedNow == rule.excusedCandidate
+            func counts(_ failing: Int, _ unknown: Int, _ excused: Int) -> String {
+                "\(failing) (\(unknown))" + (excused > 0 ? " [\(excused)]" : "")
+            }
             lines.append(
-                "  \(name)  \(rule.failingNow) (\(rule.unknownNow)) → \(rule.failingCandidate) (\(rule.unknownCandidate))\(mark)"
+                "  \(name)  \(counts(rule.failingNow, rule.unknownNow, rule.excusedNow)) → \(counts(rule.failingCandidate, rule.unknownCandidate, rule.excusedCandidate))\(same ? "" : "  *")"
             )
         }
         if !changes.isEmpty {

@@ -52,7 +52,7 @@ extension PolicyPreview {
         // A rule that fails nowhere is still listed: a new rule that cuts nobody off says so.
         for name in current.rules.map(\.name) + candidate.rules.map(\.name) + ["report-age"]
         where tally.rules[name] == nil {
-            tally.rules[name] = [0, 0, 0, 0]
+            tally.rules[name] = [0, 0, 0, 0, 0, 0]
         }
         var changes = tally.changes.sorted { ($0.to.listOrder, $0.deviceID) < ($1.to.listOrder, $1.deviceID) }
         let changed = changes.count
@@ -66,7 +66,7 @@ extension PolicyPreview {
             rules: tally.rules.map { name, counts in
                 RuleCount(
                     rule: name, failingNow: counts[0], failingCandidate: counts[1], unknownNow: counts[2],
-                    unknownCandidate: counts[3])
+                    unknownCandidate: counts[3], excusedNow: counts[4], excusedCandidate: counts[5])
             }.sorted { $0.rule < $1.rule },
             changes: changes)
     }
@@ -78,7 +78,7 @@ extension PolicyPreview {
             let to: ComplianceStatus
         }
         var transitions: [Key: Int] = [:]
-        /// failing now, failing candidate, unknown now, unknown candidate
+        /// failing now, failing candidate, unknown now, unknown candidate, excused now, excused candidate
         var rules: [String: [Int]] = [:]
         var changes: [Change] = []
 
@@ -87,6 +87,8 @@ extension PolicyPreview {
             count(candidate.failing, at: 1)
             count(current.unknown, at: 2)
             count(candidate.unknown, at: 3)
+            count(current.excused, at: 4)
+            count(candidate.excused, at: 5)
             guard current.status != candidate.status else { return }
             transitions[Key(from: current.status, to: candidate.status), default: 0] += 1
             let before = Set((current.failing + current.unknown).map(\.rule))
@@ -102,7 +104,7 @@ extension PolicyPreview {
         }
 
         mutating func count(_ outcomes: [RuleOutcome], at slot: Int) {
-            for outcome in outcomes { rules[outcome.rule, default: [0, 0, 0, 0]][slot] += 1 }
+            for outcome in outcomes { rules[outcome.rule, default: [0, 0, 0, 0, 0, 0]][slot] += 1 }
         }
 
         mutating func merge(_ other: Tally) {

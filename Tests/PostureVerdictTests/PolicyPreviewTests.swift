@@ -79,6 +79,13 @@ import Testing
             rules:
               - {name: os, check: osVersion, minimum: {debian: "12"}, grace: 72h}
             """, file: "graced.yaml")
-        #expect(await PolicyPreview.compare(current: current, candidate: graced, inputs: fleet(), now: t0).changed == 0)
+        let inGrace = await PolicyPreview.compare(current: current, candidate: graced, inputs: fleet(), now: t0)
+        #expect(inGrace.changed == 0)
+        // …and says whom it will cut off when the grace ends.
+        let os = try #require(inGrace.rules.first { $0.rule == "os" })
+        #expect(os.failingCandidate == 0)
+        #expect(os.excusedCandidate == 10)
+        #expect(os.excusedNow == 0)
+        #expect(inGrace.lines.contains { $0.contains("0 (0) → 0 (0) [10]  *") }, "\(inGrace.lines)")
     }
 }

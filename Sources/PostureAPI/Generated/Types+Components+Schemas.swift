@@ -1723,6 +1723,12 @@ extension Components {
                 public var unknownNow: Swift.Int
                 /// - Remark: Generated from `#/components/schemas/PolicyPreview/RulesPayload/unknownCandidate`.
                 public var unknownCandidate: Swift.Int
+                /// Devices where the rule fails but is in a grace period or waived (it counts once that ends).
+                ///
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/RulesPayload/excusedNow`.
+                public var excusedNow: Swift.Int
+                /// - Remark: Generated from `#/components/schemas/PolicyPreview/RulesPayload/excusedCandidate`.
+                public var excusedCandidate: Swift.Int
                 /// Creates a new `RulesPayloadPayload`.
                 ///
                 /// - Parameters:
@@ -1731,18 +1737,24 @@ extension Components {
                 ///   - failingCandidate:
                 ///   - unknownNow:
                 ///   - unknownCandidate:
+                ///   - excusedNow: Devices where the rule fails but is in a grace period or waived (it counts once that ends).
+                ///   - excusedCandidate:
                 public init(
                     rule: Swift.String,
                     failingNow: Swift.Int,
                     failingCandidate: Swift.Int,
                     unknownNow: Swift.Int,
-                    unknownCandidate: Swift.Int
+                    unknownCandidate: Swift.Int,
+                    excusedNow: Swift.Int,
+                    excusedCandidate: Swift.Int
                 ) {
                     self.rule = rule
                     self.failingNow = failingNow
                     self.failingCandidate = failingCandidate
                     self.unknownNow = unknownNow
                     self.unknownCandidate = unknownCandidate
+                    self.excusedNow = excusedNow
+                    self.excusedCandidate = excusedCandidate
                 }
                 public enum CodingKeys: String, CodingKey {
                     case rule
@@ -1750,13 +1762,15 @@ extension Components {
                     case failingCandidate
                     case unknownNow
                     case unknownCandidate
+                    case excusedNow
+                    case excusedCandidate
                 }
             }
-            /// Per rule of either policy (and report-age), devices failing and unknown under each.
+            /// Per rule of either policy (and report-age), devices failing, unknown and excused under each.
             ///
             /// - Remark: Generated from `#/components/schemas/PolicyPreview/rules`.
             public typealias RulesPayload = [Components.Schemas.PolicyPreview.RulesPayloadPayload]
-            /// Per rule of either policy (and report-age), devices failing and unknown under each.
+            /// Per rule of either policy (and report-age), devices failing, unknown and excused under each.
             ///
             /// - Remark: Generated from `#/components/schemas/PolicyPreview/rules`.
             public var rules: Components.Schemas.PolicyPreview.RulesPayload
@@ -1834,7 +1848,7 @@ extension Components {
             ///   - devices: Active devices evaluated.
             ///   - changed: Devices whose verdict status would change.
             ///   - transitions:
-            ///   - rules: Per rule of either policy (and report-age), devices failing and unknown under each.
+            ///   - rules: Per rule of either policy (and report-age), devices failing, unknown and excused under each.
             ///   - changes: Changed devices, towards noncompliant first, then unknown, then compliant; at most `limit`.
             public init(
                 currentPolicy: Swift.String,

@@ -3563,7 +3563,7 @@ enum OpenAPIDocument {
                   },
                   "rules": {
                     "type": "array",
-                    "description": "Per rule of either policy (and report-age), devices failing and unknown under each.",
+                    "description": "Per rule of either policy (and report-age), devices failing, unknown and excused under each.",
                     "items": {
                       "type": "object",
                       "required": [
@@ -3571,7 +3571,9 @@ enum OpenAPIDocument {
                         "failingNow",
                         "failingCandidate",
                         "unknownNow",
-                        "unknownCandidate"
+                        "unknownCandidate",
+                        "excusedNow",
+                        "excusedCandidate"
                       ],
                       "properties": {
                         "rule": {
@@ -3587,6 +3589,13 @@ enum OpenAPIDocument {
                           "type": "integer"
                         },
                         "unknownCandidate": {
+                          "type": "integer"
+                        },
+                        "excusedNow": {
+                          "type": "integer",
+                          "description": "Devices where the rule fails but is in a grace period or waived (it counts once that ends)."
+                        },
+                        "excusedCandidate": {
                           "type": "integer"
                         }
                       }
