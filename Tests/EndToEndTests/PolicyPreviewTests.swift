@@ -32,8 +32,8 @@ struct PolicyPreviewTests {
                 CollectorHarness.agentBinary, "run", "--state-dir", state, "--count", "1", "--interval", "1s",
             ])
         }
-        let reader = try collector.token(["--name", "r", "--scope", "fleet:read"], kind: "apitoken")
-        let verdictReader = try collector.token(["--name", "v", "--scope", "verdict:read"], kind: "apitoken")
+        let reader = try collector.apiToken(["--name", "r", "--scope", "fleet:read"])
+        let verdictReader = try collector.apiToken(["--name", "v", "--scope", "verdict:read"])
         let verdictsBefore = try [laptop, server].map { try served(collector, $0, token: verdictReader) }
         try #require(verdictsBefore.allSatisfy { $0.status == "compliant" }, "\(verdictsBefore)")
 
@@ -152,8 +152,9 @@ struct PolicyPreviewTests {
     func served(_ collector: CollectorHarness, _ deviceID: String, token: String) throws -> (
         status: String?, policy: String?
     ) {
-        let output = try curl(collector, "/v1/devices/\(deviceID)/verdict", token: token)
-        let verdict = (try json(output.body))["verdict"] as? [String: Any]
+        let verdict =
+            (try json(split(try curl(collector, "/v1/devices/\(deviceID)/verdict", token: token)).0))[
+                "verdict"] as? [String: Any]
         return (verdict?["status"] as? String, verdict?["policyVersion"] as? String)
     }
 
@@ -161,29 +162,15 @@ struct PolicyPreviewTests {
         body: String, status: Int
     ) {
         let body = String(decoding: try JSONSerialization.data(withJSONObject: ["policy": policy]), as: UTF8.self)
-        return try curl(collector, "/v1/policy/preview" + query, token: token, extra: ["-X", "POST", "-d", body])
-    }
-
-    func curl(_ collector: CollectorHarness, _ path: String, token: String, extra: [String] = []) throws -> (
-        body: String, status: Int
-    ) {
-        let output = try Shell.runAllowingFailure(
-            [
-                "curl", "-sS", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)", "-H",
-                "Content-Type: application/json", "-w", "\n%{http_code}",
-            ] + extra + [collector.apiURL + path], timeout: 90)
-        let lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
-        return (lines.dropLast().joined(separator: "\n"), Int(lines.last ?? "") ?? 0)
-    }
-
-    func json(_ text: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+        let (answer, status) = split(
+            try curl(collector, "/v1/policy/preview" + query, token: token, extra: ["-X", "POST", "-d", body]))
+        return (answer, status)
     }
 }
 
 extension CollectorHarness {
-    /// An API token (`kind` apitoken) with these options, as the command prints it.
-    func token(_ options: [String], kind: String) throws -> String {
-        try command([kind, "create"] + options).trimmingCharacters(in: .whitespacesAndNewlines)
+    /// An API token with these options (`--name`, `--scope`), as `apitoken create` prints it.
+    func apiToken(_ options: [String]) throws -> String {
+        try command(["apitoken", "create"] + options).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

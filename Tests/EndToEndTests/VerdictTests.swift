@@ -70,26 +70,6 @@ struct VerdictTests {
         return (try CollectorHarness(label, configuration: configuration), directory, policyPath)
     }
 
-    func curl(_ collector: CollectorHarness, _ path: String, token: String, extra: [String] = []) throws -> Shell.Output
-    {
-        try Shell.runAllowingFailure(
-            [
-                "curl", "-sS", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)", "-H",
-                "Content-Type: application/json", "-w", "\n%{http_code}",
-            ]
-                + extra + [collector.apiURL + path], timeout: 90)
-    }
-
-    func json(_ text: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-    }
-
-    /// Body and status of a curl run with `-w "\n%{http_code}"`.
-    func split(_ output: Shell.Output) -> (String, Int) {
-        let lines = output.stdout.split(separator: "\n", omittingEmptySubsequences: false)
-        return (lines.dropLast().joined(separator: "\n"), Int(lines.last ?? "") ?? 0)
-    }
-
     @Test func verdictsArePulledSignedLongPolledAndPushedAsCAEPEvents() throws {
         let (collector, directory, _) = try collectorWithPolicy("e2e-verdicts")
         let (state, deviceID) = try collector.enrollAgent("agent")
