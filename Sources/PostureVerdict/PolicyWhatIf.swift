@@ -13,24 +13,23 @@ extension PolicyPreview {
     /// pool: a running collector's preview takes seconds of CPU on a large fleet, and the tasks that serve
     /// attestations must not wait behind it (it asks for one thread; the offline diff for every core).
     /// - Parameters:
-    ///   - hostnames: shown next to each changed device.
     ///   - limit: how many changes to list (all are counted).
     public static func compare(
-        current: Policy, candidate: Policy, inputs: [EvaluationInput], hostnames: [String: String] = [:],
+        current: Policy, candidate: Policy, inputs: [EvaluationInput],
         limit: Int = 100, width: Int = ProcessInfo.processInfo.activeProcessorCount, now: Date
     ) async -> PolicyPreview {
         await withCheckedContinuation { continuation in
             DispatchQueue.global(qos: .utility).async {
                 continuation.resume(
                     returning: compareNow(
-                        current: current, candidate: candidate, inputs: inputs, hostnames: hostnames, limit: limit,
+                        current: current, candidate: candidate, inputs: inputs, limit: limit,
                         width: width, now: now))
             }
         }
     }
 
     private static func compareNow(
-        current: Policy, candidate: Policy, inputs: [EvaluationInput], hostnames: [String: String], limit: Int,
+        current: Policy, candidate: Policy, inputs: [EvaluationInput], limit: Int,
         width: Int, now: Date
     ) -> PolicyPreview {
         let width = max(1, min(16, width))
@@ -57,7 +56,6 @@ extension PolicyPreview {
         var changes = tally.changes.sorted { ($0.to.listOrder, $0.deviceID) < ($1.to.listOrder, $1.deviceID) }
         let changed = changes.count
         changes = Array(changes.prefix(max(0, limit)))
-        for index in changes.indices { changes[index].hostname = hostnames[changes[index].deviceID] ?? "" }
         return PolicyPreview(
             currentPolicy: current.version, candidatePolicy: candidate.version, evaluatedAt: now, devices: inputs.count,
             changed: changed,

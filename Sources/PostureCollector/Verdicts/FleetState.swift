@@ -82,8 +82,12 @@ public struct FleetState: Sendable {
         let waivers = Self.inForce(waivers, at: now)
         let inputs = entries.map { id, entry in entry.input(id, quarantine: quarantines[id], waivers: waivers, now: now)
         }
-        return await PolicyPreview.compare(
-            current: current, candidate: candidate, inputs: inputs,
-            hostnames: entries.mapValues(\.hostname), limit: limit, width: width, now: now)
+        var preview = await PolicyPreview.compare(
+            current: current, candidate: candidate, inputs: inputs, limit: limit, width: width, now: now)
+        // Only the devices listed are named.
+        for index in preview.changes.indices {
+            preview.changes[index].hostname = entries[preview.changes[index].deviceID]?.hostname ?? ""
+        }
+        return preview
     }
 }
