@@ -81,7 +81,7 @@ let package = Package(
         // The only module that touches /proc, /sys, sd-journal and netfilter (and libc, through PostureSystem).
         .target(
             name: "PostureLinux",
-            dependencies: ["CSystemd", "CNftables", "CNetfilter", "PostureModel", "PostureSystem"]
+            dependencies: ["CSystemd", "CNftables", "CNetfilter", "CLZ4", "PostureModel", "PostureSystem"]
         ),
 
         // One folder per probe; each reads through PostureLinux below a configurable root.
@@ -91,6 +91,7 @@ let package = Package(
             exclude: [
                 "OS/README.md", "DiskEncryption/README.md", "Firewall/README.md", "Journal/README.md",
                 "SecureBoot/README.md", "KernelLockdown/README.md", "SecurityModules/README.md", "SSHD/README.md",
+                "Packages/README.md",
             ]
         ),
 
@@ -169,6 +170,8 @@ let package = Package(
         .target(name: "PostureStore", dependencies: ["PostureModel", "PostureVerdict", "CZlib"]),
         // C: zlib, to store each distinct report body once, deflated.
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+        // LZ4 frames: apt's lists as Debian's container images keep them (Acquire::GzipIndexes).
+        .systemLibrary(name: "CLZ4", providers: [.apt(["liblz4-dev"])]),
         // The embedded backend: one SQLite file (GRDB, WAL), its schema history.
         .target(
             name: "PostureStoreSQLite",

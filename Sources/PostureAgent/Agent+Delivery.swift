@@ -18,7 +18,10 @@ extension Agent {
         let now = Date()
         var journal = JournalOptions(source: options.journalSource, afterCursor: gatheredCursor)
         journal.notableLimit = 100
-        var report = ReportCollector().collect(in: ProbeContext(root: options.root, now: now, journal: journal))
+        let remembered = state.pendingSince()
+        var report = ReportCollector().collect(
+            in: ProbeContext(root: options.root, now: now, journal: journal, pendingSince: remembered))
+        rememberPendingUpdates(report, previously: remembered)
         report.tpm = tpmFact
         let sequence = lastSequence + 1
         // The sequence is durable before anything carries it.
@@ -38,6 +41,21 @@ extension Agent {
                 metadata: ["posture.dropped": "\(dropped)", "posture.capacity": "\(options.spoolCapacity)"])
         }
         gatheredCursor = cursor
+    }
+
+    /// Keeps, for the next report, since when each pending security update has been offered; updates no
+    /// longer pending are forgotten. Kept as long as the packages fact is unavailable (nothing was learnt).
+    private func rememberPendingUpdates(_ report: PostureReport, previously: [String: Date]) {
+        guard let packages = report.patches?.packages.value else { return }
+        let since = Dictionary(packages.security.map { ($0.key, $0.since) }, uniquingKeysWith: min)
+        guard since != previously else { return }
+        do {
+            try state.savePendingSince(since)
+        } catch {
+            logger.warning(
+                "cannot remember pending security updates; their waits count from the lists' date again",
+                metadata: ["posture.error": "\(error)", "posture.path": "\(state.pendingUpdatesPath)"])
+        }
     }
 
     /// Delivers the spool oldest first until it is empty or the collector cannot take more now.

@@ -35,6 +35,8 @@ public struct AgentState: Sendable {
     /// What enforcement has put in place, so it can be undone (and shown by `postured status`).
     public var enforcementPath: String { directory + "/enforcement.json" }
     public var spoolDirectory: String { directory + "/spool" }
+    /// Since when each pending security update has been offered (`PendingUpdate.key` → time).
+    package var pendingUpdatesPath: String { directory + "/pending-updates.json" }
 
     /// What enrollment established.
     public struct Enrollment: Codable, Sendable, Equatable {
@@ -111,6 +113,14 @@ public struct AgentState: Sendable {
     package func saveAcceptedCursor(_ cursor: String) throws {
         try DurableFile.write(Array((cursor + "\n").utf8), to: cursorPath, mode: 0o600)
     }
+
+    /// What the agent remembers of pending security updates. A missing or unreadable file is an empty
+    /// memory: the waits then count from the lists' date again, which errs towards shorter, never longer.
+    package func pendingSince() -> [String: Date] {
+        (try? readJSON([String: Date].self, pendingUpdatesPath)) ?? [:]
+    }
+
+    package func savePendingSince(_ since: [String: Date]) throws { try writeJSON(since, pendingUpdatesPath) }
 
     package func readText(_ path: String) throws -> String? {
         try DurableFile.read(path).map { String(decoding: $0, as: UTF8.self) }

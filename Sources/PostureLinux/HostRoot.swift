@@ -45,6 +45,15 @@ public struct HostRoot: Sendable, Equatable {
         access(hostPath(absolute), F_OK) == 0
     }
 
+    /// The file's modification time, in seconds since 1970.
+    public func modificationSeconds(_ absolute: String) throws(SystemError) -> Int64 {
+        var info = stat()
+        guard stat(hostPath(absolute), &info) == 0 else {
+            throw SystemError.errno(errno, call: "stat", subject: hostPath(absolute))
+        }
+        return Int64(info.st_mtim.tv_sec)
+    }
+
     public func isDirectory(_ absolute: String) -> Bool {
         var info = stat()
         return stat(hostPath(absolute), &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR

@@ -24,6 +24,8 @@ public struct PostureReport: Sendable, Codable, Equatable {
     public var sudo: Fact<SudoFacts>?
     /// The TPM and where the signing key lives (absent from agents that predate it, and from `postured probe`).
     public var tpm: Fact<TPMFacts>?
+    /// Patch level (absent from agents that predate it).
+    public var patches: PatchFacts?
 
     public init(
         collectedAt: Date,
@@ -37,7 +39,8 @@ public struct PostureReport: Sendable, Codable, Equatable {
         securityModules: Fact<SecurityModuleFacts>,
         sshd: Fact<SSHDFacts>,
         sudo: Fact<SudoFacts>? = nil,
-        tpm: Fact<TPMFacts>? = nil
+        tpm: Fact<TPMFacts>? = nil,
+        patches: PatchFacts? = nil
     ) {
         self.schemaVersion = Self.currentSchemaVersion
         self.collectedAt = collectedAt
@@ -52,6 +55,7 @@ public struct PostureReport: Sendable, Codable, Equatable {
         self.sshd = sshd
         self.sudo = sudo
         self.tpm = tpm
+        self.patches = patches
     }
 }
 

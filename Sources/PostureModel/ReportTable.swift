@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 /// Renders a report for a person at a terminal: one line per fact, unavailable facts with their reason.
 public enum ReportTable {
     public static func render(_ report: PostureReport) -> String {
@@ -112,6 +118,31 @@ public enum ReportTable {
                     return "\(what); device key in \(tpm.deviceKey == .tpm ? "the TPM" : "software")"
                 })
         }
+        if let patches = report.patches {
+            out.section("Patches")
+            out.row(
+                "packages",
+                patches.packages.map { packages in
+                    let lists = packages.listsUpdatedAt.map { "lists of \(day($0))" } ?? "no package lists"
+                    return "\(packages.installed) installed, \(packages.pending) upgradable, "
+                        + "\(packages.pendingSecurity) security (\(lists))"
+                })
+            if let packages = patches.packages.value {
+                for update in packages.security.prefix(10) {
+                    out.line(
+                        "  \(pad(update.package, 20)) \(update.installed) -> \(update.candidate) (\(update.origin), "
+                            + "since \(day(update.since)))")
+                }
+                if packages.security.count > 10 { out.line("  … \(packages.security.count - 10) more") }
+            }
+            out.row(
+                "kernel",
+                patches.kernel.map { kernel in
+                    kernel.current
+                        ? "\(kernel.running), the newest installed"
+                        : "\(kernel.running) running, \(kernel.newestInstalled) installed (reboot into it)"
+                })
+        }
         return out.text
     }
 
@@ -132,6 +163,12 @@ public enum ReportTable {
         if let file = device.backingFile { label += " of \(file)" }
         guard !device.lower.isEmpty else { return label }
         return label + " > " + device.lower.map(describe).joined(separator: " + ")
+    }
+
+    /// `2026-12-04`: a date a person reads, from a value checked against the ranges (clamped otherwise).
+    private static func day(_ date: Date) -> String {
+        let seconds = Swift.min(Swift.max(date.timeIntervalSince1970, -62_167_219_200), 253_402_300_799)
+        return String(Timestamp(microsecondsSinceEpoch: Int64(seconds) * 1_000_000).description.prefix(10))
     }
 
     private static func yesNo(_ value: Bool) -> String { value ? "yes" : "no" }

@@ -16,7 +16,8 @@ public struct ReportCollector: Sendable {
             kernelLockdown: KernelLockdownProbe().collect(in: context),
             securityModules: SecurityModulesProbe().collect(in: context),
             sshd: SSHDProbe().collect(in: context),
-            sudo: SudoProbe().collect(in: context)
+            sudo: SudoProbe().collect(in: context),
+            patches: PatchProbe().collect(in: context)
         )
     }
 }

@@ -21,11 +21,18 @@ public struct ProbeContext: Sendable {
     /// The collection time; probes never read the clock themselves.
     public var now: Date
     public var journal: JournalOptions
+    /// Since when each pending security update has been offered, as the agent remembered it from earlier
+    /// reports (`PendingUpdate.key` → since). Empty for a one-off `postured probe`.
+    public var pendingSince: [String: Date]
 
-    public init(root: HostRoot = HostRoot(), now: Date, journal: JournalOptions = JournalOptions()) {
+    public init(
+        root: HostRoot = HostRoot(), now: Date, journal: JournalOptions = JournalOptions(),
+        pendingSince: [String: Date] = [:]
+    ) {
         self.root = root
         self.now = now
         self.journal = journal
+        self.pendingSince = pendingSince
     }
 }
 

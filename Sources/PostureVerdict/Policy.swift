@@ -85,6 +85,11 @@ public enum Check: Sendable, Equatable {
     case noPendingReboot
     /// Nobody but `allowed` has sudo by a rule Posture did not write (time-bound grants do not count).
     case standingSudo(allowed: [String])
+    /// Pending security updates: at most `maxPending`, none waiting longer than `maxPendingAge`, and
+    /// package lists refreshed within `maxListsAge` (else "nothing pending" means nothing).
+    case securityUpdates(maxPending: Int?, maxPendingAge: Duration?, maxListsAge: Duration?)
+    /// The running kernel is the newest installed.
+    case runningKernelCurrent
     /// The device key lives at least this well, as enrollment proved it (a TPM: `tpm`).
     case keyProtection(minimum: KeyProtection)
     /// A TPM quote shows `pcrs` as recorded for the device (at enrollment, or an operator's accept), or,
@@ -105,6 +110,8 @@ public enum Check: Sendable, Equatable {
         case .sshd: "sshd"
         case .noPendingReboot: "noPendingReboot"
         case .standingSudo: "standingSudo"
+        case .securityUpdates: "securityUpdates"
+        case .runningKernelCurrent: "runningKernelCurrent"
         case .keyProtection: "keyProtection"
         case .measuredBoot: "measuredBoot"
         }

@@ -82,7 +82,8 @@ public enum PolicyParser {
         "swapEncrypted": [], "inboundFiltered": ["families"], "journalEvents": ["events", "max", "window"],
         "secureBoot": [], "kernelLockdown": ["minimum"], "securityModule": ["anyOf"],
         "sshd": ["permitRootLogin", "passwordAuthentication", "permitEmptyPasswords"], "noPendingReboot": [],
-        "standingSudo": ["allowed"], "keyProtection": ["minimum"], "measuredBoot": ["pcrs", "reference"],
+        "standingSudo": ["allowed"], "securityUpdates": ["maxPending", "maxPendingAge", "maxListsAge"],
+        "runningKernelCurrent": [], "keyProtection": ["minimum"], "measuredBoot": ["pcrs", "reference"],
     ]
 
     static func parseRule(_ node: Node, _ reader: Reader) throws(PolicyError) -> Rule {
@@ -175,6 +176,20 @@ public enum PolicyParser {
                 allowed: try fields["allowed"].map { node throws(PolicyError) in
                     try reader.strings(node, "\(name).allowed")
                 } ?? [])
+        case "securityUpdates":
+            let maxPending = try fields["maxPending"].map { node throws(PolicyError) in
+                try reader.integer(node, "\(name).maxPending")
+            }
+            // Without a bound the rule would pass everything: "no security update pending" is the default.
+            check = .securityUpdates(
+                maxPending: maxPending ?? (fields["maxPendingAge"] == nil ? 0 : nil),
+                maxPendingAge: try fields["maxPendingAge"].map { node throws(PolicyError) in
+                    try reader.duration(node, "\(name).maxPendingAge")
+                },
+                maxListsAge: try fields["maxListsAge"].map { node throws(PolicyError) in
+                    try reader.duration(node, "\(name).maxListsAge")
+                })
+        case "runningKernelCurrent": check = .runningKernelCurrent
         default: check = .noPendingReboot
         }
         var rule = Rule(name: name, check: check)

@@ -99,6 +99,15 @@ enum RuleCheck {
             guard let sudo = fact.value else { return unavailable(fact) }
             let standing = sudo.standingUsers.filter { !allowed.contains($0) }
             return standing.isEmpty ? .pass : .fail("standing sudo: \(standing.joined(separator: ", "))")
+        case .securityUpdates(let maxPending, let maxPendingAge, let maxListsAge):
+            return securityUpdates(
+                report, maxPending: maxPending, maxPendingAge: maxPendingAge, maxListsAge: maxListsAge, now: now)
+        case .runningKernelCurrent:
+            guard let patches = report.patches else { return notReported("patch level") }
+            guard let kernel = patches.kernel.value else { return unavailable(patches.kernel) }
+            return kernel.current
+                ? .pass
+                : .fail("running kernel \(kernel.running), \(kernel.newestInstalled) installed (reboot into it)")
         case .measuredBoot(let pcrs, let reference):
             return measuredBoot(pcrs, reference: reference, keyProtection: keyProtection, boot: boot)
         case .keyProtection(let minimum):
@@ -110,6 +119,48 @@ enum RuleCheck {
                         ? "device key: software (not proven to be in a TPM at enrollment)"
                         : "device key: \(keyProtection)")
         }
+    }
+
+    /// An age in its largest whole unit (`35d`, `5h`, `12m`): how long, not to the second.
+    static func roughAge(_ seconds: Double) -> String {
+        let s = seconds.rounded(.down).saturatingInt
+        if s >= 86400 { return "\(s / 86400)d" }
+        if s >= 3600 { return "\(s / 3600)h" }
+        return "\(max(0, s) / 60)m"
+    }
+
+    static func notReported(_ what: String) -> Result {
+        .unavailable("not reported: the agent predates the \(what) fact; upgrade posture-agent")
+    }
+
+    static func securityUpdates(
+        _ report: PostureReport, maxPending: Int?, maxPendingAge: Duration?, maxListsAge: Duration?, now: Date
+    ) -> Result {
+        guard let patches = report.patches else { return notReported("patch level") }
+        guard let packages = patches.packages.value else { return unavailable(patches.packages) }
+        var problems: [String] = []
+        if let maxListsAge {
+            if let updated = packages.listsUpdatedAt {
+                let age = now.timeIntervalSince(updated)
+                if age > maxListsAge.seconds {
+                    problems.append("package lists published \(roughAge(age)) ago (no apt-get update since)")
+                }
+            } else {
+                problems.append("no package lists (apt-get update never run)")
+            }
+        }
+        if let maxPending, packages.pendingSecurity > maxPending {
+            let names = packages.security.prefix(5).map(\.package).joined(separator: ", ")
+            let more = packages.pendingSecurity > 5 ? ", …" : ""
+            problems.append("\(packages.pendingSecurity) security updates pending (\(names)\(more))")
+        }
+        if let maxPendingAge, let oldest = packages.security.min(by: { $0.since < $1.since }) {
+            let age = now.timeIntervalSince(oldest.since)
+            if age > maxPendingAge.seconds {
+                problems.append("\(oldest.package) \(oldest.candidate) pending for \(roughAge(age))")
+            }
+        }
+        return problems.isEmpty ? .pass : .fail(problems.joined(separator: "; "))
     }
 
     /// A TPM device's Secure Boot as firmware measured it into PCR 7 (what efivars cannot fake): from its
@@ -201,6 +252,13 @@ enum RuleCheck {
         case .standingSudo(let allowed):
             return allowed.isEmpty
                 ? "no standing sudo" : "standing sudo only for \(allowed.joined(separator: ", "))"
+        case .securityUpdates(let maxPending, let maxPendingAge, let maxListsAge):
+            var parts: [String] = []
+            if let maxPending { parts.append("at most \(maxPending) security updates pending") }
+            if let maxPendingAge { parts.append("none pending longer than \(Policy.age(maxPendingAge.seconds))") }
+            if let maxListsAge { parts.append("package lists at most \(Policy.age(maxListsAge.seconds)) old") }
+            return parts.joined(separator: ", ")
+        case .runningKernelCurrent: return "running the newest installed kernel"
         case .keyProtection(let minimum): return "device key protection >= \(minimum.rawValue)"
         case .measuredBoot(let pcrs, let reference):
             let pinned = reference.keys.sorted().map(String.init).joined(separator: ", ")

@@ -106,6 +106,12 @@ rules:
   # standingSudo: nobody but `allowed` (user names; `ALL` for a rule for every user, `%group` for a group
   #   not in local files) has sudo by a sudoers rule Posture did not write; time-bound grants
   #   (posturectl access request) do not count, root never does. What is standing is in every report.
+  # securityUpdates: security updates the device's own package lists offer (no apt-get update by the
+  #   agent): at most `maxPending` pending (0 when neither bound is given), none offered longer than
+  #   `maxPendingAge` (since the agent first saw it offered, or the lists' date: a lower bound of the real
+  #   wait), and lists published within `maxListsAge` (a device that never runs apt-get update has
+  #   nothing pending). dpkg systems; unknown elsewhere (Sources/PostureProbes/Packages/README.md).
+  # runningKernelCurrent: the running kernel is the newest installed (reboot after a kernel update).
   # keyProtection: the device key lives at least `minimum` well (software, tpm), as enrollment proved it
   #   (a TPM: its endorsement certificate chains to the collector's tpm.endorsementRoots and the TPM
   #   certified the key). A report cannot raise it; a device enrolled before has `software`.
@@ -127,6 +133,14 @@ rules:
   # - name: no-standing-sudo
   #   check: standingSudo
   #   allowed: [ansible]
+  # - name: patched
+  #   check: securityUpdates
+  #   maxPendingAge: 14d
+  #   maxListsAge: 7d
+  #   severity: high
+  # - name: kernel-current
+  #   check: runningKernelCurrent
+  #   grace: 7d
   # - name: key-in-tpm
   #   check: keyProtection
   #   minimum: tpm

@@ -147,6 +147,41 @@ import Testing
                 negative.postureGrants = -1
                 payload.report.sudo = .observed(negative, source: "t")
             }?.hasPrefix("report.sudo.value.postureGrants is -1") == true)
+        // Patch level: bounded like every other fact, absent accepted (an agent that predates it).
+        let update = PendingUpdate(
+            package: "openssl", architecture: "amd64", installed: "3.0.15-1~deb12u1", candidate: "3.0.17-1~deb12u2",
+            origin: "Debian-Security bookworm-security", since: Date(timeIntervalSince1970: 1_800_000_000))
+        let updates = PackageUpdates(
+            manager: "dpkg", installed: 400, listsUpdatedAt: nil, pending: 3, pendingSecurity: 1, security: [update],
+            lastChange: nil)
+        func patches(_ packages: PackageUpdates) -> PatchFacts {
+            PatchFacts(packages: .observed(packages, source: "t"), kernel: .unavailable(reason: "none", source: "t"))
+        }
+        #expect(refused { $0.report.patches = patches(updates) } == nil)
+        #expect(
+            refused { payload in
+                var many = updates
+                many.security = Array(repeating: update, count: 1025)
+                payload.report.patches = patches(many)
+            }?.hasPrefix("report.patches.packages.value.security has 1025 elements") == true)
+        #expect(
+            refused { payload in
+                var negative = updates
+                negative.pending = -1
+                payload.report.patches = patches(negative)
+            }?.hasPrefix("report.patches.packages.value.pending is -1") == true)
+        #expect(
+            refused { payload in
+                var long = updates
+                long.security[0].candidate = String(repeating: "9", count: 257)
+                payload.report.patches = patches(long)
+            }?.hasPrefix("report.patches.packages.value.security.candidate is 257 bytes long") == true)
+        #expect(
+            refused { payload in
+                var early = updates
+                early.security[0].since = Date(timeIntervalSince1970: -1)
+                payload.report.patches = patches(early)
+            }?.hasPrefix("report.patches.packages.value.security.since") == true)
         #expect(refused { $0.spoolGap = SpoolGap(firstSequence: 1, lastSequence: 2, count: .max) } != nil)
         #expect(refused { $0.issuedAt = Date(timeIntervalSince1970: -1) }?.hasPrefix("issuedAt") == true)
         #expect(

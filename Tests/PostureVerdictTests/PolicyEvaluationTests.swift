@@ -82,6 +82,72 @@ import Testing
         #expect(skip.evaluate(input(machineReport, at: t0)).status == .compliant)
     }
 
+    @Test func securityUpdatesBoundCountWaitAndListAge() throws {
+        let day: TimeInterval = 86400
+        func patches(_ updates: [PendingUpdate], lists: Date? = nil) -> PatchFacts {
+            PatchFacts(
+                packages: .observed(
+                    PackageUpdates(
+                        manager: "dpkg", installed: 400, listsUpdatedAt: lists ?? t0.addingTimeInterval(-day),
+                        pending: updates.count + 3, pendingSecurity: updates.count, security: updates,
+                        lastChange: nil),
+                    source: "/var/lib/dpkg/status"),
+                kernel: .observed(
+                    RunningKernel(running: "6.1.0-27", newestInstalled: "6.1.0-27", current: true), source: "k"))
+        }
+        func update(_ name: String, waiting days: Double) -> PendingUpdate {
+            PendingUpdate(
+                package: name, architecture: "amd64", installed: "1", candidate: "1+deb12u1",
+                origin: "Debian-Security bookworm-security", since: t0.addingTimeInterval(-days * day))
+        }
+        let deadline = try policy(
+            "rules:\n  - {name: patched, check: securityUpdates, maxPendingAge: 14d, maxListsAge: 7d}\n")
+        var report = goodReport
+        report.patches = nil
+        #expect(deadline.evaluate(input(report, at: t0)).unknown.first?.observed.contains("predates") == true)
+        report.patches = patches([update("openssl", waiting: 3), update("zlib1g", waiting: 13)])
+        #expect(deadline.evaluate(input(report, at: t0)).status == .compliant, "pending, within the deadline")
+        report.patches = patches([update("openssl", waiting: 3), update("zlib1g", waiting: 15)])
+        #expect(deadline.evaluate(input(report, at: t0)).failing.first?.observed == "zlib1g 1+deb12u1 pending for 15d")
+        report.patches = patches([], lists: t0.addingTimeInterval(-30 * day))
+        #expect(
+            deadline.evaluate(input(report, at: t0)).failing.first?.observed
+                == "package lists published 30d ago (no apt-get update since)")
+        report.patches = PatchFacts(
+            packages: .unavailable(reason: "no package database", source: "/var/lib/dpkg/status"),
+            kernel: .unavailable(reason: "container", source: "/lib/modules"))
+        #expect(deadline.evaluate(input(report, at: t0)).status == .unknown)
+
+        // No bound given: none may be pending. A count bound alone ignores the wait.
+        let none = try policy("rules:\n  - {name: patched, check: securityUpdates}\n")
+        report.patches = patches([update("openssl", waiting: 0)])
+        #expect(none.evaluate(input(report, at: t0)).failing.first?.observed == "1 security updates pending (openssl)")
+        let two = try policy("rules:\n  - {name: patched, check: securityUpdates, maxPending: 2}\n")
+        report.patches = patches([update("a", waiting: 90), update("b", waiting: 1)])
+        #expect(two.evaluate(input(report, at: t0)).status == .compliant)
+        #expect(throws: PolicyError.self) {
+            try policy("rules:\n  - {name: p, check: securityUpdates, maxPendingAge: soon}\n")
+        }
+    }
+
+    @Test func runningKernelCurrentFailsBehindTheNewestInstalled() throws {
+        let policy = try policy("rules:\n  - {name: kernel, check: runningKernelCurrent}\n")
+        var report = goodReport
+        func kernel(_ fact: Fact<RunningKernel>) -> PatchFacts {
+            PatchFacts(packages: .unavailable(reason: "n/a", source: "s"), kernel: fact)
+        }
+        report.patches = kernel(
+            .observed(RunningKernel(running: "6.1.0-25", newestInstalled: "6.1.0-27", current: false), source: "k"))
+        #expect(
+            policy.evaluate(input(report, at: t0)).failing.first?.observed
+                == "running kernel 6.1.0-25, 6.1.0-27 installed (reboot into it)")
+        report.patches = kernel(
+            .observed(RunningKernel(running: "6.1.0-27", newestInstalled: "6.1.0-27", current: true), source: "k"))
+        #expect(policy.evaluate(input(report, at: t0)).status == .compliant)
+        report.patches = kernel(.unavailable(reason: "no kernel under /lib/modules", source: "/lib/modules"))
+        #expect(policy.evaluate(input(report, at: t0)).status == .unknown)
+    }
+
     @Test func standingSudoFailsForAnyoneNotAllowedAndIsUnknownFromAnOldAgent() throws {
         let policy = try policy("rules:\n  - {name: no-standing-sudo, check: standingSudo, allowed: [ansible]}\n")
         var report = goodReport

@@ -13,7 +13,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # built binaries (ModuleGraphTests); libtss2-dev has the tpm2-tss headers the agent's TPM layer is built against
 # (the library itself is loaded at run time, where a TPM is).
 POSTURE_APT_PACKAGES=(
-    pkg-config libsystemd-dev libnftables-dev zlib1g-dev
+    pkg-config libsystemd-dev libnftables-dev zlib1g-dev liblz4-dev
     systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
     jq openssl curl python3-cryptography python3-jwt dbus-daemon python3-dbus python3-gi
     mmdebstrap systemd-container openssh-client faketime
@@ -27,7 +27,7 @@ POSTURE_APT_PACKAGES=(
 # sudo (and its visudo) is what time-bound sudo grants are written for and checked with. swtpm is the TPM 2.0
 # a device key lives in where the machine has none; tpm2-tools and tpm2-openssl (OpenSSL's tpm2 provider) are
 # the independent clients that read what the agent put in it.
-POSTURE_TEST_APT_PACKAGES=(postgresql haproxy python3-yaml openssh-server sudo swtpm swtpm-tools tpm2-tools tpm2-openssl)
+POSTURE_TEST_APT_PACKAGES=(postgresql haproxy python3-yaml openssh-server sudo swtpm swtpm-tools tpm2-tools tpm2-openssl lz4)
 # From PyPI, pinned to the versions the tests were written against.
 POSTURE_PIP_PACKAGES=(selenium==4.51.0 schemathesis==4.32.5)
 

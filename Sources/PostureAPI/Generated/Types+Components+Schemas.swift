@@ -946,6 +946,35 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/PostureReport/sudo`.
             public var sudo: Components.Schemas.Fact?
+            /// Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PostureReport/patches`.
+            public struct PatchesPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/PostureReport/patches/packages`.
+                public var packages: Components.Schemas.Fact
+                /// - Remark: Generated from `#/components/schemas/PostureReport/patches/kernel`.
+                public var kernel: Components.Schemas.Fact
+                /// Creates a new `PatchesPayload`.
+                ///
+                /// - Parameters:
+                ///   - packages:
+                ///   - kernel:
+                public init(
+                    packages: Components.Schemas.Fact,
+                    kernel: Components.Schemas.Fact
+                ) {
+                    self.packages = packages
+                    self.kernel = kernel
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case packages
+                    case kernel
+                }
+            }
+            /// Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PostureReport/patches`.
+            public var patches: Components.Schemas.PostureReport.PatchesPayload?
             /// Creates a new `PostureReport`.
             ///
             /// - Parameters:
@@ -961,6 +990,7 @@ extension Components {
             ///   - securityModules:
             ///   - sshd:
             ///   - sudo: Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents that predate it.
+            ///   - patches: Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.
             public init(
                 schemaVersion: Swift.Int,
                 collectedAt: FoundationEssentials.Date,
@@ -973,7 +1003,8 @@ extension Components {
                 kernelLockdown: Components.Schemas.Fact,
                 securityModules: Components.Schemas.Fact,
                 sshd: Components.Schemas.Fact,
-                sudo: Components.Schemas.Fact? = nil
+                sudo: Components.Schemas.Fact? = nil,
+                patches: Components.Schemas.PostureReport.PatchesPayload? = nil
             ) {
                 self.schemaVersion = schemaVersion
                 self.collectedAt = collectedAt
@@ -987,6 +1018,7 @@ extension Components {
                 self.securityModules = securityModules
                 self.sshd = sshd
                 self.sudo = sudo
+                self.patches = patches
             }
             public enum CodingKeys: String, CodingKey {
                 case schemaVersion
@@ -1001,6 +1033,7 @@ extension Components {
                 case securityModules
                 case sshd
                 case sudo
+                case patches
             }
         }
         /// - Remark: Generated from `#/components/schemas/StoredAttestation`.

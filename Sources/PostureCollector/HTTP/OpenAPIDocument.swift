@@ -3085,6 +3085,22 @@ enum OpenAPIDocument {
                   "sudo": {
                     "$ref": "#/components/schemas/Fact",
                     "description": "Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents that predate it."
+                  },
+                  "patches": {
+                    "type": "object",
+                    "description": "Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.",
+                    "required": [
+                      "packages",
+                      "kernel"
+                    ],
+                    "properties": {
+                      "packages": {
+                        "$ref": "#/components/schemas/Fact"
+                      },
+                      "kernel": {
+                        "$ref": "#/components/schemas/Fact"
+                      }
+                    }
                   }
                 }
               },

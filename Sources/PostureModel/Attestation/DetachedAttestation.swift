@@ -96,6 +96,7 @@ public struct DetachedAttestation: Sendable, Equatable {
         public var securityModules: Fact<SecurityModuleFacts>
         public var sshd: Fact<SSHDFacts>
         public var sudo: Fact<SudoFacts>?
+        public var patches: PatchFacts?
         public var tpm: Fact<TPMFacts>?
 
         /// The report's facts but its collection time and journal; an observed uptime as 0 (`Envelope.up`).
@@ -113,6 +114,7 @@ public struct DetachedAttestation: Sendable, Equatable {
             securityModules = report.securityModules
             sshd = report.sshd
             sudo = report.sudo
+            patches = report.patches
             tpm = report.tpm
         }
 
@@ -124,7 +126,7 @@ public struct DetachedAttestation: Sendable, Equatable {
             var report = PostureReport(
                 collectedAt: collectedAt, agentVersion: agentVersion, os: os, diskEncryption: diskEncryption,
                 firewall: firewall, journal: journal, secureBoot: secureBoot, kernelLockdown: kernelLockdown,
-                securityModules: securityModules, sshd: sshd, sudo: sudo, tpm: tpm)
+                securityModules: securityModules, sshd: sshd, sudo: sudo, tpm: tpm, patches: patches)
             report.schemaVersion = schemaVersion
             return report
         }

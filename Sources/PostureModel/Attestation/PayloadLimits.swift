@@ -170,6 +170,7 @@ public enum PayloadLimits {
                     checker.texts(sudo.files, PayloadLimits.path, "\(field()).files")
                 }
             }
+            if let patches = report.patches { self.patches(patches, at: "\(root).patches") }
             if let tpm = report.tpm {
                 fact(tpm, "\(root).tpm") { checker, tpm in
                     let field = { "\(root).tpm.value" }
@@ -190,6 +191,35 @@ public enum PayloadLimits {
                         checker.text(why, PayloadLimits.message, "\(field()).eventLogUnavailable")
                     }
                 }
+            }
+        }
+
+        mutating func patches(_ patches: PatchFacts, at root: String) {
+            fact(patches.packages, "\(root).packages") { checker, packages in
+                let field = { "\(root).packages.value" }
+                checker.text(packages.manager, PayloadLimits.name, "\(field()).manager")
+                for (name, value) in [
+                    ("installed", packages.installed), ("pending", packages.pending),
+                    ("pendingSecurity", packages.pendingSecurity),
+                ] {
+                    checker.integer(value, PayloadLimits.count, "\(field()).\(name)")
+                }
+                if let date = packages.listsUpdatedAt { checker.date(date, "\(field()).listsUpdatedAt") }
+                if let date = packages.lastChange { checker.date(date, "\(field()).lastChange") }
+                checker.elements(packages.security.count, "\(field()).security", limit: PackageUpdates.listedLimit)
+                for update in packages.security {
+                    for (name, text) in [
+                        ("package", update.package), ("architecture", update.architecture),
+                        ("installed", update.installed), ("candidate", update.candidate), ("origin", update.origin),
+                    ] {
+                        checker.text(text, PayloadLimits.name, "\(field()).security.\(name)")
+                    }
+                    checker.date(update.since, "\(field()).security.since")
+                }
+            }
+            fact(patches.kernel, "\(root).kernel") { checker, kernel in
+                checker.text(kernel.running, PayloadLimits.name, "\(root).kernel.value.running")
+                checker.text(kernel.newestInstalled, PayloadLimits.name, "\(root).kernel.value.newestInstalled")
             }
         }
 

@@ -1,0 +1,96 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Patch level: what the package manager has installed against what its package lists offer, and
+/// whether the running kernel is the newest installed. Read without network access (no `apt-get update`):
+/// the answer is as fresh as the lists on disk, which `listsUpdatedAt` says.
+public struct PatchFacts: Sendable, Codable, Equatable {
+    public var packages: Fact<PackageUpdates>
+    public var kernel: Fact<RunningKernel>
+
+    public init(packages: Fact<PackageUpdates>, kernel: Fact<RunningKernel>) {
+        self.packages = packages
+        self.kernel = kernel
+    }
+}
+
+public struct PackageUpdates: Sendable, Codable, Equatable {
+    /// `dpkg` (Debian, Ubuntu).
+    public var manager: String
+    public var installed: Int
+    /// The newest `Date` of the package lists' Release files: when the lists were last published, as
+    /// far as this host knows (nil: no lists at all, so nothing can be pending).
+    public var listsUpdatedAt: Date?
+    /// Installed packages whose candidate version (as apt picks it) is newer: `apt list --upgradable`.
+    public var pending: Int
+    /// Of those, the ones whose candidate comes from a security archive.
+    public var pendingSecurity: Int
+    /// The pending security updates, oldest first, at most `PackageUpdates.listedLimit`.
+    public var security: [PendingUpdate]
+    /// The newest install or upgrade of any package (dpkg's `.list` files), nil when none is recorded.
+    public var lastChange: Date?
+
+    public static let listedLimit = 1024
+
+    public init(
+        manager: String, installed: Int, listsUpdatedAt: Date?, pending: Int, pendingSecurity: Int,
+        security: [PendingUpdate], lastChange: Date?
+    ) {
+        self.manager = manager
+        self.installed = installed
+        self.listsUpdatedAt = listsUpdatedAt
+        self.pending = pending
+        self.pendingSecurity = pendingSecurity
+        self.security = security
+        self.lastChange = lastChange
+    }
+
+    /// Since when the oldest pending security update has been waiting.
+    public var oldestSecuritySince: Date? { security.map(\.since).min() }
+}
+
+/// One installed package with a newer version waiting in a security archive.
+public struct PendingUpdate: Sendable, Codable, Equatable {
+    public var package: String
+    public var architecture: String
+    public var installed: String
+    public var candidate: String
+    /// The archive it comes from, as apt names it: `Debian-Security bookworm-security`.
+    public var origin: String
+    /// Since when it has been offered: when the agent first saw it in its lists, or the Date of the
+    /// lists that offer it if later seen first. Debian's lists date no package, so this is the latest
+    /// it can have been published; the real wait is at least as long.
+    public var since: Date
+
+    public init(
+        package: String, architecture: String, installed: String, candidate: String, origin: String, since: Date
+    ) {
+        self.package = package
+        self.architecture = architecture
+        self.installed = installed
+        self.candidate = candidate
+        self.origin = origin
+        self.since = since
+    }
+
+    /// What the agent remembers it by between reports.
+    public var key: String { "\(package):\(architecture)=\(candidate)" }
+}
+
+public struct RunningKernel: Sendable, Codable, Equatable {
+    /// `uname -r`.
+    public var running: String
+    /// The newest kernel with modules under `/lib/modules` (what the next boot would most likely run).
+    public var newestInstalled: String
+    /// The running kernel is the newest installed: its fixes are in effect.
+    public var current: Bool
+
+    public init(running: String, newestInstalled: String, current: Bool) {
+        self.running = running
+        self.newestInstalled = newestInstalled
+        self.current = current
+    }
+}

@@ -1,0 +1,161 @@
+import PostureLinux
+import PostureModel
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Patch level: pending upgrades and security updates from dpkg's status and the apt lists on disk, and
+/// whether the running kernel is the newest installed. Rules: `Sources/PostureProbes/Packages/README.md`.
+public struct PatchProbe: Probe {
+    public init() {}
+
+    static let statusPath = "/var/lib/dpkg/status"
+    static let listsDirectory = "/var/lib/apt/lists"
+
+    public func collect(in context: ProbeContext) -> PatchFacts {
+        PatchFacts(packages: packages(context), kernel: kernel(context.root))
+    }
+
+    private func packages(_ context: ProbeContext) -> Fact<PackageUpdates> {
+        let root = context.root
+        let source = "\(Self.statusPath), \(Self.listsDirectory)"
+        guard root.exists(Self.statusPath) else {
+            if root.exists("/var/lib/rpm") {
+                return .unavailable(
+                    reason: "an rpm system: this agent reads dpkg's database only (rpm and dnf are not read yet)",
+                    source: "/var/lib/rpm")
+            }
+            return .unavailable(reason: "no package database (\(Self.statusPath) does not exist)", source: source)
+        }
+        return .reading(source) { try dpkg(context) }
+    }
+
+    private func dpkg(_ context: ProbeContext) throws -> PackageUpdates {
+        let root = context.root
+        let installed = try DpkgStatus.installed(root.hostPath(Self.statusPath))
+        var releases: [AptRelease] = []
+        var lists: [String] = []
+        let names = (try? root.contentsOfDirectory(Self.listsDirectory)) ?? []
+        for name in names {
+            if name.hasSuffix("_InRelease") || name.hasSuffix("_Release") {
+                let prefix = String(name.dropLast(name.hasSuffix("_InRelease") ? 9 : 7))
+                // An InRelease and a Release of one archive: the InRelease wins, as in apt.
+                if name.hasSuffix("_Release"), names.contains(prefix + "InRelease") { continue }
+                let text = try root.readText("\(Self.listsDirectory)/\(name)", limit: 16 << 20)
+                releases.append(AptRelease.parse(text, prefix: prefix))
+            } else if Self.isPackagesList(name) {
+                lists.append(name)
+            }
+        }
+        var offers = AptOffers()
+        let keys = Set(installed.keys)
+        for list in lists {
+            // The archive whose Release names this list: the longest prefix (flat and nested repositories).
+            guard
+                let index = releases.indices.filter({ list.hasPrefix(releases[$0].prefix) })
+                    .max(by: { releases[$0].prefix.count < releases[$1].prefix.count })
+            else { continue }
+            guard IndexFileReader.canRead(list) else {
+                throw ProbeError(
+                    "\(Self.listsDirectory)/\(list) is compressed in a form the agent does not read "
+                        + "(Acquire::GzipIndexes; it reads plain and .lz4 lists)")
+            }
+            try offers.read(root.hostPath("\(Self.listsDirectory)/\(list)"), release: index, installed: keys)
+        }
+        var pending = 0
+        var security: [PendingUpdate] = []
+        for (key, version) in installed.sorted(by: { $0.key < $1.key }) {
+            guard let candidate = offers.candidate(key, installed: version, releases: releases),
+                DebianVersion.compare(candidate.version, version) > 0
+            else { continue }
+            pending += 1
+            let from = candidate.releases.map { releases[$0] }
+            guard let archive = from.first(where: \.isSecurity) else { continue }
+            let (name, architecture) = Self.split(key)
+            var update = PendingUpdate(
+                package: name, architecture: architecture, installed: version, candidate: candidate.version,
+                origin: archive.name, since: min(archive.date ?? context.now, context.now))
+            if let seen = context.pendingSince[update.key] { update.since = min(seen, update.since) }
+            security.append(update)
+        }
+        let count = security.count
+        security.sort { ($0.since, $0.package) < ($1.since, $1.package) }
+        return PackageUpdates(
+            manager: "dpkg", installed: installed.count, listsUpdatedAt: releases.compactMap(\.date).max(),
+            pending: pending, pendingSecurity: count, security: Array(security.prefix(PackageUpdates.listedLimit)),
+            lastChange: lastChange(root))
+    }
+
+    /// A binary package list, plain or compressed (`..._binary-amd64_Packages.lz4`, or a flat repository's).
+    static func isPackagesList(_ name: String) -> Bool {
+        var base = Substring(name)
+        for suffix in [".lz4", ".gz", ".xz", ".zst", ".bz2"] where base.hasSuffix(suffix) {
+            base = base.dropLast(suffix.count)
+        }
+        return base.hasSuffix("_Packages")
+    }
+
+    static func split(_ key: String) -> (String, String) {
+        guard let colon = key.lastIndex(of: ":") else { return (key, "") }
+        return (String(key[..<colon]), String(key[key.index(after: colon)...]))
+    }
+
+    /// dpkg rewrites a package's `.list` file whenever it installs or upgrades it.
+    private func lastChange(_ root: HostRoot) -> Date? {
+        let directory = "/var/lib/dpkg/info"
+        guard let names = try? root.contentsOfDirectory(directory) else { return nil }
+        let newest = names.lazy.filter { $0.hasSuffix(".list") }
+            .compactMap { try? root.modificationSeconds("\(directory)/\($0)") }.max()
+        return newest.map { Date(timeIntervalSince1970: Double($0)) }
+    }
+
+    func kernel(_ root: HostRoot) -> Fact<RunningKernel> {
+        .reading("/proc/sys/kernel/osrelease, /lib/modules") {
+            let running = try root.readAttribute("/proc/sys/kernel/osrelease")
+            let installed = ((try? root.contentsOfDirectory("/lib/modules")) ?? [])
+                .filter { root.exists("/lib/modules/\($0)/modules.dep") }
+            guard let newest = installed.max(by: KernelRelease.isOrderedBefore) else {
+                throw ProbeError(
+                    "no kernel with modules under /lib/modules (a container runs its host's kernel, which the host updates)"
+                )
+            }
+            let current = !KernelRelease.isOrderedBefore(running, newest)
+            return RunningKernel(running: running, newestInstalled: current ? running : newest, current: current)
+        }
+    }
+}
+
+/// dpkg's record of what is installed (`/var/lib/dpkg/status`, deb-status(5)).
+enum DpkgStatus {
+    /// `name:arch` → version of every package whose status is `installed`.
+    static func installed(_ path: String) throws(SystemError) -> [String: String] {
+        var result: [String: String] = [:]
+        var name: String?
+        var version: String?
+        var architecture: String?
+        var isInstalled = false
+        func flush() {
+            if isInstalled, let name, let version { result["\(name):\(architecture ?? "all")"] = version }
+            (name, version, architecture, isInstalled) = (nil, nil, nil, false)
+        }
+        try IndexFileReader.forEachLine(path, limit: 256 << 20) { line in
+            if line.isEmpty {
+                flush()
+            } else if let value = AptOffers.value(line, "Package: ") {
+                name = value
+            } else if let value = AptOffers.value(line, "Version: ") {
+                version = value
+            } else if let value = AptOffers.value(line, "Architecture: ") {
+                architecture = value
+            } else if let value = AptOffers.value(line, "Status: ") {
+                // "want flag status": only the last word says what is on disk.
+                isInstalled = value.split(separator: " ").last == "installed"
+            }
+        }
+        flush()
+        return result
+    }
+}

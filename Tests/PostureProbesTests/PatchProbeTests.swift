@@ -1,0 +1,255 @@
+import Foundation
+import PostureLinux
+import PostureModel
+import TestSupport
+import Testing
+
+@testable import PostureProbes
+
+/// Patch level read from a real Debian 12 package database and real apt lists, checked against apt
+/// itself run in the same tree.
+@Suite(.serialized) struct PatchProbeTests {
+    private static let bookworm = "deb http://deb.debian.org/debian bookworm main"
+    private static let updates = """
+        deb http://deb.debian.org/debian bookworm main
+        deb http://deb.debian.org/debian bookworm-updates main
+        deb http://deb.debian.org/debian-security bookworm-security main
+
+        """
+
+    private func collect(_ root: URL, remembered: [String: Date] = [:]) -> PatchFacts {
+        PatchProbe().collect(in: ProbeContext(root: HostRoot(root.path), now: Date(), pendingSince: remembered))
+    }
+
+    /// `apt list --upgradable` in the tree: `name:arch` → (candidate, installed, suite).
+    private func aptUpgradable(_ root: URL) throws -> [String: (candidate: String, installed: String, suite: String)] {
+        let output = try Shell.run(["chroot", root.path, "apt", "list", "--upgradable"], timeout: 120).stdout
+        var result: [String: (String, String, String)] = [:]
+        // "zlib1g/oldstable-security 1:1.2.13.dfsg-1+deb12u1 amd64 [upgradable from: 1:1.2.13.dfsg-1]"
+        for line in output.split(separator: "\n") where line.contains("[upgradable from: ") {
+            let words = line.split(separator: " ").map(String.init)
+            let nameSuite = words[0].split(separator: "/", maxSplits: 1).map(String.init)
+            let installed = String(words[5].dropLast())
+            result["\(nameSuite[0]):\(words[2])"] = (words[1], installed, nameSuite[1])
+        }
+        return result
+    }
+
+    @Test(Requirement.available(programs: ["mmdebstrap", "chroot", "lz4", "gzip"], root: true))
+    func agreesWithAptInADebianTreeWithAndWithoutPendingUpdates() throws {
+        let root = try Paths.temporaryDirectory("patch-tree").appendingPathComponent("root")
+        let log = root.deletingLastPathComponent().appendingPathComponent("mmdebstrap.log").path
+        let started = Date()
+        let status = try DirectSpawn.run(
+            [
+                "mmdebstrap", "--variant=apt", "--skip=cleanup/apt/lists", "bookworm", root.path, Self.bookworm,
+            ], logPath: log, timeout: 900)
+        let tail = (try? String(contentsOfFile: log, encoding: .utf8))?.suffix(2000) ?? ""
+        try #require(status == 0, "mmdebstrap failed: \(tail)")
+        defer { try? FileManager.default.removeItem(at: root.deletingLastPathComponent()) }
+
+        // Only the point release's lists: what is installed came from them, so nothing is pending.
+        let fresh = try #require(collect(root).packages.value, "\(collect(root).packages)")
+        #expect(try aptUpgradable(root).isEmpty)
+        #expect(fresh.pending == 0 && fresh.pendingSecurity == 0 && fresh.security.isEmpty)
+        let dpkgQuery = try Shell.run(
+            ["chroot", root.path, "dpkg-query", "-W", "-f", "${db:Status-Status} ${binary:Package}\\n"]
+        ).stdout
+        let installed = dpkgQuery.split(separator: "\n").filter { $0.hasPrefix("installed ") }.count
+        #expect(fresh.installed == installed && installed > 50)
+        #expect(fresh.manager == "dpkg")
+        let lastChange = try #require(fresh.lastChange)
+        #expect(lastChange > started.addingTimeInterval(-5) && lastChange < Date().addingTimeInterval(5))
+        let releaseDate = try Shell.run(
+            [
+                "sh", "-c",
+                "date -d \"$(sed -n 's/^Date: //p' '\(root.path)'/var/lib/apt/lists/*_bookworm_InRelease)\" +%s",
+            ]
+        ).stdout
+        #expect(
+            fresh.listsUpdatedAt?.timeIntervalSince1970
+                == Double(releaseDate.trimmingCharacters(in: .whitespacesAndNewlines)))
+
+        // The security and updates archives' lists too: the tree is now behind.
+        try Data(Self.updates.utf8).write(to: root.appendingPathComponent("etc/apt/sources.list"))
+        try? FileManager.default.removeItem(at: root.appendingPathComponent("etc/resolv.conf"))
+        try FileManager.default.copyItem(
+            atPath: "/etc/resolv.conf", toPath: root.appendingPathComponent("etc/resolv.conf").path)
+        try Shell.run(["chroot", root.path, "apt-get", "update", "-q"], timeout: 300)
+        let oracle = try aptUpgradable(root)
+        let behind = try #require(collect(root).packages.value)
+        #expect(!oracle.isEmpty, "bookworm-security always has updates for a minimal tree (apt, libc, perl, …)")
+        #expect(behind.pending == oracle.count)
+        let securityOracle = oracle.filter { $0.value.suite.hasSuffix("-security") }
+        #expect(behind.pendingSecurity == securityOracle.count && behind.security.count == securityOracle.count)
+        for update in behind.security {
+            let expected = try #require(securityOracle["\(update.package):\(update.architecture)"], "\(update.package)")
+            #expect(update.candidate == expected.candidate && update.installed == expected.installed)
+            #expect(update.origin == "Debian-Security bookworm-security")
+        }
+        // apt-get -s upgrade's Inst lines name the archive: each security one is listed, at its version.
+        let simulated = try Shell.run(["chroot", root.path, "apt-get", "-s", "upgrade"], timeout: 120).stdout
+        let inst = simulated.split(separator: "\n").filter { $0.hasPrefix("Inst ") }
+        #expect(!inst.isEmpty && inst.count <= behind.pending)
+        for line in inst where line.contains("Debian-Security:") {
+            // "Inst zlib1g [1:1.2.13.dfsg-1] (1:1.2.13.dfsg-1+deb12u1 Debian-Security:12/oldstable-security [amd64])"
+            let words = line.split(separator: " ").map(String.init)
+            let version = String(words[3].dropFirst())
+            #expect(behind.security.contains { $0.package == words[1] && $0.candidate == version }, "\(line)")
+        }
+        let listsDate = try #require(behind.listsUpdatedAt)
+        #expect(behind.security.allSatisfy { $0.since <= listsDate })
+
+        // A remembered first sighting wins over the lists' date; the rest keep theirs.
+        let first = try #require(behind.security.first)
+        let seen = Date(timeIntervalSince1970: 1_700_000_000)
+        let remembered = try #require(collect(root, remembered: [first.key: seen]).packages.value)
+        #expect(remembered.security.first?.since == seen && remembered.security.first?.package == first.package)
+        #expect(remembered.security.dropFirst().map(\.since) == behind.security.dropFirst().map(\.since))
+
+        // The same lists LZ4-compressed, as Debian's container images keep them, give the same answer.
+        let lists = root.appendingPathComponent("var/lib/apt/lists")
+        for name in try FileManager.default.contentsOfDirectory(atPath: lists.path) where name.hasSuffix("_Packages") {
+            let list = lists.appendingPathComponent(name).path
+            try Shell.run(["lz4", "-q", "--rm", list, list + ".lz4"])
+        }
+        #expect(collect(root).packages.value == behind)
+        // A compression the agent does not read is named, not skipped (the counts would be wrong).
+        let security = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: lists.path).first {
+                $0.contains("security") && $0.hasSuffix("_Packages.lz4")
+            })
+        let compressed = lists.appendingPathComponent(security).path
+        try Shell.run(["lz4", "-d", "-q", "--rm", compressed, String(compressed.dropLast(4))])
+        try Shell.run(["gzip", lists.appendingPathComponent(String(security.dropLast(4))).path])
+        let unreadable = collect(root).packages
+        #expect(unreadable.value == nil)
+        #expect(unreadable.unavailableReason?.contains(String(security.dropLast(4)) + ".gz") == true)
+    }
+
+    @Test func kernelIsCurrentUnlessANewerOneIsInstalled() throws {
+        let root = try Paths.temporaryDirectory("patch-kernel")
+        func write(_ path: String, _ text: String) throws {
+            let url = root.appendingPathComponent(String(path.dropFirst()))
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
+        }
+        let host = HostRoot(root.path)
+        try write("/proc/sys/kernel/osrelease", "6.1.0-25-amd64\n")
+        #expect(PatchProbe().collect(in: ProbeContext(root: host, now: Date())).kernel.value == nil)
+        try write("/lib/modules/6.1.0-25-amd64/modules.dep", "")
+        try write("/lib/modules/6.1.0-9-amd64/modules.dep", "")
+        let current = PatchProbe().collect(in: ProbeContext(root: host, now: Date())).kernel.value
+        #expect(current == RunningKernel(running: "6.1.0-25-amd64", newestInstalled: "6.1.0-25-amd64", current: true))
+        // A directory without modules.dep is a removed kernel's leftovers, not an installed kernel.
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("lib/modules/6.1.0-99-amd64"), withIntermediateDirectories: true)
+        try write("/lib/modules/6.1.0-27-amd64/modules.dep", "")
+        let behind = PatchProbe().collect(in: ProbeContext(root: host, now: Date())).kernel.value
+        #expect(behind == RunningKernel(running: "6.1.0-25-amd64", newestInstalled: "6.1.0-27-amd64", current: false))
+        // No dpkg database: an rpm system is named as such.
+        try FileManager.default.createDirectory(
+            at: root.appendingPathComponent("var/lib/rpm"), withIntermediateDirectories: true)
+        let rpm = PatchProbe().collect(in: ProbeContext(root: host, now: Date())).packages
+        #expect(rpm.unavailableReason?.contains("rpm") == true && rpm.source == "/var/lib/rpm")
+    }
+
+    @Test(Requirement.available(programs: ["uname"]))
+    func liveHostRunningKernelIsUname() throws {
+        let kernel = PatchProbe().kernel(HostRoot())
+        let uname = try Shell.run(["uname", "-r"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        if let value = kernel.value {
+            #expect(value.running == uname)
+        } else {
+            // A container: no kernel under /lib/modules to compare with.
+            let modules = (try? FileManager.default.contentsOfDirectory(atPath: "/lib/modules")) ?? []
+            #expect(!modules.contains { FileManager.default.fileExists(atPath: "/lib/modules/\($0)/modules.dep") })
+        }
+    }
+
+    /// deb-version(7) ordering against `dpkg --compare-versions`, on the forms that trip parsers and on
+    /// the versions this host has installed.
+    @Test(Requirement.available(programs: ["dpkg", "dpkg-query"]))
+    func versionOrderIsDpkgs() throws {
+        var versions = [
+            "1.0", "1.0-1", "1.0-1~bpo1", "1.0~rc1", "1.0~rc1-1", "1:0.9", "0:1.0", "1.0a", "1.0+dfsg", "1.0.1",
+            "1.00", "1.0-1+deb12u1", "1.0-1+b1", "2:1", "10", "9", "1.0-0", "a", "1.0~~", "1.0~", "1.0-1.1",
+            "6.1.0-27", "6.1.0-9", "1.2.3-1ubuntu0.22.04.1", "1.2.3-1ubuntu0.22.04.10", "20250419~deb12u2",
+            "20230311+deb12u1",
+        ]
+        let installed = try Shell.run(["dpkg-query", "-W", "-f", "${Version}\\n"]).stdout
+        versions += installed.split(separator: "\n").map(String.init).shuffled().prefix(40)
+        var pairs: [(String, String)] = []
+        for (index, a) in versions.enumerated() {
+            for b in versions[(index + 1)...] where (a.hashValue ^ b.hashValue) % 4 == 0 || index < 27 {
+                pairs.append((a, b))
+            }
+        }
+        // One shell for every pair: dpkg itself decides each.
+        let script = """
+            while read -r a b; do
+              if dpkg --compare-versions "$a" lt "$b"; then echo lt
+              elif dpkg --compare-versions "$a" eq "$b"; then echo eq
+              else echo gt; fi
+            done
+            """
+        let input = pairs.map { "\($0.0) \($0.1)\n" }.joined()
+        let answers = try Shell.run(["sh", "-c", script], stdin: Data(input.utf8), timeout: 300).stdout
+            .split(separator: "\n")
+        try #require(answers.count == pairs.count)
+        for ((a, b), answer) in zip(pairs, answers) {
+            let ours = DebianVersion.compare(a, b)
+            let expected = answer == "lt" ? -1 : answer == "eq" ? 0 : 1
+            #expect(ours == expected, "\(a) vs \(b): dpkg \(answer), ours \(ours)")
+        }
+        #expect(pairs.count > 300)
+    }
+
+    @Test func releaseFieldsPriorityAndSecurity() {
+        let text = """
+            -----BEGIN PGP SIGNED MESSAGE-----
+            Hash: SHA256
+
+            Origin: Debian Backports
+            Label: Debian Backports
+            Suite: bookworm-backports
+            Codename: bookworm-backports
+            Date: Sat, 11 Jul 2026 10:16:37 UTC
+            NotAutomatic: yes
+            ButAutomaticUpgrades: yes
+            SHA256:
+             0123 45 main/binary-amd64/Packages
+            -----BEGIN PGP SIGNATURE-----
+            Label: forged
+            """
+        let backports = AptRelease.parse(text, prefix: "x_")
+        #expect(backports.priority == 100 && !backports.isSecurity && backports.fields["Label"] == "Debian Backports")
+        #expect(backports.date?.timeIntervalSince1970 == 1_783_764_997)
+        let ubuntu = AptRelease.parse("Origin: Ubuntu\nLabel: Ubuntu\nSuite: jammy-security\n", prefix: "y_")
+        #expect(ubuntu.isSecurity && ubuntu.priority == 500 && ubuntu.name == "Ubuntu jammy-security")
+        #expect(AptRelease.parse("Suite: experimental\nNotAutomatic: yes\n", prefix: "z_").priority == 1)
+        #expect(RFC2822Date.parse("Sat, 11 Jul 2026 10:16:37 +0200") == nil, "only UTC is read, never guessed")
+    }
+
+    /// apt's candidate: the highest priority from the newest version down, never below the installed one.
+    @Test func candidateIsAptsPick() {
+        let main = AptRelease.parse("Suite: stable\n", prefix: "m_")
+        let security = AptRelease.parse("Label: Debian-Security\nSuite: stable-security\n", prefix: "s_")
+        let backports = AptRelease.parse("Suite: b\nNotAutomatic: yes\nButAutomaticUpgrades: yes\n", prefix: "b_")
+        let experimental = AptRelease.parse("Suite: experimental\nNotAutomatic: yes\n", prefix: "e_")
+        let releases = [main, security, backports, experimental]
+        var offers = AptOffers()
+        offers.offers["a:amd64"] = ["1.0-1": [0], "1.0-1+deb12u1": [1], "1.1-1~bpo12+1": [2], "2.0-1": [3]]
+        // Security beats the point release; backports (100) and experimental (1) lose to priority 500.
+        #expect(offers.candidate("a:amd64", installed: "1.0-1", releases: releases)?.version == "1.0-1+deb12u1")
+        // Installed from backports: backports' newer version is its candidate (the installed one is at 100 too).
+        offers.offers["b:amd64"] = ["1.0-1": [0], "1.1-1~bpo12+1": [2], "1.2-1~bpo12+1": [2]]
+        #expect(
+            offers.candidate("b:amd64", installed: "1.1-1~bpo12+1", releases: releases)?.version == "1.2-1~bpo12+1")
+        // Installed newer than any list (a local build): nothing pending, never a downgrade.
+        offers.offers["c:amd64"] = ["1.0-1": [0]]
+        #expect(offers.candidate("c:amd64", installed: "9.9-1", releases: releases)?.version == "9.9-1")
+        #expect(offers.candidate("d:amd64", installed: "1.0", releases: releases) == nil)
+    }
+}
