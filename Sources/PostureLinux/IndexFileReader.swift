@@ -69,10 +69,9 @@ public enum IndexFileReader {
             while offset < count {
                 var consumed = count - offset
                 var produced = output.count
-                let hint = input.withUnsafeBytes { source in
+                let hint = input[offset...].withUnsafeBytes { source in
                     output.withUnsafeMutableBytes { target in
-                        LZ4F_decompress(
-                            context, target.baseAddress, &produced, source.baseAddress! + offset, &consumed, nil)
+                        LZ4F_decompress(context, target.baseAddress, &produced, source.baseAddress, &consumed, nil)
                     }
                 }
                 if LZ4F_isError(hint) != 0 {
