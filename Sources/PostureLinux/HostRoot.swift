@@ -47,11 +47,24 @@ public struct HostRoot: Sendable, Equatable {
 
     /// The file's modification time, in seconds since 1970.
     public func modificationSeconds(_ absolute: String) throws(SystemError) -> Int64 {
+        try status(absolute).modifiedNanoseconds / 1_000_000_000
+    }
+
+    /// What changes when a file is rewritten: inode, size and modification time (to the nanosecond).
+    public struct FileStatus: Sendable, Hashable {
+        public var inode: UInt64
+        public var size: Int64
+        public var modifiedNanoseconds: Int64
+    }
+
+    public func status(_ absolute: String) throws(SystemError) -> FileStatus {
         var info = stat()
         guard stat(hostPath(absolute), &info) == 0 else {
             throw SystemError.errno(errno, call: "stat", subject: hostPath(absolute))
         }
-        return Int64(info.st_mtim.tv_sec)
+        return FileStatus(
+            inode: UInt64(info.st_ino), size: Int64(info.st_size),
+            modifiedNanoseconds: Int64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(info.st_mtim.tv_nsec))
     }
 
     public func isDirectory(_ absolute: String) -> Bool {

@@ -223,6 +223,14 @@ let breakdown: [(String, Double)] = [
             _ = SSHDProbe().collect(in: context)
         }
     ),
+    (
+        "patch level, files changed since the last report (dpkg status and apt lists read)",
+        probeCPU {
+            PatchProbe.forgetCache()
+            _ = PatchProbe().collect(in: context)
+        }
+    ),
+    ("patch level, files unchanged (the kept answer)", probeCPU { _ = PatchProbe().collect(in: context) }),
     ("JSON encoding of the report", probeCPU { _ = try? encoder.encode(sample) }),
 ]
 

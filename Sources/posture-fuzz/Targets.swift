@@ -34,6 +34,10 @@ enum FuzzTargets {
                 run: SysfsTarget.run),
             FuzzTarget(name: "os-release", maxLength: 4096, summary: "os-release(5) parser", run: OSReleaseTarget.run),
             FuzzTarget(
+                name: "packages", maxLength: 16384,
+                summary: "dpkg status, apt Packages and Release parsers, apt's candidate, Debian version order",
+                run: PackagesTarget.run),
+            FuzzTarget(
                 name: "dashboard", maxLength: 16384, summary: "a report rendered as the dashboard's device page",
                 run: DashboardTarget.run),
             FuzzTarget(

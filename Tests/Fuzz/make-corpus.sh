@@ -117,7 +117,7 @@ out = pathlib.Path("Sources/posture-fuzz")
 PY
 
 rm -rf "$corpus"
-mkdir -p "$corpus"/{policy,evaluate,nftables,journal,mountinfo,sysfs,os-release}
+mkdir -p "$corpus"/{policy,evaluate,nftables,journal,mountinfo,sysfs,os-release,packages}
 "$fuzz" --make-seeds "$work/report.json" "$corpus"
 cp etc/posture/policy.yaml "$corpus/policy/shipped.yaml"
 cp "$work/nft-native.json" "$corpus/nftables/native.json"
@@ -127,6 +127,17 @@ cp /proc/self/mountinfo "$corpus/mountinfo/self-mountinfo"
 cp /proc/swaps "$corpus/mountinfo/swaps"
 cp /etc/os-release "$corpus/os-release/os-release"
 [ -e /usr/lib/os-release ] && ! cmp -s /etc/os-release /usr/lib/os-release && cp /usr/lib/os-release "$corpus/os-release/usr-lib"
+# packages: this host's dpkg stanzas, NUL, apt's stanzas for the same packages, NUL, an InRelease's head.
+release=$(ls /var/lib/apt/lists/*_InRelease | grep -m1 security || ls /var/lib/apt/lists/*_InRelease | head -1)
+for pkgs in "apt zlib1g libc6" "openssl perl-base"; do
+    {
+        for p in $pkgs; do dpkg-query -s "$p" 2>/dev/null; echo; done
+        printf '\0'
+        for p in $pkgs; do apt-cache show "$p" 2>/dev/null | sed -n '/^Package:/,/^$/p'; done
+        printf '\0'
+        head -c 2000 "$release"
+    } > "$corpus/packages/${pkgs%% *}"
+done
 # sysfs: NUL-separated dm/uuid, dm/name, dev, partition dev, mountinfo, swaps, slave link target.
 printf 'CRYPT-LUKS2-6c2f1d4a9b8e4f7a8c3d2e1f0a9b8c7d-root' > "$corpus/sysfs/luks2-root"
 printf 'LVM-Xn3fQ2ZxYwKkR5kT7bJq1y8mVfAa9cDe\0vg0-root\000253:0\000254:2' > "$corpus/sysfs/lvm"

@@ -127,6 +127,32 @@ import Testing
         #expect(unreadable.unavailableReason?.contains(String(security.dropLast(4)) + ".gz") == true)
     }
 
+    /// The answer is kept between reports only while the files are the same: a rewritten list or status
+    /// is read again, even at the same size within the same second.
+    @Test func aRewrittenListOrStatusIsReadAgain() throws {
+        let root = try Paths.temporaryDirectory("patch-cache")
+        func write(_ path: String, _ text: String) throws {
+            let url = root.appendingPathComponent(String(path.dropFirst()))
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url, options: .atomic)
+        }
+        let status = "Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.1-1\n\n"
+        let lists = "/var/lib/apt/lists/deb.example_debian-security_dists_s_"
+        try write("/var/lib/dpkg/status", status)
+        try write(lists + "InRelease", "Label: Debian-Security\nCodename: s\nDate: Sat, 11 Jul 2026 10:16:37 UTC\n")
+        try write(lists + "main_binary-amd64_Packages", "Package: openssl\nVersion: 3.0.2-1\nArchitecture: amd64\n\n")
+        func packages() throws -> PackageUpdates {
+            try #require(
+                PatchProbe().collect(in: ProbeContext(root: HostRoot(root.path), now: Date())).packages.value)
+        }
+        #expect(try packages().security.map(\.candidate) == ["3.0.2-1"])
+        try write(lists + "main_binary-amd64_Packages", "Package: openssl\nVersion: 3.0.3-1\nArchitecture: amd64\n\n")
+        #expect(try packages().security.map(\.candidate) == ["3.0.3-1"])
+        try write("/var/lib/dpkg/status", status.replacingOccurrences(of: "3.0.1-1", with: "3.0.3-1"))
+        let upgraded = try packages()
+        #expect(upgraded.pending == 0 && upgraded.security.isEmpty && upgraded.installed == 1)
+    }
+
     @Test func kernelIsCurrentUnlessANewerOneIsInstalled() throws {
         let root = try Paths.temporaryDirectory("patch-kernel")
         func write(_ path: String, _ text: String) throws {

@@ -66,28 +66,12 @@ struct AptOffers {
 
     /// Reads one Packages list, keeping only entries for installed `name:arch` (or `name:all`).
     mutating func read(_ path: String, release: Int, installed: Set<String>) throws(SystemError) {
-        var name: String?
-        var version: String?
-        var architecture: String?
-        func flush() {
-            if let name, let version, let architecture {
-                let key = "\(name):\(architecture)"
-                if installed.contains(key) { offers[key, default: [:]][version, default: []].append(release) }
-            }
+        var stanzas = PackagesStanzas(release: release, installed: installed)
+        try IndexFileReader.forEachLine(path) { stanzas.line($0) }
+        stanzas.finish()
+        for (key, versions) in stanzas.found {
+            for (version, releases) in versions { offers[key, default: [:]][version, default: []] += releases }
         }
-        try IndexFileReader.forEachLine(path) { line in
-            if line.isEmpty {
-                flush()
-                (name, version, architecture) = (nil, nil, nil)
-            } else if let value = Self.value(line, "Package: ") {
-                name = value
-            } else if name != nil, let value = Self.value(line, "Version: ") {
-                version = value
-            } else if name != nil, let value = Self.value(line, "Architecture: ") {
-                architecture = value
-            }
-        }
-        flush()
     }
 
     /// The value of a `Field: value` line when the line starts with `field`.
@@ -119,6 +103,41 @@ struct AptOffers {
             if version == installed { break }
         }
         return best.map { ($0.version, $0.releases) }
+    }
+}
+
+/// A Packages list's stanzas, line by line: `Package`, `Version` and `Architecture` of installed ones.
+struct PackagesStanzas {
+    let release: Int
+    let installed: Set<String>
+    var found: [String: [String: [Int]]] = [:]
+    private var name: String?
+    private var version: String?
+    private var architecture: String?
+
+    init(release: Int, installed: Set<String>) {
+        self.release = release
+        self.installed = installed
+    }
+
+    mutating func line(_ line: ArraySlice<UInt8>) {
+        if line.isEmpty {
+            finish()
+        } else if let value = AptOffers.value(line, "Package: ") {
+            name = value
+        } else if name != nil, let value = AptOffers.value(line, "Version: ") {
+            version = value
+        } else if name != nil, let value = AptOffers.value(line, "Architecture: ") {
+            architecture = value
+        }
+    }
+
+    mutating func finish() {
+        if let name, let version, let architecture {
+            let key = "\(name):\(architecture)"
+            if installed.contains(key) { found[key, default: [:]][version, default: []].append(release) }
+        }
+        (name, version, architecture) = (nil, nil, nil)
     }
 }
 

@@ -1,5 +1,6 @@
 import PostureLinux
 import PostureModel
+import Synchronization
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -30,15 +31,47 @@ public struct PatchProbe: Probe {
             }
             return .unavailable(reason: "no package database (\(Self.statusPath) does not exist)", source: source)
         }
-        return .reading(source) { try dpkg(context) }
+        return .reading(source) {
+            var updates = try cachedDpkg(root)
+            // What depends on the moment and on the agent's memory is applied to the cached answer.
+            for index in updates.security.indices {
+                var update = updates.security[index]
+                update.since = min(update.since, context.now)
+                if let seen = context.pendingSince[update.key] { update.since = min(seen, update.since) }
+                updates.security[index] = update
+            }
+            updates.security.sort { ($0.since, $0.package) < ($1.since, $1.package) }
+            updates.security = Array(updates.security.prefix(PackageUpdates.listedLimit))
+            return updates
+        }
     }
 
-    private func dpkg(_ context: ProbeContext) throws -> PackageUpdates {
-        let root = context.root
+    /// The last answer for each root, kept while dpkg's status and the lists are the same files: reading
+    /// Debian's 50 MB main list again every report would cost the agent far more than all other probes.
+    private static let cache = Mutex<[String: (signature: [String: HostRoot.FileStatus], updates: PackageUpdates)]>(
+        [:])
+
+    /// Drops the kept answers, so the next collection reads every file (posture-bench's cold figure).
+    public static func forgetCache() { cache.withLock { $0.removeAll() } }
+
+    private func cachedDpkg(_ root: HostRoot) throws -> PackageUpdates {
+        let names = (try? root.contentsOfDirectory(Self.listsDirectory)) ?? []
+        var signature = [Self.statusPath: try root.status(Self.statusPath)]
+        for name in names where Self.isPackagesList(name) || name.hasSuffix("Release") {
+            signature[name] = try? root.status("\(Self.listsDirectory)/\(name)")
+        }
+        if let cached = Self.cache.withLock({ $0[root.path] }), cached.signature == signature { return cached.updates }
+        let updates = try dpkg(root, names: names)
+        Self.cache.withLock { $0[root.path] = (signature, updates) }
+        return updates
+    }
+
+    /// Every pending security update with the date of the lists that offer it (`since` before the
+    /// moment and the agent's memory are applied), all of them (the limit is applied after sorting).
+    private func dpkg(_ root: HostRoot, names: [String]) throws -> PackageUpdates {
         let installed = try DpkgStatus.installed(root.hostPath(Self.statusPath))
         var releases: [AptRelease] = []
         var lists: [String] = []
-        let names = (try? root.contentsOfDirectory(Self.listsDirectory)) ?? []
         for name in names {
             if name.hasSuffix("_InRelease") || name.hasSuffix("_Release") {
                 let prefix = String(name.dropLast(name.hasSuffix("_InRelease") ? 9 : 7))
@@ -75,18 +108,15 @@ public struct PatchProbe: Probe {
             let from = candidate.releases.map { releases[$0] }
             guard let archive = from.first(where: \.isSecurity) else { continue }
             let (name, architecture) = Self.split(key)
-            var update = PendingUpdate(
-                package: name, architecture: architecture, installed: version, candidate: candidate.version,
-                origin: archive.name, since: min(archive.date ?? context.now, context.now))
-            if let seen = context.pendingSince[update.key] { update.since = min(seen, update.since) }
-            security.append(update)
+            // Lists without a date: the moment of collection stands in (applied by the caller).
+            security.append(
+                PendingUpdate(
+                    package: name, architecture: architecture, installed: version, candidate: candidate.version,
+                    origin: archive.name, since: archive.date ?? .distantFuture))
         }
-        let count = security.count
-        security.sort { ($0.since, $0.package) < ($1.since, $1.package) }
         return PackageUpdates(
             manager: "dpkg", installed: installed.count, listsUpdatedAt: releases.compactMap(\.date).max(),
-            pending: pending, pendingSecurity: count, security: Array(security.prefix(PackageUpdates.listedLimit)),
-            lastChange: lastChange(root))
+            pending: pending, pendingSecurity: security.count, security: security, lastChange: lastChange(root))
     }
 
     /// A binary package list, plain or compressed (`..._binary-amd64_Packages.lz4`, or a flat repository's).
@@ -132,18 +162,22 @@ public struct PatchProbe: Probe {
 enum DpkgStatus {
     /// `name:arch` → version of every package whose status is `installed`.
     static func installed(_ path: String) throws(SystemError) -> [String: String] {
-        var result: [String: String] = [:]
-        var name: String?
-        var version: String?
-        var architecture: String?
-        var isInstalled = false
-        func flush() {
-            if isInstalled, let name, let version { result["\(name):\(architecture ?? "all")"] = version }
-            (name, version, architecture, isInstalled) = (nil, nil, nil, false)
-        }
-        try IndexFileReader.forEachLine(path, limit: 256 << 20) { line in
+        var stanzas = Stanzas()
+        try IndexFileReader.forEachLine(path, limit: 256 << 20) { stanzas.line($0) }
+        stanzas.finish()
+        return stanzas.installed
+    }
+
+    struct Stanzas {
+        var installed: [String: String] = [:]
+        private var name: String?
+        private var version: String?
+        private var architecture: String?
+        private var isInstalled = false
+
+        mutating func line(_ line: ArraySlice<UInt8>) {
             if line.isEmpty {
-                flush()
+                finish()
             } else if let value = AptOffers.value(line, "Package: ") {
                 name = value
             } else if let value = AptOffers.value(line, "Version: ") {
@@ -155,7 +189,10 @@ enum DpkgStatus {
                 isInstalled = value.split(separator: " ").last == "installed"
             }
         }
-        flush()
-        return result
+
+        mutating func finish() {
+            if isInstalled, let name, let version { installed["\(name):\(architecture ?? "all")"] = version }
+            (name, version, architecture, isInstalled) = (nil, nil, nil, false)
+        }
     }
 }
