@@ -375,3 +375,17 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The fuzz build (packaging/dev/fuzz.sh sets POSTURE_FUZZ_BUILD=1) instruments this package's Swift modules
+// for libFuzzer and ASan, not its dependencies: they compile as in any debug build (a third of the fuzz
+// build's time). Coverage then guides the fuzzer through our parsers, not inside Yams or swift-certificates.
+if Context.environment["POSTURE_FUZZ_BUILD"] == "1" {
+    let sanitize = ["-sanitize=fuzzer,address"]
+    for target in package.targets
+    where (target.type == .regular || target.type == .executable) && !target.name.hasPrefix("C") {
+        target.swiftSettings = (target.swiftSettings ?? []) + [.unsafeFlags(sanitize)]
+        if target.name == "posture-fuzz" {
+            target.linkerSettings = (target.linkerSettings ?? []) + [.unsafeFlags(sanitize)]
+        }
+    }
+}

@@ -27,6 +27,26 @@ struct AttestationTests {
         let kernel = try Shell.run(["uname", "-r"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(shown.contains("kernelRelease"))
         #expect(shown.contains(kernel))
+        // Patch level travels in the report; the agent remembers since when each pending security update
+        // has been offered, exactly those its newest report lists.
+        func find(_ key: String, in value: Any) -> Any? {
+            if let object = value as? [String: Any] {
+                if let found = object[key] { return found }
+                return object.values.lazy.compactMap { find(key, in: $0) }.first
+            }
+            return (value as? [Any])?.lazy.compactMap { find(key, in: $0) }.first
+        }
+        let view = try JSONSerialization.jsonObject(with: Data(shown.utf8))
+        let payload = try #require(find("latestPayload", in: view) as? String)
+        let patches = try #require(find("patches", in: try JSONSerialization.jsonObject(with: Data(payload.utf8))))
+        let packages = try #require((patches as? [String: Any])?["packages"] as? [String: Any])
+        if packages["status"] as? String == "observed" {
+            let security = try #require((packages["value"] as? [String: Any])?["security"] as? [[String: Any]])
+            let keys = security.map { "\($0["package"]!):\($0["architecture"]!)=\($0["candidate"]!)" }
+            let remembered = (try? Data(contentsOf: URL(fileURLWithPath: state + "/pending-updates.json")))
+                .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: String] }
+            #expect(Set(remembered?.keys.map { $0 } ?? []) == Set(keys), "\(keys.count) pending security updates")
+        }
         // The device key: 0600, owned by the user the agent ran as.
         let attributes = try FileManager.default.attributesOfItem(atPath: state + "/device.key")
         #expect((attributes[.posixPermissions] as? Int) == 0o600)

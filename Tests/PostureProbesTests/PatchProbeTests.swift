@@ -133,7 +133,8 @@ import Testing
         let root = try Paths.temporaryDirectory("patch-cache")
         func write(_ path: String, _ text: String) throws {
             let url = root.appendingPathComponent(String(path.dropFirst()))
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data(text.utf8).write(to: url, options: .atomic)
         }
         let status = "Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.1-1\n\n"

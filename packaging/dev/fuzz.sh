@@ -19,11 +19,13 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 seconds=${POSTURE_FUZZ_SECONDS:-30}
 build_timeout=${POSTURE_FUZZ_BUILD_TIMEOUT:-3600}
 scratch=.build-fuzz
-# -sanitize=fuzzer,address instruments every Swift module and links libFuzzer; the executable keeps its own
+# POSTURE_FUZZ_BUILD=1 makes Package.swift add -sanitize=fuzzer,address to this package's Swift modules
+# (not to its dependencies) and to posture-fuzz's link, which brings libFuzzer; the executable keeps its own
 # main (SwiftPM renames and aliases it), which hands over to libFuzzer's LLVMFuzzerRunDriver, exported
 # so it can be found at run time. Linker flags change no compile command: no rebuild of the modules.
-build=(swift build --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address
-    -Xlinker --export-dynamic-symbol=LLVMFuzzerRunDriver --product posture-fuzz)
+export POSTURE_FUZZ_BUILD=1
+build=(swift build --scratch-path "$scratch" -Xlinker --export-dynamic-symbol=LLVMFuzzerRunDriver
+    --product posture-fuzz)
 bin=$scratch/debug/posture-fuzz
 
 # The policy is embedded in the binary: it must be the shipped one.
