@@ -60,8 +60,8 @@ public struct PendingUpdate: Sendable, Codable, Equatable {
     public var candidate: String
     /// The archive it comes from, as apt names it: `Debian-Security bookworm-security`.
     public var origin: String
-    /// Since when it has been offered: when the agent first saw it in its lists, or the Date of the
-    /// lists that offer it if later seen first. Debian's lists date no package, so this is the latest
+    /// Since when an update has been offered for the installed version: when the agent first saw one in
+    /// its lists, or the Date of the lists that offer it now if that is earlier. Debian's lists date no package, so this is the latest
     /// it can have been published; the real wait is at least as long.
     public var since: Date
 
@@ -76,8 +76,9 @@ public struct PendingUpdate: Sendable, Codable, Equatable {
         self.since = since
     }
 
-    /// What the agent remembers it by between reports.
-    public var key: String { "\(package):\(architecture)=\(candidate)" }
+    /// What the agent remembers it by between reports: the installed version, so a newer fix that
+    /// supersedes a pending one does not restart the wait; installing any update ends it.
+    public var key: String { "\(package):\(architecture)=\(installed)" }
 }
 
 public struct RunningKernel: Sendable, Codable, Equatable {

@@ -42,7 +42,7 @@ struct AttestationTests {
         let packages = try #require((patches as? [String: Any])?["packages"] as? [String: Any])
         if packages["status"] as? String == "observed" {
             let security = try #require((packages["value"] as? [String: Any])?["security"] as? [[String: Any]])
-            let keys = security.map { "\($0["package"]!):\($0["architecture"]!)=\($0["candidate"]!)" }
+            let keys = security.map { "\($0["package"]!):\($0["architecture"]!)=\($0["installed"]!)" }
             let remembered = (try? Data(contentsOf: URL(fileURLWithPath: state + "/pending-updates.json")))
                 .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: String] }
             #expect(Set(remembered?.keys.map { $0 } ?? []) == Set(keys), "\(keys.count) pending security updates")

@@ -149,6 +149,11 @@ import Testing
         #expect(try packages().security.map(\.candidate) == ["3.0.2-1"])
         try write(lists + "main_binary-amd64_Packages", "Package: openssl\nVersion: 3.0.3-1\nArchitecture: amd64\n\n")
         #expect(try packages().security.map(\.candidate) == ["3.0.3-1"])
+        // A newer fix superseding the pending one keeps the wait the agent remembers for this installed version.
+        let seen = Date(timeIntervalSince1970: 1_700_000_000)
+        let remembered = PatchProbe().collect(
+            in: ProbeContext(root: HostRoot(root.path), now: Date(), pendingSince: ["openssl:amd64=3.0.1-1": seen]))
+        #expect(remembered.packages.value?.security.map(\.since) == [seen])
         try write("/var/lib/dpkg/status", status.replacingOccurrences(of: "3.0.1-1", with: "3.0.3-1"))
         let upgraded = try packages()
         #expect(upgraded.pending == 0 && upgraded.security.isEmpty && upgraded.installed == 1)
