@@ -32,12 +32,15 @@ public struct PackageUpdates: Sendable, Codable, Equatable {
     public var security: [PendingUpdate]
     /// The newest install or upgrade of any package (dpkg's `.list` files), nil when none is recorded.
     public var lastChange: Date?
+    /// The security archives among the lists (`Debian-Security bookworm-security`). None: the host is
+    /// not told of security fixes at all, whatever `pendingSecurity` says.
+    public var securityArchives: [String]
 
     public static let listedLimit = 1024
 
     public init(
         manager: String, installed: Int, listsUpdatedAt: Date?, pending: Int, pendingSecurity: Int,
-        security: [PendingUpdate], lastChange: Date?
+        security: [PendingUpdate], lastChange: Date?, securityArchives: [String]
     ) {
         self.manager = manager
         self.installed = installed
@@ -46,13 +49,15 @@ public struct PackageUpdates: Sendable, Codable, Equatable {
         self.pendingSecurity = pendingSecurity
         self.security = security
         self.lastChange = lastChange
+        self.securityArchives = securityArchives
     }
 
     /// Since when the oldest pending security update has been waiting.
     public var oldestSecuritySince: Date? { security.map(\.since).min() }
 }
 
-/// One installed package with a newer version waiting in a security archive.
+/// One installed package for which a security archive offers a fix: `candidate` is what apt would install
+/// (it may be a newer ordinary update that includes the fix), `origin` the security archive of the fix.
 public struct PendingUpdate: Sendable, Codable, Equatable {
     public var package: String
     public var architecture: String
@@ -60,7 +65,7 @@ public struct PendingUpdate: Sendable, Codable, Equatable {
     public var candidate: String
     /// The archive it comes from, as apt names it: `Debian-Security bookworm-security`.
     public var origin: String
-    /// Since when an update has been offered for the installed version: when the agent first saw one in
+    /// Since when a security fix has been offered for the installed version: when the agent first saw one in
     /// its lists, or the Date of the lists that offer it now if that is earlier. Debian's lists date no package, so this is the latest
     /// it can have been published; the real wait is at least as long.
     public var since: Date

@@ -139,11 +139,17 @@ enum RuleCheck {
         guard let patches = report.patches else { return notReported("patch level") }
         guard let packages = patches.packages.value else { return unavailable(patches.packages) }
         var problems: [String] = []
+        if packages.securityArchives.isEmpty {
+            problems.append(
+                "no security archive in the package lists (add the distribution's security suite to apt's sources)")
+        }
         if let maxListsAge {
             if let updated = packages.listsUpdatedAt {
                 let age = now.timeIntervalSince(updated)
                 if age > maxListsAge.seconds {
-                    problems.append("package lists published \(roughAge(age)) ago (no apt-get update since)")
+                    problems.append(
+                        "newest package list published \(roughAge(age)) ago (apt-get update not run, or its mirror is stale)"
+                    )
                 }
             } else {
                 problems.append("no package lists (apt-get update never run)")

@@ -1,31 +1,47 @@
 #if DEBUG
+    import Foundation
+    import PostureLinux
     import PostureModel
     @testable import PostureProbes
 
-    /// The patch probe's parsers over one input cut at NUL bytes: a dpkg status file, a Packages list
-    /// and a Release file; then apt's candidate for every installed package, and version ordering on
-    /// every pair of versions met (which must be a total order: antisymmetric on each pair).
+    /// The patch probe's readers and parsers over one input cut at NUL bytes: a dpkg status file, a
+    /// Packages list and a Release file, each written to a file and read back as the probe reads it
+    /// (lines must come back exactly as split in memory); the whole input read as an LZ4 list (refused
+    /// or decoded, never a crash); then apt's candidate and security fix for every installed package,
+    /// and version ordering on every pair of versions met (which must be antisymmetric).
     enum PackagesTarget {
+        static let directory: String = {
+            let path = NSTemporaryDirectory() + "posture-fuzz-packages-\(getpid())"
+            try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            return path
+        }()
+
         static func run(_ input: [UInt8]) -> String {
-            let parts = input.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false)
-            func lines(_ index: Int) -> [ArraySlice<UInt8>] {
-                guard index < parts.count else { return [] }
-                return parts[index].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-                    .map { Array($0)[...] }
+            let parts = input.split(separator: 0, maxSplits: 2, omittingEmptySubsequences: false).map { Array($0) }
+            func part(_ index: Int) -> [UInt8] { index < parts.count ? parts[index] : [] }
+            let statusPath = directory + "/status"
+            let listPath = directory + "/list_Packages"
+            let lz4Path = directory + "/list_Packages.lz4"
+            FileManager.default.createFile(atPath: statusPath, contents: Data(part(0)))
+            FileManager.default.createFile(atPath: listPath, contents: Data(part(1)))
+            FileManager.default.createFile(atPath: lz4Path, contents: Data(input))
+            var read: [[UInt8]] = []
+            try? IndexFileReader.forEachLine(listPath) { read.append(Array($0)) }
+            var expected = part(1).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).map {
+                Array($0)
             }
-            var status = DpkgStatus.Stanzas()
-            for line in lines(0) { status.line(line) }
-            status.finish()
-            var stanzas = PackagesStanzas(release: 0, installed: Set(status.installed.keys))
-            for line in lines(1) { stanzas.line(line) }
-            stanzas.finish()
-            let release = AptRelease.parse(
-                parts.count > 2 ? String(decoding: parts[2], as: UTF8.self) : "", prefix: "fuzz_")
+            if expected.last?.isEmpty == true { expected.removeLast() }
+            if read != expected { fatalError("lines read back differ: \(read.count) against \(expected.count)") }
+            try? IndexFileReader.forEachLine(lz4Path) { _ in }
+
+            guard let status = try? DpkgStatus.read(statusPath) else { return "status unreadable" }
+            var offers = AptOffers()
+            let release = AptRelease.parse(String(decoding: part(2), as: UTF8.self), prefix: "fuzz_")
+            try? offers.read(listPath, release: 0, status: status)
             _ = (release.priority, release.isSecurity, release.name)
-            let offers = AptOffers(offers: stanzas.found)
             var pending = 0
             for (key, version) in status.installed {
-                let versions = Array(stanzas.found[key]?.keys ?? [:].keys) + [version]
+                let versions = Array(offers.offers[key]?.keys ?? [:].keys) + [version]
                 for a in versions {
                     for b in versions where DebianVersion.compare(a, b) != -DebianVersion.compare(b, a) {
                         fatalError("version order not antisymmetric: \(a) vs \(b)")
@@ -35,6 +51,8 @@
                     DebianVersion.compare(candidate.version, version) > 0
                 {
                     pending += 1
+                    _ = offers.securityFix(
+                        key, installed: version, candidate: candidate.version, releases: [release])
                 }
             }
             return "\(status.installed.count) installed, \(pending) pending"

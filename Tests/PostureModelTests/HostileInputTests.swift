@@ -153,7 +153,7 @@ import Testing
             origin: "Debian-Security bookworm-security", since: Date(timeIntervalSince1970: 1_800_000_000))
         let updates = PackageUpdates(
             manager: "dpkg", installed: 400, listsUpdatedAt: nil, pending: 3, pendingSecurity: 1, security: [update],
-            lastChange: nil)
+            lastChange: nil, securityArchives: ["Debian-Security bookworm-security"])
         func patches(_ packages: PackageUpdates) -> PatchFacts {
             PatchFacts(packages: .observed(packages, source: "t"), kernel: .unavailable(reason: "none", source: "t"))
         }

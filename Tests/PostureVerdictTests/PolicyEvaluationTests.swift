@@ -84,13 +84,15 @@ import Testing
 
     @Test func securityUpdatesBoundCountWaitAndListAge() throws {
         let day: TimeInterval = 86400
-        func patches(_ updates: [PendingUpdate], lists: Date? = nil) -> PatchFacts {
+        func patches(
+            _ updates: [PendingUpdate], lists: Date? = nil, archives: [String] = ["Debian-Security bookworm-security"]
+        ) -> PatchFacts {
             PatchFacts(
                 packages: .observed(
                     PackageUpdates(
                         manager: "dpkg", installed: 400, listsUpdatedAt: lists ?? t0.addingTimeInterval(-day),
                         pending: updates.count + 3, pendingSecurity: updates.count, security: updates,
-                        lastChange: nil),
+                        lastChange: nil, securityArchives: archives),
                     source: "/var/lib/dpkg/status"),
                 kernel: .observed(
                     RunningKernel(running: "6.1.0-27", newestInstalled: "6.1.0-27", current: true), source: "k"))
@@ -112,7 +114,11 @@ import Testing
         report.patches = patches([], lists: t0.addingTimeInterval(-30 * day))
         #expect(
             deadline.evaluate(input(report, at: t0)).failing.first?.observed
-                == "package lists published 30d ago (no apt-get update since)")
+                == "newest package list published 30d ago (apt-get update not run, or its mirror is stale)")
+        // No security archive among the lists: nothing can be pending, and that is the problem.
+        report.patches = patches([], archives: [])
+        #expect(
+            deadline.evaluate(input(report, at: t0)).failing.first?.observed.hasPrefix("no security archive") == true)
         report.patches = PatchFacts(
             packages: .unavailable(reason: "no package database", source: "/var/lib/dpkg/status"),
             kernel: .unavailable(reason: "container", source: "/lib/modules"))

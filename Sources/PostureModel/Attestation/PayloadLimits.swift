@@ -206,6 +206,8 @@ public enum PayloadLimits {
                 }
                 if let date = packages.listsUpdatedAt { checker.date(date, "\(field()).listsUpdatedAt") }
                 if let date = packages.lastChange { checker.date(date, "\(field()).lastChange") }
+                checker.elements(packages.securityArchives.count, "\(field()).securityArchives", limit: 256)
+                checker.texts(packages.securityArchives, PayloadLimits.name, "\(field()).securityArchives")
                 checker.elements(packages.security.count, "\(field()).security", limit: PackageUpdates.listedLimit)
                 for update in packages.security {
                     for (name, text) in [

@@ -32,10 +32,14 @@ struct AptRelease: Equatable {
         }
     }
 
-    /// How apt names the archive: `Debian-Security bookworm-security`.
+    /// The archive as a person names it: its label and the more specific of codename and suite
+    /// (`Debian-Security bookworm-security`, whose suite is `oldstable-security`; `Ubuntu noble-security`,
+    /// whose codename is `noble`).
     var name: String {
-        [fields["Label"] ?? fields["Origin"], fields["Codename"] ?? fields["Suite"]].compactMap { $0 }
-            .joined(separator: " ")
+        let codename = fields["Codename"]
+        let suite = fields["Suite"]
+        let specific = [codename, suite].first { $0?.contains("-") == true } ?? codename ?? suite
+        return [fields["Label"] ?? fields["Origin"], specific].compactMap { $0 }.joined(separator: " ")
     }
 
     /// The fields of a Release file; an InRelease file's clear-signed wrapper is skipped. Its signature
@@ -61,30 +65,32 @@ struct AptRelease: Equatable {
 
 /// The versions apt's lists offer of the installed packages, and which archives offer them.
 struct AptOffers {
-    /// `name:arch` → version → the archives (indexes into `releases`) that list it.
+    /// `name:arch` (`all` as the native architecture) → version → the archives (indexes into `releases`).
     var offers: [String: [String: [Int]]] = [:]
 
-    /// Reads one Packages list, keeping only entries for installed `name:arch` (or `name:all`).
-    mutating func read(_ path: String, release: Int, installed: Set<String>) throws(SystemError) {
-        var stanzas = PackagesStanzas(release: release, installed: installed)
+    /// Reads one Packages list, keeping only the stanzas of installed package names.
+    mutating func read(_ path: String, release: Int, status: DpkgStatus) throws(SystemError) {
+        var stanzas = PackagesStanzas(release: release, status: status)
         try IndexFileReader.forEachLine(path) { stanzas.line($0) }
         stanzas.finish()
-        for (key, versions) in stanzas.found {
+        merge(stanzas.found)
+    }
+
+    mutating func merge(_ found: [String: [String: [Int]]]) {
+        for (key, versions) in found {
             for (version, releases) in versions { offers[key, default: [:]][version, default: []] += releases }
         }
     }
 
     /// The value of a `Field: value` line when the line starts with `field`.
-    static func value(_ line: ArraySlice<UInt8>, _ field: StaticString) -> String? {
+    static func value(_ line: UnsafeBufferPointer<UInt8>, _ field: StaticString) -> String? {
         let count = field.utf8CodeUnitCount
         guard line.count > count else { return nil }
-        let matches = field.withUTF8Buffer { prefix in
-            zip(prefix, line.prefix(count)).allSatisfy { $0 == $1 }
-        }
-        guard matches else { return nil }
-        var value = line.dropFirst(count)
-        while value.last == UInt8(ascii: " ") || value.last == UInt8(ascii: "\r") { value = value.dropLast() }
-        return String(decoding: value, as: UTF8.self)
+        let prefix = UnsafeBufferPointer(start: field.utf8Start, count: count)
+        for index in 0..<count where line[index] != prefix[index] { return nil }
+        var end = line.count
+        while end > count && (line[end - 1] == UInt8(ascii: " ") || line[end - 1] == UInt8(ascii: "\r")) { end -= 1 }
+        return String(decoding: UnsafeBufferPointer(rebasing: line[count..<end]), as: UTF8.self)
     }
 
     /// apt's candidate for an installed package (apt-pkg's policy): from the newest version down, the
@@ -104,40 +110,61 @@ struct AptOffers {
         }
         return best.map { ($0.version, $0.releases) }
     }
+
+    /// The oldest security fix the host lacks: a version a security archive offers above the installed
+    /// one and no newer than the candidate (as unattended-upgrades reads it). A newer ordinary update
+    /// that supersedes the fix (Ubuntu's -updates, a Debian point release) leaves the host as exposed.
+    func securityFix(_ key: String, installed: String, candidate: String, releases: [AptRelease])
+        -> (version: String, archive: AptRelease)?
+    {
+        var oldest: (version: String, archive: AptRelease)?
+        for (version, from) in offers[key] ?? [:]
+        where DebianVersion.compare(version, installed) > 0 && DebianVersion.compare(version, candidate) <= 0 {
+            guard let archive = from.map({ releases[$0] }).first(where: \.isSecurity) else { continue }
+            if oldest.map({ DebianVersion.compare(version, $0.version) < 0 }) ?? true { oldest = (version, archive) }
+        }
+        return oldest
+    }
 }
 
-/// A Packages list's stanzas, line by line: `Package`, `Version` and `Architecture` of installed ones.
+/// A Packages list's stanzas, line by line: `Version` and `Architecture` of the installed package names;
+/// the other names' stanzas are skipped after their `Package` line (most of a 50 MB list).
 struct PackagesStanzas {
     let release: Int
-    let installed: Set<String>
+    let status: DpkgStatus
     var found: [String: [String: [Int]]] = [:]
     private var name: String?
     private var version: String?
     private var architecture: String?
+    private var skipping = false
 
-    init(release: Int, installed: Set<String>) {
+    init(release: Int, status: DpkgStatus) {
         self.release = release
-        self.installed = installed
+        self.status = status
     }
 
-    mutating func line(_ line: ArraySlice<UInt8>) {
-        if line.isEmpty {
-            finish()
-        } else if let value = AptOffers.value(line, "Package: ") {
+    mutating func line(_ line: UnsafeBufferPointer<UInt8>) {
+        guard let first = line.first else { return finish() }
+        if skipping { return }
+        switch first {
+        case UInt8(ascii: "P"):
+            guard let value = AptOffers.value(line, "Package: ") else { return }
             name = value
-        } else if name != nil, let value = AptOffers.value(line, "Version: ") {
-            version = value
-        } else if name != nil, let value = AptOffers.value(line, "Architecture: ") {
-            architecture = value
+            skipping = !status.names.contains(value)
+        case UInt8(ascii: "V"):
+            if let value = AptOffers.value(line, "Version: ") { version = value }
+        case UInt8(ascii: "A"):
+            if let value = AptOffers.value(line, "Architecture: ") { architecture = value }
+        default: return
         }
     }
 
     mutating func finish() {
-        if let name, let version, let architecture {
-            let key = "\(name):\(architecture)"
-            if installed.contains(key) { found[key, default: [:]][version, default: []].append(release) }
+        if !skipping, let name, let version, let architecture {
+            let key = status.key(name, architecture)
+            if status.installed[key] != nil { found[key, default: [:]][version, default: []].append(release) }
         }
-        (name, version, architecture) = (nil, nil, nil)
+        (name, version, architecture, skipping) = (nil, nil, nil, false)
     }
 }
 

@@ -69,7 +69,8 @@ public struct PatchProbe: Probe {
     /// Every pending security update with the date of the lists that offer it (`since` before the
     /// moment and the agent's memory are applied), all of them (the limit is applied after sorting).
     private func dpkg(_ root: HostRoot, names: [String]) throws -> PackageUpdates {
-        let installed = try DpkgStatus.installed(root.hostPath(Self.statusPath))
+        let status = try DpkgStatus.read(root.hostPath(Self.statusPath))
+        let installed = status.installed
         var releases: [AptRelease] = []
         var lists: [String] = []
         for name in names {
@@ -84,7 +85,6 @@ public struct PatchProbe: Probe {
             }
         }
         var offers = AptOffers()
-        let keys = Set(installed.keys)
         for list in lists {
             // The archive whose Release names this list: the longest prefix (flat and nested repositories).
             guard
@@ -96,7 +96,7 @@ public struct PatchProbe: Probe {
                     "\(Self.listsDirectory)/\(list) is compressed in a form the agent does not read "
                         + "(Acquire::GzipIndexes; it reads plain and .lz4 lists)")
             }
-            try offers.read(root.hostPath("\(Self.listsDirectory)/\(list)"), release: index, installed: keys)
+            try offers.read(root.hostPath("\(Self.listsDirectory)/\(list)"), release: index, status: status)
         }
         var pending = 0
         var security: [PendingUpdate] = []
@@ -105,18 +105,20 @@ public struct PatchProbe: Probe {
                 DebianVersion.compare(candidate.version, version) > 0
             else { continue }
             pending += 1
-            let from = candidate.releases.map { releases[$0] }
-            guard let archive = from.first(where: \.isSecurity) else { continue }
-            let (name, architecture) = Self.split(key)
+            guard
+                let fix = offers.securityFix(key, installed: version, candidate: candidate.version, releases: releases)
+            else { continue }
+            let (name, _) = Self.split(key)
             // Lists without a date: the moment of collection stands in (applied by the caller).
             security.append(
                 PendingUpdate(
-                    package: name, architecture: architecture, installed: version, candidate: candidate.version,
-                    origin: archive.name, since: archive.date ?? .distantFuture))
+                    package: name, architecture: status.shownArchitecture[key] ?? "", installed: version,
+                    candidate: candidate.version, origin: fix.archive.name, since: fix.archive.date ?? .distantFuture))
         }
         return PackageUpdates(
             manager: "dpkg", installed: installed.count, listsUpdatedAt: releases.compactMap(\.date).max(),
-            pending: pending, pendingSecurity: security.count, security: security, lastChange: lastChange(root))
+            pending: pending, pendingSecurity: security.count, security: security, lastChange: lastChange(root),
+            securityArchives: Array(Set(releases.filter(\.isSecurity).map(\.name))).sorted())
     }
 
     /// A binary package list, plain or compressed (`..._binary-amd64_Packages.lz4`, or a flat repository's).
@@ -145,54 +147,95 @@ public struct PatchProbe: Probe {
     func kernel(_ root: HostRoot) -> Fact<RunningKernel> {
         .reading("/proc/sys/kernel/osrelease, /lib/modules") {
             let running = try root.readAttribute("/proc/sys/kernel/osrelease")
+            // Only kernels of the running flavour compare (`686` and `686-pae`, `amd64` and `rt-amd64`).
+            let flavour = Self.flavour(running)
             let installed = ((try? root.contentsOfDirectory("/lib/modules")) ?? [])
-                .filter { root.exists("/lib/modules/\($0)/modules.dep") }
+                .filter { root.exists("/lib/modules/\($0)/modules.dep") && Self.flavour($0) == flavour }
             guard let newest = installed.max(by: KernelRelease.isOrderedBefore) else {
                 throw ProbeError(
-                    "no kernel with modules under /lib/modules (a container runs its host's kernel, which the host updates)"
-                )
+                    "no kernel of the running one's flavour (\(running)) with modules under /lib/modules "
+                        + "(a container runs its host's kernel, which the host updates)")
             }
             let current = !KernelRelease.isOrderedBefore(running, newest)
             return RunningKernel(running: running, newestInstalled: current ? running : newest, current: current)
         }
     }
+
+    /// What follows the version and ABI numbers: `6.1.0-27-686-pae` → `686-pae`, `6.5.0-1-generic` → `generic`.
+    static func flavour(_ release: String) -> Substring {
+        var rest = Substring(release)
+        rest = rest.drop { $0.isNumber || $0 == "." }
+        if rest.first == "-", rest.dropFirst().first?.isNumber == true {
+            rest = rest.dropFirst().drop { $0.isNumber || $0 == "." }
+        }
+        return rest.first == "-" ? rest.dropFirst() : rest
+    }
 }
 
 /// dpkg's record of what is installed (`/var/lib/dpkg/status`, deb-status(5)).
-enum DpkgStatus {
-    /// `name:arch` → version of every package whose status is `installed`.
-    static func installed(_ path: String) throws(SystemError) -> [String: String] {
+struct DpkgStatus {
+    /// `name:arch` → version of every package whose status is `installed`; `Architecture: all` is keyed
+    /// as the native architecture, as apt treats it (a package may move between `all` and `amd64`).
+    var installed: [String: String] = [:]
+    /// The architecture dpkg's stanza names, for the report (`all` stays `all`).
+    var shownArchitecture: [String: String] = [:]
+    var names: Set<String> = []
+    /// dpkg's own architecture: the native one.
+    var native = ""
+
+    func key(_ name: String, _ architecture: String) -> String {
+        "\(name):\(architecture == "all" ? native : architecture)"
+    }
+
+    static func read(_ path: String) throws(SystemError) -> DpkgStatus {
         var stanzas = Stanzas()
         try IndexFileReader.forEachLine(path, limit: 256 << 20) { stanzas.line($0) }
         stanzas.finish()
-        return stanzas.installed
+        return stanzas.status()
     }
 
     struct Stanzas {
-        var installed: [String: String] = [:]
+        private(set) var entries: [(name: String, architecture: String, version: String)] = []
         private var name: String?
         private var version: String?
         private var architecture: String?
         private var isInstalled = false
 
-        mutating func line(_ line: ArraySlice<UInt8>) {
-            if line.isEmpty {
-                finish()
-            } else if let value = AptOffers.value(line, "Package: ") {
-                name = value
-            } else if let value = AptOffers.value(line, "Version: ") {
-                version = value
-            } else if let value = AptOffers.value(line, "Architecture: ") {
-                architecture = value
-            } else if let value = AptOffers.value(line, "Status: ") {
+        mutating func line(_ line: UnsafeBufferPointer<UInt8>) {
+            guard let first = line.first else { return finish() }
+            switch first {
+            case UInt8(ascii: "P"): if let value = AptOffers.value(line, "Package: ") { name = value }
+            case UInt8(ascii: "V"): if let value = AptOffers.value(line, "Version: ") { version = value }
+            case UInt8(ascii: "A"): if let value = AptOffers.value(line, "Architecture: ") { architecture = value }
+            case UInt8(ascii: "S"):
                 // "want flag status": only the last word says what is on disk.
-                isInstalled = value.split(separator: " ").last == "installed"
+                if let value = AptOffers.value(line, "Status: ") {
+                    isInstalled = value.split(separator: " ").last == "installed"
+                }
+            default: return
             }
         }
 
         mutating func finish() {
-            if isInstalled, let name, let version { installed["\(name):\(architecture ?? "all")"] = version }
+            if isInstalled, let name, let version { entries.append((name, architecture ?? "all", version)) }
             (name, version, architecture, isInstalled) = (nil, nil, nil, false)
+        }
+
+        func status() -> DpkgStatus {
+            var status = DpkgStatus()
+            // dpkg is always of the native architecture; failing that, the commonest one that is not `all`.
+            let counts = Dictionary(
+                entries.filter { $0.architecture != "all" }.map { ($0.architecture, 1) }, uniquingKeysWith: +)
+            status.native =
+                entries.first { $0.name == "dpkg" }?.architecture
+                ?? counts.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key ?? "all"
+            for entry in entries {
+                let key = status.key(entry.name, entry.architecture)
+                status.installed[key] = entry.version
+                status.shownArchitecture[key] = entry.architecture
+                status.names.insert(entry.name)
+            }
+            return status
         }
     }
 }

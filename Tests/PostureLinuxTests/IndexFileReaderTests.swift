@@ -1,0 +1,50 @@
+import Foundation
+import PostureLinux
+import TestSupport
+import Testing
+
+/// Lines of a package list read back exactly as written, plain and LZ4-compressed by the lz4 tool (as apt
+/// keeps lists in Debian's container images): across the reader's chunk boundaries and LZ4's blocks.
+@Suite struct IndexFileReaderTests {
+    @Test(Requirement.available(programs: ["lz4"]))
+    func plainAndLZ4ListsReadBackLineForLine() throws {
+        let directory = try Paths.temporaryDirectory("index-reader")
+        // About 1.5 MB: many 64 KiB read chunks and 256 KiB decompression buffers; one line of 300 KiB
+        // crosses several of them; no newline at the end.
+        var lines: [String] = []
+        for index in 0..<20_000 {
+            lines += [
+                "Package: p\(index)", "Version: 1.\(index)-1",
+                "Description: \(String(repeating: "x", count: index % 97))", "",
+            ]
+        }
+        lines.insert("Long: " + String(repeating: "y", count: 300_000), at: 1234)
+        lines.append("Package: last")
+        let text = lines.joined(separator: "\n")
+        let plain = directory.appendingPathComponent("list_Packages").path
+        try Data(text.utf8).write(to: URL(fileURLWithPath: plain))
+        func read(_ path: String) throws -> [String] {
+            var result: [String] = []
+            try IndexFileReader.forEachLine(path) { result.append(String(decoding: $0, as: UTF8.self)) }
+            return result
+        }
+        #expect(try read(plain) == lines)
+        // Small LZ4 blocks (-B4: 64 KiB) and the default (4 MiB) both decode to the same lines.
+        for blocks in ["-B4", "-B7"] {
+            let compressed = plain + blocks + ".lz4"
+            try Shell.run(["lz4", "-q", blocks, plain, compressed])
+            #expect(try read(compressed) == lines, "\(blocks)")
+        }
+        // A frame cut short, and bytes that are no frame: refused with the cause, never half-read.
+        let whole = try Data(contentsOf: URL(fileURLWithPath: plain + "-B7.lz4"))
+        let cut = plain + "-cut.lz4"
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: cut))
+        #expect(throws: SystemError.self) { try read(cut) }
+        let garbage = plain + "-garbage.lz4"
+        try Data("not a frame\n".utf8).write(to: URL(fileURLWithPath: garbage))
+        #expect(throws: SystemError.self) { try read(garbage) }
+        // A limit on the text: a list that would keep the agent reading is refused.
+        #expect(throws: SystemError.self) { try IndexFileReader.forEachLine(plain, limit: 1000) { _ in } }
+        #expect(throws: SystemError.self) { try read(plain + ".xz") }
+    }
+}
