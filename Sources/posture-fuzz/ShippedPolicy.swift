@@ -110,7 +110,8 @@ rules:
   #   agent): at most `maxPending` pending (0 when neither bound is given), none offered longer than
   #   `maxPendingAge` (since the agent first saw it offered, or the lists' date: a lower bound of the real
   #   wait), and lists published within `maxListsAge` (a device that never runs apt-get update has
-  #   nothing pending). dpkg systems; unknown elsewhere (Sources/PostureProbes/Packages/README.md).
+  #   nothing pending). Fails when no security archive is among the lists (sources.list without the
+  #   security suite). dpkg systems; unknown elsewhere (Sources/PostureProbes/Packages/README.md).
   # runningKernelCurrent: the running kernel is the newest installed (reboot after a kernel update).
   # keyProtection: the device key lives at least `minimum` well (software, tpm), as enrollment proved it
   #   (a TPM: its endorsement certificate chains to the collector's tpm.endorsementRoots and the TPM
