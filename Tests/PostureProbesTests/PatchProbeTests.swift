@@ -136,14 +136,9 @@ import Testing
     /// The answer is kept between reports only while the files are the same: a rewritten list or status
     /// is read again, even at the same size within the same second.
     @Test func aRewrittenListOrStatusIsReadAgain() throws {
-        let root = try Paths.temporaryDirectory("patch-cache")
-        func write(_ path: String, _ text: String) throws {
-            let url = root.appendingPathComponent(String(path.dropFirst()))
-            try FileManager.default.createDirectory(
-                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            // In place (same inode), so a same-size rewrite within one second is what the cache must notice.
-            try Data(text.utf8).write(to: url)
-        }
+        let fixture = try FixtureTree("patch-cache")
+        let root = fixture.root
+        let write = fixture.write
         let status = "Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.1-1\n\n"
         let lists = "/var/lib/apt/lists/deb.example_debian-security_dists_s_"
         try write("/var/lib/dpkg/status", status)
@@ -169,13 +164,9 @@ import Testing
     /// A security fix superseded by a newer ordinary update (Ubuntu's -updates) is still a pending security
     /// fix; a package that moved from `Architecture: all` to the native one is still the same package.
     @Test func supersededFixesAndArchitectureAllStillCount() throws {
-        let root = try Paths.temporaryDirectory("patch-superseded")
-        func write(_ path: String, _ text: String) throws {
-            let url = root.appendingPathComponent(String(path.dropFirst()))
-            try FileManager.default.createDirectory(
-                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: url)
-        }
+        let fixture = try FixtureTree("patch-superseded")
+        let root = fixture.root
+        let write = fixture.write
         try write(
             "/var/lib/dpkg/status",
             """
@@ -217,13 +208,9 @@ import Testing
     }
 
     @Test func kernelIsCurrentUnlessANewerOneIsInstalled() throws {
-        let root = try Paths.temporaryDirectory("patch-kernel")
-        func write(_ path: String, _ text: String) throws {
-            let url = root.appendingPathComponent(String(path.dropFirst()))
-            try FileManager.default.createDirectory(
-                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: url)
-        }
+        let fixture = try FixtureTree("patch-kernel")
+        let root = fixture.root
+        let write = fixture.write
         let host = HostRoot(root.path)
         try write("/proc/sys/kernel/osrelease", "6.1.0-25-amd64\n")
         #expect(PatchProbe().collect(in: ProbeContext(root: host, now: Date())).kernel.value == nil)
@@ -344,5 +331,19 @@ import Testing
         offers.offers["c:amd64"] = ["1.0-1": [0]]
         #expect(offers.candidate("c:amd64", installed: "9.9-1", releases: releases)?.version == "9.9-1")
         #expect(offers.candidate("d:amd64", installed: "1.0", releases: releases) == nil)
+    }
+}
+
+/// A fixture tree below a fresh directory; files are written in place (a rewrite keeps the inode, so a
+/// same-size rewrite within one second is what the probe's kept answer must notice).
+private struct FixtureTree {
+    let root: URL
+
+    init(_ label: String) throws { root = try Paths.temporaryDirectory(label) }
+
+    func write(_ path: String, _ text: String) throws {
+        let url = root.appendingPathComponent(String(path.dropFirst()))
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: url)
     }
 }
