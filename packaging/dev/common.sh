@@ -2,7 +2,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-# Debian packages the build and the tests need. The tests use the real tools, not stand-ins:
+# Debian packages the build and the tests need (liblz4-dev: the agent reads apt's LZ4-compressed lists).
+# The tests use the real tools, not stand-ins:
 # systemd-journal-remote makes journal files, nft/iptables load rulesets in network namespaces,
 # lsblk and Debian's python3 are oracles; curl, openssl s_client, python3-cryptography and python3-jwt are
 # independent TLS and JOSE clients for the collector; dbus-daemon and python3-dbus/python3-gi host a
@@ -26,7 +27,8 @@ POSTURE_APT_PACKAGES=(
 # openssh-server is the target host that posture-bound SSH certificates log in to (and the KRL refuses);
 # sudo (and its visudo) is what time-bound sudo grants are written for and checked with. swtpm is the TPM 2.0
 # a device key lives in where the machine has none; tpm2-tools and tpm2-openssl (OpenSSL's tpm2 provider) are
-# the independent clients that read what the agent put in it.
+# the independent clients that read what the agent put in it. lz4 compresses package lists as apt keeps them
+# in Debian's container images, for the patch-level probe's tests.
 POSTURE_TEST_APT_PACKAGES=(postgresql haproxy python3-yaml openssh-server sudo swtpm swtpm-tools tpm2-tools tpm2-openssl lz4)
 # From PyPI, pinned to the versions the tests were written against.
 POSTURE_PIP_PACKAGES=(selenium==4.51.0 schemathesis==4.32.5)
