@@ -18,10 +18,9 @@ extension Agent {
         let now = Date()
         var journal = JournalOptions(source: options.journalSource, afterCursor: gatheredCursor)
         journal.notableLimit = 100
-        let remembered = state.pendingSince()
         var report = ReportCollector().collect(
-            in: ProbeContext(root: options.root, now: now, journal: journal, pendingSince: remembered))
-        rememberPendingUpdates(report, previously: remembered)
+            in: ProbeContext(root: options.root, now: now, journal: journal, pendingSince: pendingSince))
+        rememberPendingUpdates(report)
         report.tpm = tpmFact
         let sequence = lastSequence + 1
         // The sequence is durable before anything carries it.
@@ -45,10 +44,11 @@ extension Agent {
 
     /// Keeps, for the next report, since when each pending security update has been offered; updates no
     /// longer pending are forgotten. Kept as long as the packages fact is unavailable (nothing was learnt).
-    private func rememberPendingUpdates(_ report: PostureReport, previously: [String: Date]) {
+    private func rememberPendingUpdates(_ report: PostureReport) {
         guard let packages = report.patches?.packages.value else { return }
         let since = Dictionary(packages.security.map { ($0.key, $0.since) }, uniquingKeysWith: min)
-        guard since != previously else { return }
+        guard since != pendingSince else { return }
+        pendingSince = since
         do {
             try state.savePendingSince(since)
         } catch {

@@ -68,6 +68,9 @@ public actor Agent: Service {
     var certificate: Certificate
     var lastSequence: UInt64
     var gatheredCursor: String?
+    /// Since when each pending security fix has been offered (`pending-updates.json`, read once at start;
+    /// kept in step with the file).
+    var pendingSince: [String: Date]
     var collectorWasUnavailable = false
     /// Waits between deliveries the collector answered 429 to (Retry-After plus full jitter).
     var busyBackoff = Backoff(cap: 60)
@@ -110,6 +113,7 @@ public actor Agent: Service {
         let spool = self.spool
         lastSequence = max(try state.lastSequence(), spooled.last ?? 0)
         held = try spool.hold()
+        pendingSince = state.pendingSince()
         gatheredCursor = try spooled.last.flatMap { try spool.entry($0)?.journalCursor } ?? state.acceptedCursor()
         verdict = try? state.verdict()
         // Replay protection survives restarts: the newest verdict acted on is saved with the enforcement state.

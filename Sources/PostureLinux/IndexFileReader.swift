@@ -12,9 +12,12 @@ import PostureSystem
 /// with lz4, as Debian's container images do); a `.lz4` file is decompressed as it is read. Other
 /// compressions are refused by name, so the caller can say which list it could not read.
 public enum IndexFileReader {
-    /// Whether `name` is a form this reader can read.
+    /// The compressions apt may keep its lists in (apt.conf(5), `Acquire::CompressionTypes`).
+    public static let compressions = [".lz4", ".gz", ".xz", ".zst", ".bz2"]
+
+    /// Whether `name` is a form this reader can read: plain, or LZ4.
     public static func canRead(_ name: String) -> Bool {
-        !name.hasSuffix(".gz") && !name.hasSuffix(".xz") && !name.hasSuffix(".zst") && !name.hasSuffix(".bz2")
+        !compressions.contains { $0 != ".lz4" && name.hasSuffix($0) }
     }
 
     /// Calls `line` with every line (without its newline) of the file, valid only during the call;

@@ -40,7 +40,8 @@
             try? offers.read(listPath, release: 0, status: status)
             _ = (release.priority, release.isSecurity, release.name)
             var pending = 0
-            for (key, version) in status.installed {
+            for (key, package) in status.installed {
+                let version = package.version
                 let versions = Array(offers.offers[key]?.keys ?? [:].keys) + [version]
                 for a in versions {
                     for b in versions where DebianVersion.compare(a, b) != -DebianVersion.compare(b, a) {

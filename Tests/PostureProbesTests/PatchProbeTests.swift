@@ -227,7 +227,8 @@ import Testing
         let behind = PatchProbe().collect(in: ProbeContext(root: host, now: Date())).kernel.value
         #expect(behind == RunningKernel(running: "6.1.0-25-amd64", newestInstalled: "6.1.0-27-amd64", current: false))
         #expect(
-            PatchProbe.flavour("6.1.0-27-686-pae") == "686-pae" && PatchProbe.flavour("6.5.0-1-generic") == "generic")
+            KernelRelease.flavour("6.1.0-27-686-pae") == "686-pae"
+                && KernelRelease.flavour("6.5.0-1-generic") == "generic")
         // No dpkg database: an rpm system is named as such.
         try FileManager.default.createDirectory(
             at: root.appendingPathComponent("var/lib/rpm"), withIntermediateDirectories: true)

@@ -62,8 +62,7 @@ public struct OSProbe: Probe {
         // A newer kernel installed than the one running: its fixes are not in effect until a reboot.
         if let running = try? root.readAttribute("/proc/sys/kernel/osrelease"),
             let installed = try? root.contentsOfDirectory("/lib/modules"), installed.contains(running),
-            let newest = installed.filter({ root.exists("/lib/modules/\($0)/modules.dep") || $0 == running })
-                .max(by: KernelRelease.isOrderedBefore),
+            let newest = KernelRelease.newestInstalled(root, like: running),
             KernelRelease.isOrderedBefore(running, newest)
         {
             reasons.append("kernel \(newest) is installed but \(running) is running")
@@ -74,6 +73,25 @@ public struct OSProbe: Probe {
 
 /// Orders kernel release strings the way dpkg would for the common forms (`6.1.0-27-amd64`).
 enum KernelRelease {
+    /// The newest kernel with modules under `/lib/modules` of `running`'s flavour: only those compare
+    /// (`686` and `686-pae`, `amd64` and `rt-amd64` are different kernels, whatever their numbers).
+    static func newestInstalled(_ root: HostRoot, like running: String) -> String? {
+        let flavour = self.flavour(running)
+        return ((try? root.contentsOfDirectory("/lib/modules")) ?? [])
+            .filter { root.exists("/lib/modules/\($0)/modules.dep") && self.flavour($0) == flavour }
+            .max(by: isOrderedBefore)
+    }
+
+    /// What follows the version and ABI numbers: `6.1.0-27-686-pae` → `686-pae`, `6.5.0-1-generic` → `generic`.
+    static func flavour(_ release: String) -> Substring {
+        var rest = Substring(release)
+        rest = rest.drop { $0.isNumber || $0 == "." }
+        if rest.first == "-", rest.dropFirst().first?.isNumber == true {
+            rest = rest.dropFirst().drop { $0.isNumber || $0 == "." }
+        }
+        return rest.first == "-" ? rest.dropFirst() : rest
+    }
+
     static func isOrderedBefore(_ a: String, _ b: String) -> Bool {
         let left = numbers(a)
         let right = numbers(b)

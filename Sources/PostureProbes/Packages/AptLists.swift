@@ -68,29 +68,15 @@ struct AptOffers {
     /// `name:arch` (`all` as the native architecture) → version → the archives (indexes into `releases`).
     var offers: [String: [String: [Int]]] = [:]
 
-    /// Reads one Packages list, keeping only the stanzas of installed package names.
+    /// Reads one Packages list, keeping the versions of installed packages; the other names' stanzas are
+    /// skipped after their `Package` line (most of a 50 MB list).
     mutating func read(_ path: String, release: Int, status: DpkgStatus) throws(SystemError) {
-        var stanzas = PackagesStanzas(release: release, status: status)
-        try IndexFileReader.forEachLine(path) { stanzas.line($0) }
-        stanzas.finish()
-        merge(stanzas.found)
-    }
-
-    mutating func merge(_ found: [String: [String: [Int]]]) {
-        for (key, versions) in found {
-            for (version, releases) in versions { offers[key, default: [:]][version, default: []] += releases }
+        try ControlFile.forEachStanza(path, reading: status.names.contains) { stanza in
+            guard let name = stanza.package, let version = stanza.version, let architecture = stanza.architecture
+            else { return }
+            let key = status.key(name, architecture)
+            if status.installed[key] != nil { offers[key, default: [:]][version, default: []].append(release) }
         }
-    }
-
-    /// The value of a `Field: value` line when the line starts with `field`.
-    static func value(_ line: UnsafeBufferPointer<UInt8>, _ field: StaticString) -> String? {
-        let count = field.utf8CodeUnitCount
-        guard line.count > count else { return nil }
-        let prefix = UnsafeBufferPointer(start: field.utf8Start, count: count)
-        for index in 0..<count where line[index] != prefix[index] { return nil }
-        var end = line.count
-        while end > count && (line[end - 1] == UInt8(ascii: " ") || line[end - 1] == UInt8(ascii: "\r")) { end -= 1 }
-        return String(decoding: UnsafeBufferPointer(rebasing: line[count..<end]), as: UTF8.self)
     }
 
     /// apt's candidate for an installed package (apt-pkg's policy): from the newest version down, the
@@ -124,47 +110,6 @@ struct AptOffers {
             if oldest.map({ DebianVersion.compare(version, $0.version) < 0 }) ?? true { oldest = (version, archive) }
         }
         return oldest
-    }
-}
-
-/// A Packages list's stanzas, line by line: `Version` and `Architecture` of the installed package names;
-/// the other names' stanzas are skipped after their `Package` line (most of a 50 MB list).
-struct PackagesStanzas {
-    let release: Int
-    let status: DpkgStatus
-    var found: [String: [String: [Int]]] = [:]
-    private var name: String?
-    private var version: String?
-    private var architecture: String?
-    private var skipping = false
-
-    init(release: Int, status: DpkgStatus) {
-        self.release = release
-        self.status = status
-    }
-
-    mutating func line(_ line: UnsafeBufferPointer<UInt8>) {
-        guard let first = line.first else { return finish() }
-        if skipping { return }
-        switch first {
-        case UInt8(ascii: "P"):
-            guard let value = AptOffers.value(line, "Package: ") else { return }
-            name = value
-            skipping = !status.names.contains(value)
-        case UInt8(ascii: "V"):
-            if let value = AptOffers.value(line, "Version: ") { version = value }
-        case UInt8(ascii: "A"):
-            if let value = AptOffers.value(line, "Architecture: ") { architecture = value }
-        default: return
-        }
-    }
-
-    mutating func finish() {
-        if !skipping, let name, let version, let architecture {
-            let key = status.key(name, architecture)
-            if status.installed[key] != nil { found[key, default: [:]][version, default: []].append(release) }
-        }
-        (name, version, architecture, skipping) = (nil, nil, nil, false)
     }
 }
 

@@ -100,7 +100,8 @@ public struct PatchProbe: Probe {
         }
         var pending = 0
         var security: [PendingUpdate] = []
-        for (key, version) in installed.sorted(by: { $0.key < $1.key }) {
+        for (key, package) in installed.sorted(by: { $0.key < $1.key }) {
+            let version = package.version
             guard let candidate = offers.candidate(key, installed: version, releases: releases),
                 DebianVersion.compare(candidate.version, version) > 0
             else { continue }
@@ -108,11 +109,10 @@ public struct PatchProbe: Probe {
             guard
                 let fix = offers.securityFix(key, installed: version, candidate: candidate.version, releases: releases)
             else { continue }
-            let (name, _) = Self.split(key)
             // Lists without a date: the moment of collection stands in (applied by the caller).
             security.append(
                 PendingUpdate(
-                    package: name, architecture: status.shownArchitecture[key] ?? "", installed: version,
+                    package: package.name, architecture: package.architecture, installed: version,
                     candidate: candidate.version, origin: fix.archive.name, since: fix.archive.date ?? .distantFuture))
         }
         return PackageUpdates(
@@ -124,15 +124,10 @@ public struct PatchProbe: Probe {
     /// A binary package list, plain or compressed (`..._binary-amd64_Packages.lz4`, or a flat repository's).
     static func isPackagesList(_ name: String) -> Bool {
         var base = Substring(name)
-        for suffix in [".lz4", ".gz", ".xz", ".zst", ".bz2"] where base.hasSuffix(suffix) {
+        for suffix in IndexFileReader.compressions where base.hasSuffix(suffix) {
             base = base.dropLast(suffix.count)
         }
         return base.hasSuffix("_Packages")
-    }
-
-    static func split(_ key: String) -> (String, String) {
-        guard let colon = key.lastIndex(of: ":") else { return (key, "") }
-        return (String(key[..<colon]), String(key[key.index(after: colon)...]))
     }
 
     /// dpkg rewrites a package's `.list` file whenever it installs or upgrades it.
@@ -147,95 +142,13 @@ public struct PatchProbe: Probe {
     func kernel(_ root: HostRoot) -> Fact<RunningKernel> {
         .reading("/proc/sys/kernel/osrelease, /lib/modules") {
             let running = try root.readAttribute("/proc/sys/kernel/osrelease")
-            // Only kernels of the running flavour compare (`686` and `686-pae`, `amd64` and `rt-amd64`).
-            let flavour = Self.flavour(running)
-            let installed = ((try? root.contentsOfDirectory("/lib/modules")) ?? [])
-                .filter { root.exists("/lib/modules/\($0)/modules.dep") && Self.flavour($0) == flavour }
-            guard let newest = installed.max(by: KernelRelease.isOrderedBefore) else {
+            guard let newest = KernelRelease.newestInstalled(root, like: running) else {
                 throw ProbeError(
                     "no kernel of the running one's flavour (\(running)) with modules under /lib/modules "
                         + "(a container runs its host's kernel, which the host updates)")
             }
             let current = !KernelRelease.isOrderedBefore(running, newest)
             return RunningKernel(running: running, newestInstalled: current ? running : newest, current: current)
-        }
-    }
-
-    /// What follows the version and ABI numbers: `6.1.0-27-686-pae` → `686-pae`, `6.5.0-1-generic` → `generic`.
-    static func flavour(_ release: String) -> Substring {
-        var rest = Substring(release)
-        rest = rest.drop { $0.isNumber || $0 == "." }
-        if rest.first == "-", rest.dropFirst().first?.isNumber == true {
-            rest = rest.dropFirst().drop { $0.isNumber || $0 == "." }
-        }
-        return rest.first == "-" ? rest.dropFirst() : rest
-    }
-}
-
-/// dpkg's record of what is installed (`/var/lib/dpkg/status`, deb-status(5)).
-struct DpkgStatus {
-    /// `name:arch` → version of every package whose status is `installed`; `Architecture: all` is keyed
-    /// as the native architecture, as apt treats it (a package may move between `all` and `amd64`).
-    var installed: [String: String] = [:]
-    /// The architecture dpkg's stanza names, for the report (`all` stays `all`).
-    var shownArchitecture: [String: String] = [:]
-    var names: Set<String> = []
-    /// dpkg's own architecture: the native one.
-    var native = ""
-
-    func key(_ name: String, _ architecture: String) -> String {
-        "\(name):\(architecture == "all" ? native : architecture)"
-    }
-
-    static func read(_ path: String) throws(SystemError) -> DpkgStatus {
-        var stanzas = Stanzas()
-        try IndexFileReader.forEachLine(path, limit: 256 << 20) { stanzas.line($0) }
-        stanzas.finish()
-        return stanzas.status()
-    }
-
-    struct Stanzas {
-        private(set) var entries: [(name: String, architecture: String, version: String)] = []
-        private var name: String?
-        private var version: String?
-        private var architecture: String?
-        private var isInstalled = false
-
-        mutating func line(_ line: UnsafeBufferPointer<UInt8>) {
-            guard let first = line.first else { return finish() }
-            switch first {
-            case UInt8(ascii: "P"): if let value = AptOffers.value(line, "Package: ") { name = value }
-            case UInt8(ascii: "V"): if let value = AptOffers.value(line, "Version: ") { version = value }
-            case UInt8(ascii: "A"): if let value = AptOffers.value(line, "Architecture: ") { architecture = value }
-            case UInt8(ascii: "S"):
-                // "want flag status": only the last word says what is on disk.
-                if let value = AptOffers.value(line, "Status: ") {
-                    isInstalled = value.split(separator: " ").last == "installed"
-                }
-            default: return
-            }
-        }
-
-        mutating func finish() {
-            if isInstalled, let name, let version { entries.append((name, architecture ?? "all", version)) }
-            (name, version, architecture, isInstalled) = (nil, nil, nil, false)
-        }
-
-        func status() -> DpkgStatus {
-            var status = DpkgStatus()
-            // dpkg is always of the native architecture; failing that, the commonest one that is not `all`.
-            let counts = Dictionary(
-                entries.filter { $0.architecture != "all" }.map { ($0.architecture, 1) }, uniquingKeysWith: +)
-            status.native =
-                entries.first { $0.name == "dpkg" }?.architecture
-                ?? counts.max { ($0.value, $1.key) < ($1.value, $0.key) }?.key ?? "all"
-            for entry in entries {
-                let key = status.key(entry.name, entry.architecture)
-                status.installed[key] = entry.version
-                status.shownArchitecture[key] = entry.architecture
-                status.names.insert(entry.name)
-            }
-            return status
         }
     }
 }
