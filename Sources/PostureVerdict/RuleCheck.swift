@@ -93,9 +93,7 @@ enum RuleCheck {
             return reboot.required ? .fail("reboot pending: \(reboot.reasons.joined(separator: ", "))") : .pass
         case .standingSudo(let allowed):
             // An agent that predates it does not report it: unavailable, as an unreadable sudoers would be.
-            guard let fact = report.sudo else {
-                return .unavailable("not reported: the agent predates the sudo fact; upgrade posture-agent")
-            }
+            guard let fact = report.sudo else { return notReported("sudo") }
             guard let sudo = fact.value else { return unavailable(fact) }
             let standing = sudo.standingUsers.filter { !allowed.contains($0) }
             return standing.isEmpty ? .pass : .fail("standing sudo: \(standing.joined(separator: ", "))")
