@@ -91,7 +91,7 @@ let package = Package(
             exclude: [
                 "OS/README.md", "DiskEncryption/README.md", "Firewall/README.md", "Journal/README.md",
                 "SecureBoot/README.md", "KernelLockdown/README.md", "SecurityModules/README.md", "SSHD/README.md",
-                "Packages/README.md",
+                "Packages/README.md", "Sessions/README.md",
             ]
         ),
 

@@ -46,25 +46,25 @@ public final class LogindClient: LoginManager, @unchecked Sendable {
     }
 
     public func sessions() async throws -> [LoginSession] {
-        try await call("ListSessions", argument: nil) { reply in
-            var sessions: [LoginSession] = []
-            try Self.check(sd_bus_message_enter_container(reply, CChar(UInt8(ascii: "a")), "(susso)"), "ListSessions")
-            while true {
-                let entered = sd_bus_message_enter_container(reply, CChar(UInt8(ascii: "r")), "susso")
-                try Self.check(entered, "ListSessions")
-                if entered == 0 { break }
-                let id = try Self.readString(reply, "s")
-                var uid: UInt32 = 0
-                try Self.check(sd_bus_message_read_basic(reply, CChar(UInt8(ascii: "u")), &uid), "ListSessions")
-                let user = try Self.readString(reply, "s")
-                let seat = try Self.readString(reply, "s")
-                let path = try Self.readString(reply, "o")
-                try Self.check(sd_bus_message_exit_container(reply), "ListSessions")
-                sessions.append(LoginSession(id: id, uid: uid, user: user, seat: seat, path: path))
-            }
-            try Self.check(sd_bus_message_exit_container(reply), "ListSessions")
-            return sessions
+        try await call("ListSessions", argument: nil, parse: Self.parseSessionList)
+    }
+
+    /// `ListSessions`' reply: `a(susso)`, id, uid, user, seat, object path.
+    static func parseSessionList(_ reply: OpaquePointer) throws -> [LoginSession] {
+        var sessions: [LoginSession] = []
+        try check(sd_bus_message_enter_container(reply, CChar(UInt8(ascii: "a")), "(susso)"), "ListSessions")
+        while try enter(reply, "r", "susso", "ListSessions") {
+            let id = try readString(reply, "s")
+            var uid: UInt32 = 0
+            try check(sd_bus_message_read_basic(reply, CChar(UInt8(ascii: "u")), &uid), "ListSessions")
+            let user = try readString(reply, "s")
+            let seat = try readString(reply, "s")
+            let path = try readString(reply, "o")
+            try check(sd_bus_message_exit_container(reply), "ListSessions")
+            sessions.append(LoginSession(id: id, uid: uid, user: user, seat: seat, path: path))
         }
+        try check(sd_bus_message_exit_container(reply), "ListSessions")
+        return sessions
     }
 
     /// logind's answer for a session that no longer exists.
@@ -96,47 +96,27 @@ public final class LogindClient: LoginManager, @unchecked Sendable {
             bus = opened
         }
         guard let bus else { throw SystemError(code: .unsupported, call: "sd_bus_open_system") }
-        var message: OpaquePointer?
-        try Self.check(
-            sd_bus_message_new_method_call(
-                bus, &message, "org.freedesktop.login1", "/org/freedesktop/login1",
-                "org.freedesktop.login1.Manager", method), method)
-        defer { sd_bus_message_unref(message) }
-        if let argument {
-            try argument.withCString { text in
-                try Self.check(sd_bus_message_append_basic(message, CChar(UInt8(ascii: "s")), text), method)
-            }
-        }
-        var error = sd_bus_error()
-        defer { sd_bus_error_free(&error) }
-        var reply: OpaquePointer?
-        let result = sd_bus_call(bus, message, timeoutMicroseconds, &error, &reply)
-        defer { sd_bus_message_unref(reply) }
-        if result < 0 {
-            let name = error.name.map { String(cString: $0) } ?? "errno \(-result)"
-            let text = error.message.map { String(cString: $0) } ?? ""
-            if result == -ECONNRESET || result == -ENOTCONN || result == -ECONNREFUSED || result == -ENOENT {
+        do {
+            return try Self.call(
+                bus, path: "/org/freedesktop/login1", interface: "org.freedesktop.login1.Manager", method: method,
+                argument: argument, subject: argument, timeout: timeoutMicroseconds, parse: parse)
+        } catch let error as SystemError {
+            if let code = error.errno, [ECONNRESET, ENOTCONN, ECONNREFUSED, ENOENT].contains(code) {
                 // The bus went away: reconnect on the next call.
                 sd_bus_flush_close_unref(bus)
                 self.bus = nil
             }
-            var failure = SystemError.errno(
-                -result, call: "org.freedesktop.login1.Manager.\(method)", subject: argument,
-                detail: "\(name): \(text)")
-            failure.busError = error.name.map { String(cString: $0) }
-            throw failure
+            throw error
         }
-        guard let reply else { throw SystemError(code: .malformed, call: method, detail: "no reply") }
-        return try parse(reply)
     }
 
-    private static func readString(_ message: OpaquePointer, _ type: Character) throws -> String {
+    static func readString(_ message: OpaquePointer, _ type: Character) throws -> String {
         var pointer: UnsafePointer<CChar>?
         try check(sd_bus_message_read_basic(message, CChar(type.asciiValue ?? 0), &pointer), "read")
         return pointer.map { String(cString: $0) } ?? ""
     }
 
-    private static func check(_ result: Int32, _ call: String) throws {
+    static func check(_ result: Int32, _ call: String) throws {
         if result < 0 { throw SystemError.errno(-result, call: call) }
     }
 }

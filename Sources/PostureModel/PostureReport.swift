@@ -26,6 +26,8 @@ public struct PostureReport: Sendable, Codable, Equatable {
     public var tpm: Fact<TPMFacts>?
     /// Patch level (absent from agents that predate it).
     public var patches: PatchFacts?
+    /// Login sessions and screen lock (absent from agents that predate it).
+    public var sessions: Fact<SessionFacts>?
 
     public init(
         collectedAt: Date,
@@ -40,7 +42,8 @@ public struct PostureReport: Sendable, Codable, Equatable {
         sshd: Fact<SSHDFacts>,
         sudo: Fact<SudoFacts>? = nil,
         tpm: Fact<TPMFacts>? = nil,
-        patches: PatchFacts? = nil
+        patches: PatchFacts? = nil,
+        sessions: Fact<SessionFacts>? = nil
     ) {
         self.schemaVersion = Self.currentSchemaVersion
         self.collectedAt = collectedAt
@@ -56,6 +59,7 @@ public struct PostureReport: Sendable, Codable, Equatable {
         self.sudo = sudo
         self.tpm = tpm
         self.patches = patches
+        self.sessions = sessions
     }
 }
 

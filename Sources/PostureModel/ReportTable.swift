@@ -143,6 +143,26 @@ public enum ReportTable {
                         : "\(kernel.running) running, \(kernel.newestInstalled) installed (reboot into it)"
                 })
         }
+        if let sessions = report.sessions {
+            out.section("Sessions")
+            out.row(
+                "sessions",
+                sessions.map { facts in
+                    let graphical = facts.sessions.filter(\.graphical).count
+                    return "\(facts.total) (\(graphical) graphical)"
+                })
+            for session in sessions.value?.sessions.prefix(20) ?? [] {
+                var words = [session.type, session.remote ? "remote" : "local", session.active ? "active" : "inactive"]
+                if session.idle {
+                    words.append(
+                        session.idleSince.map { "idle \(formatDuration(report.collectedAt.timeIntervalSince($0)))" }
+                            ?? "idle")
+                }
+                if session.locked != .notApplicable { words.append(session.locked.rawValue) }
+                if let desktop = session.desktop { words.append(desktop) }
+                out.line("  \(pad(session.id, 6)) \(pad(session.user, 14)) \(words.joined(separator: ", "))")
+            }
+        }
         return out.text
     }
 

@@ -17,7 +17,8 @@ public struct ReportCollector: Sendable {
             securityModules: SecurityModulesProbe().collect(in: context),
             sshd: SSHDProbe().collect(in: context),
             sudo: SudoProbe().collect(in: context),
-            patches: PatchProbe().collect(in: context)
+            patches: PatchProbe().collect(in: context),
+            sessions: SessionProbe().collect(in: context)
         )
     }
 }

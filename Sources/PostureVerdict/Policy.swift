@@ -90,6 +90,9 @@ public enum Check: Sendable, Equatable {
     case securityUpdates(maxPending: Int?, maxPendingAge: Duration?, maxListsAge: Duration?)
     /// The running kernel is the newest installed.
     case runningKernelCurrent
+    /// Every graphical session idle longer than `maxIdle` is locked; a lock state the desktop does not
+    /// report counts as unlocked unless `allowUnknown`.
+    case screenLock(maxIdle: Duration, allowUnknown: Bool)
     /// The device key lives at least this well, as enrollment proved it (a TPM: `tpm`).
     case keyProtection(minimum: KeyProtection)
     /// A TPM quote shows `pcrs` as recorded for the device (at enrollment, or an operator's accept), or,
@@ -112,6 +115,7 @@ public enum Check: Sendable, Equatable {
         case .standingSudo: "standingSudo"
         case .securityUpdates: "securityUpdates"
         case .runningKernelCurrent: "runningKernelCurrent"
+        case .screenLock: "screenLock"
         case .keyProtection: "keyProtection"
         case .measuredBoot: "measuredBoot"
         }

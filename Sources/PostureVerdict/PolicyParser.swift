@@ -84,6 +84,7 @@ public enum PolicyParser {
         "sshd": ["permitRootLogin", "passwordAuthentication", "permitEmptyPasswords"], "noPendingReboot": [],
         "standingSudo": ["allowed"], "securityUpdates": ["maxPending", "maxPendingAge", "maxListsAge"],
         "runningKernelCurrent": [], "keyProtection": ["minimum"], "measuredBoot": ["pcrs", "reference"],
+        "screenLock": ["maxIdle", "unknownLock"],
     ]
 
     static func parseRule(_ node: Node, _ reader: Reader) throws(PolicyError) -> Rule {
@@ -190,6 +191,14 @@ public enum PolicyParser {
                     try reader.duration(node, "\(name).maxListsAge")
                 })
         case "runningKernelCurrent": check = .runningKernelCurrent
+        case "screenLock":
+            let maxIdle = try fields["maxIdle"].map { node throws(PolicyError) in
+                try reader.duration(node, "\(name).maxIdle")
+            }
+            let unknown = try fields["unknownLock"].map { node throws(PolicyError) in
+                try reader.word(node, "\(name).unknownLock", ["fail", "pass"])
+            }
+            check = .screenLock(maxIdle: maxIdle ?? .seconds(900), allowUnknown: unknown == "pass")
         default: check = .noPendingReboot
         }
         var rule = Rule(name: name, check: check)

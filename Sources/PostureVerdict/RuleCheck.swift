@@ -106,6 +106,8 @@ enum RuleCheck {
             return kernel.current
                 ? .pass
                 : .fail("running kernel \(kernel.running), \(kernel.newestInstalled) installed (reboot into it)")
+        case .screenLock(let maxIdle, let allowUnknown):
+            return screenLock(report, maxIdle: maxIdle, allowUnknown: allowUnknown)
         case .measuredBoot(let pcrs, let reference):
             return measuredBoot(pcrs, reference: reference, keyProtection: keyProtection, boot: boot)
         case .keyProtection(let minimum):
@@ -124,7 +126,8 @@ enum RuleCheck {
         let s = seconds.rounded(.down).saturatingInt
         if s >= 86400 { return "\(s / 86400)d" }
         if s >= 3600 { return "\(s / 3600)h" }
-        return "\(max(0, s) / 60)m"
+        if s >= 60 { return "\(s / 60)m" }
+        return "\(max(0, s))s"
     }
 
     static func notReported(_ what: String) -> Result {
@@ -162,6 +165,27 @@ enum RuleCheck {
             let age = now.timeIntervalSince(oldest.since)
             if age > maxPendingAge.seconds {
                 problems.append("\(oldest.package) \(oldest.candidate) pending for \(roughAge(age))")
+            }
+        }
+        return problems.isEmpty ? .pass : .fail(problems.joined(separator: "; "))
+    }
+
+    /// Idle is measured to when the report was gathered: the facts say nothing of the time since.
+    static func screenLock(_ report: PostureReport, maxIdle: Duration, allowUnknown: Bool) -> Result {
+        guard let fact = report.sessions else { return notReported("sessions") }
+        guard let facts = fact.value else { return unavailable(fact) }
+        var problems: [String] = []
+        for session in facts.sessions where session.graphical && session.locked != .locked && session.idle {
+            let idle = session.idleSince.map { report.collectedAt.timeIntervalSince($0) } ?? .infinity
+            guard idle > maxIdle.seconds else { continue }
+            let what =
+                "session \(session.id) (\(session.user), \(session.type)\(session.desktop.map { ", \($0)" } ?? ""))"
+            let howLong = idle.isFinite ? "idle \(roughAge(idle))" : "idle since an unknown time"
+            switch session.locked {
+            case .unknown where !allowUnknown:
+                problems.append("\(what) \(howLong), lock state unknown (its desktop does not report LockedHint)")
+            case .unlocked: problems.append("\(what) \(howLong) and unlocked")
+            default: break
             }
         }
         return problems.isEmpty ? .pass : .fail(problems.joined(separator: "; "))
@@ -263,6 +287,9 @@ enum RuleCheck {
             if let maxListsAge { parts.append("package lists at most \(Policy.age(maxListsAge.seconds)) old") }
             return parts.joined(separator: ", ")
         case .runningKernelCurrent: return "running the newest installed kernel"
+        case .screenLock(let maxIdle, let allowUnknown):
+            return "graphical sessions idle over \(Policy.age(maxIdle.seconds)) locked"
+                + (allowUnknown ? " (unknown lock state allowed)" : "")
         case .keyProtection(let minimum): return "device key protection >= \(minimum.rawValue)"
         case .measuredBoot(let pcrs, let reference):
             let pinned = reference.keys.sorted().map(String.init).joined(separator: ", ")

@@ -113,6 +113,11 @@ rules:
   #   nothing pending). Fails when no security archive is among the lists (sources.list without the
   #   security suite). dpkg systems; unknown elsewhere (Sources/PostureProbes/Packages/README.md).
   # runningKernelCurrent: the running kernel is the newest installed (reboot after a kernel update).
+  # screenLock: every graphical session (X11, Wayland) that logind says has been idle longer than
+  #   `maxIdle` (15m when not given; counted from when the desktop declared it idle) is locked. GNOME and
+  #   KDE Plasma report their lock to logind; other desktops' lock state is unknown and fails the rule
+  #   unless `unknownLock: pass`. Terminal and ssh sessions have no screen and never fail it
+  #   (Sources/PostureProbes/Sessions/README.md).
   # keyProtection: the device key lives at least `minimum` well (software, tpm), as enrollment proved it
   #   (a TPM: its endorsement certificate chains to the collector's tpm.endorsementRoots and the TPM
   #   certified the key). A report cannot raise it; a device enrolled before has `software`.
@@ -142,6 +147,10 @@ rules:
   # - name: kernel-current
   #   check: runningKernelCurrent
   #   grace: 7d
+  # - name: screen-locked-when-away
+  #   check: screenLock
+  #   maxIdle: 10m
+  #   labels: {class: laptop}
   # - name: key-in-tpm
   #   check: keyProtection
   #   minimum: tpm

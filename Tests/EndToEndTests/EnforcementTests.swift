@@ -10,21 +10,9 @@ import Testing
     .serialized,
     Requirement.available(programs: ["systemd-nspawn", "mmdebstrap", "nsenter", "ssh", "ssh-keygen"], root: true))
 struct EnforcementTests {
-    /// Runs a scenario script; its exit status, its whole output and its `RESULT key=value` lines.
     func scenario(_ name: String) throws -> (status: Int32?, output: String, results: [String: String]) {
-        let work = try Paths.temporaryDirectory("e2e-nspawn")
-        let log = work.appendingPathComponent("scenario.log").path
-        let script = Paths.packageRoot.appendingPathComponent("packaging/testbed/nspawn/\(name)").path
-        let status = try DirectSpawn.run(
-            ["/bin/bash", script, Paths.buildProducts.path, work.appendingPathComponent("share").path],
-            logPath: log, timeout: 600)
-        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-        var results: [String: String] = [:]
-        for line in output.split(separator: "\n") where line.hasPrefix("RESULT ") {
-            let pair = line.dropFirst(7).split(separator: "=", maxSplits: 1)
-            results[String(pair[0])] = pair.count > 1 ? String(pair[1]).trimmingCharacters(in: .whitespaces) : ""
-        }
-        return (status, output, results)
+        let run = try NspawnScenario.run(name)
+        return (run.status, run.output, run.results)
     }
 
     /// SIGKILL at each step of a quarantine and of a release, systemd restarting the agent: the end state is

@@ -51,6 +51,34 @@ import Testing
         #expect(reason.contains("needs root or CAP_NET_ADMIN"), "\(reason)")
     }
 
+    /// Sessions come from logind over the system bus: with no bus, or a bus where logind does not run (a
+    /// container without systemd), the fact is unavailable and says which.
+    @Test(Requirement.available(programs: ["dbus-daemon"]))
+    func sessionsWithoutLogindAreUnavailableAndSayWhy() throws {
+        var environment = ProcessInfo.processInfo.environment
+        let directory = try Paths.temporaryDirectory("probe-no-logind")
+        environment["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=\(directory.path)/absent"
+        func sessions() throws -> Fact<SessionFacts>? {
+            let output = try Shell.run([Self.postured, "probe", "--format", "json"], environment: environment)
+            return try PostureReport.makeDecoder().decode(PostureReport.self, from: Data(output.stdout.utf8)).sessions
+        }
+        let noBus = try #require(try sessions())
+        #expect(noBus.unavailableReason?.hasPrefix("no D-Bus system bus") == true, "\(noBus)")
+        #expect(noBus.source == "org.freedesktop.login1 (D-Bus)")
+
+        let socket = directory.appendingPathComponent("bus").path
+        let bus = try BackgroundProcess(
+            ["/usr/bin/dbus-daemon", "--session", "--nofork", "--address=unix:path=\(socket)"],
+            logPath: directory.appendingPathComponent("bus.log").path)
+        defer { bus.signal(SIGKILL) }
+        _ = BackgroundProcess.eventually(timeout: 5) { FileManager.default.fileExists(atPath: socket) }
+        environment["DBUS_SYSTEM_BUS_ADDRESS"] = "unix:path=\(socket)"
+        let noLogind = try #require(try sessions())
+        #expect(
+            noLogind.unavailableReason?.hasPrefix("systemd-logind is not running on the system bus") == true,
+            "\(noLogind)")
+    }
+
     @Test func statusOfAnAgentNotEnrolledSaysSoInBothFormats() throws {
         let empty = try Paths.temporaryDirectory("status-not-enrolled").path
         let table = try Shell.runAllowingFailure([Self.postured, "status", "--state-dir", empty])

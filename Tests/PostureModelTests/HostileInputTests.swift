@@ -182,6 +182,33 @@ import Testing
                 early.security[0].since = Date(timeIntervalSince1970: -1)
                 payload.report.patches = patches(early)
             }?.hasPrefix("report.patches.packages.value.security.since") == true)
+        // Sessions: bounded too.
+        let session = LoginSessionFacts(
+            id: "2", user: "alice", uid: 1000, type: "wayland", sessionClass: "user", remote: false, remoteHost: nil,
+            service: "gdm-password", desktop: "GNOME", active: true, idle: true,
+            idleSince: Date(timeIntervalSince1970: 1_800_000_000), locked: .unlocked, since: nil)
+        func sessions(_ list: [LoginSessionFacts], total: Int? = nil) -> Fact<SessionFacts> {
+            .observed(SessionFacts(sessions: list, total: total ?? list.count), source: "t")
+        }
+        #expect(refused { $0.report.sessions = sessions([session]) } == nil)
+        #expect(
+            refused { $0.report.sessions = sessions(Array(repeating: session, count: 257)) }?
+                .hasPrefix("report.sessions.value.sessions has 257 elements") == true)
+        #expect(
+            refused { $0.report.sessions = sessions([session], total: -1) }?
+                .hasPrefix("report.sessions.value.total is -1") == true)
+        #expect(
+            refused { payload in
+                var long = session
+                long.desktop = String(repeating: "x", count: 257)
+                payload.report.sessions = sessions([long])
+            }?.hasPrefix("report.sessions.value.sessions.desktop is 257 bytes long") == true)
+        #expect(
+            refused { payload in
+                var early = session
+                early.idleSince = Date(timeIntervalSince1970: -1)
+                payload.report.sessions = sessions([early])
+            }?.hasPrefix("report.sessions.value.sessions.idleSince") == true)
         #expect(refused { $0.spoolGap = SpoolGap(firstSequence: 1, lastSequence: 2, count: .max) } != nil)
         #expect(refused { $0.issuedAt = Date(timeIntervalSince1970: -1) }?.hasPrefix("issuedAt") == true)
         #expect(

@@ -154,6 +154,61 @@ import Testing
         #expect(policy.evaluate(input(report, at: t0)).status == .unknown)
     }
 
+    @Test func screenLockFailsForAGraphicalSessionIdleTooLongUnlessItIsLocked() throws {
+        let policy = try policy("rules:\n  - {name: screen, check: screenLock, maxIdle: 10m}\n")
+        var report = goodReport
+        report.collectedAt = t0
+        report.sessions = nil
+        #expect(
+            policy.evaluate(input(report, at: t0)).unknown.first?.observed.contains("upgrade posture-agent") == true)
+        func session(
+            _ id: String, _ user: String, type: String = "wayland", desktop: String? = "GNOME", idleFor: Double?,
+            locked: ScreenLock, sessionClass: String = "user"
+        ) -> LoginSessionFacts {
+            LoginSessionFacts(
+                id: id, user: user, uid: 1000, type: type, sessionClass: sessionClass, remote: false, remoteHost: nil,
+                service: "gdm-password", desktop: desktop, active: true, idle: idleFor != nil,
+                idleSince: idleFor.map { t0.addingTimeInterval(-$0) }, locked: locked, since: nil)
+        }
+        func judge(_ sessions: [LoginSessionFacts], _ rule: Policy? = nil) -> Verdict {
+            report.sessions = .observed(SessionFacts(sessions: sessions, total: sessions.count), source: "logind")
+            return (rule ?? policy).evaluate(input(report, at: t0.addingTimeInterval(3600)))
+        }
+        // Idle 5 minutes: not yet; idle 12 and unlocked: fails; locked: passes.
+        #expect(judge([session("2", "alice", idleFor: 300, locked: .unlocked)]).status == .compliant)
+        #expect(
+            judge([session("2", "alice", idleFor: 720, locked: .unlocked)]).failing.first?.observed
+                == "session 2 (alice, wayland, GNOME) idle 12m and unlocked")
+        #expect(judge([session("2", "alice", idleFor: 720, locked: .locked)]).status == .compliant)
+        // A desktop that does not report its lock: unknown fails unless the rule accepts it.
+        let unknown = [session("3", "dave", desktop: "i3", idleFor: 7200, locked: .unknown)]
+        #expect(
+            judge(unknown).failing.first?.observed
+                == "session 3 (dave, wayland, i3) idle 2h, lock state unknown (its desktop does not report LockedHint)")
+        let lenient = try self.policy(
+            "rules:\n  - {name: screen, check: screenLock, maxIdle: 10m, unknownLock: pass}\n")
+        #expect(judge(unknown, lenient).status == .compliant)
+        // Not idle: passes whatever the lock. Idle with no time known: as long as can be.
+        #expect(judge([session("4", "bob", idleFor: nil, locked: .unlocked)]).status == .compliant)
+        var noTime = session("4", "bob", idleFor: 0, locked: .unlocked)
+        noTime.idleSince = nil
+        #expect(
+            judge([noTime]).failing.first?.observed
+                == "session 4 (bob, wayland, GNOME) idle since an unknown time and unlocked")
+        // Terminals, ssh and greeters have no screen to lock; idle hours do not matter.
+        #expect(
+            judge([
+                session("5", "carol", type: "tty", desktop: nil, idleFor: 36000, locked: .notApplicable),
+                session("6", "gdm", idleFor: 36000, locked: .unlocked, sessionClass: "greeter"),
+            ]).status == .compliant)
+        // The default bound is 15 minutes.
+        let defaults = try self.policy("rules:\n  - {name: screen, check: screenLock}\n")
+        #expect(judge([session("2", "alice", idleFor: 840, locked: .unlocked)], defaults).status == .compliant)
+        #expect(judge([session("2", "alice", idleFor: 960, locked: .unlocked)], defaults).status == .noncompliant)
+        report.sessions = .unavailable(reason: "no D-Bus system bus", source: "logind")
+        #expect(policy.evaluate(input(report, at: t0)).status == .unknown)
+    }
+
     @Test func standingSudoFailsForAnyoneNotAllowedAndIsUnknownFromAnOldAgent() throws {
         let policy = try policy("rules:\n  - {name: no-standing-sudo, check: standingSudo, allowed: [ansible]}\n")
         var report = goodReport
@@ -354,6 +409,8 @@ import Testing
             ("rules:\n  - {name: b, check: measuredBoot, pcrs: [0, 12]}\n", 2, "PCR '12' is not one of the quoted"),
             ("rules:\n  - name: b\n    check: measuredBoot\n    reference: {\"4\": [abc]}\n", 4, "64 hex digits"),
             ("rules:\n  - {name: b, check: measuredBoot, pcrs: []}\n", 2, "name at least one PCR"),
+            ("rules:\n  - {name: s, check: screenLock, unknownLock: maybe}\n", 2, "s.unknownLock"),
+            ("rules:\n  - {name: s, check: screenLock, maxIdle: later}\n", 2, "not a duration"),
             ("rules:\n  - {name: b, check: measuredBoot, reference: {\"4\": []}}\n", 2, "list at least one value"),
             (
                 "rules:\n  - {name: b, check: measuredBoot, pcrs: [0], reference: {\"4\": [\(String(repeating: "a", count: 64))]}}\n",

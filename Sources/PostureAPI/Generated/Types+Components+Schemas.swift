@@ -975,6 +975,10 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/PostureReport/patches`.
             public var patches: Components.Schemas.PostureReport.PatchesPayload?
+            /// Login sessions from systemd-logind: `sessions` (`id`, `user`, `uid`, `type`, `class`, `remote`, `remoteHost`, `service`, `desktop`, `active`, `idle`, `idleSince`, `locked`: locked, unlocked, unknown or not-applicable, `since`) and `total`. Absent from agents that predate it.
+            ///
+            /// - Remark: Generated from `#/components/schemas/PostureReport/sessions`.
+            public var sessions: Components.Schemas.Fact?
             /// Creates a new `PostureReport`.
             ///
             /// - Parameters:
@@ -991,6 +995,7 @@ extension Components {
             ///   - sshd:
             ///   - sudo: Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents that predate it.
             ///   - patches: Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.
+            ///   - sessions: Login sessions from systemd-logind: `sessions` (`id`, `user`, `uid`, `type`, `class`, `remote`, `remoteHost`, `service`, `desktop`, `active`, `idle`, `idleSince`, `locked`: locked, unlocked, unknown or not-applicable, `since`) and `total`. Absent from agents that predate it.
             public init(
                 schemaVersion: Swift.Int,
                 collectedAt: FoundationEssentials.Date,
@@ -1004,7 +1009,8 @@ extension Components {
                 securityModules: Components.Schemas.Fact,
                 sshd: Components.Schemas.Fact,
                 sudo: Components.Schemas.Fact? = nil,
-                patches: Components.Schemas.PostureReport.PatchesPayload? = nil
+                patches: Components.Schemas.PostureReport.PatchesPayload? = nil,
+                sessions: Components.Schemas.Fact? = nil
             ) {
                 self.schemaVersion = schemaVersion
                 self.collectedAt = collectedAt
@@ -1019,6 +1025,7 @@ extension Components {
                 self.sshd = sshd
                 self.sudo = sudo
                 self.patches = patches
+                self.sessions = sessions
             }
             public enum CodingKeys: String, CodingKey {
                 case schemaVersion
@@ -1034,6 +1041,7 @@ extension Components {
                 case sshd
                 case sudo
                 case patches
+                case sessions
             }
         }
         /// - Remark: Generated from `#/components/schemas/StoredAttestation`.

@@ -3101,6 +3101,10 @@ enum OpenAPIDocument {
                         "$ref": "#/components/schemas/Fact"
                       }
                     }
+                  },
+                  "sessions": {
+                    "$ref": "#/components/schemas/Fact",
+                    "description": "Login sessions from systemd-logind: `sessions` (`id`, `user`, `uid`, `type`, `class`, `remote`, `remoteHost`, `service`, `desktop`, `active`, `idle`, `idleSince`, `locked`: locked, unlocked, unknown or not-applicable, `since`) and `total`. Absent from agents that predate it."
                   }
                 }
               },

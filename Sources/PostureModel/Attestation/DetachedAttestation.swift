@@ -97,6 +97,7 @@ public struct DetachedAttestation: Sendable, Equatable {
         public var sshd: Fact<SSHDFacts>
         public var sudo: Fact<SudoFacts>?
         public var patches: PatchFacts?
+        public var sessions: Fact<SessionFacts>?
         public var tpm: Fact<TPMFacts>?
 
         /// The report's facts but its collection time and journal; an observed uptime as 0 (`Envelope.up`).
@@ -115,6 +116,7 @@ public struct DetachedAttestation: Sendable, Equatable {
             sshd = report.sshd
             sudo = report.sudo
             patches = report.patches
+            sessions = report.sessions
             tpm = report.tpm
         }
 
@@ -126,7 +128,8 @@ public struct DetachedAttestation: Sendable, Equatable {
             var report = PostureReport(
                 collectedAt: collectedAt, agentVersion: agentVersion, os: os, diskEncryption: diskEncryption,
                 firewall: firewall, journal: journal, secureBoot: secureBoot, kernelLockdown: kernelLockdown,
-                securityModules: securityModules, sshd: sshd, sudo: sudo, tpm: tpm, patches: patches)
+                securityModules: securityModules, sshd: sshd, sudo: sudo, tpm: tpm, patches: patches,
+                sessions: sessions)
             report.schemaVersion = schemaVersion
             return report
         }

@@ -171,6 +171,7 @@ public enum PayloadLimits {
                 }
             }
             if let patches = report.patches { self.patches(patches, at: "\(root).patches") }
+            if let sessions = report.sessions { self.sessions(sessions, at: "\(root).sessions") }
             if let tpm = report.tpm {
                 fact(tpm, "\(root).tpm") { checker, tpm in
                     let field = { "\(root).tpm.value" }
@@ -222,6 +223,25 @@ public enum PayloadLimits {
             fact(patches.kernel, "\(root).kernel") { checker, kernel in
                 checker.text(kernel.running, PayloadLimits.name, "\(root).kernel.value.running")
                 checker.text(kernel.newestInstalled, PayloadLimits.name, "\(root).kernel.value.newestInstalled")
+            }
+        }
+
+        mutating func sessions(_ sessions: Fact<SessionFacts>, at root: String) {
+            fact(sessions, root) { checker, facts in
+                let field = { "\(root).value" }
+                checker.integer(facts.total, PayloadLimits.count, "\(field()).total")
+                checker.elements(facts.sessions.count, "\(field()).sessions", limit: SessionFacts.listedLimit)
+                for session in facts.sessions {
+                    for (name, text) in [
+                        ("id", session.id), ("user", session.user), ("type", session.type),
+                        ("class", session.sessionClass), ("service", session.service),
+                        ("remoteHost", session.remoteHost ?? ""), ("desktop", session.desktop ?? ""),
+                    ] {
+                        checker.text(text, PayloadLimits.name, "\(field()).sessions.\(name)")
+                    }
+                    if let date = session.idleSince { checker.date(date, "\(field()).sessions.idleSince") }
+                    if let date = session.since { checker.date(date, "\(field()).sessions.since") }
+                }
             }
         }
 
