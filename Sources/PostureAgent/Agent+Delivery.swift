@@ -22,6 +22,9 @@ extension Agent {
             in: ProbeContext(root: options.root, now: now, journal: journal, pendingSince: pendingSince))
         rememberPendingUpdates(report)
         report.tpm = tpmFact
+        report.agent = AgentFacts(
+            enforcement: options.enforcement.mode.rawValue,
+            intervalSeconds: max(1, Int(options.interval.components.seconds)))
         let sequence = lastSequence + 1
         // The sequence is durable before anything carries it.
         try state.saveSequence(sequence)

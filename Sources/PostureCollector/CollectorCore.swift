@@ -42,6 +42,8 @@ public struct CollectorCore: Sendable {
     let auditChecks = AuditChecks()
     /// The operators' queries and actions, for the API and the dashboard.
     var fleet: FleetOperations { FleetOperations(collector: self) }
+    /// Policy engines' verdict pulls, for the maturity stages.
+    let verdictPulls: VerdictPulls
     /// Bounds what refusals cost: one security event and log line per source, code and minute.
     let eventThrottle = SecurityEventThrottle()
     /// The server certificate's expiry, as `ServerCertificate` last set it (for `/metrics`).
@@ -59,6 +61,7 @@ public struct CollectorCore: Sendable {
         self.store = store
         self.logger = logger
         self.keys = keys
+        verdictPulls = VerdictPulls(store: store, logger: logger)
         let issuer = Issuer(configuration)
         issuerSource = issuer
         transmitter = try SignalTransmitter(

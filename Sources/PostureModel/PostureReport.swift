@@ -28,6 +28,8 @@ public struct PostureReport: Sendable, Codable, Equatable {
     public var patches: PatchFacts?
     /// Login sessions and screen lock (absent from agents that predate it).
     public var sessions: Fact<SessionFacts>?
+    /// The agent's own settings (absent from agents that predate it, and from `postured probe`).
+    public var agent: AgentFacts?
 
     public init(
         collectedAt: Date,

@@ -143,6 +143,10 @@ public enum ReportTable {
                         : "\(kernel.running) running, \(kernel.newestInstalled) installed (reboot into it)"
                 })
         }
+        if let agent = report.agent {
+            out.section("Agent")
+            out.line("  \(pad("enforcement", 20)) \(agent.enforcement), a report every \(agent.intervalSeconds)s")
+        }
         if let sessions = report.sessions {
             out.section("Sessions")
             out.row(

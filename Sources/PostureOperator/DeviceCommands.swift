@@ -123,6 +123,13 @@ struct DevicesCommand: AsyncParsableCommand {
                     "key       \(key.protection)"
                         + (key.endorsementFingerprint.map { "  (TPM endorsement sha256:\($0.prefix(16))…)" } ?? ""))
             }
+            if let maturity = detail.maturity {
+                lines.append(
+                    "maturity  \(maturity.stage)" + (maturity.next.map { "; for \($0):" } ?? " (CISA ZTMM devices)"))
+                for item in maturity.missing {
+                    lines += TextTable.wrap(item, first: "          - ", indent: "            ", width: 79)
+                }
+            }
             if let boot = detail.boot {
                 let baseline = MeasuredBoot.baselineWording(
                     recorded: boot.baselineRecorded, changed: boot.changedPCRs)

@@ -35,6 +35,10 @@ struct FleetCommand: AsyncParsableCommand {
                 "\(summary.devices) active devices: " + verdicts.joined(separator: ", "),
                 "quarantined \(summary.quarantined); silent for 24h \(summary.silent)",
             ]
+            if let stages = summary.byStage {
+                let counts = ["traditional", "initial", "advanced", "optimal"].map { "\($0) \(stages[$0] ?? 0)" }
+                lines.append("maturity (CISA ZTMM devices): " + counts.joined(separator: ", "))
+            }
             if !summary.byFailingRule.isEmpty {
                 lines.append("\nfailing rules")
                 lines += summary.byFailingRule.prefix(10).map {

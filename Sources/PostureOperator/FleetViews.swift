@@ -27,6 +27,7 @@ struct SummaryView: Decodable {
     var quarantined: Int
     var silent: Int
     var trend: [Day]
+    var byStage: [String: Int]?
 }
 
 struct DetailView: Decodable {
@@ -69,9 +70,16 @@ struct DetailView: Decodable {
         var secureBoot: Bool?
     }
 
+    struct Maturity: Decodable {
+        var stage: String
+        var next: String?
+        var missing: [String]
+    }
+
     var device: Device
     var key: Key?
     var boot: Boot?
+    var maturity: Maturity?
     var verdict: Verdict?
     var report: PostureReport?
     var verdictChanges: [Change]
@@ -97,6 +105,23 @@ public enum TextTable {
 
     static func cut(_ text: String, to width: Int) -> String {
         text.count <= width ? text : String(text.prefix(max(width - 1, 0))) + "…"
+    }
+
+    /// `text` broken at spaces into lines of at most `width` (a longer word stands alone), each after `indent`
+    /// and the first after `first`: a fix an operator must read whole.
+    static func wrap(_ text: String, first: String, indent: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = first
+        for word in text.split(separator: " ") {
+            let prefix = lines.isEmpty ? first : indent
+            if line.count > prefix.count && line.count + 1 + word.count > width {
+                lines.append(line)
+                line = indent
+            }
+            line += (line.count > (lines.isEmpty ? first : indent).count ? " " : "") + word
+        }
+        lines.append(line)
+        return lines
     }
 
     static func pad(_ text: String, to width: Int) -> String {

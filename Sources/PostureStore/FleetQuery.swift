@@ -116,6 +116,9 @@ public struct FleetSummary: Sendable, Equatable, Codable {
     /// Verdict changes per day, oldest first, the last 14 days.
     public var trend: [Day]
     public var generatedAt: Date
+    /// Active devices per CISA maturity stage (`traditional`, `initial`, `advanced`, `optimal`), as the
+    /// running collector judges them; nil from the store alone.
+    public var byStage: [String: Int]? = nil
 }
 
 /// Security events (refused attestations, enforcement reports), newest first.

@@ -100,6 +100,11 @@ public protocol VerdictStore: Sendable {
     func insertWaiver(_ waiver: Waiver) async throws
     func revokeWaiver(id: String, actor: String, reason: String, at: Date) async throws -> Bool
     func waivers() async throws -> [Waiver]
+    /// Records that a policy engine pulled the device's verdict at `at` (a later time wins).
+    func recordVerdictPull(deviceID: String, at: Date) async throws
+    /// The devices whose verdict a policy engine pulled since `since`, with the newest pull; one device's
+    /// with `deviceID`.
+    func verdictPulls(since: Date, deviceID: String?) async throws -> [String: Date]
 }
 
 extension VerdictStore {

@@ -6,7 +6,13 @@ enum PostgresSchema {
     static let lock: Int64 = 7_310_000
 
     /// Each version's statements, in order; `posture_schema` records the last applied.
-    static let versions: [[String]] = [version1, version2, version3, version4, version5, version6]
+    static let versions: [[String]] = [version1, version2, version3, version4, version5, version6, version7]
+
+    /// When a policy engine last pulled each device's verdict; SQLite's v12.
+    static let version7 = [
+        "CREATE TABLE verdict_pulls (device_id TEXT PRIMARY KEY, pulled_at DOUBLE PRECISION NOT NULL)",
+        "CREATE INDEX verdict_pulls_at ON verdict_pulls (pulled_at)",
+    ]
 
     /// Where each device key lives, as enrollment proved it, and the TPM's identity; SQLite's v11.
     static let version6 = [

@@ -221,4 +221,9 @@ enum SQLiteSchema {
         ALTER TABLE attestations_v8 RENAME TO attestations;
         CREATE INDEX attestations_issued ON attestations (issued_at);
         """
+
+    static let verdictPulls = """
+        CREATE TABLE verdict_pulls (device_id TEXT PRIMARY KEY, pulled_at DOUBLE PRECISION NOT NULL) WITHOUT ROWID;
+        CREATE INDEX verdict_pulls_at ON verdict_pulls (pulled_at);
+        """
 }

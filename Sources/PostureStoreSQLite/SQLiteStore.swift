@@ -81,6 +81,10 @@ public final class SQLiteStore: SQLStore, @unchecked Sendable {
         migrator.registerMigration("v11", foreignKeyChecks: .immediate) { db in
             try db.execute(sql: SQLiteSchema.tpmIdentity)
         }
+        // When a policy engine last pulled each device's verdict (its maturity stage asks).
+        migrator.registerMigration("v12", foreignKeyChecks: .immediate) { db in
+            try db.execute(sql: SQLiteSchema.verdictPulls)
+        }
         return migrator
     }
 

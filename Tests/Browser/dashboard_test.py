@@ -81,6 +81,11 @@ check(driver.current_url.endswith("/ui"), "signed in, on the overview")
 check(driver.find_element(By.ID, "count-noncompliant").text == noncompliant,
       "the overview counts %s non-compliant devices" % noncompliant)
 check("impossible-os" in driver.page_source, "the overview lists the failing rule")
+# Maturity stages: every device reports (initial), none has a TPM key and enforces (advanced).
+check(driver.find_element(By.ID, "stage-initial").text == total and
+      driver.find_element(By.ID, "stage-traditional").text == "0" and
+      driver.find_element(By.ID, "stage-advanced").text == "0",
+      "the overview places all %s devices at the initial maturity stage" % total)
 driver.save_screenshot(os.path.join(artefacts, "overview-1280.png"))
 
 follow(driver.find_element(By.LINK_TEXT, "Devices"))
@@ -112,6 +117,9 @@ links = driver.find_elements(By.CSS_SELECTOR, "a.device-link")
 check([link.text for link in links] == [hostname], "the hostname filter finds %s alone" % hostname)
 follow(links[0])
 check(hostname in driver.find_element(By.TAG_NAME, "h1").text, "the device page opens")
+check(driver.find_element(By.ID, "maturity-stage").text == "Initial", "the device page shows its maturity stage")
+check("a device key in a TPM" in driver.find_element(By.ID, "maturity-missing").text,
+      "and what the next stage needs")
 check("compliant" in driver.find_element(By.ID, "verdict").text and
       "noncompliant" not in driver.find_element(By.ID, "verdict").text, "it is compliant before")
 driver.find_element(By.ID, "quarantine-reason").send_keys("laptop reported stolen")

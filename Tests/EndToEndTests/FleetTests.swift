@@ -394,6 +394,13 @@ struct FleetTests {
         #expect(shown.status == 0)
         #expect(shown.stdout.contains("failing impossible-os"))
         #expect(shown.stdout.contains("verdict   noncompliant"))
+        // Its maturity stage: reports arrive (initial); a software key and no enforcement keep it from advanced.
+        #expect(shown.stdout.contains("maturity  initial; for advanced:"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("- a device key in a TPM, proven at enrollment"), "\(shown.stdout)")
+        #expect(shown.stdout.contains("- enforcement: the agent runs with enforcement.mode off"), "\(shown.stdout)")
+        let long = shown.stdout.split(separator: "\n").filter { $0.hasPrefix("maturity") || $0.hasPrefix("    ") }
+            .filter { $0.count > 79 }
+        #expect(long.isEmpty, "\(long)")
 
         // Act: quarantine, and the documented exit code when it does not apply.
         let web = fleet.web[0]
@@ -408,6 +415,12 @@ struct FleetTests {
         #expect((summary["byVerdict"] as? [String: Int])?["noncompliant"] == 4)
         let summaryTable = try ctl(["fleet", "summary"])
         #expect(summaryTable.stdout.contains("7 active devices"))
+        #expect(
+            summary["byStage"] as? [String: Int] == ["traditional": 0, "initial": 7, "advanced": 0, "optimal": 0],
+            "\(summary)")
+        #expect(
+            summaryTable.stdout.contains(
+                "maturity (CISA ZTMM devices): traditional 0, initial 7, advanced 0, optimal 0"))
         fitsTerminal(summaryTable)
 
         let granted = try ctl([

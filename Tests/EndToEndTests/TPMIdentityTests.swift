@@ -348,4 +348,66 @@ struct TPMIdentityTests {
         verdict = try booted.verdict(containing: "Secure Boot unproven")
         #expect(verdict.contains("Secure Boot unproven"), "\(verdict)")
     }
+
+    /// The maturity stage climbs with the evidence: a TPM key, a quoted boot and an enforcing agent make the
+    /// device advanced; a policy engine pulling its verdict (recorded in the store) is what optimal still
+    /// asks of it, unless the host's standing sudo holds it back too.
+    @Test func theMaturityStageFollowsTheEvidence() throws {
+        let booted = try BootedDevice(
+            "maturity", log: BootEventLog.uefi(secureBoot: true),
+            rules: "  - name: key-in-tpm\n    check: keyProtection\n    minimum: tpm\n")
+        let collector = booted.collector
+        // An enforcing agent whose nologin file, if it ever wrote one, stays in the test's directory.
+        try """
+        tpmEventLog: \(booted.logPath)
+        enforcement:
+          mode: enforce
+          nologinPath: \(booted.tpm.directory)/nologin
+        """.write(toFile: booted.agentConfiguration, atomically: true, encoding: .utf8)
+        try booted.report()
+        _ = try booted.verdict(containing: "compliant")
+        func token(_ name: String, _ scope: String) throws -> String {
+            try collector.command(["apitoken", "create", "--name", name, "--scope", scope])
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let reader = try token("reader", "fleet:read")
+        func get(_ path: String, _ token: String) throws -> [String: Any] {
+            let body = try Shell.run([
+                "curl", "-sS", "--fail", "--cacert", collector.caPath, "-H", "Authorization: Bearer \(token)",
+                collector.apiURL + path,
+            ]).stdout
+            return try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+        }
+        func maturity() throws -> (stage: String, missing: [String], standing: [String]) {
+            let detail = try get("/v1/devices/\(booted.deviceID)", reader)
+            let maturity = try #require(detail["maturity"] as? [String: Any], "\(detail)")
+            let report = detail["report"] as? [String: Any]
+            let sudo = (report?["sudo"] as? [String: Any])?["value"] as? [String: Any]
+            return (
+                maturity["stage"] as? String ?? "", maturity["missing"] as? [String] ?? [],
+                sudo?["standingUsers"] as? [String] ?? ["(not reported)"]
+            )
+        }
+        let before = try maturity()
+        #expect(before.stage == "advanced", "\(before)")
+        #expect(
+            before.missing.contains {
+                $0.hasPrefix("verdicts reaching a policy engine: none pulled this device's verdict")
+            }, "\(before)")
+        #expect(!before.missing.contains { $0.contains("TPM quote") || $0.contains("continuous") }, "\(before)")
+
+        // A policy engine pulls the verdict with its own token.
+        _ = try get("/v1/devices/\(booted.deviceID)/verdict", try token("proxy", "verdict:read"))
+        let after = try maturity()
+        #expect(!after.missing.contains { $0.hasPrefix("verdicts reaching a policy engine") }, "\(after)")
+        if after.standing.isEmpty {
+            #expect(after.stage == "optimal" && after.missing.isEmpty, "\(after)")
+        } else {
+            #expect(after.stage == "advanced" && after.missing == [after.missing[0]], "\(after)")
+            #expect(after.missing[0].hasPrefix("no standing privileges"), "\(after)")
+        }
+        let summary = try get("/v1/fleet/summary", reader)
+        #expect((summary["byStage"] as? [String: Int])?[after.stage] == 1, "\(summary)")
+        #expect(!FileManager.default.fileExists(atPath: booted.tpm.directory + "/nologin"))
+    }
 }

@@ -54,6 +54,21 @@ extension StoreConformanceTests {
         #expect(try await store.streams().first?.statusReason == nil)
     }
 
+    @Test(arguments: StoreKind.available) func aVerdictPullKeepsTheNewestTimeAndIsFoundSinceAWindow(
+        _ kind: StoreKind
+    ) async throws {
+        try await use(kind)
+        let (a, b) = (try await enrolledDevice(), try await enrolledDevice())
+        try await store.recordVerdictPull(deviceID: a, at: t0)
+        try await store.recordVerdictPull(deviceID: a, at: t0.addingTimeInterval(600))
+        // An older pull (another collector's, arriving late) does not move it back.
+        try await store.recordVerdictPull(deviceID: a, at: t0.addingTimeInterval(300))
+        try await store.recordVerdictPull(deviceID: b, at: t0.addingTimeInterval(-86400))
+        #expect(try await store.verdictPulls(since: t0, deviceID: nil) == [a: t0.addingTimeInterval(600)])
+        #expect(try await store.verdictPulls(since: t0.addingTimeInterval(-90000), deviceID: b).keys.sorted() == [b])
+        #expect(try await store.verdictPulls(since: t0.addingTimeInterval(601), deviceID: a).isEmpty)
+    }
+
     @Test(arguments: StoreKind.available) func aVerdictChangeAndItsEventsCommitTogetherOrNotAtAll(_ kind: StoreKind)
         async throws
     {

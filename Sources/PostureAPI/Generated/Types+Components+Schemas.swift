@@ -378,6 +378,30 @@ extension Components {
             public var trend: Components.Schemas.FleetSummary.TrendPayload
             /// - Remark: Generated from `#/components/schemas/FleetSummary/generatedAt`.
             public var generatedAt: FoundationEssentials.Date
+            /// Active devices per CISA Zero Trust maturity stage (README, "Maturity stages"), every stage present. Absent when the summary comes from the store alone.
+            ///
+            /// - Remark: Generated from `#/components/schemas/FleetSummary/byStage`.
+            public struct ByStagePayload: Codable, Hashable, Sendable {
+                /// A container of undocumented properties.
+                public var additionalProperties: [String: Swift.Int]
+                /// Creates a new `ByStagePayload`.
+                ///
+                /// - Parameters:
+                ///   - additionalProperties: A container of undocumented properties.
+                public init(additionalProperties: [String: Swift.Int] = .init()) {
+                    self.additionalProperties = additionalProperties
+                }
+                public init(from decoder: any Swift.Decoder) throws {
+                    additionalProperties = try decoder.decodeAdditionalProperties(knownKeys: [])
+                }
+                public func encode(to encoder: any Swift.Encoder) throws {
+                    try encoder.encodeAdditionalProperties(additionalProperties)
+                }
+            }
+            /// Active devices per CISA Zero Trust maturity stage (README, "Maturity stages"), every stage present. Absent when the summary comes from the store alone.
+            ///
+            /// - Remark: Generated from `#/components/schemas/FleetSummary/byStage`.
+            public var byStage: Components.Schemas.FleetSummary.ByStagePayload?
             /// Creates a new `FleetSummary`.
             ///
             /// - Parameters:
@@ -389,6 +413,7 @@ extension Components {
             ///   - silent: Active devices without a report in the last 24 hours.
             ///   - trend: Verdict changes per UTC day, oldest first, the last 14 days.
             ///   - generatedAt:
+            ///   - byStage: Active devices per CISA Zero Trust maturity stage (README, "Maturity stages"), every stage present. Absent when the summary comes from the store alone.
             public init(
                 devices: Swift.Int,
                 byVerdict: Components.Schemas.FleetSummary.ByVerdictPayload,
@@ -397,7 +422,8 @@ extension Components {
                 quarantined: Swift.Int,
                 silent: Swift.Int,
                 trend: Components.Schemas.FleetSummary.TrendPayload,
-                generatedAt: FoundationEssentials.Date
+                generatedAt: FoundationEssentials.Date,
+                byStage: Components.Schemas.FleetSummary.ByStagePayload? = nil
             ) {
                 self.devices = devices
                 self.byVerdict = byVerdict
@@ -407,6 +433,7 @@ extension Components {
                 self.silent = silent
                 self.trend = trend
                 self.generatedAt = generatedAt
+                self.byStage = byStage
             }
             public enum CodingKeys: String, CodingKey {
                 case devices
@@ -417,6 +444,57 @@ extension Components {
                 case silent
                 case trend
                 case generatedAt
+                case byStage
+            }
+        }
+        /// A device's stage in the CISA Zero Trust Maturity Model's Devices pillar, from the evidence the collector holds, and what the next stage needs (README, "Maturity stages"). Absent for a revoked device.
+        ///
+        /// - Remark: Generated from `#/components/schemas/MaturityAssessment`.
+        public struct MaturityAssessment: Codable, Hashable, Sendable {
+            /// - Remark: Generated from `#/components/schemas/MaturityAssessment/stage`.
+            @frozen public enum StagePayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case traditional = "traditional"
+                case initial = "initial"
+                case advanced = "advanced"
+                case optimal = "optimal"
+            }
+            /// - Remark: Generated from `#/components/schemas/MaturityAssessment/stage`.
+            public var stage: Components.Schemas.MaturityAssessment.StagePayload
+            /// Absent at optimal.
+            ///
+            /// - Remark: Generated from `#/components/schemas/MaturityAssessment/next`.
+            @frozen public enum NextPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                case initial = "initial"
+                case advanced = "advanced"
+                case optimal = "optimal"
+            }
+            /// Absent at optimal.
+            ///
+            /// - Remark: Generated from `#/components/schemas/MaturityAssessment/next`.
+            public var next: Components.Schemas.MaturityAssessment.NextPayload?
+            /// What the next stage needs that the device does not show, each with its fix.
+            ///
+            /// - Remark: Generated from `#/components/schemas/MaturityAssessment/missing`.
+            public var missing: [Swift.String]
+            /// Creates a new `MaturityAssessment`.
+            ///
+            /// - Parameters:
+            ///   - stage:
+            ///   - next: Absent at optimal.
+            ///   - missing: What the next stage needs that the device does not show, each with its fix.
+            public init(
+                stage: Components.Schemas.MaturityAssessment.StagePayload,
+                next: Components.Schemas.MaturityAssessment.NextPayload? = nil,
+                missing: [Swift.String]
+            ) {
+                self.stage = stage
+                self.next = next
+                self.missing = missing
+            }
+            public enum CodingKeys: String, CodingKey {
+                case stage
+                case next
+                case missing
             }
         }
         /// A refused attestation, an enforcement report (`enforcement.*`) or another security event.
@@ -975,6 +1053,41 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/PostureReport/patches`.
             public var patches: Components.Schemas.PostureReport.PatchesPayload?
+            /// The agent's own settings, as it states them (absent from agents that predate it, and from `postured probe`).
+            ///
+            /// - Remark: Generated from `#/components/schemas/PostureReport/agent`.
+            public struct AgentPayload: Codable, Hashable, Sendable {
+                /// - Remark: Generated from `#/components/schemas/PostureReport/agent/enforcement`.
+                @frozen public enum EnforcementPayload: String, Codable, Hashable, Sendable, CaseIterable {
+                    case off = "off"
+                    case dryRun = "dry-run"
+                    case enforce = "enforce"
+                }
+                /// - Remark: Generated from `#/components/schemas/PostureReport/agent/enforcement`.
+                public var enforcement: Components.Schemas.PostureReport.AgentPayload.EnforcementPayload
+                /// - Remark: Generated from `#/components/schemas/PostureReport/agent/intervalSeconds`.
+                public var intervalSeconds: Swift.Int
+                /// Creates a new `AgentPayload`.
+                ///
+                /// - Parameters:
+                ///   - enforcement:
+                ///   - intervalSeconds:
+                public init(
+                    enforcement: Components.Schemas.PostureReport.AgentPayload.EnforcementPayload,
+                    intervalSeconds: Swift.Int
+                ) {
+                    self.enforcement = enforcement
+                    self.intervalSeconds = intervalSeconds
+                }
+                public enum CodingKeys: String, CodingKey {
+                    case enforcement
+                    case intervalSeconds
+                }
+            }
+            /// The agent's own settings, as it states them (absent from agents that predate it, and from `postured probe`).
+            ///
+            /// - Remark: Generated from `#/components/schemas/PostureReport/agent`.
+            public var agent: Components.Schemas.PostureReport.AgentPayload?
             /// Login sessions from systemd-logind: `sessions` (`id`, `user`, `uid`, `type`, `class`, `remote`, `remoteHost`, `service`, `desktop`, `active`, `idle`, `idleSince`, `locked`: locked, unlocked, unknown or not-applicable, `since`) and `total`. Absent from agents that predate it.
             ///
             /// - Remark: Generated from `#/components/schemas/PostureReport/sessions`.
@@ -995,6 +1108,7 @@ extension Components {
             ///   - sshd:
             ///   - sudo: Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents that predate it.
             ///   - patches: Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.
+            ///   - agent: The agent's own settings, as it states them (absent from agents that predate it, and from `postured probe`).
             ///   - sessions: Login sessions from systemd-logind: `sessions` (`id`, `user`, `uid`, `type`, `class`, `remote`, `remoteHost`, `service`, `desktop`, `active`, `idle`, `idleSince`, `locked`: locked, unlocked, unknown or not-applicable, `since`) and `total`. Absent from agents that predate it.
             public init(
                 schemaVersion: Swift.Int,
@@ -1010,6 +1124,7 @@ extension Components {
                 sshd: Components.Schemas.Fact,
                 sudo: Components.Schemas.Fact? = nil,
                 patches: Components.Schemas.PostureReport.PatchesPayload? = nil,
+                agent: Components.Schemas.PostureReport.AgentPayload? = nil,
                 sessions: Components.Schemas.Fact? = nil
             ) {
                 self.schemaVersion = schemaVersion
@@ -1025,6 +1140,7 @@ extension Components {
                 self.sshd = sshd
                 self.sudo = sudo
                 self.patches = patches
+                self.agent = agent
                 self.sessions = sessions
             }
             public enum CodingKeys: String, CodingKey {
@@ -1041,6 +1157,7 @@ extension Components {
                 case sshd
                 case sudo
                 case patches
+                case agent
                 case sessions
             }
         }
@@ -1234,6 +1351,8 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/DeviceDetail/boot`.
             public var boot: Components.Schemas.DeviceDetail.BootPayload?
+            /// - Remark: Generated from `#/components/schemas/DeviceDetail/maturity`.
+            public var maturity: Components.Schemas.MaturityAssessment?
             /// - Remark: Generated from `#/components/schemas/DeviceDetail/verdict`.
             public var verdict: Components.Schemas.Verdict?
             /// - Remark: Generated from `#/components/schemas/DeviceDetail/report`.
@@ -1348,6 +1467,7 @@ extension Components {
             ///   - device:
             ///   - key: Where the device key lives, as enrollment proved it (PROTOCOL.md, "TPM-rooted identity").
             ///   - boot: What booted, for a device whose key is in a TPM (PROTOCOL.md, "Measured boot").
+            ///   - maturity:
             ///   - verdict:
             ///   - report:
             ///   - reportIssuedAt:
@@ -1360,6 +1480,7 @@ extension Components {
                 device: Components.Schemas.FleetDevice,
                 key: Components.Schemas.DeviceDetail.KeyPayload,
                 boot: Components.Schemas.DeviceDetail.BootPayload? = nil,
+                maturity: Components.Schemas.MaturityAssessment? = nil,
                 verdict: Components.Schemas.Verdict? = nil,
                 report: Components.Schemas.PostureReport? = nil,
                 reportIssuedAt: FoundationEssentials.Date? = nil,
@@ -1372,6 +1493,7 @@ extension Components {
                 self.device = device
                 self.key = key
                 self.boot = boot
+                self.maturity = maturity
                 self.verdict = verdict
                 self.report = report
                 self.reportIssuedAt = reportIssuedAt
@@ -1385,6 +1507,7 @@ extension Components {
                 case device
                 case key
                 case boot
+                case maturity
                 case verdict
                 case report
                 case reportIssuedAt

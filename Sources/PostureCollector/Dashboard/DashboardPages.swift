@@ -21,7 +21,16 @@ enum DashboardPages {
     static func overview(_ summary: FleetSummary) -> [String: Any] {
         let ruleMax = summary.byFailingRule.map(\.devices).max() ?? 1
         let trendMax = max(summary.trend.map(\.becameNoncompliant).max() ?? 1, 1)
+        let stages = summary.byStage ?? [:]
+        let stageMax = max(stages.values.max() ?? 1, 1)
         return [
+            "hasStages": summary.byStage != nil,
+            "stages": ["traditional", "initial", "advanced", "optimal"].map {
+                [
+                    "stage": $0, "label": $0.prefix(1).uppercased() + $0.dropFirst(), "devices": stages[$0] ?? 0,
+                    "max": stageMax,
+                ] as [String: Any]
+            },
             "title": "Fleet", "devices": summary.devices, "noncompliant": summary.byVerdict["noncompliant"] ?? 0,
             "compliant": summary.byVerdict["compliant"] ?? 0,
             "unknown": (summary.byVerdict["unknown"] ?? 0) + (summary.byVerdict["none"] ?? 0),
@@ -96,6 +105,15 @@ enum DashboardPages {
             let secureBoot = boot.secureBoot.map { "; Secure Boot \($0 ? "on" : "off") (measured by firmware)" } ?? ""
             values["boot"] =
                 "PCR 0-9 quoted by the TPM: \(baseline); event log \(boot.eventLog)\(boot.eventLogDetail.map { " (\($0))" } ?? "")\(secureBoot)"
+        }
+        if let maturity = detail.maturity {
+            var shown: [String: Any] = [
+                "stage": maturity.stage.rawValue.prefix(1).uppercased() + maturity.stage.rawValue.dropFirst(),
+                "missing": maturity.missing,
+            ]
+            // Absent, not nil-in-Any (as `next` in `devices`).
+            if let next = maturity.next { shown["next"] = next.rawValue }
+            values["maturity"] = shown
         }
         values["labels"] = detail.device.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
             .joined(separator: " ")

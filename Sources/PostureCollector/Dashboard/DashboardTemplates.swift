@@ -67,6 +67,11 @@ enum DashboardTemplates {
         <div class="card stat"><span class="n">{{quarantined}}</span> quarantined</div>
         <a class="card stat" href="/ui/devices?seenBefore=24h"><span class="n">{{silent}}</span> silent for 24 h</a>
         </div>
+        {{#hasStages}}<section class="card" id="maturity"><h2>Maturity (CISA Zero Trust, devices)</h2>
+        <table><thead><tr><th>Stage</th><th class="num">Devices</th><th></th></tr></thead><tbody>
+        {{#stages}}<tr><td>{{label}}</td><td class="num" id="stage-{{stage}}">{{devices}}</td>
+        <td><meter min="0" max="{{max}}" value="{{devices}}">{{devices}}</meter></td></tr>{{/stages}}
+        </tbody></table></section>{{/hasStages}}
         <div class="columns">
         <section class="card"><h2>Failing rules</h2>
         {{#hasRules}}<table><thead><tr><th>Rule</th><th class="num">Devices</th><th></th></tr></thead><tbody>
@@ -120,8 +125,11 @@ enum DashboardTemplates {
         <dt>OS</dt><dd>{{os}}</dd><dt>Labels</dt><dd>{{labels}}</dd>
         <dt>Device key</dt><dd id="key-protection">{{keyProtection}}</dd>
         {{#boot}}<dt>Boot</dt><dd id="measured-boot">{{boot}}</dd>{{/boot}}
+        {{#maturity}}<dt>Maturity</dt><dd id="maturity-stage">{{stage}}</dd>{{/maturity}}
         <dt>Last report</dt><dd>{{seen}}</dd><dt>Verdict since</dt><dd>{{since}}</dd></dl>
         {{#quarantine}}<p class="error">Quarantined by {{by}}: {{reason}}</p>{{/quarantine}}
+        {{#maturity}}{{#next}}<p>For <strong>{{next}}</strong> it needs:</p>
+        <ul id="maturity-missing">{{#missing}}<li>{{.}}</li>{{/missing}}</ul>{{/next}}{{/maturity}}
         </section>
         <section class="card" id="why-card"><h2>Why</h2>
         <p id="risk">Risk score <strong>{{risk}}</strong>{{^riskReasons}} (nothing adds to it){{/riskReasons}}</p>

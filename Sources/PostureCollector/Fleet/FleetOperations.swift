@@ -50,7 +50,10 @@ public struct FleetOperations: Sendable {
 
     public func summary(by caller: Caller) async throws -> FleetSummary {
         try caller.require(Self.read)
-        return try await metrics.storeQuery("summary") { try await store.fleetSummary(now: Date()) }
+        let now = Date()
+        var summary = try await metrics.storeQuery("summary") { try await store.fleetSummary(now: now) }
+        summary.byStage = try await stageCounts(now: now)
+        return summary
     }
 
     /// A device ID (any state, so a revoked device can still be shown), or `hostname:NAME`,
@@ -422,7 +425,7 @@ public struct FleetOperations: Sendable {
                 protection: view.device.keyProtection.rawValue,
                 endorsementFingerprint: view.device.tpm?.endorsementFingerprint,
                 tpmFirmware: view.device.tpm.map { "0x" + String($0.firmwareVersion, radix: 16) }),
-            boot: boot)
+            boot: boot, maturity: try await maturity(id, now: Date()))
     }
 }
 

@@ -1,5 +1,6 @@
 import PostureModel
 import PostureStore
+import PostureVerdict
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -41,6 +42,9 @@ public struct DeviceDetail: Codable, Sendable {
     public var key: KeyInfo
     /// What booted, for a TPM device with a verified quote.
     public var boot: BootInfo?
+    /// Its CISA maturity stage and what the next one needs (nil from the offline tool, and for a revoked
+    /// device).
+    public var maturity: MaturityAssessment?
 
     public struct BootInfo: Codable, Sendable {
         public var pcrs: [String]

@@ -37,6 +37,7 @@ struct APIRoutes: Sendable {
                 _ = try await collector.authorize(request, channel: context.channel, scope: "verdict:read")
                 let lookup = try context.parameters.require("id")
                 let id = try await verdicts.resolve(.init(lookup.removingPercentEncoding ?? lookup))
+                await collector.verdictPulls.record(id)
                 return try await Self.verdictResponse(id, request: request, collector: collector)
             } catch {
                 return Responses.refusal(error)

@@ -2699,6 +2699,57 @@ enum OpenAPIDocument {
                   "generatedAt": {
                     "type": "string",
                     "format": "date-time"
+                  },
+                  "byStage": {
+                    "type": "object",
+                    "description": "Active devices per CISA Zero Trust maturity stage (README, \"Maturity stages\"), every stage present. Absent when the summary comes from the store alone.",
+                    "propertyNames": {
+                      "enum": [
+                        "traditional",
+                        "initial",
+                        "advanced",
+                        "optimal"
+                      ]
+                    },
+                    "additionalProperties": {
+                      "type": "integer",
+                      "minimum": 0
+                    }
+                  }
+                }
+              },
+              "MaturityAssessment": {
+                "type": "object",
+                "description": "A device's stage in the CISA Zero Trust Maturity Model's Devices pillar, from the evidence the collector holds, and what the next stage needs (README, \"Maturity stages\"). Absent for a revoked device.",
+                "required": [
+                  "stage",
+                  "missing"
+                ],
+                "properties": {
+                  "stage": {
+                    "type": "string",
+                    "enum": [
+                      "traditional",
+                      "initial",
+                      "advanced",
+                      "optimal"
+                    ]
+                  },
+                  "next": {
+                    "type": "string",
+                    "description": "Absent at optimal.",
+                    "enum": [
+                      "initial",
+                      "advanced",
+                      "optimal"
+                    ]
+                  },
+                  "missing": {
+                    "type": "array",
+                    "description": "What the next stage needs that the device does not show, each with its fix.",
+                    "items": {
+                      "type": "string"
+                    }
                   }
                 }
               },
@@ -3102,6 +3153,29 @@ enum OpenAPIDocument {
                       }
                     }
                   },
+                  "agent": {
+                    "type": "object",
+                    "description": "The agent's own settings, as it states them (absent from agents that predate it, and from `postured probe`).",
+                    "required": [
+                      "enforcement",
+                      "intervalSeconds"
+                    ],
+                    "properties": {
+                      "enforcement": {
+                        "type": "string",
+                        "enum": [
+                          "off",
+                          "dry-run",
+                          "enforce"
+                        ]
+                      },
+                      "intervalSeconds": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "maximum": 86400
+                      }
+                    }
+                  },
                   "sessions": {
                     "$ref": "#/components/schemas/Fact",
                     "description": "Login sessions from systemd-logind: `sessions` (`id`, `user`, `uid`, `type`, `class`, `remote`, `remoteHost`, `service`, `desktop`, `active`, `idle`, `idleSince`, `locked`: locked, unlocked, unknown or not-applicable, `since`) and `total`. Absent from agents that predate it."
@@ -3238,6 +3312,9 @@ enum OpenAPIDocument {
                         "description": "Secure Boot as firmware measured it into PCR 7 (absent when the log does not say)."
                       }
                     }
+                  },
+                  "maturity": {
+                    "$ref": "#/components/schemas/MaturityAssessment"
                   },
                   "verdict": {
                     "$ref": "#/components/schemas/Verdict"

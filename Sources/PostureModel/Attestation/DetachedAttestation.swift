@@ -98,6 +98,7 @@ public struct DetachedAttestation: Sendable, Equatable {
         public var sudo: Fact<SudoFacts>?
         public var patches: PatchFacts?
         public var sessions: Fact<SessionFacts>?
+        public var agent: AgentFacts?
         public var tpm: Fact<TPMFacts>?
 
         /// The report's facts but its collection time and journal; an observed uptime as 0 (`Envelope.up`).
@@ -117,6 +118,7 @@ public struct DetachedAttestation: Sendable, Equatable {
             sudo = report.sudo
             patches = report.patches
             sessions = report.sessions
+            agent = report.agent
             tpm = report.tpm
         }
 
@@ -131,6 +133,7 @@ public struct DetachedAttestation: Sendable, Equatable {
                 securityModules: securityModules, sshd: sshd, sudo: sudo, tpm: tpm, patches: patches,
                 sessions: sessions)
             report.schemaVersion = schemaVersion
+            report.agent = agent
             return report
         }
     }

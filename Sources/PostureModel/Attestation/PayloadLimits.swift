@@ -172,6 +172,14 @@ public enum PayloadLimits {
             }
             if let patches = report.patches { self.patches(patches, at: "\(root).patches") }
             if let sessions = report.sessions { self.sessions(sessions, at: "\(root).sessions") }
+            if let agent = report.agent {
+                if !["off", "dry-run", "enforce"].contains(agent.enforcement) {
+                    fail(
+                        "\(root).agent.enforcement", "is '\(agent.enforcement.prefix(64))', not off, dry-run or enforce"
+                    )
+                }
+                integer(agent.intervalSeconds, 1...86400, "\(root).agent.intervalSeconds")
+            }
             if let tpm = report.tpm {
                 fact(tpm, "\(root).tpm") { checker, tpm in
                     let field = { "\(root).tpm.value" }

@@ -287,3 +287,31 @@ extension SQLStore: OperatorStore {
         try db.notify(.action)
     }
 }
+
+extension SQLStore {
+    public func recordVerdictPull(deviceID: String, at: Date) async throws {
+        try await write { db in
+            try db.execute(
+                """
+                INSERT INTO verdict_pulls (device_id, pulled_at) VALUES (?, ?)
+                ON CONFLICT (device_id) DO UPDATE SET pulled_at = excluded.pulled_at
+                WHERE excluded.pulled_at > verdict_pulls.pulled_at
+                """, [deviceID, at])
+        }
+    }
+
+    public func verdictPulls(since: Date, deviceID: String?) async throws -> [String: Date] {
+        try await read { db in
+            let rows =
+                try deviceID.map {
+                    try db.rows(
+                        "SELECT device_id, pulled_at FROM verdict_pulls WHERE device_id = ? AND pulled_at >= ?",
+                        [$0, since])
+                }
+                ?? db.rows("SELECT device_id, pulled_at FROM verdict_pulls WHERE pulled_at >= ?", [since])
+            var pulls: [String: Date] = [:]
+            for row in rows { pulls[try row.text("device_id")] = try row.date("pulled_at") }
+            return pulls
+        }
+    }
+}

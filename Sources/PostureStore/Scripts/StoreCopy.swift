@@ -19,6 +19,7 @@ public enum StoreCopy {
         ("ssf_outbox", "id"), ("audit_log", "id"), ("device_labels", "device_id, key"),
         ("verdict_failures", "device_id, rule"), ("fleet", "device_id"), ("fleet_counts", "dimension, key"),
         ("verdict_days", "day"), ("access_grants", "id"), ("access_events", "id"),
+        ("verdict_pulls", "device_id"),
     ]
 
     /// Tables whose key the database generates: after the copy, their sequences continue past it.

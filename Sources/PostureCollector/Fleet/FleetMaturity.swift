@@ -1,0 +1,56 @@
+import PostureModel
+import PostureStore
+import PostureVerdict
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Each device's maturity stage (`MaturityAssessment`) from what the running collector holds in memory (its
+/// newest report, key, quote) and what every collector shares in the store (verdict pulls, streams). The
+/// offline tool has no stages: they rest on the running collector's evaluation.
+extension FleetOperations {
+    func maturity(_ id: String, now: Date) async throws -> MaturityAssessment? {
+        guard let running else { return nil }
+        let (policy, entry) = await running.verdicts.accessInputs(id)
+        guard let entry, entry.revoked == nil else { return nil }
+        let pulls = try await store.verdictPulls(since: now - MaturityAssessment.pullWindow, deviceID: id)
+        let stream = await Self.signalStream(running)
+        return MaturityAssessment(Self.evidence(entry, policy: policy, pulledAt: pulls[id], stream: stream, now: now))
+    }
+
+    /// Active devices per stage, every stage present.
+    func stageCounts(now: Date) async throws -> [String: Int]? {
+        guard let running else { return nil }
+        let (policy, state) = await running.verdicts.snapshot(now: now)
+        let pulls = try await store.verdictPulls(since: now - MaturityAssessment.pullWindow, deviceID: nil)
+        let stream = await Self.signalStream(running)
+        var counts = Dictionary(uniqueKeysWithValues: MaturityStage.allCases.map { ($0.rawValue, 0) })
+        for (id, entry) in state.entries {
+            let stage = MaturityAssessment(
+                Self.evidence(entry, policy: policy, pulledAt: pulls[id], stream: stream, now: now)
+            ).stage
+            counts[stage.rawValue, default: 0] += 1
+        }
+        return counts
+    }
+
+    /// An enabled Shared Signals stream that asked for compliance changes: every device's reach a receiver.
+    static func signalStream(_ running: CollectorCore) async -> Bool {
+        await running.transmitter.allStreams().contains {
+            $0.status == "enabled" && $0.eventsRequested.contains(SecurityEvents.complianceChange)
+        }
+    }
+
+    static func evidence(
+        _ entry: VerdictService.Entry, policy: Policy, pulledAt: Date?, stream: Bool, now: Date
+    ) -> MaturityEvidence {
+        MaturityEvidence(
+            reportIssuedAt: entry.issuedAt, maxReportAge: policy.maxReportAge, agent: entry.report?.agent,
+            keyProtection: entry.keyProtection, bootQuoted: entry.boot != nil,
+            standingSudo: entry.report?.sudo?.value?.standingUsers,
+            verdictPulledAt: pulledAt, signalStream: stream, now: now)
+    }
+}
