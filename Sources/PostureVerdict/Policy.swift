@@ -90,6 +90,9 @@ public enum Check: Sendable, Equatable {
     case securityUpdates(maxPending: Int?, maxPendingAge: Duration?, maxListsAge: Duration?)
     /// The running kernel is the newest installed.
     case runningKernelCurrent
+    /// The risk score (failing rules, journal signals, departures from the device's usual rates) at most
+    /// `max`: access shrinks when behaviour turns anomalous.
+    case maxRisk(max: Int)
     /// Every graphical session idle longer than `maxIdle` is locked; a lock state the desktop does not
     /// report counts as unlocked unless `allowUnknown`.
     case screenLock(maxIdle: Duration, allowUnknown: Bool)
@@ -116,6 +119,7 @@ public enum Check: Sendable, Equatable {
         case .securityUpdates: "securityUpdates"
         case .runningKernelCurrent: "runningKernelCurrent"
         case .screenLock: "screenLock"
+        case .maxRisk: "maxRisk"
         case .keyProtection: "keyProtection"
         case .measuredBoot: "measuredBoot"
         }
@@ -143,6 +147,8 @@ public struct RiskModel: Sendable, Equatable {
         .securityUnitFailed: SignalWeight(perEvent: 20, max: 40),
         .kernelOops: SignalWeight(perEvent: 5, max: 10),
     ]
+    /// Risk that adapts to each device's own usual rates (`risk.baseline`); nil: fixed weights only.
+    public var baseline: RiskBaseline?
 
     public init() {}
 }
@@ -158,8 +164,14 @@ public struct SignalWeight: Sendable, Equatable {
 }
 
 extension Policy {
-    /// How far back journal signals matter: the longest rule window or the risk window.
+    /// How far back journal signals matter: the longest rule window, the risk window, or the risk
+    /// baseline's span. The collector keeps and its retention leaves this much signal history.
     public var signalWindow: Duration {
-        rules.compactMap(\.check.window).reduce(risk.window) { Swift.max($0, $1) }
+        let windows = countingWindows.reduce(risk.window) { Swift.max($0, $1) }
+        return risk.baseline.map { Swift.max(windows, $0.span) } ?? windows
     }
+
+    /// The windows an event counts in (a rule's, the risk score's): when one leaves a window, the
+    /// verdict may change by itself.
+    public var countingWindows: [Duration] { [risk.window] + rules.compactMap(\.check.window) }
 }

@@ -23,6 +23,11 @@ public struct EvaluationInput: Sendable {
     public var waivers: [Waiver]
     /// The previous verdict: when its failing rules started failing (grace periods run from there).
     public var previous: Verdict?
+    /// When the device's signal history began (enrollment), for the risk baseline.
+    public var historySince: Date?
+    /// Events per hour the fleet's devices with the device's labels usually have (`RiskBaseline`): what a
+    /// device with little history of its own is judged against.
+    public var fleetRates: [JournalEventCategory: Double] = [:]
     public var now: Date
 
     public init(
@@ -87,64 +92,82 @@ extension Policy {
                     expected: "a report at most \(Self.age(maxReportAge.seconds)) old"))
         }
 
-        if let report = input.report {
-            for rule in rules where rule.applies(to: input.labels) {
-                let result = RuleCheck.run(
-                    rule.check, report: report, signals: input.signals, keyProtection: input.keyProtection,
-                    boot: input.boot, now: now)
-                switch result {
-                case .pass:
-                    continue
-                case .unavailable(let reason):
-                    switch rule.whenUnavailable ?? whenUnavailable {
-                    case .pass: continue
-                    case .unknown:
-                        unknown.append(
-                            RuleOutcome(
-                                rule: rule.name, severity: rule.severity, state: .unavailable, observed: reason,
-                                expected: RuleCheck.expectation(rule.check)))
-                        continue
-                    case .fail:
-                        break
-                    }
+        /// Files one rule's result: unknown, failing, or excused by a waiver or its grace period.
+        func judge(_ rule: Rule, _ result: RuleCheck.Result) {
+            switch result {
+            case .pass:
+                return
+            case .unavailable(let reason):
+                switch rule.whenUnavailable ?? whenUnavailable {
+                case .pass: return
+                case .unknown:
+                    unknown.append(
+                        RuleOutcome(
+                            rule: rule.name, severity: rule.severity, state: .unavailable, observed: reason,
+                            expected: RuleCheck.expectation(rule.check)))
+                    return
                 case .fail:
                     break
                 }
-                let observed: String
-                switch result {
-                case .fail(let text): observed = text
-                case .unavailable(let reason): observed = "unavailable: \(reason)"
-                case .pass: continue
-                }
-                let since = previousSince[rule.name] ?? now
-                var outcome = RuleOutcome(
-                    rule: rule.name, severity: rule.severity, state: .failing, observed: observed,
-                    expected: RuleCheck.expectation(rule.check), since: since)
-                if let waiver = input.waivers.first(where: {
-                    $0.covers(rule: rule.name, deviceID: input.deviceID, labels: input.labels, at: now)
-                }) {
-                    outcome.state = .waived
-                    outcome.until = waiver.expiresAt
-                    outcome.waiver = waiver.id
-                    excused.append(outcome)
-                    deadlines.append(waiver.expiresAt)
-                } else if let grace = rule.grace, now < since.addingTimeInterval(grace.seconds) {
-                    let end = since.addingTimeInterval(grace.seconds)
-                    outcome.state = .grace
-                    outcome.until = end
-                    excused.append(outcome)
-                    deadlines.append(end)
-                } else {
-                    failing.append(outcome)
-                }
+            case .fail:
+                break
+            }
+            let observed: String
+            switch result {
+            case .fail(let text): observed = text
+            case .unavailable(let reason): observed = "unavailable: \(reason)"
+            case .pass: return
+            }
+            let since = previousSince[rule.name] ?? now
+            var outcome = RuleOutcome(
+                rule: rule.name, severity: rule.severity, state: .failing, observed: observed,
+                expected: RuleCheck.expectation(rule.check), since: since)
+            if let waiver = input.waivers.first(where: {
+                $0.covers(rule: rule.name, deviceID: input.deviceID, labels: input.labels, at: now)
+            }) {
+                outcome.state = .waived
+                outcome.until = waiver.expiresAt
+                outcome.waiver = waiver.id
+                excused.append(outcome)
+                deadlines.append(waiver.expiresAt)
+            } else if let grace = rule.grace, now < since.addingTimeInterval(grace.seconds) {
+                let end = since.addingTimeInterval(grace.seconds)
+                outcome.state = .grace
+                outcome.until = end
+                excused.append(outcome)
+                deadlines.append(end)
+            } else {
+                failing.append(outcome)
             }
         }
 
-        let (risk, reasons) = riskScore(failing: failing, signals: input.signals, now: now)
-        // Signals age out of the window: the score may drop by itself then.
-        if let oldest = input.signals.filter({ !$0.counts.isEmpty }).map(\.at).min() {
-            let expiry = oldest.addingTimeInterval(signalWindow.seconds)
-            if expiry > now { deadlines.append(expiry) }
+        let applicable = rules.filter { $0.applies(to: input.labels) }
+        if let report = input.report {
+            for rule in applicable {
+                if case .maxRisk = rule.check { continue }
+                judge(
+                    rule,
+                    RuleCheck.run(
+                        rule.check, report: report, signals: input.signals, keyProtection: input.keyProtection,
+                        boot: input.boot, now: now))
+            }
+        }
+
+        let (risk, reasons) = riskScore(failing: failing, input: input)
+        // A risk bound is judged on the score the other rules and the signals make (its own weight does not
+        // add to what it measures).
+        if input.report != nil {
+            for rule in applicable {
+                guard case .maxRisk(let max) = rule.check else { continue }
+                judge(rule, risk > max ? .fail("risk \(risk): \(reasons.joined(separator: "; "))") : .pass)
+            }
+        }
+        // Signals age out of each window they count in: the score may drop by itself then.
+        for window in countingWindows {
+            let since = now.addingTimeInterval(-window.seconds)
+            if let oldest = input.signals.filter({ $0.at > since && !$0.counts.isEmpty }).map(\.at).min() {
+                deadlines.append(oldest.addingTimeInterval(window.seconds))
+            }
         }
 
         let status: ComplianceStatus
@@ -166,7 +189,8 @@ extension Policy {
             evaluatedAt: now, validUntil: validUntil, policyVersion: version, reevaluateAt: reevaluateAt)
     }
 
-    func riskScore(failing: [RuleOutcome], signals: [SignalSample], now: Date) -> (Int, [String]) {
+    func riskScore(failing: [RuleOutcome], input: EvaluationInput) -> (Int, [String]) {
+        let (signals, now) = (input.signals, input.now)
         var score = 0
         var reasons: [String] = []
         for outcome in failing {
@@ -189,7 +213,29 @@ extension Policy {
             score = score.saturatingAdd(points)
             reasons.append("+\(points) \(count) \(category.rawValue) in \(Self.age(risk.window.seconds))")
         }
+        if let baseline = risk.baseline {
+            let hours = risk.window.seconds / 3600
+            let usual = baseline.usualRates(
+                signals, since: input.historySince, windowStart: since, fleet: input.fleetRates, now: now)
+            for category in JournalEventCategory.allCases {
+                guard let count = counts[category], count > 0, hours > 0 else { continue }
+                let rate = Double(count) / hours
+                let expected = usual[category] ?? 0
+                guard rate > Swift.max(baseline.margin * expected, baseline.floorPerHour) else { continue }
+                score = score.saturatingAdd(baseline.points)
+                reasons.append(
+                    "+\(baseline.points) \(category.rawValue) \(Self.rate(rate))/h, baseline \(Self.rate(expected))/h")
+            }
+        }
         return (Swift.min(100, score), reasons)
+    }
+
+    /// `40`, `2.5`, `0.04`: a rate a person compares, not its digits.
+    static func rate(_ value: Double) -> String {
+        guard value.isFinite else { return "?" }
+        if value >= 10 { return String(value.rounded().saturatingInt) }
+        if value >= 0.1 { return String(format: "%.1f", value) }
+        return value == 0 ? "0" : String(format: "%.2g", value)
     }
 
     static func age(_ seconds: Double) -> String {

@@ -84,7 +84,7 @@ public enum PolicyParser {
         "sshd": ["permitRootLogin", "passwordAuthentication", "permitEmptyPasswords"], "noPendingReboot": [],
         "standingSudo": ["allowed"], "securityUpdates": ["maxPending", "maxPendingAge", "maxListsAge"],
         "runningKernelCurrent": [], "keyProtection": ["minimum"], "measuredBoot": ["pcrs", "reference"],
-        "screenLock": ["maxIdle", "unknownLock"],
+        "screenLock": ["maxIdle", "unknownLock"], "maxRisk": ["max"],
     ]
 
     static func parseRule(_ node: Node, _ reader: Reader) throws(PolicyError) -> Rule {
@@ -191,6 +191,13 @@ public enum PolicyParser {
                     try reader.duration(node, "\(name).maxListsAge")
                 })
         case "runningKernelCurrent": check = .runningKernelCurrent
+        case "maxRisk":
+            guard let node = fields["max"] else { throw reader.missing("max", name, line) }
+            let max = try reader.integer(node, "\(name).max")
+            guard (0...100).contains(max) else {
+                throw reader.fail(node, "\(name).max: \(max) is not a risk score 0-100")
+            }
+            check = .maxRisk(max: max)
         case "screenLock":
             let maxIdle = try fields["maxIdle"].map { node throws(PolicyError) in
                 try reader.duration(node, "\(name).maxIdle")
@@ -258,7 +265,8 @@ public enum PolicyParser {
 
     static func parseRisk(_ node: Node, _ reader: Reader) throws(PolicyError) -> RiskModel {
         var risk = RiskModel()
-        let section = try reader.mapping(node, "risk", keys: ["window", "severityWeights", "signals"])
+        let section = try reader.mapping(node, "risk", keys: ["window", "severityWeights", "signals", "baseline"])
+        if let node = section["baseline"] { risk.baseline = try parseBaseline(node, reader) }
         if let node = section["window"] { risk.window = try reader.duration(node, "risk.window") }
         if let node = section["severityWeights"] {
             let weights = try reader.mapping(
@@ -286,6 +294,33 @@ public enum PolicyParser {
             }
         }
         return risk
+    }
+
+    static func parseBaseline(_ node: Node, _ reader: Reader) throws(PolicyError) -> RiskBaseline {
+        var baseline = RiskBaseline()
+        let fields = try reader.mapping(node, "risk.baseline", keys: ["halfLife", "margin", "floorPerHour", "points"])
+        if let node = fields["halfLife"] {
+            baseline.halfLife = try reader.duration(node, "risk.baseline.halfLife")
+            guard baseline.halfLife.seconds >= 3600 else {
+                throw reader.fail(
+                    node, "risk.baseline.halfLife: at least 1h (how long a device's usual rate remembers)")
+            }
+        }
+        for (key, minimum) in [("margin", 1.0), ("floorPerHour", 0.0)] {
+            guard let node = fields[key] else { continue }
+            guard let text = node.string, let value = Double(text), value.isFinite, value >= minimum, value <= 1e6
+            else {
+                throw reader.fail(
+                    node,
+                    "risk.baseline.\(key): '\(node.string ?? "?")' is not a number from \(Int(minimum)) to 1000000")
+            }
+            if key == "margin" { baseline.margin = value } else { baseline.floorPerHour = value }
+        }
+        if let node = fields["points"] {
+            baseline.points = try reader.integer(node, "risk.baseline.points")
+            guard (0...100).contains(baseline.points) else { throw reader.fail(node, "risk.baseline.points: 0 to 100") }
+        }
+        return baseline
     }
 
     /// Typed reads of YAML nodes, each error naming the file, the line and the key.

@@ -108,6 +108,9 @@ enum RuleCheck {
                 : .fail("running kernel \(kernel.running), \(kernel.newestInstalled) installed (reboot into it)")
         case .screenLock(let maxIdle, let allowUnknown):
             return screenLock(report, maxIdle: maxIdle, allowUnknown: allowUnknown)
+        case .maxRisk:
+            // Judged after the risk score, from it (`Policy.evaluate`).
+            return .pass
         case .measuredBoot(let pcrs, let reference):
             return measuredBoot(pcrs, reference: reference, keyProtection: keyProtection, boot: boot)
         case .keyProtection(let minimum):
@@ -287,6 +290,7 @@ enum RuleCheck {
             if let maxListsAge { parts.append("package lists at most \(Policy.age(maxListsAge.seconds)) old") }
             return parts.joined(separator: ", ")
         case .runningKernelCurrent: return "running the newest installed kernel"
+        case .maxRisk(let max): return "risk at most \(max)"
         case .screenLock(let maxIdle, let allowUnknown):
             return "graphical sessions idle over \(Policy.age(maxIdle.seconds)) locked"
                 + (allowUnknown ? " (unknown lock state allowed)" : "")

@@ -31,7 +31,8 @@ whenUnavailable: unknown
 verdictLifetime: 5m
 
 # The risk score (0-100) in every verdict: failing rules' severity weights plus journal signals within
-# the window, each category capped. It informs; the status decides.
+# the window, each category capped, plus `baseline` points for each category whose rate departs from the
+# device's usual one. It informs; the status decides, unless a maxRisk rule bounds it.
 risk:
   window: 1h
   severityWeights: {critical: 40, high: 25, medium: 10, low: 5}
@@ -44,6 +45,13 @@ risk:
     securityUnitStopped: {perEvent: 20, max: 40}
     securityUnitFailed: {perEvent: 20, max: 40}
     kernelOops: {perEvent: 5, max: 10}
+  # Risk that adapts: a category's events per hour in the window, against the device's usual rate (its
+  # earlier events weighted by age, halving every halfLife). Above margin times the usual rate, and above
+  # floorPerHour, the category adds `points`, with the reason in riskReasons ("sshAuthFailure 40/h,
+  # baseline 0.5/h"). A new device starts from the usual rate of the fleet's devices with the same labels
+  # (those with a halfLife of history), its own history taking over as it grows. The collector keeps
+  # min(4 halfLife, 28d) of signal history for it, and its retention keeps that much of the attestations.
+  baseline: {halfLife: 7d, margin: 5, floorPerHour: 2, points: 20}
 
 # Every rule has:
 #   name             unique; letters, digits, - and _ (it appears in verdicts, waivers and SETs)
@@ -113,6 +121,8 @@ rules:
   #   nothing pending). Fails when no security archive is among the lists (sources.list without the
   #   security suite). dpkg systems; unknown elsewhere (Sources/PostureProbes/Packages/README.md).
   # runningKernelCurrent: the running kernel is the newest installed (reboot after a kernel update).
+  # maxRisk: the risk score at most `max` (0-100): failing rules, signals and departures from the usual
+  #   rates together; a device whose behaviour turns anomalous loses access until it calms down.
   # screenLock: every graphical session (X11, Wayland) that logind says has been idle longer than
   #   `maxIdle` (15m when not given; counted from when the desktop declared it idle) is locked. GNOME and
   #   KDE Plasma report their lock to logind; other desktops' lock state is unknown and fails the rule
@@ -147,6 +157,9 @@ rules:
   # - name: kernel-current
   #   check: runningKernelCurrent
   #   grace: 7d
+  # - name: risk-bounded
+  #   check: maxRisk
+  #   max: 60
   # - name: screen-locked-when-away
   #   check: screenLock
   #   maxIdle: 10m

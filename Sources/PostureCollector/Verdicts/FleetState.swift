@@ -69,6 +69,13 @@ public struct FleetState: Sendable {
 
     public var deviceCount: Int { entries.count }
 
+    /// The fleet's usual rates per label set under `baseline`, from the devices' signal histories.
+    static func fleetRates(_ entries: [VerdictService.Entry], _ baseline: RiskBaseline?, now: Date) -> FleetRates {
+        guard let baseline else { return FleetRates() }
+        return baseline.fleetRates(
+            entries.compactMap { entry in entry.enrolledAt.map { (entry.labels, entry.signals, $0) } }, now: now)
+    }
+
     /// The waivers that count at `now`.
     static func inForce(_ waivers: [Waiver], at now: Date) -> [Waiver] {
         waivers.filter { $0.revokedAt == nil && $0.expiresAt > now }
@@ -80,7 +87,11 @@ public struct FleetState: Sendable {
         now: Date
     ) async -> PolicyPreview {
         let waivers = Self.inForce(waivers, at: now)
-        let inputs = entries.map { id, entry in entry.input(id, quarantine: quarantines[id], waivers: waivers, now: now)
+        // The candidate's baseline when it has one: the what-if is about it.
+        let rates = Self.fleetRates(
+            Array(entries.values), candidate.risk.baseline ?? current.risk.baseline, now: now)
+        let inputs = entries.map { id, entry in
+            entry.input(id, quarantine: quarantines[id], waivers: waivers, fleetRates: rates, now: now)
         }
         var preview = await PolicyPreview.compare(
             current: current, candidate: candidate, inputs: inputs, limit: limit, width: width, now: now)

@@ -33,6 +33,8 @@ actor VerdictService {
         var machineID: String
         var hostname: String
         var labels: [String: String]
+        /// When its signal history began, for the risk baseline.
+        var enrolledAt: Date?
         var keyProtection: KeyProtection = .software
         var revoked: Quarantine?
         var report: PostureReport?
@@ -50,6 +52,7 @@ actor VerdictService {
             machineID = device.machineID
             hostname = device.hostname
             labels = device.labels
+            enrolledAt = device.enrolledAt
             keyProtection = device.keyProtection
             bootBaseline = device.tpm?.bootBaseline.map(MeasuredBoot.pcrMap)
         }
@@ -68,13 +71,45 @@ actor VerdictService {
 
         mutating func dropSignals(before since: Date) { signals.removeAll { $0.at <= since } }
 
+        /// Samples kept one by one; beyond, those older than every counting window are merged by the hour
+        /// (the risk baseline weighs them by age, to the hour is enough), so a noisy device's weeks of
+        /// history stay at most a few hundred samples.
+        static let exactSamples = 512
+
+        mutating func coalesceSignals(before exactSince: Date) {
+            guard signals.count > Self.exactSamples else { return }
+            var hourly: [Double: [JournalEventCategory: Int]] = [:]
+            var recent: [SignalSample] = []
+            for sample in signals {
+                guard sample.at < exactSince else {
+                    recent.append(sample)
+                    continue
+                }
+                let hour = (sample.at.timeIntervalSince1970 / 3600).rounded(.down) * 3600
+                for (category, count) in sample.counts {
+                    hourly[hour, default: [:]][category, default: 0] =
+                        hourly[hour]?[category, default: 0].saturatingAdd(count) ?? count
+                }
+            }
+            signals =
+                hourly.keys.sorted().map {
+                    SignalSample(at: Date(timeIntervalSince1970: $0), counts: hourly[$0] ?? [:])
+                }
+                + recent
+        }
+
         /// What the policy evaluates for this device: the one place its inputs are put together, for its
         /// verdict and for a what-if (`PolicyPreview`).
-        func input(_ id: String, quarantine: Quarantine?, waivers: [Waiver], now: Date) -> EvaluationInput {
-            EvaluationInput(
+        func input(_ id: String, quarantine: Quarantine?, waivers: [Waiver], fleetRates: FleetRates, now: Date)
+            -> EvaluationInput
+        {
+            var input = EvaluationInput(
                 deviceID: id, labels: labels, report: report, reportIssuedAt: issuedAt, signals: signals,
                 quarantine: revoked ?? quarantine, waivers: waivers, previous: verdict, keyProtection: keyProtection,
                 boot: bootEvidence(), now: now)
+            input.historySince = enrolledAt
+            input.fleetRates = fleetRates.rates(for: labels)
+            return input
         }
     }
 
@@ -290,6 +325,19 @@ actor VerdictService {
     /// What an access request is decided on: the policy in force and the device's current state.
     func accessInputs(_ id: String) -> (Policy, Entry?) { (policy, entries[id]) }
 
+    /// The fleet's usual rates per label set (`RiskBaseline`), worked out again every 5 minutes: a new device's
+    /// starting point moves with its peers, not with each report.
+    private var fleetRates = FleetRates()
+    private var fleetRatesAt: Date?
+
+    private func currentFleetRates(now: Date) -> FleetRates {
+        guard let baseline = policy.risk.baseline else { return FleetRates() }
+        if let at = fleetRatesAt, now >= at, now.timeIntervalSince(at) < 300 { return fleetRates }
+        fleetRates = FleetState.fleetRates(entries.values.filter { $0.revoked == nil }, baseline, now: now)
+        fleetRatesAt = now
+        return fleetRates
+    }
+
     /// Set at shutdown: held long-polls are answered at once (unchanged) and new ones do not wait.
     private var shuttingDown = false
 
@@ -364,8 +412,12 @@ actor VerdictService {
     private func prepare(_ id: String, cause: EvaluationCause, now: Date) async -> PendingVerdict? {
         guard var entry = entries[id] else { return nil }
         entry.dropSignals(before: now.addingTimeInterval(-policy.signalWindow.seconds))
+        let longest = policy.countingWindows.max() ?? policy.risk.window
+        entry.coalesceSignals(before: now.addingTimeInterval(-longest.seconds))
         var verdict = policy.evaluate(
-            entry.input(id, quarantine: quarantines[id], waivers: FleetState.inForce(waivers, at: now), now: now))
+            entry.input(
+                id, quarantine: quarantines[id], waivers: FleetState.inForce(waivers, at: now),
+                fleetRates: currentFleetRates(now: now), now: now))
         let previous = entry.verdict
         // The revision counts changes of content (stored with the verdict, so it survives restarts).
         let changed = verdict.version != previous?.version
