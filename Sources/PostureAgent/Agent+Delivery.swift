@@ -24,7 +24,7 @@ extension Agent {
         report.tpm = tpmFact
         report.agent = AgentFacts(
             enforcement: options.enforcement.mode.rawValue,
-            intervalSeconds: max(1, Int(options.interval.components.seconds)))
+            intervalSeconds: min(86400, max(1, Int(options.interval.components.seconds))))
         let sequence = lastSequence + 1
         // The sequence is durable before anything carries it.
         try state.saveSequence(sequence)

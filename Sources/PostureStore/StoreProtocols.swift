@@ -75,6 +75,8 @@ public protocol VerdictStore: Sendable {
     /// Every active device's record (no counts, no reports: what the verdict service starts from).
     func activeDevices() async throws -> [DeviceRecord]
     func signals(since: Date) async throws -> [SignalRow]
+    /// The signals of attestations issued in (`start`, `end`]: a long history read a slice at a time.
+    func signals(after start: Date, through end: Date) async throws -> [SignalRow]
     func verdicts() async throws -> [StoredVerdict]
     /// Stores a device's verdict; with a change, records it and queues its SETs, all in one transaction,
     /// if the stored verdict is still the one `expected` names. False, with nothing written, when another

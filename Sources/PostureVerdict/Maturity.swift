@@ -35,8 +35,6 @@ public struct MaturityEvidence: Sendable {
     public var agent: AgentFacts?
     /// As enrollment proved it.
     public var keyProtection: KeyProtection
-    /// A TPM quote of the boot PCRs verified with the newest report.
-    public var bootQuoted: Bool
     /// Users with standing sudo, from the newest report; nil when not reported or unreadable.
     public var standingSudo: [String]?
     /// When a policy engine last pulled this device's verdict (`GET /v1/devices/ID/verdict`).
@@ -47,13 +45,12 @@ public struct MaturityEvidence: Sendable {
 
     public init(
         reportIssuedAt: Date?, maxReportAge: Duration, agent: AgentFacts?, keyProtection: KeyProtection,
-        bootQuoted: Bool, standingSudo: [String]?, verdictPulledAt: Date?, signalStream: Bool, now: Date
+        standingSudo: [String]?, verdictPulledAt: Date?, signalStream: Bool, now: Date
     ) {
         self.reportIssuedAt = reportIssuedAt
         self.maxReportAge = maxReportAge
         self.agent = agent
         self.keyProtection = keyProtection
-        self.bootQuoted = bootQuoted
         self.standingSudo = standingSudo
         self.verdictPulledAt = verdictPulledAt
         self.signalStream = signalStream
@@ -107,7 +104,7 @@ public struct MaturityAssessment: Sendable, Codable, Equatable {
             // "receives self-reported device characteristics"
             if let issued = evidence.reportIssuedAt {
                 let age = evidence.now.timeIntervalSince(issued)
-                if age > evidence.maxReportAge.seconds {
+                if age >= evidence.maxReportAge.seconds {
                     lacking.append(
                         "a report within report.maxAge (\(Policy.age(evidence.maxReportAge.seconds))): the newest is \(RuleCheck.roughAge(age)) old (is postured running and reaching the collector?)"
                     )
@@ -119,20 +116,21 @@ public struct MaturityAssessment: Sendable, Codable, Equatable {
             // "verified insights ... and enforces compliance"
             if evidence.keyProtection != .tpm {
                 lacking.append(
-                    "a device key in a TPM, proven at enrollment (enroll again with postured enroll --tpm auto)")
+                    "a device key in a TPM, proven at enrollment (a TPM at /dev/tpmrm0 whose maker's CA is in the collector's tpm.endorsementRoots; then postured enroll --force --tpm device:/dev/tpmrm0 with the collector, a token and its CA)"
+                )
             }
             switch evidence.agent?.enforcement {
             case "enforce": break
             case let mode?:
-                lacking.append("enforcement: the agent runs with enforcement.mode \(mode) (set enforce in agent.yaml)")
+                lacking.append(
+                    "enforcement: the agent runs with enforcement.mode \(mode) (set enforce in agent.yaml, or --enforce enforce in POSTURED_OPTIONS of /etc/default/postured)"
+                )
             case nil:
                 lacking.append("enforcement: the agent does not say its mode (upgrade posture-agent)")
             }
         case .optimal:
-            // "continuously verifies insights and enforces compliance throughout the lifetime"
-            if !evidence.bootQuoted {
-                lacking.append("a TPM quote of what booted with the newest report")
-            }
+            // "continuously verifies insights and enforces compliance throughout the lifetime". What booted is
+            // quoted with every report of a TPM device (ingest refuses one without), which advanced requires.
             if let interval = evidence.agent?.intervalSeconds, interval > Self.continuousInterval {
                 lacking.append(
                     "continuous attestation: a report every \(Policy.age(Double(interval))) (set interval to \(Policy.age(Double(Self.continuousInterval))) or less in agent.yaml)"
@@ -140,17 +138,19 @@ public struct MaturityAssessment: Sendable, Codable, Equatable {
             }
             switch evidence.standingSudo {
             case nil:
-                lacking.append("no standing privileges: standing sudo is not reported")
+                lacking.append(
+                    "no standing privileges: standing sudo is not reported (upgrade posture-agent; it reads /etc/sudoers as root)"
+                )
             case let users? where !users.isEmpty:
                 lacking.append(
-                    "no standing privileges: \(users.prefix(5).joined(separator: ", ")) hold sudo (grant it just in time: access.grants in the policy)"
+                    "no standing privileges: \(users.prefix(5).joined(separator: ", ")) hold sudo by a sudoers rule (remove it and grant sudo just in time: access.grants in the policy)"
                 )
             default: break
             }
             let pulled = evidence.verdictPulledAt.map { evidence.now.timeIntervalSince($0) <= Self.pullWindow } ?? false
             if !pulled && !evidence.signalStream {
                 lacking.append(
-                    "verdicts reaching a policy engine: none pulled this device's verdict in the last 24h and no Shared Signals stream is enabled"
+                    "verdicts reaching a policy engine: none pulled this device's verdict in the last 24h (GET /v1/devices/ID/verdict with a verdict:read token) and no Shared Signals stream is enabled"
                 )
             }
         }

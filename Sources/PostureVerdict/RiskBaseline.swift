@@ -61,29 +61,32 @@ public struct RiskBaseline: Sendable, Equatable {
         return usualRates(samples, since: nil, windowStart: now, fleet: [:], now: now).mapValues { $0 / covered }
     }
 
-    /// The fleet's rate per label set (`labelKey`): the mean own rate of its devices with at least a
-    /// half-life of history, or of every such device when no peer has; what a new device starts from.
+    /// The fleet's rate per label set (`labelKey`): the median own rate of its devices with at least a
+    /// half-life of history, or of every such device when no peer has; what a new device starts from. A
+    /// median, so that one device reporting absurd counts cannot raise its peers' starting point.
     public func fleetRates(
         _ devices: [(labels: [String: String], samples: [SignalSample], since: Date)], now: Date
     ) -> FleetRates {
-        var byLabels: [String: (sum: [JournalEventCategory: Double], count: Int)] = [:]
-        var all: (sum: [JournalEventCategory: Double], count: Int) = ([:], 0)
+        var byLabels: [String: [[JournalEventCategory: Double]]] = [:]
+        var all: [[JournalEventCategory: Double]] = []
         for device in devices where now.timeIntervalSince(device.since) >= halfLife.seconds {
             let own = ownRates(device.samples, since: device.since, now: now)
-            let key = Self.labelKey(device.labels)
-            var entry = byLabels[key] ?? ([:], 0)
-            for (category, rate) in own {
-                entry.sum[category, default: 0] += rate
-                all.sum[category, default: 0] += rate
-            }
-            entry.count += 1
-            all.count += 1
-            byLabels[key] = entry
+            byLabels[Self.labelKey(device.labels), default: []].append(own)
+            all.append(own)
         }
-        func mean(_ entry: (sum: [JournalEventCategory: Double], count: Int)) -> [JournalEventCategory: Double] {
-            entry.count == 0 ? [:] : entry.sum.mapValues { $0 / Double(entry.count) }
+        return FleetRates(byLabels: byLabels.mapValues(Self.median), all: Self.median(all))
+    }
+
+    /// Per category, the median over devices (a device without that category's events counts as 0).
+    static func median(_ rates: [[JournalEventCategory: Double]]) -> [JournalEventCategory: Double] {
+        var result: [JournalEventCategory: Double] = [:]
+        for category in Set(rates.flatMap(\.keys)) {
+            let sorted = rates.map { $0[category] ?? 0 }.sorted()
+            let middle = sorted.count / 2
+            let value = sorted.count % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+            if value > 0 { result[category] = value }
         }
-        return FleetRates(byLabels: byLabels.mapValues(mean), all: mean(all))
+        return result
     }
 
     static func labelKey(_ labels: [String: String]) -> String {

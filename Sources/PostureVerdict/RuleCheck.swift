@@ -178,11 +178,20 @@ enum RuleCheck {
         guard let fact = report.sessions else { return notReported("sessions") }
         guard let facts = fact.value else { return unavailable(fact) }
         var problems: [String] = []
-        for session in facts.sessions where session.graphical && session.locked != .locked && session.idle {
-            let idle = session.idleSince.map { report.collectedAt.timeIntervalSince($0) } ?? .infinity
-            guard idle > maxIdle.seconds else { continue }
+        for session in facts.sessions where session.graphical && session.locked != .locked {
             let what =
                 "session \(session.id) (\(session.user), \(session.type)\(session.desktop.map { ", \($0)" } ?? ""))"
+            // A desktop that does not report its lock to logind rarely reports idleness either: "not idle"
+            // from it is no evidence that someone is at the screen.
+            if !session.idle {
+                if session.locked == .unknown && !allowUnknown {
+                    problems.append(
+                        "\(what): lock state unknown (its desktop reports neither lock nor idle time to logind)")
+                }
+                continue
+            }
+            let idle = session.idleSince.map { report.collectedAt.timeIntervalSince($0) } ?? .infinity
+            guard idle > maxIdle.seconds else { continue }
             let howLong = idle.isFinite ? "idle \(roughAge(idle))" : "idle since an unknown time"
             switch session.locked {
             case .unknown where !allowUnknown:

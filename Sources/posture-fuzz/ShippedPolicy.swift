@@ -125,8 +125,8 @@ rules:
   #   rates together; a device whose behaviour turns anomalous loses access until it calms down.
   # screenLock: every graphical session (X11, Wayland) that logind says has been idle longer than
   #   `maxIdle` (15m when not given; counted from when the desktop declared it idle) is locked. GNOME and
-  #   KDE Plasma report their lock to logind; other desktops' lock state is unknown and fails the rule
-  #   unless `unknownLock: pass`. Terminal and ssh sessions have no screen and never fail it
+  #   KDE Plasma report their lock to logind; on other desktops the lock state is unknown and fails the
+  #   rule, idle or not, unless `unknownLock: pass`. Terminal and ssh sessions have no screen and never fail it
   #   (Sources/PostureProbes/Sessions/README.md).
   # keyProtection: the device key lives at least `minimum` well (software, tpm), as enrollment proved it
   #   (a TPM: its endorsement certificate chains to the collector's tpm.endorsementRoots and the TPM

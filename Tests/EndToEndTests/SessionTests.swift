@@ -63,8 +63,8 @@ struct SessionTests {
         #expect(back["alice"]?.idle == false && back["alice"]?.locked == .unlocked)
         #expect(try sessions("unknown")["dave"]?.locked == .unknown)
 
-        // The cases (active, back, locked compliant; idle and unknown noncompliant) hold under the rule, and
-        // with unknownLock: pass the unknown one is compliant.
+        // The cases hold under the rule (only back and locked compliant) and with unknownLock: pass (only
+        // idle, where alice's GNOME session is idle and unlocked, noncompliant).
         #expect(run.results["policy_test"] == "0", "\(run.output)")
         #expect(run.results["policy_test_lenient"] == "0", "\(run.output)")
         let verdict = try String(contentsOf: run.share.appendingPathComponent("idle-verdict.log"), encoding: .utf8)
@@ -74,5 +74,12 @@ struct SessionTests {
             verdict.contains("(dave, wayland, sway) idle")
                 && verdict.contains("lock state unknown (its desktop does not report LockedHint)"), "\(verdict)")
         #expect(!verdict.contains("carol") && !verdict.contains("erin"), "\(verdict)")
+        // Active, but on a desktop that reports neither lock nor idleness: that alone fails (deny on doubt).
+        let activeVerdict = try String(
+            contentsOf: run.share.appendingPathComponent("active-verdict.log"), encoding: .utf8)
+        #expect(
+            activeVerdict.contains(
+                "(dave, wayland, sway): lock state unknown (its desktop reports neither lock nor idle time to logind)")
+                && !activeVerdict.contains("alice"), "\(activeVerdict)")
     }
 }

@@ -12,7 +12,7 @@ import Testing
     var best: MaturityEvidence {
         MaturityEvidence(
             reportIssuedAt: now.addingTimeInterval(-60), maxReportAge: .seconds(900),
-            agent: AgentFacts(enforcement: "enforce", intervalSeconds: 60), keyProtection: .tpm, bootQuoted: true,
+            agent: AgentFacts(enforcement: "enforce", intervalSeconds: 60), keyProtection: .tpm,
             standingSudo: [], verdictPulledAt: now.addingTimeInterval(-3600), signalStream: false, now: now)
     }
 
@@ -47,14 +47,17 @@ import Testing
     @Test func aSoftwareKeyOrAnAgentThatDoesNotEnforceIsInitial() {
         let software = assess { $0.keyProtection = .software }
         #expect(software.stage == .initial && software.next == .advanced)
-        #expect(software.missing.count == 1 && software.missing[0].contains("postured enroll --tpm auto"))
+        #expect(
+            software.missing.count == 1
+                && software.missing[0].contains("postured enroll --force --tpm device:/dev/tpmrm0"))
         let dryRun = assess {
             $0.keyProtection = .software
             $0.agent = AgentFacts(enforcement: "dry-run", intervalSeconds: 60)
         }
         #expect(dryRun.missing.count == 2)
         #expect(
-            dryRun.missing[1] == "enforcement: the agent runs with enforcement.mode dry-run (set enforce in agent.yaml)"
+            dryRun.missing[1]
+                == "enforcement: the agent runs with enforcement.mode dry-run (set enforce in agent.yaml, or --enforce enforce in POSTURED_OPTIONS of /etc/default/postured)"
         )
         let old = assess { $0.agent = nil }
         #expect(
@@ -62,20 +65,19 @@ import Testing
                 && old.missing == ["enforcement: the agent does not say its mode (upgrade posture-agent)"])
     }
 
-    @Test func optimalAsksForContinuousQuotedAttestationNoStandingPrivilegeAndAPolicyEngine() {
+    @Test func optimalAsksForContinuousAttestationNoStandingPrivilegeAndAPolicyEngine() {
         let cases: [(String, (inout MaturityEvidence) -> Void)] = [
-            ("a TPM quote of what booted", { $0.bootQuoted = false }),
             (
                 "continuous attestation: a report every 10m (set interval to 5m or less in agent.yaml)",
                 { $0.agent = AgentFacts(enforcement: "enforce", intervalSeconds: 600) }
             ),
             (
-                "no standing privileges: alice, deploy hold sudo (grant it just in time: access.grants in the policy)",
+                "no standing privileges: alice, deploy hold sudo by a sudoers rule (remove it and grant sudo just in time",
                 { $0.standingSudo = ["alice", "deploy"] }
             ),
             ("no standing privileges: standing sudo is not reported", { $0.standingSudo = nil }),
             (
-                "verdicts reaching a policy engine: none pulled this device's verdict in the last 24h and no Shared Signals stream is enabled",
+                "verdicts reaching a policy engine: none pulled this device's verdict in the last 24h (GET /v1/devices/ID/verdict",
                 { $0.verdictPulledAt = now.addingTimeInterval(-90000) }
             ),
         ]

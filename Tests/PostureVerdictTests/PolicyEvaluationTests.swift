@@ -188,6 +188,13 @@ import Testing
         let lenient = try self.policy(
             "rules:\n  - {name: screen, check: screenLock, maxIdle: 10m, unknownLock: pass}\n")
         #expect(judge(unknown, lenient).status == .compliant)
+        // Such a desktop rarely says it is idle either: "not idle" from it proves nobody is at the screen.
+        let silent = [session("3", "dave", desktop: "i3", idleFor: nil, locked: .unknown)]
+        #expect(
+            judge(silent).failing.first?.observed
+                == "session 3 (dave, wayland, i3): lock state unknown (its desktop reports neither lock nor idle time to logind)"
+        )
+        #expect(judge(silent, lenient).status == .compliant)
         // Not idle: passes whatever the lock. Idle with no time known: as long as can be.
         #expect(judge([session("4", "bob", idleFor: nil, locked: .unlocked)]).status == .compliant)
         var noTime = session("4", "bob", idleFor: 0, locked: .unlocked)

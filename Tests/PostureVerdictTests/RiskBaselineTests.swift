@@ -105,11 +105,24 @@ import Testing
                 (["team": "db"], [], now.addingTimeInterval(-28 * 86400)),
             ], now: now)
         let web = rates.rates(for: ["team": "web"])[.sshAuthFailure] ?? 0
-        // (0.5/h + 0/h) / 2, the own rate made whole over four half-lives of history.
+        // The median of 0.5/h and 0/h, each own rate made whole over four half-lives of history.
         #expect(abs(web - 0.25) < 0.01, "\(web)")
         #expect((rates.rates(for: ["team": "db"])[.sshAuthFailure] ?? 0) == 0)
-        // Labels no device with history has: the whole fleet's mean.
-        #expect(abs((rates.rates(for: ["team": "new"])[.sshAuthFailure] ?? 0) - 0.5 / 3) < 0.01)
+        // Labels no device with history has: the whole fleet's median (0/h, 0/h, 0.5/h).
+        #expect(rates.rates(for: ["team": "new"])[.sshAuthFailure] == nil)
+
+        // One device reporting absurd counts does not set its peers' starting point.
+        let poisoned = baseline.fleetRates(
+            [
+                (["team": "web"], steady, now.addingTimeInterval(-28 * 86400)),
+                (["team": "web"], steady, now.addingTimeInterval(-28 * 86400)),
+                (
+                    ["team": "web"],
+                    [SignalSample(at: now.addingTimeInterval(-86400), counts: [.sshAuthFailure: 1 << 40])],
+                    now.addingTimeInterval(-28 * 86400)
+                ),
+            ], now: now)
+        #expect(abs((poisoned.rates(for: ["team": "web"])[.sshAuthFailure] ?? 0) - 0.5) < 0.01)
     }
 
     @Test func withoutABaselineRiskIsFixedWeightsAsBefore() throws {

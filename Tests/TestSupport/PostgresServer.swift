@@ -42,7 +42,7 @@ public actor PostgresServer {
         )
         .path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let port = try freeLoopbackPort()
+        var port = try freeLoopbackPort()
         let asPostgres: ([String]) -> [String] = { command in
             Requirement.isRoot ? ["runuser", "-u", "postgres", "--"] + command : command
         }
@@ -97,15 +97,25 @@ public actor PostgresServer {
         // wait for their end forever); with it, a watchdog that stops and removes the cluster when this process is
         // gone (a crash included).
         let pgCtl = asPostgres(["\(Self.binaries)/pg_ctl", "-D", "\(directory)/data"]).joined(separator: " ")
-        let script = """
-            set -e
-            \(pgCtl) -l \(directory)/log -w -o '\(serverOptions(directory: directory, port: port))' start
-            (while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(pgCtl) -m immediate stop; rm -rf \(directory)) </dev/null >/dev/null 2>&1 &
-            """
-        let status = try DirectSpawn.run(["/bin/sh", "-c", script], logPath: "\(directory)/start.log", timeout: 60)
-        guard status == 0 else {
+        // Three tries, each on a newly chosen port: another test may bind the free port between its choice
+        // and the server's bind (seen once in a full run).
+        for attempt in 1...3 {
+            let script = """
+                set -e
+                \(pgCtl) -l \(directory)/log -w -o '\(serverOptions(directory: directory, port: port))' start
+                (while kill -0 \(getpid()) 2>/dev/null; do sleep 1; done; \(pgCtl) -m immediate stop; rm -rf \(directory)) </dev/null >/dev/null 2>&1 &
+                """
+            let status = try DirectSpawn.run(
+                ["/bin/sh", "-c", script], logPath: "\(directory)/start.log", timeout: 60)
+            if status == 0 { break }
             let log = (try? String(contentsOfFile: "\(directory)/start.log", encoding: .utf8)) ?? ""
-            throw SpawnError("PostgreSQL did not start (status \(status.map(String.init) ?? "timeout")): \(log)")
+            let server = (try? String(contentsOfFile: "\(directory)/log", encoding: .utf8)) ?? ""
+            guard attempt < 3 else {
+                throw SpawnError(
+                    "PostgreSQL did not start (status \(status.map(String.init) ?? "timeout")): \(log)\n\(server.suffix(2000))"
+                )
+            }
+            port = try freeLoopbackPort()
         }
         let endpoint = Endpoint(
             host: "127.0.0.1", port: port, username: "posture", password: password, caPath: caPath)

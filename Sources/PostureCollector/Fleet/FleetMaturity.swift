@@ -24,11 +24,11 @@ extension FleetOperations {
     /// Active devices per stage, every stage present.
     func stageCounts(now: Date) async throws -> [String: Int]? {
         guard let running else { return nil }
-        let (policy, state) = await running.verdicts.snapshot(now: now)
+        let (policy, entries) = await running.verdicts.entriesWithoutSignals()
         let pulls = try await store.verdictPulls(since: now - MaturityAssessment.pullWindow, deviceID: nil)
         let stream = await Self.signalStream(running)
         var counts = Dictionary(uniqueKeysWithValues: MaturityStage.allCases.map { ($0.rawValue, 0) })
-        for (id, entry) in state.entries {
+        for (id, entry) in entries {
             let stage = MaturityAssessment(
                 Self.evidence(entry, policy: policy, pulledAt: pulls[id], stream: stream, now: now)
             ).stage
@@ -49,7 +49,7 @@ extension FleetOperations {
     ) -> MaturityEvidence {
         MaturityEvidence(
             reportIssuedAt: entry.issuedAt, maxReportAge: policy.maxReportAge, agent: entry.report?.agent,
-            keyProtection: entry.keyProtection, bootQuoted: entry.boot != nil,
+            keyProtection: entry.keyProtection,
             standingSudo: entry.report?.sudo?.value?.standingUsers,
             verdictPulledAt: pulledAt, signalStream: stream, now: now)
     }

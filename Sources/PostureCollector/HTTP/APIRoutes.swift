@@ -37,8 +37,10 @@ struct APIRoutes: Sendable {
                 _ = try await collector.authorize(request, channel: context.channel, scope: "verdict:read")
                 let lookup = try context.parameters.require("id")
                 let id = try await verdicts.resolve(.init(lookup.removingPercentEncoding ?? lookup))
-                await collector.verdictPulls.record(id)
-                return try await Self.verdictResponse(id, request: request, collector: collector)
+                let response = try await Self.verdictResponse(id, request: request, collector: collector)
+                // Evidence for the maturity stage, written off the answer's path.
+                Task { await collector.verdictPulls.record(id) }
+                return response
             } catch {
                 return Responses.refusal(error)
             }

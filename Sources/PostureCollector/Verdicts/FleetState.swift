@@ -19,7 +19,9 @@ public struct FleetState: Sendable {
 
     /// Devices, their newest reports (replayed boot evidence included), signals within the window, their
     /// stored verdicts (where grace periods run from), quarantines and waivers.
-    public static func load(from store: any PostureStore, signalWindow: Duration, now: Date, logger: Logger)
+    public static func load(
+        from store: any PostureStore, signalWindow: Duration, exactWindow: Duration? = nil, now: Date, logger: Logger
+    )
         async throws -> FleetState
     {
         let decoder = PostureReport.wireDecoder()
@@ -51,19 +53,32 @@ public struct FleetState: Sendable {
         }
         var state = FleetState(
             entries: entries, quarantines: try await store.quarantines(), waivers: try await store.waivers())
-        try await state.loadSignals(from: store, since: now.addingTimeInterval(-signalWindow.seconds))
+        try await state.loadSignals(
+            from: store, since: now.addingTimeInterval(-signalWindow.seconds),
+            exactSince: now.addingTimeInterval(-(exactWindow ?? signalWindow).seconds))
         return state
     }
 
     /// Every device's journal signals since `since`, read again from the store (a candidate policy may look
     /// further back than the running collector keeps).
-    mutating func loadSignals(from store: any PostureStore, since: Date) async throws {
+    /// Read six hours at a time, samples older than `exactSince` merged by the hour as they come: weeks of a
+    /// noisy fleet's history never sit in memory row by row.
+    mutating func loadSignals(from store: any PostureStore, since: Date, exactSince: Date? = nil) async throws {
         let decoder = PostureReport.wireDecoder()
         for id in entries.keys { entries[id]?.signals = [] }
-        for row in try await store.signals(since: since) {
-            guard let counts = try? decoder.decode([JournalEventCategory: Int].self, from: Data(row.counts.utf8))
-            else { continue }
-            entries[row.deviceID]?.signals.append(SignalSample(at: row.issuedAt, counts: counts))
+        let exactSince = exactSince ?? since
+        var start = since
+        while start < .distantFuture {
+            let end = start < exactSince ? min(start.addingTimeInterval(6 * 3600), exactSince) : .distantFuture
+            for row in try await store.signals(after: start, through: end) {
+                guard let counts = try? decoder.decode([JournalEventCategory: Int].self, from: Data(row.counts.utf8))
+                else { continue }
+                entries[row.deviceID]?.signals.append(SignalSample(at: row.issuedAt, counts: counts))
+            }
+            if end <= exactSince {
+                for id in entries.keys { entries[id]?.coalesceSignals(before: exactSince) }
+            }
+            start = end
         }
     }
 

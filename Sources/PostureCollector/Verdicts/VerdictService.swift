@@ -72,9 +72,9 @@ actor VerdictService {
         mutating func dropSignals(before since: Date) { signals.removeAll { $0.at <= since } }
 
         /// Samples kept one by one; beyond, those older than every counting window are merged by the hour
-        /// (the risk baseline weighs them by age, to the hour is enough), so a noisy device's weeks of
-        /// history stay at most a few hundred samples.
-        static let exactSamples = 512
+        /// (the risk baseline weighs them by age, to the hour is enough), so a noisy device's 28 days of
+        /// history stay at most 672 hourly samples and the window's own.
+        static let exactSamples = 1024
 
         mutating func coalesceSignals(before exactSince: Date) {
             guard signals.count > Self.exactSamples else { return }
@@ -111,6 +111,20 @@ actor VerdictService {
             input.fleetRates = fleetRates.rates(for: labels)
             return input
         }
+    }
+
+    /// Every active device's entry without its signal history (what the maturity stages read): no copy of
+    /// weeks of samples per device for a fleet summary.
+    func entriesWithoutSignals() -> (policy: Policy, entries: [String: Entry]) {
+        (
+            policy,
+            entries.compactMapValues { entry in
+                guard entry.revoked == nil else { return nil }
+                var bare = entry
+                bare.signals = []
+                return bare
+            }
+        )
     }
 
     /// Every active device's inputs as they stand, for a what-if evaluated off this actor.
@@ -169,7 +183,9 @@ actor VerdictService {
 
     /// Loads devices, newest reports, signals, verdicts and operator state, then evaluates every device.
     func start(now: Date = Date()) async throws {
-        let state = try await FleetState.load(from: store, signalWindow: policy.signalWindow, now: now, logger: logger)
+        let state = try await FleetState.load(
+            from: store, signalWindow: policy.signalWindow, exactWindow: policy.countingWindows.max(), now: now,
+            logger: logger)
         // A device enrolled while the store was read is kept (its entry came from `enrolled`).
         entries.merge(state.entries) { _, loaded in loaded }
         quarantines = state.quarantines
@@ -551,6 +567,27 @@ actor VerdictService {
         do {
             let loaded = try policySource.load()
             guard loaded.version != policy.version else { return .success(policy) }
+            // A policy that looks further back (a baseline turned on, a longer window) is judged on the history
+            // the store holds, as a restarted collector would, not on what was kept for the old one.
+            if loaded.signalWindow > policy.signalWindow {
+                let now = Date()
+                var state = FleetState(entries: entries, quarantines: quarantines, waivers: waivers)
+                do {
+                    try await state.loadSignals(
+                        from: store, since: now.addingTimeInterval(-loaded.signalWindow.seconds),
+                        exactSince: now.addingTimeInterval(
+                            -(loaded.countingWindows.max() ?? loaded.risk.window).seconds))
+                    // What arrived while the store was read is kept.
+                    for (id, loadedEntry) in state.entries {
+                        let newest = loadedEntry.signals.last?.at ?? .distantPast
+                        let arrived = entries[id]?.signals.filter { $0.at > newest } ?? []
+                        entries[id]?.signals = loadedEntry.signals + arrived
+                    }
+                } catch {
+                    logger.error("cannot read the signal history the new policy looks at: \(error)")
+                }
+            }
+            fleetRatesAt = nil
             policy = loaded
             logger.notice(
                 "policy \(loaded.version) in force (\(cause))", metadata: ["posture.rules": "\(loaded.rules.count)"])

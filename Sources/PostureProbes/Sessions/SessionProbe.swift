@@ -25,12 +25,15 @@ public struct SessionProbe: Probe {
 
     public func collect(in context: ProbeContext) -> Fact<SessionFacts> {
         do {
-            let read = try LogindClient.readSessions(limit: SessionFacts.listedLimit)
+            // More are read than listed, so that graphical sessions come first among those listed.
+            let read = try LogindClient.readSessions(limit: 4 * SessionFacts.listedLimit)
             // Graphical first, then in logind's order of ids (numbers: "9" before "10").
             let sessions = read.sessions.map(Self.facts).sorted {
                 ($0.graphical ? 0 : 1, $0.id.count, $0.id) < ($1.graphical ? 0 : 1, $1.id.count, $1.id)
             }
-            return .observed(SessionFacts(sessions: sessions, total: read.total), source: Self.source)
+            return .observed(
+                SessionFacts(sessions: Array(sessions.prefix(SessionFacts.listedLimit)), total: read.total),
+                source: Self.source)
         } catch let error as SystemError {
             return .unavailable(reason: Self.reason(error), source: Self.source)
         } catch {

@@ -39,10 +39,17 @@ extension SQLStore: VerdictStore {
     }
 
     public func signals(since: Date) async throws -> [SignalRow] {
+        try await signals(after: since, through: .distantFuture)
+    }
+
+    public func signals(after start: Date, through end: Date) async throws -> [SignalRow] {
         try await read { db in
             try db.rows(
-                "SELECT device_id, issued_at, journal_counts FROM attestations WHERE issued_at > ? AND journal_counts IS NOT NULL",
-                [since]
+                """
+                SELECT device_id, issued_at, journal_counts FROM attestations
+                WHERE issued_at > ? AND issued_at <= ? AND journal_counts IS NOT NULL
+                """,
+                [start, end]
             ).map { row in
                 SignalRow(
                     deviceID: try row.text("device_id"), issuedAt: try row.date("issued_at"),
