@@ -26,11 +26,17 @@ extension FleetOperations {
         guard let running else { return nil }
         let (policy, entries) = await running.verdicts.entriesWithoutSignals()
         let pulls = try await store.verdictPulls(since: now - MaturityAssessment.pullWindow, deviceID: nil)
-        let stream = await Self.signalStream(running)
+        return Self.stageCounts(
+            entries, policy: policy, pulls: pulls, stream: await Self.signalStream(running), now: now)
+    }
+
+    static func stageCounts(
+        _ entries: [String: VerdictService.Entry], policy: Policy, pulls: [String: Date], stream: Bool, now: Date
+    ) -> [String: Int] {
         var counts = Dictionary(uniqueKeysWithValues: MaturityStage.allCases.map { ($0.rawValue, 0) })
         for (id, entry) in entries {
             let stage = MaturityAssessment(
-                Self.evidence(entry, policy: policy, pulledAt: pulls[id], stream: stream, now: now)
+                evidence(entry, policy: policy, pulledAt: pulls[id], stream: stream, now: now)
             ).stage
             counts[stage.rawValue, default: 0] += 1
         }
@@ -52,5 +58,12 @@ extension FleetOperations {
             keyProtection: entry.keyProtection,
             standingSudo: entry.report?.sudo?.value?.standingUsers,
             verdictPulledAt: pulledAt, signalStream: stream, now: now)
+    }
+}
+
+extension FleetState {
+    /// Devices per maturity stage under `policy` (the fleet benchmark's measure of the summary's cost).
+    public func stageCounts(policy: Policy, now: Date) -> [String: Int] {
+        FleetOperations.stageCounts(entries, policy: policy, pulls: [:], stream: false, now: now)
     }
 }
