@@ -78,10 +78,19 @@ public struct MaturityAssessment: Sendable, Codable, Equatable {
     public static let pullWindow: Double = 86400
 
     public init(_ evidence: MaturityEvidence) {
+        self.init(evidence, describe: true)
+    }
+
+    /// The stage alone, no words built: what a fleet summary counts, 100,000 devices at a time.
+    public static func stage(_ evidence: MaturityEvidence) -> MaturityStage {
+        MaturityAssessment(evidence, describe: false).stage
+    }
+
+    private init(_ evidence: MaturityEvidence, describe: Bool) {
         var stage = MaturityStage.traditional
         var missing: [String] = []
         for candidate in MaturityStage.allCases.dropFirst() {
-            let lacking = Self.lacking(for: candidate, evidence)
+            let lacking = Self.lacking(for: candidate, evidence, describe: describe)
             if lacking.isEmpty {
                 stage = candidate
             } else {
@@ -95,8 +104,10 @@ public struct MaturityAssessment: Sendable, Codable, Equatable {
     }
 
     /// The criteria `stage` adds to the one before that `evidence` does not meet.
-    static func lacking(for stage: MaturityStage, _ evidence: MaturityEvidence) -> [String] {
+    static func lacking(for stage: MaturityStage, _ evidence: MaturityEvidence, describe: Bool = true) -> [String] {
         var lacking: [String] = []
+        // The words are built only when asked for (an autoclosure), so counting stages costs comparisons.
+        func lack(_ text: @autoclosure () -> String) { lacking.append(describe ? text() : "") }
         switch stage {
         case .traditional:
             break
@@ -105,51 +116,51 @@ public struct MaturityAssessment: Sendable, Codable, Equatable {
             if let issued = evidence.reportIssuedAt {
                 let age = evidence.now.timeIntervalSince(issued)
                 if age >= evidence.maxReportAge.seconds {
-                    lacking.append(
+                    lack(
                         "a report within report.maxAge (\(Policy.age(evidence.maxReportAge.seconds))): the newest is \(RuleCheck.roughAge(age)) old (is postured running and reaching the collector?)"
                     )
                 }
             } else {
-                lacking.append("a report (enroll the device and start postured)")
+                lack("a report (enroll the device and start postured)")
             }
         case .advanced:
             // "verified insights ... and enforces compliance"
             if evidence.keyProtection != .tpm {
-                lacking.append(
+                lack(
                     "a device key in a TPM, proven at enrollment (a TPM at /dev/tpmrm0 whose maker's CA is in the collector's tpm.endorsementRoots; then postured enroll --force --tpm device:/dev/tpmrm0 with the collector, a token and its CA)"
                 )
             }
             switch evidence.agent?.enforcement {
             case "enforce": break
             case let mode?:
-                lacking.append(
+                lack(
                     "enforcement: the agent runs with enforcement.mode \(mode) (set enforce in agent.yaml, or --enforce enforce in POSTURED_OPTIONS of /etc/default/postured)"
                 )
             case nil:
-                lacking.append("enforcement: the agent does not say its mode (upgrade posture-agent)")
+                lack("enforcement: the agent does not say its mode (upgrade posture-agent)")
             }
         case .optimal:
             // "continuously verifies insights and enforces compliance throughout the lifetime". What booted is
             // quoted with every report of a TPM device (ingest refuses one without), which advanced requires.
             if let interval = evidence.agent?.intervalSeconds, interval > Self.continuousInterval {
-                lacking.append(
+                lack(
                     "continuous attestation: a report every \(Policy.age(Double(interval))) (set interval to \(Policy.age(Double(Self.continuousInterval))) or less in agent.yaml)"
                 )
             }
             switch evidence.standingSudo {
             case nil:
-                lacking.append(
+                lack(
                     "no standing privileges: standing sudo is not reported (upgrade posture-agent; it reads /etc/sudoers as root)"
                 )
             case let users? where !users.isEmpty:
-                lacking.append(
+                lack(
                     "no standing privileges: \(users.prefix(5).joined(separator: ", ")) hold sudo by a sudoers rule (remove it and grant sudo just in time: access.grants in the policy)"
                 )
             default: break
             }
             let pulled = evidence.verdictPulledAt.map { evidence.now.timeIntervalSince($0) <= Self.pullWindow } ?? false
             if !pulled && !evidence.signalStream {
-                lacking.append(
+                lack(
                     "verdicts reaching a policy engine: none pulled this device's verdict in the last 24h (GET /v1/devices/ID/verdict with a verdict:read token) and no Shared Signals stream is enabled"
                 )
             }

@@ -88,6 +88,18 @@ import Testing
         }
     }
 
+    @Test func theStageAloneIsTheAssessmentsStage() {
+        let variations: [(inout MaturityEvidence) -> Void] = [
+            { _ in }, { $0.reportIssuedAt = nil }, { $0.keyProtection = .software }, { $0.agent = nil },
+            { $0.standingSudo = ["alice"] }, { $0.verdictPulledAt = nil },
+        ]
+        for change in variations {
+            var evidence = best
+            change(&evidence)
+            #expect(MaturityAssessment.stage(evidence) == MaturityAssessment(evidence).stage)
+        }
+    }
+
     @Test func stagesAreCumulative() {
         // Optimal's evidence without advanced's is still initial: a stage needs the ones below it.
         let assessment = assess { $0.keyProtection = .software }

@@ -35,9 +35,8 @@ extension FleetOperations {
     ) -> [String: Int] {
         var counts = Dictionary(uniqueKeysWithValues: MaturityStage.allCases.map { ($0.rawValue, 0) })
         for (id, entry) in entries {
-            let stage = MaturityAssessment(
-                evidence(entry, policy: policy, pulledAt: pulls[id], stream: stream, now: now)
-            ).stage
+            let stage = MaturityAssessment.stage(
+                evidence(entry, policy: policy, pulledAt: pulls[id], stream: stream, now: now))
             counts[stage.rawValue, default: 0] += 1
         }
         return counts
