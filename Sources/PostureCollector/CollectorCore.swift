@@ -44,6 +44,8 @@ public struct CollectorCore: Sendable {
     var fleet: FleetOperations { FleetOperations(collector: self) }
     /// Policy engines' verdict pulls, for the maturity stages.
     let verdictPulls: VerdictPulls
+    /// The fleet summary's stage counts, at most a minute old.
+    let stageCounts = StageCounts()
     /// Bounds what refusals cost: one security event and log line per source, code and minute.
     let eventThrottle = SecurityEventThrottle()
     /// The server certificate's expiry, as `ServerCertificate` last set it (for `/metrics`).

@@ -21,13 +21,15 @@ extension FleetOperations {
         return MaturityAssessment(Self.evidence(entry, policy: policy, pulledAt: pulls[id], stream: stream, now: now))
     }
 
-    /// Active devices per stage, every stage present.
+    /// Active devices per stage, every stage present, as counted at most a minute ago (`StageCounts`).
     func stageCounts(now: Date) async throws -> [String: Int]? {
         guard let running else { return nil }
-        let (policy, entries) = await running.verdicts.entriesWithoutSignals()
-        let pulls = try await store.verdictPulls(since: now - MaturityAssessment.pullWindow, deviceID: nil)
-        return Self.stageCounts(
-            entries, policy: policy, pulls: pulls, stream: await Self.signalStream(running), now: now)
+        return try await running.stageCounts.counts(now: now) {
+            let (policy, entries) = await running.verdicts.entriesWithoutSignals()
+            let pulls = try await store.verdictPulls(since: now - MaturityAssessment.pullWindow, deviceID: nil)
+            return Self.stageCounts(
+                entries, policy: policy, pulls: pulls, stream: await Self.signalStream(running), now: now)
+        }
     }
 
     static func stageCounts(
