@@ -167,11 +167,13 @@ extension Policy {
     /// How far back journal signals matter: the longest rule window, the risk window, or the risk
     /// baseline's span. The collector keeps and its retention leaves this much signal history.
     public var signalWindow: Duration {
-        let windows = countingWindows.reduce(risk.window) { Swift.max($0, $1) }
-        return risk.baseline.map { Swift.max(windows, $0.span) } ?? windows
+        risk.baseline.map { Swift.max(longestCountingWindow, $0.span) } ?? longestCountingWindow
     }
 
     /// The windows an event counts in (a rule's, the risk score's): when one leaves a window, the
     /// verdict may change by itself.
     public var countingWindows: [Duration] { [risk.window] + rules.compactMap(\.check.window) }
+
+    /// How far back signals are kept one by one; older ones only feed the risk baseline.
+    public var longestCountingWindow: Duration { countingWindows.reduce(risk.window) { Swift.max($0, $1) } }
 }

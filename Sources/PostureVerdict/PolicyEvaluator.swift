@@ -165,7 +165,7 @@ extension Policy {
         // Signals age out of each window they count in: the score may drop by itself then.
         for window in countingWindows {
             let since = now.addingTimeInterval(-window.seconds)
-            if let oldest = input.signals.filter({ $0.at > since && !$0.counts.isEmpty }).map(\.at).min() {
+            if let oldest = input.signals.lazy.filter({ $0.at > since && !$0.counts.isEmpty }).map(\.at).min() {
                 deadlines.append(oldest.addingTimeInterval(window.seconds))
             }
         }

@@ -61,6 +61,13 @@ public struct FleetState: Sendable {
 
     /// Every device's journal signals since `since`, read again from the store (a candidate policy may look
     /// further back than the running collector keeps).
+    /// The history `policy` looks at: its signal window, one by one within its counting windows.
+    mutating func loadSignals(from store: any PostureStore, for policy: Policy, now: Date) async throws {
+        try await loadSignals(
+            from: store, since: now.addingTimeInterval(-policy.signalWindow.seconds),
+            exactSince: now.addingTimeInterval(-policy.longestCountingWindow.seconds))
+    }
+
     /// Read six hours at a time, samples older than `exactSince` merged by the hour as they come: weeks of a
     /// noisy fleet's history never sit in memory row by row.
     mutating func loadSignals(from store: any PostureStore, since: Date, exactSince: Date? = nil) async throws {

@@ -184,7 +184,7 @@ actor VerdictService {
     /// Loads devices, newest reports, signals, verdicts and operator state, then evaluates every device.
     func start(now: Date = Date()) async throws {
         let state = try await FleetState.load(
-            from: store, signalWindow: policy.signalWindow, exactWindow: policy.countingWindows.max(), now: now,
+            from: store, signalWindow: policy.signalWindow, exactWindow: policy.longestCountingWindow, now: now,
             logger: logger)
         // A device enrolled while the store was read is kept (its entry came from `enrolled`).
         entries.merge(state.entries) { _, loaded in loaded }
@@ -428,8 +428,7 @@ actor VerdictService {
     private func prepare(_ id: String, cause: EvaluationCause, now: Date) async -> PendingVerdict? {
         guard var entry = entries[id] else { return nil }
         entry.dropSignals(before: now.addingTimeInterval(-policy.signalWindow.seconds))
-        let longest = policy.countingWindows.max() ?? policy.risk.window
-        entry.coalesceSignals(before: now.addingTimeInterval(-longest.seconds))
+        entry.coalesceSignals(before: now.addingTimeInterval(-policy.longestCountingWindow.seconds))
         var verdict = policy.evaluate(
             entry.input(
                 id, quarantine: quarantines[id], waivers: FleetState.inForce(waivers, at: now),
@@ -573,10 +572,7 @@ actor VerdictService {
                 let now = Date()
                 var state = FleetState(entries: entries, quarantines: quarantines, waivers: waivers)
                 do {
-                    try await state.loadSignals(
-                        from: store, since: now.addingTimeInterval(-loaded.signalWindow.seconds),
-                        exactSince: now.addingTimeInterval(
-                            -(loaded.countingWindows.max() ?? loaded.risk.window).seconds))
+                    try await state.loadSignals(from: store, for: loaded, now: now)
                     // What arrived while the store was read is kept.
                     for (id, loadedEntry) in state.entries {
                         let newest = loadedEntry.signals.last?.at ?? .distantPast
