@@ -81,7 +81,11 @@ let package = Package(
         // The only module that touches /proc, /sys, sd-journal and netfilter (and libc, through PostureSystem).
         .target(
             name: "PostureLinux",
-            dependencies: ["CSystemd", "CNftables", "CNetfilter", "CLZ4", "PostureModel", "PostureSystem"]
+            dependencies: [
+                "CSystemd", "CNftables", "CNetfilter", "CLZ4", "CZlib", "CLZMA", "CZstd", "CSQLiteReader",
+                "PostureModel",
+                "PostureSystem",
+            ]
         ),
 
         // One folder per probe; each reads through PostureLinux below a configurable root.
@@ -172,6 +176,12 @@ let package = Package(
         .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
         // LZ4 frames: apt's lists as Debian's container images keep them (Acquire::GzipIndexes).
         .systemLibrary(name: "CLZ4", providers: [.apt(["liblz4-dev"])]),
+        // xz and zstd: dnf's repository metadata (Fedora's is zstd) and apt lists kept compressed. dpkg itself
+        // links liblzma5, libzstd1 and zlib1g, so the agent's package adds no dependency by them.
+        .systemLibrary(name: "CLZMA", providers: [.apt(["liblzma-dev"])]),
+        .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
+        // C: rpm's SQLite database read through libsqlite3, dlopen'd (only rpm systems have or need it).
+        .target(name: "CSQLiteReader", linkerSettings: [.linkedLibrary("dl")]),
         // The embedded backend: one SQLite file (GRDB, WAL), its schema history.
         .target(
             name: "PostureStoreSQLite",

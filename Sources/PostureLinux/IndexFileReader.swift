@@ -1,4 +1,3 @@
-import CLZ4
 import PostureSystem
 
 #if canImport(Glibc)
@@ -7,18 +6,16 @@ import PostureSystem
     import Musl
 #endif
 
-/// Reads a package index (a dpkg status file, an apt `Packages` list) line by line, without holding it in
-/// memory: Debian's main list is about 50 MB. apt may keep its lists LZ4-compressed (`Acquire::GzipIndexes`
-/// with lz4, as Debian's container images do); a `.lz4` file is decompressed as it is read. Other
-/// compressions are refused by name, so the caller can say which list it could not read.
+/// Reads a package index (a dpkg status file, an apt `Packages` list, dnf's repository metadata) as it is
+/// decompressed, without holding it in memory: Debian's main list is about 50 MB, Fedora's primary metadata
+/// several times that. Plain, LZ4 (apt's `Acquire::GzipIndexes` in Debian's container images), gzip, xz and
+/// zstd (Fedora's repodata) are read; bzip2 is refused by name, so the caller can say which file it could not read.
 public enum IndexFileReader {
-    /// The compressions apt may keep its lists in (apt.conf(5), `Acquire::CompressionTypes`).
+    /// The compressions apt and createrepo may keep indexes in (apt.conf(5), `Acquire::CompressionTypes`).
     public static let compressions = [".lz4", ".gz", ".xz", ".zst", ".bz2"]
 
-    /// Whether `name` is a form this reader can read: plain, or LZ4.
-    public static func canRead(_ name: String) -> Bool {
-        !compressions.contains { $0 != ".lz4" && name.hasSuffix($0) }
-    }
+    /// Whether `name` is a form this reader can read: plain, LZ4, gzip, xz or zstd.
+    public static func canRead(_ name: String) -> Bool { !name.hasSuffix(".bz2") }
 
     /// Calls `line` with every line (without its newline) of the file, valid only during the call;
     /// refuses more than `limit` bytes of (decompressed) text, so a crafted list cannot keep the agent
@@ -26,74 +23,83 @@ public enum IndexFileReader {
     public static func forEachLine(
         _ path: String, limit: Int = 1 << 30, _ line: (UnsafeBufferPointer<UInt8>) -> Void
     ) throws(SystemError) {
+        var splitter = LineSplitter(subject: path)
+        try forEachChunk(path, limit: limit) { (bytes) throws(SystemError) in try splitter.feed(bytes, line) }
+        splitter.finish(line)
+    }
+
+    /// Calls `chunk` with the file's (decompressed) bytes in order, in pieces of at most 256 KiB; refuses more
+    /// than `limit` bytes in all, and a compressed stream that is cut short or corrupt.
+    public static func forEachChunk(
+        _ path: String, limit: Int = 1 << 30, _ chunk: (ArraySlice<UInt8>) throws(SystemError) -> Void
+    ) throws(SystemError) {
         guard canRead(path) else {
             throw SystemError(
                 code: .unsupported, call: "read", subject: path, detail: "compressed in a form the agent does not read")
         }
-        var splitter = LineSplitter(limit: limit, subject: path)
+        var total = 0
+        func bounded(_ bytes: ArraySlice<UInt8>) throws(SystemError) {
+            total += bytes.count
+            if total > limit {
+                throw SystemError(
+                    code: .tooLarge, call: "read", subject: path, detail: "more than \(limit) bytes of text")
+            }
+            try chunk(bytes)
+        }
+        let fd = try open(path)
+        defer { close(fd) }
         if path.hasSuffix(".lz4") {
-            try readLZ4(path) { (bytes) throws(SystemError) in try splitter.feed(bytes, line) }
+            var decoder = try LZ4Decoder(path)
+            try decode(fd, path, &decoder, bounded)
+        } else if path.hasSuffix(".gz") {
+            var decoder = try GzipDecoder(path)
+            try decode(fd, path, &decoder, bounded)
+        } else if path.hasSuffix(".xz") {
+            var decoder = try XZDecoder(path)
+            try decode(fd, path, &decoder, bounded)
+        } else if path.hasSuffix(".zst") {
+            var decoder = try ZstdDecoder(path)
+            try decode(fd, path, &decoder, bounded)
         } else {
-            try readPlain(path) { (bytes) throws(SystemError) in try splitter.feed(bytes, line) }
-        }
-        splitter.finish(line)
-    }
-
-    private static func readPlain(
-        _ path: String, _ chunk: (ArraySlice<UInt8>) throws(SystemError) -> Void
-    ) throws(SystemError) {
-        let fd = try open(path)
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let count = try readChunk(fd, &buffer, path)
-            if count == 0 { return }
-            try chunk(buffer[0..<count])
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            while true {
+                let count = try readChunk(fd, &buffer, path)
+                if count == 0 { return }
+                try bounded(buffer[0..<count])
+            }
         }
     }
 
-    private static func readLZ4(
-        _ path: String, _ chunk: (ArraySlice<UInt8>) throws(SystemError) -> Void
+    /// The loop every compression shares: read 64 KiB, decode it in as many steps as the output needs.
+    private static func decode<D: StreamDecoder>(
+        _ fd: Int32, _ path: String, _ decoder: inout D, _ chunk: (ArraySlice<UInt8>) throws(SystemError) -> Void
     ) throws(SystemError) {
-        let fd = try open(path)
-        defer { close(fd) }
-        var context: OpaquePointer?
-        guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context
-        else {
-            throw SystemError(code: .unsupported, call: "LZ4F_createDecompressionContext", subject: path, detail: "")
-        }
-        defer { LZ4F_freeDecompressionContext(context) }
         var input = [UInt8](repeating: 0, count: 1 << 16)
         var output = [UInt8](repeating: 0, count: 1 << 18)
-        var finished = false
+        var ended = false
         while true {
             let count = try readChunk(fd, &input, path)
             if count == 0 { break }
             var offset = 0
-            while offset < count {
-                var consumed = count - offset
-                var produced = output.count
-                let hint = input[offset...].withUnsafeBytes { source in
+            // Also drain what the decoder holds once the input is consumed (xz and zstd buffer output).
+            repeat {
+                let step = try input[offset..<count].withUnsafeBytes { source in
                     output.withUnsafeMutableBytes { target in
-                        LZ4F_decompress(context, target.baseAddress, &produced, source.baseAddress, &consumed, nil)
+                        Result { () throws(SystemError) in try decoder.decode(source, into: target) }
                     }
-                }
-                if LZ4F_isError(hint) != 0 {
-                    let name = String(cString: LZ4F_getErrorName(hint))
-                    throw SystemError(code: .malformed, call: "LZ4F_decompress", subject: path, detail: name)
-                }
-                offset += consumed
-                if produced > 0 { try chunk(output[0..<produced]) }
-                finished = hint == 0
-                if consumed == 0 && produced == 0 {
+                }.get()
+                offset += step.consumed
+                if step.produced > 0 { try chunk(output[0..<step.produced]) }
+                ended = step.ended
+                if step.consumed == 0 && step.produced == 0 && offset < count {
                     throw SystemError(
-                        code: .malformed, call: "LZ4F_decompress", subject: path, detail: "no progress on the frame")
+                        code: .malformed, call: D.call, subject: path, detail: "the decoder makes no progress")
                 }
-            }
+                if offset == count && step.produced < output.count { break }
+            } while true
         }
-        guard finished else {
-            throw SystemError(
-                code: .malformed, call: "LZ4F_decompress", subject: path, detail: "the LZ4 frame is cut short")
+        guard ended else {
+            throw SystemError(code: .malformed, call: D.call, subject: path, detail: "the stream is cut short")
         }
     }
 
@@ -110,22 +116,12 @@ public enum IndexFileReader {
 
 /// Cuts a stream of bytes into lines, carrying a partial line from one chunk to the next.
 private struct LineSplitter {
-    let limit: Int
     let subject: String
     var carry: [UInt8] = []
-    var total = 0
 
-    init(limit: Int, subject: String) {
-        self.limit = limit
-        self.subject = subject
-    }
+    init(subject: String) { self.subject = subject }
 
     mutating func feed(_ bytes: ArraySlice<UInt8>, _ line: (UnsafeBufferPointer<UInt8>) -> Void) throws(SystemError) {
-        total += bytes.count
-        if total > limit {
-            throw SystemError(
-                code: .tooLarge, call: "read", subject: subject, detail: "more than \(limit) bytes of text")
-        }
         let rest: Int = bytes.withUnsafeBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return 0 }
             var start = 0

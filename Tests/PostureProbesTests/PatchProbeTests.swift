@@ -229,11 +229,18 @@ import Testing
         #expect(
             KernelRelease.flavour("6.1.0-27-686-pae") == "686-pae"
                 && KernelRelease.flavour("6.5.0-1-generic") == "generic")
-        // No dpkg database: an rpm system is named as such.
-        try FileManager.default.createDirectory(
-            at: root.appendingPathComponent("var/lib/rpm"), withIntermediateDirectories: true)
+        // rpm-built kernels: the distribution tag changes with each update; the architecture is the flavour.
+        #expect(
+            KernelRelease.flavour("5.14.0-427.13.1.el9_4.x86_64")
+                == KernelRelease.flavour("5.14.0-362.8.1.el9_3.x86_64"))
+        #expect(KernelRelease.flavour("6.11.4-301.fc41.x86_64+debug") == "x86_64+debug")
+        #expect(KernelRelease.isOrderedBefore("5.14.0-362.8.1.el9_3.x86_64", "5.14.0-427.13.1.el9_4.x86_64"))
+        // No package database at all, and rpm's older Berkeley DB: each named as such.
+        let none = PatchProbe().collect(in: ProbeContext(root: host, now: Date())).packages
+        #expect(none.unavailableReason?.contains("no package database") == true)
+        try write("/var/lib/rpm/Packages", "")
         let rpm = PatchProbe().collect(in: ProbeContext(root: host, now: Date())).packages
-        #expect(rpm.unavailableReason?.contains("rpm") == true && rpm.source == "/var/lib/rpm")
+        #expect(rpm.unavailableReason?.contains("Berkeley DB") == true && rpm.source == "/var/lib/rpm/Packages")
     }
 
     @Test(Requirement.available(programs: ["uname"]))
@@ -337,7 +344,7 @@ import Testing
 
 /// A fixture tree below a fresh directory; files are written in place (a rewrite keeps the inode, so a
 /// same-size rewrite within one second is what the probe's kept answer must notice).
-private struct FixtureTree {
+struct FixtureTree {
     let root: URL
 
     init(_ label: String) throws { root = try Paths.temporaryDirectory(label) }

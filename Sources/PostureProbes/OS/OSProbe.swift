@@ -47,7 +47,7 @@ public struct OSProbe: Probe {
     }
 
     private func rebootRequired(_ root: HostRoot) -> Fact<RebootRequired> {
-        let source = "/run/reboot-required, /lib/modules"
+        var source = "/run/reboot-required, /lib/modules"
         var reasons: [String] = []
         // Debian and Ubuntu packages touch this flag file (and list themselves in the .pkgs file).
         if root.exists("/run/reboot-required") {
@@ -59,6 +59,16 @@ public struct OSProbe: Probe {
                     ? "/run/reboot-required exists"
                     : "/run/reboot-required exists (packages: \(Set(packages).sorted().joined(separator: ", ")))")
         }
+        // rpm systems have no flag file: dnf's `needs-restarting -r` compares core packages' install times
+        // with the boot.
+        if !root.exists("/var/lib/dpkg/status"), case .sqlite(let path) = RpmDatabase.locate(root) {
+            source += ", \(path)"
+            if let boot = bootTime(root),
+                let updated = try? RpmDatabase.cachedRead(root, path: path).updatedSince(boot: boot), !updated.isEmpty
+            {
+                reasons.append("updated since boot (\(path)): \(updated.joined(separator: ", "))")
+            }
+        }
         // A newer kernel installed than the one running: its fixes are not in effect until a reboot.
         if let running = try? root.readAttribute("/proc/sys/kernel/osrelease"),
             let installed = try? root.contentsOfDirectory("/lib/modules"), installed.contains(running),
@@ -68,6 +78,15 @@ public struct OSProbe: Probe {
             reasons.append("kernel \(newest) is installed but \(running) is running")
         }
         return .observed(RebootRequired(required: !reasons.isEmpty, reasons: reasons), source: source)
+    }
+
+    /// `btime` of `/proc/stat`: when the host booted, in seconds since the epoch.
+    private func bootTime(_ root: HostRoot) -> Int64? {
+        guard let text = try? root.readText("/proc/stat", limit: 1 << 20) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix("btime ") {
+            return Int64(line.dropFirst(6).trimmedOfSpace)
+        }
+        return nil
     }
 }
 
@@ -83,7 +102,14 @@ enum KernelRelease {
     }
 
     /// What follows the version and ABI numbers: `6.1.0-27-686-pae` → `686-pae`, `6.5.0-1-generic` → `generic`.
+    /// rpm-built kernels carry a distribution tag that changes with updates (`5.14.0-427.13.1.el9_4.x86_64`,
+    /// `6.11.4-301.fc41.x86_64+debug`): their flavour is the architecture and any `+variant` after it.
     static func flavour(_ release: String) -> Substring {
+        let parts = release.split(separator: ".")
+        let isDistributionTag = { (part: Substring) in
+            ["el", "fc", "amzn"].contains { part.hasPrefix($0) && part.dropFirst($0.count).first?.isNumber == true }
+        }
+        if parts.count > 2, parts.dropLast().contains(where: isDistributionTag), let last = parts.last { return last }
         var rest = Substring(release)
         rest = rest.drop { $0.isNumber || $0 == "." }
         if rest.first == "-", rest.dropFirst().first?.isNumber == true {
