@@ -18,22 +18,27 @@ public struct PatchFacts: Sendable, Codable, Equatable {
 }
 
 public struct PackageUpdates: Sendable, Codable, Equatable {
-    /// `dpkg` (Debian, Ubuntu).
+    /// `dpkg` (Debian, Ubuntu) or `rpm` (Fedora, RHEL: with dnf's metadata cache).
     public var manager: String
     public var installed: Int
-    /// The newest `Date` of the package lists' Release files: when the lists were last published, as
-    /// far as this host knows (nil: no lists at all, so nothing can be pending).
+    /// The newest `Date` of the package lists' Release files (dpkg), or of the cached repositories' primary
+    /// metadata (rpm): when they were last published, as far as this host knows (nil: no lists at all, so
+    /// nothing can be pending).
     public var listsUpdatedAt: Date?
-    /// Installed packages whose candidate version (as apt picks it) is newer: `apt list --upgradable`.
+    /// Installed packages whose candidate version (as apt picks it) is newer: `apt list --upgradable`, or
+    /// `dnf check-update` from the cache.
     public var pending: Int
-    /// Of those, the ones whose candidate comes from a security archive.
+    /// Of those, the ones whose candidate comes from a security archive (dpkg), or includes a security
+    /// advisory's fix (rpm: `dnf updateinfo list --security`).
     public var pendingSecurity: Int
     /// The pending security updates, oldest first, at most `PackageUpdates.listedLimit`.
     public var security: [PendingUpdate]
-    /// The newest install or upgrade of any package (dpkg's `.list` files), nil when none is recorded.
+    /// The newest install or upgrade of any package (dpkg's `.list` files, rpm's install times), nil when none
+    /// is recorded.
     public var lastChange: Date?
-    /// The security archives among the lists (`Debian-Security bookworm-security`). None: the host is
-    /// not told of security fixes at all, whatever `pendingSecurity` says.
+    /// The security archives among the lists (`Debian-Security bookworm-security`), or the enabled dnf
+    /// repositories with advisories (`updates`). None: the host is not told of security fixes at all, whatever
+    /// `pendingSecurity` says.
     public var securityArchives: [String]
 
     public static let listedLimit = 1024
@@ -63,11 +68,13 @@ public struct PendingUpdate: Sendable, Codable, Equatable {
     public var architecture: String
     public var installed: String
     public var candidate: String
-    /// The archive it comes from, as apt names it: `Debian-Security bookworm-security`.
+    /// The archive it comes from, as apt names it: `Debian-Security bookworm-security`; on rpm systems the
+    /// advisory and its repository: `FEDORA-2026-1a2b3c4d5e (updates)`.
     public var origin: String
     /// Since when a security fix has been offered for the installed version: when the agent first saw one in
-    /// its lists, or the Date of the lists that offer it now if that is earlier. Debian's lists date no package, so this is the latest
-    /// it can have been published; the real wait is at least as long.
+    /// its lists, or the Date of the lists that offer it now if that is earlier. Debian's lists date no package,
+    /// so this is the latest it can have been published; the real wait is at least as long. On rpm systems, the
+    /// issue date of the earliest advisory whose fix the candidate includes.
     public var since: Date
 
     public init(

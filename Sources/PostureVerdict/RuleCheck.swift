@@ -143,20 +143,25 @@ enum RuleCheck {
         guard let patches = report.patches else { return notReported("patch level") }
         guard let packages = patches.packages.value else { return unavailable(patches.packages) }
         var problems: [String] = []
+        let rpm = packages.manager == "rpm"
         if packages.securityArchives.isEmpty {
             problems.append(
-                "no security archive in the package lists (add the distribution's security suite to apt's sources)")
+                rpm
+                    ? "no enabled repository publishes advisories (updateinfo) in dnf's cache (enable the distribution's updates repository)"
+                    : "no security archive in the package lists (add the distribution's security suite to apt's sources)"
+            )
         }
         if let maxListsAge {
+            let refresh = rpm ? "dnf makecache" : "apt-get update"
             if let updated = packages.listsUpdatedAt {
                 let age = now.timeIntervalSince(updated)
                 if age > maxListsAge.seconds {
                     problems.append(
-                        "newest package list published \(roughAge(age)) ago (apt-get update not run, or its mirror is stale)"
+                        "newest package list published \(roughAge(age)) ago (\(refresh) not run, or its mirror is stale)"
                     )
                 }
             } else {
-                problems.append("no package lists (apt-get update never run)")
+                problems.append("no package lists (\(refresh) never run)")
             }
         }
         if let maxPending, packages.pendingSecurity > maxPending {

@@ -114,12 +114,14 @@ rules:
   # standingSudo: nobody but `allowed` (user names; `ALL` for a rule for every user, `%group` for a group
   #   not in local files) has sudo by a sudoers rule Posture did not write; time-bound grants
   #   (posturectl access request) do not count, root never does. What is standing is in every report.
-  # securityUpdates: security updates the device's own package lists offer (no apt-get update by the
-  #   agent): at most `maxPending` pending (0 when neither bound is given), none offered longer than
-  #   `maxPendingAge` (since the agent first saw it offered, or the lists' date: a lower bound of the real
-  #   wait), and lists published within `maxListsAge` (a device that never runs apt-get update has
-  #   nothing pending). Fails when no security archive is among the lists (sources.list without the
-  #   security suite). dpkg systems; unknown elsewhere (Sources/PostureProbes/Packages/README.md).
+  # securityUpdates: security updates the device's own package lists offer (no apt-get update or dnf
+  #   makecache by the agent): at most `maxPending` pending (0 when neither bound is given), none offered
+  #   longer than `maxPendingAge` (dpkg: since the agent first saw it offered, or the lists' date, a lower
+  #   bound of the real wait; rpm: since its advisory was issued), and lists published within `maxListsAge`
+  #   (a device that never refreshes its lists has nothing pending). Fails when no security archive is
+  #   among the lists (sources.list without the security suite; no enabled dnf repository with advisories).
+  #   dpkg, and rpm with dnf's metadata cache (Fedora 33+, RHEL 9+); unknown elsewhere
+  #   (Sources/PostureProbes/Packages/README.md).
   # runningKernelCurrent: the running kernel is the newest installed (reboot after a kernel update).
   # maxRisk: the risk score at most `max` (0-100): failing rules, signals and departures from the usual
   #   rates together; a device whose behaviour turns anomalous loses access until it calms down.

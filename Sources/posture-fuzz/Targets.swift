@@ -38,6 +38,11 @@ enum FuzzTargets {
                 summary: "dpkg status, apt Packages and Release parsers, apt's candidate, Debian version order",
                 run: PackagesTarget.run),
             FuzzTarget(
+                name: "rpm", maxLength: 16384,
+                summary:
+                    "rpm header blobs, repository XML (primary, updateinfo) whole and in chunks, gz/xz/zstd, rpm version order",
+                run: RpmTarget.run),
+            FuzzTarget(
                 name: "dashboard", maxLength: 16384, summary: "a report rendered as the dashboard's device page",
                 run: DashboardTarget.run),
             FuzzTarget(

@@ -138,6 +138,35 @@ for pkgs in "apt zlib1g libc6" "openssl perl-base"; do
         head -c 2000 "$release"
     } > "$corpus/packages/${pkgs%% *}"
 done
+# rpm: the length of an rpm header blob (two bytes, big-endian) and the blob as rpm stores it in rpmdb.sqlite (a
+# package built with rpmbuild, installed with rpm into a scratch root), createrepo_c's primary.xml or an
+# updateinfo.xml, NUL, rpm version strings.
+mkdir -p "$corpus/rpm" "$work/rpm/home"
+printf '%%_dbpath /usr/lib/sysimage/rpm\n' > "$work/rpm/home/.rpmmacros"
+printf 'Name: seed\nEpoch: 2\nVersion: 1.0~rc1^git3\nRelease: 4.fc41\nSummary: s\nLicense: MIT\nBuildArch: noarch\n%%description\nd\n%%files\n' > "$work/rpm/seed.spec"
+HOME=$work/rpm/home rpmbuild -bb --quiet --define "_topdir $work/rpm/top" "$work/rpm/seed.spec" > /dev/null 2>&1
+HOME=$work/rpm/home rpm --root "$work/rpm/root" --initdb
+HOME=$work/rpm/home rpm --root "$work/rpm/root" -i --nodeps "$work"/rpm/top/RPMS/noarch/*.rpm 2> /dev/null
+mkdir -p "$work/rpm/repo" && cp "$work"/rpm/top/RPMS/noarch/*.rpm "$work/rpm/repo/"
+createrepo_c --no-database -q "$work/rpm/repo"
+python3 - "$work/rpm/root/usr/lib/sysimage/rpm/rpmdb.sqlite" "$work/rpm/header" <<'PY'
+import sqlite3, sys
+blob = sqlite3.connect(sys.argv[1]).execute("SELECT blob FROM Packages LIMIT 1").fetchone()[0]
+open(sys.argv[2], "wb").write(len(blob).to_bytes(2, "big") + blob)
+PY
+versions=$'1.0~rc1\n1.0\n1.0^git1\n1.0.1\n2:0.9\n1.0a\n010\n10\n1.0~~'
+{ cat "$work/rpm/header"; gzip -dc "$work"/rpm/repo/repodata/*-primary.xml.gz; printf '\0%s' "$versions"; } > "$corpus/rpm/primary"
+{
+    cat "$work/rpm/header"
+    cat <<'XML'
+<?xml version="1.0" encoding="UTF-8"?>
+<updates><update from="a@b" status="stable" type="security" version="2.0"><id>FEDORA-2026-1a2b3c</id>
+<title>seed &amp; &#x263A;</title><severity>Important</severity><issued date="2026-11-20 10:00:00"/>
+<description><![CDATA[<not a tag>]]></description><!-- a comment -->
+<pkglist><collection short="F41"><name>Fedora 41</name><package name="seed" version="1.0" release="5.fc41" epoch="2" arch="noarch" src="seed.src.rpm"><filename>seed.rpm</filename></package></collection></pkglist></update></updates>
+XML
+    printf '\0%s' "$versions"
+} > "$corpus/rpm/updateinfo"
 # sysfs: NUL-separated dm/uuid, dm/name, dev, partition dev, mountinfo, swaps, slave link target.
 printf 'CRYPT-LUKS2-6c2f1d4a9b8e4f7a8c3d2e1f0a9b8c7d-root' > "$corpus/sysfs/luks2-root"
 printf 'LVM-Xn3fQ2ZxYwKkR5kT7bJq1y8mVfAa9cDe\0vg0-root\000253:0\000254:2' > "$corpus/sysfs/lvm"

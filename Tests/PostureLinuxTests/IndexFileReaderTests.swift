@@ -45,6 +45,41 @@ import Testing
         #expect(throws: SystemError.self) { try read(garbage) }
         // A limit on the text: a list that would keep the agent reading is refused.
         #expect(throws: SystemError.self) { try IndexFileReader.forEachLine(plain, limit: 1000) { _ in } }
-        #expect(throws: SystemError.self) { try read(plain + ".xz") }
+        #expect(throws: SystemError.self) { try read(plain + ".bz2") }
+    }
+
+    /// gzip, xz and zstd as their own tools write them (dnf's repository metadata, apt lists kept compressed):
+    /// the same lines back, also from several members or frames in one file; a stream cut short, bytes that are
+    /// no stream and bzip2 (not read) refused with the cause.
+    @Test(Requirement.available(programs: ["gzip", "xz", "zstd"]))
+    func gzipXZAndZstdReadBackLineForLine() throws {
+        let directory = try Paths.temporaryDirectory("index-reader-compressed")
+        let lines = (0..<30_000).map { "<package><name>p\($0)</name><version ver=\"1.\($0)\"/></package>" }
+        let plain = directory.appendingPathComponent("primary.xml").path
+        try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: plain))
+        func read(_ path: String) throws -> [String] {
+            var result: [String] = []
+            try IndexFileReader.forEachLine(path) { result.append(String(decoding: $0, as: UTF8.self)) }
+            return result
+        }
+        for (tool, suffix) in [("gzip", ".gz"), ("xz", ".xz"), ("zstd", ".zst")] {
+            let compressed = plain + suffix
+            try Shell.run(["sh", "-c", "\(tool) -c '\(plain)' > '\(compressed)'"])
+            #expect(try read(compressed) == lines, "\(suffix)")
+            // Two streams one after the other, as `cat a.gz b.gz` makes: both read, as the tools read them.
+            let twice = plain + "-twice" + suffix
+            try Shell.run(["sh", "-c", "cat '\(compressed)' '\(compressed)' > '\(twice)'"])
+            let expected = lines.dropLast() + [lines.last! + lines.first!] + lines.dropFirst()
+            #expect(try read(twice) == Array(expected), "\(suffix) twice")
+            let whole = try Data(contentsOf: URL(fileURLWithPath: compressed))
+            let cut = plain + "-cut" + suffix
+            try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: cut))
+            #expect(throws: SystemError.self, "\(suffix) cut") { try read(cut) }
+            let garbage = plain + "-garbage" + suffix
+            try Data("not a stream at all\n".utf8).write(to: URL(fileURLWithPath: garbage))
+            #expect(throws: SystemError.self, "\(suffix) garbage") { try read(garbage) }
+            #expect(throws: SystemError.self) { try IndexFileReader.forEachLine(compressed, limit: 10_000) { _ in } }
+        }
+        #expect(!IndexFileReader.canRead("primary.xml.bz2"))
     }
 }

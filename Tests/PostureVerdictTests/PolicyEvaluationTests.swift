@@ -119,6 +119,16 @@ import Testing
         report.patches = patches([], archives: [])
         #expect(
             deadline.evaluate(input(report, at: t0)).failing.first?.observed.hasPrefix("no security archive") == true)
+        // An rpm host: the fix named is dnf's.
+        var rpm = patches([], lists: t0.addingTimeInterval(-30 * day), archives: [])
+        rpm.packages = rpm.packages.map {
+            var packages = $0
+            packages.manager = "rpm"
+            return packages
+        }
+        report.patches = rpm
+        let rpmProblems = deadline.evaluate(input(report, at: t0)).failing.first?.observed ?? ""
+        #expect(rpmProblems.contains("updateinfo") && rpmProblems.contains("dnf makecache not run"), "\(rpmProblems)")
         report.patches = PatchFacts(
             packages: .unavailable(reason: "no package database", source: "/var/lib/dpkg/status"),
             kernel: .unavailable(reason: "container", source: "/lib/modules"))

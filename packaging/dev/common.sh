@@ -2,7 +2,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-# Debian packages the build and the tests need (liblz4-dev: the agent reads apt's LZ4-compressed lists).
+# Debian packages the build and the tests need (liblz4-dev, liblzma-dev, libzstd-dev: the agent reads apt's
+# compressed lists and dnf's compressed repository metadata; libsqlite3, for rpm's database, is loaded at run time).
 # The tests use the real tools, not stand-ins:
 # systemd-journal-remote makes journal files, nft/iptables load rulesets in network namespaces,
 # lsblk and Debian's python3 are oracles; curl, openssl s_client, python3-cryptography and python3-jwt are
@@ -14,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 # built binaries (ModuleGraphTests); libtss2-dev has the tpm2-tss headers the agent's TPM layer is built against
 # (the library itself is loaded at run time, where a TPM is).
 POSTURE_APT_PACKAGES=(
-    pkg-config libsystemd-dev libnftables-dev zlib1g-dev liblz4-dev
+    pkg-config libsystemd-dev libnftables-dev zlib1g-dev liblz4-dev liblzma-dev libzstd-dev
     systemd systemd-journal-remote nftables iptables iproute2 util-linux python3
     jq openssl curl python3-cryptography python3-jwt dbus-daemon python3-dbus python3-gi
     mmdebstrap systemd-container openssh-client faketime
@@ -28,8 +29,13 @@ POSTURE_APT_PACKAGES=(
 # sudo (and its visudo) is what time-bound sudo grants are written for and checked with. swtpm is the TPM 2.0
 # a device key lives in where the machine has none; tpm2-tools and tpm2-openssl (OpenSSL's tpm2 provider) are
 # the independent clients that read what the agent put in it. lz4 compresses package lists as apt keeps them
-# in Debian's container images, for the patch-level probe's tests.
-POSTURE_TEST_APT_PACKAGES=(postgresql haproxy python3-yaml openssh-server sudo swtpm swtpm-tools tpm2-tools tpm2-openssl lz4)
+# in Debian's container images, for the patch-level probe's tests; rpm (rpmbuild), createrepo-c and dnf make
+# and read the rpm database and dnf metadata cache of its Fedora-style tests, and zstd and xz-utils compress
+# that metadata as Fedora and older repositories publish it.
+POSTURE_TEST_APT_PACKAGES=(
+    postgresql haproxy python3-yaml openssh-server sudo swtpm swtpm-tools tpm2-tools tpm2-openssl lz4
+    rpm createrepo-c dnf zstd xz-utils
+)
 # From PyPI, pinned to the versions the tests were written against.
 POSTURE_PIP_PACKAGES=(selenium==4.51.0 schemathesis==4.32.5)
 

@@ -1024,7 +1024,7 @@ extension Components {
             ///
             /// - Remark: Generated from `#/components/schemas/PostureReport/sudo`.
             public var sudo: Components.Schemas.Fact?
-            /// Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.
+            /// Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk, or from rpm and dnf's metadata cache) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.
             ///
             /// - Remark: Generated from `#/components/schemas/PostureReport/patches`.
             public struct PatchesPayload: Codable, Hashable, Sendable {
@@ -1049,7 +1049,7 @@ extension Components {
                     case kernel
                 }
             }
-            /// Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.
+            /// Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk, or from rpm and dnf's metadata cache) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.
             ///
             /// - Remark: Generated from `#/components/schemas/PostureReport/patches`.
             public var patches: Components.Schemas.PostureReport.PatchesPayload?
@@ -1107,7 +1107,7 @@ extension Components {
             ///   - securityModules:
             ///   - sshd:
             ///   - sudo: Standing sudo: `standingUsers`, `rules` (`who`, `at`), `postureGrants`, `files`. Absent from agents that predate it.
-            ///   - patches: Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.
+            ///   - patches: Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk, or from rpm and dnf's metadata cache) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.
             ///   - agent: The agent's own settings, as it states them (absent from agents that predate it, and from `postured probe`).
             ///   - sessions: Login sessions from systemd-logind: `sessions` (`id`, `user`, `uid`, `type`, `class`, `remote`, `remoteHost`, `service`, `desktop`, `active`, `idle`, `idleSince`, `locked`: locked, unlocked, unknown or not-applicable, `since`) and `total`. Absent from agents that predate it.
             public init(

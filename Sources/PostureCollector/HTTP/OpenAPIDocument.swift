@@ -3139,7 +3139,7 @@ enum OpenAPIDocument {
                   },
                   "patches": {
                     "type": "object",
-                    "description": "Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.",
+                    "description": "Patch level: `packages` (upgradable packages and pending security updates from dpkg and the apt lists on disk, or from rpm and dnf's metadata cache) and `kernel` (the running kernel against the newest installed). Absent from agents that predate it.",
                     "required": [
                       "packages",
                       "kernel"

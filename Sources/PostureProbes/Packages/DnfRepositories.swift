@@ -139,8 +139,9 @@ enum RepoXMLReader {
         try scanner.finish()
     }
 
-    /// Every `<package>` of a primary metadata file whose name `wanted` accepts (the others' fields unread).
-    static func primary(_ path: String, wanted: (String) -> Bool, _ body: (RepoPackage) -> Void) throws {
+    /// Every `<package>` of a primary metadata file named in `names` (nil: all; the others' fields unread).
+    static func primary(_ path: String, names: Set<String>?, _ body: (RepoPackage) -> Void) throws {
+        let wanted = { (name: String) in names?.contains(name) ?? true }
         var depth = 0
         var package: (name: String?, arch: String?, evr: RpmEVR?)?
         var capture: String?

@@ -54,7 +54,7 @@ enum RpmPatchLevel {
                     "\(path) is compressed in a form the agent does not read (bzip2; it reads plain, .gz, .xz and .zst)"
                 )
             }
-            try RepoXMLReader.primary(root.hostPath(repository.primary), wanted: names.contains) { package in
+            try RepoXMLReader.primary(root.hostPath(repository.primary), names: names) { package in
                 let key = key(package.name, package.architecture)
                 if offers[key].map({ $0 < package.evr }) ?? true { offers[key] = package.evr }
             }
