@@ -83,8 +83,7 @@ let package = Package(
             name: "PostureLinux",
             dependencies: [
                 "CSystemd", "CNftables", "CNetfilter", "CLZ4", "CZlib", "CLZMA", "CZstd", "CSQLiteReader",
-                "PostureModel",
-                "PostureSystem",
+                "CZchunkReader", "PostureModel", "PostureSystem",
             ]
         ),
 
@@ -182,6 +181,8 @@ let package = Package(
         .systemLibrary(name: "CZstd", providers: [.apt(["libzstd-dev"])]),
         // C: rpm's SQLite database read through libsqlite3, dlopen'd (only rpm systems have or need it).
         .target(name: "CSQLiteReader", linkerSettings: [.linkedLibrary("dl")]),
+        // C: zchunk (Fedora's dnf metadata) through libzck, dlopen'd (only rpm systems have or need it).
+        .target(name: "CZchunkReader", linkerSettings: [.linkedLibrary("dl")]),
         // The embedded backend: one SQLite file (GRDB, WAL), its schema history.
         .target(
             name: "PostureStoreSQLite",

@@ -6,11 +6,12 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
 
-enum { SQLITE_OK = 0, SQLITE_ROW = 100, SQLITE_DONE = 101, SQLITE_OPEN_READONLY = 0x1 };
+enum { SQLITE_OK = 0, SQLITE_ROW = 100, SQLITE_DONE = 101, SQLITE_OPEN_READONLY = 0x1, SQLITE_OPEN_URI = 0x40 };
 
 static struct {
     int loaded;
@@ -57,6 +58,28 @@ struct posture_sqlite {
     sqlite3_stmt *statement;
 };
 
+static int open_with(const char *name, int flags, const char *sql, posture_sqlite *reader, char *error,
+                     size_t error_size) {
+    if (lib.open_v2(name, &reader->db, flags, NULL) != SQLITE_OK) {
+        snprintf(error, error_size, "%s", reader->db ? lib.errmsg(reader->db) : "cannot open");
+        return -1;
+    }
+    // rpm holds its lock only while a transaction writes; wait that out rather than fail the report.
+    lib.busy_timeout(reader->db, 2000);
+    if (lib.prepare_v2(reader->db, sql, -1, &reader->statement, NULL) != SQLITE_OK) {
+        snprintf(error, error_size, "%s", lib.errmsg(reader->db));
+        return -1;
+    }
+    return 0;
+}
+
+static void close_parts(posture_sqlite *reader) {
+    if (reader->statement) lib.finalize(reader->statement);
+    if (reader->db) lib.close_v2(reader->db);
+    reader->statement = NULL;
+    reader->db = NULL;
+}
+
 int posture_sqlite_open(const char *path, const char *sql, posture_sqlite **out, char *error, size_t error_size) {
     pthread_once(&load_once, load);
     *out = NULL;
@@ -69,16 +92,41 @@ int posture_sqlite_open(const char *path, const char *sql, posture_sqlite **out,
         snprintf(error, error_size, "out of memory");
         return -1;
     }
-    if (lib.open_v2(path, &reader->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        snprintf(error, error_size, "%s", reader->db ? lib.errmsg(reader->db) : "cannot open");
-        posture_sqlite_close(reader);
+    if (open_with(path, SQLITE_OPEN_READONLY, sql, reader, error, error_size) == 0) {
+        *out = reader;
+        return 0;
+    }
+    close_parts(reader);
+    // A database in WAL mode whose -shm file is absent cannot be opened read-only on a read-only file
+    // system (the agent's ProtectSystem=strict): read the main file as it is ("immutable"). rpm checkpoints
+    // at the end of each transaction, so it holds every committed one but one being written this moment.
+    size_t length = strlen(path);
+    char *uri = malloc(length * 3 + 32);
+    if (uri == NULL) {
+        free(reader);
         return -1;
     }
-    // rpm holds its lock only while a transaction writes; wait that out rather than fail the report.
-    lib.busy_timeout(reader->db, 2000);
-    if (lib.prepare_v2(reader->db, sql, -1, &reader->statement, NULL) != SQLITE_OK) {
-        snprintf(error, error_size, "%s", lib.errmsg(reader->db));
-        posture_sqlite_close(reader);
+    char *at = uri + sprintf(uri, "file:");
+    for (const char *c = path; *c; c++) {
+        unsigned char byte = (unsigned char)*c;
+        if ((byte >= 'a' && byte <= 'z') || (byte >= 'A' && byte <= 'Z') || (byte >= '0' && byte <= '9') ||
+            strchr("/-._~", byte) != NULL) {
+            *at++ = (char)byte;
+        } else {
+            at += sprintf(at, "%%%02X", byte);
+        }
+    }
+    strcpy(at, "?immutable=1");
+    char first[256];
+    snprintf(first, sizeof first, "%s", error);
+    int rc = open_with(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, sql, reader, error, error_size);
+    free(uri);
+    if (rc != 0) {
+        char second[256];
+        snprintf(second, sizeof second, "%s", error);
+        snprintf(error, error_size, "%s (and as an immutable file: %s)", first, second);
+        close_parts(reader);
+        free(reader);
         return -1;
     }
     *out = reader;
@@ -99,7 +147,6 @@ int posture_sqlite_next(posture_sqlite *reader, const void **bytes, int *size, c
 
 void posture_sqlite_close(posture_sqlite *reader) {
     if (reader == NULL) return;
-    if (reader->statement) lib.finalize(reader->statement);
-    if (reader->db) lib.close_v2(reader->db);
+    close_parts(reader);
     free(reader);
 }

@@ -8,13 +8,15 @@ import PostureSystem
 
 /// Reads a package index (a dpkg status file, an apt `Packages` list, dnf's repository metadata) as it is
 /// decompressed, without holding it in memory: Debian's main list is about 50 MB, Fedora's primary metadata
-/// several times that. Plain, LZ4 (apt's `Acquire::GzipIndexes` in Debian's container images), gzip, xz and
-/// zstd (Fedora's repodata) are read; bzip2 is refused by name, so the caller can say which file it could not read.
+/// several times that. Plain, LZ4 (apt's `Acquire::GzipIndexes` in Debian's container images), gzip, xz, zstd
+/// and zchunk (Fedora's repodata, through libzck where it is installed) are read; bzip2 is refused by name, so
+/// the caller can say which file it could not read.
 public enum IndexFileReader {
-    /// The compressions apt and createrepo may keep indexes in (apt.conf(5), `Acquire::CompressionTypes`).
-    public static let compressions = [".lz4", ".gz", ".xz", ".zst", ".bz2"]
+    /// The compressions apt and createrepo may keep indexes in (apt.conf(5), `Acquire::CompressionTypes`;
+    /// `.zck`: zchunk, what dnf fetches from Fedora).
+    public static let compressions = [".lz4", ".gz", ".xz", ".zst", ".zck", ".bz2"]
 
-    /// Whether `name` is a form this reader can read: plain, LZ4, gzip, xz or zstd.
+    /// Whether `name` is a form this reader can read: plain, LZ4, gzip, xz, zstd or zchunk.
     public static func canRead(_ name: String) -> Bool { !name.hasSuffix(".bz2") }
 
     /// Calls `line` with every line (without its newline) of the file, valid only during the call;
@@ -60,6 +62,14 @@ public enum IndexFileReader {
         } else if path.hasSuffix(".zst") {
             var decoder = try ZstdDecoder(path)
             try decode(fd, path, &decoder, bounded)
+        } else if path.hasSuffix(".zck") {
+            var reader = try ZchunkReader(fd, path)
+            var buffer = [UInt8](repeating: 0, count: 1 << 18)
+            while true {
+                let count = try reader.read(into: &buffer)
+                if count == 0 { return }
+                try bounded(buffer[0..<count])
+            }
         } else {
             var buffer = [UInt8](repeating: 0, count: 1 << 16)
             while true {
@@ -95,8 +105,19 @@ public enum IndexFileReader {
                     throw SystemError(
                         code: .malformed, call: D.call, subject: path, detail: "the decoder makes no progress")
                 }
-                if offset == count && step.produced < output.count { break }
+                // An end means everything is out (zstd and LZ4 would read an empty input as a new frame's
+                // start); otherwise output short of full means the decoder holds nothing more.
+                if offset == count && (step.ended || step.produced < output.count) { break }
             } while true
+        }
+        // At the end of the file: what a decoder that waits for more streams (xz) still has to say.
+        while !ended {
+            let step = try output.withUnsafeMutableBytes { target in
+                Result { () throws(SystemError) in try decoder.finish(into: target) }
+            }.get()
+            if step.produced > 0 { try chunk(output[0..<step.produced]) }
+            ended = step.ended
+            if step.produced == 0 { break }
         }
         guard ended else {
             throw SystemError(code: .malformed, call: D.call, subject: path, detail: "the stream is cut short")

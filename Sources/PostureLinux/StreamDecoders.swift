@@ -1,5 +1,6 @@
 import CLZ4
 import CLZMA
+import CZchunkReader
 import CZlib
 import CZstd
 import PostureSystem
@@ -12,6 +13,16 @@ protocol StreamDecoder {
     mutating func decode(
         _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
     ) throws(SystemError) -> (consumed: Int, produced: Int, ended: Bool)
+    /// After the last input: output still held, and whether the data ended where a stream may end.
+    mutating func finish(into output: UnsafeMutableRawBufferPointer) throws(SystemError) -> (produced: Int, ended: Bool)
+}
+
+extension StreamDecoder {
+    /// The decoders that say so in `decode` have nothing more at the end of the file.
+    mutating func finish(into output: UnsafeMutableRawBufferPointer) throws(SystemError) -> (produced: Int, ended: Bool)
+    {
+        (0, false)
+    }
 }
 
 struct LZ4Decoder: StreamDecoder {
@@ -93,7 +104,6 @@ struct XZDecoder: StreamDecoder {
     static let call = "lzma_code"
     let subject: String
     let stream: Box<UnsafeMutablePointer<lzma_stream>>
-    var ended = false
 
     init(_ subject: String) throws(SystemError) {
         self.subject = subject
@@ -103,34 +113,31 @@ struct XZDecoder: StreamDecoder {
             lzma_end($0)
             $0.deallocate()
         }
-        try start()
-    }
-
-    private func start() throws(SystemError) {
         // At most 256 MiB of dictionary: xz -9 uses 64 MiB; more is a file made to exhaust the agent.
-        guard lzma_stream_decoder(stream.value, 256 << 20, 0) == LZMA_OK else {
+        // Concatenated: several streams and stream padding, as `xz -d` reads them; the end is known at LZMA_FINISH.
+        // 0x08 is LZMA_CONCATENATED, a macro Swift does not import.
+        guard lzma_stream_decoder(stream, 256 << 20, 0x08) == LZMA_OK else {
             throw SystemError(code: .unsupported, call: "lzma_stream_decoder", subject: subject)
         }
     }
 
-    mutating func decode(
-        _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    private func step(
+        _ input: UnsafeRawBufferPointer, _ output: UnsafeMutableRawBufferPointer, _ action: lzma_action
     ) throws(SystemError) -> (consumed: Int, produced: Int, ended: Bool) {
         let x = stream.value
-        if ended, !input.isEmpty {
-            try start()
-            ended = false
-        }
         x.pointee.next_in = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
         x.pointee.avail_in = input.count
         x.pointee.next_out = output.baseAddress?.assumingMemoryBound(to: UInt8.self)
         x.pointee.avail_out = output.count
-        let result = lzma_code(x, LZMA_RUN)
+        let result = lzma_code(x, action)
         let consumed = input.count - x.pointee.avail_in
         let produced = output.count - x.pointee.avail_out
         switch result {
-        case LZMA_STREAM_END: ended = true
-        case LZMA_OK, LZMA_BUF_ERROR: break
+        case LZMA_STREAM_END: return (consumed, produced, true)
+        case LZMA_OK: return (consumed, produced, false)
+        case LZMA_BUF_ERROR where action == LZMA_RUN: return (consumed, produced, false)
+        case LZMA_BUF_ERROR:
+            throw SystemError(code: .malformed, call: Self.call, subject: subject, detail: "the stream is cut short")
         case LZMA_MEMLIMIT_ERROR:
             throw SystemError(
                 code: .tooLarge, call: Self.call, subject: subject, detail: "needs more than 256 MiB to decompress")
@@ -138,7 +145,18 @@ struct XZDecoder: StreamDecoder {
             throw SystemError(
                 code: .malformed, call: Self.call, subject: subject, detail: "xz error \(result.rawValue)")
         }
-        return (consumed, produced, ended)
+    }
+
+    mutating func decode(
+        _ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer
+    ) throws(SystemError) -> (consumed: Int, produced: Int, ended: Bool) {
+        try step(input, output, LZMA_RUN)
+    }
+
+    mutating func finish(into output: UnsafeMutableRawBufferPointer) throws(SystemError) -> (produced: Int, ended: Bool)
+    {
+        let result = try step(UnsafeRawBufferPointer(start: nil, count: 0), output, LZMA_FINISH)
+        return (result.produced, result.ended)
     }
 }
 
@@ -169,6 +187,40 @@ struct ZstdDecoder: StreamDecoder {
         }
         // 0: a frame is complete and all its output given.
         return (source.pos, target.pos, hint == 0)
+    }
+}
+
+/// zchunk through libzck (`CZchunkReader`): it reads the open file itself, checking each chunk's checksum.
+struct ZchunkReader {
+    let subject: String
+    let context: Box<OpaquePointer>
+
+    init(_ fd: Int32, _ subject: String) throws(SystemError) {
+        self.subject = subject
+        var message = [CChar](repeating: 0, count: 256)
+        var reader: OpaquePointer?
+        let opened = message.withUnsafeMutableBufferPointer { posture_zck_open(fd, &reader, $0.baseAddress, $0.count) }
+        guard opened == 0, let reader else {
+            throw SystemError(code: .malformed, call: "zck_init_read", subject: subject, detail: Self.text(message))
+        }
+        context = Box(reader) { posture_zck_close($0) }
+    }
+
+    mutating func read(into buffer: inout [UInt8]) throws(SystemError) -> Int {
+        var message = [CChar](repeating: 0, count: 256)
+        let count = buffer.withUnsafeMutableBytes { target in
+            message.withUnsafeMutableBufferPointer {
+                posture_zck_read(context.value, target.baseAddress, target.count, $0.baseAddress, $0.count)
+            }
+        }
+        guard count >= 0 else {
+            throw SystemError(code: .malformed, call: "zck_read", subject: subject, detail: Self.text(message))
+        }
+        return count
+    }
+
+    private static func text(_ message: [CChar]) -> String {
+        String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

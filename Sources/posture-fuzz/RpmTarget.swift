@@ -6,7 +6,7 @@
     /// The rpm side of the patch probe over one input: an rpm header blob (as rpm stores it in `rpmdb.sqlite`,
     /// after its length in two bytes), then repository XML and version strings cut at a NUL byte. The XML is scanned whole and in chunks cut where the
     /// input says (the tokens must be the same), then read as primary metadata and as updateinfo from a file;
-    /// the whole input is read as a gzip, xz and zstd file (refused or decoded, never a crash); rpm version order
+    /// the whole input is read as a gzip, xz, zstd and zchunk file (refused or decoded, never a crash); rpm version order
     /// over the lines of the last part must be antisymmetric.
     enum RpmTarget {
         static let directory: String = {
@@ -39,7 +39,7 @@
             try? RepoXMLReader.updateinfo(xmlPath, type: "security") { _ in advisories += 1 }
             found.append("\(whole.count) tokens, \(offered) packages, \(advisories) advisories")
 
-            for suffix in [".gz", ".xz", ".zst"] {
+            for suffix in [".gz", ".xz", ".zst", ".zck"] {
                 let path = directory + "/input" + suffix
                 FileManager.default.createFile(atPath: path, contents: Data(input))
                 try? IndexFileReader.forEachChunk(path, limit: 1 << 20) { _ in }

@@ -51,7 +51,7 @@ import Testing
     /// gzip, xz and zstd as their own tools write them (dnf's repository metadata, apt lists kept compressed):
     /// the same lines back, also from several members or frames in one file; a stream cut short, bytes that are
     /// no stream and bzip2 (not read) refused with the cause.
-    @Test(Requirement.available(programs: ["gzip", "xz", "zstd"]))
+    @Test(Requirement.available(programs: ["gzip", "xz", "zstd", "lz4"]))
     func gzipXZAndZstdReadBackLineForLine() throws {
         let directory = try Paths.temporaryDirectory("index-reader-compressed")
         let lines = (0..<30_000).map { "<package><name>p\($0)</name><version ver=\"1.\($0)\"/></package>" }
@@ -81,5 +81,44 @@ import Testing
             #expect(throws: SystemError.self) { try IndexFileReader.forEachLine(compressed, limit: 10_000) { _ in } }
         }
         #expect(!IndexFileReader.canRead("primary.xml.bz2"))
+
+        // Exactly four times the reader's 256 KiB output buffer: the last step ends the frame with the buffer
+        // full, which must not be taken for a cut stream (zstd and LZ4 would read an empty input as a new frame).
+        let exact = directory.appendingPathComponent("exact.xml").path
+        let block = Array(repeating: "0123456789abcde\n", count: 65536).joined()
+        try Data(block.utf8).write(to: URL(fileURLWithPath: exact))
+        for (tool, suffix) in [("gzip", ".gz"), ("xz", ".xz"), ("zstd", ".zst"), ("lz4", ".lz4")] {
+            try Shell.run(["sh", "-c", "\(tool) -c '\(exact)' > '\(exact)\(suffix)'"])
+            #expect(try read(exact + suffix).count == 65536, "\(suffix)")
+        }
+        // xz's stream padding (zero bytes in fours after a stream) is valid, as `xz -t` says.
+        try Shell.run([
+            "sh", "-c", "cat '\(plain).xz' > '\(plain)-padded.xz' && head -c 8 /dev/zero >> '\(plain)-padded.xz'",
+        ])
+        try Shell.run(["xz", "-t", plain + "-padded.xz"])
+        #expect(try read(plain + "-padded.xz") == lines)
+    }
+
+    /// zchunk (Fedora's dnf metadata) through libzck, against the zck tool's own files: read back, and a file
+    /// cut short or damaged refused.
+    @Test(Requirement.available(programs: ["zck", "unzck"]))
+    func zchunkReadsBackLineForLine() throws {
+        let directory = try Paths.temporaryDirectory("index-reader-zck")
+        let lines = (0..<30_000).map { "<package><name>p\($0)</name></package>" }
+        let plain = directory.appendingPathComponent("primary.xml").path
+        try Data(lines.joined(separator: "\n").utf8).write(to: URL(fileURLWithPath: plain))
+        try Shell.run(["zck", "-o", plain + ".zck", plain])
+        var read: [String] = []
+        try IndexFileReader.forEachLine(plain + ".zck") { read.append(String(decoding: $0, as: UTF8.self)) }
+        #expect(read == lines)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: plain + ".zck"))
+        try whole.prefix(whole.count - 100).write(to: URL(fileURLWithPath: plain + "-cut.zck"))
+        #expect(throws: SystemError.self) { try IndexFileReader.forEachLine(plain + "-cut.zck") { _ in } }
+        var damaged = whole
+        damaged[damaged.count - 50] ^= 0xff
+        try damaged.write(to: URL(fileURLWithPath: plain + "-damaged.zck"))
+        #expect(throws: SystemError.self) { try IndexFileReader.forEachLine(plain + "-damaged.zck") { _ in } }
+        try Data("not zchunk".utf8).write(to: URL(fileURLWithPath: plain + "-garbage.zck"))
+        #expect(throws: SystemError.self) { try IndexFileReader.forEachLine(plain + "-garbage.zck") { _ in } }
     }
 }

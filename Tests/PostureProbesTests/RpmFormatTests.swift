@@ -108,6 +108,26 @@ import Testing
         var forged = blob
         forged[0...3] = [0xff, 0xff, 0xff, 0xff][...]
         #expect(throws: RpmHeader.Malformed.self) { try forged.withUnsafeBytes { _ = try RpmHeader.parse($0) } }
+        // Entries whose offsets point where their value cannot be, with the lengths consistent: the name's
+        // past the data, a number (the epoch of `two`, or the install time) across its end or misaligned.
+        func word(_ bytes: [UInt8], _ at: Int) -> Int { bytes[at..<(at + 4)].reduce(0) { $0 << 8 | Int($1) } }
+        func forging(_ tag: Int, offset: (Int) -> Int) throws -> [UInt8] {
+            var bytes = blob
+            let entries = word(bytes, 0)
+            let dataSize = word(bytes, 4)
+            let index = try #require((0..<entries).first { word(bytes, 8 + $0 * 16) == tag }, "tag \(tag)")
+            let value = offset(dataSize)
+            for k in 0..<4 { bytes[8 + index * 16 + 8 + k] = UInt8((value >> (24 - 8 * k)) & 0xff) }
+            return bytes
+        }
+        let nameGone = try forging(1000) { $0 + 5 }
+        #expect(throws: RpmHeader.Malformed.self) { try nameGone.withUnsafeBytes { _ = try RpmHeader.parse($0) } }
+        let numberAcrossTheEnd = try forging(1008) { $0 - 2 }
+        #expect(throws: RpmHeader.Malformed.self) {
+            try numberAcrossTheEnd.withUnsafeBytes { _ = try RpmHeader.parse($0) }
+        }
+        let misaligned = try forging(1008) { _ in 3 }
+        #expect(throws: RpmHeader.Malformed.self) { try misaligned.withUnsafeBytes { _ = try RpmHeader.parse($0) } }
         // The name's string runs to the end of the data without its NUL.
         forged = blob
         let dataStart = 8 + Int(blob[3]) * 16 + Int(blob[2]) * 4096

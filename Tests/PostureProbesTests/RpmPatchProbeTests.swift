@@ -37,8 +37,10 @@ import Testing
             try Shell.run(arguments, environment: environment, timeout: timeout).stdout
         }
 
-        /// A noarch package without files, built by rpmbuild; its path.
-        func build(_ name: String, epoch: Int = 0, _ version: String, _ release: String) throws -> String {
+        /// A package without files (noarch unless told), built by rpmbuild; its path.
+        func build(
+            _ name: String, epoch: Int = 0, _ version: String, _ release: String, arch: String = "noarch"
+        ) throws -> String {
             let spec = base.appendingPathComponent("\(name).spec")
             try Data(
                 """
@@ -48,7 +50,7 @@ import Testing
                 Release: \(release)
                 Summary: \(name) for the patch probe's tests
                 License: MIT
-                BuildArch: noarch
+                BuildArch: \(arch)
                 %description
                 A package without files.
                 %files
@@ -57,18 +59,20 @@ import Testing
             ).write(to: spec)
             _ = try run([
                 "rpmbuild", "-bb", "--define", "_topdir \(base.appendingPathComponent("build").path)",
-                "--define", "_rpmdir \(packages.path)", "--define", "_build_name_fmt %{NAME}-%{VERSION}-%{RELEASE}.rpm",
+                "--define", "_rpmdir \(packages.path)", "--define",
+                "_build_name_fmt %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm",
                 spec.path,
             ])
-            return packages.appendingPathComponent("\(name)-\(version)-\(release).rpm").path
+            return packages.appendingPathComponent("\(name)-\(version)-\(release).\(arch).rpm").path
         }
 
         func install(_ files: [String]) throws {
             _ = try run(["rpm", "--root", root.path, "-i", "--nodeps"] + files)
         }
 
-        /// Publishes `files` as the repository, with `advisories` as its updateinfo.
-        func publish(_ files: [String], advisories: String) throws {
+        /// Publishes `files` as the repository (or another), with `advisories` as its updateinfo.
+        func publish(_ files: [String], advisories: String, to directory: URL? = nil) throws {
+            let repository = directory ?? self.repository
             try? FileManager.default.removeItem(at: repository)
             try FileManager.default.createDirectory(at: repository, withIntermediateDirectories: true)
             for file in files {
@@ -86,10 +90,11 @@ import Testing
             ])
         }
 
-        func configure(_ text: String) throws {
-            let directory = root.appendingPathComponent("etc/yum.repos.d")
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            try Data(text.utf8).write(to: directory.appendingPathComponent("test.repo"))
+        func configure(_ text: String, file: String = "etc/yum.repos.d/test.repo") throws {
+            let url = root.appendingPathComponent(file)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try Data(text.utf8).write(to: url)
         }
 
         func dnf(_ arguments: [String]) throws -> Shell.Output {
@@ -127,11 +132,11 @@ import Testing
     }
 
     private static func advisory(
-        _ id: String, type: String, issued: String, _ packages: [(String, String, String, Int)]
+        _ id: String, type: String, issued: String, _ packages: [(String, String, String, Int)], arch: String = "noarch"
     ) -> String {
         let list = packages.map { name, version, release, epoch in
-            "<package name=\"\(name)\" version=\"\(version)\" release=\"\(release)\" epoch=\"\(epoch)\" arch=\"noarch\">"
-                + "<filename>\(name)-\(version)-\(release).noarch.rpm</filename></package>"
+            "<package name=\"\(name)\" version=\"\(version)\" release=\"\(release)\" epoch=\"\(epoch)\" arch=\"\(arch)\">"
+                + "<filename>\(name)-\(version)-\(release).\(arch).rpm</filename></package>"
         }
         return """
               <update from="security@example.org" status="stable" type="\(type)" version="2.0">
@@ -150,16 +155,20 @@ import Testing
 
     @Test(
         Requirement.available(
-            programs: ["rpmbuild", "rpm", "createrepo_c", "modifyrepo_c", "dnf", "zstd", "xz"], root: true))
+            programs: ["rpmbuild", "rpm", "createrepo_c", "modifyrepo_c", "dnf", "zstd", "xz", "zck", "unshare"],
+            root: true))
     func agreesWithDnfOnATreeWithAndWithoutPendingUpdates() throws {
         let tree = try Tree()
         defer { try? FileManager.default.removeItem(at: tree.base) }
         let started = Date()
-        // Installed: alpha 1.0-1, beta 2.0-1, gamma 3.0-1, delta 1:0.5-1 (an epoch), epsilon 1.0~rc1-1 (a tilde).
+        // Installed: alpha 1.0-1, beta 2.0-1, gamma 3.0-1, delta 1:0.5-1 (an epoch), epsilon 1.0~rc1-1 (a tilde),
+        // kappa 1.0-1 (x86_64), lambda 1.0-1 (noarch, to become x86_64), mu 4.0-1.
         let installed = [
             try tree.build("alpha", "1.0", "1"), try tree.build("beta", "2.0", "1"),
             try tree.build("gamma", "3.0", "1"),
             try tree.build("delta", epoch: 1, "0.5", "1"), try tree.build("epsilon", "1.0~rc1", "1"),
+            try tree.build("kappa", "1.0", "1", arch: "x86_64"), try tree.build("lambda", "1.0", "1"),
+            try tree.build("mu", "4.0", "1"),
         ]
         _ = try tree.run(["rpm", "--root", tree.root.path, "--initdb"])
         try tree.install(installed)
@@ -173,7 +182,7 @@ import Testing
         _ = try tree.dnf(["makecache"])
         let current = try #require(tree.collect().value, "\(tree.collect())")
         #expect(try tree.checkUpdate().isEmpty && tree.securityAdvisories().isEmpty)
-        #expect(current.manager == "rpm" && current.installed == 5 && current.pending == 0 && current.security.isEmpty)
+        #expect(current.manager == "rpm" && current.installed == 8 && current.pending == 0 && current.security.isEmpty)
         #expect(current.securityArchives == ["test"])
         let lastChange = try #require(current.lastChange)
         #expect(lastChange > started.addingTimeInterval(-5) && lastChange < Date().addingTimeInterval(5))
@@ -182,11 +191,14 @@ import Testing
 
         // Newer versions published: alpha with a security advisory, beta with a bugfix one; delta's 1.0 is
         // older than the installed 1:0.5; epsilon's 1.0 is newer than 1.0~rc1, and an older advisory's fix
-        // (1.0~rc2, never published) is below that candidate.
+        // (1.0~rc2, never published) is below that candidate; kappa (x86_64) with a security advisory; lambda
+        // moves from noarch to x86_64. A second repository of better priority offers beta at the installed
+        // version, which hides the first one's newer beta, and mu, which only it has.
         let newer = [
             try tree.build("alpha", "1.1", "1"), try tree.build("beta", "2.0", "2"),
             try tree.build("delta", "1.0", "1"),
-            try tree.build("epsilon", "1.0", "1"),
+            try tree.build("epsilon", "1.0", "1"), try tree.build("kappa", "1.1", "1", arch: "x86_64"),
+            try tree.build("lambda", "2.0", "1", arch: "x86_64"),
         ]
         try tree.publish(
             installed + newer,
@@ -195,22 +207,58 @@ import Testing
                 + Self.advisory(
                     "TEST-2026-0002", type: "bugfix", issued: "2026-11-25 10:00:00", [("beta", "2.0", "2", 0)])
                 + Self.advisory(
-                    "TEST-2026-0003", type: "security", issued: "2026-11-10", [("epsilon", "1.0~rc2", "1", 0)]))
+                    "TEST-2026-0003", type: "security", issued: "2026-11-10", [("epsilon", "1.0~rc2", "1", 0)])
+                + Self.advisory(
+                    "TEST-2026-0004", type: "security", issued: "2026-11-15 08:30:00", [("kappa", "1.1", "1", 0)],
+                    arch: "x86_64"))
+        let extra = tree.base.appendingPathComponent("extra")
+        try tree.publish(
+            [try tree.build("beta", "2.0", "1"), try tree.build("mu", "5.0", "1")], advisories: "", to: extra)
+        try tree.configure(
+            "[extra]\nname=extra\nbaseurl=file://\(extra.path)\ngpgcheck=0\npriority=10\n",
+            file: "etc/yum.repos.d/extra.repo")
         _ = try tree.dnf(["makecache", "--refresh"])
         let oracle = try tree.checkUpdate()
-        #expect(oracle == ["alpha.noarch": "1.1-1", "beta.noarch": "2.0-2", "epsilon.noarch": "1.0-1"])
+        #expect(
+            oracle == [
+                "alpha.noarch": "1.1-1", "epsilon.noarch": "1.0-1", "kappa.x86_64": "1.1-1", "lambda.x86_64": "2.0-1",
+                "mu.noarch": "5.0-1",
+            ])
+        let versions = Dictionary(oracle.map { (String($0.key.split(separator: ".")[0]), $0.value) }) { a, _ in a }
         let behind = try #require(tree.collect().value, "\(tree.collect())")
         #expect(behind.pending == oracle.count)
         let advisories = try tree.securityAdvisories()
-        #expect(advisories == ["TEST-2026-0001 alpha-1.1-1.noarch", "TEST-2026-0003 epsilon-1.0~rc2-1.noarch"])
-        #expect(Set(behind.security.map { "\($0.package).\($0.architecture)" }) == ["alpha.noarch", "epsilon.noarch"])
-        #expect(behind.pendingSecurity == 2)
+        #expect(
+            advisories == [
+                "TEST-2026-0001 alpha-1.1-1.noarch", "TEST-2026-0003 epsilon-1.0~rc2-1.noarch",
+                "TEST-2026-0004 kappa-1.1-1.x86_64",
+            ])
+        #expect(behind.pendingSecurity == 3)
         // Oldest first, each since its advisory was issued, with the version dnf would install.
-        #expect(behind.security.map(\.package) == ["epsilon", "alpha"])
-        #expect(behind.security.map(\.since) == [Self.utc("2026-11-10T00:00:00Z"), Self.utc("2026-11-20T10:00:00Z")])
-        #expect(behind.security.map(\.candidate) == behind.security.map { oracle["\($0.package).noarch"] })
+        #expect(behind.security.map(\.package) == ["epsilon", "kappa", "alpha"])
+        #expect(
+            behind.security.map(\.since) == [
+                Self.utc("2026-11-10T00:00:00Z"), Self.utc("2026-11-15T08:30:00Z"), Self.utc("2026-11-20T10:00:00Z"),
+            ])
+        #expect(behind.security.map(\.candidate) == behind.security.map { versions[$0.package] })
         #expect(
             behind.security.first?.origin == "TEST-2026-0003 (test)" && behind.security.first?.installed == "1.0~rc1-1")
+        #expect(behind.security.map(\.architecture) == ["noarch", "x86_64", "noarch"])
+        #expect(behind.securityArchives == ["extra", "test"])
+
+        // dnf 5's override files (what `dnf5 config-manager setopt extra.enabled=0` writes; globs over ids):
+        // without the better-priority repository, beta's newer version counts and mu has none. dnf 4 here
+        // does not read them, so this is the probe alone, against the answer worked out above.
+        try tree.configure("[ext*]\nenabled=0\n", file: "etc/dnf/repos.override.d/99-config_manager.repo")
+        let overridden = try #require(tree.collect().value, "\(tree.collect())")
+        #expect(overridden.pending == oracle.count && overridden.securityArchives == ["test"])
+        try FileManager.default.removeItem(
+            at: tree.root.appendingPathComponent("etc/dnf/repos.override.d/99-config_manager.repo"))
+        #expect(tree.collect().value == behind)
+        // Fedora's dpkg package leaves an empty dpkg status next to rpm's database: still an rpm host.
+        try tree.configure("", file: "var/lib/dpkg/status")
+        #expect(tree.collect().value == behind)
+
         let repomd = try String(
             contentsOf: try #require(cachedFiles(tree, suffix: "repomd.xml").first), encoding: .utf8)
         let timestamp = try #require(
@@ -218,9 +266,10 @@ import Testing
                 .components(separatedBy: "</timestamp>").first)
         #expect(behind.listsUpdatedAt == Date(timeIntervalSince1970: try #require(Double(timestamp))))
 
-        // The same cache recompressed as Fedora (zstd) and older repositories (xz) publish it: the same answer.
+        // The same cache recompressed as Fedora (zstd, zchunk) and older repositories (xz) publish it: the same
+        // answer.
         PatchProbe.forgetCache()
-        for (tool, suffix) in [("zstd", ".zst"), ("xz", ".xz")] {
+        for (tool, suffix) in [("zstd", ".zst"), ("xz", ".xz"), ("zck", ".zck")] {
             try recompress(tree, tool: tool, suffix: suffix)
             PatchProbe.forgetCache()
             #expect(tree.collect().value == behind, "\(suffix): \(tree.collect())")
@@ -236,7 +285,24 @@ import Testing
         }
         #expect(tree.collect().value == behind)
 
+        // The agent's unit (ProtectSystem=strict) sees the tree read-only; without rpm's -shm and -wal files
+        // SQLite cannot open a WAL database read-only, so the database file is read as it is (immutable):
+        // the same answer, from postured itself in a mount namespace with the tree bound read-only.
+        let database = tree.root.appendingPathComponent("usr/lib/sysimage/rpm/rpmdb.sqlite").path
+        for suffix in ["-shm", "-wal"] { try? FileManager.default.removeItem(atPath: database + suffix) }
+        let readOnly = tree.base.appendingPathComponent("read-only").path
+        try FileManager.default.createDirectory(atPath: readOnly, withIntermediateDirectories: true)
+        let probe = try Shell.run([
+            "unshare", "-m", "sh", "-c",
+            "mount --bind '\(tree.root.path)' '\(readOnly)' && mount -o remount,bind,ro '\(readOnly)' && "
+                + "! touch '\(readOnly)/written' 2>/dev/null && "
+                + "exec '\(Paths.executable("postured"))' probe --root '\(readOnly)' --format json",
+        ]).stdout
+        let report = try PostureReport.makeDecoder().decode(PostureReport.self, from: Data(probe.utf8))
+        #expect(report.patches?.packages.value == behind, "\(String(describing: report.patches?.packages))")
+
         // A repository turned off is not read, whatever its cache says; without any, the reason says so.
+        try FileManager.default.removeItem(at: tree.root.appendingPathComponent("etc/yum.repos.d/extra.repo"))
         try tree.configure("[test]\nname=test\nbaseurl=file://\(tree.repository.path)\nenabled=0\n")
         #expect(tree.collect().unavailableReason?.contains("no enabled dnf repository") == true)
         try tree.configure("[other]\nname=other\nbaseurl=file:///nonexistent\n")
@@ -283,7 +349,13 @@ import Testing
             let plainFile = repodata.appendingPathComponent(stem)
             _ = try tree.run(["sh", "-c", "\(decompress) -dc '\(file.path)' > '\(plainFile.path)'"])
             try FileManager.default.removeItem(at: file)
-            _ = try tree.run(tool == "zstd" ? ["zstd", "-q", "--rm", plainFile.path] : [tool, "-q", plainFile.path])
+            switch tool {
+            case "zstd": _ = try tree.run(["zstd", "-q", "--rm", plainFile.path])
+            case "zck":
+                _ = try tree.run(["zck", "-o", plainFile.path + ".zck", plainFile.path])
+                try FileManager.default.removeItem(at: plainFile)
+            default: _ = try tree.run([tool, "-q", plainFile.path])
+            }
             text = text.replacingOccurrences(of: name, with: stem + suffix)
         }
         try Data(text.utf8).write(to: repomd)

@@ -30,11 +30,11 @@ POSTURE_APT_PACKAGES=(
 # a device key lives in where the machine has none; tpm2-tools and tpm2-openssl (OpenSSL's tpm2 provider) are
 # the independent clients that read what the agent put in it. lz4 compresses package lists as apt keeps them
 # in Debian's container images, for the patch-level probe's tests; rpm (rpmbuild), createrepo-c and dnf make
-# and read the rpm database and dnf metadata cache of its Fedora-style tests, and zstd and xz-utils compress
-# that metadata as Fedora and older repositories publish it.
+# and read the rpm database and dnf metadata cache of its Fedora-style tests, and zstd, xz-utils and zchunk
+# compress that metadata as Fedora and older repositories publish it.
 POSTURE_TEST_APT_PACKAGES=(
     postgresql haproxy python3-yaml openssh-server sudo swtpm swtpm-tools tpm2-tools tpm2-openssl lz4
-    rpm createrepo-c dnf zstd xz-utils
+    rpm createrepo-c dnf zstd xz-utils zchunk
 )
 # From PyPI, pinned to the versions the tests were written against.
 POSTURE_PIP_PACKAGES=(selenium==4.51.0 schemathesis==4.32.5)

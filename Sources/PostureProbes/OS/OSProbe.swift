@@ -61,7 +61,7 @@ public struct OSProbe: Probe {
         }
         // rpm systems have no flag file: dnf's `needs-restarting -r` compares core packages' install times
         // with the boot.
-        if !root.exists("/var/lib/dpkg/status"), case .sqlite(let path) = RpmDatabase.locate(root) {
+        if !DpkgPatchLevel.manages(root), case .sqlite(let path) = RpmDatabase.locate(root) {
             source += ", \(path)"
             if let boot = bootTime(root),
                 let updated = try? RpmDatabase.cachedRead(root, path: path).updatedSince(boot: boot), !updated.isEmpty

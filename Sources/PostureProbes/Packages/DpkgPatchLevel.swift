@@ -13,6 +13,13 @@ enum DpkgPatchLevel {
     static let listsDirectory = "/var/lib/apt/lists"
     static let source = "\(statusPath), \(listsDirectory)"
 
+    /// Whether dpkg is this host's package manager: its status exists and is not the empty one Fedora's `dpkg`
+    /// package installs next to rpm's database.
+    static func manages(_ root: HostRoot) -> Bool {
+        guard let status = try? root.status(statusPath) else { return false }
+        return status.size > 0 || RpmDatabase.locate(root) == .none
+    }
+
     /// The files whose change means the answer may change: dpkg's status, every list and Release file.
     static func signature(_ root: HostRoot) throws -> [String: HostRoot.FileStatus] {
         let names = (try? root.contentsOfDirectory(listsDirectory)) ?? []

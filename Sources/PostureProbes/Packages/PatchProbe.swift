@@ -20,7 +20,7 @@ public struct PatchProbe: Probe {
 
     private func packages(_ context: ProbeContext) -> Fact<PackageUpdates> {
         let root = context.root
-        if root.exists(DpkgPatchLevel.statusPath) {
+        if DpkgPatchLevel.manages(root) {
             return .reading(DpkgPatchLevel.source) {
                 let signature = try DpkgPatchLevel.signature(root)
                 return applyMoment(try cached(root, signature) { try DpkgPatchLevel.read(root) }, context)

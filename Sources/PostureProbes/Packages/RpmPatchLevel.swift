@@ -13,7 +13,7 @@ enum RpmPatchLevel {
     /// The files whose change means the answer may change: the database, the `.repo` files, and each cached
     /// repository's `repomd.xml` (dnf rewrites it whenever it fetches new metadata).
     static func signature(_ root: HostRoot, database: String) -> [String: HostRoot.FileStatus] {
-        var paths = RpmDatabase.signaturePaths(database) + DnfRepository.enabledIDs(root).files
+        var paths = RpmDatabase.signaturePaths(database) + DnfConfiguration.read(root).files
         for base in DnfRepository.cacheDirectories {
             for name in (try? root.contentsOfDirectory(base)) ?? [] {
                 paths.append("\(base)/\(name)/repodata/repomd.xml")
@@ -35,47 +35,63 @@ enum RpmPatchLevel {
             newest[key(package.name, package.architecture)] = package
         }
         let names = Set(installed.map(\.name))
-        let enabled = DnfRepository.enabledIDs(root).ids
-        let repositories = try DnfRepository.cached(root, enabled: enabled)
+        let configuration = DnfConfiguration.read(root)
+        let repositories = try DnfRepository.cached(root, enabled: configuration.enabled)
         guard !repositories.isEmpty else {
+            let enabled = configuration.enabled.keys.sorted()
             throw ProbeError(
                 enabled.isEmpty
-                    ? "no enabled dnf repository (no [repo] in \(DnfRepository.configurationDirectories.joined(separator: ", ")) is enabled)"
-                    : "no dnf metadata cached for the enabled repositories (\(enabled.sorted().joined(separator: ", "))) under "
+                    ? "no enabled dnf repository (no [repo] in \(DnfConfiguration.directories.joined(separator: ", ")) is enabled)"
+                    : "no dnf metadata cached for the enabled repositories (\(enabled.joined(separator: ", "))) under "
                         + "\(DnfRepository.cacheDirectories.joined(separator: " or ")): `dnf makecache` fetches it "
                         + "(dnf-makecache.timer does daily on Fedora and RHEL)")
         }
-        var offers: [String: RpmEVR] = [:]
-        var fixes: [String: [(evr: RpmEVR, advisory: RepoAdvisory, repository: DnfRepository)]] = [:]
+        var offers: [String: [(package: RepoPackage, priority: Int)]] = [:]
+        var fixes: [String: [(package: RepoPackage, advisory: RepoAdvisory, repository: DnfRepository)]] = [:]
         for repository in repositories {
             for path in [repository.primary] + (repository.updateinfo.map { [$0] } ?? [])
             where !IndexFileReader.canRead(path) {
                 throw ProbeError(
-                    "\(path) is compressed in a form the agent does not read (bzip2; it reads plain, .gz, .xz and .zst)"
+                    "\(path) is compressed in a form the agent does not read (bzip2; it reads plain, .gz, .xz, .zst and .zck)"
                 )
             }
             try RepoXMLReader.primary(root.hostPath(repository.primary), names: names) { package in
-                let key = key(package.name, package.architecture)
-                if offers[key].map({ $0 < package.evr }) ?? true { offers[key] = package.evr }
+                offers[package.name, default: []].append((package, repository.priority))
             }
             guard let updateinfo = repository.updateinfo else { continue }
             try RepoXMLReader.updateinfo(root.hostPath(updateinfo), type: "security") { advisory in
                 for package in advisory.packages where names.contains(package.name) {
-                    fixes[key(package.name, package.architecture), default: []].append(
-                        (package.evr, advisory, repository))
+                    fixes[package.name, default: []].append((package, advisory, repository))
                 }
             }
         }
+        // dnf's priorities: of a name offered by several repositories, only the best priority's versions count.
+        for (name, list) in offers {
+            let best = list.map(\.priority).min() ?? 99
+            offers[name] = list.filter { $0.priority == best }
+        }
+        // The architecture dnf would move a noarch package to: the host's own, the commonest installed.
+        let native = Dictionary(grouping: installed.filter { $0.architecture != "noarch" }, by: \.architecture)
+            .max { ($0.value.count, $1.key) < ($1.value.count, $0.key) }?.key
         var pending = 0
         var security: [PendingUpdate] = []
-        for (key, package) in newest.sorted(by: { $0.key < $1.key }) {
-            // The same architecture, or a move between noarch and an architecture (which dnf also offers).
-            let alternative = package.architecture == "noarch" ? nil : offers[Self.key(package.name, "noarch")]
-            guard let candidate = offers[key] ?? alternative, package.evr < candidate else { continue }
+        for (_, package) in newest.sorted(by: { $0.key < $1.key }) {
+            // The same architecture, or a move between noarch and the host's (which dnf offers as an upgrade).
+            let architectures: Set<String> =
+                package.architecture == "noarch"
+                ? Set(["noarch"] + (native.map { [$0] } ?? [])) : [package.architecture, "noarch"]
+            guard
+                let candidate = (offers[package.name] ?? []).map(\.package)
+                    .filter({ architectures.contains($0.architecture) }).map(\.evr).max(),
+                package.evr < candidate
+            else { continue }
             pending += 1
             // The fix that has waited longest: the earliest advisory above the installed version that the
             // candidate includes.
-            let applicable = (fixes[key] ?? []).filter { package.evr < $0.evr && $0.evr <= candidate }
+            let applicable = (fixes[package.name] ?? []).filter {
+                architectures.contains($0.package.architecture) && package.evr < $0.package.evr
+                    && $0.package.evr <= candidate
+            }
             guard
                 let fix = applicable.min(by: {
                     ($0.advisory.issued ?? .distantFuture) < ($1.advisory.issued ?? .distantFuture)

@@ -1,0 +1,89 @@
+import PostureLinux
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// Which repositories dnf uses, from its `.repo` files as dnf 4 and dnf 5 read them: INI sections `[id]` with
+/// `enabled` (on unless `0`, `false`, `no` or `off`) and `priority` (99 unless given). Files of the same name
+/// in several directories: the first directory's wins (dnf 5's `reposdir` order); an id defined twice: its
+/// first definition (dnf 4 warns and keeps it). Then dnf 5's override files, whose sections are glob patterns
+/// over ids (`[*]`, `[fedora-*]`), applied in file-name order, `/etc` shadowing `/usr/share` (what
+/// `dnf5 config-manager setopt fedora.enabled=0` writes).
+enum DnfConfiguration {
+    struct Repository: Equatable {
+        var enabled = true
+        var priority = 99
+    }
+
+    static let directories = ["/etc/yum.repos.d", "/etc/distro.repos.d", "/usr/share/dnf5/repos.d"]
+    static let overrideDirectories = ["/etc/dnf/repos.override.d", "/usr/share/dnf5/repos.override.d"]
+
+    /// The enabled repositories by id, and every file read (whose change means the answer may change).
+    static func read(_ root: HostRoot) -> (enabled: [String: Repository], files: [String]) {
+        var repositories: [String: Repository] = [:]
+        var files: [String] = []
+        for (path, text) in firstOfEachName(root, directories) {
+            files.append(path)
+            var defined: Set<String> = []
+            for (section, settings) in sections(text) where repositories[section] == nil || defined.contains(section) {
+                defined.insert(section)
+                var repository = repositories[section] ?? Repository()
+                apply(settings, to: &repository)
+                repositories[section] = repository
+            }
+        }
+        for (path, text) in firstOfEachName(root, overrideDirectories) {
+            files.append(path)
+            for (pattern, settings) in sections(text) {
+                for (id, var repository) in repositories where fnmatch(pattern, id, 0) == 0 {
+                    apply(settings, to: &repository)
+                    repositories[id] = repository
+                }
+            }
+        }
+        return (repositories.filter(\.value.enabled), files)
+    }
+
+    /// The `.repo` files of the directories in file-name order, a name in an earlier directory hiding the same
+    /// name in later ones.
+    private static func firstOfEachName(_ root: HostRoot, _ directories: [String]) -> [(String, String)] {
+        var chosen: [String: String] = [:]
+        for directory in directories.reversed() {
+            for name in (try? root.contentsOfDirectory(directory)) ?? [] where name.hasSuffix(".repo") {
+                chosen[name] = "\(directory)/\(name)"
+            }
+        }
+        return chosen.sorted { $0.key < $1.key }.compactMap { _, path in
+            (try? root.readText(path, limit: 1 << 20)).map { (path, $0) }
+        }
+    }
+
+    private static func apply(_ settings: [(String, String)], to repository: inout Repository) {
+        for (key, value) in settings {
+            switch key {
+            case "enabled": repository.enabled = !["0", "false", "no", "off"].contains(value.lowercased())
+            case "priority": if let priority = Int(value) { repository.priority = priority }
+            default: continue
+            }
+        }
+    }
+
+    /// Sections and their `key = value` lines, in order; comments (`#`, `;`) and other lines skipped.
+    static func sections(_ text: String) -> [(String, [(String, String)])] {
+        var result: [(String, [(String, String)])] = []
+        for raw in text.split(whereSeparator: \.isNewline) {
+            let line = raw.trimmedOfSpace
+            if line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") && line.hasSuffix("]") {
+                result.append((String(line.dropFirst().dropLast()).trimmedOfSpace, []))
+            } else if !result.isEmpty, let equals = line.firstIndex(of: "=") {
+                let key = line[..<equals].trimmedOfSpace
+                result[result.count - 1].1.append((key, line[line.index(after: equals)...].trimmedOfSpace))
+            }
+        }
+        return result
+    }
+}
