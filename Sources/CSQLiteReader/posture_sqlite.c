@@ -11,7 +11,7 @@
 typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
 
-enum { SQLITE_OK = 0, SQLITE_ROW = 100, SQLITE_DONE = 101, SQLITE_OPEN_READONLY = 0x1, SQLITE_OPEN_URI = 0x40 };
+enum { SQLITE_OK = 0, SQLITE_CANTOPEN = 14, SQLITE_ROW = 100, SQLITE_DONE = 101, SQLITE_OPEN_READONLY = 0x1, SQLITE_OPEN_URI = 0x40 };
 
 static struct {
     int loaded;
@@ -58,19 +58,19 @@ struct posture_sqlite {
     sqlite3_stmt *statement;
 };
 
+/// SQLITE_OK, or the failing call's result code (the message in `error`).
 static int open_with(const char *name, int flags, const char *sql, posture_sqlite *reader, char *error,
                      size_t error_size) {
-    if (lib.open_v2(name, &reader->db, flags, NULL) != SQLITE_OK) {
+    int rc = lib.open_v2(name, &reader->db, flags, NULL);
+    if (rc != SQLITE_OK) {
         snprintf(error, error_size, "%s", reader->db ? lib.errmsg(reader->db) : "cannot open");
-        return -1;
+        return rc;
     }
     // rpm holds its lock only while a transaction writes; wait that out rather than fail the report.
     lib.busy_timeout(reader->db, 2000);
-    if (lib.prepare_v2(reader->db, sql, -1, &reader->statement, NULL) != SQLITE_OK) {
-        snprintf(error, error_size, "%s", lib.errmsg(reader->db));
-        return -1;
-    }
-    return 0;
+    rc = lib.prepare_v2(reader->db, sql, -1, &reader->statement, NULL);
+    if (rc != SQLITE_OK) snprintf(error, error_size, "%s", lib.errmsg(reader->db));
+    return rc;
 }
 
 static void close_parts(posture_sqlite *reader) {
@@ -92,11 +92,18 @@ int posture_sqlite_open(const char *path, const char *sql, posture_sqlite **out,
         snprintf(error, error_size, "out of memory");
         return -1;
     }
-    if (open_with(path, SQLITE_OPEN_READONLY, sql, reader, error, error_size) == 0) {
+    int rc = open_with(path, SQLITE_OPEN_READONLY, sql, reader, error, error_size);
+    if (rc == SQLITE_OK) {
         *out = reader;
         return 0;
     }
     close_parts(reader);
+    // Only for a file that cannot be opened as it is: never to get past a lock (busy), which an immutable
+    // read would ignore while rpm writes.
+    if (rc != SQLITE_CANTOPEN) {
+        free(reader);
+        return -1;
+    }
     // A database in WAL mode whose -shm file is absent cannot be opened read-only on a read-only file
     // system (the agent's ProtectSystem=strict): read the main file as it is ("immutable"). rpm checkpoints
     // at the end of each transaction, so it holds every committed one but one being written this moment.
@@ -119,7 +126,7 @@ int posture_sqlite_open(const char *path, const char *sql, posture_sqlite **out,
     strcpy(at, "?immutable=1");
     char first[256];
     snprintf(first, sizeof first, "%s", error);
-    int rc = open_with(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, sql, reader, error, error_size);
+    rc = open_with(uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, sql, reader, error, error_size);
     free(uri);
     if (rc != 0) {
         char second[256];

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/stat.h>
 
 typedef struct zckCtx zckCtx;
 
@@ -17,6 +18,7 @@ static struct {
     ssize_t (*read)(zckCtx *, char *, size_t);
     void (*free)(zckCtx **);
     const char *(*get_error)(zckCtx *);
+    ssize_t (*get_length)(zckCtx *);
 } lib;
 
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
@@ -37,6 +39,7 @@ static void load(void) {
     SYMBOL(read, "zck_read")
     SYMBOL(free, "zck_free")
     SYMBOL(get_error, "zck_get_error")
+    SYMBOL(get_length, "zck_get_length")
 #undef SYMBOL
     lib.loaded = 1;
 }
@@ -60,6 +63,16 @@ int posture_zck_open(int fd, posture_zck **out, char *error, size_t error_size) 
     }
     if (!lib.init_read(zck, fd)) {
         describe(zck, "not a zchunk file", error, error_size);
+        lib.free(&zck);
+        return -1;
+    }
+    // libzck 1.2 reads a file cut inside a data chunk as one that ends there, without an error: the length
+    // the header declares must be the file's.
+    struct stat info;
+    ssize_t declared = lib.get_length(zck);
+    if (fstat(fd, &info) != 0 || declared < 0 || (long long)info.st_size != (long long)declared) {
+        snprintf(error, error_size, "the file has %lld bytes where its header declares %lld (cut short or extended)",
+                 (long long)info.st_size, (long long)declared);
         lib.free(&zck);
         return -1;
     }

@@ -111,9 +111,16 @@ import Testing
         var read: [String] = []
         try IndexFileReader.forEachLine(plain + ".zck") { read.append(String(decoding: $0, as: UTF8.self)) }
         #expect(read == lines)
+        // Cut anywhere, inside the first data chunk too (which libzck alone reads as a clean end), or extended.
         let whole = try Data(contentsOf: URL(fileURLWithPath: plain + ".zck"))
-        try whole.prefix(whole.count - 100).write(to: URL(fileURLWithPath: plain + "-cut.zck"))
-        #expect(throws: SystemError.self) { try IndexFileReader.forEachLine(plain + "-cut.zck") { _ in } }
+        for length in [400, 3500, whole.count / 2, whole.count - 100, whole.count - 1] {
+            try whole.prefix(length).write(to: URL(fileURLWithPath: plain + "-cut.zck"))
+            #expect(throws: SystemError.self, "\(length) bytes") {
+                try IndexFileReader.forEachLine(plain + "-cut.zck") { _ in }
+            }
+        }
+        try (whole + Data([0])).write(to: URL(fileURLWithPath: plain + "-long.zck"))
+        #expect(throws: SystemError.self) { try IndexFileReader.forEachLine(plain + "-long.zck") { _ in } }
         var damaged = whole
         damaged[damaged.count - 50] ^= 0xff
         try damaged.write(to: URL(fileURLWithPath: plain + "-damaged.zck"))

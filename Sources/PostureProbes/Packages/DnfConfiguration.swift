@@ -7,11 +7,11 @@ import PostureLinux
 #endif
 
 /// Which repositories dnf uses, from its `.repo` files as dnf 4 and dnf 5 read them: INI sections `[id]` with
-/// `enabled` (on unless `0`, `false`, `no` or `off`) and `priority` (99 unless given). Files of the same name
-/// in several directories: the first directory's wins (dnf 5's `reposdir` order); an id defined twice: its
-/// first definition (dnf 4 warns and keeps it). Then dnf 5's override files, whose sections are glob patterns
-/// over ids (`[*]`, `[fedora-*]`), applied in file-name order, `/etc` shadowing `/usr/share` (what
-/// `dnf5 config-manager setopt fedora.enabled=0` writes).
+/// `enabled` (on unless `0`, `false`, `no` or `off`) and `priority` (99 unless given). The directories in
+/// `reposdir` order, each one's files by name (dnf 5; dnf 4 sorts all by path, the same where one directory is
+/// used, as on RHEL); an id defined twice keeps its first definition (dnf 4 warns and keeps it). Then dnf 5's
+/// override files, whose sections are glob patterns over ids (`[*]`, `[fedora-*]`), applied in file-name order,
+/// `/etc` shadowing the same name in `/usr/share` (what `dnf5 config-manager setopt fedora.enabled=0` writes).
 enum DnfConfiguration {
     struct Repository: Equatable {
         var enabled = true
@@ -25,7 +25,7 @@ enum DnfConfiguration {
     static func read(_ root: HostRoot) -> (enabled: [String: Repository], files: [String]) {
         var repositories: [String: Repository] = [:]
         var files: [String] = []
-        for (path, text) in firstOfEachName(root, directories) {
+        for (path, text) in inOrder(root, directories) {
             files.append(path)
             var defined: Set<String> = []
             for (section, settings) in sections(text) where repositories[section] == nil || defined.contains(section) {
@@ -45,6 +45,15 @@ enum DnfConfiguration {
             }
         }
         return (repositories.filter(\.value.enabled), files)
+    }
+
+    /// Every `.repo` file of the directories, directory by directory, each one's by name.
+    private static func inOrder(_ root: HostRoot, _ directories: [String]) -> [(String, String)] {
+        directories.flatMap { directory in
+            ((try? root.contentsOfDirectory(directory)) ?? []).filter { $0.hasSuffix(".repo") }.compactMap { name in
+                (try? root.readText("\(directory)/\(name)", limit: 1 << 20)).map { ("\(directory)/\(name)", $0) }
+            }
+        }
     }
 
     /// The `.repo` files of the directories in file-name order, a name in an earlier directory hiding the same

@@ -65,10 +65,16 @@ enum RpmPatchLevel {
                 }
             }
         }
-        // dnf's priorities: of a name offered by several repositories, only the best priority's versions count.
+        // dnf's priorities: of a name offered by several repositories, only the best priority's versions count;
+        // dnf 5 weighs them per name and architecture (libdnf5's filter_priority), dnf 4 per name.
+        let perArchitecture = repositories.contains { $0.directory.hasPrefix("/var/cache/libdnf5/") }
         for (name, list) in offers {
-            let best = list.map(\.priority).min() ?? 99
-            offers[name] = list.filter { $0.priority == best }
+            var best: [String: Int] = [:]
+            for offer in list {
+                let group = perArchitecture ? offer.package.architecture : ""
+                best[group] = min(best[group] ?? offer.priority, offer.priority)
+            }
+            offers[name] = list.filter { $0.priority == best[perArchitecture ? $0.package.architecture : ""] }
         }
         // The architecture dnf would move a noarch package to: the host's own, the commonest installed.
         let native = Dictionary(grouping: installed.filter { $0.architecture != "noarch" }, by: \.architecture)
