@@ -31,7 +31,7 @@ public struct PackageUpdates: Sendable, Codable, Equatable {
     /// Of those, the ones whose candidate comes from a security archive (dpkg), or includes a security
     /// advisory's fix (rpm: `dnf updateinfo list --security`).
     public var pendingSecurity: Int
-    /// The pending security updates, oldest first, at most `PackageUpdates.listedLimit`.
+    /// The pending security updates, oldest first, at most `PackageUpdates.reportedLimit` from this agent.
     public var security: [PendingUpdate]
     /// The newest install or upgrade of any package (dpkg's `.list` files, rpm's install times), nil when none
     /// is recorded.
@@ -41,7 +41,12 @@ public struct PackageUpdates: Sendable, Codable, Equatable {
     /// `pendingSecurity` says.
     public var securityArchives: [String]
 
+    /// What the collector accepts (agents before this one listed up to 1,024).
     public static let listedLimit = 1024
+    /// What the agent lists: the oldest 64, which deadlines look at (`pendingSecurity` counts them all). A stale
+    /// host can have hundreds pending; listing them all made its report 30 KB, and a collector decodes every
+    /// device's newest report when it starts.
+    public static let reportedLimit = 64
 
     public init(
         manager: String, installed: Int, listsUpdatedAt: Date?, pending: Int, pendingSecurity: Int,

@@ -84,13 +84,14 @@ import Testing
         // ordinary update superseding a security fix (listed by apt from that other suite).
         let securityOracle = oracle.filter { $0.value.suite.hasSuffix("-security") }
         #expect(behind.securityArchives == ["Debian-Security bookworm-security"])
-        #expect(behind.pendingSecurity == behind.security.count && behind.security.count >= securityOracle.count)
+        #expect(behind.security.count == min(behind.pendingSecurity, PackageUpdates.reportedLimit))
+        #expect(behind.pendingSecurity >= securityOracle.count)
         for update in behind.security {
             let expected = try #require(oracle["\(update.package):\(update.architecture)"], "\(update.package)")
             #expect(update.candidate == expected.candidate && update.installed == expected.installed)
             #expect(update.origin == "Debian-Security bookworm-security")
         }
-        for name in securityOracle.keys {
+        for name in securityOracle.keys where behind.pendingSecurity <= PackageUpdates.reportedLimit {
             #expect(behind.security.contains { "\($0.package):\($0.architecture)" == name }, "\(name)")
         }
         // apt-get -s upgrade's Inst lines name the archive: each security one is listed, at its version.
@@ -209,6 +210,40 @@ import Testing
         let data = try #require(packages.security.first { $0.package == "foo-data" })
         #expect(data.architecture == "all" && data.candidate == "2.0-1ubuntu0.1")
         #expect(packages.securityArchives == ["Ubuntu noble-security"])
+    }
+
+    /// A stale host: all its pending security updates counted, the 64 oldest listed (what deadlines look at),
+    /// the agent's memory deciding which are oldest.
+    @Test func aStaleHostListsItsOldestPendingUpdatesAndCountsThemAll() throws {
+        let fixture = try FixtureTree("patch-stale")
+        let names = (0..<100).map { String(format: "lib%03d", $0) }
+        try fixture.write(
+            "/var/lib/dpkg/status",
+            names.map { "Package: \($0)\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1.0-1\n" }
+                .joined(separator: "\n") + "\n")
+        let lists = "/var/lib/apt/lists/deb.debian.org_debian-security_dists_bookworm-security_"
+        try fixture.write(
+            lists + "InRelease",
+            "Origin: Debian\nLabel: Debian-Security\nSuite: stable-security\nCodename: bookworm-security\n"
+                + "Date: Sat, 11 Jul 2026 10:16:37 UTC\n")
+        try fixture.write(
+            lists + "main_binary-amd64_Packages",
+            names.map { "Package: \($0)\nArchitecture: amd64\nVersion: 1.0-1+deb12u1\n" }.joined(separator: "\n"))
+        // The agent saw the last 70 offered long before the lists' date: those are the oldest.
+        let seen = Date(timeIntervalSince1970: 1_700_000_000)
+        var remembered: [String: Date] = [:]
+        for (index, name) in names.enumerated() where index >= 30 {
+            remembered["\(name):amd64=1.0-1"] = seen.addingTimeInterval(Double(index))
+        }
+        let packages = try #require(
+            PatchProbe().collect(
+                in: ProbeContext(root: HostRoot(fixture.root.path), now: Date(), pendingSince: remembered)
+            )
+            .packages.value)
+        #expect(packages.pendingSecurity == 100 && packages.pending == 100)
+        #expect(packages.security.count == PackageUpdates.reportedLimit)
+        #expect(packages.security.map(\.package) == Array(names[30..<(30 + PackageUpdates.reportedLimit)]))
+        #expect(packages.oldestSecuritySince == seen.addingTimeInterval(30))
     }
 
     @Test func kernelIsCurrentUnlessANewerOneIsInstalled() throws {

@@ -54,7 +54,7 @@ public struct PatchProbe: Probe {
             updates.security[index] = update
         }
         updates.security.sort { ($0.since, $0.package) < ($1.since, $1.package) }
-        updates.security = Array(updates.security.prefix(PackageUpdates.listedLimit))
+        updates.security = Array(updates.security.prefix(PackageUpdates.reportedLimit))
         return updates
     }
 
