@@ -474,12 +474,24 @@ struct FleetTests {
     /// shows the change. Screenshots are kept in `.build/artefacts/dashboard`.
     @Test(Requirement.available(programs: ["chromium", "chromedriver", "python3"]))
     func theDashboardWorksInARealBrowser() throws {
-        let fleet = try Fleet("e2e-dashboard")
+        var fleet = try Fleet("e2e-dashboard")
         let artefacts = Paths.packageRoot.appendingPathComponent(".build/artefacts/dashboard").path
         try? FileManager.default.removeItem(atPath: artefacts)
         let script = Paths.packageRoot.appendingPathComponent("Tests/Browser/dashboard_test.py").path
-        let run = try Shell.runAllowingFailure(
-            ["python3", script, fleet.collector.apiURL, fleet.write, "3", "7", "web-2", artefacts], timeout: 240)
+        func browse(_ fleet: Fleet) throws -> Shell.Output {
+            try Shell.runAllowingFailure(
+                ["python3", script, fleet.collector.apiURL, fleet.write, "3", "7", "web-2", artefacts], timeout: 240)
+        }
+        var run = try browse(fleet)
+        // Chromium itself crashing mid-run on a loaded machine (seen once in a full test run: "the browser has
+        // closed the connection" between two pages): once more, from the start, on a fresh fleet (the first
+        // run changed its state). A check that fails is never run again.
+        if run.status != 0, !run.stdout.contains("FAIL"),
+            run.stderr.contains("the browser has closed the connection") || run.stderr.contains("chrome not reachable")
+        {
+            fleet = try Fleet("e2e-dashboard-again")
+            run = try browse(fleet)
+        }
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr.suffix(3000))")
         #expect(run.stdout.contains("dashboard: all checks passed"))
         #expect(FileManager.default.fileExists(atPath: artefacts + "/device-quarantined-1280.png"))
