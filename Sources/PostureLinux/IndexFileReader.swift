@@ -50,18 +50,18 @@ public enum IndexFileReader {
         }
         let fd = try open(path)
         defer { close(fd) }
+        func decodeAll<D: StreamDecoder>(_ decoder: D) throws(SystemError) {
+            var decoder = decoder
+            try decode(fd, path, &decoder, bounded)
+        }
         if path.hasSuffix(".lz4") {
-            var decoder = try LZ4Decoder(path)
-            try decode(fd, path, &decoder, bounded)
+            try decodeAll(LZ4Decoder(path))
         } else if path.hasSuffix(".gz") {
-            var decoder = try GzipDecoder(path)
-            try decode(fd, path, &decoder, bounded)
+            try decodeAll(GzipDecoder(path))
         } else if path.hasSuffix(".xz") {
-            var decoder = try XZDecoder(path)
-            try decode(fd, path, &decoder, bounded)
+            try decodeAll(XZDecoder(path))
         } else if path.hasSuffix(".zst") {
-            var decoder = try ZstdDecoder(path)
-            try decode(fd, path, &decoder, bounded)
+            try decodeAll(ZstdDecoder(path))
         } else if path.hasSuffix(".zck") {
             var reader = try ZchunkReader(fd, path)
             var buffer = [UInt8](repeating: 0, count: 1 << 18)

@@ -15,7 +15,8 @@ public enum SQLiteBlobReader {
             posture_sqlite_open(path, sql, &reader, $0.baseAddress, $0.count)
         }
         guard opened == 0, let reader else {
-            throw SystemError(code: .ioFailure, call: "sqlite3_open_v2", subject: path, detail: text(message))
+            throw SystemError(
+                code: .ioFailure, call: "sqlite3_open_v2", subject: path, detail: String(nulTerminated: message))
         }
         defer { posture_sqlite_close(reader) }
         var count = 0
@@ -27,7 +28,8 @@ public enum SQLiteBlobReader {
             }
             if step == 0 { return }
             guard step == 1 else {
-                throw SystemError(code: .ioFailure, call: "sqlite3_step", subject: path, detail: text(message))
+                throw SystemError(
+                    code: .ioFailure, call: "sqlite3_step", subject: path, detail: String(nulTerminated: message))
             }
             count += 1
             if count > limit {
@@ -37,9 +39,11 @@ public enum SQLiteBlobReader {
             try row(UnsafeRawBufferPointer(start: bytes, count: bytes == nil ? 0 : Int(size)))
         }
     }
+}
 
-    private static func text(_ message: [CChar]) -> String {
-        let bytes = message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
-        return String(decoding: bytes, as: UTF8.self)
+extension String {
+    /// The message a C layer wrote into `buffer`, up to its NUL.
+    init(nulTerminated buffer: [CChar]) {
+        self.init(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

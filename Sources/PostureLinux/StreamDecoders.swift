@@ -201,7 +201,8 @@ struct ZchunkReader {
         var reader: OpaquePointer?
         let opened = message.withUnsafeMutableBufferPointer { posture_zck_open(fd, &reader, $0.baseAddress, $0.count) }
         guard opened == 0, let reader else {
-            throw SystemError(code: .malformed, call: "zck_init_read", subject: subject, detail: Self.text(message))
+            throw SystemError(
+                code: .malformed, call: "zck_init_read", subject: subject, detail: String(nulTerminated: message))
         }
         context = Box(reader) { posture_zck_close($0) }
     }
@@ -214,13 +215,10 @@ struct ZchunkReader {
             }
         }
         guard count >= 0 else {
-            throw SystemError(code: .malformed, call: "zck_read", subject: subject, detail: Self.text(message))
+            throw SystemError(
+                code: .malformed, call: "zck_read", subject: subject, detail: String(nulTerminated: message))
         }
         return count
-    }
-
-    private static func text(_ message: [CChar]) -> String {
-        String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
 

@@ -21,12 +21,10 @@ enum DnfConfiguration {
     static let directories = ["/etc/yum.repos.d", "/etc/distro.repos.d", "/usr/share/dnf5/repos.d"]
     static let overrideDirectories = ["/etc/dnf/repos.override.d", "/usr/share/dnf5/repos.override.d"]
 
-    /// The enabled repositories by id, and every file read (whose change means the answer may change).
-    static func read(_ root: HostRoot) -> (enabled: [String: Repository], files: [String]) {
+    /// The enabled repositories by id.
+    static func read(_ root: HostRoot) -> [String: Repository] {
         var repositories: [String: Repository] = [:]
-        var files: [String] = []
-        for (path, text) in inOrder(root, directories) {
-            files.append(path)
+        for text in texts(root, paths(root, directories)) {
             var defined: Set<String> = []
             for (section, settings) in sections(text) where repositories[section] == nil || defined.contains(section) {
                 defined.insert(section)
@@ -35,8 +33,7 @@ enum DnfConfiguration {
                 repositories[section] = repository
             }
         }
-        for (path, text) in firstOfEachName(root, overrideDirectories) {
-            files.append(path)
+        for text in texts(root, firstOfEachName(root, overrideDirectories)) {
             for (pattern, settings) in sections(text) {
                 for (id, var repository) in repositories where fnmatch(pattern, id, 0) == 0 {
                     apply(settings, to: &repository)
@@ -44,30 +41,37 @@ enum DnfConfiguration {
                 }
             }
         }
-        return (repositories.filter(\.value.enabled), files)
+        return repositories.filter(\.value.enabled)
     }
 
-    /// Every `.repo` file of the directories, directory by directory, each one's by name.
-    private static func inOrder(_ root: HostRoot, _ directories: [String]) -> [(String, String)] {
+    /// Every `.repo` file that can change the answer, unread: what the patch probe's kept answer is checked
+    /// against at each report.
+    static func files(_ root: HostRoot) -> [String] { paths(root, directories + overrideDirectories) }
+
+    /// The `.repo` files of the directories, directory by directory, each one's by name.
+    private static func paths(_ root: HostRoot, _ directories: [String]) -> [String] {
         directories.flatMap { directory in
-            ((try? root.contentsOfDirectory(directory)) ?? []).filter { $0.hasSuffix(".repo") }.compactMap { name in
-                (try? root.readText("\(directory)/\(name)", limit: 1 << 20)).map { ("\(directory)/\(name)", $0) }
+            ((try? root.contentsOfDirectory(directory)) ?? []).filter { $0.hasSuffix(".repo") }.map {
+                "\(directory)/\($0)"
             }
         }
     }
 
+    /// The readable ones' texts, in order.
+    private static func texts(_ root: HostRoot, _ paths: [String]) -> [String] {
+        paths.compactMap { try? root.readText($0, limit: 1 << 20) }
+    }
+
     /// The `.repo` files of the directories in file-name order, a name in an earlier directory hiding the same
     /// name in later ones.
-    private static func firstOfEachName(_ root: HostRoot, _ directories: [String]) -> [(String, String)] {
+    private static func firstOfEachName(_ root: HostRoot, _ directories: [String]) -> [String] {
         var chosen: [String: String] = [:]
         for directory in directories.reversed() {
             for name in (try? root.contentsOfDirectory(directory)) ?? [] where name.hasSuffix(".repo") {
                 chosen[name] = "\(directory)/\(name)"
             }
         }
-        return chosen.sorted { $0.key < $1.key }.compactMap { _, path in
-            (try? root.readText(path, limit: 1 << 20)).map { (path, $0) }
-        }
+        return chosen.sorted { $0.key < $1.key }.map(\.value)
     }
 
     private static func apply(_ settings: [(String, String)], to repository: inout Repository) {

@@ -13,7 +13,7 @@ enum RpmPatchLevel {
     /// The files whose change means the answer may change: the database, the `.repo` files, and each cached
     /// repository's `repomd.xml` (dnf rewrites it whenever it fetches new metadata).
     static func signature(_ root: HostRoot, database: String) -> [String: HostRoot.FileStatus] {
-        var paths = RpmDatabase.signaturePaths(database) + DnfConfiguration.read(root).files
+        var paths = RpmDatabase.signaturePaths(database) + DnfConfiguration.files(root)
         for base in DnfRepository.cacheDirectories {
             for name in (try? root.contentsOfDirectory(base)) ?? [] {
                 paths.append("\(base)/\(name)/repodata/repomd.xml")
@@ -35,10 +35,10 @@ enum RpmPatchLevel {
             newest[key(package.name, package.architecture)] = package
         }
         let names = Set(installed.map(\.name))
-        let configuration = DnfConfiguration.read(root)
-        let repositories = try DnfRepository.cached(root, enabled: configuration.enabled)
+        let enabledRepositories = DnfConfiguration.read(root)
+        let repositories = try DnfRepository.cached(root, enabled: enabledRepositories)
         guard !repositories.isEmpty else {
-            let enabled = configuration.enabled.keys.sorted()
+            let enabled = enabledRepositories.keys.sorted()
             throw ProbeError(
                 enabled.isEmpty
                     ? "no enabled dnf repository (no [repo] in \(DnfConfiguration.directories.joined(separator: ", ")) is enabled)"
